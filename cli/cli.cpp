@@ -1,0 +1,101 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "core/error.h"
+#include "envs/registry.h"
+
+namespace shardlab::cli {
+
+po::variables_map parse_flags(const std::string& command, const std::vector<std::string>& args,
+                              const po::options_description& flags,
+                              const po::positional_options_description& positional) {
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(flags).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw InputError("shardlab " + command + ": " + e.what() + " (see `shardlab " + command + " --help`)");
+  }
+  return vm;
+}
+
+const SpecSchema& shardlab_schema() {
+  static const SpecSchema schema = [] {
+    SpecSchema s;
+    s.add("run.seed", KeyType::kInt, "0", "master seed: every environment and policy RNG derives from it");
+    s.add("run.threads", KeyType::kInt, "1", "CPU threads for torch and collection (recorded with every run)");
+    declare_env_keys(s);
+    return s;
+  }();
+  return schema;
+}
+
+void add_spec_flags(po::options_description& flags, po::positional_options_description& positional) {
+  flags.add_options()("spec", po::value<std::string>(), "experiment spec (INI); optional, defaults otherwise")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override a spec key: --set env.num_envs=128")(
+      "env", po::value<std::string>(), "shorthand for --set env.name=NAME");
+  positional.add("spec", 1);
+}
+
+Spec load_spec(const po::variables_map& vm) {
+  std::vector<std::string> sets;
+  if (vm.count("env")) sets.push_back("env.name=" + vm["env"].as<std::string>());
+  if (vm.count("set"))
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) sets.push_back(s);
+  return Spec::load(shardlab_schema(), vm.count("spec") ? vm["spec"].as<std::string>() : "", sets);
+}
+
+std::string version_string() { return std::string("shardlab ") + SHARDLAB_VERSION; }
+
+void write_text_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp.txt";
+  {
+    std::ofstream out(tmp);
+    out << text;
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw FileError(path + ": cannot write");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw FileError(path + ": cannot write");
+  }
+}
+
+Progress::Progress(std::string what)
+    : what_(std::move(what)), start_(std::chrono::steady_clock::now()), last_(start_), tty_(isatty(2) != 0) {}
+
+double Progress::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void Progress::update(int64_t done, int64_t total, const std::string& extra, bool force) {
+  const auto now = std::chrono::steady_clock::now();
+  const double since = std::chrono::duration<double>(now - last_).count();
+  if (!force && since < (tty_ ? 0.25 : 5.0)) return;
+  last_ = now;
+  const double elapsed = seconds();
+  const double rate = elapsed > 0 ? done / elapsed : 0.0;
+  const double eta = rate > 0 ? (total - done) / rate : 0.0;
+  char line[512];
+  std::snprintf(line, sizeof line, "%s %lld/%lld (%.0f%%) %.0f/s eta %.0fs %s", what_.c_str(),
+                static_cast<long long>(done), static_cast<long long>(total), total ? 100.0 * done / total : 100.0, rate,
+                eta, extra.c_str());
+  if (tty_)
+    std::cerr << "\r\033[K" << line << std::flush;
+  else
+    std::cerr << line << '\n';
+}
+
+void Progress::finish(int64_t done, int64_t total, const std::string& extra) {
+  update(done, total, extra, true);
+  if (tty_) std::cerr << '\n';
+}
+
+}  // namespace shardlab::cli

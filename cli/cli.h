@@ -1,0 +1,62 @@
+// Shared pieces of the command line: flag parsing, the spec schema, progress lines.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/spec.h"
+
+namespace shardlab::cli {
+
+namespace po = boost::program_options;
+
+// Parses a subcommand's flags; unknown flags and bad values become InputError naming the command.
+po::variables_map parse_flags(const std::string& command, const std::vector<std::string>& args,
+                              const po::options_description& flags, const po::positional_options_description& positional);
+
+// Every spec key of shardlab, each declared once by the module that owns it.
+const SpecSchema& shardlab_schema();
+
+// Adds the flags every spec-driven command takes: SPEC (positional), --set, --env.
+void add_spec_flags(po::options_description& flags, po::positional_options_description& positional);
+// Resolves the spec from those flags.
+Spec load_spec(const po::variables_map& vm);
+
+// The version string recorded in every output: "shardlab 0.1.0".
+std::string version_string();
+
+// Writes `text` to `path` through a temporary name.
+void write_text_file(const std::string& path, const std::string& text);
+
+// A progress line on stderr, redrawn in place on a terminal, one line every few seconds otherwise.
+class Progress {
+ public:
+  explicit Progress(std::string what);
+  // `done` of `total` units; `extra` is appended (recent return, rates).
+  void update(int64_t done, int64_t total, const std::string& extra, bool force = false);
+  void finish(int64_t done, int64_t total, const std::string& extra);
+  double seconds() const;
+
+ private:
+  std::string what_;
+  std::chrono::steady_clock::time_point start_, last_;
+  bool tty_;
+};
+
+// The subcommands.
+int cmd_maze(const std::vector<std::string>& args);
+int cmd_collect(const std::vector<std::string>& args);
+int cmd_inspect(const std::vector<std::string>& args);
+int cmd_spec(const std::vector<std::string>& args);
+int cmd_demo(const std::vector<std::string>& args);
+
+}  // namespace shardlab::cli
+
+namespace shardlab::cli {
+// Runs `policy` in the spec's vector environment for `steps` transitions and writes them to
+// `out_path` (D4RL layout), plus the resolved spec as `out_path`.spec.ini.
+void collect_experience(const Spec& spec, const std::string& policy, int64_t steps, const std::string& out_path,
+                        bool force, bool next_observations);
+}  // namespace shardlab::cli

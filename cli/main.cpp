@@ -1,0 +1,60 @@
+// shardlab: the command line. Every error is one line on stderr and a non-zero exit:
+// 2 for bad input (spec, flag, file), 1 for anything else.
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/cli.h"
+#include "core/error.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: shardlab COMMAND [ARGS]
+
+commands:
+  demo                    the main job on built-in defaults (random-policy maze collection, mazes, inspect)
+  maze show               print Procgen maze layouts (and draw them): maze show --seed S | --seeds A:B
+  collect                 run a policy in an environment and write D4RL-layout experience (HDF5)
+  inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
+  spec keys               every spec key with its type, default and help
+  spec show [SPEC]        the fully resolved spec (with --set overrides)
+  version                 print the version
+
+`shardlab COMMAND --help` shows a command's flags. Seed ranges A:B mean A, A+1, ..., B-1.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace shardlab;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
+      {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
+      {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},
+  };
+  try {
+    if (command == "version" || command == "--version") {
+      std::cout << cli::version_string() << '\n';
+      return 0;
+    }
+    const auto it = commands.find(command);
+    if (it == commands.end()) throw InputError("unknown command '" + command + "' (`shardlab --help` lists them)");
+    return it->second(args);
+  } catch (const InputError& e) {
+    std::cerr << "shardlab: error: " << e.what() << '\n';
+    return 2;
+  } catch (const FileError& e) {
+    std::cerr << "shardlab: error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "shardlab: error: " << e.what() << '\n';
+    return 1;
+  }
+}

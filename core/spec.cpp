@@ -1,0 +1,276 @@
+#include "core/spec.h"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace po = boost::program_options;
+
+namespace shardlab {
+namespace {
+
+const char* type_name(KeyType type) {
+  switch (type) {
+    case KeyType::kInt: return "integer";
+    case KeyType::kFloat: return "number";
+    case KeyType::kBool: return "true or false";
+    case KeyType::kString: return "text";
+  }
+  return "";
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+// Checks `value` against the key's type, choices and check; throws InputError.
+void validate(const KeyInfo& key, const std::string& value, const std::string& where) {
+  auto fail = [&](const std::string& expected) {
+    throw InputError(where + ": " + key.name + " = '" + value + "': expected " + expected);
+  };
+  size_t used = 0;
+  try {
+    switch (key.type) {
+      case KeyType::kInt:
+        std::stoll(value, &used);
+        if (used != value.size()) used = 0;
+        break;
+      case KeyType::kFloat:
+        std::stod(value, &used);
+        if (used != value.size()) used = 0;
+        break;
+      case KeyType::kBool:
+        used = (value == "true" || value == "false") ? value.size() : 0;
+        break;
+      case KeyType::kString:
+        used = value.size();
+        break;
+    }
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 && !(key.type == KeyType::kString && value.empty())) fail(std::string("a ") + type_name(key.type));
+  if (!key.choices.empty()) {
+    bool found = false;
+    std::string list;
+    for (const auto& c : key.choices) {
+      found = found || c == value;
+      list += (list.empty() ? "" : ", ") + c;
+    }
+    if (!found) fail("one of " + list);
+  }
+  if (key.check) {
+    try {
+      key.check(value);
+    } catch (const InputError& e) {
+      throw InputError(where + ": " + key.name + ": " + e.what());
+    }
+  }
+}
+
+// Maps each dotted key of an INI file to its line number, for error messages.
+std::map<std::string, int> key_lines(const std::string& path) {
+  std::map<std::string, int> lines;
+  std::ifstream in(path);
+  std::string line, section;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+    if (t.front() == '[' && t.back() == ']') {
+      section = trim(t.substr(1, t.size() - 2));
+      continue;
+    }
+    const auto eq = t.find('=');
+    const std::string key = trim(eq == std::string::npos ? t : t.substr(0, eq));
+    const std::string dotted = section.empty() ? key : section + "." + key;
+    if (!lines.count(dotted)) lines[dotted] = number;
+  }
+  return lines;
+}
+
+// The first line of an INI file that is neither blank, a comment, a section nor key = value.
+int first_malformed_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+    if (t.front() == '[' && t.back() == ']') continue;
+    if (t.find('=') == std::string::npos) return number;
+  }
+  return 0;
+}
+
+}  // namespace
+
+KeyInfo& SpecSchema::add(const std::string& name, KeyType type, const std::string& default_value,
+                         const std::string& help) {
+  if (keys_.count(name)) throw Error("spec key '" + name + "' declared twice");
+  KeyInfo& key = keys_[name];
+  key.name = name;
+  key.type = type;
+  key.default_value = default_value;
+  key.help = help;
+  return key;
+}
+
+const KeyInfo* SpecSchema::find(const std::string& name) const {
+  const auto it = keys_.find(name);
+  return it == keys_.end() ? nullptr : &it->second;
+}
+
+std::string SpecSchema::describe() const {
+  std::ostringstream out;
+  std::string section;
+  for (const auto& [name, key] : keys_) {
+    const std::string s = name.substr(0, name.find('.'));
+    if (s != section) {
+      out << (section.empty() ? "" : "\n") << "[" << s << "]\n";
+      section = s;
+    }
+    out << "  " << name << " (" << type_name(key.type);
+    if (!key.choices.empty()) {
+      out << ": ";
+      for (size_t i = 0; i < key.choices.size(); ++i) out << (i ? "|" : "") << key.choices[i];
+    }
+    out << ", default " << (key.default_value.empty() ? "''" : key.default_value) << ")\n      " << key.help << "\n";
+  }
+  return out.str();
+}
+
+Spec::Spec(const SpecSchema& schema) : schema_(&schema) {
+  for (const auto& [name, key] : schema.keys()) {
+    values_[name] = key.default_value;
+    sources_[name] = "default";
+  }
+}
+
+void Spec::set(const std::string& name, const std::string& value, const std::string& where) {
+  const KeyInfo* key = schema_->find(name);
+  if (!key) throw InputError(where + ": unknown key '" + name + "' (`shardlab spec keys` lists them)");
+  validate(*key, value, where);
+  values_[name] = value;
+  sources_[name] = where;
+}
+
+Spec Spec::load(const SpecSchema& schema, const std::string& path, const std::vector<std::string>& overrides) {
+  Spec spec(schema);
+  if (!path.empty()) {
+    std::ifstream in(path);
+    if (!in) throw InputError(path + ": cannot open spec file");
+    po::options_description description;
+    for (const auto& [name, key] : schema.keys()) description.add_options()(name.c_str(), po::value<std::string>());
+    po::parsed_options parsed(&description);
+    const auto lines = key_lines(path);
+    auto where = [&](const std::string& key) {
+      const auto it = lines.find(key);
+      return it == lines.end() ? path : path + ":" + std::to_string(it->second);
+    };
+    try {
+      parsed = po::parse_config_file(in, description, /*allow_unregistered=*/false);
+    } catch (const po::unknown_option& e) {
+      throw InputError(where(e.get_option_name()) + ": unknown key '" + e.get_option_name() +
+                       "' (`shardlab spec keys` lists them)");
+    } catch (const po::multiple_occurrences& e) {
+      throw InputError(where(e.get_option_name()) + ": key '" + e.get_option_name() + "' given more than once");
+    } catch (const po::error& e) {
+      const int line = first_malformed_line(path);
+      throw InputError(path + (line ? ":" + std::to_string(line) : "") + ": " + e.what() +
+                       " (expected `[section]` or `key = value`)");
+    }
+    for (const auto& option : parsed.options) {
+      if (option.value.size() != 1) throw InputError(where(option.string_key) + ": key '" + option.string_key + "' has no value");
+      spec.set(option.string_key, trim(option.value[0]), where(option.string_key));
+    }
+  }
+  for (const auto& text : overrides) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw InputError("--set '" + text + "': expected key=value, e.g. --set env.num_envs=128");
+    spec.set(trim(text.substr(0, eq)), trim(text.substr(eq + 1)), "--set " + text);
+  }
+  return spec;
+}
+
+const KeyInfo& Spec::info(const std::string& name, KeyType type) const {
+  const KeyInfo* key = schema_->find(name);
+  if (!key) throw Error("spec key '" + name + "' is not declared");
+  if (key->type != type) throw Error("spec key '" + name + "' read as the wrong type");
+  return *key;
+}
+
+int64_t Spec::get_int(const std::string& name) const {
+  info(name, KeyType::kInt);
+  return std::stoll(values_.at(name));
+}
+
+double Spec::get_float(const std::string& name) const {
+  info(name, KeyType::kFloat);
+  return std::stod(values_.at(name));
+}
+
+bool Spec::get_bool(const std::string& name) const {
+  info(name, KeyType::kBool);
+  return values_.at(name) == "true";
+}
+
+const std::string& Spec::get_string(const std::string& name) const {
+  info(name, KeyType::kString);
+  return values_.at(name);
+}
+
+const std::string& Spec::source(const std::string& name) const { return sources_.at(name); }
+
+std::string Spec::to_ini() const {
+  std::ostringstream out;
+  out << "# Fully resolved shardlab spec (shardlab " << SHARDLAB_VERSION << ")\n";
+  std::string section;
+  for (const auto& [name, value] : values_) {
+    const auto dot = name.find('.');
+    const std::string s = name.substr(0, dot);
+    if (s != section) {
+      out << "\n[" << s << "]\n";
+      section = s;
+    }
+    out << name.substr(dot + 1) << " = " << value << "\n";
+  }
+  return out.str();
+}
+
+std::map<std::string, std::string> Spec::values_under(const std::string& prefix) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : values_)
+    if (name.rfind(prefix, 0) == 0) out[name] = value;
+  return out;
+}
+
+std::pair<int64_t, int64_t> parse_range(const std::string& text, const std::string& what) {
+  auto number = [&](const std::string& s) {
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (s.empty() || used != s.size() || v < 0)
+      throw InputError(what + " '" + text + "': expected a seed S or a range A:B of non-negative integers");
+    return v;
+  };
+  const auto colon = text.find(':');
+  if (colon == std::string::npos) {
+    const int64_t s = number(text);
+    return {s, s + 1};
+  }
+  const int64_t a = number(text.substr(0, colon));
+  const int64_t b = number(text.substr(colon + 1));
+  if (b <= a) throw InputError(what + " '" + text + "': expected A:B with A < B (seeds A, A+1, ..., B-1)");
+  return {a, b};
+}
+
+}  // namespace shardlab

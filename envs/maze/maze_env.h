@@ -1,0 +1,93 @@
+// The maze task (Procgen `maze` / procgenAISC `maze_aisc`): a mouse, a cheese, +10 for reaching
+// it, 500 steps at most. See ../shared/reference/maze.md.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/rng.h"
+#include "envs/env.h"
+#include "envs/maze/maze_generator.h"
+#include "envs/maze/maze_render.h"
+
+namespace shardlab {
+class Spec;
+class SpecSchema;
+}  // namespace shardlab
+
+namespace shardlab::maze {
+
+enum class ObservationKind { kGrid, kRgb };
+enum class ActionSet { kProcgen, kCompact };
+
+// Procgen's 15 actions collapse onto these moves; the compact action set is this order.
+enum CompactAction : int { kLeft = 0, kDown = 1, kUp = 2, kRight = 3, kNoop = 4 };
+constexpr int kNumProcgenActions = 15;
+constexpr int kNumCompactActions = 5;
+// The compact action that Procgen action `a` performs.
+int compact_action_of(int procgen_action);
+
+constexpr float kCheeseReward = 10.0f;
+constexpr int kRgbSize = 64;  // Procgen's observation is 64 x 64 pixels
+
+struct MazeConfig {
+  int world_size = kHardWorld;
+  Placement placement;
+  int64_t num_levels = 0;   // 0: any level seed in [0, 2^31 - 1)
+  int64_t start_level = 0;  // levels are start_level + [0, num_levels)
+  ObservationKind observation = ObservationKind::kGrid;
+  ActionSet actions = ActionSet::kProcgen;
+  int max_episode_steps = 500;
+
+  static MazeConfig from_spec(const Spec& spec);
+};
+
+// The maze keys of the spec (env.distribution, env.placement, ...).
+void declare_maze_keys(SpecSchema& schema);
+
+class MazeEnv : public Env {
+ public:
+  MazeEnv(const MazeConfig& config, uint64_t seed);
+
+  std::string name() const override { return "maze"; }
+  ObservationSpec observation_spec() const override;
+  ActionSpec action_spec() const override;
+  void seed(uint64_t seed) override { rng_.reseed(seed); }
+  void reset() override;
+  StepResult step(const Action& action) override;
+  void write_observation(float* out) const override;
+  void update_observation(float* out) const override;
+  EpisodeStats episode_stats() const override;
+  std::vector<std::string> info_names() const override { return {"level_seed"}; }
+  void write_info(int64_t* out) const override { out[0] = layout_.level_seed; }
+  std::string to_string() const override;
+  std::unique_ptr<Env> clone() const override { return std::make_unique<MazeEnv>(*this); }
+
+  // Editing, for analysis: each starts a fresh episode on the edited maze.
+  void reset_to_level(uint32_t level_seed);
+  void set_layout(const MazeLayout& layout);
+  void remove_cheese();
+  void move_cheese(Cell cell);  // throws InputError unless the cell is free
+  void place_mouse(Cell cell);  // throws InputError unless the cell is free
+
+  const MazeConfig& config() const { return config_; }
+  const MazeLayout& layout() const { return layout_; }
+  const MouseState& mouse() const { return mouse_; }
+
+ private:
+  void start_episode();
+  MazeConfig config_;
+  Rng rng_;
+  std::shared_ptr<const MazeRaster> raster_;  // rgb observations only
+  MazeLayout layout_;
+  MouseState mouse_;
+  Cell previous_position_;
+  bool previous_facing_left_ = false;
+  int64_t steps_ = 0;
+  double return_ = 0.0;
+  bool reached_cheese_ = false;
+  bool reached_corner_ = false;
+  bool truncated_ = false;
+};
+
+}  // namespace shardlab::maze

@@ -1,0 +1,52 @@
+#include "envs/registry.h"
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/spec.h"
+#include "envs/maze/maze_env.h"
+#include "envs/vector_env.h"
+
+namespace shardlab {
+
+const std::vector<EnvRegistration>& registered_envs() {
+  static const std::vector<EnvRegistration> envs = {
+      {"maze", "Procgen maze (mouse, cheese), goal-misgeneralization placements", maze::declare_maze_keys,
+       [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
+         return std::make_unique<maze::MazeEnv>(maze::MazeConfig::from_spec(spec), seed);
+       }},
+  };
+  return envs;
+}
+
+const EnvRegistration& find_env(const std::string& name) {
+  std::string names;
+  for (const auto& r : registered_envs()) {
+    if (r.name == name) return r;
+    names += (names.empty() ? "" : ", ") + r.name;
+  }
+  throw InputError("environment '" + name + "': expected one of " + names);
+}
+
+void declare_env_keys(SpecSchema& schema) {
+  auto& name = schema.add("env.name", KeyType::kString, "maze", "environment, by its registered name");
+  for (const auto& r : registered_envs()) name.choices.push_back(r.name);
+  schema.add("env.num_envs", KeyType::kInt, "64", "environments stepped together as one batch").check =
+      [](const std::string& v) {
+        if (std::stoll(v) < 1) throw InputError("expected at least 1");
+      };
+  for (const auto& r : registered_envs()) r.declare_keys(schema);
+}
+
+std::unique_ptr<Env> make_env(const Spec& spec, int64_t index) {
+  const uint64_t seed = mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), static_cast<uint64_t>(index));
+  return find_env(spec.get_string("env.name")).make(spec, seed);
+}
+
+VectorEnv make_vector_env(const Spec& spec) {
+  std::vector<std::unique_ptr<Env>> envs;
+  const int64_t n = spec.get_int("env.num_envs");
+  for (int64_t i = 0; i < n; ++i) envs.push_back(make_env(spec, i));
+  return VectorEnv(std::move(envs));
+}
+
+}  // namespace shardlab

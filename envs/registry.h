@@ -1,0 +1,39 @@
+// Environments registered by name and built from a spec (OpenSpiel's registry idea, without
+// static-initialisation tricks: the list is written out in registry.cpp).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "envs/env.h"
+
+namespace shardlab {
+
+class Spec;
+class SpecSchema;
+class VectorEnv;
+
+struct EnvRegistration {
+  std::string name;
+  std::string description;
+  // Declares this environment's spec keys (each key once, shared keys are declared by the registry).
+  std::function<void(SpecSchema&)> declare_keys;
+  // Builds one environment from the resolved spec, its RNG seeded with `seed`.
+  std::function<std::unique_ptr<Env>(const Spec&, uint64_t seed)> make;
+};
+
+const std::vector<EnvRegistration>& registered_envs();
+const EnvRegistration& find_env(const std::string& name);  // throws InputError for an unknown name
+
+// Declares env.name, env.num_envs and every registered environment's keys, plus run.seed.
+void declare_env_keys(SpecSchema& schema);
+
+// Environment `index` of the spec's vector environment, seeded from (run.seed, index).
+std::unique_ptr<Env> make_env(const Spec& spec, int64_t index);
+// env.num_envs environments, environment i seeded from (run.seed, i).
+VectorEnv make_vector_env(const Spec& spec);
+
+}  // namespace shardlab

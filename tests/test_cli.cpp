@@ -1,0 +1,124 @@
+// The command line end to end, as a user runs it: outputs, files, and one-line errors.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/test_util.h"
+
+namespace shardlab {
+namespace {
+
+using test::run_cli;
+using test::run_shell;
+
+// The records of the reference file from `first` (0-based) on, `count` of them.
+std::string reference_records(int first, int count) {
+  std::ifstream in(test::shared_dir() + "/testdata/procgen_maze_layouts.txt");
+  std::string line, out;
+  int record = -1;
+  while (std::getline(in, line)) {
+    if (line.rfind("seed ", 0) == 0) ++record;
+    if (record >= first && record < first + count) out += line + "\n";
+  }
+  return out;
+}
+
+// An error is exactly one line on stderr, starting with "shardlab: error:", and exit code 2.
+void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("shardlab: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(Cli, MazeShowPrintsProcgenRecords) {
+  // The reference file holds hard/uniform 0-999 then easy/uniform 0-299, hard/top_right_region_5 0-299, ...
+  auto r = run_cli("maze show --seeds 0:1000");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, reference_records(0, 1000));
+  r = run_cli("maze show --seeds 0:300 --distribution easy");
+  EXPECT_EQ(r.out, reference_records(1000, 300));
+  r = run_cli("maze show --seeds 0:300 --placement top_right_region:5");
+  EXPECT_EQ(r.out, reference_records(1300, 300));
+  r = run_cli("maze show --seed 3 --placement corner");
+  EXPECT_EQ(r.out, reference_records(1700 + 3, 1));
+}
+
+TEST(Cli, MazeShowDrawsPng) {
+  const std::string dir = test::make_temp_dir();
+  const auto r = run_cli("maze show --seeds 0:4 --png " + dir + "/m.png");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string png = test::read_file(dir + "/m.png");
+  ASSERT_GT(png.size(), 100u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+}
+
+TEST(Cli, BadFlagsGiveOneLineErrors) {
+  expect_one_line_error(run_cli("maze show --seeds 5:2"), "--seeds");
+  expect_one_line_error(run_cli("maze show --seed 1 --placement top_right"), "placement");
+  expect_one_line_error(run_cli("maze show --seed 1 --distribution medium"), "distribution");
+  expect_one_line_error(run_cli("maze show --seed 1 --colour red"), "colour");
+  expect_one_line_error(run_cli("maze show"), "--seed");
+  expect_one_line_error(run_cli("frobnicate"), "frobnicate");
+  expect_one_line_error(run_cli("collect --steps 10"), "--out");
+  expect_one_line_error(run_cli("collect --steps 10 --out /tmp/x.h5 --policy expert"), "policy");
+  expect_one_line_error(run_cli("collect --steps 10 --out /tmp/x.h5 --env chess"), "chess");
+  expect_one_line_error(run_cli("spec show --set env.num_envs=lots"), "env.num_envs");
+}
+
+TEST(Cli, SpecErrorsNameFileLineAndKey) {
+  const std::string dir = test::make_temp_dir();
+  std::ofstream(dir + "/bad.ini") << "[env]\nnum_envs = 4\nplacemnt = corner\n";
+  expect_one_line_error(run_cli("spec show " + dir + "/bad.ini"), dir + "/bad.ini:3: unknown key 'env.placemnt'");
+  expect_one_line_error(run_cli("spec show " + dir + "/missing.ini"), "missing.ini");
+  const auto keys = run_cli("spec keys");
+  EXPECT_EQ(keys.exit_code, 0);
+  EXPECT_NE(keys.out.find("env.placement"), std::string::npos);
+}
+
+TEST(Cli, CollectWritesD4rlFileThatH5pyReads) {
+  const std::string dir = test::make_temp_dir();
+  const std::string out = dir + "/data.h5";
+  const auto r = run_cli("collect --env maze --set env.num_envs=8 --set env.distribution=hard --steps 6000 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto check = run_shell("/usr/bin/python3 " SHARDLAB_SOURCE_DIR "/tests/h5py_check_experience.py " + out + " 6000");
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_EQ(check.out.rfind("OK", 0), 0u) << check.out;
+  // The resolved spec sits next to the data and loads back.
+  const auto spec = run_cli("spec show " + out + ".spec.ini");
+  EXPECT_EQ(spec.exit_code, 0) << spec.err;
+  EXPECT_NE(spec.out.find("num_envs = 8"), std::string::npos);
+  // inspect lists the datasets and the episodes.
+  const auto inspect = run_cli("inspect " + out);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("observations"), std::string::npos);
+  EXPECT_NE(inspect.out.find("episodes"), std::string::npos);
+}
+
+TEST(Cli, CollectIsReproducibleAndRefusesToOverwrite) {
+  const std::string dir = test::make_temp_dir();
+  const std::string args = "collect --set env.num_envs=4 --set run.seed=5 --steps 3000 --out ";
+  ASSERT_EQ(run_cli(args + dir + "/a.h5").exit_code, 0);
+  ASSERT_EQ(run_cli(args + dir + "/b.h5").exit_code, 0);
+  const auto same = run_shell("/usr/bin/python3 -c \"import h5py,numpy as np,sys;a=h5py.File(sys.argv[1]);b=h5py.File(sys.argv[2]);"
+                              "sys.exit(0 if all(np.array_equal(a[k][:],b[k][:]) for k in "
+                              "('observations','actions','rewards','terminals','timeouts')) else 1)\" " +
+                              dir + "/a.h5 " + dir + "/b.h5");
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+
+  const std::string before = test::read_file(dir + "/a.h5");
+  expect_one_line_error(run_cli(args + dir + "/a.h5"), "--force");
+  EXPECT_EQ(test::read_file(dir + "/a.h5"), before);
+  EXPECT_EQ(run_cli(args + dir + "/a.h5 --force").exit_code, 0);
+}
+
+TEST(Cli, InspectRejectsFilesThatAreNotHdf5) {
+  const std::string dir = test::make_temp_dir();
+  std::ofstream(dir + "/notes.h5") << "not an HDF5 file\n";
+  expect_one_line_error(run_cli("inspect " + dir + "/notes.h5"), "notes.h5");
+  expect_one_line_error(run_cli("inspect " + dir + "/absent.h5"), "absent.h5");
+}
+
+}  // namespace
+}  // namespace shardlab
