@@ -40,8 +40,8 @@ void EpisodeAssembler::add(int env, const float* obs, const int64_t* discrete_ac
 }
 
 Experience EpisodeAssembler::take_finished() {
-  Experience out = std::move(finished_);
-  finished_ = empty_like();
+  Experience out = empty_like();
+  std::swap(out, finished_);
   return out;
 }
 

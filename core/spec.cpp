@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -183,7 +184,10 @@ Spec Spec::load(const SpecSchema& schema, const std::string& path, const std::ve
       throw InputError(path + (line ? ":" + std::to_string(line) : "") + ": " + e.what() +
                        " (expected `[section]` or `key = value`)");
     }
+    std::set<std::string> seen;
     for (const auto& option : parsed.options) {
+      if (!seen.insert(option.string_key).second)
+        throw InputError(where(option.string_key) + ": key '" + option.string_key + "' given more than once");
       if (option.value.size() != 1) throw InputError(where(option.string_key) + ": key '" + option.string_key + "' has no value");
       spec.set(option.string_key, trim(option.value[0]), where(option.string_key));
     }

@@ -24,6 +24,7 @@ struct StepResult {
   bool done() const { return terminated || truncated; }
 };
 
+// A constructed environment is ready to step, as if reset() had just been called.
 class Env {
  public:
   virtual ~Env() = default;

@@ -19,7 +19,12 @@ VectorEnv::VectorEnv(std::vector<std::unique_ptr<Env>> envs) : envs_(std::move(e
   terminated_.assign(n, 0);
   truncated_.assign(n, 0);
   infos_.assign(n * info_names_.size(), 0);
-  reset();
+  // Environments come ready to step (constructed = reset); take their first observations.
+  const size_t k = info_names_.size();
+  for (size_t i = 0; i < n; ++i) {
+    envs_[i]->write_observation(&observations_[i * obs_size_]);
+    if (k) envs_[i]->write_info(&infos_[i * k]);
+  }
 }
 
 void VectorEnv::reset() {
