@@ -1,12 +1,11 @@
 #include "cli/cli.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include "core/error.h"
+#include "agents/train_config.h"
 #include "envs/registry.h"
 
 namespace shardlab::cli {
@@ -30,6 +29,7 @@ const SpecSchema& shardlab_schema() {
     s.add("run.seed", KeyType::kInt, "0", "master seed: every environment and policy RNG derives from it");
     s.add("run.threads", KeyType::kInt, "1", "CPU threads for torch and collection (recorded with every run)");
     declare_env_keys(s);
+    declare_train_keys(s);
     return s;
   }();
   return schema;
@@ -66,36 +66,6 @@ void write_text_file(const std::string& path, const std::string& text) {
     std::remove(tmp.c_str());
     throw FileError(path + ": cannot write");
   }
-}
-
-Progress::Progress(std::string what)
-    : what_(std::move(what)), start_(std::chrono::steady_clock::now()), last_(start_), tty_(isatty(2) != 0) {}
-
-double Progress::seconds() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-}
-
-void Progress::update(int64_t done, int64_t total, const std::string& extra, bool force) {
-  const auto now = std::chrono::steady_clock::now();
-  const double since = std::chrono::duration<double>(now - last_).count();
-  if (!force && since < (tty_ ? 0.25 : 5.0)) return;
-  last_ = now;
-  const double elapsed = seconds();
-  const double rate = elapsed > 0 ? done / elapsed : 0.0;
-  const double eta = rate > 0 ? (total - done) / rate : 0.0;
-  char line[512];
-  std::snprintf(line, sizeof line, "%s %lld/%lld (%.0f%%) %.0f/s eta %.0fs %s", what_.c_str(),
-                static_cast<long long>(done), static_cast<long long>(total), total ? 100.0 * done / total : 100.0, rate,
-                eta, extra.c_str());
-  if (tty_)
-    std::cerr << "\r\033[K" << line << std::flush;
-  else
-    std::cerr << line << '\n';
-}
-
-void Progress::finish(int64_t done, int64_t total, const std::string& extra) {
-  update(done, total, extra, true);
-  if (tty_) std::cerr << '\n';
 }
 
 }  // namespace shardlab::cli

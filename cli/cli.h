@@ -2,10 +2,10 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-#include <chrono>
 #include <string>
 #include <vector>
 
+#include "core/progress.h"
 #include "core/spec.h"
 
 namespace shardlab::cli {
@@ -30,27 +30,14 @@ std::string version_string();
 // Writes `text` to `path` through a temporary name.
 void write_text_file(const std::string& path, const std::string& text);
 
-// A progress line on stderr, redrawn in place on a terminal, one line every few seconds otherwise.
-class Progress {
- public:
-  explicit Progress(std::string what);
-  // `done` of `total` units; `extra` is appended (recent return, rates).
-  void update(int64_t done, int64_t total, const std::string& extra, bool force = false);
-  void finish(int64_t done, int64_t total, const std::string& extra);
-  double seconds() const;
-
- private:
-  std::string what_;
-  std::chrono::steady_clock::time_point start_, last_;
-  bool tty_;
-};
-
 // The subcommands.
 int cmd_maze(const std::vector<std::string>& args);
 int cmd_collect(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_spec(const std::vector<std::string>& args);
 int cmd_demo(const std::vector<std::string>& args);
+int cmd_train(const std::vector<std::string>& args);
+int cmd_eval(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 

@@ -15,6 +15,8 @@ constexpr const char* kUsage = R"(usage: shardlab COMMAND [ARGS]
 commands:
   demo                    the main job on built-in defaults (random-policy maze collection, mazes, inspect)
   maze show               print Procgen maze layouts (and draw them): maze show --seed S | --seeds A:B
+  train SPEC              train a policy from an experiment spec (PPO or REINFORCE) into runs/<name>/
+  eval RUN|CHECKPOINT     evaluate a trained policy (JSON: return, length, cheese and corner rates)
   collect                 run a policy in an environment and write D4RL-layout experience (HDF5)
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
@@ -37,7 +39,8 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
-      {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},
+      {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
+      {"eval", cli::cmd_eval},
   };
   try {
     if (command == "version" || command == "--version") {

@@ -75,9 +75,9 @@ void validate(const KeyInfo& key, const std::string& value, const std::string& w
 }
 
 // Maps each dotted key of an INI file to its line number, for error messages.
-std::map<std::string, int> key_lines(const std::string& path) {
+std::map<std::string, int> key_lines(const std::string& text) {
   std::map<std::string, int> lines;
-  std::ifstream in(path);
+  std::istringstream in(text);
   std::string line, section;
   for (int number = 1; std::getline(in, line); ++number) {
     const std::string t = trim(line);
@@ -95,8 +95,8 @@ std::map<std::string, int> key_lines(const std::string& path) {
 }
 
 // The first line of an INI file that is neither blank, a comment, a section nor key = value.
-int first_malformed_line(const std::string& path) {
-  std::ifstream in(path);
+int first_malformed_line(const std::string& text) {
+  std::istringstream in(text);
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     const std::string t = trim(line);
@@ -160,43 +160,54 @@ void Spec::set(const std::string& name, const std::string& value, const std::str
 }
 
 Spec Spec::load(const SpecSchema& schema, const std::string& path, const std::vector<std::string>& overrides) {
-  Spec spec(schema);
+  std::string text;
   if (!path.empty()) {
     std::ifstream in(path);
     if (!in) throw InputError(path + ": cannot open spec file");
+    std::ostringstream s;
+    s << in.rdbuf();
+    text = s.str();
+  }
+  return from_text(schema, text, path, overrides);
+}
+
+Spec Spec::from_text(const SpecSchema& schema, const std::string& text, const std::string& name,
+                     const std::vector<std::string>& overrides) {
+  Spec spec(schema);
+  if (!text.empty()) {
+    std::istringstream in(text);
     po::options_description description;
-    for (const auto& [name, key] : schema.keys()) description.add_options()(name.c_str(), po::value<std::string>());
+    for (const auto& [key, info] : schema.keys()) description.add_options()(key.c_str(), po::value<std::string>());
     po::parsed_options parsed(&description);
-    const auto lines = key_lines(path);
+    const auto lines = key_lines(text);
     auto where = [&](const std::string& key) {
       const auto it = lines.find(key);
-      return it == lines.end() ? path : path + ":" + std::to_string(it->second);
+      return it == lines.end() ? name : name + ":" + std::to_string(it->second);
     };
     try {
       parsed = po::parse_config_file(in, description, /*allow_unregistered=*/false);
     } catch (const po::unknown_option& e) {
       throw InputError(where(e.get_option_name()) + ": unknown key '" + e.get_option_name() +
                        "' (`shardlab spec keys` lists them)");
-    } catch (const po::multiple_occurrences& e) {
-      throw InputError(where(e.get_option_name()) + ": key '" + e.get_option_name() + "' given more than once");
     } catch (const po::error& e) {
-      const int line = first_malformed_line(path);
-      throw InputError(path + (line ? ":" + std::to_string(line) : "") + ": " + e.what() +
+      const int line = first_malformed_line(text);
+      throw InputError(name + (line ? ":" + std::to_string(line) : "") + ": " + e.what() +
                        " (expected `[section]` or `key = value`)");
     }
     std::set<std::string> seen;
     for (const auto& option : parsed.options) {
       if (!seen.insert(option.string_key).second)
         throw InputError(where(option.string_key) + ": key '" + option.string_key + "' given more than once");
-      if (option.value.size() != 1) throw InputError(where(option.string_key) + ": key '" + option.string_key + "' has no value");
+      if (option.value.size() != 1)
+        throw InputError(where(option.string_key) + ": key '" + option.string_key + "' has no value");
       spec.set(option.string_key, trim(option.value[0]), where(option.string_key));
     }
   }
-  for (const auto& text : overrides) {
-    const auto eq = text.find('=');
+  for (const auto& item : overrides) {
+    const auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw InputError("--set '" + text + "': expected key=value, e.g. --set env.num_envs=128");
-    spec.set(trim(text.substr(0, eq)), trim(text.substr(eq + 1)), "--set " + text);
+      throw InputError("--set '" + item + "': expected key=value, e.g. --set env.num_envs=128");
+    spec.set(trim(item.substr(0, eq)), trim(item.substr(eq + 1)), "--set " + item);
   }
   return spec;
 }

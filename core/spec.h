@@ -46,6 +46,10 @@ class Spec {
   // line, key and what was expected, and are InputError.
   static Spec load(const SpecSchema& schema, const std::string& path, const std::vector<std::string>& overrides);
 
+  // Like load, from the text of an INI file; `name` stands for the file in error messages.
+  static Spec from_text(const SpecSchema& schema, const std::string& text, const std::string& name,
+                        const std::vector<std::string>& overrides);
+
   // Sets one key from text; `where` says where the text came from, for error messages.
   void set(const std::string& name, const std::string& value, const std::string& where);
 
@@ -53,6 +57,7 @@ class Spec {
   double get_float(const std::string& name) const;
   bool get_bool(const std::string& name) const;
   const std::string& get_string(const std::string& name) const;
+  const SpecSchema& schema() const { return *schema_; }
   // Where a key's value came from: "default", "FILE:LINE" or "--set".
   const std::string& source(const std::string& name) const;
 

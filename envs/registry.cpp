@@ -37,15 +37,17 @@ void declare_env_keys(SpecSchema& schema) {
   for (const auto& r : registered_envs()) r.declare_keys(schema);
 }
 
-std::unique_ptr<Env> make_env(const Spec& spec, int64_t index) {
-  const uint64_t seed = mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), static_cast<uint64_t>(index));
+std::unique_ptr<Env> make_env(const Spec& spec, int64_t index, uint64_t stream) {
+  uint64_t base = static_cast<uint64_t>(spec.get_int("run.seed"));
+  if (stream != 0) base = mix_seed(base, stream);
+  const uint64_t seed = mix_seed(base, static_cast<uint64_t>(index));
   return find_env(spec.get_string("env.name")).make(spec, seed);
 }
 
-VectorEnv make_vector_env(const Spec& spec) {
+VectorEnv make_vector_env(const Spec& spec, uint64_t stream, int64_t num_envs) {
   std::vector<std::unique_ptr<Env>> envs;
-  const int64_t n = spec.get_int("env.num_envs");
-  for (int64_t i = 0; i < n; ++i) envs.push_back(make_env(spec, i));
+  const int64_t n = num_envs > 0 ? num_envs : spec.get_int("env.num_envs");
+  for (int64_t i = 0; i < n; ++i) envs.push_back(make_env(spec, i, stream));
   return VectorEnv(std::move(envs));
 }
 

@@ -31,9 +31,11 @@ const EnvRegistration& find_env(const std::string& name);  // throws InputError 
 // Declares env.name, env.num_envs and every registered environment's keys, plus run.seed.
 void declare_env_keys(SpecSchema& schema);
 
-// Environment `index` of the spec's vector environment, seeded from (run.seed, index).
-std::unique_ptr<Env> make_env(const Spec& spec, int64_t index);
-// env.num_envs environments, environment i seeded from (run.seed, i).
-VectorEnv make_vector_env(const Spec& spec);
+// Environment `index` of the spec's vector environment, seeded from (run.seed, stream, index);
+// stream 0 is the default, other streams give independent environments (resumed runs,
+// evaluation).
+std::unique_ptr<Env> make_env(const Spec& spec, int64_t index, uint64_t stream = 0);
+// env.num_envs environments (or `num_envs` if positive), environment i from (run.seed, stream, i).
+VectorEnv make_vector_env(const Spec& spec, uint64_t stream = 0, int64_t num_envs = 0);
 
 }  // namespace shardlab

@@ -1,0 +1,34 @@
+// `shardlab eval`: a policy's behaviour over N episodes, with 95% intervals for the rates.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace shardlab {
+
+class SpecSchema;
+
+struct EvalResult {
+  int64_t episodes = 0;
+  double mean_return = 0, std_return = 0, mean_length = 0;
+  // Rates of episode metrics (for the maze: cheese_rate, corner_rate) with Wilson 95% intervals.
+  struct Rate {
+    double rate = 0, low = 0, high = 0;
+  };
+  std::map<std::string, Rate> rates;
+  std::map<std::string, std::string> context;  // checkpoint, environment, seed, ...
+  std::string to_json() const;
+};
+
+// Evaluates a checkpoint (or the newest of a run folder) in its own environment spec with
+// `overrides` applied (e.g. env.placement=uniform). Each of min(episodes, 64) environments runs
+// its share of episodes to the end, so short episodes are not over-counted.
+EvalResult evaluate_checkpoint(const std::string& run_or_checkpoint, const SpecSchema& schema,
+                               const std::vector<std::string>& overrides, int64_t episodes, bool greedy);
+
+// The Wilson score interval for k successes in n trials (95%).
+EvalResult::Rate wilson_interval(double successes, double trials);
+
+}  // namespace shardlab

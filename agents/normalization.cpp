@@ -1,0 +1,45 @@
+#include "agents/normalization.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace shardlab {
+
+void RunningMeanStd::update(const float* data, int64_t rows) {
+  if (rows <= 0) return;
+  const size_t n = mean.size();
+  std::vector<double> batch_mean(n, 0.0), batch_var(n, 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < n; ++j) batch_mean[j] += data[r * n + j];
+  for (auto& m : batch_mean) m /= static_cast<double>(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < n; ++j) {
+      const double d = data[r * n + j] - batch_mean[j];
+      batch_var[j] += d * d;
+    }
+  for (auto& v : batch_var) v /= static_cast<double>(rows);
+  const double total = count + static_cast<double>(rows);
+  for (size_t j = 0; j < n; ++j) {
+    const double delta = batch_mean[j] - mean[j];
+    const double m2 = var[j] * count + batch_var[j] * rows + delta * delta * count * rows / total;
+    mean[j] += delta * rows / total;
+    var[j] = m2 / total;
+  }
+  count = total;
+}
+
+void RewardScaler::scale(float* rewards, const uint8_t* done, int num_envs) {
+  std::vector<float> returns(num_envs);
+  for (int i = 0; i < num_envs; ++i) {
+    returns_[i] = returns_[i] * gamma_ + rewards[i];
+    returns[i] = static_cast<float>(returns_[i]);
+  }
+  stats.update(returns.data(), num_envs);
+  const double scale = 1.0 / std::sqrt(stats.var[0] + 1e-8);
+  for (int i = 0; i < num_envs; ++i) {
+    rewards[i] = static_cast<float>(std::clamp(rewards[i] * scale, -clip_, clip_));
+    if (done[i]) returns_[i] = 0.0;
+  }
+}
+
+}  // namespace shardlab

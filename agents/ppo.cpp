@@ -1,0 +1,174 @@
+#include "agents/ppo.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace shardlab {
+namespace {
+
+void check_finite(const at::Tensor& loss, const std::map<std::string, double>& parts) {
+  if (std::isfinite(loss.item<double>())) return;
+  std::ostringstream msg;
+  msg << "non-finite loss (";
+  for (const auto& [name, v] : parts) msg << name << "=" << v << " ";
+  msg << ")";
+  throw NonFiniteLoss(msg.str());
+}
+
+double explained_variance(const at::Tensor& predicted, const at::Tensor& target) {
+  const double var = target.var().item<double>();
+  return var == 0.0 ? std::nan("") : 1.0 - (target - predicted).var().item<double>() / var;
+}
+
+}  // namespace
+
+void compute_gae(const Rollout& r, double gamma, double lambda, at::Tensor& advantages, at::Tensor& returns) {
+  const int64_t T = r.rewards.size(0);
+  advantages = torch::zeros_like(r.rewards);
+  at::Tensor last = torch::zeros_like(r.next_value);
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const at::Tensor next_value = t == T - 1 ? r.next_value : r.values[t + 1];
+    const at::Tensor ended = (r.terminated[t] + r.truncated[t]).clamp_max(1.0);
+    // Continue with V(s_{t+1}) inside an episode, V(final obs) on truncation, 0 on termination.
+    const at::Tensor bootstrap = (1.0 - ended) * next_value + r.truncated[t] * r.final_values[t];
+    const at::Tensor delta = r.rewards[t] + gamma * bootstrap - r.values[t];
+    last = delta + gamma * lambda * (1.0 - ended) * last;
+    advantages[t] = last;
+  }
+  returns = advantages + r.values;
+}
+
+std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Adam& optimizer, const Rollout& rollout,
+                                         const TrainConfig& c, at::Generator& gen, at::Device device) {
+  at::Tensor advantages, returns;
+  compute_gae(rollout, c.gamma, c.gae_lambda, advantages, returns);
+
+  // Flatten the rollout (T, N, ...) into one batch.
+  const int64_t batch = rollout.rewards.numel();
+  const at::Tensor b_obs = rollout.obs.flatten(0, 1);
+  const at::Tensor b_actions = rollout.actions.flatten(0, 1);
+  const at::Tensor b_logprobs = rollout.log_probs.flatten();
+  const at::Tensor b_advantages = advantages.flatten();
+  const at::Tensor b_returns = returns.flatten();
+  const at::Tensor b_values = rollout.values.flatten();
+  const int64_t minibatch = std::max<int64_t>(1, batch / c.num_minibatches);
+
+  double pg_sum = 0, v_sum = 0, ent_sum = 0, old_kl_sum = 0, kl_sum = 0, clipfrac_sum = 0;
+  int64_t minibatches = 0;
+  bool stop = false;
+  for (int64_t epoch = 0; epoch < c.update_epochs && !stop; ++epoch) {
+    const at::Tensor order = torch::randperm(batch, gen, torch::kInt64);
+    for (int64_t start = 0; start < batch; start += minibatch) {
+      const at::Tensor idx = order.slice(0, start, std::min(batch, start + minibatch));
+      const PolicyOutput out = net.forward(b_obs.index_select(0, idx).to(device));
+      const at::Tensor mb_actions = b_actions.index_select(0, idx).to(device);
+      const at::Tensor new_logprob = log_prob_of(net, out.logits_or_mean, mb_actions);
+      const at::Tensor entropy = entropy_of(net, out.logits_or_mean);
+      const at::Tensor new_value = out.value;
+
+      const at::Tensor log_ratio = new_logprob - b_logprobs.index_select(0, idx).to(device);
+      const at::Tensor ratio = log_ratio.exp();
+      {
+        torch::NoGradGuard no_grad;
+        old_kl_sum += (-log_ratio).mean().item<double>();
+        kl_sum += ((ratio - 1) - log_ratio).mean().item<double>();
+        clipfrac_sum += ((ratio - 1.0).abs() > c.clip_coef).to(torch::kFloat32).mean().item<double>();
+      }
+
+      at::Tensor mb_adv = b_advantages.index_select(0, idx).to(device);
+      if (c.norm_adv && mb_adv.numel() > 1) mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8);
+
+      // Clipped surrogate objective.
+      const at::Tensor pg_loss =
+          torch::max(-mb_adv * ratio, -mb_adv * ratio.clamp(1 - c.clip_coef, 1 + c.clip_coef)).mean();
+
+      // Value loss, optionally clipped around the rollout's values.
+      const at::Tensor mb_returns = b_returns.index_select(0, idx).to(device);
+      at::Tensor v_loss;
+      if (c.clip_vloss) {
+        const at::Tensor mb_values = b_values.index_select(0, idx).to(device);
+        const at::Tensor v_clipped = mb_values + (new_value - mb_values).clamp(-c.clip_coef, c.clip_coef);
+        v_loss = 0.5 * torch::max((new_value - mb_returns).pow(2), (v_clipped - mb_returns).pow(2)).mean();
+      } else {
+        v_loss = 0.5 * (new_value - mb_returns).pow(2).mean();
+      }
+
+      const at::Tensor entropy_loss = entropy.mean();
+      const at::Tensor loss = pg_loss - c.ent_coef * entropy_loss + c.vf_coef * v_loss;
+      check_finite(loss, {{"policy_loss", pg_loss.item<double>()},
+                          {"value_loss", v_loss.item<double>()},
+                          {"entropy", entropy_loss.item<double>()}});
+
+      optimizer.zero_grad();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(net.parameters(), c.max_grad_norm);
+      optimizer.step();
+
+      pg_sum += pg_loss.item<double>();
+      v_sum += v_loss.item<double>();
+      ent_sum += entropy_loss.item<double>();
+      ++minibatches;
+    }
+    if (c.target_kl > 0 && kl_sum / minibatches > c.target_kl) stop = true;
+  }
+  const double m = static_cast<double>(std::max<int64_t>(1, minibatches));
+  return {{"losses/policy_loss", pg_sum / m},
+          {"losses/value_loss", v_sum / m},
+          {"losses/entropy", ent_sum / m},
+          {"losses/old_approx_kl", old_kl_sum / m},
+          {"losses/approx_kl", kl_sum / m},
+          {"losses/clipfrac", clipfrac_sum / m},
+          {"losses/explained_variance", explained_variance(b_values, b_returns)}};
+}
+
+std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
+                                               const Rollout& rollout, const TrainConfig& c, at::Device device) {
+  // Monte-Carlo returns G_t, computed backwards; steps whose episode has not ended by the end of
+  // the rollout have no return yet and are left out of the loss.
+  const int64_t T = rollout.rewards.size(0);
+  at::Tensor returns = torch::zeros_like(rollout.rewards);
+  at::Tensor valid = torch::zeros_like(rollout.rewards);
+  at::Tensor g = torch::zeros_like(rollout.next_value);
+  at::Tensor seen_end = torch::zeros_like(rollout.next_value);
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const at::Tensor ended = (rollout.terminated[t] + rollout.truncated[t]).clamp_max(1.0);
+    seen_end = torch::max(seen_end, ended);
+    g = rollout.rewards[t] + c.gamma * (1.0 - ended) * g;
+    returns[t] = g;
+    valid[t] = seen_end;
+  }
+  const at::Tensor mask = valid.flatten().to(device);
+  const double count = mask.sum().item<double>();
+  if (count == 0) return {{"losses/policy_loss", std::nan("")}};
+
+  const PolicyOutput out = net.forward(rollout.obs.flatten(0, 1).to(device));
+  const at::Tensor log_prob = log_prob_of(net, out.logits_or_mean, rollout.actions.flatten(0, 1).to(device));
+  const at::Tensor entropy = (entropy_of(net, out.logits_or_mean) * mask).sum() / count;
+  const at::Tensor g_flat = returns.flatten().to(device);
+
+  at::Tensor baseline = torch::zeros_like(g_flat);
+  at::Tensor v_loss = torch::zeros({}, g_flat.options());
+  if (c.baseline == "value") {
+    baseline = out.value.detach();
+    v_loss = 0.5 * ((out.value - g_flat).pow(2) * mask).sum() / count;
+  } else if (c.baseline == "mean") {
+    baseline = ((g_flat * mask).sum() / count).expand_as(g_flat);
+  }
+  const at::Tensor pg_loss = (-(log_prob * (g_flat - baseline)) * mask).sum() / count;
+  const at::Tensor loss = pg_loss - c.ent_coef * entropy + c.vf_coef * v_loss;
+  check_finite(loss, {{"policy_loss", pg_loss.item<double>()}, {"value_loss", v_loss.item<double>()}});
+
+  optimizer.zero_grad();
+  loss.backward();
+  torch::nn::utils::clip_grad_norm_(net.parameters(), c.max_grad_norm);
+  optimizer.step();
+  return {{"losses/policy_loss", pg_loss.item<double>()},
+          {"losses/value_loss", v_loss.item<double>()},
+          {"losses/entropy", entropy.item<double>()},
+          {"losses/explained_variance", explained_variance(out.value.detach().masked_select(mask > 0),
+                                                           g_flat.masked_select(mask > 0))}};
+}
+
+}  // namespace shardlab

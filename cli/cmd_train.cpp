@@ -1,0 +1,64 @@
+// `shardlab train` and `shardlab eval`.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "agents/evaluate.h"
+#include "agents/trainer.h"
+#include "cli/cli.h"
+#include "core/error.h"
+
+namespace shardlab::cli {
+
+int cmd_train(const std::vector<std::string>& args) {
+  po::options_description flags("shardlab train SPEC [--set key=value ...] [--out DIR] [--resume]");
+  flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs"),
+                                                  "folder that holds the run folder")(
+      "resume", "continue the run from its newest checkpoint (same spec)");
+  po::positional_options_description positional;
+  add_spec_flags(flags, positional);
+  const auto vm = parse_flags("train", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  const Spec spec = load_spec(vm);
+  TrainOptions options;
+  options.out_root = vm["out"].as<std::string>();
+  options.resume = vm.count("resume") > 0;
+  options.run_name = spec.get_string("run.name");
+  if (options.run_name.empty())
+    options.run_name =
+        vm.count("spec") ? std::filesystem::path(vm["spec"].as<std::string>()).stem().string() : "default";
+  const std::string run_dir = train(spec, options);
+  std::cout << "run folder: " << run_dir << "\n";
+  return 0;
+}
+
+int cmd_eval(const std::vector<std::string>& args) {
+  po::options_description flags("shardlab eval RUN_DIR|CHECKPOINT [--set env.key=value ...] [--episodes N] [--out FILE.json]");
+  flags.add_options()("help,h", "show this help")("run", po::value<std::string>(), "run folder or checkpoint file")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override a key of the run's spec")(
+      "episodes", po::value<int64_t>(), "episodes to run (default: the spec's eval.episodes)")(
+      "greedy", "take the most likely action instead of sampling")("out", po::value<std::string>(),
+                                                                   "also write the JSON to this file");
+  po::positional_options_description positional;
+  positional.add("run", 1);
+  const auto vm = parse_flags("eval", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  if (!vm.count("run")) throw InputError("shardlab eval: expected a run folder or checkpoint");
+  std::vector<std::string> overrides;
+  if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+  const int64_t episodes = vm.count("episodes") ? vm["episodes"].as<int64_t>() : 200;
+  const EvalResult result =
+      evaluate_checkpoint(vm["run"].as<std::string>(), shardlab_schema(), overrides, episodes, vm.count("greedy") > 0);
+  const std::string json = result.to_json();
+  if (vm.count("out")) write_text_file(vm["out"].as<std::string>(), json);
+  std::cout << json;
+  return 0;
+}
+
+}  // namespace shardlab::cli

@@ -1,0 +1,29 @@
+// metrics.csv: one row per update, CleanRL's metric names as columns. Appended and flushed row
+// by row, so a killed run keeps every finished row; a resumed run first drops the rows past its
+// checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace shardlab {
+
+class MetricsCsv {
+ public:
+  // Opens `path` for appending with these columns; `global_step` must be the first. If the file
+  // exists its header must match (FileError otherwise) and rows with global_step > keep_up_to
+  // (and any partial last line) are dropped; keep_up_to < 0 starts a new file.
+  MetricsCsv(const std::string& path, std::vector<std::string> columns, int64_t keep_up_to);
+  // Missing columns are written empty.
+  void write(const std::map<std::string, double>& row);
+
+ private:
+  std::string path_;
+  std::vector<std::string> columns_;
+  std::ofstream out_;
+};
+
+}  // namespace shardlab

@@ -1,0 +1,25 @@
+// A progress line on stderr for long runs: redrawn in place on a terminal, one line every few
+// seconds otherwise (logs, CI).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace shardlab {
+
+class Progress {
+ public:
+  explicit Progress(std::string what);
+  // `done` of `total` units; `extra` is appended (recent return, rates).
+  void update(int64_t done, int64_t total, const std::string& extra, bool force = false);
+  void finish(int64_t done, int64_t total, const std::string& extra);
+  double seconds() const;
+
+ private:
+  std::string what_;
+  std::chrono::steady_clock::time_point start_, last_;
+  bool tty_;
+};
+
+}  // namespace shardlab
