@@ -74,29 +74,23 @@ void load_checkpoint(const std::string& path, ActorCriticImpl& net, torch::optim
       archive.read("optimizer", optim);
       optimizer->load(optim);
     }
-    at::Tensor t;
-    if (gen) {
-      archive.read("generator_state", t);
-      gen->set_state(t);
-    }
-    archive.read("update", t);
-    state.update = t.item<int64_t>();
-    archive.read("global_step", t);
-    state.global_step = t.item<int64_t>();
+    // A fresh tensor per key: InputArchive::read into a defined tensor rebinds it in place.
+    auto tensor = [&archive](const char* key) {
+      at::Tensor t;
+      archive.read(key, t);
+      return t;
+    };
+    if (gen) gen->set_state(tensor("generator_state"));
+    state.update = tensor("update").item<int64_t>();
+    state.global_step = tensor("global_step").item<int64_t>();
     archive.read("spec", spec);
     state.spec_ini = spec.toStringRef();
-    archive.read("obs_mean", t);
-    state.observation_stats.mean = to_vector(t);
-    archive.read("obs_var", t);
-    state.observation_stats.var = to_vector(t);
-    archive.read("obs_count", t);
-    state.observation_stats.count = t.item<double>();
-    archive.read("ret_mean", t);
-    state.return_stats.mean = to_vector(t);
-    archive.read("ret_var", t);
-    state.return_stats.var = to_vector(t);
-    archive.read("ret_count", t);
-    state.return_stats.count = t.item<double>();
+    state.observation_stats.mean = to_vector(tensor("obs_mean"));
+    state.observation_stats.var = to_vector(tensor("obs_var"));
+    state.observation_stats.count = tensor("obs_count").item<double>();
+    state.return_stats.mean = to_vector(tensor("ret_mean"));
+    state.return_stats.var = to_vector(tensor("ret_var"));
+    state.return_stats.count = tensor("ret_count").item<double>();
   } catch (const c10::Error& e) {
     throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what_without_backtrace()));
   } catch (const std::runtime_error& e) {

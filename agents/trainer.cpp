@@ -189,7 +189,8 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   }
 
   if (!resumed_from.empty())
-    std::cerr << "resuming " << run_dir.string() << " from " << resumed_from << " (update " << state.update << ")\n";
+    std::cerr << "resuming " << run_dir.string() << " from " << resumed_from << " (update " << state.update
+              << ", step " << state.global_step << ")\n";
   Progress progress("train " + options.run_name);
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = state.global_step;

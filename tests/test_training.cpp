@@ -1,0 +1,142 @@
+// Training runs end to end through the CLI with the smoke spec: run folder, metrics,
+// evaluation, determinism, resume after kill -9, the non-finite-loss stop.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/test_util.h"
+
+namespace shardlab {
+namespace {
+
+using test::run_cli;
+using test::run_shell;
+
+const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream s(line);
+    std::string cell;
+    while (std::getline(s, cell, ',')) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// The metrics without the wall-clock columns.
+std::vector<std::vector<std::string>> without_clock(std::vector<std::vector<std::string>> rows) {
+  const auto& header = rows.at(0);
+  std::vector<size_t> drop;
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == "time_s" || header[i] == "charts/SPS") drop.push_back(i);
+  for (auto& row : rows)
+    for (auto it = drop.rbegin(); it != drop.rend(); ++it)
+      if (*it < row.size()) row.erase(row.begin() + static_cast<long>(*it));
+  return rows;
+}
+
+TEST(Training, SmokeRunWritesRunFolderAndEvaluates) {
+  const std::string out = test::make_temp_dir();
+  const auto r = run_cli("train " + kSmoke + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = out + "/ppo_maze_smoke";
+  for (const char* f : {"/spec.ini", "/run.json", "/metrics.csv", "/checkpoints/update_0000016.pt"})
+    EXPECT_FALSE(test::read_file(run + f).empty()) << f;
+  const auto rows = read_csv(run + "/metrics.csv");
+  ASSERT_EQ(rows.size(), 17u);  // header + 16 updates
+  for (const char* column : {"global_step", "charts/episodic_return", "charts/cheese_rate", "charts/corner_rate",
+                             "losses/approx_kl", "losses/clipfrac", "losses/explained_variance"})
+    EXPECT_NE(std::find(rows[0].begin(), rows[0].end(), column), rows[0].end()) << column;
+  EXPECT_NE(r.err.find("train ppo_maze_smoke"), std::string::npos);  // the progress line
+
+  const auto e = run_cli("eval " + run + " --set env.placement=uniform --episodes 40 --out " + out + "/eval.json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const std::string json = test::read_file(out + "/eval.json");
+  for (const char* key : {"\"episodes\": 40", "\"mean_return\"", "\"mean_length\"", "\"cheese_rate\"",
+                          "\"corner_rate\"", "\"cheese_rate_ci95\"", "\"placement\": \"uniform\""})
+    EXPECT_NE(json.find(key), std::string::npos) << key << "\n" << json;
+}
+
+TEST(Training, SameSpecSeedAndThreadsGiveTheSameMetrics) {
+  const std::string a = test::make_temp_dir(), b = test::make_temp_dir();
+  ASSERT_EQ(run_cli("train " + kSmoke + " --set train.total_steps=8192 --out " + a).exit_code, 0);
+  ASSERT_EQ(run_cli("train " + kSmoke + " --set train.total_steps=8192 --out " + b).exit_code, 0);
+  const auto ma = without_clock(read_csv(a + "/ppo_maze_smoke/metrics.csv"));
+  const auto mb = without_clock(read_csv(b + "/ppo_maze_smoke/metrics.csv"));
+  EXPECT_EQ(ma.size(), 9u);
+  EXPECT_EQ(ma, mb);
+  // A different seed gives different numbers.
+  const std::string c = test::make_temp_dir();
+  ASSERT_EQ(run_cli("train " + kSmoke + " --set train.total_steps=8192 --set run.seed=2 --out " + c).exit_code, 0);
+  EXPECT_NE(without_clock(read_csv(c + "/ppo_maze_smoke/metrics.csv")), ma);
+}
+
+TEST(Training, ResumeAfterKill9LeavesNoGapOrDuplicate) {
+  const std::string out = test::make_temp_dir();
+  const std::string args = "train " + kSmoke + " --set train.total_steps=40960 --set run.checkpoint_every=3 --out " + out;
+  // Start, wait for the second checkpoint, kill -9 mid-run.
+  const auto killed = run_shell("( " + std::string(SHARDLAB_CLI) + " " + args + " & pid=$!; " +
+                                "for i in $(seq 600); do [ -e " + out +
+                                "/ppo_maze_smoke/checkpoints/update_0000006.pt ] && break; sleep 0.1; done; "
+                                "sleep 0.3; kill -9 $pid; wait $pid; echo killed=$? )");
+  ASSERT_NE(killed.out.find("killed=137"), std::string::npos) << killed.out << killed.err;
+  const auto partial = read_csv(out + "/ppo_maze_smoke/metrics.csv");
+  ASSERT_LT(partial.size(), 41u);
+
+  const auto resumed = run_cli(args + " --resume");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming"), std::string::npos) << resumed.err;
+  const auto rows = read_csv(out + "/ppo_maze_smoke/metrics.csv");
+  ASSERT_EQ(rows.size(), 41u);  // header + 40 updates
+  for (size_t i = 1; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i][0], std::to_string(1024 * i)) << "row " << i;
+    EXPECT_EQ(rows[i][1], std::to_string(i)) << "row " << i;
+  }
+  // A run folder is never silently reused, and a resume must keep the spec.
+  const auto again = run_cli(args);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+  const auto changed = run_cli(args + " --set train.learning_rate=1e-3 --resume");
+  EXPECT_EQ(changed.exit_code, 2);
+  EXPECT_NE(changed.err.find("train.learning_rate"), std::string::npos) << changed.err;
+}
+
+TEST(Training, NonFiniteLossStopsWithOneLineError) {
+  const std::string out = test::make_temp_dir();
+  const auto r = run_cli("train " + kSmoke + " --set train.learning_rate=1e30 --out " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("non-finite loss"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // No row or checkpoint comes from the diverged update.
+  const auto rows = read_csv(out + "/ppo_maze_smoke/metrics.csv");
+  for (size_t i = 1; i < rows.size(); ++i)
+    for (const auto& cell : rows[i]) EXPECT_EQ(cell.find("nan"), std::string::npos);
+}
+
+TEST(Training, ReinforceRunsFromTheSameSpec) {
+  const std::string out = test::make_temp_dir();
+  const auto r = run_cli("train " + kSmoke + " --set agent.algo=reinforce --set train.total_steps=8192 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_csv(out + "/ppo_maze_smoke/metrics.csv").size(), 9u);
+}
+
+TEST(Training, BadCheckpointsGiveOneLineErrors) {
+  const std::string dir = test::make_temp_dir();
+  std::ofstream(dir + "/junk.pt") << "junk";
+  auto r = run_cli("eval " + dir + "/junk.pt");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("junk.pt"), std::string::npos);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = run_cli("eval " + dir);
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace shardlab
