@@ -29,7 +29,7 @@ constexpr const char* kColumns[] = {
     "charts/learning_rate", "charts/episodes", "charts/episodic_return", "charts/episodic_length",
     "charts/cheese_rate",  "charts/corner_rate", "losses/policy_loss", "losses/value_loss",
     "losses/entropy",      "losses/old_approx_kl", "losses/approx_kl", "losses/clipfrac",
-    "losses/explained_variance"};
+    "losses/explained_variance", "time/rollout_s",  "time/update_s"};
 
 // Random streams, apart from the environments' (run.seed, stream, index).
 constexpr uint64_t kSamplingStream = 0x5A4D;
@@ -202,7 +202,9 @@ std::string train(const Spec& spec, const TrainOptions& options) {
 
     collector.episodes().this_update.clear();
     net->train();
+    const auto rollout_start = std::chrono::steady_clock::now();
     const Rollout rollout = collector.collect(*net, gen, config.num_steps);
+    const auto update_start = std::chrono::steady_clock::now();
     std::map<std::string, double> row;
     try {
       row = config.algo == "ppo" ? ppo_update(*net, optimizer, rollout, config, gen, device)
@@ -214,6 +216,9 @@ std::string train(const Spec& spec, const TrainOptions& options) {
     }
     state.update = update;
     state.global_step += batch;
+    const auto update_end = std::chrono::steady_clock::now();
+    row["time/rollout_s"] = std::chrono::duration<double>(update_start - rollout_start).count();
+    row["time/update_s"] = std::chrono::duration<double>(update_end - update_start).count();
 
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto& episodes = collector.episodes().this_update;

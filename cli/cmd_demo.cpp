@@ -1,18 +1,27 @@
 // `shardlab demo`: the main job on built-in defaults, what the README's first command runs.
-// For now: Procgen mazes drawn, a random-policy collection, and what the file holds.
+//  1. Procgen mazes with the cheese in the top-right region, drawn;
+//  2. a random-policy collection in the shared experience format, inspected;
+//  3. PPO trained on experiments/ppo_maze_demo.ini (cheese always near the top-right corner);
+//  4. the agent evaluated on its training distribution and with the cheese anywhere.
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
+#include "agents/evaluate.h"
+#include "agents/trainer.h"
 #include "cli/cli.h"
+#include "core/error.h"
 #include "core/experience_file.h"
 
 namespace shardlab::cli {
+namespace fs = std::filesystem;
 
 int cmd_demo(const std::vector<std::string>& args) {
-  po::options_description flags("shardlab demo [--out DIR]");
+  po::options_description flags("shardlab demo [--out DIR] [--quick]");
   flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs/demo"),
-                                                  "output folder (its demo files are replaced)")(
-      "steps", po::value<int64_t>()->default_value(20000), "transitions to collect");
+                                                  "output folder (an unfinished demo run there is resumed)")(
+      "quick", "train the smoke spec (seconds) instead of the demo spec (about 35 minutes on 2 cores)")(
+      "episodes", po::value<int64_t>()->default_value(200), "evaluation episodes per placement");
   po::positional_options_description positional;
   const auto vm = parse_flags("demo", args, flags, positional);
   if (vm.count("help")) {
@@ -20,16 +29,44 @@ int cmd_demo(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string dir = vm["out"].as<std::string>();
-  std::filesystem::create_directories(dir);
+  fs::create_directories(dir);
+  const std::string spec_name = vm.count("quick") ? "ppo_maze_smoke" : "ppo_maze_demo";
+  const std::string spec_path = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/" + spec_name + ".ini";
 
-  std::cout << "== Procgen mazes, level seeds 0..3, cheese in the top-right 5x5 region (goal-misgeneralization "
-               "training distribution)\n";
+  std::cout << "== 1. Procgen mazes, level seeds 0..3, cheese in the top-right 5x5 region\n";
   cmd_maze({"show", "--seeds", "0:4", "--placement", "top_right_region:5", "--png", dir + "/mazes.png"});
-  std::cout << "drew " << dir << "/mazes.png\n\n== Random policy, 16 hard mazes with uniform cheese\n";
-  const Spec spec = Spec::load(shardlab_schema(), "", {"env.num_envs=16"});
+  std::cout << "drew " << dir << "/mazes.png\n\n== 2. A random policy in 16 hard mazes, uniform cheese\n";
   const std::string data = dir + "/random_maze.h5";
-  collect_experience(spec, "random", vm["steps"].as<int64_t>(), data, /*force=*/true, /*next_observations=*/false);
-  std::cout << "\n== shardlab inspect " << data << "\n" << describe_h5(data);
+  collect_experience(Spec::load(shardlab_schema(), "", {"env.num_envs=16"}), "random", 20000, data, /*force=*/true,
+                     /*next_observations=*/false);
+  const std::string listing = describe_h5(data);
+  std::cout << listing.substr(listing.find("experience:")) << "\n";
+
+  std::cout << "== 3. PPO on " << spec_path << " (cheese always near the top-right corner)\n" << std::flush;
+  const Spec spec = Spec::load(shardlab_schema(), spec_path, {});
+  TrainOptions options;
+  options.out_root = dir;
+  options.run_name = spec_name;
+  options.resume = fs::exists(fs::path(dir) / spec_name / "spec.ini");
+  const std::string run = train(spec, options);
+
+  std::cout << "\n== 4. Evaluation of " << run << "\n";
+  const int64_t episodes = vm["episodes"].as<int64_t>();
+  const std::string train_placement = spec.get_string("env.placement");
+  std::printf("%-28s %10s %22s %22s\n", "cheese placement", "episodes", "cheese rate (95% CI)",
+              "corner first (95% CI)");
+  for (const std::string& placement : {train_placement, std::string("uniform")}) {
+    const EvalResult r =
+        evaluate_checkpoint(run, shardlab_schema(), {"env.placement=" + placement}, episodes, /*greedy=*/false);
+    write_text_file(dir + "/eval_" + (placement == "uniform" ? "uniform" : "train") + ".json", r.to_json());
+    const auto& c = r.rates.at("cheese_rate");
+    const auto& k = r.rates.at("corner_rate");
+    std::printf("%-28s %10lld %8.3f [%.3f, %.3f] %8.3f [%.3f, %.3f]\n",
+                (placement + (placement == train_placement ? " (training)" : " (test)")).c_str(),
+                static_cast<long long>(r.episodes), c.rate, c.low, c.high, k.rate, k.low, k.high);
+  }
+  std::cout << "\n'corner first': the mouse reached the maze's top-right cell before the cheese. Results in " << dir
+            << "/eval_*.json; metrics in " << run << "/metrics.csv\n";
   return 0;
 }
 

@@ -109,6 +109,35 @@ TEST(Networks, ChannelsLastComputesTheSameFunction) {
   EXPECT_TRUE(torch::allclose(a->forward(x).logits_or_mean, b->forward(x).logits_or_mean, 1e-4, 1e-5));
 }
 
+TEST(Networks, GaussianHeadLogProbAndEntropy) {
+  NetworkConfig config;
+  config.torso = "mlp";
+  config.hidden = 16;
+  ObservationSpec obs;
+  obs.shape = {6};
+  ActionSpec act;
+  act.discrete = false;
+  act.dim = 2;
+  torch::manual_seed(0);
+  ActorCritic net(config, obs, act);
+  {
+    torch::NoGradGuard no_grad;
+    net->log_std.copy_(torch::tensor({0.5f, -1.0f}));
+  }
+  const PolicyOutput out = net->forward(torch::rand({4, 6}));
+  ASSERT_EQ(out.logits_or_mean.sizes(), (std::vector<int64_t>{4, 2}));
+  const at::Tensor a = torch::rand({4, 2});
+  const at::Tensor std = torch::tensor({std::exp(0.5f), std::exp(-1.0f)});
+  const at::Tensor z = (a - out.logits_or_mean) / std;
+  const at::Tensor expected = (-0.5 * z.pow(2) - std.log() - 0.5 * std::log(2 * M_PI)).sum(1);
+  EXPECT_TRUE(torch::allclose(log_prob_of(*net, out.logits_or_mean, a), expected, 1e-5, 1e-6));
+  const double entropy = 2 * (0.5 + 0.5 * std::log(2 * M_PI)) + 0.5 - 1.0;
+  EXPECT_NEAR(entropy_of(*net, out.logits_or_mean)[0].item<double>(), entropy, 1e-5);
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  const ActionSample s = sample_action(*net, out.logits_or_mean, gen);
+  EXPECT_EQ(s.action.sizes(), (std::vector<int64_t>{4, 2}));
+}
+
 TEST(Ppo, GaeBootstrapsOnTruncationNotTermination) {
   // One environment, three steps: step 0 continues, step 1 is truncated, step 2 terminates.
   Rollout r;
@@ -128,6 +157,53 @@ TEST(Ppo, GaeBootstrapsOnTruncationNotTermination) {
   EXPECT_NEAR(adv[1][0].item<double>(), a1, 1e-5);
   EXPECT_NEAR(adv[0][0].item<double>(), a0, 1e-5);
   EXPECT_NEAR(ret[0][0].item<double>(), a0 + 0.5, 1e-5);
+}
+
+// A one-step task where action 2 pays 1 and the others 0: PPO and REINFORCE updates must move
+// probability onto action 2.
+Rollout bandit_rollout(ActorCriticImpl& net, at::Generator& gen) {
+  const int64_t T = 16, N = 8;
+  Rollout r;
+  r.obs = torch::rand({T, N, 3, 15, 15}, gen);
+  torch::NoGradGuard no_grad;
+  const PolicyOutput out = net.forward(r.obs.flatten(0, 1));
+  const ActionSample sample = sample_action(net, out.logits_or_mean, gen);
+  r.actions = sample.action.reshape({T, N});
+  r.log_probs = sample.log_prob.reshape({T, N});
+  r.values = out.value.reshape({T, N});
+  r.rewards = (r.actions == 2).to(torch::kFloat32);
+  r.terminated = torch::ones({T, N});
+  r.truncated = torch::zeros({T, N});
+  r.final_values = torch::zeros({T, N});
+  r.next_value = torch::zeros({N});
+  return r;
+}
+
+TEST(Ppo, UpdatesMoveProbabilityTowardRewardedActions) {
+  for (const char* algo : {"ppo", "reinforce"}) {
+    ActorCritic net = make_net({4, 8, 8}, 15, 5);
+    TrainConfig config;
+    config.num_minibatches = 2;
+    config.update_epochs = 2;
+    config.learning_rate = 1e-3;
+    torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(config.learning_rate).eps(1e-5));
+    at::Generator gen = at::detail::createCPUGenerator(4);
+    const at::Tensor probe = torch::rand({64, 3, 15, 15}, gen);
+    auto p2 = [&] {
+      torch::NoGradGuard no_grad;
+      return torch::softmax(net->forward(probe).logits_or_mean, 1).select(1, 2).mean().item<double>();
+    };
+    const double before = p2();
+    for (int i = 0; i < 30; ++i) {
+      const Rollout r = bandit_rollout(*net, gen);
+      if (std::string(algo) == "ppo")
+        ppo_update(*net, adam, r, config, gen, torch::kCPU);
+      else
+        reinforce_update(*net, adam, r, config, torch::kCPU);
+    }
+    EXPECT_NEAR(before, 0.2, 0.02) << algo;
+    EXPECT_GT(p2(), 0.5) << algo;
+  }
 }
 
 TEST(Checkpoints, RoundTripAndBadFiles) {

@@ -120,5 +120,33 @@ TEST(Cli, InspectRejectsFilesThatAreNotHdf5) {
   expect_one_line_error(run_cli("inspect " + dir + "/absent.h5"), "absent.h5");
 }
 
+TEST(Cli, InspectSurvivesCorruptedFiles) {
+  // Overwrite random bytes of a real experience file's metadata (its first 4 KiB, past the
+  // signature), 10 times: inspect must describe the file or print one error line, never crash.
+  const std::string dir = test::make_temp_dir();
+  ASSERT_EQ(run_cli("collect --set env.num_envs=4 --steps 500 --out " + dir + "/good.h5").exit_code, 0);
+  const std::string good = test::read_file(dir + "/good.h5");
+  uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  int errors = 0;
+  for (int copy = 0; copy < 10; ++copy) {
+    std::string bad = good;
+    for (int k = 0; k < 16; ++k) bad[8 + next() % 4088] = static_cast<char>(next() & 0xff);
+    const std::string path = dir + "/bad" + std::to_string(copy) + ".h5";
+    std::ofstream(path, std::ios::binary) << bad;
+    const auto r = run_cli("inspect " + path);
+    ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 2) << "copy " << copy << " exit " << r.exit_code << "\n" << r.err;
+    if (r.exit_code == 2) {
+      ++errors;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+      EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
 }  // namespace
 }  // namespace shardlab
