@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/spec.h"
+#include "core/text.h"
 
 namespace shardlab {
 namespace nn = torch::nn;
@@ -30,15 +31,9 @@ std::vector<int64_t> parse_channels(const std::string& text) {
   std::stringstream s(text);
   std::string part;
   while (std::getline(s, part, ',')) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(part, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != part.size() || v < 1) throw InputError("expected comma-separated positive widths like 16,32,32");
-    out.push_back(v);
+    const auto v = parse_integer(part);
+    if (!v || *v < 1) throw InputError("expected comma-separated positive widths like 16,32,32");
+    out.push_back(*v);
   }
   if (out.empty()) throw InputError("expected comma-separated positive widths like 16,32,32");
   return out;

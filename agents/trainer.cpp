@@ -18,6 +18,7 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/spec.h"
+#include "core/text.h"
 #include "envs/registry.h"
 
 namespace shardlab {
@@ -40,23 +41,6 @@ std::string now_utc() {
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buffer;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp.txt";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) throw FileError(path.string() + ": cannot write");
-  }
-  fs::rename(tmp, path);
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // The keys whose values differ between two resolved specs, for a resume that changed the spec.
@@ -113,7 +97,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   if (options.resume) {
     if (!fs::is_regular_file(run_dir / "spec.ini"))
       throw InputError(run_dir.string() + ": no run to resume there (no spec.ini)");
-    const Spec saved = Spec::from_text(spec.schema(), read_text(run_dir / "spec.ini"), (run_dir / "spec.ini").string(), {});
+    const Spec saved = Spec::from_text(spec.schema(), read_text_file((run_dir / "spec.ini").string()), (run_dir / "spec.ini").string(), {});
     const std::string diff = spec_difference(spec, saved);
     if (!diff.empty()) throw InputError("--resume with a different spec than the run's: " + diff);
   } else if (fs::exists(run_dir)) {
@@ -157,7 +141,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   const char* const* columns = metric_columns(&metric_count);
   MetricsCsv metrics((run_dir / "metrics.csv").string(), {columns, columns + metric_count},
                      options.resume ? state.global_step : -1);
-  if (!options.resume) write_text(run_dir / "spec.ini", spec.to_ini());
+  if (!options.resume) write_text_file((run_dir / "spec.ini").string(), spec.to_ini());
   {
     std::ostringstream json;
     json << "{\n  \"shardlab_version\": \"" << SHARDLAB_VERSION << "\",\n  \"seed\": " << seed
@@ -166,7 +150,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
     const fs::path run_json = run_dir / "run.json";
     std::string history;
     if (options.resume && fs::exists(run_json)) {
-      const std::string old = read_text(run_json);
+      const std::string old = read_text_file(run_json.string());
       const auto a = old.find("\"history\": [");
       if (a != std::string::npos) history = old.substr(a + 12, old.find(']', a) - a - 12);
     }
@@ -174,7 +158,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
                (options.resume ? "resume" : "start") + "\", \"time\": \"" + now_utc() +
                "\", \"update\": " + std::to_string(state.update) + "}";
     json << ",\n  \"history\": [" << history << "]\n}\n";
-    write_text(run_json, json.str());
+    write_text_file(run_json.string(), json.str());
   }
   if (spec.get_bool("run.save_experience")) {
     const auto& v = collector.venv();

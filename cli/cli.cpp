@@ -52,20 +52,5 @@ Spec load_spec(const po::variables_map& vm) {
 
 std::string version_string() { return std::string("shardlab ") + SHARDLAB_VERSION; }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp.txt";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw FileError(path + ": cannot write");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw FileError(path + ": cannot write");
-  }
-}
 
 }  // namespace shardlab::cli

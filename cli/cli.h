@@ -7,6 +7,7 @@
 
 #include "core/progress.h"
 #include "core/spec.h"
+#include "core/text.h"
 
 namespace shardlab::cli {
 
@@ -26,9 +27,6 @@ Spec load_spec(const po::variables_map& vm);
 
 // The version string recorded in every output: "shardlab 0.1.0".
 std::string version_string();
-
-// Writes `text` to `path` through a temporary name.
-void write_text_file(const std::string& path, const std::string& text);
 
 // The subcommands.
 int cmd_maze(const std::vector<std::string>& args);

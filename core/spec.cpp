@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace po = boost::program_options;
 
@@ -266,16 +267,10 @@ std::map<std::string, std::string> Spec::values_under(const std::string& prefix)
 
 std::pair<int64_t, int64_t> parse_range(const std::string& text, const std::string& what) {
   auto number = [&](const std::string& s) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (s.empty() || used != s.size() || v < 0)
+    const auto v = parse_integer(s);
+    if (!v || *v < 0)
       throw InputError(what + " '" + text + "': expected a seed S or a range A:B of non-negative integers");
-    return v;
+    return *v;
   };
   const auto colon = text.find(':');
   if (colon == std::string::npos) {

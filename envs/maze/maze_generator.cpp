@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace shardlab::maze {
 namespace {
@@ -121,21 +122,14 @@ Placement Placement::parse(const std::string& text) {
   }
   const std::string prefix = "top_right_region:";
   if (text.rfind(prefix, 0) == 0) {
-    const std::string number = text.substr(prefix.size());
-    size_t used = 0;
-    int n = 0;
-    try {
-      n = std::stoi(number, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == number.size() && !number.empty() && n >= 1) {
+    const auto n = parse_integer(text.substr(prefix.size()));
+    if (n && *n >= 1 && *n <= 1000) {
       p.kind = Kind::kTopRightRegion;
-      p.region = n;
+      p.region = static_cast<int>(*n);
       return p;
     }
   }
-  throw InputError("placement '" + text + "': expected uniform, top_right_region:N (N >= 1) or corner");
+  throw InputError("placement '" + text + "': expected uniform, top_right_region:N (1 <= N <= 1000) or corner");
 }
 
 std::string Placement::to_string() const {

@@ -1,0 +1,19 @@
+// Small text helpers shared by the spec parser, the CLI and the run folders.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace shardlab {
+
+// The whole of `text` as a base-10 integer, or nothing (no partial parses: "8x" is nothing).
+std::optional<int64_t> parse_integer(const std::string& text);
+
+// Writes `text` to `path` through a temporary name and a rename, so readers never see half a
+// file. Throws FileError.
+void write_text_file(const std::string& path, const std::string& text);
+// The whole file; FileError if it cannot be read.
+std::string read_text_file(const std::string& path);
+
+}  // namespace shardlab
