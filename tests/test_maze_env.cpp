@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -230,6 +231,34 @@ TEST(MazeEnv, LevelSeedsFollowNumLevels) {
     EXPECT_GE(env.layout().level_seed, 100u);
     EXPECT_LT(env.layout().level_seed, 103u);
   }
+}
+
+TEST(MazeEnv, MaxMazeSizeKeepsProcgenLayoutsOfThatSize) {
+  MazeConfig c = config();
+  c.world_size = kEasyWorld;
+  c.max_maze_size = 7;
+  MazeEnv env(c, 4);
+  std::set<int> sizes;
+  for (int i = 0; i < 200; ++i) {
+    env.reset();
+    const MazeLayout& layout = env.layout();
+    sizes.insert(layout.maze_dim);
+    EXPECT_EQ(layout.maze_dim, maze_dim_of(layout.level_seed, kEasyWorld));
+    EXPECT_EQ(layout.walls, generate_maze(layout.level_seed, kEasyWorld, c.placement).walls);
+  }
+  EXPECT_EQ(sizes, (std::set<int>{3, 5, 7}));
+}
+
+TEST(MazeEnv, MaxMazeSizeWithNoSuchLevelIsAnError) {
+  // Find a level range of one seed whose maze is larger than 3.
+  uint32_t seed = 0;
+  while (maze_dim_of(seed, kEasyWorld) == 3) ++seed;
+  MazeConfig c = config();
+  c.world_size = kEasyWorld;
+  c.max_maze_size = 3;
+  c.num_levels = 1;
+  c.start_level = seed;
+  EXPECT_THROW(MazeEnv(c, 1), InputError);
 }
 
 }  // namespace

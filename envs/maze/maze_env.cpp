@@ -31,6 +31,8 @@ void declare_maze_keys(SpecSchema& schema) {
       .check = [](const std::string& v) { Placement::parse(v); };
   schema.add("env.num_levels", KeyType::kInt, "0", "maze: number of distinct levels, 0 = unlimited");
   schema.add("env.start_level", KeyType::kInt, "0", "maze: first level seed when num_levels > 0");
+  schema.add("env.max_maze_size", KeyType::kInt, "0",
+             "maze: skip levels whose maze is larger than this (odd, >= 3; 0 = no limit); kept levels are Procgen's");
   schema.add("env.observation", KeyType::kString, "grid",
              "maze: grid = 3 x W x W (wall, cheese, mouse; row 0 = top), rgb = 3 x 64 x 64 in [0, 1]")
       .choices = {"grid", "rgb"};
@@ -48,6 +50,11 @@ MazeConfig MazeConfig::from_spec(const Spec& spec) {
   c.start_level = spec.get_int("env.start_level");
   if (c.num_levels < 0 || c.start_level < 0 || c.start_level + c.num_levels > kLevelSeedRange)
     throw InputError("env.num_levels / env.start_level: expected 0 <= start_level and start_level + num_levels < 2^31");
+  const int64_t max_size = spec.get_int("env.max_maze_size");
+  if (max_size != 0 && (max_size < 3 || max_size % 2 == 0 || max_size > c.world_size))
+    throw InputError("env.max_maze_size = " + std::to_string(max_size) + ": expected 0 or an odd size in [3, " +
+                     std::to_string(c.world_size) + "]");
+  c.max_maze_size = static_cast<int>(max_size);
   c.observation = spec.get_string("env.observation") == "rgb" ? ObservationKind::kRgb : ObservationKind::kGrid;
   c.actions = spec.get_string("env.actions") == "compact" ? ActionSet::kCompact : ActionSet::kProcgen;
   const int64_t max_steps = spec.get_int("env.max_episode_steps");
@@ -76,11 +83,26 @@ ActionSpec MazeEnv::action_spec() const {
   return spec;
 }
 
+uint32_t MazeEnv::draw_level_seed() {
+  return config_.num_levels == 0 ? rng_.uniform_int(kLevelSeedRange)
+                                 : static_cast<uint32_t>(config_.start_level +
+                                                         rng_.uniform_int(static_cast<uint32_t>(config_.num_levels)));
+}
+
 void MazeEnv::reset() {
-  const uint32_t level = config_.num_levels == 0
-                             ? rng_.uniform_int(kLevelSeedRange)
-                             : static_cast<uint32_t>(config_.start_level +
-                                                     rng_.uniform_int(static_cast<uint32_t>(config_.num_levels)));
+  uint32_t level = draw_level_seed();
+  if (config_.max_maze_size > 0) {
+    // Every size is drawn with probability >= 1/12, so a level range without a small enough
+    // maze is the only way to exhaust these tries.
+    constexpr int kMaxTries = 100000;
+    int tries = 1;
+    while (maze_dim_of(level, config_.world_size) > config_.max_maze_size) {
+      if (++tries > kMaxTries)
+        throw InputError("env.max_maze_size = " + std::to_string(config_.max_maze_size) + ": no level of at most that size found in " +
+                         std::to_string(kMaxTries) + " draws from the level range");
+      level = draw_level_seed();
+    }
+  }
   layout_ = generate_maze(level, config_.world_size, config_.placement);
   start_episode();
 }

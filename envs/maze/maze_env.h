@@ -35,6 +35,7 @@ struct MazeConfig {
   Placement placement;
   int64_t num_levels = 0;   // 0: any level seed in [0, 2^31 - 1)
   int64_t start_level = 0;  // levels are start_level + [0, num_levels)
+  int max_maze_size = 0;    // > 0: levels with a larger maze are skipped (redrawn)
   ObservationKind observation = ObservationKind::kGrid;
   ActionSet actions = ActionSet::kProcgen;
   int max_episode_steps = 500;
@@ -76,6 +77,7 @@ class MazeEnv : public Env {
 
  private:
   void start_episode();
+  uint32_t draw_level_seed();
   MazeConfig config_;
   Rng rng_;
   std::shared_ptr<const MazeRaster> raster_;  // rgb observations only

@@ -82,6 +82,13 @@ void kruskal(ProcgenRandom& rng, int maze_dim, std::vector<uint8_t>& maze_walls,
   }
 }
 
+// Draws 1-3 of a level reset: the background (unused for the layout), then the maze size.
+int draw_maze_dim(ProcgenRandom& rng, int world_size) {
+  rng.rand01();  // background offset
+  rng.randn(9);  // background image
+  return rng.randn((world_size - 1) / 2) * 2 + 3;
+}
+
 // Returns the maze-cell index of the cheese, or -1 for none.
 int place_cheese(ProcgenRandom& rng, int maze_dim, const std::vector<int>& free_cells, const Placement& placement) {
   const int n_free = static_cast<int>(free_cells.size());
@@ -174,17 +181,19 @@ std::string MazeLayout::to_record(const Placement& placement) const {
   return out.str();
 }
 
+int maze_dim_of(uint32_t level_seed, int world_size) {
+  ProcgenRandom rng(level_seed);
+  return draw_maze_dim(rng, world_size);
+}
+
 MazeLayout generate_maze(uint32_t level_seed, int world_size, const Placement& placement) {
   if (world_size < 3 || world_size % 2 == 0)
     throw InputError("world size " + std::to_string(world_size) + ": expected an odd number >= 3");
   ProcgenRandom rng(level_seed);
-  rng.rand01();  // background offset: drawn, unused for the layout
-  rng.randn(9);  // background image: drawn, unused for the layout
-
   MazeLayout layout;
   layout.level_seed = level_seed;
   layout.world_size = world_size;
-  layout.maze_dim = rng.randn((world_size - 1) / 2) * 2 + 3;
+  layout.maze_dim = draw_maze_dim(rng, world_size);
 
   std::vector<uint8_t> maze_walls;
   std::vector<int> free_cells;

@@ -67,6 +67,9 @@ struct MazeLayout {
 // Generates the level Procgen generates for this level seed, world size (15 or 25) and placement.
 MazeLayout generate_maze(uint32_t level_seed, int world_size, const Placement& placement);
 
+// The maze size of that level, without generating it (three draws of the level's generator).
+int maze_dim_of(uint32_t level_seed, int world_size);
+
 // Builds a layout from rows of '#', '.', 'C', 'M' (top row first, square). The mouse start is
 // the 'M' cell (or the bottom-left free cell of the maze area if none). Throws InputError on a
 // malformed grid. The maze size is taken to be the smallest odd centred square holding every
