@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/spec.h"
+#include "core/text.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
 
@@ -20,27 +21,6 @@ constexpr int64_t kMaxEvalEnvs = 64;
 // Metrics reported as rates, and their names in the JSON.
 const std::map<std::string, std::string> kRateNames = {{"reached_cheese", "cheese_rate"},
                                                        {"reached_corner", "corner_rate"}};
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream s;
-  s.precision(6);
-  s << v;
-  return s.str();
-}
-
-std::string json_string(const std::string& v) {
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
-}
 
 }  // namespace
 

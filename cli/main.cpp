@@ -18,6 +18,8 @@ commands:
   train SPEC              train a policy from an experiment spec (PPO or REINFORCE) into runs/<name>/
   eval RUN|CHECKPOINT     evaluate a trained policy (JSON: return, length, cheese and corner rates)
   collect                 run a policy in an environment and write D4RL-layout experience (HDF5)
+  analyze STUDY RUN       the maze studies: record activations, cheese / top-right vectors, vector
+                          fields, cheese channels, resampling, retargeting, behaviour
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
   spec show [SPEC]        the fully resolved spec (with --set overrides)
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
       {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
-      {"eval", cli::cmd_eval},
+      {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze},
   };
   try {
     if (command == "version" || command == "--version") {

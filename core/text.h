@@ -16,4 +16,8 @@ void write_text_file(const std::string& path, const std::string& text);
 // The whole file; FileError if it cannot be read.
 std::string read_text_file(const std::string& path);
 
+// JSON values: a number with 6 significant digits (null when not finite), a quoted string.
+std::string json_number(double v);
+std::string json_string(const std::string& v);
+
 }  // namespace shardlab

@@ -1,0 +1,211 @@
+#include "analysis/channels.h"
+
+#include <torch/torch.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "core/error.h"
+
+namespace shardlab::analysis {
+namespace {
+
+std::vector<MazeInput> at_start(const std::vector<MazeLayout>& layouts) {
+  std::vector<MazeInput> out;
+  for (const auto& l : layouts) out.push_back({l, l.start});
+  return out;
+}
+
+// Held-out R^2 of a ridge regression from features X to targets Y (columns), averaged over columns.
+double ridge_r2(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int64_t train_rows, double lambda) {
+  const int64_t n = x.rows(), test_rows = n - train_rows;
+  if (train_rows < 2 || test_rows < 2) return std::nan("");
+  Eigen::MatrixXd xb(n, x.cols() + 1);
+  xb << x, Eigen::VectorXd::Ones(n);
+  const Eigen::MatrixXd xt = xb.topRows(train_rows);
+  Eigen::MatrixXd gram = xt.transpose() * xt;
+  gram.diagonal().array() += lambda;
+  const Eigen::MatrixXd beta = gram.ldlt().solve(xt.transpose() * y.topRows(train_rows));
+  const Eigen::MatrixXd pred = xb.bottomRows(test_rows) * beta;
+  const Eigen::MatrixXd truth = y.bottomRows(test_rows);
+  double r2 = 0;
+  for (int64_t j = 0; j < y.cols(); ++j) {
+    const double mean = truth.col(j).mean();
+    const double ss_tot = (truth.col(j).array() - mean).square().sum();
+    const double ss_res = (truth.col(j) - pred.col(j)).squaredNorm();
+    r2 += ss_tot > 0 ? 1.0 - ss_res / ss_tot : 0.0;
+  }
+  return r2 / static_cast<double>(y.cols());
+}
+
+// Mean total variation distance between rows of two (N, 5) probability tensors.
+double mean_tv(const at::Tensor& a, const at::Tensor& b) {
+  return (0.5 * (a - b).abs().sum(1)).mean().item<double>();
+}
+
+// Every free cell of each maze as an input, and each input's maze index.
+std::vector<MazeInput> every_cell(const std::vector<MazeLayout>& levels, std::vector<int64_t>& maze_of) {
+  std::vector<MazeInput> inputs;
+  for (size_t m = 0; m < levels.size(); ++m) {
+    const MazeLayout& l = levels[m];
+    for (int y = 0; y < l.world_size; ++y)
+      for (int x = 0; x < l.world_size; ++x)
+        if (l.is_free({x, y})) {
+          inputs.push_back({l, {x, y}});
+          maze_of.push_back(static_cast<int64_t>(m));
+        }
+  }
+  return inputs;
+}
+
+}  // namespace
+
+std::vector<ChannelScore> rank_cheese_channels(const MazePolicy& policy, const std::string& layer,
+                                               const std::vector<MazeLayout>& levels) {
+  const auto shape = policy.layer_shape(layer);
+  if (shape.size() != 3) throw InputError("layer " + layer + " is not spatial: channels need channels x h x w");
+  std::vector<MazeLayout> mazes;
+  for (const auto& l : levels)
+    if (l.has_cheese()) mazes.push_back(l);
+  if (mazes.size() < 10) throw InputError("--seeds: need at least 10 mazes with cheese to rank channels, got " +
+                                          std::to_string(mazes.size()));
+  const int64_t n = static_cast<int64_t>(mazes.size()), c = shape[0], h = shape[1], w = shape[2];
+  const at::Tensor acts = policy.activations(at_start(mazes), layer).to(torch::kFloat64).contiguous();
+  auto a = acts.accessor<double, 4>();
+  std::vector<std::pair<int64_t, int64_t>> cheese_pos;
+  Eigen::MatrixXd target(n, 2);
+  for (int64_t i = 0; i < n; ++i) {
+    cheese_pos.push_back(policy.activation_position(layer, mazes[i].cheese));
+    target(i, 0) = mazes[i].cheese.x;
+    target(i, 1) = mazes[i].cheese.y;
+  }
+  const int64_t train_rows = n * 4 / 5;
+
+  std::vector<ChannelScore> scores;
+  for (int64_t ch = 0; ch < c; ++ch) {
+    ChannelScore s;
+    s.channel = ch;
+    double at_sum = 0, else_sum = 0;
+    int64_t hits = 0, else_count = 0;
+    Eigen::MatrixXd features(n, h * w);
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t best_r = 0, best_c = 0;
+      for (int64_t r = 0; r < h; ++r)
+        for (int64_t col = 0; col < w; ++col) {
+          const double v = a[i][ch][r][col];
+          features(i, r * w + col) = v;
+          if (v > a[i][ch][best_r][best_c]) best_r = r, best_c = col;
+          if (r == cheese_pos[i].first && col == cheese_pos[i].second) {
+            at_sum += v;
+          } else {
+            else_sum += v;
+            ++else_count;
+          }
+        }
+      if (std::abs(best_r - cheese_pos[i].first) <= 1 && std::abs(best_c - cheese_pos[i].second) <= 1) ++hits;
+    }
+    s.peak_hit_rate = static_cast<double>(hits) / static_cast<double>(n);
+    s.mean_at_cheese = at_sum / static_cast<double>(n);
+    s.mean_elsewhere = else_count ? else_sum / static_cast<double>(else_count) : 0.0;
+    s.probe_r2 = ridge_r2(features, target, train_rows, 1.0);
+    scores.push_back(s);
+  }
+  std::stable_sort(scores.begin(), scores.end(), [](const ChannelScore& x, const ChannelScore& y) {
+    if (x.peak_hit_rate != y.peak_hit_rate) return x.peak_hit_rate > y.peak_hit_rate;
+    return x.probe_r2 > y.probe_r2;
+  });
+  return scores;
+}
+
+std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, const std::string& layer,
+                                                      const std::vector<int64_t>& channels,
+                                                      const std::vector<MazeLayout>& levels, int random_sets,
+                                                      uint64_t seed) {
+  const auto shape = policy.layer_shape(layer);
+  if (shape.size() != 3) throw InputError("layer " + layer + " is not spatial");
+  for (int64_t ch : channels)
+    if (ch < 0 || ch >= shape[0])
+      throw InputError("channel " + std::to_string(ch) + " out of range: layer " + layer + " has channels 0.." +
+                       std::to_string(shape[0] - 1));
+  if (channels.empty() || static_cast<int64_t>(channels.size()) >= shape[0])
+    throw InputError("--channels: expected between 1 and " + std::to_string(shape[0] - 1) + " channels");
+  std::vector<MazeLayout> mazes;
+  for (const auto& l : levels)
+    if (l.has_cheese()) mazes.push_back(l);
+  if (mazes.size() < 2) throw InputError("--seeds: need at least 2 mazes with cheese");
+
+  // Sources for resampling: maze m takes maze m+1's activations (mouse at the start), with the
+  // cheese moved onto m's cheese cell when that cell is free there (same), or as it is (other).
+  const size_t n = mazes.size();
+  std::vector<MazeLayout> same, other;
+  std::vector<size_t> usable;  // mazes with a same-cheese source
+  for (size_t m = 0; m < n; ++m) {
+    for (size_t k = 1; k < n; ++k) {
+      MazeLayout src = mazes[(m + k) % n];
+      if (src.is_free(mazes[m].cheese) && mazes[m].cheese != src.start && src.cheese != mazes[m].cheese) {
+        other.push_back(src);
+        src.cheese = mazes[m].cheese;
+        same.push_back(src);
+        usable.push_back(m);
+        break;
+      }
+    }
+  }
+  if (usable.empty()) throw InputError("--seeds: no pair of mazes shares a free cheese cell; use more seeds");
+  std::vector<MazeLayout> studied;
+  for (size_t m : usable) studied.push_back(mazes[m]);
+
+  const at::Tensor same_acts = policy.activations(at_start(same), layer);
+  const at::Tensor other_acts = policy.activations(at_start(other), layer);
+  const at::Tensor mean_acts = policy.activations(at_start(studied), layer).mean(0);
+
+  std::vector<int64_t> maze_of;
+  const std::vector<MazeInput> inputs = every_cell(studied, maze_of);
+  const at::Tensor obs = policy.observations(inputs);
+  const at::Tensor plain = policy.forward(obs).probs;
+  const at::Tensor index = torch::tensor(maze_of, torch::kInt64);
+
+  // Replaces `set`'s channels of each input with `values` (per maze or, if 3-d, for all).
+  const auto tv_of = [&](const std::vector<int64_t>& set, const at::Tensor& values) {
+    const at::Tensor ch = torch::tensor(set, torch::kInt64);
+    const at::Tensor per_input = values.dim() == 4 ? values.index_select(0, index) : values.unsqueeze(0);
+    ActivationTaps taps;
+    taps.add_patch(layer, [ch, per_input](const at::Tensor& x) {
+      at::Tensor y = x.clone();
+      const at::Tensor source = per_input.size(0) == 1 ? per_input.expand_as(x) : per_input;
+      y.index_copy_(1, ch, source.index_select(1, ch).to(x.dtype()));
+      return y;
+    });
+    return mean_tv(policy.forward(obs, &taps).probs, plain);
+  };
+  const at::Tensor zeros = torch::zeros_like(mean_acts);
+
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> rest;
+  for (int64_t ch = 0; ch < shape[0]; ++ch)
+    if (std::find(channels.begin(), channels.end(), ch) == channels.end()) rest.push_back(ch);
+  std::vector<std::vector<int64_t>> random;
+  for (int s = 0; s < random_sets; ++s) {
+    std::shuffle(rest.begin(), rest.end(), rng);
+    const size_t k = std::min(channels.size(), rest.size());
+    random.emplace_back(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(k));
+  }
+
+  std::vector<InterventionResult> out;
+  const std::vector<std::pair<std::string, at::Tensor>> interventions = {
+      {"zero", zeros}, {"mean", mean_acts}, {"resample_same_cheese", same_acts}, {"resample_other_cheese", other_acts}};
+  for (const auto& [name, values] : interventions) {
+    InterventionResult r;
+    r.intervention = name;
+    r.tv_channels = tv_of(channels, values);
+    double sum = 0;
+    for (const auto& set : random) sum += tv_of(set, values);
+    r.tv_random = random.empty() ? std::nan("") : sum / static_cast<double>(random.size());
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace shardlab::analysis

@@ -1,0 +1,119 @@
+#include "analysis/maze_policy.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "analysis/activation_log.h"
+#include "core/error.h"
+#include "envs/maze/maze_generator.h"
+
+namespace shardlab::analysis {
+
+int move_between(Cell from, Cell to) {
+  const int dx = to.x - from.x, dy = to.y - from.y;
+  if (dx == -1 && dy == 0) return maze::kLeft;
+  if (dx == 1 && dy == 0) return maze::kRight;
+  if (dx == 0 && dy == -1) return maze::kDown;
+  if (dx == 0 && dy == 1) return maze::kUp;
+  throw std::logic_error("move_between: cells are not neighbours");
+}
+
+MazePolicy MazePolicy::load(const std::string& run_or_checkpoint, const SpecSchema& schema,
+                            const std::vector<std::string>& overrides) {
+  MazePolicy p;
+  p.policy_ = load_policy(resolve_checkpoint(run_or_checkpoint), schema);
+  p.spec_ = Spec::from_text(schema, p.policy_.state.spec_ini, p.policy_.path + " (spec)", overrides);
+  if (p.spec_->get_string("env.name") != "maze")
+    throw InputError(p.policy_.path + ": a policy for '" + p.spec_->get_string("env.name") +
+                     "', the maze studies need a maze policy");
+  p.config_ = maze::MazeConfig::from_spec(*p.spec_);
+  const int64_t num_actions = p.policy_.net->action_spec().num_actions;
+  p.to_moves_ = torch::zeros({num_actions, maze::kNumCompactActions});
+  for (int64_t a = 0; a < num_actions; ++a) {
+    const int move = num_actions == maze::kNumProcgenActions ? maze::compact_action_of(static_cast<int>(a))
+                                                             : static_cast<int>(a);
+    p.to_moves_[a][move] = 1.0f;
+  }
+  // Every activation's shape, from one forward pass on the start of some level.
+  maze::MazeEnv env(p.config_, 0);
+  ActivationTaps taps;
+  taps.record_all();
+  p.forward(std::vector<MazeInput>{{env.layout(), env.layout().start}}, &taps);
+  for (const auto& [name, a] : taps.recorded()) p.shapes_[name] = a.sizes().slice(1).vec();
+  return p;
+}
+
+std::vector<std::string> MazePolicy::spatial_layers() const {
+  std::vector<std::string> out;
+  for (const auto& name : layers())
+    if (shapes_.at(name).size() == 3) out.push_back(name);
+  return out;
+}
+
+std::vector<int64_t> MazePolicy::layer_shape(const std::string& layer) const {
+  const auto it = shapes_.find(layer);
+  if (it != shapes_.end()) return it->second;
+  std::ostringstream known;
+  for (const auto& name : layers()) known << ' ' << name;
+  throw InputError("unknown layer '" + layer + "'; the network's layers are:" + known.str());
+}
+
+std::optional<MazeLayout> MazePolicy::level(uint32_t seed) const {
+  if (config_.max_maze_size > 0 && maze::maze_dim_of(seed, config_.world_size) > config_.max_maze_size)
+    return std::nullopt;
+  return maze::generate_maze(seed, config_.world_size, config_.placement);
+}
+
+at::Tensor MazePolicy::observations(const std::vector<MazeInput>& inputs) const {
+  maze::MazeEnv env(config_, 0);
+  const int64_t size = policy_.net->observation_spec().size();
+  std::vector<float> obs(inputs.size() * size);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    env.set_layout(inputs[i].layout);
+    env.place_mouse(inputs[i].mouse);
+    env.write_observation(&obs[i * size]);
+  }
+  return policy_.prepare(obs.data(), static_cast<int64_t>(inputs.size()));
+}
+
+MoveProbabilities MazePolicy::forward(const at::Tensor& observations, ActivationTaps* taps) const {
+  torch::NoGradGuard no_grad;
+  const PolicyOutput out = policy_.net.ptr()->forward(observations, taps);  // inference only
+  return {torch::softmax(out.logits_or_mean, 1).matmul(to_moves_), out.value};
+}
+
+MoveProbabilities MazePolicy::forward(const std::vector<MazeInput>& inputs, ActivationTaps* taps) const {
+  return forward(observations(inputs), taps);
+}
+
+at::Tensor MazePolicy::activations(const std::vector<MazeInput>& inputs, const std::string& layer) const {
+  layer_shape(layer);  // checks the name
+  ActivationTaps taps;
+  taps.record(layer);
+  forward(inputs, &taps);
+  return taps.recorded().at(layer).contiguous();
+}
+
+std::pair<int64_t, int64_t> MazePolicy::activation_position(const std::string& layer, Cell cell) const {
+  const std::vector<int64_t>& shape = layer_shape(layer);
+  if (shape.size() != 3) throw InputError("layer '" + layer + "' is not spatial (its activation is not channels x h x w)");
+  return analysis::activation_position(world_size(), shape[1], shape[2], cell);
+}
+
+std::vector<MazeLayout> study_levels(const MazePolicy& policy, int64_t begin, int64_t end, int64_t* skipped) {
+  std::vector<MazeLayout> out;
+  int64_t n_skipped = 0;
+  for (int64_t seed = begin; seed < end; ++seed) {
+    auto layout = policy.level(static_cast<uint32_t>(seed));
+    if (layout)
+      out.push_back(std::move(*layout));
+    else
+      ++n_skipped;
+  }
+  if (skipped) *skipped = n_skipped;
+  return out;
+}
+
+}  // namespace shardlab::analysis

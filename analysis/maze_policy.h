@@ -1,0 +1,85 @@
+// A trained maze policy as the studies use it: build inputs from edited mazes (cheese moved or
+// removed, mouse anywhere), run the network with activation taps, and read the policy as
+// probabilities of the five moves (left, down, up, right, no-op; procgen-tools sums Procgen's
+// 15 actions into these). See ../shared/reference/studies.md for the vocabulary.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agents/activation_taps.h"
+#include "agents/checkpoint.h"
+#include "core/spec.h"
+#include "envs/maze/maze_env.h"
+
+namespace shardlab::analysis {
+
+using maze::Cell;
+using maze::MazeLayout;
+
+// One network input: a maze and where the mouse stands in it.
+struct MazeInput {
+  MazeLayout layout;
+  Cell mouse;
+};
+
+// Probabilities of the compact moves (batch, 5) and state values (batch,).
+struct MoveProbabilities {
+  at::Tensor probs;
+  at::Tensor value;
+};
+
+// The compact move (maze::kLeft, ...) that steps from `from` to the neighbouring cell `to`.
+int move_between(Cell from, Cell to);
+
+class MazePolicy {
+ public:
+  // Loads a checkpoint (or a run folder's newest) and the maze spec it was trained on, with
+  // `overrides` (env.* keys) applied. InputError if the checkpoint is not a maze policy.
+  static MazePolicy load(const std::string& run_or_checkpoint, const SpecSchema& schema,
+                         const std::vector<std::string>& overrides);
+
+  const std::string& checkpoint() const { return policy_.path; }
+  const Spec& spec() const { return *spec_; }
+  const maze::MazeConfig& maze_config() const { return config_; }
+  int world_size() const { return config_.world_size; }
+  const std::vector<std::string>& layers() const { return policy_.net->layer_names(); }
+  // Layers whose activation is (channels, h, w).
+  std::vector<std::string> spatial_layers() const;
+  // An activation's shape without the batch dimension. InputError naming the layer and the
+  // known layers if there is no such layer.
+  std::vector<int64_t> layer_shape(const std::string& layer) const;
+
+  // The level of this seed under the spec's placement and distribution, or nothing when its maze
+  // is larger than env.max_maze_size (the policy never trained on it).
+  std::optional<MazeLayout> level(uint32_t seed) const;
+
+  // Network inputs, prepared as in training (normalised if the run normalised them).
+  at::Tensor observations(const std::vector<MazeInput>& inputs) const;
+  // One forward pass; taps (may be null) record and patch activations.
+  MoveProbabilities forward(const at::Tensor& observations, ActivationTaps* taps = nullptr) const;
+  MoveProbabilities forward(const std::vector<MazeInput>& inputs, ActivationTaps* taps = nullptr) const;
+  // The activations of `layer` for these inputs (batch, ...), with `taps`' patches applied upstream.
+  at::Tensor activations(const std::vector<MazeInput>& inputs, const std::string& layer) const;
+
+  // The activation position (row, column) that covers a world cell in a spatial layer
+  // (analysis::activation_position).
+  std::pair<int64_t, int64_t> activation_position(const std::string& layer, Cell cell) const;
+
+ private:
+  LoadedPolicy policy_;
+  std::optional<Spec> spec_;
+  maze::MazeConfig config_;
+  at::Tensor to_moves_;  // (num_actions, 5): sums action probabilities into moves
+  std::map<std::string, std::vector<int64_t>> shapes_;
+};
+
+// The mazes of seeds [begin, end) that the policy can be studied on (see MazePolicy::level);
+// `skipped` counts the others.
+std::vector<MazeLayout> study_levels(const MazePolicy& policy, int64_t begin, int64_t end, int64_t* skipped = nullptr);
+
+}  // namespace shardlab::analysis

@@ -1,0 +1,206 @@
+#include "analysis/steering.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "envs/maze/maze_paths.h"
+
+namespace shardlab::analysis {
+namespace {
+
+constexpr size_t kChunk = 256;  // mazes per batch
+
+std::vector<MazeInput> at_start(const std::vector<MazeLayout>& layouts) {
+  std::vector<MazeInput> out;
+  out.reserve(layouts.size());
+  for (const auto& l : layouts) out.push_back({l, l.start});
+  return out;
+}
+
+// Patches a batch with one delta per sample (batch, C, H, W).
+ActivationPatch add_per_sample(at::Tensor delta) {
+  return [delta](const at::Tensor& x) { return x + delta.to(x.dtype()); };
+}
+
+}  // namespace
+
+std::optional<DecisionSquare> find_decision_square(const MazeLayout& layout) {
+  const auto cell = maze::decision_square(layout);
+  if (!cell) return std::nullopt;
+  const auto to_cheese = maze::shortest_path(layout, layout.start, layout.cheese);
+  const auto to_corner = maze::path_to_top_right(layout);
+  // When the corner itself lies on the way to the cheese there is no choice to measure.
+  if (*cell == to_corner.back()) return std::nullopt;
+  const auto next_on = [&](const std::vector<Cell>& path) {
+    const auto it = std::find(path.begin(), path.end(), *cell);
+    return move_between(*cell, *(it + 1));
+  };
+  return DecisionSquare{*cell, next_on(to_cheese), next_on(to_corner)};
+}
+
+MazeLayout without_cheese(const MazeLayout& layout) {
+  MazeLayout out = layout;
+  out.cheese = Cell{};
+  return out;
+}
+
+std::optional<MazeLayout> with_top_right_corridor(const MazeLayout& layout) {
+  const int w = layout.world_size;
+  const Cell corner = layout.top_right();
+  if (corner.x == w - 1 && corner.y == w - 1) return std::nullopt;
+  MazeLayout out = layout;
+  for (int y = corner.y; y < w; ++y) out.walls[y * w + corner.x] = 0;
+  for (int x = corner.x; x < w; ++x) out.walls[(w - 1) * w + x] = 0;
+  return out;
+}
+
+at::Tensor activation_difference(const MazePolicy& policy, const std::string& layer, const MazeLayout& a,
+                                 const MazeLayout& b) {
+  const at::Tensor acts = policy.activations({{a, a.start}, {b, b.start}}, layer);
+  return acts[0] - acts[1];
+}
+
+at::Tensor cheese_vector(const MazePolicy& policy, const std::string& layer, const MazeLayout& layout) {
+  if (!layout.has_cheese()) throw InputError("maze " + std::to_string(layout.level_seed) + " has no cheese");
+  return activation_difference(policy, layer, layout, without_cheese(layout));
+}
+
+at::Tensor top_right_vector(const MazePolicy& policy, const std::string& layer, const MazeLayout& layout) {
+  const auto corridor = with_top_right_corridor(layout);
+  if (!corridor)
+    throw InputError("maze " + std::to_string(layout.level_seed) + " fills the world: no room for a top-right corridor");
+  return activation_difference(policy, layer, *corridor, layout);
+}
+
+at::Tensor random_vector_like(const at::Tensor& like, at::Generator& gen) {
+  at::Tensor r = at::normal(0.0, 1.0, like.sizes(), gen, like.options());
+  const double norm = like.norm().item<double>();
+  const double rnorm = r.norm().item<double>();
+  return rnorm > 0 ? r * (norm / rnorm) : r;
+}
+
+std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vector<MazeLayout>& levels,
+                                      const SteeringStudy& study, int64_t* skipped) {
+  policy.layer_shape(study.layer);  // checks the name
+  at::Generator gen = at::detail::createCPUGenerator(study.seed);
+
+  // The mazes the study applies to.
+  std::vector<MazeLayout> mazes;
+  std::vector<DecisionSquare> squares;
+  std::vector<MazeLayout> corridors;
+  const bool needs_corridor = study.vector == SteeringVector::kTopRight || study.compose_coeff.has_value();
+  for (const auto& l : levels) {
+    const auto ds = find_decision_square(l);
+    const auto corridor = with_top_right_corridor(l);
+    if (!ds || (needs_corridor && !corridor)) continue;
+    mazes.push_back(l);
+    squares.push_back(*ds);
+    if (needs_corridor) corridors.push_back(*corridor);
+  }
+  if (skipped) *skipped = static_cast<int64_t>(levels.size() - mazes.size());
+
+  // Vectors for a batch of mazes: (batch, C, H, W).
+  const auto vectors = [&](SteeringVector kind, size_t begin, size_t end) {
+    std::vector<MazeLayout> with, without;
+    for (size_t i = begin; i < end; ++i) {
+      if (kind == SteeringVector::kCheese) {
+        with.push_back(mazes[i]);
+        without.push_back(without_cheese(mazes[i]));
+      } else {
+        with.push_back(corridors[i]);
+        without.push_back(mazes[i]);
+      }
+    }
+    return policy.activations(at_start(with), study.layer) - policy.activations(at_start(without), study.layer);
+  };
+  // A transferred vector comes from one maze, used on all.
+  std::optional<at::Tensor> transferred;
+  if (study.transfer_from) {
+    const auto source = policy.level(*study.transfer_from);
+    if (!source) throw InputError("--transfer-from " + std::to_string(*study.transfer_from) + ": maze larger than env.max_maze_size");
+    transferred = study.vector == SteeringVector::kCheese ? cheese_vector(policy, study.layer, *source)
+                                                          : top_right_vector(policy, study.layer, *source);
+  }
+
+  std::vector<SteeringRow> rows;
+  for (size_t begin = 0; begin < mazes.size(); begin += kChunk) {
+    const size_t end = std::min(mazes.size(), begin + kChunk);
+    const int64_t n = static_cast<int64_t>(end - begin);
+    at::Tensor delta = transferred ? transferred->unsqueeze(0).expand({n, -1, -1, -1}).contiguous() * study.coeff
+                                   : vectors(study.vector, begin, end) * study.coeff;
+    if (study.compose_coeff) {
+      const SteeringVector other =
+          study.vector == SteeringVector::kCheese ? SteeringVector::kTopRight : SteeringVector::kCheese;
+      delta = delta + vectors(other, begin, end) * *study.compose_coeff;
+    }
+    at::Tensor random = torch::empty_like(delta);
+    for (int64_t i = 0; i < n; ++i) random[i].copy_(random_vector_like(delta[i], gen));
+
+    std::vector<MazeInput> at_square;
+    for (size_t i = begin; i < end; ++i) at_square.push_back({mazes[i], squares[i].cell});
+    const at::Tensor obs = policy.observations(at_square);
+    const at::Tensor plain = policy.forward(obs).probs;
+    ActivationTaps steer;
+    steer.add_patch(study.layer, add_per_sample(delta));
+    const at::Tensor steered = policy.forward(obs, &steer).probs;
+    ActivationTaps control;
+    control.add_patch(study.layer, add_per_sample(random));
+    const at::Tensor controlled = policy.forward(obs, &control).probs;
+
+    for (int64_t i = 0; i < n; ++i) {
+      const MazeLayout& m = mazes[begin + i];
+      const DecisionSquare& ds = squares[begin + i];
+      SteeringRow row;
+      row.seed = m.level_seed;
+      row.maze_dim = m.maze_dim;
+      row.decision_square = ds.cell;
+      row.cheese = m.cheese;
+      row.vector_norm = delta[i].norm().item<double>();
+      row.p_cheese = plain[i][ds.cheese_move].item<double>();
+      row.p_top_right = plain[i][ds.top_right_move].item<double>();
+      row.p_cheese_steered = steered[i][ds.cheese_move].item<double>();
+      row.p_top_right_steered = steered[i][ds.top_right_move].item<double>();
+      row.p_cheese_random = controlled[i][ds.cheese_move].item<double>();
+      row.p_top_right_random = controlled[i][ds.top_right_move].item<double>();
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+SteeringSummary summarize(const std::vector<SteeringRow>& rows) {
+  SteeringSummary s;
+  s.mazes = static_cast<int64_t>(rows.size());
+  const auto column = [&](double SteeringRow::*field) {
+    std::vector<double> v;
+    for (const auto& r : rows) v.push_back(r.*field);
+    return median(v);
+  };
+  s.median_p_cheese = column(&SteeringRow::p_cheese);
+  s.median_p_cheese_steered = column(&SteeringRow::p_cheese_steered);
+  s.median_p_cheese_random = column(&SteeringRow::p_cheese_random);
+  s.median_p_top_right = column(&SteeringRow::p_top_right);
+  s.median_p_top_right_steered = column(&SteeringRow::p_top_right_steered);
+  s.median_p_top_right_random = column(&SteeringRow::p_top_right_random);
+  for (const auto& r : rows) {
+    if (r.p_cheese_steered > r.p_cheese) {
+      ++s.cheese_rose;
+      s.max_cheese_rise = std::max(s.max_cheese_rise, r.p_cheese_steered - r.p_cheese);
+    }
+    if (r.p_cheese_steered < r.p_cheese) ++s.cheese_fell;
+    if (r.p_top_right_steered > r.p_top_right) ++s.top_right_rose;
+    if (r.p_top_right_steered < r.p_top_right) ++s.top_right_fell;
+  }
+  return s;
+}
+
+}  // namespace shardlab::analysis

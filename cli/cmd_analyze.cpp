@@ -1,0 +1,487 @@
+// `shardlab analyze ...`: the studies of ../shared/reference/studies.md on a trained maze policy.
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "agents/checkpoint.h"
+#include "analysis/activation_log.h"
+#include "analysis/behaviour.h"
+#include "analysis/channels.h"
+#include "analysis/maze_policy.h"
+#include "analysis/pictures.h"
+#include "analysis/retarget.h"
+#include "analysis/steering.h"
+#include "analysis/vector_field.h"
+#include "cli/cli.h"
+#include "core/error.h"
+#include "envs/maze/maze_paths.h"
+
+namespace shardlab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace shardlab::analysis;
+
+constexpr const char* kDefaultLayer = "embedder.block2.res1.resadd_out";
+
+constexpr const char* kUsage = R"(usage: shardlab analyze STUDY RUN_DIR|CHECKPOINT [flags]
+
+studies (each takes --help):
+  record             record activations on a range of mazes into an HDF5 activation log
+  cheese-vector      steer with the cheese vector: P(cheese | decision square) before and after
+  top-right-vector   steer with the top-right vector (optionally composed with the cheese vector)
+  vector-field       draw the policy's arrows on every free cell, original / patched / difference
+  channels           rank a layer's channels by how well they track the cheese
+  resample           zero / mean / resample a channel set vs random sets of the same size
+  retarget           remove the cheese, set channels at a target, measure the path probability
+  behaviour          logistic regression of "gets the cheese" on decision-square features
+
+Mazes come from the run's own spec with env.placement=uniform unless --set says otherwise;
+mazes larger than the run's env.max_maze_size are left out. Results go to --out (default
+RUN_DIR/analysis/).
+)";
+
+// What every study shares: the policy, the seed range and the output folder.
+struct StudyFlags {
+  po::options_description flags;
+  po::positional_options_description positional;
+  explicit StudyFlags(const std::string& usage) : flags(usage) {
+    flags.add_options()("help,h", "show this help")("run", po::value<std::string>(), "run folder or checkpoint file")(
+        "set", po::value<std::vector<std::string>>()->composing(),
+        "override a key of the run's spec (env.* keys), e.g. --set env.placement=uniform");
+    positional.add("run", 1);
+  }
+};
+
+struct Study {
+  std::optional<MazePolicy> policy;
+  po::variables_map vm;
+  std::string out_dir;
+
+  const MazePolicy& p() const { return *policy; }
+  std::string str(const std::string& k) const { return vm[k].as<std::string>(); }
+  bool has(const std::string& k) const { return vm.count(k) > 0; }
+};
+
+// Parses flags, loads the policy; returns nothing after printing --help.
+std::optional<Study> open_study(const std::string& name, const std::vector<std::string>& args, StudyFlags& f,
+                                bool needs_out_dir) {
+  Study s;
+  s.vm = parse_flags("analyze " + name, args, f.flags, f.positional);
+  if (s.vm.count("help")) {
+    std::cout << f.flags;
+    return std::nullopt;
+  }
+  if (!s.vm.count("run")) throw InputError("shardlab analyze " + name + ": expected a run folder or checkpoint");
+  std::vector<std::string> overrides = {"env.placement=uniform"};
+  if (s.vm.count("set"))
+    for (const auto& o : s.vm["set"].as<std::vector<std::string>>()) overrides.push_back(o);
+  const std::string run = s.str("run");
+  s.policy = MazePolicy::load(run, shardlab_schema(), overrides);
+  at::set_num_threads(static_cast<int>(std::max<int64_t>(1, s.policy->spec().get_int("run.threads"))));
+  if (needs_out_dir) {
+    if (s.vm.count("out"))
+      s.out_dir = s.str("out");
+    else
+      s.out_dir = fs::is_directory(run) ? (fs::path(run) / "analysis").string()
+                                        : (fs::path(run).parent_path().parent_path() / "analysis").string();
+    std::error_code ec;
+    fs::create_directories(s.out_dir, ec);
+    if (ec) throw InputError("--out " + s.out_dir + ": cannot create the folder: " + ec.message());
+  }
+  return s;
+}
+
+std::pair<int64_t, int64_t> seeds_of(const Study& s) {
+  if (!s.has("seeds")) throw InputError("--seeds A:B is required");
+  const auto r = parse_range(s.str("seeds"), "--seeds");
+  if (r.first < 0 || r.second > 2147483647) throw InputError("--seeds " + s.str("seeds") + ": seeds are in [0, 2^31 - 1)");
+  return r;
+}
+
+std::vector<MazeLayout> levels_of(const Study& s) {
+  const auto [begin, end] = seeds_of(s);
+  int64_t skipped = 0;
+  auto levels = study_levels(s.p(), begin, end, &skipped);
+  if (skipped)
+    std::cerr << "analyze: " << skipped << " of " << end - begin << " mazes are larger than env.max_maze_size = "
+              << s.p().maze_config().max_maze_size << " and left out\n";
+  if (levels.empty()) throw InputError("--seeds " + s.str("seeds") + ": no maze in that range to study");
+  return levels;
+}
+
+std::string layer_of(const Study& s) {
+  const std::string layer = s.has("layer") ? s.str("layer") : kDefaultLayer;
+  s.p().layer_shape(layer);
+  return layer;
+}
+
+std::vector<int64_t> channels_of(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto c = parse_integer(item);
+    if (!c) throw InputError("--channels " + text + ": '" + item + "' is not a channel number");
+    out.push_back(*c);
+  }
+  if (out.empty()) throw InputError("--channels: expected C1,C2,...");
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  write_text_file(path, text);
+  std::cerr << "wrote " << path << '\n';
+}
+
+// ---- record ---------------------------------------------------------------------------------
+
+int analyze_record(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze record RUN --seeds A:B [--layers L1,L2|all] [--mouse start|all] --out FILE.h5");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (A, ..., B-1)")(
+      "layers", po::value<std::string>()->default_value("all"), "layers to record, comma-separated, or all")(
+      "mouse", po::value<std::string>()->default_value("start"), "start: mouse at the start; all: a row per free cell")(
+      "out", po::value<std::string>(), "the activation log to write (.h5)")("force", "overwrite an existing file");
+  auto s = open_study("record", args, f, false);
+  if (!s) return 0;
+  if (!s->has("out")) throw InputError("--out FILE.h5 is required");
+  RecordOptions o;
+  std::tie(o.seed_begin, o.seed_end) = seeds_of(*s);
+  const std::string layers = s->str("layers");
+  if (layers != "all") {
+    std::stringstream in(layers);
+    std::string item;
+    while (std::getline(in, item, ','))
+      if (!item.empty()) o.layers.push_back(item);
+  }
+  const std::string mouse = s->str("mouse");
+  if (mouse != "start" && mouse != "all") throw InputError("--mouse " + mouse + ": expected start or all");
+  o.mouse_everywhere = mouse == "all";
+  o.force = s->has("force");
+  const int64_t rows = record_activations(s->p(), o, s->str("out"), version_string());
+  std::cout << "wrote " << rows << " rows to " << s->str("out") << '\n';
+  return 0;
+}
+
+// ---- steering -------------------------------------------------------------------------------
+
+std::string steering_csv(const std::vector<SteeringRow>& rows) {
+  std::ostringstream out;
+  out << "seed,maze_dim,decision_x,decision_y,cheese_x,cheese_y,vector_norm,p_cheese,p_cheese_steered,"
+         "p_cheese_random,p_top_right,p_top_right_steered,p_top_right_random\n";
+  for (const auto& r : rows)
+    out << r.seed << ',' << r.maze_dim << ',' << r.decision_square.x << ',' << r.decision_square.y << ','
+        << r.cheese.x << ',' << r.cheese.y << ',' << r.vector_norm << ',' << r.p_cheese << ',' << r.p_cheese_steered
+        << ',' << r.p_cheese_random << ',' << r.p_top_right << ',' << r.p_top_right_steered << ','
+        << r.p_top_right_random << '\n';
+  return out.str();
+}
+
+std::string steering_json(const Study& s, const SteeringStudy& study, const SteeringSummary& m, int64_t skipped) {
+  std::ostringstream out;
+  out << "{\n  \"checkpoint\": " << json_string(s.p().checkpoint()) << ",\n  \"layer\": " << json_string(study.layer)
+      << ",\n  \"vector\": " << json_string(study.vector == SteeringVector::kCheese ? "cheese" : "top_right")
+      << ",\n  \"coeff\": " << json_number(study.coeff);
+  if (study.compose_coeff) out << ",\n  \"compose_coeff\": " << json_number(*study.compose_coeff);
+  if (study.transfer_from) out << ",\n  \"transfer_from\": " << *study.transfer_from;
+  out << ",\n  \"seeds\": " << json_string(s.str("seeds")) << ",\n  \"mazes\": " << m.mazes
+      << ",\n  \"mazes_left_out\": " << skipped << ",\n  \"median_p_cheese\": " << json_number(m.median_p_cheese)
+      << ",\n  \"median_p_cheese_steered\": " << json_number(m.median_p_cheese_steered)
+      << ",\n  \"median_p_cheese_random\": " << json_number(m.median_p_cheese_random)
+      << ",\n  \"median_p_top_right\": " << json_number(m.median_p_top_right)
+      << ",\n  \"median_p_top_right_steered\": " << json_number(m.median_p_top_right_steered)
+      << ",\n  \"median_p_top_right_random\": " << json_number(m.median_p_top_right_random)
+      << ",\n  \"p_cheese_rose\": " << m.cheese_rose << ",\n  \"p_cheese_fell\": " << m.cheese_fell
+      << ",\n  \"max_p_cheese_rise\": " << json_number(m.max_cheese_rise) << ",\n  \"p_top_right_rose\": "
+      << m.top_right_rose << ",\n  \"p_top_right_fell\": " << m.top_right_fell << "\n}\n";
+  return out.str();
+}
+
+int analyze_steering(const std::string& name, SteeringVector vector, const std::vector<std::string>& args) {
+  const bool cheese = vector == SteeringVector::kCheese;
+  StudyFlags f("shardlab analyze " + name + " RUN --seeds A:B [--layer L] [--coeff C] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
+      "layer", po::value<std::string>(), (std::string("layer to steer (default ") + kDefaultLayer + ")").c_str())(
+      "coeff", po::value<double>()->default_value(cheese ? -1.0 : 1.0), "coefficient of the vector")(
+      "transfer-from", po::value<int64_t>(), "use the vector of this maze seed on every maze")(
+      cheese ? "compose-top-right" : "compose-cheese", po::value<double>(),
+      "also add the other vector with this coefficient")("seed", po::value<int64_t>()->default_value(0),
+                                                           "seed of the random control vectors")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study(name, args, f, true);
+  if (!s) return 0;
+  SteeringStudy study;
+  study.layer = layer_of(*s);
+  study.vector = vector;
+  study.coeff = s->vm["coeff"].as<double>();
+  const std::string compose = cheese ? "compose-top-right" : "compose-cheese";
+  if (s->has(compose)) study.compose_coeff = s->vm[compose].as<double>();
+  if (s->has("transfer-from")) {
+    const int64_t t = s->vm["transfer-from"].as<int64_t>();
+    if (t < 0 || t >= 2147483647) throw InputError("--transfer-from " + std::to_string(t) + ": not a level seed");
+    study.transfer_from = static_cast<uint32_t>(t);
+  }
+  study.seed = static_cast<uint64_t>(s->vm["seed"].as<int64_t>());
+  const auto levels = levels_of(*s);
+  int64_t skipped = 0;
+  const auto rows = run_steering(s->p(), levels, study, &skipped);
+  if (rows.empty()) throw InputError("--seeds " + s->str("seeds") + ": no maze with a decision square in that range");
+  const SteeringSummary m = summarize(rows);
+  const std::string stem = (fs::path(s->out_dir) / (cheese ? "cheese_vector" : "top_right_vector")).string();
+  write_file(stem + ".csv", steering_csv(rows));
+  const std::string json = steering_json(*s, study, m, skipped);
+  write_file(stem + "_summary.json", json);
+  std::cout << json;
+  return 0;
+}
+
+// ---- vector field ---------------------------------------------------------------------------
+
+int analyze_vector_field(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze vector-field RUN --seed S [--patch P ...] --png OUT.png");
+  f.flags.add_options()("seed", po::value<int64_t>(), "maze seed")(
+      "patch", po::value<std::vector<std::string>>()->composing(),
+      "cheese-vector:LAYER:COEFF | top-right-vector:LAYER:COEFF | channel:LAYER:C:VALUE:X:Y | zero:LAYER:C1,C2 "
+      "(repeatable)")("remove-cheese", "draw the maze without its cheese")(
+      "png", po::value<std::string>(), "the picture to write");
+  auto s = open_study("vector-field", args, f, false);
+  if (!s) return 0;
+  if (!s->has("seed")) throw InputError("--seed S is required");
+  if (!s->has("png")) throw InputError("--png OUT.png is required");
+  const int64_t seed = s->vm["seed"].as<int64_t>();
+  if (seed < 0 || seed >= 2147483647) throw InputError("--seed " + std::to_string(seed) + ": not a level seed");
+  auto layout = s->p().level(static_cast<uint32_t>(seed));
+  if (!layout) throw InputError("--seed " + std::to_string(seed) + ": maze larger than env.max_maze_size");
+  ActivationTaps taps;
+  if (s->has("patch"))
+    for (const auto& p : s->vm["patch"].as<std::vector<std::string>>()) add_patch_from_text(s->p(), *layout, p, taps);
+  if (s->has("remove-cheese")) *layout = without_cheese(*layout);
+  const VectorField original = vector_field(s->p(), *layout);
+  if (s->has("patch")) {
+    const VectorField patched = vector_field(s->p(), *layout, &taps);
+    draw_vector_fields(original, &patched, s->str("png"));
+  } else {
+    draw_vector_fields(original, nullptr, s->str("png"));
+  }
+  std::cout << "wrote " << s->str("png") << '\n';
+  return 0;
+}
+
+// ---- channels -------------------------------------------------------------------------------
+
+// The top channels' activations over a few mazes: one row per channel, one column per maze.
+void draw_channels(const MazePolicy& policy, const std::string& layer, const std::vector<int64_t>& channels,
+                   const std::vector<MazeLayout>& mazes, const std::string& path) {
+  std::vector<MazeInput> inputs;
+  for (const auto& l : mazes) inputs.push_back({l, l.start});
+  const at::Tensor acts = policy.activations(inputs, layer);
+  const int cell = 10, w = policy.world_size(), side = cell * w, gap = 6;
+  Canvas canvas(static_cast<int>(mazes.size()) * (side + gap), static_cast<int>(channels.size()) * (side + gap));
+  for (size_t r = 0; r < channels.size(); ++r) {
+    const at::Tensor a = acts.select(1, channels[r]);
+    const double scale = std::max(1e-6, a.abs().max().item<double>());
+    for (size_t m = 0; m < mazes.size(); ++m) {
+      const int x0 = static_cast<int>(m) * (side + gap), y0 = static_cast<int>(r) * (side + gap);
+      draw_maze(canvas, mazes[m], x0, y0, cell);
+      for (int y = 0; y < w; ++y)
+        for (int x = 0; x < w; ++x) {
+          const auto [h, col] = policy.activation_position(layer, {x, y});
+          const double v = a[static_cast<int64_t>(m)][h][col].item<double>() / scale;
+          canvas.blend_rect(x0 + x * cell, y0 + (w - 1 - y) * cell, cell, cell, diverging_color(v), 0.6f);
+        }
+    }
+  }
+  canvas.write_png(path);
+  std::cerr << "wrote " << path << '\n';
+}
+
+int analyze_channels(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze channels RUN --seeds A:B [--layer L] [--top N] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (at least 10 mazes)")(
+      "layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
+      "top", po::value<int64_t>()->default_value(8), "channels to print and draw")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study("channels", args, f, true);
+  if (!s) return 0;
+  const std::string layer = layer_of(*s);
+  const auto levels = levels_of(*s);
+  const auto scores = rank_cheese_channels(s->p(), layer, levels);
+  std::ostringstream csv;
+  csv << "rank,channel,peak_hit_rate,probe_r2,mean_at_cheese,mean_elsewhere\n";
+  for (size_t i = 0; i < scores.size(); ++i)
+    csv << i + 1 << ',' << scores[i].channel << ',' << scores[i].peak_hit_rate << ',' << scores[i].probe_r2 << ','
+        << scores[i].mean_at_cheese << ',' << scores[i].mean_elsewhere << '\n';
+  write_file((fs::path(s->out_dir) / "channels.csv").string(), csv.str());
+  const int64_t top = std::max<int64_t>(1, std::min<int64_t>(s->vm["top"].as<int64_t>(), scores.size()));
+  std::vector<int64_t> best;
+  std::printf("%-5s %-8s %-14s %-10s %-15s %s\n", "rank", "channel", "peak_hit_rate", "probe_r2", "mean_at_cheese",
+              "mean_elsewhere");
+  for (int64_t i = 0; i < top; ++i) {
+    best.push_back(scores[i].channel);
+    std::printf("%-5lld %-8lld %-14.3f %-10.3f %-15.3f %.3f\n", static_cast<long long>(i + 1),
+                static_cast<long long>(scores[i].channel), scores[i].peak_hit_rate, scores[i].probe_r2,
+                scores[i].mean_at_cheese, scores[i].mean_elsewhere);
+  }
+  std::vector<MazeLayout> shown;
+  for (const auto& l : levels)
+    if (l.has_cheese() && shown.size() < 4) shown.push_back(l);
+  draw_channels(s->p(), layer, best, shown, (fs::path(s->out_dir) / "channels_top.png").string());
+  return 0;
+}
+
+// ---- resample -------------------------------------------------------------------------------
+
+int analyze_resample(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze resample RUN --channels C1,C2,... --seeds A:B [--layer L] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
+      "channels", po::value<std::string>(), "the channel set, e.g. the top of `analyze channels`")(
+      "layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
+      "random-sets", po::value<int64_t>()->default_value(10), "random channel sets of the same size to compare with")(
+      "seed", po::value<int64_t>()->default_value(0), "seed for drawing the random sets")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study("resample", args, f, true);
+  if (!s) return 0;
+  if (!s->has("channels")) throw InputError("--channels C1,C2,... is required");
+  const std::string layer = layer_of(*s);
+  const auto channels = channels_of(s->str("channels"));
+  const int64_t sets = s->vm["random-sets"].as<int64_t>();
+  if (sets < 1 || sets > 1000) throw InputError("--random-sets " + std::to_string(sets) + ": expected 1..1000");
+  const auto results = intervene_on_channels(s->p(), layer, channels, levels_of(*s), static_cast<int>(sets),
+                                             static_cast<uint64_t>(s->vm["seed"].as<int64_t>()));
+  std::ostringstream json;
+  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint()) << ",\n  \"layer\": " << json_string(layer)
+       << ",\n  \"channels\": " << json_string(s->str("channels")) << ",\n  \"seeds\": " << json_string(s->str("seeds"))
+       << ",\n  \"random_sets\": " << sets << ",\n  \"mean_total_variation\": {";
+  for (size_t i = 0; i < results.size(); ++i)
+    json << (i ? "," : "") << "\n    " << json_string(results[i].intervention) << ": {\"channels\": "
+         << json_number(results[i].tv_channels) << ", \"random_channels\": " << json_number(results[i].tv_random) << "}";
+  json << "\n  }\n}\n";
+  write_file((fs::path(s->out_dir) / "resample.json").string(), json.str());
+  std::cout << json.str();
+  return 0;
+}
+
+// ---- retarget -------------------------------------------------------------------------------
+
+int analyze_retarget(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze retarget RUN --channels C1,C2 --value V --seeds A:B [--layer L] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
+      "channels", po::value<std::string>(), "channels to set at the target")(
+      "value", po::value<double>()->default_value(5.5), "the value they are set to")(
+      "layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
+      "max-targets", po::value<int64_t>()->default_value(0), "targets per maze, evenly spread (0: every free cell)")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study("retarget", args, f, true);
+  if (!s) return 0;
+  if (!s->has("channels")) throw InputError("--channels C1,C2,... is required");
+  const std::string layer = layer_of(*s);
+  const auto channels = channels_of(s->str("channels"));
+  const double value = s->vm["value"].as<double>();
+  const auto levels = levels_of(*s);
+  const auto rows = run_retargeting(s->p(), layer, channels, value, levels,
+                                    static_cast<int>(s->vm["max-targets"].as<int64_t>()));
+  std::ostringstream csv;
+  csv << "seed,target_x,target_y,path_length,distance_to_top_right,npp_before,npp_after\n";
+  double before = 0, after = 0;
+  int64_t improved = 0, success = 0;
+  for (const auto& r : rows) {
+    csv << r.seed << ',' << r.target.x << ',' << r.target.y << ',' << r.path_length << ',' << r.distance_to_top_right
+        << ',' << r.npp_before << ',' << r.npp_after << '\n';
+    before += r.npp_before;
+    after += r.npp_after;
+    improved += r.npp_after > r.npp_before;
+    success += r.npp_after > 0.5;
+  }
+  write_file((fs::path(s->out_dir) / "retarget.csv").string(), csv.str());
+  const double n = static_cast<double>(std::max<size_t>(1, rows.size()));
+  std::ostringstream json;
+  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint()) << ",\n  \"layer\": " << json_string(layer)
+       << ",\n  \"channels\": " << json_string(s->str("channels")) << ",\n  \"value\": " << json_number(value)
+       << ",\n  \"seeds\": " << json_string(s->str("seeds")) << ",\n  \"targets\": " << rows.size()
+       << ",\n  \"mean_npp_before\": " << json_number(before / n) << ",\n  \"mean_npp_after\": " << json_number(after / n)
+       << ",\n  \"share_improved\": " << json_number(improved / n) << ",\n  \"share_npp_after_above_half\": "
+       << json_number(success / n) << "\n}\n";
+  write_file((fs::path(s->out_dir) / "retarget_summary.json").string(), json.str());
+  std::cout << json.str();
+
+  // Heatmap of the first maze: each target cell coloured by its path probability after the edit.
+  const MazeLayout first = without_cheese(levels.front());
+  const int cell = 24, w = first.world_size;
+  Canvas canvas(2 * cell * w + 12, cell * w);
+  for (int panel = 0; panel < 2; ++panel) {
+    const int x0 = panel * (cell * w + 12);
+    draw_maze(canvas, first, x0, 0, cell, first.start);
+    for (const auto& r : rows)
+      if (r.seed == first.level_seed) {
+        const double v = panel == 0 ? r.npp_before : r.npp_after;
+        canvas.blend_rect(x0 + r.target.x * cell, (w - 1 - r.target.y) * cell, cell, cell, diverging_color(v), 0.8f);
+      }
+  }
+  canvas.write_png((fs::path(s->out_dir) / "retarget.png").string());
+  std::cerr << "wrote " << (fs::path(s->out_dir) / "retarget.png").string()
+            << " (seed " << first.level_seed << ": path probability to each target, before | after)\n";
+  return 0;
+}
+
+// ---- behaviour ------------------------------------------------------------------------------
+
+int analyze_behaviour(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze behaviour RUN --seeds A:B [--train-fraction F] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (mazes without a decision square are left out)")(
+      "train-fraction", po::value<double>()->default_value(0.8), "share of the mazes the regression is fitted on")(
+      "seed", po::value<int64_t>()->default_value(0), "seed of the policy's sampled moves")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study("behaviour", args, f, true);
+  if (!s) return 0;
+  const double fraction = s->vm["train-fraction"].as<double>();
+  if (!(fraction > 0 && fraction < 1)) throw InputError("--train-fraction: expected a number in (0, 1)");
+  std::vector<MazeLayout> mazes;
+  for (const auto& l : levels_of(*s))
+    if (find_decision_square(l)) mazes.push_back(l);
+  if (mazes.size() < 10) throw InputError("--seeds: need at least 10 mazes with a decision square, got " +
+                                          std::to_string(mazes.size()));
+  const auto got = gets_cheese(s->p(), mazes, static_cast<uint64_t>(s->vm["seed"].as<int64_t>()));
+  std::vector<std::vector<double>> x;
+  for (const auto& l : mazes) x.push_back(decision_features(l).values);
+  const int64_t train = std::max<int64_t>(2, static_cast<int64_t>(fraction * static_cast<double>(mazes.size())));
+  const LogisticFit fit = fit_logistic(x, got, std::min<int64_t>(train, mazes.size() - 1), DecisionFeatures::names());
+  std::ostringstream json;
+  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint()) << ",\n  \"seeds\": "
+       << json_string(s->str("seeds")) << ",\n  \"mazes\": " << mazes.size() << ",\n  \"cheese_rate\": "
+       << json_number(fit.positive_rate) << ",\n  \"train\": " << fit.train << ",\n  \"test\": " << fit.test
+       << ",\n  \"train_accuracy\": " << json_number(fit.train_accuracy) << ",\n  \"test_accuracy\": "
+       << json_number(fit.test_accuracy) << ",\n  \"majority_baseline\": " << json_number(fit.majority_baseline)
+       << ",\n  \"intercept\": " << json_number(fit.intercept) << ",\n  \"coefficients\": {";
+  for (size_t i = 0; i < fit.names.size(); ++i)
+    json << (i ? "," : "") << "\n    " << json_string(fit.names[i]) << ": " << json_number(fit.coefficients[i]);
+  json << "\n  }\n}\n";
+  write_file((fs::path(s->out_dir) / "behaviour.json").string(), json.str());
+  std::cout << json.str();
+  return 0;
+}
+
+}  // namespace
+
+int cmd_analyze(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string study = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (study == "record") return analyze_record(rest);
+  if (study == "cheese-vector") return analyze_steering(study, SteeringVector::kCheese, rest);
+  if (study == "top-right-vector") return analyze_steering(study, SteeringVector::kTopRight, rest);
+  if (study == "vector-field") return analyze_vector_field(rest);
+  if (study == "channels") return analyze_channels(rest);
+  if (study == "resample") return analyze_resample(rest);
+  if (study == "retarget") return analyze_retarget(rest);
+  if (study == "behaviour") return analyze_behaviour(rest);
+  throw InputError("unknown study '" + study + "' (`shardlab analyze --help` lists them)");
+}
+
+}  // namespace shardlab::cli
