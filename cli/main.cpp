@@ -17,7 +17,9 @@ commands:
   maze show               print Procgen maze layouts (and draw them): maze show --seed S | --seeds A:B
   train SPEC              train a policy from an experiment spec (PPO or REINFORCE) into runs/<name>/
   eval RUN|CHECKPOINT     evaluate a trained policy (JSON: return, length, cheese and corner rates)
+  eval --env E --policy P evaluate the random policy or the lunar lander's heuristic pilot (same JSON)
   collect                 run a policy in an environment and write D4RL-layout experience (HDF5)
+  render --env E --out D  draw one episode of a Box2D task as PNG frames
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
   spec show [SPEC]        the fully resolved spec (with --set overrides)
@@ -40,7 +42,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
       {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
-      {"eval", cli::cmd_eval},
+      {"eval", cli::cmd_eval},       {"render", cli::cmd_render},
   };
   try {
     if (command == "version" || command == "--version") {
