@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "agents/evaluate.h"
+#include "core/error.h"
 #include "cli/cli.h"
 #include "envs/box2d/bipedal_walker.h"
 #include "envs/box2d/lunar_lander.h"
@@ -315,12 +316,22 @@ void expect_one_line_error(const test::CommandResult& r, const std::string& need
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
 }
 
+// The commands run in-process (a CLI process spends a second loading libtorch); the exit code
+// and one-line error of a bad flag are checked once through the binary.
+std::string run_in_process(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args) {
+  ::testing::internal::CaptureStdout();
+  const int code = command(args);
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(code, 0);
+  return out;
+}
+
 TEST(Box2DCli, EvalWritesTheJsonOfAScriptedPolicy) {
-  const std::string dir = test::make_temp_dir();
-  const auto r = test::run_cli("eval --env lunar_lander_continuous --policy heuristic --episodes 8 --out " + dir + "/e.json");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string json = test::read_file(dir + "/e.json");
-  EXPECT_EQ(json, r.out);
+  const std::string path = test::make_temp_dir() + "/e.json";
+  const std::string out = run_in_process(
+      cli::cmd_eval, {"--env", "lunar_lander_continuous", "--policy", "heuristic", "--episodes", "8", "--out", path});
+  const std::string json = test::read_file(path);
+  EXPECT_EQ(json, out);
   for (const char* key : {"\"episodes\": 8", "\"mean_return\"", "\"mean_length\"", "\"landed_rate\"", "\"crashed_rate\"",
                           "\"out_of_bounds_rate\"", "\"timeout_rate_ci95\"", "\"policy\": \"heuristic\""})
     EXPECT_NE(json.find(key), std::string::npos) << key;
@@ -328,29 +339,32 @@ TEST(Box2DCli, EvalWritesTheJsonOfAScriptedPolicy) {
 
 TEST(Box2DCli, RenderWritesPngFrames) {
   const std::string dir = test::make_temp_dir() + "/frames";
-  const auto r = test::run_cli("render --env lunar_lander --policy random --seed 2 --every 40 --out " + dir);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string out =
+      run_in_process(cli::cmd_render, {"--env", "lunar_lander", "--policy", "random", "--seed", "2", "--every", "40", "--out", dir});
   const std::string png = test::read_file(dir + "/frame_00000.png");
   ASSERT_GT(png.size(), 100u);
   EXPECT_EQ(png.substr(1, 3), "PNG");
-  EXPECT_NE(r.out.find("frames"), std::string::npos);
-  expect_one_line_error(test::run_cli("render --env lunar_lander --out " + dir), "--force");
+  EXPECT_NE(out.find("frames"), std::string::npos);
+  EXPECT_THROW(cli::cmd_render({"--env", "lunar_lander", "--out", dir}), InputError);  // frames there, no --force
 }
 
 TEST(Box2DCli, CollectRunsTheHeuristic) {
-  const std::string dir = test::make_temp_dir();
-  const auto r = test::run_cli("collect --env lunar_lander --policy heuristic --steps 2000 --set env.num_envs=4 --out " +
-                               dir + "/h.h5");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("landed_rate 1"), std::string::npos) << r.out;
+  const std::string path = test::make_temp_dir() + "/h.h5";
+  const std::string out = run_in_process(cli::cmd_collect, {"--env", "lunar_lander", "--policy", "heuristic", "--steps",
+                                                            "2000", "--set", "env.num_envs=4", "--out", path});
+  EXPECT_NE(out.find("landed_rate 1"), std::string::npos) << out;
 }
 
 TEST(Box2DCli, BadFlagsGiveOneLineErrors) {
-  expect_one_line_error(test::run_cli("eval --env lunar_lander --policy expert"), "expert");
   expect_one_line_error(test::run_cli("eval some_run --policy random"), "not both");
   expect_one_line_error(test::run_cli("render --env maze --out /tmp/never"), "maze");
-  expect_one_line_error(test::run_cli("collect --env bipedal_walker --policy heuristic --steps 10 --out /tmp/never.h5"),
-                        "heuristic");
+  EXPECT_THROW(cli::cmd_eval({"--env", "lunar_lander", "--policy", "expert"}), InputError);
+  EXPECT_THROW(cli::cmd_eval({"--env", "bipedal_walker", "--policy", "heuristic"}), InputError);
+  EXPECT_THROW(cli::cmd_eval({"--env", "lunar_lander", "--policy", "random", "--greedy"}), InputError);
+  EXPECT_THROW(cli::cmd_eval({"--env", "lunar_lander", "--policy", "random", "--set", "env.gravity=-20"}), InputError);
+  EXPECT_THROW(cli::cmd_render({"--env", "lunar_lander"}), InputError);
+  EXPECT_THROW(cli::cmd_collect({"--env", "maze", "--policy", "heuristic", "--steps", "10", "--out", "/tmp/never.h5"}),
+               InputError);
 }
 
 }  // namespace
