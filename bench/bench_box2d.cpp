@@ -31,7 +31,8 @@ void single_env_steps(benchmark::State& state, const std::string& env_name) {
       ++episodes;
     }
   }
-  state.counters["steps_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["steps_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["episodes"] = static_cast<double>(episodes);
 }
 
@@ -55,8 +56,8 @@ void vector_env_steps(benchmark::State& state, const std::string& env_name) {
     benchmark::DoNotOptimize(venv.observations());
   }
   state.SetItemsProcessed(state.iterations() * venv.num_envs());
-  state.counters["steps_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * venv.num_envs()),
-                                                     benchmark::Counter::kIsRate);
+  state.counters["steps_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * venv.num_envs()), benchmark::Counter::kIsRate);
 }
 
 void BM_Box2DLunarLander(benchmark::State& state) { single_env_steps(state, "lunar_lander"); }
@@ -68,7 +69,9 @@ BENCHMARK(BM_Box2DLunarLanderContinuous);
 BENCHMARK(BM_Box2DBipedalWalker);
 BENCHMARK(BM_Box2DBipedalWalkerHardcore);
 
-void BM_Box2DLunarLanderContinuousVector(benchmark::State& state) { vector_env_steps(state, "lunar_lander_continuous"); }
+void BM_Box2DLunarLanderContinuousVector(benchmark::State& state) {
+  vector_env_steps(state, "lunar_lander_continuous");
+}
 void BM_Box2DBipedalWalkerVector(benchmark::State& state) { vector_env_steps(state, "bipedal_walker"); }
 BENCHMARK(BM_Box2DLunarLanderContinuousVector)->Arg(16);
 BENCHMARK(BM_Box2DBipedalWalkerVector)->Arg(16);

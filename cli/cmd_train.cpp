@@ -40,9 +40,11 @@ int cmd_eval(const std::vector<std::string>& args) {
       "shardlab eval RUN_DIR|CHECKPOINT [--set env.key=value ...] [--episodes N] [--out FILE.json]\n"
       "shardlab eval --env NAME --policy random|heuristic [--set key=value ...] [--episodes N] [--out FILE.json]");
   flags.add_options()("help,h", "show this help")("run", po::value<std::string>(), "run folder or checkpoint file")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a key of the run's spec (or of the defaults)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a key of the run's spec (or of the defaults)")(
       "env", po::value<std::string>(), "with --policy: the environment (shorthand for --set env.name=NAME)")(
-      "policy", po::value<std::string>(), "evaluate an untrained policy instead of a run: random, or heuristic (lunar landers)")(
+      "policy", po::value<std::string>(),
+      "evaluate an untrained policy instead of a run: random, or heuristic (lunar landers)")(
       "episodes", po::value<int64_t>(), "episodes to run (default 200)")(
       "greedy", "take the most likely action instead of sampling")("out", po::value<std::string>(),
                                                                    "also write the JSON to this file");
@@ -66,7 +68,8 @@ int cmd_eval(const std::vector<std::string>& args) {
   } else {
     if (!vm.count("run")) throw InputError("shardlab eval: expected a run folder or checkpoint, or --policy");
     if (vm.count("env"))
-      throw InputError("shardlab eval: --env goes with --policy; a run's environment comes from its spec (--set env.KEY=...)");
+      throw InputError(
+          "shardlab eval: --env goes with --policy; a run's environment comes from its spec (--set env.KEY=...)");
     result = evaluate_checkpoint(vm["run"].as<std::string>(), shardlab_schema(), overrides, episodes,
                                  vm.count("greedy") > 0);
   }

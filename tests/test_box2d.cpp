@@ -7,8 +7,8 @@
 #include <cmath>
 
 #include "agents/evaluate.h"
-#include "core/error.h"
 #include "cli/cli.h"
+#include "core/error.h"
 #include "envs/box2d/bipedal_walker.h"
 #include "envs/box2d/lunar_lander.h"
 #include "envs/registry.h"
@@ -43,9 +43,7 @@ std::vector<float> observation(const Env& env) {
   return obs;
 }
 
-Spec spec_for(const std::string& env_name) {
-  return Spec::load(cli::shardlab_schema(), "", {"env.name=" + env_name});
-}
+Spec spec_for(const std::string& env_name) { return Spec::load(cli::shardlab_schema(), "", {"env.name=" + env_name}); }
 
 TEST(LunarLander, ShapingOfAHandBuiltState) {
   // 0.5 from the pad (3-4-5), at rest, tilted 0.1 rad, one leg down.
@@ -59,8 +57,9 @@ TEST(LunarLander, RewardIsShapingDifferenceMinusFuel) {
   LanderConfig config;
   config.continuous = true;
   LunarLanderEnv env(config, 3);
-  for (const auto& [main, lateral, fuel] : {std::tuple{0.0f, 0.0f, 0.0f}, std::tuple{0.6f, 0.0f, 0.3f * 0.8f},
-                                            std::tuple{-1.0f, -0.7f, 0.03f * 0.7f}, std::tuple{1.0f, 1.0f, 0.3f + 0.03f}}) {
+  for (const auto& [main, lateral, fuel] :
+       {std::tuple{0.0f, 0.0f, 0.0f}, std::tuple{0.6f, 0.0f, 0.3f * 0.8f}, std::tuple{-1.0f, -0.7f, 0.03f * 0.7f},
+        std::tuple{1.0f, 1.0f, 0.3f + 0.03f}}) {
     const float before = box2d::lander_shaping(observation(env).data());
     const StepResult r = step_lander(env, main, lateral);
     ASSERT_FALSE(r.done());
@@ -332,15 +331,16 @@ TEST(Box2DCli, EvalWritesTheJsonOfAScriptedPolicy) {
       cli::cmd_eval, {"--env", "lunar_lander_continuous", "--policy", "heuristic", "--episodes", "8", "--out", path});
   const std::string json = test::read_file(path);
   EXPECT_EQ(json, out);
-  for (const char* key : {"\"episodes\": 8", "\"mean_return\"", "\"mean_length\"", "\"landed_rate\"", "\"crashed_rate\"",
-                          "\"out_of_bounds_rate\"", "\"timeout_rate_ci95\"", "\"policy\": \"heuristic\""})
+  for (const char* key :
+       {"\"episodes\": 8", "\"mean_return\"", "\"mean_length\"", "\"landed_rate\"", "\"crashed_rate\"",
+        "\"out_of_bounds_rate\"", "\"timeout_rate_ci95\"", "\"policy\": \"heuristic\""})
     EXPECT_NE(json.find(key), std::string::npos) << key;
 }
 
 TEST(Box2DCli, RenderWritesPngFrames) {
   const std::string dir = test::make_temp_dir() + "/frames";
-  const std::string out =
-      run_in_process(cli::cmd_render, {"--env", "lunar_lander", "--policy", "random", "--seed", "2", "--every", "40", "--out", dir});
+  const std::string out = run_in_process(
+      cli::cmd_render, {"--env", "lunar_lander", "--policy", "random", "--seed", "2", "--every", "40", "--out", dir});
   const std::string png = test::read_file(dir + "/frame_00000.png");
   ASSERT_GT(png.size(), 100u);
   EXPECT_EQ(png.substr(1, 3), "PNG");

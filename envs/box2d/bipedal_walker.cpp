@@ -23,7 +23,9 @@ constexpr float kStairWidth = 4 * kTerrainStep;  // points per stair: 4
 
 float clip(float v, float lo, float hi) { return std::min(hi, std::max(lo, v)); }
 float sign(float v) { return v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f; }
-int uniform_int(Rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.uniform_int(static_cast<uint32_t>(hi - lo))); }
+int uniform_int(Rng& rng, int lo, int hi) {
+  return lo + static_cast<int>(rng.uniform_int(static_cast<uint32_t>(hi - lo)));
+}
 
 std::vector<b2Vec2> box(float x0, float y0, float x1, float y1) { return {{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}; }
 

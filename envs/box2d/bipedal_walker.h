@@ -105,8 +105,8 @@ class BipedalWalkerEnv : public Env, public Drawable {
   WalkerTerrain terrain_;
   std::vector<b2Body*> terrain_bodies_;
   b2Body* hull_ = nullptr;
-  b2Body* legs_[4] = {};              // upper and lower leg of leg -1, then of leg +1
-  b2RevoluteJoint* joints_[4] = {};   // hip and knee of leg -1, then of leg +1
+  b2Body* legs_[4] = {};             // upper and lower leg of leg -1, then of leg +1
+  b2RevoluteJoint* joints_[4] = {};  // hip and knee of leg -1, then of leg +1
   int lower_leg_contacts_[2] = {0, 0};
   bool hull_contact_ = false;
 

@@ -38,7 +38,8 @@ void fill_polygon(Canvas& canvas, const std::vector<b2Vec2>& p, const Colour& c)
   if (p.size() < 3) return;
   float ymin = p[0].y, ymax = p[0].y;
   for (const auto& v : p) ymin = std::min(ymin, v.y), ymax = std::max(ymax, v.y);
-  const int y0 = std::max(0, static_cast<int>(std::floor(ymin))), y1 = std::min(canvas.height - 1, static_cast<int>(std::ceil(ymax)));
+  const int y0 = std::max(0, static_cast<int>(std::floor(ymin))),
+            y1 = std::min(canvas.height - 1, static_cast<int>(std::ceil(ymax)));
   std::vector<float> xs;
   for (int y = y0; y <= y1; ++y) {
     const float yc = y + 0.5f;
@@ -61,7 +62,8 @@ void draw_line(Canvas& canvas, b2Vec2 a, b2Vec2 b, const Colour& c) {
   if (n > 100000) return;  // far off the picture
   for (int i = 0; i <= n; ++i) {
     const float t = static_cast<float>(i) / n;
-    canvas.set(static_cast<int>(std::floor(a.x + t * (b.x - a.x))), static_cast<int>(std::floor(a.y + t * (b.y - a.y))), c);
+    canvas.set(static_cast<int>(std::floor(a.x + t * (b.x - a.x))), static_cast<int>(std::floor(a.y + t * (b.y - a.y))),
+               c);
   }
 }
 

@@ -22,13 +22,13 @@ constexpr uint16 kGroundCategory = 0x0001, kLanderCategory = 0x0010, kLegCategor
 float clip(float v, float lo, float hi) { return std::min(hi, std::max(lo, v)); }
 
 // The heuristic pilot's gains (see pilot_demand), chosen on seeds other than the tests' ones.
-constexpr float kTiltPerMetre = 0.05f, kTiltPerSpeed = 0.2f;  // rad per m off the pad, per m/s of drift
-constexpr float kAngleGain = 10.0f, kSpinGain = 8.0f;         // attitude PD
-constexpr float kHoldHeightPerMetre = 0.4f;                   // m of height kept per m off-centre
-constexpr float kDescentRate = 0.8f;                          // 1/s: target descent speed per m of height
-constexpr float kTouchdownSpeed = 0.3f, kMaxDescent = 4.0f;   // m/s
-constexpr float kHoverCommand = 0.15f;                        // main command that about cancels gravity
-constexpr float kClimbGain = 1.0f;                            // main command per m/s of missing climb
+constexpr float kTiltPerMetre = 0.05f, kTiltPerSpeed = 0.2f;      // rad per m off the pad, per m/s of drift
+constexpr float kAngleGain = 10.0f, kSpinGain = 8.0f;             // attitude PD
+constexpr float kHoldHeightPerMetre = 0.4f;                       // m of height kept per m off-centre
+constexpr float kDescentRate = 0.8f;                              // 1/s: target descent speed per m of height
+constexpr float kTouchdownSpeed = 0.3f, kMaxDescent = 4.0f;       // m/s
+constexpr float kHoverCommand = 0.15f;                            // main command that about cancels gravity
+constexpr float kClimbGain = 1.0f;                                // main command per m/s of missing climb
 constexpr float kClimbThreshold = 0.2f, kTorqueThreshold = 0.5f;  // discrete: fire above these
 
 }  // namespace
@@ -58,12 +58,16 @@ void declare_lander_keys(SpecSchema& schema) {
         const double g = std::stod(v);
         if (!(g > -12.0 && g < 0.0)) throw InputError("expected a value in (-12, 0)");
       };
-  schema.add("env.enable_wind", KeyType::kBool, "false", "lunar_lander: wind and turbulence while no leg touches the ground");
-  schema.add("env.wind_power", KeyType::kFloat, "15", "lunar_lander: peak lateral wind force (Gymnasium suggests 0..20)")
+  schema.add("env.enable_wind", KeyType::kBool, "false",
+             "lunar_lander: wind and turbulence while no leg touches the ground");
+  schema
+      .add("env.wind_power", KeyType::kFloat, "15", "lunar_lander: peak lateral wind force (Gymnasium suggests 0..20)")
       .check = [](const std::string& v) {
     if (!(std::stod(v) >= 0.0)) throw InputError("expected a value >= 0");
   };
-  schema.add("env.turbulence_power", KeyType::kFloat, "1.5", "lunar_lander: peak turbulence torque (Gymnasium suggests 0..2)")
+  schema
+      .add("env.turbulence_power", KeyType::kFloat, "1.5",
+           "lunar_lander: peak turbulence torque (Gymnasium suggests 0..2)")
       .check = [](const std::string& v) {
     if (!(std::stod(v) >= 0.0)) throw InputError("expected a value >= 0");
   };
@@ -397,7 +401,8 @@ Scene LunarLanderEnv::scene() const {
   for (float x : {helipad_x1_, helipad_x2_}) {
     const float top = helipad_y_ + 50.0f / kScale;
     scene.add_line({{x, helipad_y_}, {x, top}}, {1, 1, 1});
-    scene.add_polygon({{x, top}, {x, top - 10.0f / kScale}, {x + 25.0f / kScale, top - 5.0f / kScale}}, {0.8f, 0.8f, 0});
+    scene.add_polygon({{x, top}, {x, top - 10.0f / kScale}, {x + 25.0f / kScale, top - 5.0f / kScale}},
+                      {0.8f, 0.8f, 0});
   }
   if (last_main_ > 0) {  // the main engine's flame, longer with more power
     const b2Vec2 base = lander_->GetWorldPoint({0, -10.0f / kScale});
@@ -423,9 +428,9 @@ struct PilotDemand {
 };
 
 PilotDemand pilot_demand(const float* s) {
-  const float px = s[0] * (kW / 2), py = s[1] * (kH / 2);                      // m from the pad
-  const float vx = s[2] * kFps / (kW / 2), vy = s[3] * kFps / (kH / 2);       // m/s
-  const float angle = s[4], spin = s[5] * kFps / 20.0f;                       // rad, rad/s
+  const float px = s[0] * (kW / 2), py = s[1] * (kH / 2);                // m from the pad
+  const float vx = s[2] * kFps / (kW / 2), vy = s[3] * kFps / (kH / 2);  // m/s
+  const float angle = s[4], spin = s[5] * kFps / 20.0f;                  // rad, rad/s
   PilotDemand d;
   d.touched = s[6] > 0.5f || s[7] > 0.5f;
   if (d.touched) {  // legs down: brake the fall, keep the engines off otherwise so it can rest

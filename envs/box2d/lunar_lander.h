@@ -26,7 +26,7 @@ constexpr float kFps = 50.0f;
 constexpr float kScale = 30.0f;  // pixels per world unit
 constexpr float kMainEnginePower = 13.0f;
 constexpr float kSideEnginePower = 0.6f;
-constexpr float kInitialRandomForce = 1000.0f;  // N, each axis, at reset
+constexpr float kInitialRandomForce = 1000.0f;       // N, each axis, at reset
 constexpr float kLegAway = 20.0f, kLegDown = 18.0f;  // pixels
 constexpr float kLegW = 2.0f, kLegH = 8.0f;          // pixels, half-extents
 constexpr float kLegSpringTorque = 40.0f;
@@ -120,7 +120,7 @@ class LunarLanderEnv : public Env, public Drawable {
   int64_t steps_ = 0;
   double return_ = 0;
   LanderOutcome outcome_ = LanderOutcome::kNone;
-  std::vector<float> actions_;  // this episode's actions (main, lateral per step), for clone()
+  std::vector<float> actions_;           // this episode's actions (main, lateral per step), for clone()
   float last_main_ = 0, last_side_ = 0;  // engine powers of the last step, for drawing flames
 };
 
