@@ -33,8 +33,8 @@ constexpr float kClimbThreshold = 0.2f, kTorqueThreshold = 0.5f;  // discrete: f
 
 }  // namespace
 
-// Counts leg contacts (a leg may touch two terrain edges at once) and notes any contact of the
-// lander's body, which is a crash.
+// Counts leg contacts (a leg may touch two terrain edges at once; Gymnasium keeps a flag that the
+// first EndContact clears) and notes any contact of the lander's body, which is a crash.
 class LunarLanderEnv::ContactListener : public b2ContactListener {
  public:
   explicit ContactListener(LunarLanderEnv& env) : env_(env) {}
