@@ -1,4 +1,5 @@
-// `shardlab eval`: a policy's behaviour over N episodes, with 95% intervals for the rates.
+// `shardlab eval`: a policy's behaviour over N episodes, with 95% intervals for the rates (maze:
+// cheese, corner; lunar lander: landed, crashed, out of bounds, timeout; walker: finished, fell, ...).
 #pragma once
 
 #include <cstdint>
@@ -8,12 +9,14 @@
 
 namespace shardlab {
 
+class Spec;
 class SpecSchema;
 
 struct EvalResult {
   int64_t episodes = 0;
   double mean_return = 0, std_return = 0, mean_length = 0;
-  // Rates of episode metrics (for the maze: cheese_rate, corner_rate) with Wilson 95% intervals.
+  // Rates of episode metrics (maze: cheese_rate, corner_rate; lander: landed_rate, ...) with Wilson
+  // 95% intervals.
   struct Rate {
     double rate = 0, low = 0, high = 0;
   };
@@ -27,6 +30,14 @@ struct EvalResult {
 // its share of episodes to the end, so short episodes are not over-counted.
 EvalResult evaluate_checkpoint(const std::string& run_or_checkpoint, const SpecSchema& schema,
                                const std::vector<std::string>& overrides, int64_t episodes, bool greedy);
+
+// Evaluates a policy that needs no training (`random`, or `heuristic` for the lunar landers;
+// agents/scripted_policy.h) in the spec's environment, min(episodes, 64) environments at once.
+EvalResult evaluate_scripted(const Spec& spec, const std::string& policy, int64_t episodes);
+
+// The name under which an episode metric is reported as a rate ("reached_cheese" ->
+// "cheese_rate", "lander/landed" -> "landed_rate"), or "" for metrics that are not rates.
+std::string rate_name(const std::string& metric);
 
 // The Wilson score interval for k successes in n trials (95%).
 EvalResult::Rate wilson_interval(double successes, double trials);

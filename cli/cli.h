@@ -37,6 +37,7 @@ int cmd_demo(const std::vector<std::string>& args);
 int cmd_train(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_analyze(const std::vector<std::string>& args);
+int cmd_render(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 

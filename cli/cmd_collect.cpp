@@ -4,7 +4,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "agents/random_policy.h"
+#include "agents/evaluate.h"
+#include "agents/scripted_policy.h"
 #include "cli/cli.h"
 #include "core/episode_assembler.h"
 #include "core/error.h"
@@ -16,27 +17,30 @@
 namespace shardlab::cli {
 namespace {
 
-// The random policy's RNG stream, apart from the environments' streams 0 .. num_envs-1.
+// The policy's RNG stream, apart from the environments' streams 0 .. num_envs-1.
 constexpr uint64_t kPolicyStream = 1ULL << 40;
 
 // Running episode statistics for the progress line and the summary.
 struct EpisodeTally {
   int64_t episodes = 0;
-  double return_sum = 0.0, cheese = 0.0, corner = 0.0;
+  double return_sum = 0.0;
+  std::map<std::string, double> rates;  // by rate name: cheese_rate, landed_rate, ...
   void add(const EpisodeStats& s) {
     ++episodes;
     return_sum += s.episode_return;
-    const auto c = s.metrics.find("reached_cheese");
-    if (c != s.metrics.end()) cheese += c->second;
-    const auto k = s.metrics.find("reached_corner");
-    if (k != s.metrics.end()) corner += k->second;
+    for (const auto& [metric, value] : s.metrics) {
+      const std::string name = rate_name(metric);
+      if (!name.empty()) rates[name] += value;
+    }
   }
   std::string line() const {
     std::ostringstream out;
     out.precision(3);
     out << "episodes " << episodes;
-    if (episodes) out << " mean_return " << return_sum / episodes << " cheese_rate " << cheese / episodes
-                      << " corner_rate " << corner / episodes;
+    if (episodes) {
+      out << " mean_return " << return_sum / episodes;
+      for (const auto& [name, k] : rates) out << ' ' << name << ' ' << k / episodes;
+    }
     return out.str();
   }
 };
@@ -45,13 +49,14 @@ struct EpisodeTally {
 
 void collect_experience(const Spec& spec, const std::string& policy, int64_t steps, const std::string& out_path,
                         bool force, bool next_observations) {
-  if (policy != "random") throw InputError("--policy '" + policy + "': expected random (trained policies come with `shardlab train`)");
   if (steps < 1) throw InputError("--steps " + std::to_string(steps) + ": expected at least 1");
   VectorEnv venv = make_vector_env(spec);
   const int n = venv.num_envs();
   const ObservationSpec& obs_spec = venv.observation_spec();
   const ActionSpec& act_spec = venv.action_spec();
   const int64_t obs_size = obs_spec.size();
+  ScriptedPolicy behaviour(policy, spec.get_string("env.name"), act_spec,
+                           mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kPolicyStream));
 
   std::map<std::string, std::string> metadata = {
       {"spec", spec.to_ini()},         {"env_name", spec.get_string("env.name")},
@@ -60,7 +65,6 @@ void collect_experience(const Spec& spec, const std::string& policy, int64_t ste
   };
   ExperienceWriter writer(out_path, obs_spec, act_spec, next_observations, venv.info_names(), metadata, force);
 
-  RandomPolicy random(act_spec, mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kPolicyStream));
   EpisodeAssembler assembler(n, obs_spec, act_spec, venv.info_names(), next_observations);
   const size_t k = venv.info_names().size();
   std::vector<float> obs_before(venv.observations(), venv.observations() + n * obs_size);
@@ -73,10 +77,10 @@ void collect_experience(const Spec& spec, const std::string& policy, int64_t ste
   while (recorded < steps) {
     std::copy(venv.infos(), venv.infos() + n * k, infos_before.begin());
     if (act_spec.discrete) {
-      random.act(discrete.data(), n);
+      behaviour.act(venv.observations(), obs_size, n, discrete.data());
       venv.step(discrete.data());
     } else {
-      random.act(continuous.data(), n);
+      behaviour.act(venv.observations(), obs_size, n, continuous.data());
       venv.step(continuous.data());
     }
     for (int i = 0; i < n && recorded < steps; ++i, ++recorded) {
@@ -102,7 +106,7 @@ void collect_experience(const Spec& spec, const std::string& policy, int64_t ste
 int cmd_collect(const std::vector<std::string>& args) {
   po::options_description flags("shardlab collect [SPEC] --steps N --out FILE.h5 [flags]");
   flags.add_options()("help,h", "show this help")("policy", po::value<std::string>()->default_value("random"),
-                                                  "behaviour policy: random")(
+                                                  "behaviour policy: random, or heuristic (lunar landers)")(
       "steps", po::value<int64_t>(), "transitions to write (required)")("out", po::value<std::string>(),
                                                                         "output HDF5 file (required)")(
       "force", "overwrite an existing output file")("next-observations", "also store next_observations");

@@ -36,10 +36,16 @@ int cmd_train(const std::vector<std::string>& args) {
 }
 
 int cmd_eval(const std::vector<std::string>& args) {
-  po::options_description flags("shardlab eval RUN_DIR|CHECKPOINT [--set env.key=value ...] [--episodes N] [--out FILE.json]");
+  po::options_description flags(
+      "shardlab eval RUN_DIR|CHECKPOINT [--set env.key=value ...] [--episodes N] [--out FILE.json]\n"
+      "shardlab eval --env NAME --policy random|heuristic [--set key=value ...] [--episodes N] [--out FILE.json]");
   flags.add_options()("help,h", "show this help")("run", po::value<std::string>(), "run folder or checkpoint file")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a key of the run's spec")(
-      "episodes", po::value<int64_t>(), "episodes to run (default: the spec's eval.episodes)")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a key of the run's spec (or of the defaults)")(
+      "env", po::value<std::string>(), "with --policy: the environment (shorthand for --set env.name=NAME)")(
+      "policy", po::value<std::string>(),
+      "evaluate an untrained policy instead of a run: random, or heuristic (lunar landers)")(
+      "episodes", po::value<int64_t>(), "episodes to run (default 200)")(
       "greedy", "take the most likely action instead of sampling")("out", po::value<std::string>(),
                                                                    "also write the JSON to this file");
   po::positional_options_description positional;
@@ -49,12 +55,24 @@ int cmd_eval(const std::vector<std::string>& args) {
     std::cout << flags;
     return 0;
   }
-  if (!vm.count("run")) throw InputError("shardlab eval: expected a run folder or checkpoint");
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
   const int64_t episodes = vm.count("episodes") ? vm["episodes"].as<int64_t>() : 200;
-  const EvalResult result =
-      evaluate_checkpoint(vm["run"].as<std::string>(), shardlab_schema(), overrides, episodes, vm.count("greedy") > 0);
+  EvalResult result;
+  if (vm.count("policy")) {
+    if (vm.count("run")) throw InputError("shardlab eval: give a run folder or --policy, not both");
+    if (vm.count("greedy")) throw InputError("shardlab eval: --greedy applies to trained policies, not --policy");
+    if (vm.count("env")) overrides.insert(overrides.begin(), "env.name=" + vm["env"].as<std::string>());
+    const Spec spec = Spec::load(shardlab_schema(), "", overrides);
+    result = evaluate_scripted(spec, vm["policy"].as<std::string>(), episodes);
+  } else {
+    if (!vm.count("run")) throw InputError("shardlab eval: expected a run folder or checkpoint, or --policy");
+    if (vm.count("env"))
+      throw InputError(
+          "shardlab eval: --env goes with --policy; a run's environment comes from its spec (--set env.KEY=...)");
+    result = evaluate_checkpoint(vm["run"].as<std::string>(), shardlab_schema(), overrides, episodes,
+                                 vm.count("greedy") > 0);
+  }
   const std::string json = result.to_json();
   if (vm.count("out")) write_text_file(vm["out"].as<std::string>(), json);
   std::cout << json;

@@ -17,9 +17,11 @@ commands:
   maze show               print Procgen maze layouts (and draw them): maze show --seed S | --seeds A:B
   train SPEC              train a policy from an experiment spec (PPO or REINFORCE) into runs/<name>/
   eval RUN|CHECKPOINT     evaluate a trained policy (JSON: return, length, cheese and corner rates)
+  eval --env E --policy P evaluate the random policy or the lunar lander's heuristic pilot (same JSON)
   collect                 run a policy in an environment and write D4RL-layout experience (HDF5)
   analyze STUDY RUN       the maze studies: record activations, cheese / top-right vectors, vector
                           fields, cheese channels, resampling, retargeting, behaviour
+  render --env E --out D  draw one episode of a Box2D task as PNG frames
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
   spec show [SPEC]        the fully resolved spec (with --set overrides)
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
       {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
       {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
       {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze},
+      {"render", cli::cmd_render},
   };
   try {
     if (command == "version" || command == "--version") {

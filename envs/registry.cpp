@@ -3,6 +3,8 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/spec.h"
+#include "envs/box2d/bipedal_walker.h"
+#include "envs/box2d/lunar_lander.h"
 #include "envs/maze/maze_env.h"
 #include "envs/vector_env.h"
 
@@ -13,6 +15,24 @@ const std::vector<EnvRegistration>& registered_envs() {
       {"maze", "Procgen maze (mouse, cheese), goal-misgeneralization placements", maze::declare_maze_keys,
        [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
          return std::make_unique<maze::MazeEnv>(maze::MazeConfig::from_spec(spec), seed);
+       }},
+      {"lunar_lander", "Gymnasium LunarLander-v3: land on the pad, 4 discrete actions", box2d::declare_lander_keys,
+       [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
+         return std::make_unique<box2d::LunarLanderEnv>(box2d::LanderConfig::from_spec(spec, false), seed);
+       }},
+      {"lunar_lander_continuous", "Gymnasium LunarLander-v3, continuous: main and lateral throttle in [-1, 1]",
+       nullptr,  // the same keys as lunar_lander
+       [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
+         return std::make_unique<box2d::LunarLanderEnv>(box2d::LanderConfig::from_spec(spec, true), seed);
+       }},
+      {"bipedal_walker", "Gymnasium BipedalWalker-v3: walk to the end of grassy terrain, 4 torques in [-1, 1]",
+       nullptr,  // no keys of its own
+       [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
+         return std::make_unique<box2d::BipedalWalkerEnv>(box2d::WalkerConfig::from_spec(spec, false), seed);
+       }},
+      {"bipedal_walker_hardcore", "Gymnasium BipedalWalkerHardcore-v3: stumps, pits and stairs", nullptr,
+       [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
+         return std::make_unique<box2d::BipedalWalkerEnv>(box2d::WalkerConfig::from_spec(spec, true), seed);
        }},
   };
   return envs;
@@ -34,7 +54,14 @@ void declare_env_keys(SpecSchema& schema) {
       [](const std::string& v) {
         if (std::stoll(v) < 1) throw InputError("expected at least 1");
       };
-  for (const auto& r : registered_envs()) r.declare_keys(schema);
+  schema.add("env.max_episode_steps", KeyType::kInt, "0",
+             "time limit in steps (a truncation, not a termination); 0 = the task's own: maze 500, lunar_lander 1000, "
+             "bipedal_walker 1600, bipedal_walker_hardcore 2000")
+      .check = [](const std::string& v) {
+        if (std::stoll(v) < 0) throw InputError("expected 0 (the task's own limit) or a positive number of steps");
+      };
+  for (const auto& r : registered_envs())
+    if (r.declare_keys) r.declare_keys(schema);
 }
 
 std::unique_ptr<Env> make_env(const Spec& spec, int64_t index, uint64_t stream) {

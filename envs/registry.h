@@ -19,7 +19,8 @@ class VectorEnv;
 struct EnvRegistration {
   std::string name;
   std::string description;
-  // Declares this environment's spec keys (each key once, shared keys are declared by the registry).
+  // Declares this environment's spec keys (each key once, shared keys are declared by the registry);
+  // empty for variants that share another registration's keys.
   std::function<void(SpecSchema&)> declare_keys;
   // Builds one environment from the resolved spec, its RNG seeded with `seed`.
   std::function<std::unique_ptr<Env>(const Spec&, uint64_t seed)> make;
@@ -28,7 +29,7 @@ struct EnvRegistration {
 const std::vector<EnvRegistration>& registered_envs();
 const EnvRegistration& find_env(const std::string& name);  // throws InputError for an unknown name
 
-// Declares env.name, env.num_envs and every registered environment's keys, plus run.seed.
+// Declares env.name, env.num_envs, env.max_episode_steps and every registered environment's keys.
 void declare_env_keys(SpecSchema& schema);
 
 // Environment `index` of the spec's vector environment, seeded from (run.seed, stream, index);

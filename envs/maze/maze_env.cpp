@@ -39,7 +39,6 @@ void declare_maze_keys(SpecSchema& schema) {
   schema.add("env.actions", KeyType::kString, "procgen",
              "maze: procgen = Procgen's 15 actions, compact = left, down, up, right, no-op")
       .choices = {"procgen", "compact"};
-  schema.add("env.max_episode_steps", KeyType::kInt, "500", "time limit in steps (a truncation, not a termination)");
 }
 
 MazeConfig MazeConfig::from_spec(const Spec& spec) {
@@ -58,8 +57,8 @@ MazeConfig MazeConfig::from_spec(const Spec& spec) {
   c.observation = spec.get_string("env.observation") == "rgb" ? ObservationKind::kRgb : ObservationKind::kGrid;
   c.actions = spec.get_string("env.actions") == "compact" ? ActionSet::kCompact : ActionSet::kProcgen;
   const int64_t max_steps = spec.get_int("env.max_episode_steps");
-  if (max_steps < 1) throw InputError("env.max_episode_steps = " + std::to_string(max_steps) + ": expected >= 1");
-  c.max_episode_steps = static_cast<int>(max_steps);
+  if (max_steps < 0) throw InputError("env.max_episode_steps = " + std::to_string(max_steps) + ": expected >= 0");
+  c.max_episode_steps = max_steps == 0 ? kDefaultTimeLimit : static_cast<int>(max_steps);
   return c;
 }
 

@@ -29,6 +29,7 @@ int compact_action_of(int procgen_action);
 
 constexpr float kCheeseReward = 10.0f;
 constexpr int kRgbSize = 64;  // Procgen's observation is 64 x 64 pixels
+constexpr int kDefaultTimeLimit = 500;  // Procgen's
 
 struct MazeConfig {
   int world_size = kHardWorld;
@@ -38,7 +39,7 @@ struct MazeConfig {
   int max_maze_size = 0;    // > 0: levels with a larger maze are skipped (redrawn)
   ObservationKind observation = ObservationKind::kGrid;
   ActionSet actions = ActionSet::kProcgen;
-  int max_episode_steps = 500;
+  int max_episode_steps = kDefaultTimeLimit;
 
   static MazeConfig from_spec(const Spec& spec);
 };

@@ -1,0 +1,96 @@
+// `shardlab render`: one episode of a Box2D task under a policy, as numbered PNG frames.
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "agents/scripted_policy.h"
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/png.h"
+#include "core/rng.h"
+#include "envs/box2d/box2d_draw.h"
+#include "envs/registry.h"
+
+namespace shardlab::cli {
+namespace {
+
+// The policy's RNG stream, apart from the environment's.
+constexpr uint64_t kPolicyStream = 1ULL << 40;
+
+std::string frame_path(const std::string& dir, int64_t frame) {
+  char name[32];
+  std::snprintf(name, sizeof name, "frame_%05lld.png", static_cast<long long>(frame));
+  return (std::filesystem::path(dir) / name).string();
+}
+
+}  // namespace
+
+int cmd_render(const std::vector<std::string>& args) {
+  po::options_description flags("shardlab render --env NAME --policy random|heuristic [--seed S] --out DIR [flags]");
+  flags.add_options()("help,h", "show this help")("policy", po::value<std::string>()->default_value("random"),
+                                                  "random, or heuristic (lunar landers)")(
+      "seed", po::value<int64_t>(), "run.seed: the episode drawn (default: the spec's)")(
+      "out", po::value<std::string>(), "folder for frame_00000.png, frame_00001.png, ... (required)")(
+      "every", po::value<int64_t>()->default_value(1), "write every K-th frame (the last one always)")(
+      "force", "overwrite frames already in the folder");
+  po::positional_options_description positional;
+  add_spec_flags(flags, positional);
+  const auto vm = parse_flags("render", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  if (!vm.count("out")) throw InputError("shardlab render: --out DIR is required");
+  const int64_t every = vm["every"].as<int64_t>();
+  if (every < 1) throw InputError("--every " + std::to_string(every) + ": expected at least 1");
+  Spec spec = load_spec(vm);
+  if (vm.count("seed")) spec.set("run.seed", std::to_string(vm["seed"].as<int64_t>()), "--seed");
+  const std::string env_name = spec.get_string("env.name");
+  auto env = make_env(spec, 0);
+  const auto* drawable = dynamic_cast<const box2d::Drawable*>(env.get());
+  if (!drawable)
+    throw InputError("shardlab render: environment '" + env_name +
+                     "' has no frame renderer (the Box2D tasks do; `maze show --png` draws mazes)");
+  const ActionSpec act = env->action_spec();
+  ScriptedPolicy policy(vm["policy"].as<std::string>(), env_name, act,
+                        mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kPolicyStream));
+
+  const std::string dir = vm["out"].as<std::string>();
+  if (std::filesystem::exists(frame_path(dir, 0)) && !vm.count("force"))
+    throw InputError("shardlab render: " + dir + " already holds frames; pass --force to overwrite them");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw FileError("cannot create " + dir + ": " + ec.message());
+
+  std::vector<float> obs(env->observation_spec().size());
+  std::vector<float> continuous(std::max<int64_t>(1, act.dim));
+  int64_t written = 0;
+  auto draw = [&] {
+    const box2d::Scene scene = drawable->scene();
+    write_png(frame_path(dir, written++), box2d::rasterize(scene).data(), scene.height, scene.width);
+  };
+  draw();
+  for (int64_t t = 1;; ++t) {
+    env->write_observation(obs.data());
+    Action a;
+    if (act.discrete) {
+      policy.act(obs.data(), static_cast<int64_t>(obs.size()), 1, &a.index);
+    } else {
+      policy.act(obs.data(), static_cast<int64_t>(obs.size()), 1, continuous.data());
+      a.values = continuous.data();
+    }
+    const bool done = env->step(a).done();
+    if (done || t % every == 0) draw();
+    if (done) break;
+  }
+  const EpisodeStats stats = env->episode_stats();
+  std::string outcome;
+  for (const auto& [metric, value] : stats.metrics)
+    if (value > 0.5 && metric.find('/') != std::string::npos) outcome = metric.substr(metric.find('/') + 1);
+  std::cout << "wrote " << written << " frames to " << dir << " (" << env_name << ", seed " << spec.get_int("run.seed")
+            << ", policy " << policy.name() << ": return " << stats.episode_return << ", length " << stats.length
+            << (outcome.empty() ? "" : ", " + outcome) << ")\n";
+  return 0;
+}
+
+}  // namespace shardlab::cli
