@@ -2,13 +2,17 @@
 //  1. Procgen mazes with the cheese in the top-right region, drawn;
 //  2. a random-policy collection in the shared experience format, inspected;
 //  3. PPO trained on experiments/ppo_maze_demo.ini (cheese always near the top-right corner);
-//  4. the agent evaluated on its training distribution and with the cheese anywhere.
+//  4. the agent evaluated on its training distribution and with the cheese anywhere;
+//  5. a short look inside: the cheese vector, the channels that track the cheese, a vector field.
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "agents/evaluate.h"
 #include "agents/trainer.h"
+#include "analysis/maze_policy.h"
+#include "analysis/steering.h"
+#include "analysis/vector_field.h"
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/experience_file.h"
@@ -20,7 +24,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   po::options_description flags("shardlab demo [--out DIR] [--quick]");
   flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs/demo"),
                                                   "output folder (an unfinished demo run there is resumed)")(
-      "quick", "train the smoke spec (seconds) instead of the demo spec (about 35 minutes on 2 cores)")(
+      "quick", "train the smoke spec (seconds) instead of the demo spec (about 30 minutes on 2 cores)")(
       "episodes", po::value<int64_t>()->default_value(200), "evaluation episodes per placement");
   po::positional_options_description positional;
   const auto vm = parse_flags("demo", args, flags, positional);
@@ -67,6 +71,30 @@ int cmd_demo(const std::vector<std::string>& args) {
   }
   std::cout << "\n'corner first': the mouse reached the maze's top-right cell before the cheese. Results in " << dir
             << "/eval_*.json; metrics in " << run << "/metrics.csv\n";
+
+  const std::string analysis_dir = dir + "/analysis";
+  const std::string layer = "embedder.block2.res1.resadd_out";
+  std::cout << "\n== 5. Inside the policy (" << layer << ", uniform cheese, seeds 0..299)\n"
+            << "-- the cheese vector subtracted (coeff -1) at the decision square, and a random vector of the same norm:\n"
+            << std::flush;
+  cmd_analyze({"cheese-vector", run, "--seeds", "0:300", "--out", analysis_dir});
+  std::cout << "-- the channels whose maximum sits on the cheese:\n" << std::flush;
+  cmd_analyze({"channels", run, "--seeds", "0:300", "--top", "5", "--out", analysis_dir});
+  // A vector field, original / cheese vector subtracted / difference, on the first maze with a decision square.
+  const auto policy = analysis::MazePolicy::load(run, shardlab_schema(), {"env.placement=uniform"});
+  for (uint32_t seed = 0; seed < 300; ++seed) {
+    const auto maze = policy.level(seed);
+    if (!maze || !analysis::find_decision_square(*maze)) continue;
+    ActivationTaps taps;
+    analysis::add_patch_from_text(policy, *maze, "cheese-vector:" + layer + ":-1", taps);
+    const auto original = analysis::vector_field(policy, *maze);
+    const auto patched = analysis::vector_field(policy, *maze, &taps);
+    analysis::draw_vector_fields(original, &patched, analysis_dir + "/vector_field.png");
+    std::cout << "drew " << analysis_dir << "/vector_field.png (seed " << seed
+              << ": original | cheese vector subtracted | difference)\n";
+    break;
+  }
+  std::cout << "Per-maze results in " << analysis_dir << "/; `shardlab analyze --help` lists the other studies.\n";
   return 0;
 }
 

@@ -148,5 +148,16 @@ TEST(Cli, InspectSurvivesCorruptedFiles) {
   EXPECT_GT(errors, 0);
 }
 
+// The README's first command, with the smoke spec: every step runs and leaves its files.
+TEST(Cli, QuickDemoRunsEveryStep) {
+  const std::string dir = test::make_temp_dir();
+  const auto r = test::run_cli("demo --quick --episodes 16 --out " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* step : {"== 1.", "== 2.", "== 3.", "== 4.", "== 5."}) EXPECT_NE(r.out.find(step), std::string::npos) << step;
+  for (const char* file : {"/mazes.png", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json",
+                           "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.png"})
+    EXPECT_TRUE(std::ifstream(dir + file).good()) << file;
+}
+
 }  // namespace
 }  // namespace shardlab
