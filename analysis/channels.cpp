@@ -123,12 +123,8 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
                                                       const std::vector<int64_t>& channels,
                                                       const std::vector<MazeLayout>& levels, int random_sets,
                                                       uint64_t seed) {
+  policy.check_channels(layer, channels);
   const auto shape = policy.layer_shape(layer);
-  if (shape.size() != 3) throw InputError("layer " + layer + " is not spatial");
-  for (int64_t ch : channels)
-    if (ch < 0 || ch >= shape[0])
-      throw InputError("channel " + std::to_string(ch) + " out of range: layer " + layer + " has channels 0.." +
-                       std::to_string(shape[0] - 1));
   if (channels.empty() || static_cast<int64_t>(channels.size()) >= shape[0])
     throw InputError("--channels: expected between 1 and " + std::to_string(shape[0] - 1) + " channels");
   std::vector<MazeLayout> mazes;

@@ -60,6 +60,15 @@ std::vector<int64_t> MazePolicy::layer_shape(const std::string& layer) const {
   throw InputError("unknown layer '" + layer + "'; the network's layers are:" + known.str());
 }
 
+void MazePolicy::check_channels(const std::string& layer, const std::vector<int64_t>& channels) const {
+  const auto shape = layer_shape(layer);
+  if (shape.size() != 3) throw InputError("layer " + layer + " is not spatial (its activation is not channels x h x w)");
+  for (int64_t ch : channels)
+    if (ch < 0 || ch >= shape[0])
+      throw InputError("channel " + std::to_string(ch) + " out of range: layer " + layer + " has channels 0.." +
+                       std::to_string(shape[0] - 1));
+}
+
 std::optional<MazeLayout> MazePolicy::level(uint32_t seed) const {
   if (config_.max_maze_size > 0 && maze::maze_dim_of(seed, config_.world_size) > config_.max_maze_size)
     return std::nullopt;

@@ -54,6 +54,10 @@ class MazePolicy {
   // known layers if there is no such layer.
   std::vector<int64_t> layer_shape(const std::string& layer) const;
 
+  // Checks that `layer` is spatial and every channel is in range; InputError naming the first
+  // channel out of range and the layer's range.
+  void check_channels(const std::string& layer, const std::vector<int64_t>& channels) const;
+
   // The level of this seed under the spec's placement and distribution, or nothing when its maze
   // is larger than env.max_maze_size (the policy never trained on it).
   std::optional<MazeLayout> level(uint32_t seed) const;

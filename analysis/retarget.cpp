@@ -23,12 +23,7 @@ double normalized_path_probability(const std::vector<Cell>& path, const at::Tens
 std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::string& layer,
                                          const std::vector<int64_t>& channels, double value,
                                          const std::vector<MazeLayout>& levels, int max_targets) {
-  const auto shape = policy.layer_shape(layer);
-  if (shape.size() != 3) throw InputError("layer " + layer + " is not spatial");
-  for (int64_t ch : channels)
-    if (ch < 0 || ch >= shape[0])
-      throw InputError("channel " + std::to_string(ch) + " out of range: layer " + layer + " has channels 0.." +
-                       std::to_string(shape[0] - 1));
+  policy.check_channels(layer, channels);
   if (channels.empty()) throw InputError("--channels: expected at least one channel");
 
   std::vector<RetargetRow> rows;

@@ -29,11 +29,13 @@ std::vector<std::string> split(const std::string& text, char sep) {
 
 int64_t channel_in_range(const MazePolicy& policy, const std::string& layer, const std::string& text,
                          const std::string& where) {
-  const auto shape = policy.layer_shape(layer);
   const auto c = parse_integer(text);
-  if (!c || *c < 0 || *c >= shape[0])
-    throw InputError(where + ": channel '" + text + "' out of range: layer " + layer + " has channels 0.." +
-                     std::to_string(shape[0] - 1));
+  if (!c) throw InputError(where + ": '" + text + "' is not a channel number");
+  try {
+    policy.check_channels(layer, {*c});
+  } catch (const InputError& e) {
+    throw InputError(where + ": " + e.what());
+  }
   return *c;
 }
 
