@@ -36,8 +36,8 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vector<std::string>& layers,
-               Hdf5File& f, const std::string& version, int64_t& rows) {
+void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vector<std::string>& layers, Hdf5File& f,
+               const std::string& version, int64_t& rows) {
   const int w = policy.world_size();
   f.set_string_attribute("/", "format", kActivationLogFormat);
   f.set_string_attribute("/", "version", version);
@@ -135,7 +135,8 @@ int64_t record_activations(const MazePolicy& policy, const RecordOptions& option
   if (fs::is_directory(path)) throw InputError(path + " is a directory");
   if (fs::exists(path) && !options.force) throw InputError(path + " exists; pass --force to overwrite");
   const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent)) throw InputError(path + ": directory " + parent.string() + " does not exist");
+  if (!parent.empty() && !fs::is_directory(parent))
+    throw InputError(path + ": directory " + parent.string() + " does not exist");
 
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
   int64_t rows = 0;
@@ -248,7 +249,8 @@ struct ChannelStats {
   double mean = 0, sd = 0, min = 0, max = 0, at_cheese = 0, elsewhere = 0;
 };
 
-ChannelStats channel_stats(const ActivationLog& log, const Hdf5Array<float>& a, const std::vector<std::pair<int64_t, int64_t>>& cheese) {
+ChannelStats channel_stats(const ActivationLog& log, const Hdf5Array<float>& a,
+                           const std::vector<std::pair<int64_t, int64_t>>& cheese) {
   const int64_t n = a.shape[0], h = a.shape[1], w = a.shape[2];
   ChannelStats s;
   s.min = a.data.empty() ? 0 : a.data[0];
@@ -280,8 +282,8 @@ ChannelStats channel_stats(const ActivationLog& log, const Hdf5Array<float>& a, 
 }
 
 // Draws channel values (h, w) of one row over its maze, `cell` pixels per world cell.
-void draw_heatmap(Canvas& canvas, const maze::MazeLayout& l, maze::Cell mouse, const float* values, int64_t h, int64_t w,
-                  int x0, int y0, int cell) {
+void draw_heatmap(Canvas& canvas, const maze::MazeLayout& l, maze::Cell mouse, const float* values, int64_t h,
+                  int64_t w, int x0, int y0, int cell) {
   double scale = 1e-6;
   for (int64_t i = 0; i < h * w; ++i) scale = std::max(scale, std::abs(static_cast<double>(values[i])));
   draw_maze(canvas, l, x0, y0, cell, mouse);
@@ -289,7 +291,8 @@ void draw_heatmap(Canvas& canvas, const maze::MazeLayout& l, maze::Cell mouse, c
   for (int y = 0; y < n; ++y)
     for (int x = 0; x < n; ++x) {
       const auto [r, c] = activation_position(n, h, w, {x, y});
-      canvas.blend_rect(x0 + x * cell, y0 + (n - 1 - y) * cell, cell, cell, diverging_color(values[r * w + c] / scale), 0.6f);
+      canvas.blend_rect(x0 + x * cell, y0 + (n - 1 - y) * cell, cell, cell, diverging_color(values[r * w + c] / scale),
+                        0.6f);
     }
 }
 
@@ -314,7 +317,8 @@ std::string describe_layer(const ActivationLog& log, const std::string& layer, s
     throw InputError("channel " + std::to_string(*channel) + " out of range: layer " + layer + " has channels 0.." +
                      std::to_string(channels - 1));
   if (row < 0 || row >= log.rows())
-    throw InputError("--maze " + std::to_string(row) + " out of range: the log has rows 0.." + std::to_string(log.rows() - 1));
+    throw InputError("--maze " + std::to_string(row) + " out of range: the log has rows 0.." +
+                     std::to_string(log.rows() - 1));
   // Where the cheese is, in activation coordinates, for every row ((-1, -1) for no cheese).
   std::vector<std::pair<int64_t, int64_t>> cheese;
   for (const maze::Cell cell : log.cheese_cells())

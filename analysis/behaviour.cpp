@@ -46,8 +46,8 @@ std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLa
 
 const std::vector<std::string>& DecisionFeatures::names() {
   static const std::vector<std::string> names = {
-      "euclidean_cheese_to_top_right", "path_decision_square_to_cheese", "path_decision_square_to_top_right",
-      "euclidean_decision_square_to_cheese", "path_start_to_cheese", "maze_dim"};
+      "euclidean_cheese_to_top_right",       "path_decision_square_to_cheese", "path_decision_square_to_top_right",
+      "euclidean_decision_square_to_cheese", "path_start_to_cheese",           "maze_dim"};
   return names;
 }
 

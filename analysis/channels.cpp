@@ -41,9 +41,7 @@ double ridge_r2(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int64_t trai
 }
 
 // Mean total variation distance between rows of two (N, 5) probability tensors.
-double mean_tv(const at::Tensor& a, const at::Tensor& b) {
-  return (0.5 * (a - b).abs().sum(1)).mean().item<double>();
-}
+double mean_tv(const at::Tensor& a, const at::Tensor& b) { return (0.5 * (a - b).abs().sum(1)).mean().item<double>(); }
 
 // Every free cell of each maze as an input, and each input's maze index.
 std::vector<MazeInput> every_cell(const std::vector<MazeLayout>& levels, std::vector<int64_t>& maze_of) {
@@ -69,8 +67,9 @@ std::vector<ChannelScore> rank_cheese_channels(const MazePolicy& policy, const s
   std::vector<MazeLayout> mazes;
   for (const auto& l : levels)
     if (l.has_cheese()) mazes.push_back(l);
-  if (mazes.size() < 10) throw InputError("--seeds: need at least 10 mazes with cheese to rank channels, got " +
-                                          std::to_string(mazes.size()));
+  if (mazes.size() < 10)
+    throw InputError("--seeds: need at least 10 mazes with cheese to rank channels, got " +
+                     std::to_string(mazes.size()));
   const int64_t n = static_cast<int64_t>(mazes.size()), c = shape[0], h = shape[1], w = shape[2];
   const at::Tensor acts = policy.activations(at_start(mazes), layer).to(torch::kFloat64).contiguous();
   auto a = acts.accessor<double, 4>();

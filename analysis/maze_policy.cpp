@@ -32,8 +32,8 @@ MazePolicy MazePolicy::load(const std::string& run_or_checkpoint, const SpecSche
   const int64_t num_actions = p.policy_.net->action_spec().num_actions;
   p.to_moves_ = torch::zeros({num_actions, maze::kNumCompactActions});
   for (int64_t a = 0; a < num_actions; ++a) {
-    const int move = num_actions == maze::kNumProcgenActions ? maze::compact_action_of(static_cast<int>(a))
-                                                             : static_cast<int>(a);
+    const int move =
+        num_actions == maze::kNumProcgenActions ? maze::compact_action_of(static_cast<int>(a)) : static_cast<int>(a);
     p.to_moves_[a][move] = 1.0f;
   }
   // Every activation's shape, from one forward pass on the start of some level.
@@ -62,7 +62,8 @@ std::vector<int64_t> MazePolicy::layer_shape(const std::string& layer) const {
 
 void MazePolicy::check_channels(const std::string& layer, const std::vector<int64_t>& channels) const {
   const auto shape = layer_shape(layer);
-  if (shape.size() != 3) throw InputError("layer " + layer + " is not spatial (its activation is not channels x h x w)");
+  if (shape.size() != 3)
+    throw InputError("layer " + layer + " is not spatial (its activation is not channels x h x w)");
   for (int64_t ch : channels)
     if (ch < 0 || ch >= shape[0])
       throw InputError("channel " + std::to_string(ch) + " out of range: layer " + layer + " has channels 0.." +
@@ -107,7 +108,8 @@ at::Tensor MazePolicy::activations(const std::vector<MazeInput>& inputs, const s
 
 std::pair<int64_t, int64_t> MazePolicy::activation_position(const std::string& layer, Cell cell) const {
   const std::vector<int64_t>& shape = layer_shape(layer);
-  if (shape.size() != 3) throw InputError("layer '" + layer + "' is not spatial (its activation is not channels x h x w)");
+  if (shape.size() != 3)
+    throw InputError("layer '" + layer + "' is not spatial (its activation is not channels x h x w)");
   return analysis::activation_position(world_size(), shape[1], shape[2], cell);
 }
 

@@ -53,7 +53,8 @@ void Canvas::line(double x0, double y0, double x1, double y1, Rgb color, int thi
 void Canvas::write_png(const std::string& path) const { shardlab::write_png(path, pixels_.data(), height_, width_); }
 
 void draw_maze(Canvas& canvas, const maze::MazeLayout& layout, int x0, int y0, int cell, maze::Cell mouse) {
-  const Rgb wall{0.25f, 0.25f, 0.3f}, free_cell{0.93f, 0.93f, 0.9f}, cheese{1.0f, 0.8f, 0.1f}, mouse_color{0.45f, 0.45f, 0.45f};
+  const Rgb wall{0.25f, 0.25f, 0.3f}, free_cell{0.93f, 0.93f, 0.9f}, cheese{1.0f, 0.8f, 0.1f},
+      mouse_color{0.45f, 0.45f, 0.45f};
   const int w = layout.world_size;
   for (int y = 0; y < w; ++y)
     for (int x = 0; x < w; ++x) {
@@ -62,8 +63,8 @@ void draw_maze(Canvas& canvas, const maze::MazeLayout& layout, int x0, int y0, i
     }
   if (layout.has_cheese()) {
     const int inset = cell / 5;
-    canvas.fill_rect(x0 + layout.cheese.x * cell + inset, y0 + (w - 1 - layout.cheese.y) * cell + inset, cell - 2 * inset,
-                     cell - 2 * inset, cheese);
+    canvas.fill_rect(x0 + layout.cheese.x * cell + inset, y0 + (w - 1 - layout.cheese.y) * cell + inset,
+                     cell - 2 * inset, cell - 2 * inset, cheese);
   }
   if (mouse.valid()) {
     const int inset = cell / 3;

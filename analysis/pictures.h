@@ -39,7 +39,9 @@ void draw_maze(Canvas& canvas, const maze::MazeLayout& layout, int x0, int y0, i
 Rgb diverging_color(double v);
 
 // The pixel centre of a world cell drawn at (x0, y0) with `cell` pixels per cell.
-inline double cell_center_x(const maze::MazeLayout& l, maze::Cell c, int x0, int cell) { return x0 + (c.x + 0.5) * cell; }
+inline double cell_center_x(const maze::MazeLayout& l, maze::Cell c, int x0, int cell) {
+  return x0 + (c.x + 0.5) * cell;
+}
 inline double cell_center_y(const maze::MazeLayout& l, maze::Cell c, int y0, int cell) {
   return y0 + (l.world_size - 1 - c.y + 0.5) * cell;
 }

@@ -21,10 +21,10 @@ double normalized_path_probability(const std::vector<Cell>& path, const at::Tens
 struct RetargetRow {
   uint32_t seed = 0;
   Cell target;
-  int path_length = 0;       // moves from the start
+  int path_length = 0;               // moves from the start
   double distance_to_top_right = 0;  // Euclidean, in cells, from the target to the maze's top-right cell
-  double npp_before = 0;     // cheese removed, no edit
-  double npp_after = 0;      // cheese removed, channels set at the target
+  double npp_before = 0;             // cheese removed, no edit
+  double npp_after = 0;              // cheese removed, channels set at the target
 };
 
 // For every maze and every free target cell but the start (at most `max_targets` per maze,

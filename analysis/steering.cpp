@@ -70,7 +70,8 @@ at::Tensor cheese_vector(const MazePolicy& policy, const std::string& layer, con
 at::Tensor top_right_vector(const MazePolicy& policy, const std::string& layer, const MazeLayout& layout) {
   const auto corridor = with_top_right_corridor(layout);
   if (!corridor)
-    throw InputError("maze " + std::to_string(layout.level_seed) + " fills the world: no room for a top-right corridor");
+    throw InputError("maze " + std::to_string(layout.level_seed) +
+                     " fills the world: no room for a top-right corridor");
   return activation_difference(policy, layer, *corridor, layout);
 }
 
@@ -119,7 +120,9 @@ std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vecto
   std::optional<at::Tensor> transferred;
   if (study.transfer_from) {
     const auto source = policy.level(*study.transfer_from);
-    if (!source) throw InputError("--transfer-from " + std::to_string(*study.transfer_from) + ": maze larger than env.max_maze_size");
+    if (!source)
+      throw InputError("--transfer-from " + std::to_string(*study.transfer_from) +
+                       ": maze larger than env.max_maze_size");
     transferred = study.vector == SteeringVector::kCheese ? cheese_vector(policy, study.layer, *source)
                                                           : top_right_vector(policy, study.layer, *source);
   }

@@ -73,9 +73,9 @@ struct SteeringSummary {
   int64_t mazes = 0;
   double median_p_cheese = 0, median_p_cheese_steered = 0, median_p_cheese_random = 0;
   double median_p_top_right = 0, median_p_top_right_steered = 0, median_p_top_right_random = 0;
-  int64_t cheese_rose = 0, cheese_fell = 0;          // steered vs unsteered P(cheese)
-  int64_t top_right_rose = 0, top_right_fell = 0;    // steered vs unsteered P(top-right)
-  double max_cheese_rise = 0;                        // largest rise of P(cheese), 0 if none rose
+  int64_t cheese_rose = 0, cheese_fell = 0;        // steered vs unsteered P(cheese)
+  int64_t top_right_rose = 0, top_right_fell = 0;  // steered vs unsteered P(top-right)
+  double max_cheese_rise = 0;                      // largest rise of P(cheese), 0 if none rose
 };
 SteeringSummary summarize(const std::vector<SteeringRow>& rows);
 

@@ -97,8 +97,9 @@ void add_patch_from_text(const MazePolicy& policy, const MazeLayout& layout, con
     taps.add_patch(layer, set_channels(channels, 0.0));
     return;
   }
-  throw InputError(where + ": expected cheese-vector:LAYER:COEFF, top-right-vector:LAYER:COEFF, "
-                           "channel:LAYER:C:VALUE:X:Y or zero:LAYER:C1,C2,...");
+  throw InputError(where +
+                   ": expected cheese-vector:LAYER:COEFF, top-right-vector:LAYER:COEFF, "
+                   "channel:LAYER:C:VALUE:X:Y or zero:LAYER:C1,C2,...");
 }
 
 void draw_vector_fields(const VectorField& original, const VectorField* patched, const std::string& png_path) {

@@ -29,8 +29,8 @@ std::string scratch() {
 // A randomly initialised 16/32/32 maze policy (recording cost does not depend on training).
 const analysis::MazePolicy& policy() {
   static const analysis::MazePolicy p = [] {
-    const Spec spec = Spec::load(cli::shardlab_schema(), "",
-                                 {"env.distribution=easy", "env.actions=compact", "run.threads=1"});
+    const Spec spec =
+        Spec::load(cli::shardlab_schema(), "", {"env.distribution=easy", "env.actions=compact", "run.threads=1"});
     ObservationSpec obs;
     obs.shape = {3, 15, 15};
     ActionSpec act;
@@ -78,7 +78,8 @@ const analysis::ActivationLog& big_log() {
 void BM_ActivationReadOneChannel(benchmark::State& state) {
   const auto& log = big_log();
   for (auto _ : state) benchmark::DoNotOptimize(log.channel(kLayer, 5));
-  state.counters["mazes/s"] = benchmark::Counter(static_cast<double>(log.rows()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["mazes/s"] =
+      benchmark::Counter(static_cast<double>(log.rows()), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_ActivationReadOneChannel)->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -88,7 +89,8 @@ void BM_ActivationReadAllChannels(benchmark::State& state) {
   const auto shape = log.layer_shape(kLayer);
   for (auto _ : state)
     for (int64_t c = 0; c < shape[0]; ++c) benchmark::DoNotOptimize(log.channel(kLayer, c));
-  state.counters["mazes/s"] = benchmark::Counter(static_cast<double>(log.rows()), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["mazes/s"] =
+      benchmark::Counter(static_cast<double>(log.rows()), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_ActivationReadAllChannels)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -99,7 +99,8 @@ std::optional<Study> open_study(const std::string& name, const std::vector<std::
 std::pair<int64_t, int64_t> seeds_of(const Study& s) {
   if (!s.has("seeds")) throw InputError("--seeds A:B is required");
   const auto r = parse_range(s.str("seeds"), "--seeds");
-  if (r.first < 0 || r.second > 2147483647) throw InputError("--seeds " + s.str("seeds") + ": seeds are in [0, 2^31 - 1)");
+  if (r.first < 0 || r.second > 2147483647)
+    throw InputError("--seeds " + s.str("seeds") + ": seeds are in [0, 2^31 - 1)");
   return r;
 }
 
@@ -108,8 +109,9 @@ std::vector<MazeLayout> levels_of(const Study& s) {
   int64_t skipped = 0;
   auto levels = study_levels(s.p(), begin, end, &skipped);
   if (skipped)
-    std::cerr << "analyze: " << skipped << " of " << end - begin << " mazes are larger than env.max_maze_size = "
-              << s.p().maze_config().max_maze_size << " and left out\n";
+    std::cerr << "analyze: " << skipped << " of " << end - begin
+              << " mazes are larger than env.max_maze_size = " << s.p().maze_config().max_maze_size
+              << " and left out\n";
   if (levels.empty()) throw InputError("--seeds " + s.str("seeds") + ": no maze in that range to study");
   return levels;
 }
@@ -174,10 +176,10 @@ std::string steering_csv(const std::vector<SteeringRow>& rows) {
   out << "seed,maze_dim,decision_x,decision_y,cheese_x,cheese_y,vector_norm,p_cheese,p_cheese_steered,"
          "p_cheese_random,p_top_right,p_top_right_steered,p_top_right_random\n";
   for (const auto& r : rows)
-    out << r.seed << ',' << r.maze_dim << ',' << r.decision_square.x << ',' << r.decision_square.y << ','
-        << r.cheese.x << ',' << r.cheese.y << ',' << r.vector_norm << ',' << r.p_cheese << ',' << r.p_cheese_steered
-        << ',' << r.p_cheese_random << ',' << r.p_top_right << ',' << r.p_top_right_steered << ','
-        << r.p_top_right_random << '\n';
+    out << r.seed << ',' << r.maze_dim << ',' << r.decision_square.x << ',' << r.decision_square.y << ',' << r.cheese.x
+        << ',' << r.cheese.y << ',' << r.vector_norm << ',' << r.p_cheese << ',' << r.p_cheese_steered << ','
+        << r.p_cheese_random << ',' << r.p_top_right << ',' << r.p_top_right_steered << ',' << r.p_top_right_random
+        << '\n';
   return out.str();
 }
 
@@ -196,8 +198,9 @@ std::string steering_json(const Study& s, const SteeringStudy& study, const Stee
       << ",\n  \"median_p_top_right_steered\": " << json_number(m.median_p_top_right_steered)
       << ",\n  \"median_p_top_right_random\": " << json_number(m.median_p_top_right_random)
       << ",\n  \"p_cheese_rose\": " << m.cheese_rose << ",\n  \"p_cheese_fell\": " << m.cheese_fell
-      << ",\n  \"max_p_cheese_rise\": " << json_number(m.max_cheese_rise) << ",\n  \"p_top_right_rose\": "
-      << m.top_right_rose << ",\n  \"p_top_right_fell\": " << m.top_right_fell << "\n}\n";
+      << ",\n  \"max_p_cheese_rise\": " << json_number(m.max_cheese_rise)
+      << ",\n  \"p_top_right_rose\": " << m.top_right_rose << ",\n  \"p_top_right_fell\": " << m.top_right_fell
+      << "\n}\n";
   return out.str();
 }
 
@@ -210,7 +213,7 @@ int analyze_steering(const std::string& name, SteeringVector vector, const std::
       "transfer-from", po::value<int64_t>(), "use the vector of this maze seed on every maze")(
       cheese ? "compose-top-right" : "compose-cheese", po::value<double>(),
       "also add the other vector with this coefficient")("seed", po::value<int64_t>()->default_value(0),
-                                                           "seed of the random control vectors")(
+                                                         "seed of the random control vectors")(
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
   auto s = open_study(name, args, f, true);
   if (!s) return 0;
@@ -246,8 +249,8 @@ int analyze_vector_field(const std::vector<std::string>& args) {
   f.flags.add_options()("seed", po::value<int64_t>(), "maze seed")(
       "patch", po::value<std::vector<std::string>>()->composing(),
       "cheese-vector:LAYER:COEFF | top-right-vector:LAYER:COEFF | channel:LAYER:C:VALUE:X:Y | zero:LAYER:C1,C2 "
-      "(repeatable)")("remove-cheese", "draw the maze without its cheese")(
-      "png", po::value<std::string>(), "the picture to write");
+      "(repeatable)")("remove-cheese", "draw the maze without its cheese")("png", po::value<std::string>(),
+                                                                           "the picture to write");
   auto s = open_study("vector-field", args, f, false);
   if (!s) return 0;
   if (!s->has("seed")) throw InputError("--seed S is required");
@@ -357,8 +360,9 @@ int analyze_resample(const std::vector<std::string>& args) {
        << ",\n  \"channels\": " << json_string(s->str("channels")) << ",\n  \"seeds\": " << json_string(s->str("seeds"))
        << ",\n  \"random_sets\": " << sets << ",\n  \"mean_total_variation\": {";
   for (size_t i = 0; i < results.size(); ++i)
-    json << (i ? "," : "") << "\n    " << json_string(results[i].intervention) << ": {\"channels\": "
-         << json_number(results[i].tv_channels) << ", \"random_channels\": " << json_number(results[i].tv_random) << "}";
+    json << (i ? "," : "") << "\n    " << json_string(results[i].intervention)
+         << ": {\"channels\": " << json_number(results[i].tv_channels)
+         << ", \"random_channels\": " << json_number(results[i].tv_random) << "}";
   json << "\n  }\n}\n";
   write_file((fs::path(s->out_dir) / "resample.json").string(), json.str());
   std::cout << json.str();
@@ -369,8 +373,8 @@ int analyze_resample(const std::vector<std::string>& args) {
 
 int analyze_retarget(const std::vector<std::string>& args) {
   StudyFlags f("shardlab analyze retarget RUN --channels C1,C2 --value V --seeds A:B [--layer L] [--out DIR]");
-  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
-      "channels", po::value<std::string>(), "channels to set at the target")(
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")("channels", po::value<std::string>(),
+                                                                             "channels to set at the target")(
       "value", po::value<double>()->default_value(5.5), "the value they are set to")(
       "layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
       "max-targets", po::value<int64_t>()->default_value(0), "targets per maze, evenly spread (0: every free cell)")(
@@ -382,8 +386,8 @@ int analyze_retarget(const std::vector<std::string>& args) {
   const auto channels = channels_of(s->str("channels"));
   const double value = s->vm["value"].as<double>();
   const auto levels = levels_of(*s);
-  const auto rows = run_retargeting(s->p(), layer, channels, value, levels,
-                                    static_cast<int>(s->vm["max-targets"].as<int64_t>()));
+  const auto rows =
+      run_retargeting(s->p(), layer, channels, value, levels, static_cast<int>(s->vm["max-targets"].as<int64_t>()));
   std::ostringstream csv;
   csv << "seed,target_x,target_y,path_length,distance_to_top_right,npp_before,npp_after\n";
   double before = 0, after = 0;
@@ -402,9 +406,10 @@ int analyze_retarget(const std::vector<std::string>& args) {
   json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint()) << ",\n  \"layer\": " << json_string(layer)
        << ",\n  \"channels\": " << json_string(s->str("channels")) << ",\n  \"value\": " << json_number(value)
        << ",\n  \"seeds\": " << json_string(s->str("seeds")) << ",\n  \"targets\": " << rows.size()
-       << ",\n  \"mean_npp_before\": " << json_number(before / n) << ",\n  \"mean_npp_after\": " << json_number(after / n)
-       << ",\n  \"share_improved\": " << json_number(improved / n) << ",\n  \"share_npp_after_above_half\": "
-       << json_number(success / n) << "\n}\n";
+       << ",\n  \"mean_npp_before\": " << json_number(before / n)
+       << ",\n  \"mean_npp_after\": " << json_number(after / n)
+       << ",\n  \"share_improved\": " << json_number(improved / n)
+       << ",\n  \"share_npp_after_above_half\": " << json_number(success / n) << "\n}\n";
   write_file((fs::path(s->out_dir) / "retarget_summary.json").string(), json.str());
   std::cout << json.str();
 
@@ -422,8 +427,8 @@ int analyze_retarget(const std::vector<std::string>& args) {
       }
   }
   canvas.write_png((fs::path(s->out_dir) / "retarget.png").string());
-  std::cerr << "wrote " << (fs::path(s->out_dir) / "retarget.png").string()
-            << " (seed " << first.level_seed << ": path probability to each target, before | after)\n";
+  std::cerr << "wrote " << (fs::path(s->out_dir) / "retarget.png").string() << " (seed " << first.level_seed
+            << ": path probability to each target, before | after)\n";
   return 0;
 }
 
@@ -431,7 +436,8 @@ int analyze_retarget(const std::vector<std::string>& args) {
 
 int analyze_behaviour(const std::vector<std::string>& args) {
   StudyFlags f("shardlab analyze behaviour RUN --seeds A:B [--train-fraction F] [--out DIR]");
-  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (mazes without a decision square are left out)")(
+  f.flags.add_options()("seeds", po::value<std::string>(),
+                        "maze seeds A:B (mazes without a decision square are left out)")(
       "train-fraction", po::value<double>()->default_value(0.8), "share of the mazes the regression is fitted on")(
       "seed", po::value<int64_t>()->default_value(0), "seed of the policy's sampled moves")(
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
@@ -442,19 +448,20 @@ int analyze_behaviour(const std::vector<std::string>& args) {
   std::vector<MazeLayout> mazes;
   for (const auto& l : levels_of(*s))
     if (find_decision_square(l)) mazes.push_back(l);
-  if (mazes.size() < 10) throw InputError("--seeds: need at least 10 mazes with a decision square, got " +
-                                          std::to_string(mazes.size()));
+  if (mazes.size() < 10)
+    throw InputError("--seeds: need at least 10 mazes with a decision square, got " + std::to_string(mazes.size()));
   const auto got = gets_cheese(s->p(), mazes, static_cast<uint64_t>(s->vm["seed"].as<int64_t>()));
   std::vector<std::vector<double>> x;
   for (const auto& l : mazes) x.push_back(decision_features(l).values);
   const int64_t train = std::max<int64_t>(2, static_cast<int64_t>(fraction * static_cast<double>(mazes.size())));
   const LogisticFit fit = fit_logistic(x, got, std::min<int64_t>(train, mazes.size() - 1), DecisionFeatures::names());
   std::ostringstream json;
-  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint()) << ",\n  \"seeds\": "
-       << json_string(s->str("seeds")) << ",\n  \"mazes\": " << mazes.size() << ",\n  \"cheese_rate\": "
-       << json_number(fit.positive_rate) << ",\n  \"train\": " << fit.train << ",\n  \"test\": " << fit.test
-       << ",\n  \"train_accuracy\": " << json_number(fit.train_accuracy) << ",\n  \"test_accuracy\": "
-       << json_number(fit.test_accuracy) << ",\n  \"majority_baseline\": " << json_number(fit.majority_baseline)
+  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint())
+       << ",\n  \"seeds\": " << json_string(s->str("seeds")) << ",\n  \"mazes\": " << mazes.size()
+       << ",\n  \"cheese_rate\": " << json_number(fit.positive_rate) << ",\n  \"train\": " << fit.train
+       << ",\n  \"test\": " << fit.test << ",\n  \"train_accuracy\": " << json_number(fit.train_accuracy)
+       << ",\n  \"test_accuracy\": " << json_number(fit.test_accuracy)
+       << ",\n  \"majority_baseline\": " << json_number(fit.majority_baseline)
        << ",\n  \"intercept\": " << json_number(fit.intercept) << ",\n  \"coefficients\": {";
   for (size_t i = 0; i < fit.names.size(); ++i)
     json << (i ? "," : "") << "\n    " << json_string(fit.names[i]) << ": " << json_number(fit.coefficients[i]);

@@ -74,9 +74,10 @@ int cmd_demo(const std::vector<std::string>& args) {
 
   const std::string analysis_dir = dir + "/analysis";
   const std::string layer = "embedder.block2.res1.resadd_out";
-  std::cout << "\n== 5. Inside the policy (" << layer << ", uniform cheese, seeds 0..299)\n"
-            << "-- the cheese vector subtracted (coeff -1) at the decision square, and a random vector of the same norm:\n"
-            << std::flush;
+  std::cout
+      << "\n== 5. Inside the policy (" << layer << ", uniform cheese, seeds 0..299)\n"
+      << "-- the cheese vector subtracted (coeff -1) at the decision square, and a random vector of the same norm:\n"
+      << std::flush;
   cmd_analyze({"cheese-vector", run, "--seeds", "0:300", "--out", analysis_dir});
   std::cout << "-- the channels whose maximum sits on the cheese:\n" << std::flush;
   cmd_analyze({"channels", run, "--seeds", "0:300", "--top", "5", "--out", analysis_dir});

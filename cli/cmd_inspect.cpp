@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <functional>
-#include <optional>
 #include <iostream>
+#include <optional>
 
 #include "analysis/activation_log.h"
 #include "cli/cli.h"
@@ -58,7 +58,8 @@ std::string read_isolated(const std::string& path, const std::function<std::stri
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kInspectTimeoutSeconds);
   bool timed_out = false;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -73,8 +74,9 @@ std::string read_isolated(const std::string& path, const std::function<std::stri
   if (timed_out) kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
-  if (timed_out) throw FileError(path + ": reading it did not finish in " + std::to_string(kInspectTimeoutSeconds) +
-                                 " s (corrupt HDF5 file?)");
+  if (timed_out)
+    throw FileError(path + ": reading it did not finish in " + std::to_string(kInspectTimeoutSeconds) +
+                    " s (corrupt HDF5 file?)");
   if (WIFSIGNALED(status))
     throw FileError(path + ": the HDF5 library crashed reading it (signal " + std::to_string(WTERMSIG(status)) +
                     "); the file is corrupt");
@@ -113,9 +115,8 @@ int cmd_inspect(const std::vector<std::string>& args) {
       vm.count("channel") ? std::optional<int64_t>(vm["channel"].as<int64_t>()) : std::nullopt;
   const int64_t row = vm["maze"].as<int64_t>();
   const std::string png = vm.count("png") ? vm["png"].as<std::string>() : "";
-  std::cout << read_isolated(path, [&] {
-    return analysis::describe_layer(analysis::ActivationLog::open(path), layer, channel, row, png);
-  });
+  std::cout << read_isolated(
+      path, [&] { return analysis::describe_layer(analysis::ActivationLog::open(path), layer, channel, row, png); });
   return 0;
 }
 

@@ -28,9 +28,9 @@ const std::string kLayer = "embedder.block2.res1.resadd_out";
 // An untrained (randomly initialised) maze policy saved as a checkpoint: the studies' arithmetic
 // does not depend on training.
 std::string untrained_checkpoint(const std::string& dir, const std::string& actions = "procgen") {
-  const Spec spec = Spec::load(cli::shardlab_schema(), "",
-                               {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy",
-                                "env.actions=" + actions, "run.threads=1"});
+  const Spec spec = Spec::load(
+      cli::shardlab_schema(), "",
+      {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy", "env.actions=" + actions, "run.threads=1"});
   ObservationSpec obs;
   obs.shape = {3, 15, 15};
   ActionSpec act;
@@ -149,8 +149,9 @@ TEST(Analysis, PatchesFromTextAndTheirErrors) {
   EXPECT_TRUE(torch::equal(vector_field(p, m, &same).probs, plain.probs));
 
   ActivationTaps edit;
-  add_patch_from_text(p, m, "channel:" + kLayer + ":2:50:" + std::to_string(m.top_right().x) + ":" +
-                                std::to_string(m.top_right().y), edit);
+  add_patch_from_text(
+      p, m, "channel:" + kLayer + ":2:50:" + std::to_string(m.top_right().x) + ":" + std::to_string(m.top_right().y),
+      edit);
   EXPECT_FALSE(torch::equal(vector_field(p, m, &edit).probs, plain.probs));
 
   ActivationTaps taps;

@@ -26,18 +26,21 @@ int compact_action_of(int procgen_action) {
 void declare_maze_keys(SpecSchema& schema) {
   schema.add("env.distribution", KeyType::kString, "hard", "maze: world size, easy = 15x15, hard = 25x25 (Procgen)")
       .choices = {"easy", "hard"};
-  schema.add("env.placement", KeyType::kString, "uniform",
-             "maze: cheese placement, uniform | top_right_region:N (procgenAISC, N >= 1) | corner")
+  schema
+      .add("env.placement", KeyType::kString, "uniform",
+           "maze: cheese placement, uniform | top_right_region:N (procgenAISC, N >= 1) | corner")
       .check = [](const std::string& v) { Placement::parse(v); };
   schema.add("env.num_levels", KeyType::kInt, "0", "maze: number of distinct levels, 0 = unlimited");
   schema.add("env.start_level", KeyType::kInt, "0", "maze: first level seed when num_levels > 0");
   schema.add("env.max_maze_size", KeyType::kInt, "0",
              "maze: skip levels whose maze is larger than this (odd, >= 3; 0 = no limit); kept levels are Procgen's");
-  schema.add("env.observation", KeyType::kString, "grid",
-             "maze: grid = 3 x W x W (wall, cheese, mouse; row 0 = top), rgb = 3 x 64 x 64 in [0, 1]")
+  schema
+      .add("env.observation", KeyType::kString, "grid",
+           "maze: grid = 3 x W x W (wall, cheese, mouse; row 0 = top), rgb = 3 x 64 x 64 in [0, 1]")
       .choices = {"grid", "rgb"};
-  schema.add("env.actions", KeyType::kString, "procgen",
-             "maze: procgen = Procgen's 15 actions, compact = left, down, up, right, no-op")
+  schema
+      .add("env.actions", KeyType::kString, "procgen",
+           "maze: procgen = Procgen's 15 actions, compact = left, down, up, right, no-op")
       .choices = {"procgen", "compact"};
 }
 
@@ -83,9 +86,9 @@ ActionSpec MazeEnv::action_spec() const {
 }
 
 uint32_t MazeEnv::draw_level_seed() {
-  return config_.num_levels == 0 ? rng_.uniform_int(kLevelSeedRange)
-                                 : static_cast<uint32_t>(config_.start_level +
-                                                         rng_.uniform_int(static_cast<uint32_t>(config_.num_levels)));
+  return config_.num_levels == 0
+             ? rng_.uniform_int(kLevelSeedRange)
+             : static_cast<uint32_t>(config_.start_level + rng_.uniform_int(static_cast<uint32_t>(config_.num_levels)));
 }
 
 void MazeEnv::reset() {
@@ -97,8 +100,9 @@ void MazeEnv::reset() {
     int tries = 1;
     while (maze_dim_of(level, config_.world_size) > config_.max_maze_size) {
       if (++tries > kMaxTries)
-        throw InputError("env.max_maze_size = " + std::to_string(config_.max_maze_size) + ": no level of at most that size found in " +
-                         std::to_string(kMaxTries) + " draws from the level range");
+        throw InputError("env.max_maze_size = " + std::to_string(config_.max_maze_size) +
+                         ": no level of at most that size found in " + std::to_string(kMaxTries) +
+                         " draws from the level range");
       level = draw_level_seed();
     }
   }

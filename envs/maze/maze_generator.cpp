@@ -141,18 +141,24 @@ Placement Placement::parse(const std::string& text) {
 
 std::string Placement::to_string() const {
   switch (kind) {
-    case Kind::kUniform: return "uniform";
-    case Kind::kTopRightRegion: return "top_right_region:" + std::to_string(region);
-    case Kind::kCorner: return "corner";
+    case Kind::kUniform:
+      return "uniform";
+    case Kind::kTopRightRegion:
+      return "top_right_region:" + std::to_string(region);
+    case Kind::kCorner:
+      return "corner";
   }
   return "";
 }
 
 std::string Placement::record_name() const {
   switch (kind) {
-    case Kind::kUniform: return "uniform";
-    case Kind::kTopRightRegion: return "top_right_region_" + std::to_string(region);
-    case Kind::kCorner: return "top_right_region_0";
+    case Kind::kUniform:
+      return "uniform";
+    case Kind::kTopRightRegion:
+      return "top_right_region_" + std::to_string(region);
+    case Kind::kCorner:
+      return "top_right_region_0";
   }
   return "";
 }
@@ -163,9 +169,7 @@ int world_size_of(const std::string& distribution) {
   throw InputError("distribution '" + distribution + "': expected easy or hard");
 }
 
-int MazeLayout::free_cell_count() const {
-  return static_cast<int>(std::count(walls.begin(), walls.end(), uint8_t{0}));
-}
+int MazeLayout::free_cell_count() const { return static_cast<int>(std::count(walls.begin(), walls.end(), uint8_t{0})); }
 
 std::string MazeLayout::to_record(const Placement& placement) const {
   std::ostringstream out;
