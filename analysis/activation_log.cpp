@@ -13,6 +13,7 @@
 #include "analysis/pictures.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/text.h"
 
 namespace shardlab::analysis {
 namespace {
@@ -29,10 +30,8 @@ std::string join(const std::vector<std::string>& v) {
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ','))
-    if (!item.empty()) out.push_back(item);
+  for (auto& item : split(text, ','))
+    if (!item.empty()) out.push_back(std::move(item));
   return out;
 }
 
@@ -75,9 +74,7 @@ void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vect
       inputs.push_back({l, l.start});
       continue;
     }
-    for (int y = 0; y < w; ++y)
-      for (int x = 0; x < w; ++x)
-        if (l.is_free({x, y})) inputs.push_back({l, {x, y}});
+    for (const maze::Cell c : free_cells(l)) inputs.push_back({l, c});
   }
   if (inputs.empty()) throw InputError("--seeds: no maze in that range fits env.max_maze_size");
   if (skipped > 0)

@@ -12,12 +12,6 @@
 namespace shardlab::analysis {
 namespace {
 
-std::vector<MazeInput> at_start(const std::vector<MazeLayout>& layouts) {
-  std::vector<MazeInput> out;
-  for (const auto& l : layouts) out.push_back({l, l.start});
-  return out;
-}
-
 // Held-out R^2 of a ridge regression from features X to targets Y (columns), averaged over columns.
 double ridge_r2(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int64_t train_rows, double lambda) {
   const int64_t n = x.rows(), test_rows = n - train_rows;
@@ -47,13 +41,10 @@ double mean_tv(const at::Tensor& a, const at::Tensor& b) { return (0.5 * (a - b)
 std::vector<MazeInput> every_cell(const std::vector<MazeLayout>& levels, std::vector<int64_t>& maze_of) {
   std::vector<MazeInput> inputs;
   for (size_t m = 0; m < levels.size(); ++m) {
-    const MazeLayout& l = levels[m];
-    for (int y = 0; y < l.world_size; ++y)
-      for (int x = 0; x < l.world_size; ++x)
-        if (l.is_free({x, y})) {
-          inputs.push_back({l, {x, y}});
-          maze_of.push_back(static_cast<int64_t>(m));
-        }
+    for (const Cell c : free_cells(levels[m])) {
+      inputs.push_back({levels[m], c});
+      maze_of.push_back(static_cast<int64_t>(m));
+    }
   }
   return inputs;
 }

@@ -113,6 +113,21 @@ std::pair<int64_t, int64_t> MazePolicy::activation_position(const std::string& l
   return analysis::activation_position(world_size(), shape[1], shape[2], cell);
 }
 
+std::vector<MazeInput> at_start(const std::vector<MazeLayout>& layouts) {
+  std::vector<MazeInput> out;
+  out.reserve(layouts.size());
+  for (const auto& l : layouts) out.push_back({l, l.start});
+  return out;
+}
+
+std::vector<Cell> free_cells(const MazeLayout& layout) {
+  std::vector<Cell> out;
+  for (int y = 0; y < layout.world_size; ++y)
+    for (int x = 0; x < layout.world_size; ++x)
+      if (layout.is_free({x, y})) out.push_back({x, y});
+  return out;
+}
+
 std::vector<MazeLayout> study_levels(const MazePolicy& policy, int64_t begin, int64_t end, int64_t* skipped) {
   std::vector<MazeLayout> out;
   int64_t n_skipped = 0;

@@ -82,6 +82,11 @@ class MazePolicy {
   std::map<std::string, std::vector<int64_t>> shapes_;
 };
 
+// Each maze with the mouse at its start.
+std::vector<MazeInput> at_start(const std::vector<MazeLayout>& layouts);
+// The free cells of a maze, bottom row first, left to right in each row.
+std::vector<Cell> free_cells(const MazeLayout& layout);
+
 // The mazes of seeds [begin, end) that the policy can be studied on (see MazePolicy::level);
 // `skipped` counts the others.
 std::vector<MazeLayout> study_levels(const MazePolicy& policy, int64_t begin, int64_t end, int64_t* skipped = nullptr);

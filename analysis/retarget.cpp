@@ -2,9 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "analysis/steering.h"
+#include "analysis/vector_field.h"
 #include "core/error.h"
 #include "envs/maze/maze_paths.h"
 
@@ -29,25 +31,17 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
   std::vector<RetargetRow> rows;
   for (const MazeLayout& original : levels) {
     const MazeLayout l = without_cheese(original);
-    std::vector<Cell> targets;
-    for (int y = 0; y < l.world_size; ++y)
-      for (int x = 0; x < l.world_size; ++x)
-        if (l.is_free({x, y}) && Cell{x, y} != l.start) targets.push_back({x, y});
+    std::vector<Cell> targets = free_cells(l);
+    targets.erase(std::find(targets.begin(), targets.end(), l.start));
     if (max_targets > 0 && static_cast<int>(targets.size()) > max_targets) {
       std::vector<Cell> spread;
       for (int i = 0; i < max_targets; ++i) spread.push_back(targets[i * targets.size() / max_targets]);
       targets = spread;
     }
     // The unedited policy on every free cell, once per maze.
-    std::vector<MazeInput> cells;
-    for (int y = 0; y < l.world_size; ++y)
-      for (int x = 0; x < l.world_size; ++x)
-        if (l.is_free({x, y})) cells.push_back({l, {x, y}});
-    const at::Tensor plain = policy.forward(cells).probs;
+    const VectorField plain = vector_field(policy, l);
     const auto row_of = [&](Cell c) {
-      for (size_t i = 0; i < cells.size(); ++i)
-        if (cells[i].mouse == c) return static_cast<int64_t>(i);
-      return int64_t{-1};
+      return static_cast<int64_t>(std::find(plain.cells.begin(), plain.cells.end(), c) - plain.cells.begin());
     };
     const Cell corner = l.top_right();
     for (const Cell target : targets) {
@@ -67,7 +61,8 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
       r.target = target;
       r.path_length = static_cast<int>(path.size()) - 1;
       r.distance_to_top_right = std::hypot(target.x - corner.x, target.y - corner.y);
-      r.npp_before = normalized_path_probability(path, plain.index_select(0, torch::tensor(plain_rows, torch::kInt64)));
+      r.npp_before =
+          normalized_path_probability(path, plain.probs.index_select(0, torch::tensor(plain_rows, torch::kInt64)));
       r.npp_after = normalized_path_probability(path, edited);
       rows.push_back(r);
     }

@@ -12,13 +12,6 @@ namespace {
 
 constexpr size_t kChunk = 256;  // mazes per batch
 
-std::vector<MazeInput> at_start(const std::vector<MazeLayout>& layouts) {
-  std::vector<MazeInput> out;
-  out.reserve(layouts.size());
-  for (const auto& l : layouts) out.push_back({l, l.start});
-  return out;
-}
-
 // Patches a batch with one delta per sample (batch, C, H, W).
 ActivationPatch add_per_sample(at::Tensor delta) {
   return [delta](const at::Tensor& x) { return x + delta.to(x.dtype()); };

@@ -12,21 +12,6 @@
 namespace shardlab::analysis {
 namespace {
 
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : text) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
-
 int64_t channel_in_range(const MazePolicy& policy, const std::string& layer, const std::string& text,
                          const std::string& where) {
   const auto c = parse_integer(text);
@@ -54,13 +39,9 @@ double number(const std::string& text, const std::string& where) {
 VectorField vector_field(const MazePolicy& policy, const MazeLayout& layout, ActivationTaps* taps) {
   VectorField f;
   f.layout = layout;
+  f.cells = free_cells(layout);
   std::vector<MazeInput> inputs;
-  for (int y = 0; y < layout.world_size; ++y)
-    for (int x = 0; x < layout.world_size; ++x)
-      if (layout.is_free({x, y})) {
-        f.cells.push_back({x, y});
-        inputs.push_back({layout, {x, y}});
-      }
+  for (const Cell c : f.cells) inputs.push_back({layout, c});
   f.probs = policy.forward(inputs, taps).probs;
   return f;
 }

@@ -123,10 +123,11 @@ std::string layer_of(const Study& s) {
 }
 
 std::vector<int64_t> channels_of(const std::string& text) {
+  std::vector<std::string> items = split(text, ',');
+  if (items.size() > 1 && items.back().empty()) items.pop_back();  // a trailing comma is fine
   std::vector<int64_t> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
+  for (const auto& item : items) {
+    if (item.empty() && items.size() == 1) break;
     const auto c = parse_integer(item);
     if (!c) throw InputError("--channels " + text + ": '" + item + "' is not a channel number");
     out.push_back(*c);
@@ -154,12 +155,9 @@ int analyze_record(const std::vector<std::string>& args) {
   RecordOptions o;
   std::tie(o.seed_begin, o.seed_end) = seeds_of(*s);
   const std::string layers = s->str("layers");
-  if (layers != "all") {
-    std::stringstream in(layers);
-    std::string item;
-    while (std::getline(in, item, ','))
+  if (layers != "all")
+    for (const auto& item : split(layers, ','))
       if (!item.empty()) o.layers.push_back(item);
-  }
   const std::string mouse = s->str("mouse");
   if (mouse != "start" && mouse != "all") throw InputError("--mouse " + mouse + ": expected start or all");
   o.mouse_everywhere = mouse == "all";

@@ -45,6 +45,17 @@ std::string read_text_file(const std::string& path) {
   return s.str();
 }
 
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> out(1);
+  for (char c : text) {
+    if (c == separator)
+      out.emplace_back();
+    else
+      out.back() += c;
+  }
+  return out;
+}
+
 std::string json_number(double v) {
   if (!std::isfinite(v)) return "null";
   std::ostringstream s;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace shardlab {
 
@@ -15,6 +16,9 @@ std::optional<int64_t> parse_integer(const std::string& text);
 void write_text_file(const std::string& path, const std::string& text);
 // The whole file; FileError if it cannot be read.
 std::string read_text_file(const std::string& path);
+
+// The pieces of `text` between separators, empty ones included ("a,,b" -> a, "", b).
+std::vector<std::string> split(const std::string& text, char separator);
 
 // JSON values: a number with 6 significant digits (null when not finite), a quoted string.
 std::string json_number(double v);
