@@ -7,6 +7,7 @@
 #include <fstream>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace shardlab {
@@ -56,19 +57,7 @@ void write_png(const std::string& path, const float* chw, int height, int width)
   put_chunk(png, "IDAT", packed);
   put_chunk(png, "IEND", {});
 
-  const std::string tmp = path + ".tmp.png";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw FileError(path + ": cannot write PNG file");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw FileError(path + ": cannot write PNG file");
-  }
+  write_file_atomically(path, std::string(png.begin(), png.end()));
 }
 
 }  // namespace shardlab

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace shardlab {
@@ -21,21 +22,7 @@ std::optional<int64_t> parse_integer(const std::string& text) {
   return value;
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp.txt";
-  {
-    std::ofstream out(tmp);
-    out << text;
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw FileError(path + ": cannot write");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw FileError(path + ": cannot write");
-  }
-}
+void write_text_file(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path);

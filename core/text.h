@@ -11,8 +11,7 @@ namespace shardlab {
 // The whole of `text` as a base-10 integer, or nothing (no partial parses: "8x" is nothing).
 std::optional<int64_t> parse_integer(const std::string& text);
 
-// Writes `text` to `path` through a temporary name and a rename, so readers never see half a
-// file. Throws FileError.
+// Writes `text` to `path` through AtomicFile (core/atomic_file.h). Throws FileError.
 void write_text_file(const std::string& path, const std::string& text);
 // The whole file; FileError if it cannot be read.
 std::string read_text_file(const std::string& path);

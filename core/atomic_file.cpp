@@ -1,0 +1,110 @@
+#include "core/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace shardlab {
+namespace {
+
+std::string folder_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool exists(const std::string& path) {
+  struct stat s;
+  return ::lstat(path.c_str(), &s) == 0;
+}
+
+void sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+void check_replaceable(const std::string& path) {
+  struct stat s;
+  if (::lstat(path.c_str(), &s) != 0) return;
+  if (S_ISREG(s.st_mode)) return;
+  const char* what = S_ISDIR(s.st_mode)   ? "a folder"
+                     : S_ISLNK(s.st_mode) ? "a symbolic link"
+                     : S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode) ? "a device"
+                                                                : "not a regular file";
+  throw InputError(path + " is " + what + "; shardlab only writes regular files");
+}
+
+AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
+  const std::string folder = folder_of(path_);
+  struct stat s;
+  if (::stat(folder.c_str(), &s) != 0 || !S_ISDIR(s.st_mode))
+    throw InputError(path_ + ": folder '" + folder + "' does not exist");
+  check_replaceable(path_);
+  const std::string base = path_ + ".tmp." + std::to_string(::getpid());
+  temporary_ = base;
+  for (int attempt = 1; exists(temporary_); ++attempt) temporary_ = base + "." + std::to_string(attempt);
+}
+
+AtomicFile::~AtomicFile() {
+  if (!done_) discard();
+}
+
+void AtomicFile::discard() {
+  ::unlink(temporary_.c_str());
+  done_ = true;
+}
+
+void AtomicFile::commit(bool replace) {
+  if (done_) throw Error(path_ + ": AtomicFile committed twice");
+  if (!exists(temporary_)) {
+    done_ = true;
+    throw FileError(path_ + ": nothing was written to " + temporary_);
+  }
+  sync_path(temporary_, O_RDONLY);
+  try {
+    check_replaceable(path_);  // it may have appeared while we wrote
+  } catch (...) {
+    discard();
+    throw;
+  }
+  bool published = false;
+  if (!replace) {
+    if (::link(temporary_.c_str(), path_.c_str()) == 0) {
+      ::unlink(temporary_.c_str());
+      published = true;
+    } else if (errno == EEXIST) {
+      discard();
+      throw InputError(path_ + " exists; pass --force to overwrite");
+    }
+    // Filesystems without hard links fall back to rename().
+  }
+  if (!published && ::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    discard();
+    throw FileError(path_ + ": cannot move " + temporary_ + " into place: " + reason);
+  }
+  done_ = true;
+  sync_path(folder_of(path_), O_RDONLY | O_DIRECTORY);
+}
+
+void write_file_atomically(const std::string& path, const std::string& contents, bool replace) {
+  AtomicFile file(path);
+  std::FILE* out = std::fopen(file.temporary_path().c_str(), "wb");
+  if (!out) throw FileError(path + ": cannot write: " + std::strerror(errno));
+  const bool ok = std::fwrite(contents.data(), 1, contents.size(), out) == contents.size();
+  const bool closed = std::fclose(out) == 0;
+  if (!ok || !closed) throw FileError(path + ": cannot write (disk full?)");
+  file.commit(replace);
+}
+
+}  // namespace shardlab

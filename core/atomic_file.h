@@ -1,0 +1,47 @@
+// The one way shardlab writes a file a user keeps: under a temporary name in the same folder
+// (`<path>.tmp.<pid>[.<n>]`), fsync, then rename onto the final name and fsync the folder. A
+// reader never sees half a file, a killed process never leaves a partial file under the final
+// name, and what was there before stays intact until the new file is complete.
+//
+// Only regular files are ever replaced: a symlink, device, folder or socket at the final path is
+// refused (FileError), so `--force` can never turn /dev/null into a file.
+#pragma once
+
+#include <string>
+
+namespace shardlab {
+
+class AtomicFile {
+ public:
+  // Chooses a free temporary name next to `path`; InputError if the folder does not exist or
+  // `path` is something other than a regular file.
+  explicit AtomicFile(std::string path);
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  // Without commit(): removes the temporary; the final path is left as it was.
+  ~AtomicFile();
+
+  const std::string& path() const { return path_; }
+  // Where the caller writes (any library that takes a file name: HDF5, libtorch, streams).
+  const std::string& temporary_path() const { return temporary_; }
+
+  // fsyncs the temporary and renames it onto path(). With `replace` false, an existing file at
+  // path() is kept and InputError is thrown (link() publishes only if the name is still free).
+  void commit(bool replace = true);
+  // Removes the temporary now.
+  void discard();
+
+ private:
+  std::string path_;
+  std::string temporary_;
+  bool done_ = false;
+};
+
+// The bytes of `contents` as the file `path`, through AtomicFile. FileError on failure.
+void write_file_atomically(const std::string& path, const std::string& contents, bool replace = true);
+
+// Refuses (InputError) a path that exists and is not a regular file; used before opening
+// anything for writing.
+void check_replaceable(const std::string& path);
+
+}  // namespace shardlab
