@@ -5,6 +5,7 @@
 namespace shardlab {
 
 at::Tensor ActivationTaps::operator()(const std::string& layer, at::Tensor x) {
+  if (names_) names_->push_back(layer);
   const auto it = patches_.find(layer);
   if (it != patches_.end()) {
     for (const auto& patch : it->second) {

@@ -32,6 +32,9 @@ class ActivationTaps {
   // Called by networks at every named activation; returns what flows on downstream.
   at::Tensor operator()(const std::string& layer, at::Tensor x);
 
+  // Appends every layer name the network passes, in order (how networks list their layers).
+  void list_names(std::vector<std::string>* names) { names_ = names; }
+
   // Layers named by record() or add_patch() that the network never reached (typos).
   std::vector<std::string> unused(const std::vector<std::string>& network_layers) const;
 
@@ -40,6 +43,7 @@ class ActivationTaps {
   bool record_all_ = false;
   std::map<std::string, std::vector<ActivationPatch>> patches_;
   std::map<std::string, at::Tensor> recorded_;
+  std::vector<std::string>* names_ = nullptr;
 };
 
 // Patches used by the studies.

@@ -1,63 +1,36 @@
-// The policy networks: an IMPALA ResNet torso for image-like observations (procgen-tools'
-// module names, so a paper's layer names map one to one), an MLP torso for vector
-// observations, a categorical or diagonal-Gaussian policy head and a value head.
+// The actor-critic of PPO and REINFORCE (and the acting policy of the offline learners): the
+// shared torso (agents/torso.h), then a policy head (`fc_policy`) and a value head (`fc_value`).
+// Policy heads (NetworkConfig::policy_head): categorical for discrete actions; for continuous
+// actions "gaussian" (a diagonal Gaussian with a state-independent log-std parameter) or
+// "tanh_gaussian" (fc_policy gives mean and log-std, log-std clamped to [log 1e-5, log 10],
+// action = tanh(mean + std * eps) in [-1, 1]: the actor of ATAC and SAC).
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
 
 #include <string>
 #include <vector>
 
 #include "agents/activation_taps.h"
+#include "agents/torso.h"
 #include "core/experience.h"
 
 namespace shardlab {
 
-class Spec;
-class SpecSchema;
-
-struct NetworkConfig {
-  std::string torso = "impala";                // impala | mlp
-  std::vector<int64_t> channels = {16, 32, 32};  // IMPALA block widths
-  int64_t hidden = 256;                        // IMPALA fc width / MLP layer width
-  int64_t mlp_layers = 2;
-  bool channels_last = true;  // IMPALA convs in channels-last memory format (about 3x faster on CPU)
-
-  static NetworkConfig from_spec(const Spec& spec);
-};
-
-void declare_network_keys(SpecSchema& schema);
-
-// One residual block: relu -> conv1 -> relu -> conv2 -> add the input.
-class ResBlockImpl : public torch::nn::Module {
- public:
-  explicit ResBlockImpl(int64_t channels);
-  at::Tensor forward(at::Tensor x, ActivationTaps* taps, const std::string& name);
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-};
-TORCH_MODULE(ResBlock);
-
-// conv -> maxpool(3, stride 2, pad 1) -> res1 -> res2.
-class ConvSequenceImpl : public torch::nn::Module {
- public:
-  ConvSequenceImpl(int64_t in_channels, int64_t out_channels);
-  at::Tensor forward(at::Tensor x, ActivationTaps* taps, const std::string& name);
-  torch::nn::Conv2d conv{nullptr};
-  ResBlock res1{nullptr}, res2{nullptr};
-};
-TORCH_MODULE(ConvSequence);
-
 // Outputs of one forward pass: logits (categorical) or means (Gaussian), and state values.
+// For the tanh_gaussian head logits_or_mean is (batch, 2 * dim): the means of the pre-tanh
+// Gaussian, then its clamped log-stds; the helpers below read it whole.
 struct PolicyOutput {
-  at::Tensor logits_or_mean;  // (batch, num_actions) or (batch, dim)
+  at::Tensor logits_or_mean;  // (batch, num_actions), (batch, dim) or (batch, 2 * dim)
   at::Tensor value;           // (batch,)
 };
 
 class ActorCriticImpl : public torch::nn::Module {
  public:
-  ActorCriticImpl(const NetworkConfig& config, const ObservationSpec& obs, const ActionSpec& act);
+  // Initial weights come from `init` alone (orthogonal, PPO detail 2).
+  ActorCriticImpl(const NetworkConfig& config, const ObservationSpec& obs, const ActionSpec& act, at::Generator& init);
 
   // obs: (batch, obs...) float. taps may be null.
   PolicyOutput forward(const at::Tensor& obs, ActivationTaps* taps = nullptr);
@@ -66,18 +39,21 @@ class ActorCriticImpl : public torch::nn::Module {
   const std::vector<std::string>& layer_names() const { return layer_names_; }
   const ActionSpec& action_spec() const { return action_spec_; }
   const ObservationSpec& observation_spec() const { return observation_spec_; }
-  const NetworkConfig& config() const { return config_; }
+  const NetworkConfig& config() const { return torso_->config(); }
 
-  // Gaussian heads: state-independent log standard deviation, initialised to 0.
+  // True for the tanh_gaussian head (continuous actions only).
+  bool tanh_gaussian() const { return tanh_gaussian_; }
+
+  // The gaussian head's state-independent log standard deviation, initialised to 0 (undefined
+  // for the other heads).
   at::Tensor log_std;
 
  private:
-  NetworkConfig config_;
   ObservationSpec observation_spec_;
   ActionSpec action_spec_;
-  std::vector<ConvSequence> blocks_;
-  std::vector<torch::nn::Linear> mlp_;
-  torch::nn::Linear fc_{nullptr}, fc_policy_{nullptr}, fc_value_{nullptr};
+  bool tanh_gaussian_ = false;
+  Torso torso_{nullptr};
+  torch::nn::Linear fc_policy_{nullptr}, fc_value_{nullptr};
   std::vector<std::string> layer_names_;
 };
 TORCH_MODULE(ActorCritic);
@@ -88,9 +64,17 @@ struct ActionSample {
   at::Tensor log_prob;  // (batch,)
 };
 ActionSample sample_action(const ActorCriticImpl& net, const at::Tensor& logits_or_mean, at::Generator& gen);
-// The mode: argmax of the logits, or the mean.
+// Continuous heads: a reparameterised sample, action and log-prob differentiable in the network's
+// outputs (the actor losses of ATAC and SAC). Error for discrete actions.
+ActionSample rsample_action(const ActorCriticImpl& net, const at::Tensor& logits_or_mean, at::Generator& gen);
+// The mode: argmax of the logits, the mean, or tanh(mean) for tanh_gaussian.
 at::Tensor greedy_action(const ActorCriticImpl& net, const at::Tensor& logits_or_mean);
+// tanh_gaussian: log N(atanh(a)) - sum log(1 - a^2) with a clamped to |a| <= 1 - 1e-6, so dataset
+// actions on the bounds have a finite likelihood.
 at::Tensor log_prob_of(const ActorCriticImpl& net, const at::Tensor& logits_or_mean, const at::Tensor& action);
+// tanh_gaussian has no closed form: the pre-tanh Gaussian's entropy plus the log-Jacobian
+// sum log(1 - tanh(mean)^2) at the mean (a deterministic first-order estimate; learners that need
+// an unbiased one use -log_prob of an rsample_action).
 at::Tensor entropy_of(const ActorCriticImpl& net, const at::Tensor& logits_or_mean);
 
 }  // namespace shardlab

@@ -2,10 +2,12 @@
 
 #include <torch/torch.h>
 
-#include <cstdio>
+#include <cmath>
 #include <filesystem>
 
+#include "agents/run_dir.h"
 #include "agents/train_config.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/spec.h"
 #include "envs/registry.h"
@@ -14,7 +16,11 @@ namespace shardlab {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kFormat = "shardlab-checkpoint-1";
+// Version 1 (the first format) held the PPO trainer's fixed parts under the same names that the
+// trainer now registers, so it loads through the same code; version 2 adds the observation
+// normalisation settings.
+constexpr const char* kFormat = "shardlab-checkpoint-2";
+constexpr const char* kFormatV1 = "shardlab-checkpoint-1";
 
 at::Tensor doubles(const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64); }
 std::vector<double> to_vector(const at::Tensor& t) {
@@ -25,78 +31,127 @@ std::vector<double> to_vector(const at::Tensor& t) {
 // The first line of a libtorch error, for a one-line message.
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-}  // namespace
-
-void save_checkpoint(const std::string& path, ActorCriticImpl& net, torch::optim::Adam& optimizer,
-                     const at::Generator& gen, const CheckpointState& state) {
-  torch::serialize::OutputArchive archive, model, optim;
-  net.save(model);
-  optimizer.save(optim);
-  archive.write("format", c10::IValue(std::string(kFormat)));
-  archive.write("model", model);
-  archive.write("optimizer", optim);
-  archive.write("generator_state", gen.get_state());
-  archive.write("update", torch::tensor(state.update, torch::kInt64));
-  archive.write("global_step", torch::tensor(state.global_step, torch::kInt64));
-  archive.write("spec", c10::IValue(state.spec_ini));
-  archive.write("obs_mean", doubles(state.observation_stats.mean));
-  archive.write("obs_var", doubles(state.observation_stats.var));
-  archive.write("obs_count", torch::tensor(state.observation_stats.count, torch::kFloat64));
-  archive.write("ret_var", doubles(state.return_stats.var));
-  archive.write("ret_mean", doubles(state.return_stats.mean));
-  archive.write("ret_count", torch::tensor(state.return_stats.count, torch::kFloat64));
-  const std::string tmp = path + ".tmp.pt";
+void open_archive(torch::serialize::InputArchive& archive, const std::string& path) {
+  if (!fs::is_regular_file(path)) throw FileError(path + ": no such checkpoint file");
   try {
-    archive.save_to(tmp);
+    archive.load_from(path);
+    c10::IValue format;
+    if (!archive.try_read("format", format) || !format.isString() ||
+        (format.toStringRef() != kFormat && format.toStringRef() != kFormatV1))
+      throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' marker)");
   } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
-    throw FileError(path + ": cannot write checkpoint: " + first_line(e.what_without_backtrace()));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw FileError(path + ": cannot write checkpoint");
+    throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what_without_backtrace()));
   }
 }
 
-void load_checkpoint(const std::string& path, ActorCriticImpl& net, torch::optim::Adam* optimizer,
-                     at::Generator* gen, CheckpointState& state) {
-  if (!fs::is_regular_file(path)) throw FileError(path + ": no such checkpoint file");
-  try {
-    torch::serialize::InputArchive archive, model;
-    archive.load_from(path);
-    c10::IValue format, spec;
-    if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat)
-      throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' marker)");
-    archive.read("model", model);
-    net.load(model);
-    if (optimizer) {
-      torch::serialize::InputArchive optim;
-      archive.read("optimizer", optim);
-      optimizer->load(optim);
-    }
-    // A fresh tensor per key: InputArchive::read into a defined tensor rebinds it in place.
-    auto tensor = [&archive](const char* key) {
-      at::Tensor t;
-      archive.read(key, t);
-      return t;
-    };
-    if (gen) gen->set_state(tensor("generator_state"));
-    state.update = tensor("update").item<int64_t>();
-    state.global_step = tensor("global_step").item<int64_t>();
-    archive.read("spec", spec);
-    state.spec_ini = spec.toStringRef();
-    state.observation_stats.mean = to_vector(tensor("obs_mean"));
-    state.observation_stats.var = to_vector(tensor("obs_var"));
-    state.observation_stats.count = tensor("obs_count").item<double>();
-    state.return_stats.mean = to_vector(tensor("ret_mean"));
-    state.return_stats.var = to_vector(tensor("ret_var"));
-    state.return_stats.count = tensor("ret_count").item<double>();
-  } catch (const c10::Error& e) {
-    throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what_without_backtrace()));
-  } catch (const std::runtime_error& e) {
-    if (dynamic_cast<const FileError*>(&e)) throw;
-    throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what()));
+}  // namespace
+
+void Checkpoint::add(const std::string& name, torch::nn::Module& m, bool optional) {
+  parts_.push_back({name, &m, optional});
+}
+void Checkpoint::add(const std::string& name, torch::optim::Optimizer& o, bool optional) {
+  parts_.push_back({name, &o, optional});
+}
+void Checkpoint::add(const std::string& name, at::Generator& g, bool optional) {
+  parts_.push_back({name, &g, optional});
+}
+void Checkpoint::add(const std::string& name, int64_t& v, bool optional) { parts_.push_back({name, &v, optional}); }
+void Checkpoint::add(const std::string& name, bool& v, bool optional) { parts_.push_back({name, &v, optional}); }
+void Checkpoint::add(const std::string& name, double& v, bool optional) { parts_.push_back({name, &v, optional}); }
+void Checkpoint::add(const std::string& name, std::vector<double>& v, bool optional) {
+  parts_.push_back({name, &v, optional});
+}
+void Checkpoint::add(const std::string& name, RunningMeanStd& stats, bool optional) {
+  add(name + "_mean", stats.mean, optional);
+  add(name + "_var", stats.var, optional);
+  add(name + "_count", stats.count, optional);
+}
+
+void Checkpoint::save(const std::string& path, const std::string& spec_ini) const {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("spec", c10::IValue(spec_ini));
+  for (const Part& part : parts_) {
+    std::visit(
+        [&](auto* target) {
+          using T = std::remove_pointer_t<decltype(target)>;
+          if constexpr (std::is_same_v<T, torch::nn::Module> || std::is_same_v<T, torch::optim::Optimizer>) {
+            torch::serialize::OutputArchive sub;
+            target->save(sub);
+            archive.write(part.name, sub);
+          } else if constexpr (std::is_same_v<T, at::Generator>) {
+            archive.write(part.name, target->get_state());
+          } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+            archive.write(part.name, doubles(*target));
+          } else if constexpr (std::is_same_v<T, double>) {
+            archive.write(part.name, torch::tensor(*target, torch::kFloat64));
+          } else {
+            archive.write(part.name, torch::tensor(static_cast<int64_t>(*target), torch::kInt64));
+          }
+        },
+        part.target);
   }
+  AtomicFile file(path);
+  try {
+    archive.save_to(file.temporary_path());
+  } catch (const c10::Error& e) {
+    throw FileError(path + ": cannot write checkpoint: " + first_line(e.what_without_backtrace()));
+  }
+  file.commit();
+}
+
+void Checkpoint::load(const std::string& path) const {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  for (const Part& part : parts_) {
+    try {
+      std::visit(
+          [&](auto* target) {
+            using T = std::remove_pointer_t<decltype(target)>;
+            if constexpr (std::is_same_v<T, torch::nn::Module> || std::is_same_v<T, torch::optim::Optimizer>) {
+              torch::serialize::InputArchive sub;
+              if (!archive.try_read(part.name, sub)) {
+                if (part.optional) return;
+                throw FileError(path + ": the checkpoint has no part '" + part.name + "'");
+              }
+              target->load(sub);
+              if constexpr (std::is_same_v<T, torch::nn::Module>) {
+                for (const auto& p : target->named_parameters())
+                  if (!torch::isfinite(p.value()).all().template item<bool>())
+                    throw FileError(path + ": part '" + part.name + "' holds non-finite weights (" + p.key() + ")");
+              }
+            } else {
+              // A fresh tensor per part: InputArchive::read into a defined tensor rebinds it in place.
+              at::Tensor t;
+              if (!archive.try_read(part.name, t)) {
+                if (part.optional) return;
+                throw FileError(path + ": the checkpoint has no part '" + part.name + "'");
+              }
+              if constexpr (std::is_same_v<T, at::Generator>) {
+                target->set_state(t);
+              } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+                *target = to_vector(t);
+              } else if constexpr (std::is_same_v<T, double>) {
+                *target = t.item<double>();
+              } else {
+                *target = static_cast<T>(t.item<int64_t>());
+              }
+            }
+          },
+          part.target);
+    } catch (const c10::Error& e) {
+      throw FileError(path + ": part '" + part.name + "' does not load: " + first_line(e.what_without_backtrace()));
+    }
+  }
+}
+
+std::string Checkpoint::read_spec(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  open_archive(archive, path);
+  c10::IValue spec;
+  if (!archive.try_read("spec", spec) || !spec.isString())
+    throw FileError(path + ": the checkpoint has no spec");
+  return spec.toStringRef();
 }
 
 at::Tensor LoadedPolicy::prepare(const float* obs, int64_t rows) const {
@@ -104,59 +159,46 @@ at::Tensor LoadedPolicy::prepare(const float* obs, int64_t rows) const {
   std::vector<int64_t> sizes = {rows};
   sizes.insert(sizes.end(), os.shape.begin(), os.shape.end());
   at::Tensor x = torch::from_blob(const_cast<float*>(obs), sizes, torch::kFloat32).clone();
-  if (state.normalize_observations) {
-    const at::Tensor mean = doubles(state.observation_stats.mean).to(torch::kFloat32).reshape(os.shape);
-    const at::Tensor var = doubles(state.observation_stats.var).to(torch::kFloat32).reshape(os.shape);
-    x = ((x - mean) / (var + 1e-8).sqrt()).clamp(-state.observation_clip, state.observation_clip);
+  if (normalize_observations) {
+    const at::Tensor mean = doubles(observation_stats.mean).to(torch::kFloat32).reshape(os.shape);
+    const at::Tensor var = doubles(observation_stats.var).to(torch::kFloat32).reshape(os.shape);
+    x = ((x - mean) / (var + 1e-8).sqrt()).clamp(-observation_clip, observation_clip);
   }
   return x;
 }
 
 LoadedPolicy load_policy(const std::string& path, const SpecSchema& schema) {
   // Read the spec first, then build the network it describes and load the weights into it.
-  std::string spec_text;
-  try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(path);
-    c10::IValue format, spec;
-    if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat)
-      throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' marker)");
-    archive.read("spec", spec);
-    spec_text = spec.toStringRef();
-  } catch (const c10::Error& e) {
-    throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what_without_backtrace()));
-  }
+  LoadedPolicy policy;
+  policy.path = path;
+  policy.spec_ini = Checkpoint::read_spec(path);
   Spec spec(schema);
   try {
-    spec = Spec::from_text(schema, spec_text, path + " (spec)", {});
+    spec = Spec::from_text(schema, policy.spec_ini, path + " (spec)", {});
   } catch (const InputError& e) {
     throw FileError(path + ": its spec does not load in this version: " + e.what());
   }
   auto env = make_env(spec, 0);
-  LoadedPolicy policy;
-  policy.path = path;
-  policy.net = ActorCritic(NetworkConfig::from_spec(spec), env->observation_spec(), env->action_spec());
-  load_checkpoint(path, *policy.net, nullptr, nullptr, policy.state);
-  const TrainConfig config = TrainConfig::from_spec(spec);
-  policy.state.normalize_observations = config.normalize_observations;
-  policy.state.observation_clip = config.observation_clip;
+  at::Generator init = at::detail::createCPUGenerator(0);  // every weight is then loaded
+  policy.net = ActorCritic(NetworkConfig::from_spec(spec), env->observation_spec(), env->action_spec(), init);
+  // Version-1 checkpoints did not store the normalisation settings: they come from the spec.
+  const TrainConfig train = TrainConfig::from_spec(spec);
+  policy.normalize_observations = train.normalize_observations;
+  policy.observation_clip = train.observation_clip;
+  Checkpoint checkpoint;
+  checkpoint.add("model", *policy.net);
+  checkpoint.add("obs_normalize", policy.normalize_observations, /*optional=*/true);
+  checkpoint.add("obs_clip", policy.observation_clip, /*optional=*/true);
+  checkpoint.add("obs", policy.observation_stats, /*optional=*/true);
+  checkpoint.load(path);
   policy.net->eval();
   return policy;
 }
 
-std::string resolve_checkpoint(const std::string& run_dir_or_file) {
-  if (fs::is_regular_file(run_dir_or_file)) return run_dir_or_file;
-  const fs::path dir = fs::path(run_dir_or_file) / "checkpoints";
-  if (!fs::is_directory(dir))
-    throw FileError(run_dir_or_file + ": neither a checkpoint file nor a run folder with checkpoints/");
-  std::string newest;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("update_", 0) == 0 && entry.path().extension() == ".pt" && name > fs::path(newest).filename().string())
-      newest = entry.path().string();
-  }
-  if (newest.empty()) throw FileError(dir.string() + ": no checkpoint (update_*.pt) yet");
-  return newest;
+void save_policy(const std::string& path, ActorCriticImpl& net, const Spec& spec) {
+  Checkpoint checkpoint;
+  checkpoint.add("model", net);
+  checkpoint.save(path, spec.to_ini());
 }
 
 }  // namespace shardlab

@@ -1,43 +1,71 @@
-// Checkpoints: the network, the optimizer, the sampling generator, the normalisers and the
-// resolved spec, in one libtorch archive. A checkpoint is self-contained: evaluation and
-// analysis rebuild the policy from the spec inside it.
+// Checkpoints of named parts: any set of modules, optimizers, random generators and small
+// state (counters, normaliser statistics, settings), plus the resolved spec, in one libtorch
+// archive written through AtomicFile. A learner names its parts once and the same Checkpoint
+// saves and restores them. The part "model" is always the acting policy, so `eval`, `render`
+// and `analyze` load any learner's checkpoint the same way.
 #pragma once
 
-#include <torch/optim/adam.h>
+#include <ATen/core/Generator.h>
 
+#include <cstdint>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "agents/actor_critic.h"
 #include "agents/normalization.h"
+
+namespace torch::optim {
+class Optimizer;
+}
 
 namespace shardlab {
 
 class Spec;
 class SpecSchema;
 
-struct CheckpointState {
-  int64_t update = 0;
-  int64_t global_step = 0;
-  std::string spec_ini;  // the run's resolved spec
+class Checkpoint {
+ public:
+  // Each part is saved from and loaded into the object given here (it must outlive save/load).
+  // An optional part missing from a file keeps its current value (older checkpoints).
+  void add(const std::string& name, torch::nn::Module& module, bool optional = false);
+  void add(const std::string& name, torch::optim::Optimizer& optimizer, bool optional = false);
+  void add(const std::string& name, at::Generator& generator, bool optional = false);
+  void add(const std::string& name, int64_t& value, bool optional = false);
+  void add(const std::string& name, bool& value, bool optional = false);
+  void add(const std::string& name, double& value, bool optional = false);
+  void add(const std::string& name, std::vector<double>& values, bool optional = false);
+  // Running statistics as "<name>_mean", "<name>_var", "<name>_count".
+  void add(const std::string& name, RunningMeanStd& stats, bool optional = false);
+
+  // Writes every part and the resolved spec. FileError if the file cannot be written.
+  void save(const std::string& path, const std::string& spec_ini) const;
+  // Restores every part; FileError (one line, naming the file and part) on anything unreadable,
+  // a missing required part, or a module with non-finite weights.
+  void load(const std::string& path) const;
+
+  // The resolved spec stored in a checkpoint file.
+  static std::string read_spec(const std::string& path);
+
+ private:
+  using Target = std::variant<torch::nn::Module*, torch::optim::Optimizer*, at::Generator*, int64_t*, bool*, double*,
+                              std::vector<double>*>;
+  struct Part {
+    std::string name;
+    Target target;
+    bool optional;
+  };
+  std::vector<Part> parts_;
+};
+
+// A trained policy ready to act: the "model" part rebuilt from the checkpoint's own spec, with
+// the observation normalisation it was trained with.
+struct LoadedPolicy {
+  ActorCritic net{nullptr};
   bool normalize_observations = false;
   double observation_clip = 10.0;
   RunningMeanStd observation_stats{1};
-  RunningMeanStd return_stats{1};
-};
-
-// Writes through a temporary name, so a killed process never leaves a partial checkpoint.
-void save_checkpoint(const std::string& path, ActorCriticImpl& net, torch::optim::Adam& optimizer,
-                     const at::Generator& gen, const CheckpointState& state);
-
-// Restores a training run's state in place (the network must have the checkpoint's shape).
-// Throws FileError naming the file on anything unreadable.
-void load_checkpoint(const std::string& path, ActorCriticImpl& net, torch::optim::Adam* optimizer,
-                     at::Generator* gen, CheckpointState& state);
-
-// A trained policy ready to act: the network rebuilt from the checkpoint's own spec.
-struct LoadedPolicy {
-  ActorCritic net{nullptr};
-  CheckpointState state;
+  std::string spec_ini;
   std::string path;
   // Observations as the network expects them (normalised with the training statistics).
   at::Tensor prepare(const float* obs, int64_t rows) const;
@@ -45,7 +73,8 @@ struct LoadedPolicy {
 // `schema` reads the checkpoint's spec (the caller's full schema of keys).
 LoadedPolicy load_policy(const std::string& path, const SpecSchema& schema);
 
-// The newest checkpoint of a run folder, or the file itself; FileError if there is none.
-std::string resolve_checkpoint(const std::string& run_dir_or_file);
+// Writes a checkpoint holding just a policy (untrained, or trained elsewhere) and the spec it was
+// built from: what tests and benchmarks need to run `eval` and `analyze` without training.
+void save_policy(const std::string& path, ActorCriticImpl& net, const Spec& spec);
 
 }  // namespace shardlab

@@ -4,11 +4,14 @@
 
 #include <cmath>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "agents/checkpoint.h"
+#include "agents/run_dir.h"
 #include "agents/scripted_policy.h"
 #include "core/error.h"
+#include "core/hdf5_file.h"
 #include "core/rng.h"
 #include "core/spec.h"
 #include "core/text.h"
@@ -20,20 +23,8 @@ namespace {
 
 constexpr uint64_t kEvalStream = 0xE7A1;
 constexpr int64_t kMaxEvalEnvs = 64;
-// Metrics reported as rates, and their names in the JSON.
-const std::map<std::string, std::string> kRateNames = {
-    {"reached_cheese", "cheese_rate"},         {"reached_corner", "corner_rate"},
-    {"lander/landed", "landed_rate"},          {"lander/crashed", "crashed_rate"},
-    {"lander/out_of_bounds", "out_of_bounds_rate"}, {"lander/timeout", "timeout_rate"},
-    {"walker/finished", "finished_rate"},      {"walker/fell", "fell_rate"},
-    {"walker/out_of_bounds", "out_of_bounds_rate"}, {"walker/timeout", "timeout_rate"}};
 
 }  // namespace
-
-std::string rate_name(const std::string& metric) {
-  const auto it = kRateNames.find(metric);
-  return it == kRateNames.end() ? "" : it->second;
-}
 
 namespace {
 
@@ -53,7 +44,7 @@ std::vector<EpisodeStats> run_episodes(VectorEnv& venv, int64_t episodes, const 
   return finished;
 }
 
-EvalResult summarize(const std::vector<EpisodeStats>& finished) {
+EvalResult summarize(const std::vector<EpisodeStats>& finished, const std::vector<EpisodeRate>& rates) {
   EvalResult result;
   result.episodes = static_cast<int64_t>(finished.size());
   double sum = 0, sum_sq = 0, length = 0;
@@ -62,9 +53,9 @@ EvalResult summarize(const std::vector<EpisodeStats>& finished) {
     sum += e.episode_return;
     sum_sq += e.episode_return * e.episode_return;
     length += static_cast<double>(e.length);
-    for (const auto& [metric, name] : kRateNames) {
-      const auto it = e.metrics.find(metric);
-      if (it != e.metrics.end()) successes[name] += it->second;
+    for (const EpisodeRate& rate : rates) {
+      const auto it = e.metrics.find(rate.stat);
+      if (it != e.metrics.end()) successes[rate.name] += it->second;
     }
   }
   const double count = static_cast<double>(finished.size());
@@ -76,6 +67,11 @@ EvalResult summarize(const std::vector<EpisodeStats>& finished) {
 }
 
 }  // namespace
+
+void declare_eval_keys(SpecSchema& s) {
+  s.add_int("eval.episodes", kDefaultEvalEpisodes, "episodes `shardlab eval` runs by default").at_least(1);
+  s.add_bool("eval.greedy", false, "evaluate the most likely action instead of sampling");
+}
 
 EvalResult::Rate wilson_interval(double k, double n) {
   EvalResult::Rate r;
@@ -92,15 +88,74 @@ EvalResult::Rate wilson_interval(double k, double n) {
 }
 
 std::string EvalResult::to_json() const {
-  std::ostringstream out;
-  out << "{\n  \"episodes\": " << episodes << ",\n  \"mean_return\": " << json_number(mean_return)
-      << ",\n  \"std_return\": " << json_number(std_return) << ",\n  \"mean_length\": " << json_number(mean_length);
-  for (const auto& [name, r] : rates)
-    out << ",\n  \"" << name << "\": " << json_number(r.rate) << ",\n  \"" << name << "_ci95\": ["
-        << json_number(r.low) << ", " << json_number(r.high) << "]";
-  for (const auto& [key, value] : context) out << ",\n  " << json_string(key) << ": " << json_string(value);
-  out << "\n}\n";
-  return out.str();
+  // Non-finite numbers are written as null (JSON has no NaN).
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::ordered_json j;
+  j["episodes"] = episodes;
+  j["mean_return"] = number(mean_return);
+  j["std_return"] = number(std_return);
+  j["mean_length"] = number(mean_length);
+  for (const auto& [name, r] : rates) {
+    j[name] = number(r.rate);
+    j[name + "_ci95"] = {number(r.low), number(r.high)};
+  }
+  for (const auto& [key, value] : context) j[key] = value;
+  return j.dump(2) + "\n";
+}
+
+std::function<void(const float*, int, int64_t*, float*)> policy_behaviour(const LoadedPolicy& policy,
+                                                                          at::Generator& gen, bool greedy) {
+  return [&policy, &gen, greedy](const float* obs, int count, int64_t* discrete, float* continuous) {
+    torch::NoGradGuard no_grad;
+    const ActionSpec& act = policy.net->action_spec();
+    ActorCritic net = policy.net;  // a handle: forward() is not const
+    const PolicyOutput out = net->forward(policy.prepare(obs, count));
+    at::Tensor action = greedy ? greedy_action(*net, out.logits_or_mean) : sample_action(*net, out.logits_or_mean, gen).action;
+    if (act.discrete) {
+      action = action.to(torch::kInt64).contiguous();
+      std::copy(action.data_ptr<int64_t>(), action.data_ptr<int64_t>() + count, discrete);
+    } else {
+      action = action.clamp(act.low, act.high).to(torch::kFloat32).contiguous();
+      std::copy(action.data_ptr<float>(), action.data_ptr<float>() + count * act.dim, continuous);
+    }
+  };
+}
+
+EvalResult evaluate_policy(const LoadedPolicy& policy, const Spec& spec, int64_t episodes, bool greedy) {
+  if (episodes < 1) throw InputError("--episodes " + std::to_string(episodes) + ": expected at least 1");
+  const int64_t n = std::min(episodes, kMaxEvalEnvs);
+  VectorEnv venv = make_vector_env(spec, kEvalStream, n);
+  if (venv.observation_spec().shape != policy.net->observation_spec().shape)
+    throw InputError("environment " + spec.get_string("env.name") + " has observations of shape " +
+                     format_shape(venv.observation_spec().shape) + ", the policy was trained on " +
+                     format_shape(policy.net->observation_spec().shape));
+  const ActionSpec& act = venv.action_spec();
+  const ActionSpec& trained = policy.net->action_spec();
+  if (act.discrete != trained.discrete || act.num_actions != trained.num_actions || act.dim != trained.dim)
+    throw InputError("environment " + spec.get_string("env.name") + " has other actions than the policy was trained on");
+  at::Generator gen = at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kEvalStream));
+  const auto behaviour = policy_behaviour(policy, gen, greedy);
+  std::vector<int64_t> discrete(act.discrete ? n : 0);
+  std::vector<float> continuous(act.discrete ? 0 : n * act.dim);
+  const std::vector<EpisodeStats> finished = run_episodes(venv, episodes, [&] {
+    behaviour(venv.observations(), static_cast<int>(n), discrete.data(), continuous.data());
+    if (act.discrete)
+      venv.step(discrete.data());
+    else
+      venv.step(continuous.data());
+  });
+  const EnvRegistration& env = find_env(spec.get_string("env.name"));
+  EvalResult result = summarize(finished, env.rates);
+  result.context = {{"environment", spec.get_string("env.name")},
+                    {"policy", greedy ? "greedy" : "sampled"},
+                    {"seed", std::to_string(spec.get_int("run.seed"))},
+                    {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
+  for (const std::string& key : env.summary_keys) {
+    const KeyInfo* info = spec.schema().find(key);
+    result.context[key.substr(key.find('.') + 1)] =
+        info->type == KeyType::kString ? spec.get_string(key) : spec.values_under(key).at(key);
+  }
+  return result;
 }
 
 EvalResult evaluate_checkpoint(const std::string& run_or_checkpoint, const SpecSchema& schema,
@@ -108,41 +163,15 @@ EvalResult evaluate_checkpoint(const std::string& run_or_checkpoint, const SpecS
   if (episodes < 1) throw InputError("--episodes " + std::to_string(episodes) + ": expected at least 1");
   const std::string path = resolve_checkpoint(run_or_checkpoint);
   LoadedPolicy policy = load_policy(path, schema);
-  const Spec spec = Spec::from_text(schema, policy.state.spec_ini, path + " (spec)", overrides);
-  const int64_t n = std::min(episodes, kMaxEvalEnvs);
-  VectorEnv venv = make_vector_env(spec, kEvalStream, n);
-  if (venv.observation_spec().shape != policy.net->observation_spec().shape)
-    throw InputError("the overrides change the observation shape the policy was trained on");
-  at::Generator gen = at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kEvalStream));
+  const Spec spec = Spec::from_text(schema, policy.spec_ini, path + " (spec)", overrides);
   at::set_num_threads(static_cast<int>(std::max<int64_t>(1, spec.get_int("run.threads"))));
-
-  torch::NoGradGuard no_grad;
-  const ActionSpec& act = venv.action_spec();
-  const std::vector<EpisodeStats> finished = run_episodes(venv, episodes, [&] {
-    const PolicyOutput out = policy.net->forward(policy.prepare(venv.observations(), n));
-    const at::Tensor action = (greedy ? greedy_action(*policy.net, out.logits_or_mean)
-                                      : sample_action(*policy.net, out.logits_or_mean, gen).action)
-                                  .contiguous();
-    if (act.discrete) {
-      venv.step(action.data_ptr<int64_t>());
-    } else {
-      const at::Tensor clipped = action.clamp(act.low, act.high).contiguous();
-      venv.step(clipped.data_ptr<float>());
-    }
-  });
-  EvalResult result = summarize(finished);
-  result.context = {{"checkpoint", path},
-                    {"environment", spec.get_string("env.name")},
-                    {"policy", greedy ? "greedy" : "sampled"},
-                    {"seed", std::to_string(spec.get_int("run.seed"))},
-                    {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
+  EvalResult result = evaluate_policy(policy, spec, episodes, greedy);
+  result.context["checkpoint"] = path;
   std::string set;
   for (const auto& o : overrides) set += (set.empty() ? "" : " ") + o;
   result.context["overrides"] = set;
-  if (spec.get_string("env.name") == "maze") result.context["placement"] = spec.get_string("env.placement");
   return result;
 }
-
 
 EvalResult evaluate_scripted(const Spec& spec, const std::string& policy_name, int64_t episodes) {
   if (episodes < 1) throw InputError("--episodes " + std::to_string(episodes) + ": expected at least 1");
@@ -150,7 +179,8 @@ EvalResult evaluate_scripted(const Spec& spec, const std::string& policy_name, i
   VectorEnv venv = make_vector_env(spec, kEvalStream, n);
   const ActionSpec& act = venv.action_spec();
   const std::string env_name = spec.get_string("env.name");
-  ScriptedPolicy policy(policy_name, env_name, act,
+  const EnvRegistration& env = find_env(env_name);
+  ScriptedPolicy policy(policy_name, env, act,
                         mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kEvalStream + 1));
   const int64_t obs_size = venv.observation_spec().size();
   std::vector<int64_t> discrete(act.discrete ? n : 0);
@@ -164,7 +194,7 @@ EvalResult evaluate_scripted(const Spec& spec, const std::string& policy_name, i
       venv.step(continuous.data());
     }
   });
-  EvalResult result = summarize(finished);
+  EvalResult result = summarize(finished, env.rates);
   result.context = {{"environment", env_name},
                     {"policy", policy_name},
                     {"seed", std::to_string(spec.get_int("run.seed"))},

@@ -5,8 +5,34 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/error.h"
+#include "core/spec.h"
+
 namespace shardlab {
-namespace {
+
+void PpoConfig::declare_keys(SpecSchema& s) {
+  const PpoConfig d;
+  s.add_float("ppo.gae_lambda", d.gae_lambda, "GAE lambda").at_least(0).at_most(1);
+  s.add_int("ppo.num_minibatches", d.num_minibatches, "minibatches per epoch (they cover the whole rollout)")
+      .at_least(1);
+  s.add_int("ppo.update_epochs", d.update_epochs, "epochs over each rollout").at_least(1);
+  s.add_bool("ppo.norm_adv", d.norm_adv, "normalise advantages per minibatch");
+  s.add_float("ppo.clip_coef", d.clip_coef, "surrogate clipping coefficient").above(0);
+  s.add_bool("ppo.clip_vloss", d.clip_vloss, "clip the value loss like the policy (CleanRL on, SB3 off)");
+  s.add_float("ppo.target_kl", d.target_kl, "stop an update's epochs when approx KL exceeds this (0: off)").at_least(0);
+}
+
+PpoConfig PpoConfig::from_spec(const Spec& spec) {
+  PpoConfig c;
+  c.gae_lambda = spec.get_float("ppo.gae_lambda");
+  c.num_minibatches = spec.get_int("ppo.num_minibatches");
+  c.update_epochs = spec.get_int("ppo.update_epochs");
+  c.norm_adv = spec.get_bool("ppo.norm_adv");
+  c.clip_coef = spec.get_float("ppo.clip_coef");
+  c.clip_vloss = spec.get_bool("ppo.clip_vloss");
+  c.target_kl = spec.get_float("ppo.target_kl");
+  return c;
+}
 
 void check_finite(const at::Tensor& loss, const std::map<std::string, double>& parts) {
   if (std::isfinite(loss.item<double>())) return;
@@ -21,8 +47,6 @@ double explained_variance(const at::Tensor& predicted, const at::Tensor& target)
   const double var = target.var().item<double>();
   return var == 0.0 ? std::nan("") : 1.0 - (target - predicted).var().item<double>() / var;
 }
-
-}  // namespace
 
 void compute_gae(const Rollout& r, double gamma, double lambda, at::Tensor& advantages, at::Tensor& returns) {
   const int64_t T = r.rewards.size(0);
@@ -40,10 +64,18 @@ void compute_gae(const Rollout& r, double gamma, double lambda, at::Tensor& adva
   returns = advantages + r.values;
 }
 
+const std::vector<std::string>& ppo_metrics() {
+  static const std::vector<std::string> names = {"losses/policy_loss",   "losses/value_loss", "losses/entropy",
+                                                 "losses/old_approx_kl", "losses/approx_kl",  "losses/clipfrac",
+                                                 "losses/explained_variance"};
+  return names;
+}
+
 std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Adam& optimizer, const Rollout& rollout,
-                                         const TrainConfig& c, at::Generator& gen, at::Device device) {
+                                         const TrainConfig& train, const PpoConfig& c, at::Generator& gen,
+                                         at::Device device) {
   at::Tensor advantages, returns;
-  compute_gae(rollout, c.gamma, c.gae_lambda, advantages, returns);
+  compute_gae(rollout, train.gamma, c.gae_lambda, advantages, returns);
 
   // Flatten the rollout (T, N, ...) into one batch.
   const int64_t batch = rollout.rewards.numel();
@@ -96,14 +128,14 @@ std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Ada
       }
 
       const at::Tensor entropy_loss = entropy.mean();
-      const at::Tensor loss = pg_loss - c.ent_coef * entropy_loss + c.vf_coef * v_loss;
+      const at::Tensor loss = pg_loss - train.ent_coef * entropy_loss + train.vf_coef * v_loss;
       check_finite(loss, {{"policy_loss", pg_loss.item<double>()},
                           {"value_loss", v_loss.item<double>()},
                           {"entropy", entropy_loss.item<double>()}});
 
       optimizer.zero_grad();
       loss.backward();
-      torch::nn::utils::clip_grad_norm_(net.parameters(), c.max_grad_norm);
+      torch::nn::utils::clip_grad_norm_(net.parameters(), train.max_grad_norm);
       optimizer.step();
 
       pg_sum += pg_loss.item<double>();
@@ -121,54 +153,6 @@ std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Ada
           {"losses/approx_kl", kl_sum / m},
           {"losses/clipfrac", clipfrac_sum / m},
           {"losses/explained_variance", explained_variance(b_values, b_returns)}};
-}
-
-std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
-                                               const Rollout& rollout, const TrainConfig& c, at::Device device) {
-  // Monte-Carlo returns G_t, computed backwards; steps whose episode has not ended by the end of
-  // the rollout have no return yet and are left out of the loss.
-  const int64_t T = rollout.rewards.size(0);
-  at::Tensor returns = torch::zeros_like(rollout.rewards);
-  at::Tensor valid = torch::zeros_like(rollout.rewards);
-  at::Tensor g = torch::zeros_like(rollout.next_value);
-  at::Tensor seen_end = torch::zeros_like(rollout.next_value);
-  for (int64_t t = T - 1; t >= 0; --t) {
-    const at::Tensor ended = (rollout.terminated[t] + rollout.truncated[t]).clamp_max(1.0);
-    seen_end = torch::max(seen_end, ended);
-    g = rollout.rewards[t] + c.gamma * (1.0 - ended) * g;
-    returns[t] = g;
-    valid[t] = seen_end;
-  }
-  const at::Tensor mask = valid.flatten().to(device);
-  const double count = mask.sum().item<double>();
-  if (count == 0) return {{"losses/policy_loss", std::nan("")}};
-
-  const PolicyOutput out = net.forward(rollout.obs.flatten(0, 1).to(device));
-  const at::Tensor log_prob = log_prob_of(net, out.logits_or_mean, rollout.actions.flatten(0, 1).to(device));
-  const at::Tensor entropy = (entropy_of(net, out.logits_or_mean) * mask).sum() / count;
-  const at::Tensor g_flat = returns.flatten().to(device);
-
-  at::Tensor baseline = torch::zeros_like(g_flat);
-  at::Tensor v_loss = torch::zeros({}, g_flat.options());
-  if (c.baseline == "value") {
-    baseline = out.value.detach();
-    v_loss = 0.5 * ((out.value - g_flat).pow(2) * mask).sum() / count;
-  } else if (c.baseline == "mean") {
-    baseline = ((g_flat * mask).sum() / count).expand_as(g_flat);
-  }
-  const at::Tensor pg_loss = (-(log_prob * (g_flat - baseline)) * mask).sum() / count;
-  const at::Tensor loss = pg_loss - c.ent_coef * entropy + c.vf_coef * v_loss;
-  check_finite(loss, {{"policy_loss", pg_loss.item<double>()}, {"value_loss", v_loss.item<double>()}});
-
-  optimizer.zero_grad();
-  loss.backward();
-  torch::nn::utils::clip_grad_norm_(net.parameters(), c.max_grad_norm);
-  optimizer.step();
-  return {{"losses/policy_loss", pg_loss.item<double>()},
-          {"losses/value_loss", v_loss.item<double>()},
-          {"losses/entropy", entropy.item<double>()},
-          {"losses/explained_variance", explained_variance(out.value.detach().masked_select(mask > 0),
-                                                           g_flat.masked_select(mask > 0))}};
 }
 
 }  // namespace shardlab

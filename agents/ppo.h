@@ -2,10 +2,12 @@
 // Implementation Details of PPO"; reads top to bottom like CleanRL's ppo.py update.
 #pragma once
 
+#include <ATen/core/Generator.h>
 #include <torch/optim/adam.h>
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "agents/actor_critic.h"
 #include "agents/rollout.h"
@@ -13,23 +15,36 @@
 
 namespace shardlab {
 
-// A loss that is NaN or infinite: the run stops and keeps its last good checkpoint.
-class NonFiniteLoss : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
+class Spec;
+class SpecSchema;
+
+struct PpoConfig {
+  double gae_lambda = 0.95;
+  int64_t num_minibatches = 8;  // per epoch; they cover the whole rollout
+  int64_t update_epochs = 3;
+  bool norm_adv = true;         // per minibatch
+  double clip_coef = 0.2;
+  bool clip_vloss = true;       // CleanRL on, SB3 off
+  double target_kl = 0.0;       // stop an update's epochs above this approx KL; 0: off
+
+  static void declare_keys(SpecSchema& schema);
+  static PpoConfig from_spec(const Spec& spec);
 };
 
 // GAE(lambda) advantages and returns (= advantages + values), bootstrapping from V(s') on
 // truncation and not on termination (detail 5). Shapes (T, N).
 void compute_gae(const Rollout& r, double gamma, double lambda, at::Tensor& advantages, at::Tensor& returns);
 
+// The metrics ppo_update returns, in metrics.csv order.
+const std::vector<std::string>& ppo_metrics();
+
 // One PPO update on a rollout; returns the CleanRL loss metrics (losses/...).
 std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Adam& optimizer, const Rollout& rollout,
-                                         const TrainConfig& c, at::Generator& gen, at::Device device);
+                                         const TrainConfig& train, const PpoConfig& c, at::Generator& gen,
+                                         at::Device device);
 
-// One REINFORCE update: loss = -log pi(a_t|s_t) (G_t - b(s_t)) over steps of episodes that ended
-// inside the rollout; G_t is the Monte-Carlo return. Optional learned value or batch-mean baseline.
-std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
-                                               const Rollout& rollout, const TrainConfig& c, at::Device device);
+// Throws NonFiniteLoss naming the loss terms when `loss` is NaN or infinite.
+void check_finite(const at::Tensor& loss, const std::map<std::string, double>& parts);
+double explained_variance(const at::Tensor& predicted, const at::Tensor& target);
 
 }  // namespace shardlab

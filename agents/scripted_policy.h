@@ -1,5 +1,5 @@
 // Policies that need no training, by name: `random` (any environment) and `heuristic` (the
-// lunar landers' PD pilot). Used by `collect`, `eval --policy` and `render`.
+// environment's scripted pilot, where its registration has one: the lunar landers' PD pilot). Used by `collect`, `eval --policy` and `render`.
 #pragma once
 
 #include <cstdint>
@@ -7,13 +7,14 @@
 
 #include "agents/random_policy.h"
 #include "core/experience.h"
+#include "envs/registry.h"
 
 namespace shardlab {
 
 class ScriptedPolicy {
  public:
   // Throws InputError for an unknown name or a policy the environment does not have.
-  ScriptedPolicy(const std::string& name, const std::string& env_name, const ActionSpec& spec, uint64_t seed);
+  ScriptedPolicy(const std::string& name, const EnvRegistration& env, const ActionSpec& spec, uint64_t seed);
 
   const std::string& name() const { return name_; }
   // `count` actions for `count` observations of `obs_size` floats each.
@@ -24,6 +25,7 @@ class ScriptedPolicy {
   std::string name_;
   ActionSpec spec_;
   RandomPolicy random_;
+  Heuristic heuristic_;
 };
 
 }  // namespace shardlab

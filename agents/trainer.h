@@ -1,29 +1,24 @@
-// `shardlab train`: a training run from a resolved spec, in its own run folder:
-//   spec.ini         the fully resolved spec
-//   run.json         seed, threads, device, version, start and resume times
-//   metrics.csv      one row per update, CleanRL's metric names plus the maze's rates
-//   checkpoints/     update_NNNNNNN.pt, the newest kept (always the last update's)
-//   experience.h5    optional: every transition in the shared experience format
+// `shardlab train`: an online learner (agents/online_learner.h) trained on rollouts of the
+// spec's environment, in its own run folder (agents/run_dir.h):
+//   spec.ini, run.json, metrics.csv, checkpoints/update_NNNNNNN.pt
+//   experience.h5    optional (run.save_experience): every transition in the shared format
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "agents/training_run.h"
 
 namespace shardlab {
 
 class Spec;
-class SpecSchema;
 
-struct TrainOptions {
-  std::string out_root = "runs";
-  std::string run_name;  // folder name under out_root
-  bool resume = false;   // continue the run in that folder from its newest checkpoint
-};
-
-// Trains and returns the run folder. Throws InputError for bad specs or folders, Error with
-// "non-finite loss" when training diverges (the last good checkpoint stays).
+// Trains and returns the run folder. Throws InputError for bad specs or folders, NonFiniteLoss
+// when training diverges (the last good checkpoint stays).
 std::string train(const Spec& spec, const TrainOptions& options);
 
-// The metrics.csv columns, in order.
-const char* const* metric_columns(int* count);
+// The metrics.csv columns of an online run of this spec: the run's, the episodes' (with the
+// environment's outcome rates), the learner's losses, then the wall-clock split.
+std::vector<std::string> online_metric_columns(const Spec& spec);
 
 }  // namespace shardlab

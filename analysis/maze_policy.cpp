@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "agents/run_dir.h"
 #include "analysis/activation_log.h"
 #include "core/error.h"
 #include "envs/maze/maze_generator.h"
@@ -24,7 +25,7 @@ MazePolicy MazePolicy::load(const std::string& run_or_checkpoint, const SpecSche
                             const std::vector<std::string>& overrides) {
   MazePolicy p;
   p.policy_ = load_policy(resolve_checkpoint(run_or_checkpoint), schema);
-  p.spec_ = Spec::from_text(schema, p.policy_.state.spec_ini, p.policy_.path + " (spec)", overrides);
+  p.spec_ = Spec::from_text(schema, p.policy_.spec_ini, p.policy_.path + " (spec)", overrides);
   if (p.spec_->get_string("env.name") != "maze")
     throw InputError(p.policy_.path + ": a policy for '" + p.spec_->get_string("env.name") +
                      "', the maze studies need a maze policy");

@@ -10,14 +10,14 @@ namespace shardlab {
 namespace {
 
 ActorCritic make_net(int64_t side, bool channels_last) {
-  torch::manual_seed(0);
   NetworkConfig config;
   config.channels_last = channels_last;
   ObservationSpec obs;
   obs.shape = {3, side, side};
   ActionSpec act;
   act.num_actions = 5;
-  return ActorCritic(config, obs, act);
+  at::Generator init = at::detail::createCPUGenerator(0);
+  return ActorCritic(config, obs, act, init);
 }
 
 // range(0): observation side (15, 25, 64); range(1): channels-last (0/1); range(2): batch.

@@ -11,7 +11,7 @@
 #include "agents/checkpoint.h"
 #include "analysis/activation_log.h"
 #include "analysis/maze_policy.h"
-#include "cli/cli.h"
+#include "experiments/schema.h"
 
 namespace shardlab {
 namespace {
@@ -30,20 +30,16 @@ std::string scratch() {
 const analysis::MazePolicy& policy() {
   static const analysis::MazePolicy p = [] {
     const Spec spec =
-        Spec::load(cli::shardlab_schema(), "", {"env.distribution=easy", "env.actions=compact", "run.threads=1"});
+        Spec::load(shardlab_schema(), "", {"env.distribution=easy", "env.actions=compact", "run.threads=1"});
     ObservationSpec obs;
     obs.shape = {3, 15, 15};
     ActionSpec act;
     act.num_actions = 5;
-    torch::manual_seed(1);
-    ActorCritic net(NetworkConfig::from_spec(spec), obs, act);
-    torch::optim::Adam adam(net->parameters());
-    at::Generator gen = at::detail::createCPUGenerator(1);
-    CheckpointState state;
-    state.spec_ini = spec.to_ini();
+    at::Generator init = at::detail::createCPUGenerator(1);
+    ActorCritic net(NetworkConfig::from_spec(spec), obs, act, init);
     const std::string path = scratch() + "/policy.pt";
-    save_checkpoint(path, *net, adam, gen, state);
-    return analysis::MazePolicy::load(path, cli::shardlab_schema(), {"env.placement=uniform"});
+    save_policy(path, *net, spec);
+    return analysis::MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
   }();
   return p;
 }

@@ -3,7 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "agents/random_policy.h"
-#include "cli/cli.h"
+#include "experiments/schema.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
 
@@ -12,7 +12,7 @@ namespace {
 
 // One environment stepped and reset by hand: the physics and observation alone.
 void single_env_steps(benchmark::State& state, const std::string& env_name) {
-  const Spec spec = Spec::load(cli::shardlab_schema(), "", {"env.name=" + env_name});
+  const Spec spec = Spec::load(shardlab_schema(), "", {"env.name=" + env_name});
   auto env = make_env(spec, 0);
   const ActionSpec act = env->action_spec();
   RandomPolicy policy(act, 1);
@@ -38,7 +38,7 @@ void single_env_steps(benchmark::State& state, const std::string& env_name) {
 
 // A vector environment of `range(0)` copies, as PPO steps it.
 void vector_env_steps(benchmark::State& state, const std::string& env_name) {
-  const Spec spec = Spec::load(cli::shardlab_schema(), "",
+  const Spec spec = Spec::load(shardlab_schema(), "",
                                {"env.name=" + env_name, "env.num_envs=" + std::to_string(state.range(0))});
   VectorEnv venv = make_vector_env(spec);
   const ActionSpec& act = venv.action_spec();

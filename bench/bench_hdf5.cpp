@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "agents/random_policy.h"
-#include "cli/cli.h"
+#include "experiments/schema.h"
 #include "core/episode_assembler.h"
 #include "core/experience_file.h"
 #include "core/hdf5_file.h"
@@ -53,7 +53,7 @@ class ScratchDir {
 // Real maze experience: a random policy in 16 hard mazes (grid observations), episodes back to
 // back, exactly what `shardlab collect` writes.
 Experience maze_like_batch(int64_t rows, uint64_t seed) {
-  const Spec spec = Spec::load(cli::shardlab_schema(), "", {"env.num_envs=16", "run.seed=" + std::to_string(seed)});
+  const Spec spec = Spec::load(shardlab_schema(), "", {"env.num_envs=16", "run.seed=" + std::to_string(seed)});
   VectorEnv venv = make_vector_env(spec);
   const int n = venv.num_envs();
   const int64_t obs_size = venv.observation_spec().size();

@@ -3,7 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include "agents/random_policy.h"
-#include "cli/cli.h"
+#include "experiments/schema.h"
 #include "envs/maze/maze_generator.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
@@ -21,7 +21,7 @@ BENCHMARK(BM_MazeGenerateHard);
 
 // Steps per second of a vector environment of `range(0)` hard mazes; observation kind from the name.
 void vector_steps(benchmark::State& state, const std::string& observation) {
-  const Spec spec = Spec::load(cli::shardlab_schema(), "",
+  const Spec spec = Spec::load(shardlab_schema(), "",
                                {"env.num_envs=" + std::to_string(state.range(0)), "env.observation=" + observation});
   VectorEnv venv = make_vector_env(spec);
   RandomPolicy policy(venv.action_spec(), 1);

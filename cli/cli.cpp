@@ -1,12 +1,11 @@
 #include "cli/cli.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "core/error.h"
-#include "agents/train_config.h"
-#include "envs/registry.h"
 
 namespace shardlab::cli {
 
@@ -21,18 +20,6 @@ po::variables_map parse_flags(const std::string& command, const std::vector<std:
     throw InputError("shardlab " + command + ": " + e.what() + " (see `shardlab " + command + " --help`)");
   }
   return vm;
-}
-
-const SpecSchema& shardlab_schema() {
-  static const SpecSchema schema = [] {
-    SpecSchema s;
-    s.add("run.seed", KeyType::kInt, "0", "master seed: every environment and policy RNG derives from it");
-    s.add("run.threads", KeyType::kInt, "1", "CPU threads for torch and collection (recorded with every run)");
-    declare_env_keys(s);
-    declare_train_keys(s);
-    return s;
-  }();
-  return schema;
 }
 
 void add_spec_flags(po::options_description& flags, po::positional_options_description& positional) {
@@ -51,6 +38,13 @@ Spec load_spec(const po::variables_map& vm) {
 }
 
 std::string version_string() { return std::string("shardlab ") + SHARDLAB_VERSION; }
+
+std::string self_executable() {
+  std::error_code error;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) throw Error("cannot find the shardlab executable (/proc/self/exe): " + error.message());
+  return path.string();
+}
 
 
 }  // namespace shardlab::cli

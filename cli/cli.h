@@ -8,6 +8,7 @@
 #include "core/progress.h"
 #include "core/spec.h"
 #include "core/text.h"
+#include "experiments/schema.h"
 
 namespace shardlab::cli {
 
@@ -17,13 +18,13 @@ namespace po = boost::program_options;
 po::variables_map parse_flags(const std::string& command, const std::vector<std::string>& args,
                               const po::options_description& flags, const po::positional_options_description& positional);
 
-// Every spec key of shardlab, each declared once by the module that owns it.
-const SpecSchema& shardlab_schema();
-
 // Adds the flags every spec-driven command takes: SPEC (positional), --set, --env.
 void add_spec_flags(po::options_description& flags, po::positional_options_description& positional);
 // Resolves the spec from those flags.
 Spec load_spec(const po::variables_map& vm);
+
+// The running shardlab executable (/proc/self/exe), for commands that start more of it.
+std::string self_executable();
 
 // The version string recorded in every output: "shardlab 0.1.0".
 std::string version_string();
@@ -38,12 +39,16 @@ int cmd_train(const std::vector<std::string>& args);
 int cmd_eval(const std::vector<std::string>& args);
 int cmd_analyze(const std::vector<std::string>& args);
 int cmd_render(const std::vector<std::string>& args);
+int cmd_offline(const std::vector<std::string>& args);
+int cmd_relabel(const std::vector<std::string>& args);
+int cmd_dataset(const std::vector<std::string>& args);
+int cmd_ablate(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 
 namespace shardlab::cli {
 // Runs `policy` in the spec's vector environment for `steps` transitions and writes them to
 // `out_path` (D4RL layout), plus the resolved spec as `out_path`.spec.ini.
-void collect_experience(const Spec& spec, const std::string& policy, int64_t steps, const std::string& out_path,
+void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps, const std::string& out_path,
                         bool force, bool next_observations);
 }  // namespace shardlab::cli

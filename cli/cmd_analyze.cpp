@@ -1,11 +1,9 @@
 // `shardlab analyze ...`: the studies of ../shared/reference/studies.md on a trained maze policy.
-#include <torch/torch.h>
+// Flags and files only: the studies and their reports are in analysis/ (study_reports.h).
+#include <ATen/Parallel.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <sstream>
 
 #include "agents/checkpoint.h"
 #include "analysis/activation_log.h"
@@ -15,6 +13,7 @@
 #include "analysis/pictures.h"
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
+#include "analysis/study_reports.h"
 #include "analysis/vector_field.h"
 #include "cli/cli.h"
 #include "core/error.h"
@@ -169,39 +168,6 @@ int analyze_record(const std::vector<std::string>& args) {
 
 // ---- steering -------------------------------------------------------------------------------
 
-std::string steering_csv(const std::vector<SteeringRow>& rows) {
-  std::ostringstream out;
-  out << "seed,maze_dim,decision_x,decision_y,cheese_x,cheese_y,vector_norm,p_cheese,p_cheese_steered,"
-         "p_cheese_random,p_top_right,p_top_right_steered,p_top_right_random\n";
-  for (const auto& r : rows)
-    out << r.seed << ',' << r.maze_dim << ',' << r.decision_square.x << ',' << r.decision_square.y << ',' << r.cheese.x
-        << ',' << r.cheese.y << ',' << r.vector_norm << ',' << r.p_cheese << ',' << r.p_cheese_steered << ','
-        << r.p_cheese_random << ',' << r.p_top_right << ',' << r.p_top_right_steered << ',' << r.p_top_right_random
-        << '\n';
-  return out.str();
-}
-
-std::string steering_json(const Study& s, const SteeringStudy& study, const SteeringSummary& m, int64_t skipped) {
-  std::ostringstream out;
-  out << "{\n  \"checkpoint\": " << json_string(s.p().checkpoint()) << ",\n  \"layer\": " << json_string(study.layer)
-      << ",\n  \"vector\": " << json_string(study.vector == SteeringVector::kCheese ? "cheese" : "top_right")
-      << ",\n  \"coeff\": " << json_number(study.coeff);
-  if (study.compose_coeff) out << ",\n  \"compose_coeff\": " << json_number(*study.compose_coeff);
-  if (study.transfer_from) out << ",\n  \"transfer_from\": " << *study.transfer_from;
-  out << ",\n  \"seeds\": " << json_string(s.str("seeds")) << ",\n  \"mazes\": " << m.mazes
-      << ",\n  \"mazes_left_out\": " << skipped << ",\n  \"median_p_cheese\": " << json_number(m.median_p_cheese)
-      << ",\n  \"median_p_cheese_steered\": " << json_number(m.median_p_cheese_steered)
-      << ",\n  \"median_p_cheese_random\": " << json_number(m.median_p_cheese_random)
-      << ",\n  \"median_p_top_right\": " << json_number(m.median_p_top_right)
-      << ",\n  \"median_p_top_right_steered\": " << json_number(m.median_p_top_right_steered)
-      << ",\n  \"median_p_top_right_random\": " << json_number(m.median_p_top_right_random)
-      << ",\n  \"p_cheese_rose\": " << m.cheese_rose << ",\n  \"p_cheese_fell\": " << m.cheese_fell
-      << ",\n  \"max_p_cheese_rise\": " << json_number(m.max_cheese_rise)
-      << ",\n  \"p_top_right_rose\": " << m.top_right_rose << ",\n  \"p_top_right_fell\": " << m.top_right_fell
-      << "\n}\n";
-  return out.str();
-}
-
 int analyze_steering(const std::string& name, SteeringVector vector, const std::vector<std::string>& args) {
   const bool cheese = vector == SteeringVector::kCheese;
   StudyFlags f("shardlab analyze " + name + " RUN --seeds A:B [--layer L] [--coeff C] [--out DIR]");
@@ -234,7 +200,7 @@ int analyze_steering(const std::string& name, SteeringVector vector, const std::
   const SteeringSummary m = summarize(rows);
   const std::string stem = (fs::path(s->out_dir) / (cheese ? "cheese_vector" : "top_right_vector")).string();
   write_file(stem + ".csv", steering_csv(rows));
-  const std::string json = steering_json(*s, study, m, skipped);
+  const std::string json = steering_summary_json(s->p(), s->str("seeds"), study, m, skipped);
   write_file(stem + "_summary.json", json);
   std::cout << json;
   return 0;
@@ -274,32 +240,6 @@ int analyze_vector_field(const std::vector<std::string>& args) {
 
 // ---- channels -------------------------------------------------------------------------------
 
-// The top channels' activations over a few mazes: one row per channel, one column per maze.
-void draw_channels(const MazePolicy& policy, const std::string& layer, const std::vector<int64_t>& channels,
-                   const std::vector<MazeLayout>& mazes, const std::string& path) {
-  std::vector<MazeInput> inputs;
-  for (const auto& l : mazes) inputs.push_back({l, l.start});
-  const at::Tensor acts = policy.activations(inputs, layer);
-  const int cell = 10, w = policy.world_size(), side = cell * w, gap = 6;
-  Canvas canvas(static_cast<int>(mazes.size()) * (side + gap), static_cast<int>(channels.size()) * (side + gap));
-  for (size_t r = 0; r < channels.size(); ++r) {
-    const at::Tensor a = acts.select(1, channels[r]);
-    const double scale = std::max(1e-6, a.abs().max().item<double>());
-    for (size_t m = 0; m < mazes.size(); ++m) {
-      const int x0 = static_cast<int>(m) * (side + gap), y0 = static_cast<int>(r) * (side + gap);
-      draw_maze(canvas, mazes[m], x0, y0, cell);
-      for (int y = 0; y < w; ++y)
-        for (int x = 0; x < w; ++x) {
-          const auto [h, col] = policy.activation_position(layer, {x, y});
-          const double v = a[static_cast<int64_t>(m)][h][col].item<double>() / scale;
-          canvas.blend_rect(x0 + x * cell, y0 + (w - 1 - y) * cell, cell, cell, diverging_color(v), 0.6f);
-        }
-    }
-  }
-  canvas.write_png(path);
-  std::cerr << "wrote " << path << '\n';
-}
-
 int analyze_channels(const std::vector<std::string>& args) {
   StudyFlags f("shardlab analyze channels RUN --seeds A:B [--layer L] [--top N] [--out DIR]");
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (at least 10 mazes)")(
@@ -311,26 +251,17 @@ int analyze_channels(const std::vector<std::string>& args) {
   const std::string layer = layer_of(*s);
   const auto levels = levels_of(*s);
   const auto scores = rank_cheese_channels(s->p(), layer, levels);
-  std::ostringstream csv;
-  csv << "rank,channel,peak_hit_rate,probe_r2,mean_at_cheese,mean_elsewhere\n";
-  for (size_t i = 0; i < scores.size(); ++i)
-    csv << i + 1 << ',' << scores[i].channel << ',' << scores[i].peak_hit_rate << ',' << scores[i].probe_r2 << ','
-        << scores[i].mean_at_cheese << ',' << scores[i].mean_elsewhere << '\n';
-  write_file((fs::path(s->out_dir) / "channels.csv").string(), csv.str());
+  write_file((fs::path(s->out_dir) / "channels.csv").string(), channels_csv(scores));
   const int64_t top = std::max<int64_t>(1, std::min<int64_t>(s->vm["top"].as<int64_t>(), scores.size()));
+  std::cout << channels_table(scores, top);
   std::vector<int64_t> best;
-  std::printf("%-5s %-8s %-14s %-10s %-15s %s\n", "rank", "channel", "peak_hit_rate", "probe_r2", "mean_at_cheese",
-              "mean_elsewhere");
-  for (int64_t i = 0; i < top; ++i) {
-    best.push_back(scores[i].channel);
-    std::printf("%-5lld %-8lld %-14.3f %-10.3f %-15.3f %.3f\n", static_cast<long long>(i + 1),
-                static_cast<long long>(scores[i].channel), scores[i].peak_hit_rate, scores[i].probe_r2,
-                scores[i].mean_at_cheese, scores[i].mean_elsewhere);
-  }
+  for (int64_t i = 0; i < top; ++i) best.push_back(scores[i].channel);
   std::vector<MazeLayout> shown;
   for (const auto& l : levels)
     if (l.has_cheese() && shown.size() < 4) shown.push_back(l);
-  draw_channels(s->p(), layer, best, shown, (fs::path(s->out_dir) / "channels_top.png").string());
+  const std::string png = (fs::path(s->out_dir) / "channels_top.png").string();
+  draw_channels(s->p(), layer, best, shown, png);
+  std::cerr << "wrote " << png << '\n';
   return 0;
 }
 
@@ -353,17 +284,9 @@ int analyze_resample(const std::vector<std::string>& args) {
   if (sets < 1 || sets > 1000) throw InputError("--random-sets " + std::to_string(sets) + ": expected 1..1000");
   const auto results = intervene_on_channels(s->p(), layer, channels, levels_of(*s), static_cast<int>(sets),
                                              static_cast<uint64_t>(s->vm["seed"].as<int64_t>()));
-  std::ostringstream json;
-  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint()) << ",\n  \"layer\": " << json_string(layer)
-       << ",\n  \"channels\": " << json_string(s->str("channels")) << ",\n  \"seeds\": " << json_string(s->str("seeds"))
-       << ",\n  \"random_sets\": " << sets << ",\n  \"mean_total_variation\": {";
-  for (size_t i = 0; i < results.size(); ++i)
-    json << (i ? "," : "") << "\n    " << json_string(results[i].intervention)
-         << ": {\"channels\": " << json_number(results[i].tv_channels)
-         << ", \"random_channels\": " << json_number(results[i].tv_random) << "}";
-  json << "\n  }\n}\n";
-  write_file((fs::path(s->out_dir) / "resample.json").string(), json.str());
-  std::cout << json.str();
+  const std::string json = resample_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), sets, results);
+  write_file((fs::path(s->out_dir) / "resample.json").string(), json);
+  std::cout << json;
   return 0;
 }
 
@@ -386,46 +309,15 @@ int analyze_retarget(const std::vector<std::string>& args) {
   const auto levels = levels_of(*s);
   const auto rows =
       run_retargeting(s->p(), layer, channels, value, levels, static_cast<int>(s->vm["max-targets"].as<int64_t>()));
-  std::ostringstream csv;
-  csv << "seed,target_x,target_y,path_length,distance_to_top_right,npp_before,npp_after\n";
-  double before = 0, after = 0;
-  int64_t improved = 0, success = 0;
-  for (const auto& r : rows) {
-    csv << r.seed << ',' << r.target.x << ',' << r.target.y << ',' << r.path_length << ',' << r.distance_to_top_right
-        << ',' << r.npp_before << ',' << r.npp_after << '\n';
-    before += r.npp_before;
-    after += r.npp_after;
-    improved += r.npp_after > r.npp_before;
-    success += r.npp_after > 0.5;
-  }
-  write_file((fs::path(s->out_dir) / "retarget.csv").string(), csv.str());
-  const double n = static_cast<double>(std::max<size_t>(1, rows.size()));
-  std::ostringstream json;
-  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint()) << ",\n  \"layer\": " << json_string(layer)
-       << ",\n  \"channels\": " << json_string(s->str("channels")) << ",\n  \"value\": " << json_number(value)
-       << ",\n  \"seeds\": " << json_string(s->str("seeds")) << ",\n  \"targets\": " << rows.size()
-       << ",\n  \"mean_npp_before\": " << json_number(before / n)
-       << ",\n  \"mean_npp_after\": " << json_number(after / n)
-       << ",\n  \"share_improved\": " << json_number(improved / n)
-       << ",\n  \"share_npp_after_above_half\": " << json_number(success / n) << "\n}\n";
-  write_file((fs::path(s->out_dir) / "retarget_summary.json").string(), json.str());
-  std::cout << json.str();
+  write_file((fs::path(s->out_dir) / "retarget.csv").string(), retarget_csv(rows));
+  const std::string json = retarget_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), value, rows);
+  write_file((fs::path(s->out_dir) / "retarget_summary.json").string(), json);
+  std::cout << json;
 
-  // Heatmap of the first maze: each target cell coloured by its path probability after the edit.
-  const MazeLayout first = without_cheese(levels.front());
-  const int cell = 24, w = first.world_size;
-  Canvas canvas(2 * cell * w + 12, cell * w);
-  for (int panel = 0; panel < 2; ++panel) {
-    const int x0 = panel * (cell * w + 12);
-    draw_maze(canvas, first, x0, 0, cell, first.start);
-    for (const auto& r : rows)
-      if (r.seed == first.level_seed) {
-        const double v = panel == 0 ? r.npp_before : r.npp_after;
-        canvas.blend_rect(x0 + r.target.x * cell, (w - 1 - r.target.y) * cell, cell, cell, diverging_color(v), 0.8f);
-      }
-  }
-  canvas.write_png((fs::path(s->out_dir) / "retarget.png").string());
-  std::cerr << "wrote " << (fs::path(s->out_dir) / "retarget.png").string() << " (seed " << first.level_seed
+  // The first maze's targets, before | after.
+  const std::string png = (fs::path(s->out_dir) / "retarget.png").string();
+  draw_retarget(levels.front(), rows, png);
+  std::cerr << "wrote " << png << " (seed " << levels.front().level_seed
             << ": path probability to each target, before | after)\n";
   return 0;
 }
@@ -453,19 +345,9 @@ int analyze_behaviour(const std::vector<std::string>& args) {
   for (const auto& l : mazes) x.push_back(decision_features(l).values);
   const int64_t train = std::max<int64_t>(2, static_cast<int64_t>(fraction * static_cast<double>(mazes.size())));
   const LogisticFit fit = fit_logistic(x, got, std::min<int64_t>(train, mazes.size() - 1), DecisionFeatures::names());
-  std::ostringstream json;
-  json << "{\n  \"checkpoint\": " << json_string(s->p().checkpoint())
-       << ",\n  \"seeds\": " << json_string(s->str("seeds")) << ",\n  \"mazes\": " << mazes.size()
-       << ",\n  \"cheese_rate\": " << json_number(fit.positive_rate) << ",\n  \"train\": " << fit.train
-       << ",\n  \"test\": " << fit.test << ",\n  \"train_accuracy\": " << json_number(fit.train_accuracy)
-       << ",\n  \"test_accuracy\": " << json_number(fit.test_accuracy)
-       << ",\n  \"majority_baseline\": " << json_number(fit.majority_baseline)
-       << ",\n  \"intercept\": " << json_number(fit.intercept) << ",\n  \"coefficients\": {";
-  for (size_t i = 0; i < fit.names.size(); ++i)
-    json << (i ? "," : "") << "\n    " << json_string(fit.names[i]) << ": " << json_number(fit.coefficients[i]);
-  json << "\n  }\n}\n";
-  write_file((fs::path(s->out_dir) / "behaviour.json").string(), json.str());
-  std::cout << json.str();
+  const std::string json = behaviour_summary_json(s->p(), s->str("seeds"), static_cast<int64_t>(mazes.size()), fit);
+  write_file((fs::path(s->out_dir) / "behaviour.json").string(), json);
+  std::cout << json;
   return 0;
 }
 

@@ -41,7 +41,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   cmd_maze({"show", "--seeds", "0:4", "--placement", "top_right_region:5", "--png", dir + "/mazes.png"});
   std::cout << "drew " << dir << "/mazes.png\n\n== 2. A random policy in 16 hard mazes, uniform cheese\n";
   const std::string data = dir + "/random_maze.h5";
-  collect_experience(Spec::load(shardlab_schema(), "", {"env.num_envs=16"}), "random", 20000, data, /*force=*/true,
+  collect_scripted(Spec::load(shardlab_schema(), "", {"env.num_envs=16"}), "random", 20000, data, /*force=*/true,
                      /*next_observations=*/false);
   const std::string listing = describe_h5(data);
   std::cout << listing.substr(listing.find("experience:")) << "\n";

@@ -52,7 +52,7 @@ int cmd_render(const std::vector<std::string>& args) {
     throw InputError("shardlab render: environment '" + env_name +
                      "' has no frame renderer (the Box2D tasks do; `maze show --png` draws mazes)");
   const ActionSpec act = env->action_spec();
-  ScriptedPolicy policy(vm["policy"].as<std::string>(), env_name, act,
+  ScriptedPolicy policy(vm["policy"].as<std::string>(), find_env(env_name), act,
                         mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kPolicyStream));
 
   const std::string dir = vm["out"].as<std::string>();

@@ -57,7 +57,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   }
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
-  const int64_t episodes = vm.count("episodes") ? vm["episodes"].as<int64_t>() : 200;
+  const int64_t episodes = vm.count("episodes") ? vm["episodes"].as<int64_t>() : kDefaultEvalEpisodes;
   EvalResult result;
   if (vm.count("policy")) {
     if (vm.count("run")) throw InputError("shardlab eval: give a run folder or --policy, not both");

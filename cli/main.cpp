@@ -22,6 +22,10 @@ commands:
   analyze STUDY RUN       the maze studies: record activations, cheese / top-right vectors, vector
                           fields, cheese channels, resampling, retargeting, behaviour
   render --env E --out D  draw one episode of a Box2D task as PNG frames
+  offline SPEC            train an offline learner (bc, iql, atac) on a dataset, rewards true or relabeled
+  relabel IN OUT          copy a dataset with zero, random or negative rewards
+  dataset make            random / medium / medium-replay / expert / medium-expert data of a task
+  ablate SPEC             the survival-instinct grid: datasets, every cell, the table and a chart
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
   spec show [SPEC]        the fully resolved spec (with --set overrides)
@@ -45,7 +49,8 @@ int main(int argc, char** argv) {
       {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
       {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
       {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze},
-      {"render", cli::cmd_render},
+      {"render", cli::cmd_render},   {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel},
+      {"dataset", cli::cmd_dataset}, {"ablate", cli::cmd_ablate},
   };
   try {
     if (command == "version" || command == "--version") {

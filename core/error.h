@@ -25,4 +25,10 @@ class FileError : public Error {
   using Error::Error;
 };
 
+// A training loss that became NaN or infinite: the run stops and keeps its last good checkpoint.
+class NonFiniteLoss : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace shardlab

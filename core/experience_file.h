@@ -37,6 +37,9 @@ class ExperienceWriter {
   // Appends all rows of `batch`, whose specs, next_observations and info names must match the
   // writer's (InputError otherwise).
   void append(const Experience& batch);
+  // Adds (or replaces) string attributes of the `metadata` group, e.g. facts known only once
+  // the rows are written.
+  void set_metadata(const std::map<std::string, std::string>& metadata);
   // Finishes the file and moves it to path(). Throws FileError (and deletes the temporary) if
   // that fails, or if an earlier append failed halfway.
   void close();
@@ -50,13 +53,50 @@ class ExperienceWriter {
   std::unique_ptr<Impl> impl_;
 };
 
-// Reads a whole experience file: ours, or D4RL's (float64 observations, (N, 1) rewards, bool or
-// uint8 flags, int32 discrete actions). Without spec attributes the specs are inferred: the
-// observation shape from the dataset (bounds -inf..inf), float actions as continuous with their
-// width (bounds -1..1 when the data fits, else the data's range), integer actions as discrete with
-// num_actions = max + 1. A missing `timeouts` reads as all false (old D4RL files lack it).
-// infos/ datasets of integers or bools are read; others (D4RL's float qpos, ...) are skipped.
-// Throws FileError (one line, naming the file and the dataset) for anything else.
+// Reads an experience file, ours or D4RL's (float64 observations, (N, 1) rewards, bool or uint8
+// flags, int32 discrete actions), in row ranges. Without spec attributes the specs are inferred:
+// the observation shape from the dataset (bounds -inf..inf), float actions as continuous with
+// their width (bounds -1..1 when the data fits, else the data's range), integer actions as
+// discrete with num_actions = max + 1. A missing `timeouts` reads as all false (old D4RL files
+// lack it). infos/ datasets of integers or bools are read; others (D4RL's float qpos, ...) are
+// skipped. Every problem is a FileError, one line naming the file and the dataset.
+class ExperienceReader {
+ public:
+  // Opens the file and checks every column (names, dtypes, shapes, one row count).
+  explicit ExperienceReader(const std::string& path);
+  ExperienceReader(ExperienceReader&&) noexcept;
+  ExperienceReader& operator=(ExperienceReader&&) noexcept;
+  ~ExperienceReader();
+
+  const std::string& path() const;
+  int64_t rows() const;
+  const ObservationSpec& observation_spec() const;
+  const ActionSpec& action_spec() const;
+  bool has_next_observations() const;
+  // The `metadata` group's string attributes (what the writer stored: spec, policy, seed, ...);
+  // empty for files without it (D4RL's).
+  const std::map<std::string, std::string>& metadata() const;
+  // Every row's terminal and timeout flag (one byte a row, read at open).
+  const std::vector<uint8_t>& terminals() const;
+  const std::vector<uint8_t>& timeouts() const;
+
+  // Rows [begin, begin + count), every column.
+  Experience read(int64_t begin, int64_t count) const;
+
+  // For each row, where its next observation is when the file has no `next_observations`:
+  // row i + 1 inside an episode; the row itself at a terminal (the next observation is never
+  // used: no bootstrap); kNoNext where it is unknown, at a timeout (the next row starts another
+  // episode) and at the file's last row if its episode is unfinished. D4RL's q-learning view
+  // drops those rows the same way.
+  static constexpr int64_t kNoNext = -1;
+  std::vector<int64_t> next_indices() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A whole experience file: ExperienceReader(path).read(0, rows).
 Experience read_experience(const std::string& path);
 
 // Episodes in a stream of transitions: an episode ends at each row whose terminal or timeout

@@ -1,7 +1,8 @@
 // The project's one HDF5 helper layer: a thin RAII wrapper over the HDF5 C library for the
 // few things shardlab files need (experience files, activation logs). Every failure becomes a
 // FileError whose message is one line naming the file and the object; HDF5's own error stack
-// is never printed. hdf5.h stays out of this header.
+// is never printed. hdf5.h stays out of this header: the implementation is core/hdf5_*.cpp,
+// split by job, with its shared internals in core/hdf5_internal.h.
 //
 // Datasets are grown row by row: a dataset of row shape (C, H, W) has shape (N, C, H, W) with
 // an unlimited first dimension, is chunked, and is optionally gzip-compressed.

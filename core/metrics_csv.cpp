@@ -1,9 +1,11 @@
 #include "core/metrics_csv.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace shardlab {
@@ -35,19 +37,15 @@ MetricsCsv::MetricsCsv(const std::string& path, std::vector<std::string> columns
       if (step <= keep_up_to) kept += row + "\n";
     }
   }
-  {
-    const std::string tmp = path + ".tmp.csv";
-    std::ofstream fresh(tmp, std::ios::trunc);
-    fresh << kept;
-    if (!fresh) throw FileError(path + ": cannot write metrics");
-    fresh.close();
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw FileError(path + ": cannot write metrics");
-  }
+  write_file_atomically(path, kept);
   out_.open(path, std::ios::app);
   if (!out_) throw FileError(path + ": cannot append metrics");
 }
 
 void MetricsCsv::write(const std::map<std::string, double>& row) {
+  for (const auto& [name, value] : row)
+    if (std::find(columns_.begin(), columns_.end(), name) == columns_.end())
+      throw Error(path_ + ": metric '" + name + "' is not a declared column");
   std::string line;
   char buffer[64];
   for (size_t i = 0; i < columns_.size(); ++i) {

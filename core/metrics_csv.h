@@ -1,4 +1,5 @@
-// metrics.csv: one row per update, CleanRL's metric names as columns. Appended and flushed row
+// metrics.csv: one row per update, CleanRL's metric names as columns, declared up front by the
+// run (step, time), the environment (its outcome rates) and the learner (its losses). Appended and flushed row
 // by row, so a killed run keeps every finished row; a resumed run first drops the rows past its
 // checkpoint.
 #pragma once
@@ -17,7 +18,8 @@ class MetricsCsv {
   // exists its header must match (FileError otherwise) and rows with global_step > keep_up_to
   // (and any partial last line) are dropped; keep_up_to < 0 starts a new file.
   MetricsCsv(const std::string& path, std::vector<std::string> columns, int64_t keep_up_to);
-  // Missing columns are written empty.
+  // Missing columns are written empty; a metric that is not a declared column is an Error (a
+  // learner or environment that forgot to declare it), never silently dropped.
   void write(const std::map<std::string, double>& row);
 
  private:

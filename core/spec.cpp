@@ -1,6 +1,8 @@
 #include "core/spec.h"
 
 #include <boost/program_options.hpp>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -15,8 +17,8 @@ namespace {
 
 const char* type_name(KeyType type) {
   switch (type) {
-    case KeyType::kInt: return "integer";
-    case KeyType::kFloat: return "number";
+    case KeyType::kInt: return "an integer";
+    case KeyType::kFloat: return "a number";
     case KeyType::kBool: return "true or false";
     case KeyType::kString: return "text";
   }
@@ -42,10 +44,11 @@ void validate(const KeyInfo& key, const std::string& value, const std::string& w
         std::stoll(value, &used);
         if (used != value.size()) used = 0;
         break;
-      case KeyType::kFloat:
-        std::stod(value, &used);
-        if (used != value.size()) used = 0;
+      case KeyType::kFloat: {
+        const double v = std::stod(value, &used);
+        if (used != value.size() || !std::isfinite(v)) used = 0;
         break;
+      }
       case KeyType::kBool:
         used = (value == "true" || value == "false") ? value.size() : 0;
         break;
@@ -56,7 +59,14 @@ void validate(const KeyInfo& key, const std::string& value, const std::string& w
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 && !(key.type == KeyType::kString && value.empty())) fail(std::string("a ") + type_name(key.type));
+  if (used == 0 && !(key.type == KeyType::kString && value.empty()))
+    fail(key.type == KeyType::kFloat ? "a finite number" : type_name(key.type));
+  if (key.type == KeyType::kInt || key.type == KeyType::kFloat) {
+    const double v = std::stod(value);
+    if (key.min_exclusive ? v <= key.min : v < key.min)
+      fail(std::string(key.min_exclusive ? "a number above " : "at least ") + spec_number(key.min));
+    if (v > key.max) fail("at most " + spec_number(key.max));
+  }
   if (!key.choices.empty()) {
     bool found = false;
     std::string list;
@@ -121,6 +131,34 @@ KeyInfo& SpecSchema::add(const std::string& name, KeyType type, const std::strin
   return key;
 }
 
+std::string spec_number(double value) {
+  char buffer[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value) break;
+  }
+  return buffer;
+}
+
+KeyInfo& SpecSchema::add_int(const std::string& name, int64_t default_value, const std::string& help) {
+  return add(name, KeyType::kInt, std::to_string(default_value), help);
+}
+
+KeyInfo& SpecSchema::add_float(const std::string& name, double default_value, const std::string& help) {
+  return add(name, KeyType::kFloat, spec_number(default_value), help);
+}
+
+KeyInfo& SpecSchema::add_bool(const std::string& name, bool default_value, const std::string& help) {
+  return add(name, KeyType::kBool, default_value ? "true" : "false", help);
+}
+
+KeyInfo& SpecSchema::add_string(const std::string& name, const std::string& default_value, const std::string& help,
+                                std::vector<std::string> choices) {
+  KeyInfo& key = add(name, KeyType::kString, default_value, help);
+  key.choices = std::move(choices);
+  return key;
+}
+
 const KeyInfo* SpecSchema::find(const std::string& name) const {
   const auto it = keys_.find(name);
   return it == keys_.end() ? nullptr : &it->second;
@@ -135,7 +173,8 @@ std::string SpecSchema::describe() const {
       out << (section.empty() ? "" : "\n") << "[" << s << "]\n";
       section = s;
     }
-    out << "  " << name << " (" << type_name(key.type);
+    const std::string kind = type_name(key.type);
+    out << "  " << name << " (" << (kind.rfind("a", 0) == 0 ? kind.substr(kind.find(' ') + 1) : kind);
     if (!key.choices.empty()) {
       out << ": ";
       for (size_t i = 0; i < key.choices.size(); ++i) out << (i ? "|" : "") << key.choices[i];
@@ -256,6 +295,20 @@ std::string Spec::to_ini() const {
     out << name.substr(dot + 1) << " = " << value << "\n";
   }
   return out.str();
+}
+
+std::string Spec::difference_from(const Spec& other) const {
+  std::string out;
+  for (const auto& [name, value] : values_) {
+    const auto it = other.values_.find(name);
+    const std::string theirs = it == other.values_.end() ? "?" : it->second;
+    bool same = theirs == value;
+    const KeyInfo* key = schema_->find(name);
+    if (!same && key && it != other.values_.end() && (key->type == KeyType::kFloat || key->type == KeyType::kInt))
+      same = std::stod(theirs) == std::stod(value);
+    if (!same) out += (out.empty() ? "" : ", ") + name + " (" + theirs + " -> " + value + ")";
+  }
+  return out;
 }
 
 std::map<std::string, std::string> Spec::values_under(const std::string& prefix) const {

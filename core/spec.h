@@ -22,12 +22,29 @@ struct KeyInfo {
   std::vector<std::string> choices;  // when not empty, the only accepted values
   // Extra check of the value's text; throws InputError with what was expected.
   std::function<void(const std::string&)> check;
+  // Numbers: the accepted interval (non-finite numbers are always refused).
+  double min = -1e308, max = 1e308;
+  bool min_exclusive = false;
+
+  // Chainable range settings: .at_least(1), .above(0), .at_most(1).
+  KeyInfo& at_least(double v) { min = v; min_exclusive = false; return *this; }
+  KeyInfo& above(double v) { min = v; min_exclusive = true; return *this; }
+  KeyInfo& at_most(double v) { max = v; return *this; }
 };
+
+// A default value as spec text that reads back to the same number ("0.0005", "1e-05", "64").
+std::string spec_number(double value);
 
 class SpecSchema {
  public:
   // Declares a key. Declaring one twice is a programming error (throws Error).
   KeyInfo& add(const std::string& name, KeyType type, const std::string& default_value, const std::string& help);
+  // Typed declarations whose default is the config struct's own field, so each default exists once.
+  KeyInfo& add_int(const std::string& name, int64_t default_value, const std::string& help);
+  KeyInfo& add_float(const std::string& name, double default_value, const std::string& help);
+  KeyInfo& add_bool(const std::string& name, bool default_value, const std::string& help);
+  KeyInfo& add_string(const std::string& name, const std::string& default_value, const std::string& help,
+                      std::vector<std::string> choices = {});
   const KeyInfo* find(const std::string& name) const;
   const std::map<std::string, KeyInfo>& keys() const { return keys_; }
   // `shardlab spec keys`: one block per key, grouped by section.
@@ -63,6 +80,9 @@ class Spec {
 
   // The fully resolved spec as an INI file that loads back into the same values.
   std::string to_ini() const;
+  // "key (theirs -> ours), ..." for every key whose value differs from `other`'s (numbers compared
+  // as numbers, so 5e-4 equals 0.0005); empty when they agree.
+  std::string difference_from(const Spec& other) const;
   // The resolved values of keys under a prefix, e.g. "env." -> {"env.placement": ...}.
   std::map<std::string, std::string> values_under(const std::string& prefix) const;
 

@@ -11,26 +11,44 @@
 namespace shardlab {
 
 const std::vector<EnvRegistration>& registered_envs() {
+  const std::vector<EpisodeRate> lander_rates = {{"lander/landed", "landed_rate"},
+                                                 {"lander/crashed", "crashed_rate"},
+                                                 {"lander/out_of_bounds", "out_of_bounds_rate"},
+                                                 {"lander/timeout", "timeout_rate"}};
+  const std::vector<EpisodeRate> walker_rates = {{"walker/finished", "finished_rate"},
+                                                 {"walker/fell", "fell_rate"},
+                                                 {"walker/out_of_bounds", "out_of_bounds_rate"},
+                                                 {"walker/timeout", "timeout_rate"}};
+  const Heuristic lander_pilot = {[](const float* o) -> int64_t { return box2d::lander_heuristic_discrete(o); },
+                                  box2d::lander_heuristic};
   static const std::vector<EnvRegistration> envs = {
-      {"maze", "Procgen maze (mouse, cheese), goal-misgeneralization placements", maze::declare_maze_keys,
+      {"maze", "Procgen maze (mouse, cheese), goal-misgeneralization placements",
+       {{"reached_cheese", "cheese_rate"}, {"reached_corner", "corner_rate"}},
+       {"env.placement"},
+       {},
+       maze::declare_maze_keys,
        [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
          return std::make_unique<maze::MazeEnv>(maze::MazeConfig::from_spec(spec), seed);
        }},
-      {"lunar_lander", "Gymnasium LunarLander-v3: land on the pad, 4 discrete actions", box2d::declare_lander_keys,
+      {"lunar_lander", "Gymnasium LunarLander-v3: land on the pad, 4 discrete actions", lander_rates,
+       {"env.enable_wind"}, lander_pilot, box2d::declare_lander_keys,
        [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
          return std::make_unique<box2d::LunarLanderEnv>(box2d::LanderConfig::from_spec(spec, false), seed);
        }},
       {"lunar_lander_continuous", "Gymnasium LunarLander-v3, continuous: main and lateral throttle in [-1, 1]",
+       lander_rates, {"env.enable_wind"}, lander_pilot,
        nullptr,  // the same keys as lunar_lander
        [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
          return std::make_unique<box2d::LunarLanderEnv>(box2d::LanderConfig::from_spec(spec, true), seed);
        }},
       {"bipedal_walker", "Gymnasium BipedalWalker-v3: walk to the end of grassy terrain, 4 torques in [-1, 1]",
+       walker_rates, {}, {},
        nullptr,  // no keys of its own
        [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
          return std::make_unique<box2d::BipedalWalkerEnv>(box2d::WalkerConfig::from_spec(spec, false), seed);
        }},
-      {"bipedal_walker_hardcore", "Gymnasium BipedalWalkerHardcore-v3: stumps, pits and stairs", nullptr,
+      {"bipedal_walker_hardcore", "Gymnasium BipedalWalkerHardcore-v3: stumps, pits and stairs", walker_rates, {},
+       {}, nullptr,
        [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {
          return std::make_unique<box2d::BipedalWalkerEnv>(box2d::WalkerConfig::from_spec(spec, true), seed);
        }},

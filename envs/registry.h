@@ -16,9 +16,26 @@ class Spec;
 class SpecSchema;
 class VectorEnv;
 
+// An episode outcome an environment reports as a rate: EpisodeStats::metrics[stat] is 1 or 0.
+struct EpisodeRate {
+  std::string stat;  // "reached_cheese"
+  std::string name;  // "cheese_rate": the key in eval JSON, "charts/cheese_rate" in metrics.csv
+};
+
+// A scripted pilot that needs no training (`--policy heuristic`): one action per observation.
+struct Heuristic {
+  std::function<int64_t(const float* observation)> discrete;
+  std::function<void(const float* observation, float* action)> continuous;
+};
+
 struct EnvRegistration {
   std::string name;
   std::string description;
+  // The environment's own vocabulary: its outcome rates, in the order they are reported, and the
+  // spec keys that say which episodes are drawn (recorded with every evaluation).
+  std::vector<EpisodeRate> rates;
+  std::vector<std::string> summary_keys;
+  Heuristic heuristic;  // empty functions: the task has none
   // Declares this environment's spec keys (each key once, shared keys are declared by the registry);
   // empty for variants that share another registration's keys.
   std::function<void(SpecSchema&)> declare_keys;

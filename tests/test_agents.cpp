@@ -8,7 +8,9 @@
 #include "agents/actor_critic.h"
 #include "agents/checkpoint.h"
 #include "agents/ppo.h"
-#include "cli/cli.h"
+#include "agents/reinforce.h"
+#include "agents/run_dir.h"
+#include "experiments/schema.h"
 #include "core/error.h"
 #include "tests/test_util.h"
 
@@ -16,7 +18,6 @@ namespace shardlab {
 namespace {
 
 ActorCritic make_net(std::vector<int64_t> channels, int64_t side, int64_t actions = 15, bool channels_last = true) {
-  torch::manual_seed(3);
   NetworkConfig config;
   config.channels = std::move(channels);
   config.channels_last = channels_last;
@@ -24,7 +25,8 @@ ActorCritic make_net(std::vector<int64_t> channels, int64_t side, int64_t action
   obs.shape = {3, side, side};
   ActionSpec act;
   act.num_actions = actions;
-  return ActorCritic(config, obs, act);
+  at::Generator init = at::detail::createCPUGenerator(3);
+  return ActorCritic(config, obs, act, init);
 }
 
 TEST(Networks, PublishedMazeModelShapesAndNames) {
@@ -118,8 +120,8 @@ TEST(Networks, GaussianHeadLogProbAndEntropy) {
   ActionSpec act;
   act.discrete = false;
   act.dim = 2;
-  torch::manual_seed(0);
-  ActorCritic net(config, obs, act);
+  at::Generator init = at::detail::createCPUGenerator(0);
+  ActorCritic net(config, obs, act, init);
   {
     torch::NoGradGuard no_grad;
     net->log_std.copy_(torch::tensor({0.5f, -1.0f}));
@@ -183,9 +185,10 @@ TEST(Ppo, UpdatesMoveProbabilityTowardRewardedActions) {
   for (const char* algo : {"ppo", "reinforce"}) {
     ActorCritic net = make_net({4, 8, 8}, 15, 5);
     TrainConfig config;
-    config.num_minibatches = 2;
-    config.update_epochs = 2;
     config.learning_rate = 1e-3;
+    PpoConfig ppo;
+    ppo.num_minibatches = 2;
+    ppo.update_epochs = 2;
     torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(config.learning_rate).eps(1e-5));
     at::Generator gen = at::detail::createCPUGenerator(4);
     const at::Tensor probe = torch::rand({64, 3, 15, 15}, gen);
@@ -197,9 +200,9 @@ TEST(Ppo, UpdatesMoveProbabilityTowardRewardedActions) {
     for (int i = 0; i < 30; ++i) {
       const Rollout r = bandit_rollout(*net, gen);
       if (std::string(algo) == "ppo")
-        ppo_update(*net, adam, r, config, gen, torch::kCPU);
+        ppo_update(*net, adam, r, config, ppo, gen, torch::kCPU);
       else
-        reinforce_update(*net, adam, r, config, torch::kCPU);
+        reinforce_update(*net, adam, r, config, ReinforceConfig(), torch::kCPU);
     }
     EXPECT_NEAR(before, 0.2, 0.02) << algo;
     EXPECT_GT(p2(), 0.5) << algo;
@@ -208,32 +211,61 @@ TEST(Ppo, UpdatesMoveProbabilityTowardRewardedActions) {
 
 TEST(Checkpoints, RoundTripAndBadFiles) {
   const std::string dir = test::make_temp_dir();
-  const Spec spec = Spec::load(cli::shardlab_schema(), "", {"agent.channels=4,8,8", "agent.hidden=32",
+  const Spec spec = Spec::load(shardlab_schema(), "", {"agent.channels=4,8,8", "agent.hidden=32",
                                                               "env.distribution=easy"});
   ObservationSpec obs;
   obs.shape = {3, 15, 15};
   ActionSpec act;
   act.num_actions = 15;
-  torch::manual_seed(1);
-  ActorCritic net(NetworkConfig::from_spec(spec), obs, act);
+  at::Generator init = at::detail::createCPUGenerator(1);
+  ActorCritic net(NetworkConfig::from_spec(spec), obs, act, init);
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
   at::Generator gen = at::detail::createCPUGenerator(9);
-  CheckpointState state;
-  state.update = 7;
-  state.global_step = 700;
-  state.spec_ini = spec.to_ini();
-  save_checkpoint(dir + "/c.pt", *net, adam, gen, state);
+  int64_t update = 7;
+  std::vector<double> stats = {1.5, 2.5};
+  Checkpoint parts;
+  parts.add("model", *net);
+  parts.add("optimizer", adam);
+  parts.add("generator_state", gen);
+  parts.add("update", update);
+  parts.add("stats", stats);
+  parts.save(dir + "/c.pt", spec.to_ini());
 
-  LoadedPolicy loaded = load_policy(dir + "/c.pt", cli::shardlab_schema());
-  EXPECT_EQ(loaded.state.update, 7);
-  EXPECT_EQ(loaded.state.global_step, 700);
+  // Every part comes back into fresh objects.
+  at::Generator init2 = at::detail::createCPUGenerator(2);
+  ActorCritic other(NetworkConfig::from_spec(spec), obs, act, init2);
+  torch::optim::Adam adam2(other->parameters(), torch::optim::AdamOptions(1e-3));
+  at::Generator gen2 = at::detail::createCPUGenerator(0);
+  int64_t update2 = 0;
+  std::vector<double> stats2;
+  Checkpoint back;
+  back.add("model", *other);
+  back.add("optimizer", adam2);
+  back.add("generator_state", gen2);
+  back.add("update", update2);
+  back.add("stats", stats2);
+  back.load(dir + "/c.pt");
+  EXPECT_EQ(update2, 7);
+  EXPECT_EQ(stats2, stats);
+  EXPECT_TRUE(torch::equal(gen.get_state(), gen2.get_state()));
+  // A part the file lacks is an error unless optional.
+  double absent = 4.0;
+  Checkpoint missing;
+  missing.add("absent", absent, /*optional=*/true);
+  missing.load(dir + "/c.pt");
+  EXPECT_EQ(absent, 4.0);
+  Checkpoint required;
+  required.add("absent", absent);
+  EXPECT_THROW(required.load(dir + "/c.pt"), FileError);
+
+  LoadedPolicy loaded = load_policy(dir + "/c.pt", shardlab_schema());
   const at::Tensor x = torch::rand({3, 3, 15, 15});
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(net->forward(x).logits_or_mean, loaded.net->forward(x).logits_or_mean));
 
   std::ofstream(dir + "/text.pt") << "not a checkpoint";
-  EXPECT_THROW(load_policy(dir + "/text.pt", cli::shardlab_schema()), FileError);
-  EXPECT_THROW(load_policy(dir + "/absent.pt", cli::shardlab_schema()), FileError);
+  EXPECT_THROW(load_policy(dir + "/text.pt", shardlab_schema()), FileError);
+  EXPECT_THROW(load_policy(dir + "/absent.pt", shardlab_schema()), FileError);
   EXPECT_THROW(resolve_checkpoint(dir), FileError);  // a folder without checkpoints/
 }
 

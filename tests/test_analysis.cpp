@@ -15,7 +15,7 @@
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
 #include "analysis/vector_field.h"
-#include "cli/cli.h"
+#include "experiments/schema.h"
 #include "core/error.h"
 #include "envs/maze/maze_paths.h"
 #include "tests/test_util.h"
@@ -29,25 +29,21 @@ const std::string kLayer = "embedder.block2.res1.resadd_out";
 // does not depend on training.
 std::string untrained_checkpoint(const std::string& dir, const std::string& actions = "procgen") {
   const Spec spec = Spec::load(
-      cli::shardlab_schema(), "",
+      shardlab_schema(), "",
       {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy", "env.actions=" + actions, "run.threads=1"});
   ObservationSpec obs;
   obs.shape = {3, 15, 15};
   ActionSpec act;
   act.num_actions = actions == "procgen" ? 15 : 5;
-  torch::manual_seed(3);
-  ActorCritic net(NetworkConfig::from_spec(spec), obs, act);
-  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
-  at::Generator gen = at::detail::createCPUGenerator(1);
-  CheckpointState state;
-  state.spec_ini = spec.to_ini();
+  at::Generator init = at::detail::createCPUGenerator(3);
+  ActorCritic net(NetworkConfig::from_spec(spec), obs, act, init);
   const std::string path = dir + "/policy.pt";
-  save_checkpoint(path, *net, adam, gen, state);
+  save_policy(path, *net, spec);
   return path;
 }
 
 MazePolicy load(const std::string& path) {
-  return MazePolicy::load(path, cli::shardlab_schema(), {"env.placement=uniform"});
+  return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
 }
 
 MazeLayout hand_built() {

@@ -8,6 +8,7 @@
 
 #include "agents/evaluate.h"
 #include "cli/cli.h"
+#include "experiments/schema.h"
 #include "core/error.h"
 #include "envs/box2d/bipedal_walker.h"
 #include "envs/box2d/lunar_lander.h"
@@ -43,7 +44,7 @@ std::vector<float> observation(const Env& env) {
   return obs;
 }
 
-Spec spec_for(const std::string& env_name) { return Spec::load(cli::shardlab_schema(), "", {"env.name=" + env_name}); }
+Spec spec_for(const std::string& env_name) { return Spec::load(shardlab_schema(), "", {"env.name=" + env_name}); }
 
 TEST(LunarLander, ShapingOfAHandBuiltState) {
   // 0.5 from the pad (3-4-5), at rest, tilted 0.1 rad, one leg down.

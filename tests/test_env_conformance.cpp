@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "agents/random_policy.h"
-#include "cli/cli.h"
+#include "experiments/schema.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
 
@@ -16,7 +16,7 @@ class EnvConformance : public ::testing::TestWithParam<std::string> {
  protected:
   Spec spec(std::vector<std::string> extra = {}) const {
     extra.insert(extra.begin(), "env.name=" + GetParam());
-    return Spec::load(cli::shardlab_schema(), "", extra);
+    return Spec::load(shardlab_schema(), "", extra);
   }
 };
 

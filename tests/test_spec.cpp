@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "cli/cli.h"
+#include "experiments/schema.h"
 #include "core/error.h"
 #include "core/spec.h"
 #include "tests/test_util.h"
@@ -28,7 +28,7 @@ std::string error_of(F f) {
   return "";
 }
 
-const SpecSchema& schema() { return cli::shardlab_schema(); }
+const SpecSchema& schema() { return shardlab_schema(); }
 
 TEST(Spec, SectionsBecomeDottedKeysAndOverridesWin) {
   const std::string path = write_spec(

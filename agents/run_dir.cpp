@@ -1,0 +1,138 @@
+#include "agents/run_dir.h"
+
+#include <algorithm>
+#include <ctime>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/error.h"
+#include "core/spec.h"
+#include "core/text.h"
+
+namespace shardlab {
+namespace fs = std::filesystem;
+namespace {
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buffer;
+}
+
+bool is_checkpoint_name(const fs::path& p) {
+  return p.filename().string().rfind("update_", 0) == 0 && p.extension() == ".pt";
+}
+
+std::vector<std::string> checkpoints_in(const fs::path& dir) {
+  std::vector<std::string> files;
+  if (!fs::is_directory(dir)) return files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && is_checkpoint_name(e.path())) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());  // update numbers are zero-padded
+  return files;
+}
+
+}  // namespace
+
+void RunConfig::declare_keys(SpecSchema& s) {
+  const RunConfig d;
+  s.add_int("run.seed", static_cast<int64_t>(d.seed), "master seed: every environment and policy RNG derives from it")
+      .at_least(0);
+  s.add_int("run.threads", d.threads, "CPU threads for torch and collection (recorded with every run)").at_least(1);
+  s.add_string("run.name", d.name, "run folder name under --out (default: the spec file's name)");
+  s.add_string("run.device", d.device, "cpu, or cuda where a CUDA libtorch and a GPU exist", {"cpu", "cuda"});
+  s.add_int("run.checkpoint_every", d.checkpoint_every, "updates between checkpoints (the last update always saves)")
+      .at_least(1);
+  s.add_int("run.keep_checkpoints", d.keep_checkpoints, "periodic checkpoints kept (older ones are deleted)")
+      .at_least(1);
+  s.add_bool("run.save_experience", d.save_experience,
+             "online learners: write every transition to experience.h5 (D4RL layout)");
+}
+
+RunConfig RunConfig::from_spec(const Spec& spec) {
+  RunConfig c;
+  c.seed = static_cast<uint64_t>(spec.get_int("run.seed"));
+  c.threads = spec.get_int("run.threads");
+  c.name = spec.get_string("run.name");
+  c.device = spec.get_string("run.device");
+  c.checkpoint_every = spec.get_int("run.checkpoint_every");
+  c.keep_checkpoints = spec.get_int("run.keep_checkpoints");
+  c.save_experience = spec.get_bool("run.save_experience");
+  return c;
+}
+
+RunDir RunDir::open(const std::string& root, const std::string& name, const Spec& spec, bool resume) {
+  RunDir run;
+  run.path_ = (fs::path(root) / name).string();
+  run.resumed_ = resume;
+  run.spec_ = &spec;
+  const std::string spec_file = run.file("spec.ini");
+  if (resume) {
+    if (!fs::is_regular_file(spec_file)) throw InputError(run.path_ + ": no run to resume there (no spec.ini)");
+    const Spec saved = Spec::from_text(spec.schema(), read_text_file(spec_file), spec_file, {});
+    const std::string diff = spec.difference_from(saved);
+    if (!diff.empty()) throw InputError("--resume with a different spec than the run's: " + diff);
+  } else if (fs::exists(run.path_)) {
+    throw InputError(run.path_ + " exists; pass --resume to continue it, or choose another --out or run.name");
+  }
+  std::error_code error;
+  fs::create_directories(fs::path(run.path_) / "checkpoints", error);
+  if (error) throw FileError(run.path_ + ": cannot create the run folder: " + error.message());
+  if (!resume) write_text_file(spec_file, spec.to_ini());
+  return run;
+}
+
+void RunDir::write_run_json(const nlohmann::json& facts, int64_t update) const {
+  const std::string path = file("run.json");
+  nlohmann::ordered_json j;
+  j["shardlab_version"] = SHARDLAB_VERSION;
+  j["seed"] = spec_->get_int("run.seed");
+  j["threads"] = spec_->get_int("run.threads");
+  j["device"] = spec_->get_string("run.device");
+  for (const auto& [key, value] : facts.items()) j[key] = value;
+  nlohmann::json history = nlohmann::json::array();
+  if (resumed_ && fs::exists(path)) {
+    try {
+      const nlohmann::json old = nlohmann::json::parse(read_text_file(path));
+      if (old.contains("history") && old["history"].is_array()) history = old["history"];
+    } catch (const nlohmann::json::exception& e) {
+      throw FileError(path + ": not readable JSON (" + std::string(e.what()) + "); move it away to resume");
+    }
+  }
+  history.push_back({{"event", resumed_ ? "resume" : "start"}, {"time", now_utc()}, {"update", update}});
+  j["history"] = history;
+  write_text_file(path, j.dump(2) + "\n");
+}
+
+std::string RunDir::checkpoint_path(int64_t update) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "update_%07lld.pt", static_cast<long long>(update));
+  return (fs::path(path_) / "checkpoints" / name).string();
+}
+
+std::vector<std::string> RunDir::checkpoints() const { return checkpoints_in(fs::path(path_) / "checkpoints"); }
+
+std::optional<std::string> RunDir::newest_checkpoint() const {
+  const auto all = checkpoints();
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+void RunDir::prune_checkpoints(int64_t keep) const {
+  const auto all = checkpoints();
+  for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(1, keep)) < all.size(); ++i) fs::remove(all[i]);
+}
+
+std::string resolve_checkpoint(const std::string& run_dir_or_file) {
+  if (fs::is_regular_file(run_dir_or_file)) return run_dir_or_file;
+  const fs::path dir = fs::path(run_dir_or_file) / "checkpoints";
+  if (!fs::is_directory(dir))
+    throw FileError(run_dir_or_file + ": neither a checkpoint file nor a run folder with checkpoints/");
+  const auto all = checkpoints_in(dir);
+  if (all.empty()) throw FileError(dir.string() + ": no checkpoint (update_*.pt) yet");
+  return all.back();
+}
+
+}  // namespace shardlab

@@ -1,0 +1,66 @@
+// A run folder, shared by every learner (PPO, REINFORCE, the offline learners):
+//   DIR/<name>/spec.ini        the fully resolved spec
+//   DIR/<name>/run.json        version, seed, threads, device, learner facts, start/resume history
+//   DIR/<name>/metrics.csv     one row per update (core/metrics_csv.h)
+//   DIR/<name>/checkpoints/    update_NNNNNNN.pt, the newest `run.keep_checkpoints` kept
+// It also declares the run.* spec keys.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+
+namespace shardlab {
+
+class Spec;
+class SpecSchema;
+
+// The run.* keys: what every training run shares, whatever it learns.
+struct RunConfig {
+  uint64_t seed = 0;             // every environment and policy RNG derives from it
+  int64_t threads = 1;           // torch and collection threads, recorded with every run
+  std::string name;              // folder name under --out (default: the spec file's name)
+  std::string device = "cpu";    // cpu | cuda
+  int64_t checkpoint_every = 10; // updates between checkpoints (the last update always saves)
+  int64_t keep_checkpoints = 3;  // periodic checkpoints kept
+  bool save_experience = false;  // online learners: every transition to experience.h5
+
+  static void declare_keys(SpecSchema& schema);
+  static RunConfig from_spec(const Spec& spec);
+};
+
+class RunDir {
+ public:
+  // A new run refuses an existing folder; a resumed one needs the folder's spec.ini to match
+  // `spec` (InputError naming the keys that differ).
+  static RunDir open(const std::string& root, const std::string& name, const Spec& spec, bool resume);
+
+  const std::string& path() const { return path_; }
+  bool resumed() const { return resumed_; }
+  // A file inside the run folder.
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+  // Writes run.json: `facts` (the learner's: algorithm, batch size, ...) with the version, the
+  // spec's seed/threads/device and the history of starts and resumes, this one added at `update`.
+  void write_run_json(const nlohmann::json& facts, int64_t update) const;
+
+  std::string checkpoint_path(int64_t update) const;
+  // The newest checkpoints/update_*.pt, if any.
+  std::optional<std::string> newest_checkpoint() const;
+  // Keeps the newest `keep` checkpoints.
+  void prune_checkpoints(int64_t keep) const;
+  // Every checkpoint, oldest first.
+  std::vector<std::string> checkpoints() const;
+
+ private:
+  std::string path_;
+  bool resumed_ = false;
+  const Spec* spec_ = nullptr;
+};
+
+// The newest checkpoint of a run folder, or the file itself; FileError if there is none.
+std::string resolve_checkpoint(const std::string& run_dir_or_file);
+
+}  // namespace shardlab

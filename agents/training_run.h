@@ -1,0 +1,73 @@
+// The steps every learner's loop shares, online (PPO, REINFORCE) or offline: the run folder,
+// the checkpoint of named parts with the run's own counters, metrics.csv with declared columns,
+// the progress line, and the order that makes a killed run resume cleanly (checkpoint first,
+// then the metrics row, so a resumed run never repeats a row it kept).
+#pragma once
+
+#include <ATen/Device.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "agents/checkpoint.h"
+#include "agents/run_dir.h"
+#include "core/metrics_csv.h"
+#include "core/progress.h"
+
+namespace shardlab {
+
+class Spec;
+
+struct TrainOptions {
+  std::string out_root = "runs";
+  std::string run_name;  // folder name under out_root
+  bool resume = false;   // continue the run in that folder from its newest checkpoint
+};
+
+class TrainingRun {
+ public:
+  // Opens (or resumes) the run folder, sets torch's thread count and picks the device.
+  TrainingRun(const Spec& spec, const TrainOptions& options);
+
+  const RunConfig& config() const { return config_; }
+  const RunDir& dir() const { return dir_; }
+  at::Device device() const { return device_; }
+  // The learner adds its parts (modules, optimizers, generators, normalisers); the run adds its
+  // counters "update", "global_step" and "time_s".
+  Checkpoint& checkpoint() { return checkpoint_; }
+  int64_t update() const { return update_; }
+  int64_t global_step() const { return global_step_; }
+
+  // On --resume: loads the newest checkpoint into every part and returns its path ("" when the
+  // run has none yet, said on stderr).
+  std::string restore();
+  // Writes run.json with the learner's facts and opens metrics.csv with these columns (rows past
+  // the restored checkpoint dropped). The columns "global_step", "update", "time_s" come first.
+  void start(const std::vector<std::string>& columns, const nlohmann::json& facts);
+
+  // Ends update `update` (steps now `global_step`): fills the run's columns, saves a checkpoint
+  // when due (every run.checkpoint_every updates and at `last`), writes the row, redraws progress.
+  void finish_update(int64_t update, int64_t global_step, std::map<std::string, double> row, int64_t total_steps,
+                     const std::string& progress_extra, bool last);
+  // Training time of this run over all its sessions, in seconds.
+  double elapsed() const;
+  // Steps per second of this session, at `global_step`.
+  double steps_per_second(int64_t global_step) const;
+
+ private:
+  const Spec& spec_;
+  RunConfig config_;
+  RunDir dir_;
+  at::Device device_;
+  Checkpoint checkpoint_;
+  int64_t update_ = 0, global_step_ = 0;
+  double time_s_ = 0;  // training time before this session
+  int64_t first_step_ = 0;
+  std::unique_ptr<MetricsCsv> metrics_;
+  std::unique_ptr<Progress> progress_;
+};
+
+}  // namespace shardlab

@@ -1,0 +1,110 @@
+// Offline learners' gradient steps at the reference sizes: ATAC (critic 3 x 256 twin Q, actor
+// 3 x 256 tanh-Gaussian) and IQL (2 x 256 Q, V and Gaussian actor), batch 256, hopper's shapes
+// (11-dimensional observations, 3-dimensional actions). range(0) = torch threads.
+// Run: ./shardlab_bench --benchmark_filter=Offline
+#include <benchmark/benchmark.h>
+#include <dlfcn.h>
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "core/spec.h"
+#include "offline/learner.h"
+
+namespace shardlab {
+namespace {
+
+constexpr int64_t kObs = 11, kAct = 3, kBatch = 256;
+
+const SpecSchema& schema() {
+  static const SpecSchema s = [] {
+    SpecSchema out;
+    NetworkConfig::declare_keys(out);
+    declare_offline_learner_keys(out);
+    return out;
+  }();
+  return s;
+}
+
+// Debian's libtorch multiplies matrices with OpenBLAS (its pthreads build), whose own thread
+// pool at::set_num_threads does not size: set both, so range(0) is the whole process's threads.
+void set_threads(int n) {
+  at::set_num_threads(n);
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+}
+
+Batch hopper_batch(at::Generator& g) {
+  Batch b;
+  b.observations = at::randn({kBatch, kObs}, g, torch::kFloat32);
+  b.next_observations = at::randn({kBatch, kObs}, g, torch::kFloat32);
+  b.actions = at::rand({kBatch, kAct}, g, torch::kFloat32) * 2 - 1;
+  b.rewards = at::rand({kBatch}, g, torch::kFloat32);
+  b.terminals = (at::rand({kBatch}, g, torch::kFloat32) < 0.01).to(torch::kFloat32);
+  return b;
+}
+
+void run_updates(benchmark::State& state, const std::vector<std::pair<std::string, std::string>>& values) {
+  set_threads(static_cast<int>(state.range(0)));
+  Spec spec(schema());
+  for (const auto& [k, v] : values) spec.set(k, v, "bench");
+  ObservationSpec obs;
+  obs.shape = {kObs};
+  ActionSpec act;
+  act.discrete = false;
+  act.dim = kAct;
+  at::Generator init = at::detail::createCPUGenerator(0), gen = at::detail::createCPUGenerator(1);
+  std::unique_ptr<OfflineLearner> learner = make_offline_learner({spec, obs, act, torch::kCPU, init, 1000000});
+  // A few fixed batches, so the data cost is not what is measured.
+  std::vector<Batch> batches;
+  for (int i = 0; i < 8; ++i) batches.push_back(hopper_batch(gen));
+  int64_t step = 1;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(learner->update(batches[step % batches.size()], step, gen));
+    ++step;
+  }
+  state.counters["updates_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+// ATAC proper (after the warm start), the reference sizes.
+void BM_OfflineAtacUpdate(benchmark::State& state) {
+  run_updates(state, {{"offline.algo", "atac"},
+                      {"agent.torso", "mlp"},
+                      {"agent.hidden", "256"},
+                      {"agent.mlp_layers", "3"},
+                      {"agent.mlp_activation", "relu"},
+                      {"agent.policy_head", "tanh_gaussian"},
+                      {"atac.hidden", "256"},
+                      {"atac.layers", "3"},
+                      {"atac.warmup_steps", "0"}});
+}
+BENCHMARK(BM_OfflineAtacUpdate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// ATAC's warm start (behaviour cloning + Bellman-only critic).
+void BM_OfflineAtacWarmupUpdate(benchmark::State& state) {
+  run_updates(state, {{"offline.algo", "atac"},
+                      {"agent.torso", "mlp"},
+                      {"agent.hidden", "256"},
+                      {"agent.mlp_layers", "3"},
+                      {"agent.mlp_activation", "relu"},
+                      {"agent.policy_head", "tanh_gaussian"},
+                      {"atac.hidden", "256"},
+                      {"atac.layers", "3"},
+                      {"atac.warmup_steps", "1000000000"}});
+}
+BENCHMARK(BM_OfflineAtacWarmupUpdate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_OfflineIqlUpdate(benchmark::State& state) {
+  run_updates(state, {{"offline.algo", "iql"},
+                      {"agent.torso", "mlp"},
+                      {"agent.hidden", "256"},
+                      {"agent.mlp_layers", "2"},
+                      {"agent.mlp_activation", "relu"},
+                      {"agent.policy_head", "gaussian"},
+                      {"iql.hidden", "256"},
+                      {"iql.layers", "2"}});
+}
+BENCHMARK(BM_OfflineIqlUpdate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace shardlab

@@ -1,0 +1,132 @@
+// `shardlab offline` (train an offline learner from a dataset) and `shardlab relabel` (a copy of
+// a dataset with wrong rewards).
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "offline/ablation.h"
+#include "offline/dataset_maker.h"
+#include "offline/offline_run.h"
+#include "offline/relabel.h"
+
+namespace shardlab::cli {
+
+int cmd_offline(const std::vector<std::string>& args) {
+  po::options_description flags(
+      "shardlab offline SPEC [--set key=value ...] [--out DIR] [--resume]\n"
+      "  trains offline.algo (bc, iql, atac) on offline.dataset with offline.reward labels");
+  flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs"),
+                                                  "folder that holds the run folder")(
+      "resume", "continue the run from its newest checkpoint (same spec)");
+  po::positional_options_description positional;
+  add_spec_flags(flags, positional);
+  const auto vm = parse_flags("offline", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  if (!vm.count("spec") && !vm.count("set"))
+    throw InputError("shardlab offline: expected a spec file (or --set offline.dataset=FILE.h5 ...)");
+  const Spec spec = load_spec(vm);
+  TrainOptions options;
+  options.out_root = vm["out"].as<std::string>();
+  options.resume = vm.count("resume") > 0;
+  options.run_name = spec.get_string("run.name");
+  if (options.run_name.empty())
+    options.run_name =
+        vm.count("spec") ? std::filesystem::path(vm["spec"].as<std::string>()).stem().string() : "offline";
+  const std::string run_dir = train_offline(spec, options);
+  std::cout << "run folder: " << run_dir << "\n";
+  return 0;
+}
+
+int cmd_relabel(const std::vector<std::string>& args) {
+  po::options_description flags("shardlab relabel IN.h5 OUT.h5 --reward zero|random|negative|true [--seed S] [--force]");
+  flags.add_options()("help,h", "show this help")("in", po::value<std::string>(), "experience file to read")(
+      "out", po::value<std::string>(), "experience file to write")(
+      "reward", po::value<std::string>(), "new labels: zero, random (U[0, 1) per transition), negative, or true")(
+      "seed", po::value<int64_t>()->default_value(0), "seed of the random labels")(
+      "force", "replace OUT.h5 if it exists");
+  po::positional_options_description positional;
+  positional.add("in", 1).add("out", 1);
+  const auto vm = parse_flags("relabel", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  if (!vm.count("in") || !vm.count("out")) throw InputError("shardlab relabel: expected IN.h5 OUT.h5");
+  if (!vm.count("reward")) throw InputError("shardlab relabel: --reward is required (zero, random, negative or true)");
+  const int64_t seed = vm["seed"].as<int64_t>();
+  if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected at least 0");
+  const RewardLabel label = parse_reward_label(vm["reward"].as<std::string>(), "--reward");
+  const std::string in = vm["in"].as<std::string>(), out = vm["out"].as<std::string>();
+  const int64_t rows = relabel_file(in, out, label, static_cast<uint64_t>(seed), vm.count("force") > 0);
+  std::cout << "wrote " << rows << " transitions to " << out << " (rewards " << describe_reward_label(label, seed)
+            << ")\n";
+  return 0;
+}
+
+int cmd_dataset(const std::vector<std::string>& args) {
+  po::options_description flags(
+      "shardlab dataset make [SPEC] --task T --quality Q[,Q...] (--out FILE.h5 | --out-dir DIR) [--seed S] [--force]\n"
+      "  tasks: bipedal_walker, lunar_lander_continuous, maze; qualities: random, medium, medium-replay, expert,\n"
+      "  medium-expert. SPEC (or --set) gives dataset.* keys: dataset.size, dataset.expert_total_steps, ...");
+  flags.add_options()("help,h", "show this help")("action", po::value<std::string>(), "make")(
+      "task", po::value<std::string>(), "the task whose expert run the data comes from")(
+      "quality", po::value<std::string>(), "dataset quality, or a comma-separated list with --out-dir")(
+      "out", po::value<std::string>(), "the file to write (one quality)")(
+      "out-dir", po::value<std::string>(), "write DIR/<task>-<quality>.h5 for each quality")(
+      "seed", po::value<int64_t>()->default_value(0), "collection seed")("force", "replace existing files");
+  po::positional_options_description positional;
+  positional.add("action", 1);
+  add_spec_flags(flags, positional);
+  const auto vm = parse_flags("dataset", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  if (!vm.count("action") || vm["action"].as<std::string>() != "make")
+    throw InputError("shardlab dataset: expected `dataset make` (see --help)");
+  if (!vm.count("task")) throw InputError("shardlab dataset make: --task is required");
+  if (!vm.count("quality")) throw InputError("shardlab dataset make: --quality is required");
+  if (vm.count("out") == vm.count("out-dir")) throw InputError("shardlab dataset make: give --out FILE or --out-dir DIR");
+  const int64_t seed = vm["seed"].as<int64_t>();
+  if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected at least 0");
+  const Spec spec = load_spec(vm);
+  const DatasetConfig config = DatasetConfig::from_spec(spec);
+  const std::vector<std::string> qualities = split(vm["quality"].as<std::string>(), ',');
+  if (vm.count("out") && qualities.size() != 1) throw InputError("--out takes one --quality; use --out-dir for several");
+  for (const std::string& quality : qualities) {
+    DatasetRequest request;
+    request.task = vm["task"].as<std::string>();
+    request.quality = quality;
+    request.out = vm.count("out") ? vm["out"].as<std::string>()
+                                  : vm["out-dir"].as<std::string>() + "/" + request.task + "-" + quality + ".h5";
+    request.seed = static_cast<uint64_t>(seed);
+    request.force = vm.count("force") > 0;
+    std::cout << make_dataset(request, config, shardlab_schema()) << "\n";
+  }
+  return 0;
+}
+
+int cmd_ablate(const std::vector<std::string>& args) {
+  po::options_description flags(
+      "shardlab ablate SPEC [--set key=value ...] [--jobs N]\n"
+      "  the survival-instinct grid of the spec's ablate.* keys; rerun to continue an unfinished grid");
+  flags.add_options()("help,h", "show this help")("jobs", po::value<int>()->default_value(2),
+                                                  "cells run at once (each a process with run.threads threads)");
+  po::positional_options_description positional;
+  add_spec_flags(flags, positional);
+  const auto vm = parse_flags("ablate", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  if (!vm.count("spec")) throw InputError("shardlab ablate: expected a spec (experiments/survival_instinct.ini)");
+  const Spec spec = load_spec(vm);
+  run_ablation(spec, vm["spec"].as<std::string>(), self_executable(), vm["jobs"].as<int>());
+  return 0;
+}
+
+}  // namespace shardlab::cli

@@ -1,0 +1,102 @@
+// ATAC, the Adversarially Trained Actor Critic (Cheng, Xie, Jiang, Agarwal, ICML 2022), as the
+// lightweight reference implementation does it (/work/shared/reference/offline.md).
+// (Design choices: see the head comment of offline/atac.cpp.)
+#pragma once
+
+#include <torch/optim/adam.h>
+
+#include <memory>
+
+#include "offline/learner.h"
+#include "offline/q_network.h"
+
+namespace shardlab {
+
+struct AtacConfig {
+  double beta = 1.0;               // Bellman weight of the critic's normalized_sum (the reference default)
+  double gamma = 0.99;
+  double tau = 5e-3;               // Polyak rate of the target critic
+  double target_bellman_weight = 0.5;  // w of w * target-Bellman + (1 - w) * residual-Bellman
+  double critic_lr = 5e-4;         // the fast timescale
+  double actor_lr = 5e-7;          // the slow timescale
+  double alpha_lr = 5e-4;          // entropy temperature
+  double init_log_alpha = 0.0;
+  double norm_constraint = 100.0;  // Frobenius-norm bound of every critic weight matrix (0: off)
+  bool clip_values = false;        // clip Bellman targets to [Vmin, Vmax] (needs the reward range)
+  int64_t warmup_steps = 100000;   // BC actor + Bellman-only critic before ATAC proper
+  double warmup_lr = 5e-4;         // warm start: its own Adams for actor, critic and temperature
+  int64_t hidden = 256;            // critic width (continuous actions)
+  int64_t layers = 3;              // critic hidden layers (continuous actions)
+  double discrete_entropy_fraction = 0.2;  // discrete target entropy = this * log(num_actions)
+
+  static void declare_keys(SpecSchema& schema);
+  static AtacConfig from_spec(const Spec& spec);
+};
+
+// normalized_sum(x, reg, w) = x / w + reg if w > 1, else x + w * reg.
+at::Tensor normalized_sum(const at::Tensor& x, const at::Tensor& reg, double w);
+
+// Vmin and Vmax of the value clipping, from the dataset's reward range.
+std::pair<double, double> atac_value_bounds(double reward_min, double reward_max, double gamma);
+
+// The critic's loss terms on one batch: per head, and summed over the heads in `loss`.
+struct AtacCriticLoss {
+  at::Tensor loss;       // normalized_sum(pessimism, bellman, beta), or bellman alone in warm-up
+  at::Tensor bellman;    // (2,) w MSE(Q_i, y) + (1 - w) MSE(Q_i, y_i)
+  at::Tensor pessimism;  // (2,) mean(Q_i(s, a_pi) - Q_i(s, a)); undefined in a continuous warm start (not needed)
+  at::Tensor q_data;     // (2, batch) Q_i(s, a), detached
+};
+
+// The actor's loss terms.
+struct AtacActorLoss {
+  at::Tensor loss;
+  at::Tensor q_policy;  // mean Q_2(s, a_pi)
+  at::Tensor entropy;   // mean entropy (estimate: -log pi(a_pi|s) for continuous actions)
+};
+
+class AtacLearner : public OfflineLearner {
+ public:
+  AtacLearner(const OfflineLearnerContext& context, const AtacConfig& config);
+  ~AtacLearner() override;
+  ActorCritic policy() override { return net_; }
+  std::vector<std::string> metrics() const override;
+  void add_parts(Checkpoint& checkpoint) override;
+  std::map<std::string, double> update(const Batch& batch, int64_t step, at::Generator& gen) override;
+
+  // The critic's loss given the policy's actions, exposed so tests check it by hand.
+  // Continuous: next_policy = a' ~ pi(s') (batch, dim), policy = a_pi ~ pi(s) (batch, dim).
+  // Discrete: next_policy = pi(. | s') and policy = pi(. | s), probabilities (batch, num_actions):
+  // every Q(s, a_pi) becomes the expectation sum_a pi(a|s) Q(s, a).
+  AtacCriticLoss critic_loss(const Batch& batch, const at::Tensor& next_policy, const at::Tensor& policy,
+                             bool warmup);
+  // The actor's ATAC loss normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha). Continuous: policy =
+  // a_pi with gradient (batch, dim), log_prob its log pi (batch,). Discrete: policy = pi(. | s)
+  // (batch, num_actions), log_prob = log pi(. | s) (batch, num_actions).
+  AtacActorLoss actor_loss(const Batch& batch, const at::Tensor& policy, const at::Tensor& log_prob, double alpha);
+  // Projects every critic weight matrix to the norm constraint.
+  void project_critic();
+  double alpha() const;  // exp(log_alpha) of ATAC proper
+  double target_entropy() const { return target_entropy_; }
+
+  ContinuousTwinQ continuous_q{nullptr}, continuous_q_target{nullptr};
+  DiscreteTwinQ discrete_q{nullptr}, discrete_q_target{nullptr};
+  at::Tensor log_alpha;         // (1,): ATAC's temperature
+  at::Tensor warmup_log_alpha;  // (1,): the warm start's own temperature
+
+ private:
+  struct Temperatures;
+  at::Tensor clip(const at::Tensor& y) const;
+  torch::nn::Module& q_module();
+  torch::nn::Module& q_target_module();
+
+  AtacConfig config_;
+  ActionSpec action_spec_;
+  double vmin_, vmax_;
+  double target_entropy_;
+  ActorCritic net_{nullptr};
+  std::unique_ptr<Temperatures> temperatures_;  // modules holding the log-temperatures, for checkpoints
+  std::unique_ptr<torch::optim::Adam> critic_optimizer_, actor_optimizer_, alpha_optimizer_;
+  std::unique_ptr<torch::optim::Adam> warmup_critic_optimizer_, warmup_actor_optimizer_, warmup_alpha_optimizer_;
+};
+
+}  // namespace shardlab

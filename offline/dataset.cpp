@@ -1,0 +1,97 @@
+#include "offline/dataset.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/experience_file.h"
+
+namespace shardlab {
+namespace {
+
+// The first non-finite value of a float column, as "row R".
+void require_finite(const std::string& path, const char* column, const std::vector<float>& values, int64_t row_size) {
+  for (size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))
+      throw FileError(path + ": dataset '" + column + "' holds a non-finite value (" + std::to_string(values[i]) +
+                      ") at row " + std::to_string(static_cast<int64_t>(i) / row_size));
+}
+
+at::Tensor rows_tensor(std::vector<float>& values, const std::vector<int64_t>& row_shape, int64_t rows) {
+  std::vector<int64_t> sizes = {rows};
+  sizes.insert(sizes.end(), row_shape.begin(), row_shape.end());
+  return torch::from_blob(values.data(), sizes, torch::kFloat32).clone();
+}
+
+}  // namespace
+
+OfflineDataset OfflineDataset::load(const std::string& path, RewardLabel label, uint64_t relabel_seed) {
+  const ExperienceReader reader(path);
+  OfflineDataset d;
+  d.path_ = path;
+  d.observation_spec_ = reader.observation_spec();
+  d.action_spec_ = reader.action_spec();
+  d.metadata_ = reader.metadata();
+  d.rows_ = reader.rows();
+  if (d.rows_ == 0) throw FileError(path + ": the file holds no transitions");
+
+  Experience e = reader.read(0, d.rows_);
+  const int64_t obs_size = e.obs_size();
+  require_finite(path, "observations", e.observations, obs_size);
+  if (e.has_next_observations()) require_finite(path, "next_observations", e.next_observations, obs_size);
+  if (!e.action_spec.discrete) require_finite(path, "actions", e.continuous_actions, e.action_spec.dim);
+  require_finite(path, "rewards", e.rewards, 1);
+  relabel_rewards(label, relabel_seed, 0, e.rewards);
+
+  d.observations_ = rows_tensor(e.observations, d.observation_spec_.shape, d.rows_);
+  if (e.has_next_observations()) d.next_observations_ = rows_tensor(e.next_observations, d.observation_spec_.shape, d.rows_);
+  d.actions_ = e.action_spec.discrete
+                   ? torch::tensor(e.discrete_actions, torch::kInt64)
+                   : rows_tensor(e.continuous_actions, {e.action_spec.dim}, d.rows_);
+  d.rewards_ = torch::tensor(e.rewards, torch::kFloat32);
+  std::vector<float> terminals(e.terminals.begin(), e.terminals.end());
+  d.terminals_ = torch::tensor(terminals, torch::kFloat32);
+
+  std::vector<int64_t> usable;
+  if (e.has_next_observations()) {
+    // Every row carries its own next observation; time-limit cuts bootstrap from it.
+    usable.resize(static_cast<size_t>(d.rows_));
+    for (int64_t i = 0; i < d.rows_; ++i) usable[i] = i;
+  } else {
+    std::vector<int64_t> next = reader.next_indices();
+    for (int64_t i = 0; i < d.rows_; ++i)
+      if (next[i] != ExperienceReader::kNoNext) usable.push_back(i);
+      else next[i] = i;  // never sampled; any valid row keeps index_select in range
+    d.next_index_ = torch::tensor(next, torch::kInt64);
+  }
+  if (usable.empty())
+    throw FileError(path + ": no transition with a known next observation (every episode is cut by a timeout)");
+  d.usable_ = torch::tensor(usable, torch::kInt64);
+  const at::Tensor used = d.rewards_.index_select(0, d.usable_);
+  d.reward_min_ = used.min().item<float>();
+  d.reward_max_ = used.max().item<float>();
+  return d;
+}
+
+Batch OfflineDataset::sample(int64_t size, at::Generator& gen, at::Device device) const {
+  const at::Tensor pick = at::randint(usable_.numel(), {size}, gen, torch::kInt64);
+  const at::Tensor rows = usable_.index_select(0, pick);
+  Batch b;
+  b.observations = observations_.index_select(0, rows);
+  b.next_observations = next_observations_.defined() ? next_observations_.index_select(0, rows)
+                                                     : observations_.index_select(0, next_index_.index_select(0, rows));
+  b.actions = actions_.index_select(0, rows);
+  b.rewards = rewards_.index_select(0, rows);
+  b.terminals = terminals_.index_select(0, rows);
+  if (device != at::Device(at::kCPU)) {
+    b.observations = b.observations.to(device);
+    b.next_observations = b.next_observations.to(device);
+    b.actions = b.actions.to(device);
+    b.rewards = b.rewards.to(device);
+    b.terminals = b.terminals.to(device);
+  }
+  return b;
+}
+
+}  // namespace shardlab

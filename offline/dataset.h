@@ -1,0 +1,52 @@
+// An offline dataset in memory: every transition of an experience file (ours or D4RL's) whose
+// next observation is known, as tensors, with the reward labels the run asked for, sampled in
+// uniform minibatches. Rows cut by a time limit without a stored next observation are left out,
+// as in D4RL's q-learning view (core/experience_file.h, ExperienceReader::next_indices).
+#pragma once
+
+#include <ATen/Device.h>
+#include <ATen/Tensor.h>
+#include <ATen/core/Generator.h>
+
+#include <map>
+#include <string>
+
+#include "core/experience.h"
+#include "offline/learner.h"
+#include "offline/relabel.h"
+
+namespace shardlab {
+
+class OfflineDataset {
+ public:
+  // Reads `path` whole. FileError (one line naming the file) for an unreadable or empty file, no
+  // usable transition, or a non-finite observation, action or reward.
+  static OfflineDataset load(const std::string& path, RewardLabel label, uint64_t relabel_seed);
+
+  const std::string& path() const { return path_; }
+  const ObservationSpec& observation_spec() const { return observation_spec_; }
+  const ActionSpec& action_spec() const { return action_spec_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  int64_t rows() const { return rows_; }            // in the file
+  int64_t transitions() const { return usable_.numel(); }  // sampled from
+  // The relabeled rewards' range over the sampled transitions.
+  float reward_min() const { return reward_min_; }
+  float reward_max() const { return reward_max_; }
+
+  // `size` transitions drawn uniformly with replacement, on `device`.
+  Batch sample(int64_t size, at::Generator& gen, at::Device device) const;
+
+ private:
+  std::string path_;
+  ObservationSpec observation_spec_;
+  ActionSpec action_spec_;
+  std::map<std::string, std::string> metadata_;
+  int64_t rows_ = 0;
+  at::Tensor observations_, next_observations_;  // (rows, obs...); next_ undefined: use next_index_
+  at::Tensor actions_, rewards_, terminals_;     // per row
+  at::Tensor next_index_;                        // (rows,) int64, row of the next observation
+  at::Tensor usable_;                            // rows with a known next observation
+  float reward_min_ = 0, reward_max_ = 0;
+};
+
+}  // namespace shardlab

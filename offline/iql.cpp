@@ -1,0 +1,183 @@
+#include "offline/iql.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "agents/checkpoint.h"
+#include "agents/ppo.h"
+#include "core/error.h"
+#include "core/spec.h"
+
+namespace shardlab {
+
+void IqlConfig::declare_keys(SpecSchema& s) {
+  const IqlConfig d;
+  s.add_float("iql.expectile", d.expectile, "expectile tau of the value loss (0.7 locomotion, 0.9 antmaze)")
+      .above(0)
+      .at_most(1);
+  s.add_float("iql.temperature", d.temperature, "AWR inverse temperature beta (3.0 locomotion)").at_least(0);
+  s.add_float("iql.max_weight", d.max_weight, "AWR weights exp(beta * advantage) clipped to this").above(0);
+  s.add_float("iql.gamma", d.gamma, "discount").at_least(0).at_most(1);
+  s.add_float("iql.tau", d.tau, "Polyak rate of the target Q networks").above(0).at_most(1);
+  s.add_float("iql.critic_lr", d.critic_lr, "Adam step size of Q and V").above(0);
+  s.add_float("iql.actor_lr", d.actor_lr, "Adam step size of the policy (initial, before the cosine decay)").above(0);
+  s.add_bool("iql.cosine_decay", d.cosine_decay, "decay the actor's step size on a cosine to 0 over the run");
+  s.add_int("iql.hidden", d.hidden, "width of the Q and V MLPs (continuous actions)").at_least(1);
+  s.add_int("iql.layers", d.layers, "hidden layers of the Q and V MLPs (continuous actions)").at_least(1);
+}
+
+IqlConfig IqlConfig::from_spec(const Spec& spec) {
+  IqlConfig c;
+  c.expectile = spec.get_float("iql.expectile");
+  c.temperature = spec.get_float("iql.temperature");
+  c.max_weight = spec.get_float("iql.max_weight");
+  c.gamma = spec.get_float("iql.gamma");
+  c.tau = spec.get_float("iql.tau");
+  c.critic_lr = spec.get_float("iql.critic_lr");
+  c.actor_lr = spec.get_float("iql.actor_lr");
+  c.cosine_decay = spec.get_bool("iql.cosine_decay");
+  c.hidden = spec.get_int("iql.hidden");
+  c.layers = spec.get_int("iql.layers");
+  return c;
+}
+
+at::Tensor expectile_loss(const at::Tensor& u, double tau) {
+  const at::Tensor weight = torch::where(u < 0, torch::full_like(u, 1.0 - tau), torch::full_like(u, tau));
+  return (weight * u.pow(2)).mean();
+}
+
+IqlLearner::IqlLearner(const OfflineLearnerContext& context, const IqlConfig& config)
+    : config_(config), action_spec_(context.action_spec), total_steps_(std::max<int64_t>(1, context.total_steps)) {
+  const NetworkConfig network = NetworkConfig::from_spec(context.spec);
+  const ObservationSpec& obs = context.observation_spec;
+  net_ = ActorCritic(network, obs, action_spec_, context.init);
+  // Target copies start equal to their networks; their own draws are thrown away.
+  at::Generator scratch = at::detail::createCPUGenerator(0);
+  if (action_spec_.discrete) {
+    discrete_q = DiscreteTwinQ(network, obs, action_spec_.num_actions, context.init);
+    discrete_q_target = DiscreteTwinQ(network, obs, action_spec_.num_actions, scratch);
+    copy_weights(*discrete_q_target, *discrete_q);
+    value = ValueNetwork(network, obs, context.init);
+  } else {
+    continuous_q = ContinuousTwinQ(obs.size(), action_spec_.dim, config_.hidden, config_.layers, context.init);
+    continuous_q_target = ContinuousTwinQ(obs.size(), action_spec_.dim, config_.hidden, config_.layers, scratch);
+    copy_weights(*continuous_q_target, *continuous_q);
+    value = ValueNetwork(obs, config_.hidden, config_.layers, context.init);
+  }
+  torch::nn::Module& q = q_module();
+  torch::nn::Module& q_target = q_target_module();
+  net_->to(context.device);
+  q.to(context.device);
+  q_target.to(context.device);
+  value->to(context.device);
+  for (auto& p : q_target.parameters()) p.requires_grad_(false);
+  q_optimizer_ = std::make_unique<torch::optim::Adam>(q.parameters(), torch::optim::AdamOptions(config_.critic_lr));
+  v_optimizer_ =
+      std::make_unique<torch::optim::Adam>(value->parameters(), torch::optim::AdamOptions(config_.critic_lr));
+  actor_optimizer_ =
+      std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(config_.actor_lr));
+}
+
+torch::nn::Module& IqlLearner::q_module() {
+  return action_spec_.discrete ? static_cast<torch::nn::Module&>(*discrete_q) : *continuous_q;
+}
+torch::nn::Module& IqlLearner::q_target_module() {
+  return action_spec_.discrete ? static_cast<torch::nn::Module&>(*discrete_q_target) : *continuous_q_target;
+}
+
+std::vector<std::string> IqlLearner::metrics() const {
+  return {"losses/value_loss", "losses/q_loss",    "losses/actor_loss", "losses/q_data",
+          "losses/value",      "losses/advantage", "losses/awr_weight", "charts/actor_lr"};
+}
+
+void IqlLearner::add_parts(Checkpoint& checkpoint) {
+  checkpoint.add("model", *net_);
+  checkpoint.add("q", q_module());
+  checkpoint.add("q_target", q_target_module());
+  checkpoint.add("value", *value);
+  checkpoint.add("q_optimizer", *q_optimizer_);
+  checkpoint.add("value_optimizer", *v_optimizer_);
+  checkpoint.add("actor_optimizer", *actor_optimizer_);
+}
+
+double IqlLearner::actor_lr_at(int64_t step) const {
+  if (!config_.cosine_decay) return config_.actor_lr;
+  // optax.cosine_decay_schedule as the paper's code: lr * (1 + cos(pi * t / T)) / 2, t from 0.
+  const double t = std::min<double>(static_cast<double>(std::max<int64_t>(0, step - 1)), total_steps_);
+  return config_.actor_lr * 0.5 * (1.0 + std::cos(M_PI * t / static_cast<double>(total_steps_)));
+}
+
+at::Tensor IqlLearner::q_of(const Batch& batch, bool target) {
+  if (action_spec_.discrete) {
+    const at::Tensor q = target ? discrete_q_target->forward(batch.observations) : discrete_q->forward(batch.observations);
+    const at::Tensor index = batch.actions.view({1, -1, 1}).expand({2, q.size(1), 1});
+    return q.gather(2, index).squeeze(2);  // (2, batch)
+  }
+  return target ? continuous_q_target->forward(batch.observations, batch.actions)
+                : continuous_q->forward(batch.observations, batch.actions);
+}
+
+std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t step, at::Generator& gen) {
+  const int64_t n = batch.rewards.size(0);
+
+  // 1. Value: expectile regression onto the target critic's min at the dataset action.
+  at::Tensor q_target_data;
+  {
+    torch::NoGradGuard no_grad;
+    q_target_data = std::get<0>(q_of(batch, /*target=*/true).min(0));
+  }
+  const at::Tensor v = value->forward(batch.observations);
+  const at::Tensor value_loss = expectile_loss(q_target_data - v, config_.expectile);
+  check_finite(value_loss, {{"value_loss", value_loss.item<double>()}});
+  v_optimizer_->zero_grad();
+  value_loss.backward();
+  v_optimizer_->step();
+
+  // The updated V(s) and V(s') (the paper's code updates V first and uses it for both the
+  // actor's advantages and the Q targets).
+  at::Tensor v_s, v_next;
+  {
+    torch::NoGradGuard no_grad;
+    const at::Tensor both = value->forward(torch::cat({batch.observations, batch.next_observations}, 0));
+    v_s = both.narrow(0, 0, n);
+    v_next = both.narrow(0, n, n);
+  }
+
+  // 2. Policy extraction by advantage-weighted regression.
+  const at::Tensor advantage = q_target_data - v_s;
+  const at::Tensor weight = torch::exp(config_.temperature * advantage).clamp_max(config_.max_weight);
+  const PolicyOutput out = net_->forward(batch.observations);
+  const at::Tensor log_prob = log_prob_of(*net_, out.logits_or_mean, batch.actions);
+  const at::Tensor actor_loss = -(weight * log_prob).mean();
+  check_finite(actor_loss, {{"actor_loss", actor_loss.item<double>()}});
+  const double lr = actor_lr_at(step);
+  for (auto& group : actor_optimizer_->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  actor_optimizer_->zero_grad();
+  actor_loss.backward();
+  actor_optimizer_->step();
+
+  // 3. Q: regression onto r + gamma (1 - d) V(s'); no policy action anywhere.
+  const at::Tensor y = batch.rewards + config_.gamma * (1.0 - batch.terminals) * v_next;
+  const at::Tensor q = q_of(batch, /*target=*/false);
+  const at::Tensor q_loss = (q - y.unsqueeze(0)).pow(2).mean(1).sum();
+  check_finite(q_loss, {{"q_loss", q_loss.item<double>()}});
+  q_optimizer_->zero_grad();
+  q_loss.backward();
+  q_optimizer_->step();
+
+  // 4. Target critic.
+  polyak_update(q_target_module(), q_module(), config_.tau);
+
+  const at::Tensor stats = torch::stack({value_loss.detach(), q_loss.detach(), actor_loss.detach(),
+                                         q.detach().mean(), v_s.mean(), advantage.mean(), weight.mean()})
+                               .to(torch::kFloat64)
+                               .cpu();
+  const double* s = stats.data_ptr<double>();
+  return {{"losses/value_loss", s[0]}, {"losses/q_loss", s[1]},    {"losses/actor_loss", s[2]},
+          {"losses/q_data", s[3]},     {"losses/value", s[4]},     {"losses/advantage", s[5]},
+          {"losses/awr_weight", s[6]}, {"charts/actor_lr", lr}};
+}
+
+}  // namespace shardlab

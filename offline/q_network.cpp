@@ -1,0 +1,150 @@
+#include "offline/q_network.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace shardlab {
+namespace nn = torch::nn;
+
+StackedMlpImpl::StackedMlpImpl(int64_t heads, int64_t inputs, int64_t hidden, int64_t layers, int64_t outputs,
+                               at::Generator& init)
+    : heads_(heads) {
+  torch::NoGradGuard no_grad;
+  int64_t in = inputs;
+  for (int64_t l = 0; l <= layers; ++l) {
+    const int64_t out = l == layers ? outputs : hidden;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in));  // torch.nn.Linear's default
+    at::Tensor w = at::rand({heads, in, out}, init, torch::kFloat32) * (2 * bound) - bound;
+    at::Tensor b = at::rand({heads, 1, out}, init, torch::kFloat32) * (2 * bound) - bound;
+    weights.push_back(register_parameter("weight" + std::to_string(l), w));
+    biases.push_back(register_parameter("bias" + std::to_string(l), b));
+    in = out;
+  }
+}
+
+at::Tensor StackedMlpImpl::forward(const at::Tensor& x) {
+  // The first layer shares x across heads: one (batch, in) x (in, heads * out) matmul.
+  const int64_t batch = x.size(0);
+  const at::Tensor& w0 = weights[0];
+  at::Tensor h = x.matmul(w0.permute({1, 0, 2}).reshape({w0.size(1), -1}))
+                     .view({batch, heads_, w0.size(2)})
+                     .transpose(0, 1)
+                     .add(biases[0]);
+  for (size_t l = 1; l < weights.size(); ++l) h = torch::baddbmm(biases[l], torch::relu(h), weights[l]);
+  return h;
+}
+
+at::Tensor StackedMlpImpl::forward_head(int64_t head, const at::Tensor& x, bool frozen) {
+  at::Tensor h = x;
+  for (size_t l = 0; l < weights.size(); ++l) {
+    at::Tensor w = weights[l].select(0, head), b = biases[l].select(0, head);
+    if (frozen) {
+      w = w.detach();
+      b = b.detach();
+    }
+    if (l > 0) h = torch::relu(h);
+    h = torch::addmm(b, h, w);
+  }
+  return h;
+}
+
+ContinuousTwinQImpl::ContinuousTwinQImpl(int64_t obs_size, int64_t action_dim, int64_t hidden, int64_t layers,
+                                         at::Generator& init)
+    : mlp(register_module("mlp", StackedMlp(2, obs_size + action_dim, hidden, layers, 1, init))) {}
+
+at::Tensor ContinuousTwinQImpl::forward(const at::Tensor& obs, const at::Tensor& actions) {
+  return mlp->forward(torch::cat({obs.reshape({obs.size(0), -1}), actions}, 1)).squeeze(2);
+}
+
+at::Tensor ContinuousTwinQImpl::forward_head(int64_t head, const at::Tensor& obs, const at::Tensor& actions,
+                                             bool frozen) {
+  return mlp->forward_head(head, torch::cat({obs.reshape({obs.size(0), -1}), actions}, 1), frozen).squeeze(1);
+}
+
+DiscreteQImpl::DiscreteQImpl(const NetworkConfig& config, const ObservationSpec& obs, int64_t num_actions)
+    : torso(register_module("embedder", Torso(config, obs))),
+      head(register_module("fc_q", nn::Linear(torso->features(), num_actions))) {}
+
+at::Tensor DiscreteQImpl::forward(const at::Tensor& obs) { return head->forward(torso->forward(obs)); }
+
+DiscreteTwinQImpl::DiscreteTwinQImpl(const NetworkConfig& config, const ObservationSpec& obs, int64_t num_actions,
+                                     at::Generator& init) {
+  with_generator(init, [&] {
+    q1 = register_module("q1", DiscreteQ(config, obs, num_actions));
+    q2 = register_module("q2", DiscreteQ(config, obs, num_actions));
+    for (DiscreteQ* q : {&q1, &q2}) {
+      (*q)->torso->init_weights();
+      orthogonal_init(*(*q)->head, 1.0);
+    }
+  });
+  q1->torso->apply_memory_format();
+  q2->torso->apply_memory_format();
+}
+
+at::Tensor DiscreteTwinQImpl::forward(const at::Tensor& obs) {
+  return torch::stack({q1->forward(obs), q2->forward(obs)}, 0);
+}
+
+at::Tensor DiscreteTwinQImpl::forward_head(int64_t head, const at::Tensor& obs, bool frozen) {
+  DiscreteQ& q = head == 0 ? q1 : q2;
+  if (!frozen) return q->forward(obs);
+  torch::NoGradGuard no_grad;  // Q(s, .) does not depend on the policy: no gradient needed at all
+  return q->forward(obs);
+}
+
+std::vector<at::Tensor> DiscreteTwinQImpl::constrained_weights() const {
+  std::vector<at::Tensor> out;
+  for (const auto& p : parameters())
+    if (p.dim() >= 2) out.push_back(p.unsqueeze(0));
+  return out;
+}
+
+ValueNetworkImpl::ValueNetworkImpl(const ObservationSpec& obs, int64_t hidden, int64_t layers, at::Generator& init)
+    : mlp_(register_module("mlp", StackedMlp(1, obs.size(), hidden, layers, 1, init))) {}
+
+ValueNetworkImpl::ValueNetworkImpl(const NetworkConfig& config, const ObservationSpec& obs, at::Generator& init) {
+  with_generator(init, [&] {
+    torso_ = register_module("embedder", Torso(config, obs));
+    head_ = register_module("fc_v", nn::Linear(torso_->features(), 1));
+    torso_->init_weights();
+    orthogonal_init(*head_, 1.0);
+  });
+  torso_->apply_memory_format();
+}
+
+at::Tensor ValueNetworkImpl::forward(const at::Tensor& obs) {
+  if (mlp_) return mlp_->forward_head(0, obs.reshape({obs.size(0), -1})).squeeze(1);
+  return head_->forward(torso_->forward(obs)).squeeze(1);
+}
+
+void project_weight_norms(const std::vector<at::Tensor>& grouped_weights, double max_norm) {
+  torch::NoGradGuard no_grad;
+  for (const at::Tensor& w : grouped_weights) {
+    const at::Tensor norms = w.detach().reshape({w.size(0), -1}).norm(2, {1});
+    std::vector<int64_t> shape(w.dim(), 1);
+    shape[0] = w.size(0);
+    // max_norm / norm >= 1 when the norm is within the bound (and +inf for an all-zero group).
+    w.mul_((max_norm / norms).clamp_max(1.0).view(shape));
+  }
+}
+
+void polyak_update(nn::Module& target, const nn::Module& source, double tau) {
+  torch::NoGradGuard no_grad;
+  const auto t = target.parameters(), s = source.parameters();
+  if (t.size() != s.size()) throw Error("polyak_update: the networks differ");
+  for (size_t i = 0; i < t.size(); ++i) t[i].lerp_(s[i], tau);
+}
+
+void copy_weights(nn::Module& target, const nn::Module& source) {
+  torch::NoGradGuard no_grad;
+  const auto t = target.parameters(), s = source.parameters();
+  if (t.size() != s.size()) throw Error("copy_weights: the networks differ");
+  for (size_t i = 0; i < t.size(); ++i) t[i].copy_(s[i]);
+  const auto tb = target.buffers(), sb = source.buffers();
+  for (size_t i = 0; i < tb.size() && i < sb.size(); ++i) tb[i].copy_(sb[i]);
+}
+
+}  // namespace shardlab
