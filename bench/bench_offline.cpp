@@ -1,10 +1,12 @@
 // Offline learners' gradient steps at the reference sizes: ATAC (critic 3 x 256 twin Q, actor
 // 3 x 256 tanh-Gaussian) and IQL (2 x 256 Q, V and Gaussian actor), batch 256, hopper's shapes
-// (11-dimensional observations, 3-dimensional actions). range(0) = torch threads.
+// (11-dimensional observations, 3-dimensional actions). range(0) = torch's intra-op threads,
+// range(1) = OpenBLAS threads (the matrix products).
 // Run: ./shardlab_bench --benchmark_filter=Offline
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
 #include <torch/torch.h>
+#include <torch/csrc/autograd/profiler.h>
 
 #include <memory>
 
@@ -27,11 +29,11 @@ const SpecSchema& schema() {
 }
 
 // Debian's libtorch multiplies matrices with OpenBLAS (its pthreads build), whose own thread
-// pool at::set_num_threads does not size: set both, so range(0) is the whole process's threads.
-void set_threads(int n) {
-  at::set_num_threads(n);
+// pool at::set_num_threads does not size: set both.
+void set_threads(int torch_threads, int blas_threads) {
+  at::set_num_threads(torch_threads);
   using SetThreads = void (*)(int);
-  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(blas_threads);
 }
 
 Batch hopper_batch(at::Generator& g) {
@@ -45,7 +47,7 @@ Batch hopper_batch(at::Generator& g) {
 }
 
 void run_updates(benchmark::State& state, const std::vector<std::pair<std::string, std::string>>& values) {
-  set_threads(static_cast<int>(state.range(0)));
+  set_threads(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   Spec spec(schema());
   for (const auto& [k, v] : values) spec.set(k, v, "bench");
   ObservationSpec obs;
@@ -78,7 +80,7 @@ void BM_OfflineAtacUpdate(benchmark::State& state) {
                       {"atac.layers", "3"},
                       {"atac.warmup_steps", "0"}});
 }
-BENCHMARK(BM_OfflineAtacUpdate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OfflineAtacUpdate)->Args({1, 1})->Args({1, 2})->Args({2, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // ATAC's warm start (behaviour cloning + Bellman-only critic).
 void BM_OfflineAtacWarmupUpdate(benchmark::State& state) {
@@ -92,7 +94,7 @@ void BM_OfflineAtacWarmupUpdate(benchmark::State& state) {
                       {"atac.layers", "3"},
                       {"atac.warmup_steps", "1000000000"}});
 }
-BENCHMARK(BM_OfflineAtacWarmupUpdate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OfflineAtacWarmupUpdate)->Args({1, 1})->Args({1, 2})->Args({2, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_OfflineIqlUpdate(benchmark::State& state) {
   run_updates(state, {{"offline.algo", "iql"},
@@ -104,7 +106,48 @@ void BM_OfflineIqlUpdate(benchmark::State& state) {
                       {"iql.hidden", "256"},
                       {"iql.layers", "2"}});
 }
-BENCHMARK(BM_OfflineIqlUpdate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OfflineIqlUpdate)->Args({1, 1})->Args({1, 2})->Args({2, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+}  // namespace
+}  // namespace shardlab
+
+namespace shardlab {
+namespace {
+// TEMP: raw GEMM throughput, (768 x 256) x (256 x 256), the critic's hidden layers.
+void BM_OfflineGemm(benchmark::State& state) {
+  set_threads(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  const at::Tensor a = torch::randn({768, 256}), b = torch::randn({256, 256});
+  for (auto _ : state) benchmark::DoNotOptimize(a.matmul(b));
+  state.counters["gflops"] = benchmark::Counter(2.0 * 768 * 256 * 256 * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_OfflineGemm)->Args({1, 1})->Args({1, 2})->UseRealTime();
+void BM_OfflineProfile(benchmark::State& state) {
+  set_threads(1, 1);
+  Spec spec(schema());
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{{"offline.algo", "atac"},
+                      {"agent.torso", "mlp"},
+                      {"agent.hidden", "256"},
+                      {"agent.mlp_layers", "3"},
+                      {"agent.mlp_activation", "relu"},
+                      {"agent.policy_head", "tanh_gaussian"},
+                      {"atac.hidden", "256"},
+                      {"atac.layers", "3"},
+                      {"atac.warmup_steps", "0"}}) spec.set(k, v, "bench");
+  ObservationSpec obs;
+  obs.shape = {kObs};
+  ActionSpec act;
+  act.discrete = false;
+  act.dim = kAct;
+  at::Generator init = at::detail::createCPUGenerator(0), gen = at::detail::createCPUGenerator(1);
+  std::unique_ptr<OfflineLearner> learner = make_offline_learner({spec, obs, act, torch::kCPU, init, 1000000});
+  Batch b = hopper_batch(gen);
+  for (int i = 0; i < 5; ++i) learner->update(b, i + 1, gen);
+  {
+    torch::autograd::profiler::RecordProfile guard("/tmp/algo/atac_trace.json");
+    for (int i = 0; i < 20; ++i) learner->update(b, i + 10, gen);
+  }
+  for (auto _ : state) {}
+}
+BENCHMARK(BM_OfflineProfile)->Iterations(1);
 }  // namespace
 }  // namespace shardlab
