@@ -31,6 +31,7 @@ const SpecSchema& schema() {
 // Debian's libtorch multiplies matrices with OpenBLAS (its pthreads build), whose own thread
 // pool at::set_num_threads does not size: set both.
 void set_threads(int torch_threads, int blas_threads) {
+  keep_freed_memory_for_reuse();  // as an offline run does
   at::set_num_threads(torch_threads);
   using SetThreads = void (*)(int);
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(blas_threads);
@@ -121,6 +122,30 @@ void BM_OfflineGemm(benchmark::State& state) {
   state.counters["gflops"] = benchmark::Counter(2.0 * 768 * 256 * 256 * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_OfflineGemm)->Args({1, 1})->Args({1, 2})->UseRealTime();
+void BM_OfflineLayerBmm(benchmark::State& state) {
+  set_threads(1, 1);
+  const at::Tensor x = torch::randn({2, 768, 256}).requires_grad_(true);
+  const at::Tensor w = torch::randn({2, 256, 256}).requires_grad_(true), b = torch::randn({2, 1, 256}).requires_grad_(true);
+  for (auto _ : state) {
+    at::Tensor y = torch::baddbmm(b, x, w).relu_();
+    y.sum().backward();
+  }
+}
+BENCHMARK(BM_OfflineLayerBmm)->UseRealTime();
+void BM_OfflineLayerMm(benchmark::State& state) {
+  set_threads(1, 1);
+  std::vector<at::Tensor> x, w, b;
+  for (int i = 0; i < 2; ++i) {
+    x.push_back(torch::randn({768, 256}).requires_grad_(true));
+    w.push_back(torch::randn({256, 256}).requires_grad_(true));
+    b.push_back(torch::randn({256}).requires_grad_(true));
+  }
+  for (auto _ : state) {
+    at::Tensor y0 = torch::addmm(b[0], x[0], w[0]).relu_(), y1 = torch::addmm(b[1], x[1], w[1]).relu_();
+    (y0.sum() + y1.sum()).backward();
+  }
+}
+BENCHMARK(BM_OfflineLayerMm)->UseRealTime();
 void BM_OfflineProfile(benchmark::State& state) {
   set_threads(1, 1);
   Spec spec(schema());

@@ -10,7 +10,6 @@
 #include "analysis/behaviour.h"
 #include "analysis/channels.h"
 #include "analysis/maze_policy.h"
-#include "analysis/pictures.h"
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
 #include "analysis/study_reports.h"

@@ -1,5 +1,7 @@
 #include "offline/learner.h"
 
+#include <malloc.h>
+
 #include "core/error.h"
 #include "core/spec.h"
 #include "offline/atac.h"
@@ -38,6 +40,14 @@ std::unique_ptr<OfflineLearner> make_offline_learner(const OfflineLearnerContext
   for (const auto& l : offline_learners())
     if (l.name == name) return l.make(context);
   throw InputError("offline.algo = '" + name + "': no such offline learner");
+}
+
+void keep_freed_memory_for_reuse() {
+#ifdef M_TRIM_THRESHOLD
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum; buffers below it come from the heap
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_TOP_PAD, 64 << 20);
+#endif
 }
 
 }  // namespace shardlab

@@ -33,7 +33,9 @@ at::Tensor StackedMlpImpl::forward(const at::Tensor& x) {
                      .view({batch, heads_, w0.size(2)})
                      .transpose(0, 1)
                      .add(biases[0]);
-  for (size_t l = 1; l < weights.size(); ++l) h = torch::baddbmm(biases[l], torch::relu(h), weights[l]);
+  // In-place ReLUs: no layer's backward needs its pre-activation output, and reusing the buffer
+  // saves an allocation and a pass over memory per layer.
+  for (size_t l = 1; l < weights.size(); ++l) h = torch::baddbmm(biases[l], h.relu_(), weights[l]);
   return h;
 }
 
@@ -45,7 +47,7 @@ at::Tensor StackedMlpImpl::forward_head(int64_t head, const at::Tensor& x, bool 
       w = w.detach();
       b = b.detach();
     }
-    if (l > 0) h = torch::relu(h);
+    if (l > 0) h.relu_();  // h is the previous addmm's own output
     h = torch::addmm(b, h, w);
   }
   return h;

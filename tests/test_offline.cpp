@@ -239,5 +239,54 @@ TEST(OfflineRun, ResumesAfterKill9WithEveryRowOnce) {
   EXPECT_TRUE(fs::exists(m.dir + "/runs/iql/result.json"));
 }
 
+// A tiny grid: one task, IQL with two reward labels and BC, two seeds; a tiny expert run.
+std::string tiny_grid(const std::string& dir) {
+  const std::string spec = dir + "/tiny.ini";
+  std::ofstream(spec) << "[ablate]\nout = " << dir << "/grid\ntasks = lunar_lander_continuous\n"
+                      << "datasets = medium-replay\nalgos = iql\nrewards = true,zero\nseeds = 0:2\n"
+                      << "overrides_lunar_lander_continuous = agent.torso=mlp;agent.hidden=32\n"
+                      << "[dataset]\nruns = " << dir << "/experts\nsize = 3000\nexpert_total_steps = 8192\n"
+                      << "reference_episodes = 5\n[offline]\nsteps = 300\nlog_every = 50\neval_every = 150\n"
+                      << "eval_episodes = 3\nbatch_size = 64\n[iql]\nhidden = 32\n";
+  return spec;
+}
+
+TEST(OfflineAblation, KilledGridContinuesWithoutRerunningFinishedCells) {
+  const std::string dir = test::make_temp_dir();
+  const std::string spec = tiny_grid(dir);
+  const std::string cells = dir + "/grid/cells/";
+  // Kill the grid (and its cells) once the first cell has finished.
+  const auto killed = test::run_shell(
+      "( setsid " + std::string(SHARDLAB_CLI) + " ablate " + spec + " --jobs 1 & pid=$!; for i in $(seq 1200); do "
+      "ls " + cells + "*/result.json >/dev/null 2>&1 && break; sleep 0.1; done; kill -9 -$pid; wait $pid; "
+      "echo killed=$? )");
+  ASSERT_NE(killed.out.find("killed=137"), std::string::npos) << killed.out << killed.err;
+  std::vector<std::string> finished;
+  for (const auto& e : fs::directory_iterator(cells))
+    if (fs::exists(e.path() / "result.json")) finished.push_back(e.path().string());
+  ASSERT_FALSE(finished.empty());
+  ASSERT_LT(finished.size(), 6u);
+  std::map<std::string, fs::file_time_type> stamps;
+  for (const auto& f : finished) stamps[f] = fs::last_write_time(f + "/result.json");
+
+  const auto again = run_cli("ablate " + spec + " --jobs 2");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find(std::to_string(finished.size()) + " finished"), std::string::npos) << again.err;
+  for (const auto& [f, t] : stamps) EXPECT_EQ(fs::last_write_time(f + "/result.json"), t) << f;  // not rerun
+  std::ifstream csv(dir + "/grid/ablation.csv");
+  std::string line;
+  int rows = -1;
+  while (std::getline(csv, line)) ++rows;
+  EXPECT_EQ(rows, 6);  // 2 seeds x (2 IQL rewards + BC)
+  const std::string table = test::read_file(dir + "/grid/ablation.md");
+  for (const char* column : {"behavior", "BC", "iql true", "iql zero", "lunar_lander_continuous-medium-replay"})
+    EXPECT_NE(table.find(column), std::string::npos) << column << "\n" << table;
+  EXPECT_NE(test::read_file(dir + "/grid/ablation.svg").find("<svg"), std::string::npos);
+  // A third call finds everything done and only rewrites the results.
+  const auto done = run_cli("ablate " + spec);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.err.find("6 finished, 0 to run"), std::string::npos) << done.err;
+}
+
 }  // namespace
 }  // namespace shardlab
