@@ -1,17 +1,15 @@
 #include "core/experience_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
 
@@ -35,37 +33,12 @@ Hdf5DatasetOptions column_options() {
   return options;
 }
 
-bool file_exists(const std::string& path) {
-  struct stat status;
-  return ::lstat(path.c_str(), &status) == 0;
-}
-
-// Makes a finished file durable before it gets its final name.
-void sync_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
-std::string directory_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
-void sync_directory_of(const std::string& path) {
-  const std::string directory = directory_of(path);
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 }  // namespace
 
 struct ExperienceWriter::Impl {
   std::string path;
   std::string temporary;
+  std::optional<AtomicFile> atomic;  // the temporary name and the final rename
   ObservationSpec observation_spec;
   ActionSpec action_spec;
   bool with_next_observations = false;
@@ -78,7 +51,7 @@ struct ExperienceWriter::Impl {
 
   void discard() {
     file.reset();
-    std::remove(temporary.c_str());
+    if (atomic) atomic->discard();
   }
 
   [[noreturn]] void input_error(const std::string& what) const { throw InputError(path + ": " + what); }
@@ -153,18 +126,12 @@ ExperienceWriter::ExperienceWriter(const std::string& path, const ObservationSpe
     if (key.empty()) m.input_error("metadata key is empty");
 
   struct stat status;
-  const std::string directory = directory_of(path);
-  if (::stat(directory.c_str(), &status) != 0 || !S_ISDIR(status.st_mode))
-    throw InputError(path + ": directory " + quoted(directory) + " does not exist");
   if (::stat(path.c_str(), &status) == 0) {
     if (S_ISDIR(status.st_mode)) throw InputError(path + " is a directory");
     if (!overwrite) throw InputError(path + " exists; pass --force to overwrite");
   }
-
-  // A unique temporary even when this process writes the same path twice at once.
-  const std::string base = path + ".tmp." + std::to_string(::getpid());
-  m.temporary = base;
-  for (int attempt = 1; file_exists(m.temporary); ++attempt) m.temporary = base + "." + std::to_string(attempt);
+  m.atomic.emplace(path);  // InputError for a missing folder or a path that is not a regular file
+  m.temporary = m.atomic->temporary_path();
   m.file.emplace(Hdf5File::create_new(m.temporary));
 
   try {
@@ -258,28 +225,13 @@ void ExperienceWriter::close() {
     throw;
   }
   m.file.reset();
-  sync_file(m.temporary);
-
-  // Without overwrite, link() publishes the file only if the name is still free, so a file that
-  // appeared meanwhile is not clobbered. Filesystems without hard links fall back to rename().
-  bool published = false;
-  if (!m.overwrite) {
-    if (::link(m.temporary.c_str(), m.path.c_str()) == 0) {
-      ::unlink(m.temporary.c_str());
-      published = true;
-    } else if (errno == EEXIST) {
-      m.discard();
-      m.closed = true;
-      throw InputError(m.path + " exists; pass --force to overwrite");
-    }
-  }
-  if (!published && ::rename(m.temporary.c_str(), m.path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
+  try {
+    m.atomic->commit(/*replace=*/m.overwrite);  // without overwrite, a file that appeared meanwhile is kept
+  } catch (...) {
     m.discard();
     m.closed = true;
-    throw FileError(m.path + ": cannot move " + m.temporary + " into place: " + reason);
+    throw;
   }
-  sync_directory_of(m.path);
   m.closed = true;
 }
 

@@ -236,7 +236,7 @@ TEST_F(ExperienceFileTest, RefusesToOverwriteWithoutForce) {
     ExperienceWriter writer(file("no/x.h5"), second.observation_spec, second.action_spec, false, {}, {}, false);
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_EQ(std::string(e.what()), file("no/x.h5") + ": directory '" + file("no") + "' does not exist");
+    EXPECT_EQ(std::string(e.what()), file("no/x.h5") + ": folder '" + file("no") + "' does not exist");
   }
 
   // With overwrite, the old file stays as it was until close() succeeds.
