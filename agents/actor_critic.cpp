@@ -33,7 +33,9 @@ at::Tensor log_tanh_jacobian(const at::Tensor& u) {
 
 ActorCriticImpl::ActorCriticImpl(const NetworkConfig& config, const ObservationSpec& obs, const ActionSpec& act,
                                  at::Generator& init)
-    : observation_spec_(obs), action_spec_(act), tanh_gaussian_(!act.discrete && config.policy_head == "tanh_gaussian") {
+    : observation_spec_(obs),
+      action_spec_(act),
+      tanh_gaussian_(!act.discrete && config.policy_head == "tanh_gaussian") {
   if (!act.discrete && config.policy_head != "gaussian" && config.policy_head != "tanh_gaussian")
     throw InputError("agent.policy_head = '" + config.policy_head + "': expected gaussian or tanh_gaussian");
   if (tanh_gaussian_ && (act.low != -1.0f || act.high != 1.0f))
@@ -60,7 +62,8 @@ PolicyOutput ActorCriticImpl::forward(const at::Tensor& obs, ActivationTaps* tap
   if (tanh_gaussian_) {
     const int64_t dim = action_spec_.dim;
     out.logits_or_mean = torch::cat(
-        {out.logits_or_mean.narrow(1, 0, dim), out.logits_or_mean.narrow(1, dim, dim).clamp(kLogStdMin, kLogStdMax)}, 1);
+        {out.logits_or_mean.narrow(1, 0, dim), out.logits_or_mean.narrow(1, dim, dim).clamp(kLogStdMin, kLogStdMax)},
+        1);
   }
   out.value = tap(taps, "fc_value_out", fc_value_->forward(x)).squeeze(1);
   return out;

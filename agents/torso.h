@@ -27,7 +27,7 @@ struct NetworkConfig {
   std::vector<int64_t> channels = {16, 32, 32};  // IMPALA block widths
   int64_t hidden = 256;                          // IMPALA fc width / MLP layer width
   int64_t mlp_layers = 2;
-  std::string mlp_activation = "tanh";   // tanh | relu: the MLP torso's nonlinearity
+  std::string mlp_activation = "tanh";  // tanh | relu: the MLP torso's nonlinearity
   // Continuous actions: gaussian (state-independent log-std, unsquashed mean) | tanh_gaussian
   // (state-dependent mean and log-std, actions squashed by tanh into [-1, 1]; the offline
   // learners' actor). Ignored for discrete actions.

@@ -1,9 +1,7 @@
 #include "analysis/activation_log.h"
 
 #include <torch/torch.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include "analysis/pictures.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/text.h"
@@ -131,25 +130,14 @@ int64_t record_activations(const MazePolicy& policy, const RecordOptions& option
   for (const auto& layer : layers) policy.layer_shape(layer);  // unknown names are errors
   if (fs::is_directory(path)) throw InputError(path + " is a directory");
   if (fs::exists(path) && !options.force) throw InputError(path + " exists; pass --force to overwrite");
-  const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty() && !fs::is_directory(parent))
-    throw InputError(path + ": directory " + parent.string() + " does not exist");
-
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  AtomicFile file(path);  // InputError for a missing folder or a path that is not a regular file
   int64_t rows = 0;
-  try {
-    Hdf5File f = Hdf5File::create(temporary);
+  {
+    Hdf5File f = Hdf5File::create(file.temporary_path());
     write_log(policy, options, layers, f, version, rows);
     f.close();
-  } catch (...) {
-    std::remove(temporary.c_str());
-    throw;
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temporary.c_str());
-    throw FileError(path + ": cannot move " + temporary + " into place: " + reason);
-  }
+  file.commit(/*replace=*/options.force);
   return rows;
 }
 

@@ -4,7 +4,6 @@
 // range(1) = OpenBLAS threads (the matrix products).
 // Run: ./shardlab_bench --benchmark_filter=Offline
 #include <benchmark/benchmark.h>
-#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <memory>
@@ -27,13 +26,10 @@ const SpecSchema& schema() {
   return s;
 }
 
-// Debian's libtorch multiplies matrices with OpenBLAS (its pthreads build), whose own thread
-// pool at::set_num_threads does not size: set both.
 void set_threads(int torch_threads, int blas_threads) {
-  keep_freed_memory_for_reuse();  // as an offline run does
+  keep_freed_memory_for_reuse();  // as an offline run should
   at::set_num_threads(torch_threads);
-  using SetThreads = void (*)(int);
-  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(blas_threads);
+  set_blas_threads(blas_threads);
 }
 
 Batch hopper_batch(at::Generator& g) {
@@ -65,7 +61,8 @@ void run_updates(benchmark::State& state, const std::vector<std::pair<std::strin
     benchmark::DoNotOptimize(learner->update(batches[step % batches.size()], step, gen));
     ++step;
   }
-  state.counters["updates_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["updates_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // ATAC proper (after the warm start), the reference sizes.
@@ -82,6 +79,23 @@ void BM_OfflineAtacUpdate(benchmark::State& state) {
 }
 BENCHMARK(BM_OfflineAtacUpdate)->Args({1, 1})->Args({1, 2})->Args({2, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// ATAC proper with the two critic heads on two threads (atac.parallel_critic).
+void BM_OfflineAtacParallelUpdate(benchmark::State& state) {
+  run_updates(state, {{"offline.algo", "atac"},
+                      {"agent.torso", "mlp"},
+                      {"agent.hidden", "256"},
+                      {"agent.mlp_layers", "3"},
+                      {"agent.mlp_activation", "relu"},
+                      {"agent.policy_head", "tanh_gaussian"},
+                      {"atac.hidden", "256"},
+                      {"atac.layers", "3"},
+                      {"atac.warmup_steps", "0"},
+                      {"atac.parallel_critic", "true"}});
+}
+// Only with single-threaded BLAS (the learner sets it): two threads each calling a 2-thread
+// OpenBLAS fight over its pool.
+BENCHMARK(BM_OfflineAtacParallelUpdate)->Args({1, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // ATAC's warm start (behaviour cloning + Bellman-only critic).
 void BM_OfflineAtacWarmupUpdate(benchmark::State& state) {
   run_updates(state, {{"offline.algo", "atac"},
@@ -94,7 +108,12 @@ void BM_OfflineAtacWarmupUpdate(benchmark::State& state) {
                       {"atac.layers", "3"},
                       {"atac.warmup_steps", "1000000000"}});
 }
-BENCHMARK(BM_OfflineAtacWarmupUpdate)->Args({1, 1})->Args({1, 2})->Args({2, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_OfflineAtacWarmupUpdate)
+    ->Args({1, 1})
+    ->Args({1, 2})
+    ->Args({2, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_OfflineIqlUpdate(benchmark::State& state) {
   run_updates(state, {{"offline.algo", "iql"},
@@ -114,7 +133,8 @@ void BM_OfflineGemm(benchmark::State& state) {
   set_threads(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   const at::Tensor a = torch::randn({768, 256}), b = torch::randn({256, 256});
   for (auto _ : state) benchmark::DoNotOptimize(a.matmul(b));
-  state.counters["gflops"] = benchmark::Counter(2.0 * 768 * 256 * 256 * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+  state.counters["gflops"] =
+      benchmark::Counter(2.0 * 768 * 256 * 256 * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_OfflineGemm)->Args({1, 1})->Args({1, 2})->Args({2, 2})->UseRealTime();
 

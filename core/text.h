@@ -19,8 +19,5 @@ std::string read_text_file(const std::string& path);
 // The pieces of `text` between separators, empty ones included ("a,,b" -> a, "", b).
 std::vector<std::string> split(const std::string& text, char separator);
 
-// JSON values: a number with 6 significant digits (null when not finite), a quoted string.
-std::string json_number(double v);
-std::string json_string(const std::string& v);
 
 }  // namespace shardlab

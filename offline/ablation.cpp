@@ -37,11 +37,13 @@ std::vector<std::string> list(const std::string& text, const std::string& key) {
   return out;
 }
 
-// One process of the grid: its command line and where its output goes.
+// One process of the grid: its command line, where its output goes, and the job it waits for
+// (a cell waits for its task's datasets; -1: none).
 struct Job {
   std::string name;
   std::vector<std::string> argv;
   std::string log;
+  int after = -1;
 };
 
 pid_t spawn(const Job& job) {
@@ -59,31 +61,45 @@ pid_t spawn(const Job& job) {
   return pid;
 }
 
-// Runs the jobs `jobs` at a time; throws naming the first job that failed (after the others end).
+// Runs the jobs `jobs` at a time, each once the job it waits for has succeeded (a job whose
+// dependency failed is skipped); throws naming the first failure after every runnable job ended.
 void run_jobs(const std::vector<Job>& queue, int jobs, const std::string& what) {
-  std::map<pid_t, const Job*> running;
+  enum class State { kWaiting, kRunning, kDone, kFailed };
+  std::vector<State> state(queue.size(), State::kWaiting);
+  std::map<pid_t, size_t> running;
   std::vector<std::string> failed;
-  size_t next = 0, done = 0;
+  size_t ended = 0;
   Progress progress(what);
-  while (done < queue.size()) {
-    while (next < queue.size() && static_cast<int>(running.size()) < jobs) {
-      running[spawn(queue[next])] = &queue[next];
-      ++next;
+  auto status_line = [&] { return failed.empty() ? std::string() : std::to_string(failed.size()) + " failed"; };
+  while (ended < queue.size()) {
+    for (size_t i = 0; i < queue.size() && static_cast<int>(running.size()) < jobs; ++i) {
+      if (state[i] != State::kWaiting) continue;
+      const int after = queue[i].after;
+      if (after >= 0 && state[after] == State::kFailed) {
+        state[i] = State::kFailed;
+        failed.push_back(queue[i].name + " (skipped: " + queue[after].name + " failed)");
+        ++ended;
+        continue;
+      }
+      if (after >= 0 && state[after] != State::kDone) continue;
+      running[spawn(queue[i])] = i;
+      state[i] = State::kRunning;
     }
+    if (running.empty()) continue;  // everything left was skipped
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, 0);
     if (pid < 0) throw Error(std::string("waitpid: ") + std::strerror(errno));
     const auto it = running.find(pid);
     if (it == running.end()) continue;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      failed.push_back(it->second->name + " (see " + it->second->log + ")");
+    const size_t i = it->second;
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    state[i] = ok ? State::kDone : State::kFailed;
+    if (!ok) failed.push_back(queue[i].name + " (see " + queue[i].log + ")");
     running.erase(it);
-    ++done;
-    progress.update(static_cast<int64_t>(done), static_cast<int64_t>(queue.size()),
-                    failed.empty() ? "" : std::to_string(failed.size()) + " failed", /*force=*/true);
+    ++ended;
+    progress.update(static_cast<int64_t>(ended), static_cast<int64_t>(queue.size()), status_line(), /*force=*/true);
   }
-  progress.finish(static_cast<int64_t>(done), static_cast<int64_t>(queue.size()),
-                  failed.empty() ? "" : std::to_string(failed.size()) + " failed");
+  progress.finish(static_cast<int64_t>(ended), static_cast<int64_t>(queue.size()), status_line());
   if (!failed.empty())
     throw Error(what + ": " + std::to_string(failed.size()) + " of " + std::to_string(queue.size()) +
                 " failed, first " + failed.front());
@@ -94,6 +110,14 @@ struct Cell {
   int64_t seed = 0;
   std::string name() const { return task + "-" + dataset + "-" + algo + "-" + reward + "-s" + std::to_string(seed); }
 };
+
+// A CSV cell: 6 significant digits, empty when not finite.
+std::string csv_number(double v) {
+  if (!std::isfinite(v)) return "";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
 
 double number_or_nan(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
@@ -240,25 +264,24 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
     std::cerr << "ablate: " << base << " differs from " << spec_path << "; finished cells keep their old results\n";
   write_text_file(base, spec.to_ini());
 
-  // 1. Datasets: one process per task (its datasets share one expert run).
-  std::vector<Job> make;
+  // Datasets: one process per task (its datasets share one expert run); a task's cells start as
+  // soon as its datasets exist, while other tasks' experts still train.
+  std::vector<Job> queue;
+  std::map<std::string, int> dataset_job;  // task -> index in queue
   for (const auto& task : tasks) {
     std::string missing;
     for (const auto& q : datasets)
       if (!fs::exists(root / "datasets" / (task + "-" + q + ".h5"))) missing += (missing.empty() ? "" : ",") + q;
     if (missing.empty()) continue;
-    make.push_back({"dataset " + task,
-                    {self, "dataset", "make", base, "--task", task, "--quality", missing, "--out-dir",
-                     (root / "datasets").string()},
-                    (root / "datasets" / (task + ".log")).string()});
+    dataset_job[task] = static_cast<int>(queue.size());
+    queue.push_back({"datasets of " + task,
+                     {self, "dataset", "make", base, "--task", task, "--quality", missing, "--out-dir",
+                      (root / "datasets").string()},
+                     (root / "datasets" / (task + ".log")).string()});
   }
-  if (!make.empty()) {
-    std::cerr << "ablate: making " << make.size() << " tasks' datasets (logs in " << (root / "datasets").string()
-              << ")\n";
-    run_jobs(make, jobs, "ablate datasets");
-  }
+  const size_t dataset_jobs = queue.size();
 
-  // 2. Cells.
+  // Cells.
   std::vector<Cell> cells;
   for (const auto& task : tasks)
     for (const auto& q : datasets)
@@ -267,24 +290,29 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
           for (const auto& reward : rewards) cells.push_back({task, q, algo, reward, seed});
         if (c.bc) cells.push_back({task, q, "bc", "true", seed});
       }
-  std::vector<Job> queue;
+  size_t finished = 0;
   for (const Cell& cell : cells) {
     const fs::path dir = root / "cells" / cell.name();
-    if (fs::exists(dir / "result.json")) continue;
+    if (fs::exists(dir / "result.json")) {
+      ++finished;
+      continue;
+    }
     Job job{cell.name(),
             {self, "offline", base, "--out", (root / "cells").string(), "--set", "run.name=" + cell.name(), "--set",
              "offline.dataset=" + (root / "datasets" / (cell.task + "-" + cell.dataset + ".h5")).string(), "--set",
              "offline.algo=" + cell.algo, "--set", "offline.reward=" + cell.reward, "--set",
              "run.seed=" + std::to_string(cell.seed)},
-            (root / "cells" / (cell.name() + ".log")).string()};
+            (root / "cells" / (cell.name() + ".log")).string(),
+            dataset_job.count(cell.task) ? dataset_job.at(cell.task) : -1};
     for (const std::string& o : split(spec.get_string("ablate.overrides_" + cell.task), ';'))
       if (!o.empty()) job.argv.insert(job.argv.end(), {"--set", o});
     if (fs::exists(dir / "spec.ini")) job.argv.push_back("--resume");
     queue.push_back(std::move(job));
   }
-  std::cerr << "ablate: " << cells.size() << " cells, " << cells.size() - queue.size() << " finished, "
-            << queue.size() << " to run, " << jobs << " at a time (logs in " << (root / "cells").string() << ")\n";
-  if (!queue.empty()) run_jobs(queue, jobs, "ablate cells");
+  std::cerr << "ablate: " << dataset_jobs << " tasks' datasets to make (logs in " << (root / "datasets").string()
+            << "); " << cells.size() << " cells, " << finished << " finished, " << queue.size() - dataset_jobs
+            << " to run, " << jobs << " jobs at a time (logs in " << (root / "cells").string() << ")\n";
+  if (!queue.empty()) run_jobs(queue, jobs, "ablate");
 
   // 3. Results.
   std::ostringstream csv;
@@ -311,8 +339,8 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
     const nlohmann::json e = j.value("evaluation", nlohmann::json());
     const double score = e.is_object() ? number_or_nan(e, "normalized_score") : std::nan("");
     csv << cell.task << "," << cell.dataset << "," << cell.algo << "," << cell.reward << "," << cell.seed << ","
-        << json_number(score) << "," << json_number(e.is_object() ? number_or_nan(e, "mean_return") : std::nan(""))
-        << "," << json_number(e.is_object() ? number_or_nan(e, "mean_length") : std::nan("")) << "\n";
+        << csv_number(score) << "," << csv_number(e.is_object() ? number_or_nan(e, "mean_return") : std::nan(""))
+        << "," << csv_number(e.is_object() ? number_or_nan(e, "mean_length") : std::nan("")) << "\n";
     const std::string column = cell.algo == "bc" ? "BC" : cell.algo + " " + cell.reward;
     table[{cell.task + "-" + cell.dataset, column}].push_back(score);
   }

@@ -1,8 +1,8 @@
 // `shardlab ablate`: the survival-instinct grid (Li et al. 2023; ../shared/reference/offline.md)
 // from one spec: tasks x datasets x algorithms x rewards {true, zero, random, negative} x seeds,
 // plus behaviour cloning and the behaviour policy. Each cell is a `shardlab offline` process in
-// ROOT/cells/<task>-<dataset>-<algo>-<reward>-s<seed>/, run --jobs at a time; datasets are made
-// first (one process per task, since a task's datasets share its expert run). Finished cells
+// ROOT/cells/<task>-<dataset>-<algo>-<reward>-s<seed>/, run --jobs at a time, each once its task's
+// datasets exist (one process makes a task's datasets, since they share its expert run). Finished cells
 // (result.json present) are not rerun; a killed cell resumes from its checkpoint. Results:
 //   ROOT/ablation.csv   one row per cell: normalized score, return, the task's rates
 //   ROOT/ablation.md    the paper's table: mean and 95% interval over seeds per cell

@@ -13,21 +13,22 @@
 namespace shardlab {
 
 struct AtacConfig {
-  double beta = 1.0;               // Bellman weight of the critic's normalized_sum (the reference default)
+  double beta = 1.0;  // Bellman weight of the critic's normalized_sum (the reference default)
   double gamma = 0.99;
-  double tau = 5e-3;               // Polyak rate of the target critic
+  double tau = 5e-3;                   // Polyak rate of the target critic
   double target_bellman_weight = 0.5;  // w of w * target-Bellman + (1 - w) * residual-Bellman
-  double critic_lr = 5e-4;         // the fast timescale
-  double actor_lr = 5e-7;          // the slow timescale
-  double alpha_lr = 5e-4;          // entropy temperature
+  double critic_lr = 5e-4;             // the fast timescale
+  double actor_lr = 5e-7;              // the slow timescale
+  double alpha_lr = 5e-4;              // entropy temperature
   double init_log_alpha = 0.0;
-  double norm_constraint = 100.0;  // Frobenius-norm bound of every critic weight matrix (0: off)
-  bool clip_values = false;        // clip Bellman targets to [Vmin, Vmax] (needs the reward range)
-  int64_t warmup_steps = 100000;   // BC actor + Bellman-only critic before ATAC proper
-  double warmup_lr = 5e-4;         // warm start: its own Adams for actor, critic and temperature
-  int64_t hidden = 256;            // critic width (continuous actions)
-  int64_t layers = 3;              // critic hidden layers (continuous actions)
+  double norm_constraint = 100.0;          // Frobenius-norm bound of every critic weight matrix (0: off)
+  bool clip_values = false;                // clip Bellman targets to [Vmin, Vmax] (needs the reward range)
+  int64_t warmup_steps = 100000;           // BC actor + Bellman-only critic before ATAC proper
+  double warmup_lr = 5e-4;                 // warm start: its own Adams for actor, critic and temperature
+  int64_t hidden = 256;                    // critic width (continuous actions)
+  int64_t layers = 3;                      // critic hidden layers (continuous actions)
   double discrete_entropy_fraction = 0.2;  // discrete target entropy = this * log(num_actions)
+  bool parallel_critic = false;            // continuous: the two heads' critic losses on two threads
 
   static void declare_keys(SpecSchema& schema);
   static AtacConfig from_spec(const Spec& spec);
@@ -67,8 +68,7 @@ class AtacLearner : public OfflineLearner {
   // Continuous: next_policy = a' ~ pi(s') (batch, dim), policy = a_pi ~ pi(s) (batch, dim).
   // Discrete: next_policy = pi(. | s') and policy = pi(. | s), probabilities (batch, num_actions):
   // every Q(s, a_pi) becomes the expectation sum_a pi(a|s) Q(s, a).
-  AtacCriticLoss critic_loss(const Batch& batch, const at::Tensor& next_policy, const at::Tensor& policy,
-                             bool warmup);
+  AtacCriticLoss critic_loss(const Batch& batch, const at::Tensor& next_policy, const at::Tensor& policy, bool warmup);
   // The actor's ATAC loss normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha). Continuous: policy =
   // a_pi with gradient (batch, dim), log_prob its log pi (batch,). Discrete: policy = pi(. | s)
   // (batch, num_actions), log_prob = log pi(. | s) (batch, num_actions).
@@ -86,6 +86,14 @@ class AtacLearner : public OfflineLearner {
  private:
   struct Temperatures;
   at::Tensor clip(const at::Tensor& y) const;
+  // y = clip(r + (1 - d) gamma E min(Qt1, Qt2)(s', pi)), without gradient.
+  at::Tensor target_backup(const Batch& batch, const at::Tensor& next_policy);
+  // The loss terms from Q values (heads, batch): Q(s, a), Q(s', pi), Q(s, pi) (undefined in warm-up).
+  AtacCriticLoss combine_critic_terms(const Batch& batch, const at::Tensor& y, const at::Tensor& q_data,
+                                      const at::Tensor& q_next, const at::Tensor& q_policy, bool warmup);
+  // One continuous head's terms (the parallel critic).
+  AtacCriticLoss head_critic_loss(int64_t head, const Batch& batch, const at::Tensor& y, const at::Tensor& next_policy,
+                                  const at::Tensor& policy, bool warmup);
   torch::nn::Module& q_module();
   torch::nn::Module& q_target_module();
 

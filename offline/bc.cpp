@@ -13,8 +13,9 @@ namespace shardlab {
 
 void BcConfig::declare_keys(SpecSchema& s) {
   const BcConfig d;
-  s.add_float("bc.learning_rate", d.learning_rate,
-              "Adam step size of behaviour cloning (1e-3: a stationary supervised target takes the usual supervised rate)")
+  s.add_float(
+       "bc.learning_rate", d.learning_rate,
+       "Adam step size of behaviour cloning (1e-3: a stationary supervised target takes the usual supervised rate)")
       .above(0);
   s.add_float("bc.entropy_coef", d.entropy_coef, "weight of the policy-entropy bonus in the BC loss").at_least(0);
 }
@@ -28,11 +29,11 @@ BcConfig BcConfig::from_spec(const Spec& spec) {
 
 BcLearner::BcLearner(const OfflineLearnerContext& context, const BcConfig& config)
     : config_(config), device_(context.device) {
-  net_ = ActorCritic(NetworkConfig::from_spec(context.spec), context.observation_spec, context.action_spec,
-                     context.init);
+  net_ =
+      ActorCritic(NetworkConfig::from_spec(context.spec), context.observation_spec, context.action_spec, context.init);
   net_->to(device_);
-  optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),
-                                                    torch::optim::AdamOptions(config_.learning_rate));
+  optimizer_ =
+      std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(config_.learning_rate));
 }
 
 std::vector<std::string> BcLearner::metrics() const {

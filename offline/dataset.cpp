@@ -28,15 +28,25 @@ at::Tensor rows_tensor(std::vector<float>& values, const std::vector<int64_t>& r
 
 OfflineDataset OfflineDataset::load(const std::string& path, RewardLabel label, uint64_t relabel_seed) {
   const ExperienceReader reader(path);
+  if (reader.rows() == 0) throw FileError(path + ": the file holds no transitions");
+  return from_experience(reader.read(0, reader.rows()), reader.next_indices(), label, relabel_seed, path,
+                         reader.metadata());
+}
+
+OfflineDataset OfflineDataset::from_experience(Experience e, const std::vector<int64_t>& next_index, RewardLabel label,
+                                               uint64_t relabel_seed, const std::string& path,
+                                               std::map<std::string, std::string> metadata) {
   OfflineDataset d;
   d.path_ = path;
-  d.observation_spec_ = reader.observation_spec();
-  d.action_spec_ = reader.action_spec();
-  d.metadata_ = reader.metadata();
-  d.rows_ = reader.rows();
+  d.observation_spec_ = e.observation_spec;
+  d.action_spec_ = e.action_spec;
+  d.metadata_ = std::move(metadata);
+  d.rows_ = static_cast<int64_t>(e.size());
   if (d.rows_ == 0) throw FileError(path + ": the file holds no transitions");
+  if (!e.has_next_observations() && static_cast<int64_t>(next_index.size()) != d.rows_)
+    throw Error(path + ": " + std::to_string(next_index.size()) + " next indices for " + std::to_string(d.rows_) +
+                " rows");
 
-  Experience e = reader.read(0, d.rows_);
   const int64_t obs_size = e.obs_size();
   require_finite(path, "observations", e.observations, obs_size);
   if (e.has_next_observations()) require_finite(path, "next_observations", e.next_observations, obs_size);
@@ -59,7 +69,7 @@ OfflineDataset OfflineDataset::load(const std::string& path, RewardLabel label, 
     usable.resize(static_cast<size_t>(d.rows_));
     for (int64_t i = 0; i < d.rows_; ++i) usable[i] = i;
   } else {
-    std::vector<int64_t> next = reader.next_indices();
+    std::vector<int64_t> next = next_index;
     for (int64_t i = 0; i < d.rows_; ++i)
       if (next[i] != ExperienceReader::kNoNext) usable.push_back(i);
       else next[i] = i;  // never sampled; any valid row keeps index_select in range

@@ -22,6 +22,11 @@ class OfflineDataset {
   // Reads `path` whole. FileError (one line naming the file) for an unreadable or empty file, no
   // usable transition, or a non-finite observation, action or reward.
   static OfflineDataset load(const std::string& path, RewardLabel label, uint64_t relabel_seed);
+  // The same from rows in memory; `next_index` as ExperienceReader::next_indices gives it (used
+  // only without next observations); `name` stands for the file in errors.
+  static OfflineDataset from_experience(Experience e, const std::vector<int64_t>& next_index, RewardLabel label,
+                                        uint64_t relabel_seed, const std::string& name,
+                                        std::map<std::string, std::string> metadata = {});
 
   const std::string& path() const { return path_; }
   const ObservationSpec& observation_spec() const { return observation_spec_; }

@@ -110,7 +110,8 @@ double IqlLearner::actor_lr_at(int64_t step) const {
 
 at::Tensor IqlLearner::q_of(const Batch& batch, bool target) {
   if (action_spec_.discrete) {
-    const at::Tensor q = target ? discrete_q_target->forward(batch.observations) : discrete_q->forward(batch.observations);
+    const at::Tensor q =
+        target ? discrete_q_target->forward(batch.observations) : discrete_q->forward(batch.observations);
     const at::Tensor index = batch.actions.view({1, -1, 1}).expand({2, q.size(1), 1});
     return q.gather(2, index).squeeze(2);  // (2, batch)
   }
@@ -152,8 +153,7 @@ std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t ste
   const at::Tensor actor_loss = -(weight * log_prob).mean();
   check_finite(actor_loss, {{"actor_loss", actor_loss.item<double>()}});
   const double lr = actor_lr_at(step);
-  for (auto& group : actor_optimizer_->param_groups())
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  for (auto& group : actor_optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   actor_optimizer_->zero_grad();
   actor_loss.backward();
   actor_optimizer_->step();
@@ -170,13 +170,13 @@ std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t ste
   // 4. Target critic.
   polyak_update(q_target_module(), q_module(), config_.tau);
 
-  const at::Tensor stats = torch::stack({value_loss.detach(), q_loss.detach(), actor_loss.detach(),
-                                         q.detach().mean(), v_s.mean(), advantage.mean(), weight.mean()})
+  const at::Tensor stats = torch::stack({value_loss.detach(), q_loss.detach(), actor_loss.detach(), q.detach().mean(),
+                                         v_s.mean(), advantage.mean(), weight.mean()})
                                .to(torch::kFloat64)
                                .cpu();
   const double* s = stats.data_ptr<double>();
-  return {{"losses/value_loss", s[0]}, {"losses/q_loss", s[1]},    {"losses/actor_loss", s[2]},
-          {"losses/q_data", s[3]},     {"losses/value", s[4]},     {"losses/advantage", s[5]},
+  return {{"losses/value_loss", s[0]}, {"losses/q_loss", s[1]}, {"losses/actor_loss", s[2]},
+          {"losses/q_data", s[3]},     {"losses/value", s[4]},  {"losses/advantage", s[5]},
           {"losses/awr_weight", s[6]}, {"charts/actor_lr", lr}};
 }
 

@@ -30,9 +30,9 @@ struct IqlConfig {
   double temperature = 3.0;   // beta, the AWR inverse temperature
   double max_weight = 100.0;  // AWR weights clipped to this
   double gamma = 0.99;
-  double tau = 0.005;            // Polyak rate of the target Q
-  double critic_lr = 3e-4;       // Q and V
-  double actor_lr = 3e-4;        // decays on a cosine to 0 over the run
+  double tau = 0.005;       // Polyak rate of the target Q
+  double critic_lr = 3e-4;  // Q and V
+  double actor_lr = 3e-4;   // decays on a cosine to 0 over the run
   bool cosine_decay = true;
   int64_t hidden = 256;  // Q and V widths (continuous actions)
   int64_t layers = 2;

@@ -1,5 +1,6 @@
 #include "offline/learner.h"
 
+#include <dlfcn.h>
 #include <malloc.h>
 
 #include "core/error.h"
@@ -48,6 +49,11 @@ void keep_freed_memory_for_reuse() {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   mallopt(M_TOP_PAD, 64 << 20);
 #endif
+}
+
+void set_blas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(threads);
 }
 
 }  // namespace shardlab

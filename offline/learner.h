@@ -85,4 +85,8 @@ std::unique_ptr<OfflineLearner> make_offline_learner(const OfflineLearnerContext
 // it once when an offline run starts. No effect with another allocator.
 void keep_freed_memory_for_reuse();
 
+// Debian's libtorch multiplies matrices with OpenBLAS (its pthreads build), whose thread pool
+// at::set_num_threads does not size; this does (no effect without OpenBLAS). Process-wide.
+void set_blas_threads(int threads);
+
 }  // namespace shardlab

@@ -75,10 +75,15 @@ Batch random_batch(const ObservationSpec& obs, const ActionSpec& act, int64_t n,
 }
 
 // The spec of a small continuous learner (tanh-Gaussian actor, small MLPs).
-const std::vector<std::pair<std::string, std::string>> kSmallContinuous = {
-    {"agent.torso", "mlp"},        {"agent.hidden", "16"},     {"agent.mlp_layers", "2"},
-    {"agent.mlp_activation", "relu"}, {"agent.policy_head", "tanh_gaussian"}, {"atac.hidden", "16"},
-    {"atac.layers", "2"},          {"iql.hidden", "16"},       {"iql.layers", "2"}};
+const std::vector<std::pair<std::string, std::string>> kSmallContinuous = {{"agent.torso", "mlp"},
+                                                                           {"agent.hidden", "16"},
+                                                                           {"agent.mlp_layers", "2"},
+                                                                           {"agent.mlp_activation", "relu"},
+                                                                           {"agent.policy_head", "tanh_gaussian"},
+                                                                           {"atac.hidden", "16"},
+                                                                           {"atac.layers", "2"},
+                                                                           {"iql.hidden", "16"},
+                                                                           {"iql.layers", "2"}};
 // A small discrete learner on image observations (the maze's shape, tiny widths).
 const std::vector<std::pair<std::string, std::string>> kSmallDiscrete = {
     {"agent.torso", "impala"}, {"agent.channels", "4,4"}, {"agent.hidden", "16"}};
@@ -163,8 +168,8 @@ struct HandAtac {
                         {"atac.hidden", "1"},
                         {"atac.layers", "1"},
                         {"atac.beta", std::to_string(beta)}})) {
-    learner = std::make_unique<AtacLearner>(OfflineLearnerContext{spec, vector_obs(1), continuous(1), torch::kCPU, init, 10},
-                                            AtacConfig::from_spec(spec));
+    learner = std::make_unique<AtacLearner>(
+        OfflineLearnerContext{spec, vector_obs(1), continuous(1), torch::kCPU, init, 10}, AtacConfig::from_spec(spec));
     HandCritic::set(*learner->continuous_q);
     HandCritic::set(*learner->continuous_q_target);
     batch.observations = torch::tensor({1.0f, 2.0f}).view({2, 1});
@@ -188,8 +193,8 @@ TEST(OfflineAtac, CriticLossMatchesHandComputation) {
       double td = 0, res = 0, pess = 0;
       for (int j = 0; j < 2; ++j) {
         const double q = HandCritic::q(i, s[j], a[j]);
-        const double y = r[j] + (1 - d[j]) * gamma * std::min(HandCritic::q(0, s2[j], a_next[j]),
-                                                              HandCritic::q(1, s2[j], a_next[j]));
+        const double y = r[j] + (1 - d[j]) * gamma *
+                                    std::min(HandCritic::q(0, s2[j], a_next[j]), HandCritic::q(1, s2[j], a_next[j]));
         const double y_res = r[j] + (1 - d[j]) * gamma * HandCritic::q(i, s2[j], a_next[j]);
         td += 0.5 * std::pow(q - y, 2);
         res += 0.5 * std::pow(q - y_res, 2);
@@ -320,6 +325,32 @@ TEST(OfflineAtac, ClipValuesNeedsTheRewardRange) {
   EXPECT_NEAR(loss.loss.item<double>(), expected, 1e-3);
 }
 
+// The two-thread critic computes the same update as the fused one (up to float rounding).
+TEST(OfflineAtac, ParallelCriticMatchesTheFusedUpdate) {
+  auto values = kSmallContinuous;
+  values.push_back({"atac.warmup_steps", "1"});
+  const Spec fused_spec = make_spec(values);
+  values.push_back({"atac.parallel_critic", "true"});
+  const Spec parallel_spec = make_spec(values);
+  at::Generator init_a = at::detail::createCPUGenerator(1), init_b = at::detail::createCPUGenerator(1);
+  AtacLearner fused({fused_spec, vector_obs(3), continuous(2), torch::kCPU, init_a, 10},
+                    AtacConfig::from_spec(fused_spec));
+  AtacLearner parallel({parallel_spec, vector_obs(3), continuous(2), torch::kCPU, init_b, 10},
+                       AtacConfig::from_spec(parallel_spec));
+  at::Generator gen_a = at::detail::createCPUGenerator(2), gen_b = at::detail::createCPUGenerator(2);
+  for (int64_t step = 1; step <= 3; ++step) {
+    const Batch b = random_batch(vector_obs(3), continuous(2), 16, 10 + step);
+    const auto ma = fused.update(b, step, gen_a);
+    const auto mb = parallel.update(b, step, gen_b);
+    ASSERT_EQ(ma.size(), mb.size());
+    for (const auto& [name, value] : ma) EXPECT_NEAR(value, mb.at(name), 1e-4 * (1 + std::abs(value))) << name;
+  }
+  const auto pa = fused.continuous_q->parameters(), pb = parallel.continuous_q->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-4, 1e-5));
+  const auto qa = fused.policy()->parameters(), qb = parallel.policy()->parameters();
+  for (size_t i = 0; i < qa.size(); ++i) EXPECT_TRUE(torch::allclose(qa[i], qb[i], 1e-4, 1e-5));
+}
+
 // ---------------------------------------------------------------------------------------------
 // IQL
 
@@ -356,7 +387,9 @@ TEST(OfflineBc, RecoversAScriptedContinuousPolicy) {
   at::Generator init = at::detail::createCPUGenerator(11);
   BcLearner learner({spec, vector_obs(2), continuous(2), torch::kCPU, init, 1000}, BcConfig::from_spec(spec));
   at::Generator data = at::detail::createCPUGenerator(12);
-  auto script = [](const at::Tensor& x) { return torch::stack({0.5 * x.select(1, 0).sign(), -0.5 * x.select(1, 1).sign()}, 1); };
+  auto script = [](const at::Tensor& x) {
+    return torch::stack({0.5 * x.select(1, 0).sign(), -0.5 * x.select(1, 1).sign()}, 1);
+  };
   for (int64_t step = 1; step <= 1000; ++step) {
     Batch b;
     b.observations = margin_observations(128, data);
@@ -422,7 +455,8 @@ Spec case_spec(const LearnerCase& c) {
 }
 
 Batch case_batch(const LearnerCase& c, uint64_t seed) {
-  return c.is_discrete ? random_batch(image_obs(), discrete(4), 8, seed) : random_batch(vector_obs(3), continuous(2), 8, seed);
+  return c.is_discrete ? random_batch(image_obs(), discrete(4), 8, seed)
+                       : random_batch(vector_obs(3), continuous(2), 8, seed);
 }
 
 class OfflineLearners : public ::testing::TestWithParam<LearnerCase> {};

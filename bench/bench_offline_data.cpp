@@ -1,0 +1,58 @@
+// Drawing offline minibatches: batch 256 from a 1M-row dataset of hopper's shapes (11-dim
+// observations, 3-dim actions), with the next observation found by row index (files without
+// next_observations, as ours) or stored. The ATAC update it feeds is BM_OfflineAtacUpdate in
+// bench/bench_offline.cpp: sampling must cost under 5% of it.
+// Run: ./shardlab_bench --benchmark_filter=OfflineSample
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "core/experience.h"
+#include "offline/dataset.h"
+
+namespace shardlab {
+namespace {
+
+constexpr int64_t kRows = 1000000, kObs = 11, kAct = 3, kBatch = 256;
+
+// Episodes of 1000 rows: every 1000th row ends one (alternately terminal and timeout).
+const OfflineDataset& dataset(bool with_next) {
+  auto make = [](bool next) {
+    Experience e;
+    e.observation_spec.shape = {kObs};
+    e.action_spec.discrete = false;
+    e.action_spec.dim = kAct;
+    e.observations.resize(kRows * kObs);
+    for (size_t i = 0; i < e.observations.size(); ++i) e.observations[i] = static_cast<float>(i % 97) * 0.01f;
+    if (next) e.next_observations = e.observations;
+    e.continuous_actions.assign(kRows * kAct, 0.5f);
+    e.rewards.assign(kRows, 1.0f);
+    e.terminals.assign(kRows, 0);
+    e.timeouts.assign(kRows, 0);
+    std::vector<int64_t> next_index(kRows);
+    for (int64_t i = 0; i < kRows; ++i) {
+      const bool end = i % 1000 == 999;
+      if (end && (i / 1000) % 2 == 0) e.terminals[i] = 1;
+      if (end && (i / 1000) % 2 == 1) e.timeouts[i] = 1;
+      next_index[i] = e.terminals[i] ? i : end ? -1 : i + 1;
+    }
+    return OfflineDataset::from_experience(std::move(e), next_index, RewardLabel::kTrue, 0, "bench");
+  };
+  static const OfflineDataset indexed = make(false), stored = make(true);
+  return with_next ? stored : indexed;
+}
+
+void BM_OfflineSampleBatch(benchmark::State& state) {
+  at::set_num_threads(1);
+  const OfflineDataset& d = dataset(state.range(0) != 0);
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  for (auto _ : state) {
+    Batch b = d.sample(kBatch, gen, at::kCPU);
+    benchmark::DoNotOptimize(b.observations.data_ptr<float>());
+  }
+  state.counters["batches_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.SetLabel(state.range(0) ? "stored next_observations" : "next observation by row index");
+}
+BENCHMARK(BM_OfflineSampleBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace shardlab
