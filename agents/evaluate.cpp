@@ -110,7 +110,8 @@ std::function<void(const float*, int, int64_t*, float*)> policy_behaviour(const 
     const ActionSpec& act = policy.net->action_spec();
     ActorCritic net = policy.net;  // a handle: forward() is not const
     const PolicyOutput out = net->forward(policy.prepare(obs, count));
-    at::Tensor action = greedy ? greedy_action(*net, out.logits_or_mean) : sample_action(*net, out.logits_or_mean, gen).action;
+    at::Tensor action =
+        greedy ? greedy_action(*net, out.logits_or_mean) : sample_action(*net, out.logits_or_mean, gen).action;
     if (act.discrete) {
       action = action.to(torch::kInt64).contiguous();
       std::copy(action.data_ptr<int64_t>(), action.data_ptr<int64_t>() + count, discrete);
@@ -132,8 +133,10 @@ EvalResult evaluate_policy(const LoadedPolicy& policy, const Spec& spec, int64_t
   const ActionSpec& act = venv.action_spec();
   const ActionSpec& trained = policy.net->action_spec();
   if (act.discrete != trained.discrete || act.num_actions != trained.num_actions || act.dim != trained.dim)
-    throw InputError("environment " + spec.get_string("env.name") + " has other actions than the policy was trained on");
-  at::Generator gen = at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kEvalStream));
+    throw InputError("environment " + spec.get_string("env.name") +
+                     " has other actions than the policy was trained on");
+  at::Generator gen =
+      at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kEvalStream));
   const auto behaviour = policy_behaviour(policy, gen, greedy);
   std::vector<int64_t> discrete(act.discrete ? n : 0);
   std::vector<float> continuous(act.discrete ? 0 : n * act.dim);

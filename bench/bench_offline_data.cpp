@@ -49,7 +49,8 @@ void BM_OfflineSampleBatch(benchmark::State& state) {
     Batch b = d.sample(kBatch, gen, at::kCPU);
     benchmark::DoNotOptimize(b.observations.data_ptr<float>());
   }
-  state.counters["batches_per_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["batches_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.SetLabel(state.range(0) ? "stored next_observations" : "next observation by row index");
 }
 BENCHMARK(BM_OfflineSampleBatch)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

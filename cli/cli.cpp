@@ -39,12 +39,27 @@ Spec load_spec(const po::variables_map& vm) {
 
 std::string version_string() { return std::string("shardlab ") + SHARDLAB_VERSION; }
 
+void add_run_flags(po::options_description& flags) {
+  flags.add_options()("out", po::value<std::string>()->default_value("runs"), "folder that holds the run folder")(
+      "resume", "continue the run from its newest checkpoint (same spec)");
+}
+
+TrainOptions run_options(const po::variables_map& vm, const Spec& spec, const std::string& fallback) {
+  TrainOptions options;
+  options.out_root = vm["out"].as<std::string>();
+  options.resume = vm.count("resume") > 0;
+  options.run_name = spec.get_string("run.name");
+  if (options.run_name.empty())
+    options.run_name =
+        vm.count("spec") ? std::filesystem::path(vm["spec"].as<std::string>()).stem().string() : fallback;
+  return options;
+}
+
 std::string self_executable() {
   std::error_code error;
   const auto path = std::filesystem::read_symlink("/proc/self/exe", error);
   if (error) throw Error("cannot find the shardlab executable (/proc/self/exe): " + error.message());
   return path.string();
 }
-
 
 }  // namespace shardlab::cli

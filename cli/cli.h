@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agents/training_run.h"
 #include "core/progress.h"
 #include "core/spec.h"
 #include "core/text.h"
@@ -16,12 +17,18 @@ namespace po = boost::program_options;
 
 // Parses a subcommand's flags; unknown flags and bad values become InputError naming the command.
 po::variables_map parse_flags(const std::string& command, const std::vector<std::string>& args,
-                              const po::options_description& flags, const po::positional_options_description& positional);
+                              const po::options_description& flags,
+                              const po::positional_options_description& positional);
 
 // Adds the flags every spec-driven command takes: SPEC (positional), --set, --env.
 void add_spec_flags(po::options_description& flags, po::positional_options_description& positional);
 // Resolves the spec from those flags.
 Spec load_spec(const po::variables_map& vm);
+
+// The --out and --resume flags of a training command, and the run they name: DIR/<run.name, or
+// the spec file's name, or `fallback`>.
+void add_run_flags(po::options_description& flags);
+TrainOptions run_options(const po::variables_map& vm, const Spec& spec, const std::string& fallback);
 
 // The running shardlab executable (/proc/self/exe), for commands that start more of it.
 std::string self_executable();
@@ -50,5 +57,5 @@ namespace shardlab::cli {
 // Runs `policy` in the spec's vector environment for `steps` transitions and writes them to
 // `out_path` (D4RL layout), plus the resolved spec as `out_path`.spec.ini.
 void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps, const std::string& out_path,
-                        bool force, bool next_observations);
+                      bool force, bool next_observations);
 }  // namespace shardlab::cli

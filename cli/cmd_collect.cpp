@@ -23,7 +23,7 @@ constexpr uint64_t kPolicyStream = 1ULL << 40;
 }  // namespace
 
 void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps, const std::string& out_path,
-                        bool force, bool next_observations) {
+                      bool force, bool next_observations) {
   if (steps < 1) throw InputError("--steps " + std::to_string(steps) + ": expected at least 1");
   VectorEnv venv = make_vector_env(spec);
   const int n = venv.num_envs();
@@ -34,8 +34,10 @@ void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps
                            mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kPolicyStream));
 
   std::map<std::string, std::string> metadata = {
-      {"spec", spec.to_ini()},         {"env_name", spec.get_string("env.name")},
-      {"seed", std::to_string(spec.get_int("run.seed"))}, {"policy", policy},
+      {"spec", spec.to_ini()},
+      {"env_name", spec.get_string("env.name")},
+      {"seed", std::to_string(spec.get_int("run.seed"))},
+      {"policy", policy},
       {"shardlab_version", version_string()},
   };
   ExperienceWriter writer(out_path, obs_spec, act_spec, next_observations, venv.info_names(), metadata, force);
@@ -47,20 +49,20 @@ void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps
       behaviour.act(obs, obs_size, count, continuous);
   };
   const EpisodeTally tally = collect_experience(venv, act, steps, writer, next_observations,
-                                               find_env(spec.get_string("env.name")).rates, "collect");
+                                                find_env(spec.get_string("env.name")).rates, "collect");
   writer.close();
   write_text_file(out_path + ".spec.ini", spec.to_ini());
-  std::cout << "wrote " << steps << " transitions to " << out_path << " (" << tally.line() << "; spec in "
-            << out_path << ".spec.ini)\n";
+  std::cout << "wrote " << steps << " transitions to " << out_path << " (" << tally.line() << "; spec in " << out_path
+            << ".spec.ini)\n";
 }
 
 int cmd_collect(const std::vector<std::string>& args) {
   po::options_description flags("shardlab collect [SPEC] --steps N --out FILE.h5 [flags]");
   flags.add_options()("help,h", "show this help")("policy", po::value<std::string>()->default_value("random"),
                                                   "behaviour policy: random, or heuristic (lunar landers)")(
-      "steps", po::value<int64_t>(), "transitions to write (required)")("out", po::value<std::string>(),
-                                                                        "output HDF5 file (required)")(
-      "force", "overwrite an existing output file")("next-observations", "also store next_observations");
+      "steps", po::value<int64_t>(), "transitions to write (required)")(
+      "out", po::value<std::string>(), "output HDF5 file (required)")("force", "overwrite an existing output file")(
+      "next-observations", "also store next_observations");
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("collect", args, flags, positional);
@@ -71,7 +73,7 @@ int cmd_collect(const std::vector<std::string>& args) {
   if (!vm.count("steps")) throw InputError("shardlab collect: --steps N is required");
   if (!vm.count("out")) throw InputError("shardlab collect: --out FILE.h5 is required");
   collect_scripted(load_spec(vm), vm["policy"].as<std::string>(), vm["steps"].as<int64_t>(),
-                     vm["out"].as<std::string>(), vm.count("force") > 0, vm.count("next-observations") > 0);
+                   vm["out"].as<std::string>(), vm.count("force") > 0, vm.count("next-observations") > 0);
   return 0;
 }
 

@@ -1,6 +1,5 @@
 // `shardlab offline` (train an offline learner from a dataset) and `shardlab relabel` (a copy of
 // a dataset with wrong rewards).
-#include <filesystem>
 #include <iostream>
 
 #include "cli/cli.h"
@@ -16,9 +15,8 @@ int cmd_offline(const std::vector<std::string>& args) {
   po::options_description flags(
       "shardlab offline SPEC [--set key=value ...] [--out DIR] [--resume]\n"
       "  trains offline.algo (bc, iql, atac) on offline.dataset with offline.reward labels");
-  flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs"),
-                                                  "folder that holds the run folder")(
-      "resume", "continue the run from its newest checkpoint (same spec)");
+  flags.add_options()("help,h", "show this help");
+  add_run_flags(flags);
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("offline", args, flags, positional);
@@ -29,25 +27,20 @@ int cmd_offline(const std::vector<std::string>& args) {
   if (!vm.count("spec") && !vm.count("set"))
     throw InputError("shardlab offline: expected a spec file (or --set offline.dataset=FILE.h5 ...)");
   const Spec spec = load_spec(vm);
-  TrainOptions options;
-  options.out_root = vm["out"].as<std::string>();
-  options.resume = vm.count("resume") > 0;
-  options.run_name = spec.get_string("run.name");
-  if (options.run_name.empty())
-    options.run_name =
-        vm.count("spec") ? std::filesystem::path(vm["spec"].as<std::string>()).stem().string() : "offline";
+  const TrainOptions options = run_options(vm, spec, "offline");
   const std::string run_dir = train_offline(spec, options);
   std::cout << "run folder: " << run_dir << "\n";
   return 0;
 }
 
 int cmd_relabel(const std::vector<std::string>& args) {
-  po::options_description flags("shardlab relabel IN.h5 OUT.h5 --reward zero|random|negative|true [--seed S] [--force]");
+  po::options_description flags(
+      "shardlab relabel IN.h5 OUT.h5 --reward zero|random|negative|true [--seed S] [--force]");
   flags.add_options()("help,h", "show this help")("in", po::value<std::string>(), "experience file to read")(
       "out", po::value<std::string>(), "experience file to write")(
       "reward", po::value<std::string>(), "new labels: zero, random (U[0, 1) per transition), negative, or true")(
-      "seed", po::value<int64_t>()->default_value(0), "seed of the random labels")(
-      "force", "replace OUT.h5 if it exists");
+      "seed", po::value<int64_t>()->default_value(0), "seed of the random labels")("force",
+                                                                                   "replace OUT.h5 if it exists");
   po::positional_options_description positional;
   positional.add("in", 1).add("out", 1);
   const auto vm = parse_flags("relabel", args, flags, positional);
@@ -90,13 +83,15 @@ int cmd_dataset(const std::vector<std::string>& args) {
     throw InputError("shardlab dataset: expected `dataset make` (see --help)");
   if (!vm.count("task")) throw InputError("shardlab dataset make: --task is required");
   if (!vm.count("quality")) throw InputError("shardlab dataset make: --quality is required");
-  if (vm.count("out") == vm.count("out-dir")) throw InputError("shardlab dataset make: give --out FILE or --out-dir DIR");
+  if (vm.count("out") == vm.count("out-dir"))
+    throw InputError("shardlab dataset make: give --out FILE or --out-dir DIR");
   const int64_t seed = vm["seed"].as<int64_t>();
   if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected at least 0");
   const Spec spec = load_spec(vm);
   const DatasetConfig config = DatasetConfig::from_spec(spec);
   const std::vector<std::string> qualities = split(vm["quality"].as<std::string>(), ',');
-  if (vm.count("out") && qualities.size() != 1) throw InputError("--out takes one --quality; use --out-dir for several");
+  if (vm.count("out") && qualities.size() != 1)
+    throw InputError("--out takes one --quality; use --out-dir for several");
   for (const std::string& quality : qualities) {
     DatasetRequest request;
     request.task = vm["task"].as<std::string>();

@@ -1,5 +1,4 @@
 // `shardlab train` and `shardlab eval`.
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -12,9 +11,8 @@ namespace shardlab::cli {
 
 int cmd_train(const std::vector<std::string>& args) {
   po::options_description flags("shardlab train SPEC [--set key=value ...] [--out DIR] [--resume]");
-  flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs"),
-                                                  "folder that holds the run folder")(
-      "resume", "continue the run from its newest checkpoint (same spec)");
+  flags.add_options()("help,h", "show this help");
+  add_run_flags(flags);
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("train", args, flags, positional);
@@ -22,14 +20,11 @@ int cmd_train(const std::vector<std::string>& args) {
     std::cout << flags;
     return 0;
   }
+  if (!vm.count("spec"))
+    throw InputError(
+        "shardlab train: expected a spec file (experiments/*.ini); `shardlab demo` runs the built-in defaults");
   const Spec spec = load_spec(vm);
-  TrainOptions options;
-  options.out_root = vm["out"].as<std::string>();
-  options.resume = vm.count("resume") > 0;
-  options.run_name = spec.get_string("run.name");
-  if (options.run_name.empty())
-    options.run_name =
-        vm.count("spec") ? std::filesystem::path(vm["spec"].as<std::string>()).stem().string() : "default";
+  const TrainOptions options = run_options(vm, spec, "default");
   const std::string run_dir = train(spec, options);
   std::cout << "run folder: " << run_dir << "\n";
   return 0;

@@ -48,9 +48,9 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
       {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
       {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
-      {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze},
-      {"render", cli::cmd_render},   {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel},
-      {"dataset", cli::cmd_dataset}, {"ablate", cli::cmd_ablate},
+      {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze}, {"render", cli::cmd_render},
+      {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel}, {"dataset", cli::cmd_dataset},
+      {"ablate", cli::cmd_ablate},
   };
   try {
     if (command == "version" || command == "--version") {

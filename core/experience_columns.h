@@ -15,8 +15,9 @@ namespace shardlab::experience_columns {
 
 inline std::string quoted(const std::string& name) { return "'" + name + "'"; }
 
-
-inline bool is_numeric(Hdf5Class c) { return c == Hdf5Class::kFloat || c == Hdf5Class::kInteger || c == Hdf5Class::kBool; }
+inline bool is_numeric(Hdf5Class c) {
+  return c == Hdf5Class::kFloat || c == Hdf5Class::kInteger || c == Hdf5Class::kBool;
+}
 
 // Reads the columns of an experience file with the checks both read_experience and describe_h5
 // need. Every error is one line naming the file and the dataset.
@@ -113,6 +114,5 @@ inline ExperienceColumns check_columns(const Hdf5File& file, const ColumnReader&
   for (const auto& [name, info] : all) reader.require_rows(name, *info, c.rows);
   return c;
 }
-
 
 }  // namespace shardlab::experience_columns

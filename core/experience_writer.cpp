@@ -1,5 +1,3 @@
-#include "core/experience_file.h"
-
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/experience_file.h"
 #include "core/hdf5_file.h"
 
 namespace shardlab {

@@ -31,7 +31,8 @@ std::string EpisodeTally::line() const {
 }
 
 EpisodeTally collect_experience(VectorEnv& venv, const BehaviourPolicy& policy, int64_t steps, ExperienceWriter& writer,
-                                bool next_observations, const std::vector<EpisodeRate>& rates, const std::string& label) {
+                                bool next_observations, const std::vector<EpisodeRate>& rates,
+                                const std::string& label) {
   const int n = venv.num_envs();
   const ObservationSpec& obs_spec = venv.observation_spec();
   const ActionSpec& act_spec = venv.action_spec();

@@ -19,8 +19,7 @@ class VectorEnv;
 
 // Fills one action per observation row: `discrete` (count values) for discrete action specs,
 // `continuous` (count x dim) otherwise.
-using BehaviourPolicy =
-    std::function<void(const float* observations, int count, int64_t* discrete, float* continuous)>;
+using BehaviourPolicy = std::function<void(const float* observations, int count, int64_t* discrete, float* continuous)>;
 
 // Running episode statistics, for progress lines and summaries.
 struct EpisodeTally {
@@ -37,6 +36,7 @@ struct EpisodeTally {
 // (which the caller closes). Unfinished episodes at the end are cut as timeouts. Progress on
 // stderr under `label`.
 EpisodeTally collect_experience(VectorEnv& venv, const BehaviourPolicy& policy, int64_t steps, ExperienceWriter& writer,
-                                bool next_observations, const std::vector<EpisodeRate>& rates, const std::string& label);
+                                bool next_observations, const std::vector<EpisodeRate>& rates,
+                                const std::string& label);
 
 }  // namespace shardlab

@@ -156,12 +156,13 @@ std::string bar_chart(const std::vector<std::string>& rows, const std::vector<st
   const int group = static_cast<int>(columns.size()) * bar + gap;
   const int width = left + static_cast<int>(rows.size()) * group + 20 + 180;
   auto y_of = [&](double v) { return top + height - (v - lo) / (hi - lo) * height; };
-  static const char* colors[] = {"#7f7f7f", "#bcbd22", "#1f77b4", "#aec7e8", "#9edae5", "#17becf",
-                                 "#d62728", "#ff9896", "#f7b6d2", "#e377c2"};
+  static const char* colors[] = {"#7f7f7f", "#bcbd22", "#1f77b4", "#aec7e8", "#9edae5",
+                                 "#17becf", "#d62728", "#ff9896", "#f7b6d2", "#e377c2"};
   std::ostringstream svg;
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << top + height + 90
       << "' font-family='sans-serif' font-size='11'>\n<rect width='100%' height='100%' fill='white'/>\n"
-      << "<text x='" << left << "' y='20' font-size='14'>Normalized score by reward label (mean, 95% interval over "
+      << "<text x='" << left
+      << "' y='20' font-size='14'>Normalized score by reward label (mean, 95% interval over "
          "seeds)</text>\n";
   for (double t = std::ceil(lo / 25) * 25; t <= hi; t += 25)
     svg << "<line x1='" << left << "' x2='" << width - 190 << "' y1='" << y_of(t) << "' y2='" << y_of(t)
@@ -185,8 +186,8 @@ std::string bar_chart(const std::vector<std::string>& rows, const std::vector<st
       svg << "<rect x='" << x << "' y='" << y << "' width='" << bar - 2 << "' height='" << h << "' fill='"
           << colors[c % 10] << "'/>\n";
       if (half > 0)
-        svg << "<line x1='" << x + bar / 2 - 1 << "' x2='" << x + bar / 2 - 1 << "' y1='" << y_of(m - half)
-            << "' y2='" << y_of(m + half) << "' stroke='black'/>\n";
+        svg << "<line x1='" << x + bar / 2 - 1 << "' x2='" << x + bar / 2 - 1 << "' y1='" << y_of(m - half) << "' y2='"
+            << y_of(m + half) << "' stroke='black'/>\n";
     }
     svg << "<text x='" << x0 + group / 2 - gap / 2 << "' y='" << top + height + 15 << "' text-anchor='middle'>"
         << rows[r] << "</text>\n";
@@ -339,14 +340,15 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
     const nlohmann::json e = j.value("evaluation", nlohmann::json());
     const double score = e.is_object() ? number_or_nan(e, "normalized_score") : std::nan("");
     csv << cell.task << "," << cell.dataset << "," << cell.algo << "," << cell.reward << "," << cell.seed << ","
-        << csv_number(score) << "," << csv_number(e.is_object() ? number_or_nan(e, "mean_return") : std::nan(""))
-        << "," << csv_number(e.is_object() ? number_or_nan(e, "mean_length") : std::nan("")) << "\n";
+        << csv_number(score) << "," << csv_number(e.is_object() ? number_or_nan(e, "mean_return") : std::nan("")) << ","
+        << csv_number(e.is_object() ? number_or_nan(e, "mean_length") : std::nan("")) << "\n";
     const std::string column = cell.algo == "bc" ? "BC" : cell.algo + " " + cell.reward;
     table[{cell.task + "-" + cell.dataset, column}].push_back(score);
   }
   std::ostringstream md;
-  md << "# Survival instinct: normalized scores\n\nFrom `" << spec_path << "`; mean ± 95% interval (Student t) over seeds "
-     << c.seeds << ". Normalized score = 100 (R - R_random) / (R_expert - R_random) with the references recorded in "
+  md << "# Survival instinct: normalized scores\n\nFrom `" << spec_path
+     << "`; mean ± 95% interval (Student t) over seeds " << c.seeds
+     << ". Normalized score = 100 (R - R_random) / (R_expert - R_random) with the references recorded in "
      << "each dataset; behavior = the dataset's behaviour policy.\n\n| dataset |";
   for (const auto& col : columns) md << " " << col << " |";
   md << "\n|---|";

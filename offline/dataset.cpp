@@ -55,10 +55,10 @@ OfflineDataset OfflineDataset::from_experience(Experience e, const std::vector<i
   relabel_rewards(label, relabel_seed, 0, e.rewards);
 
   d.observations_ = rows_tensor(e.observations, d.observation_spec_.shape, d.rows_);
-  if (e.has_next_observations()) d.next_observations_ = rows_tensor(e.next_observations, d.observation_spec_.shape, d.rows_);
-  d.actions_ = e.action_spec.discrete
-                   ? torch::tensor(e.discrete_actions, torch::kInt64)
-                   : rows_tensor(e.continuous_actions, {e.action_spec.dim}, d.rows_);
+  if (e.has_next_observations())
+    d.next_observations_ = rows_tensor(e.next_observations, d.observation_spec_.shape, d.rows_);
+  d.actions_ = e.action_spec.discrete ? torch::tensor(e.discrete_actions, torch::kInt64)
+                                      : rows_tensor(e.continuous_actions, {e.action_spec.dim}, d.rows_);
   d.rewards_ = torch::tensor(e.rewards, torch::kFloat32);
   std::vector<float> terminals(e.terminals.begin(), e.terminals.end());
   d.terminals_ = torch::tensor(terminals, torch::kFloat32);
@@ -71,8 +71,10 @@ OfflineDataset OfflineDataset::from_experience(Experience e, const std::vector<i
   } else {
     std::vector<int64_t> next = next_index;
     for (int64_t i = 0; i < d.rows_; ++i)
-      if (next[i] != ExperienceReader::kNoNext) usable.push_back(i);
-      else next[i] = i;  // never sampled; any valid row keeps index_select in range
+      if (next[i] != ExperienceReader::kNoNext)
+        usable.push_back(i);
+      else
+        next[i] = i;  // never sampled; any valid row keeps index_select in range
     d.next_index_ = torch::tensor(next, torch::kInt64);
   }
   if (usable.empty())

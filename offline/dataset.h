@@ -32,7 +32,7 @@ class OfflineDataset {
   const ObservationSpec& observation_spec() const { return observation_spec_; }
   const ActionSpec& action_spec() const { return action_spec_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
-  int64_t rows() const { return rows_; }            // in the file
+  int64_t rows() const { return rows_; }                   // in the file
   int64_t transitions() const { return usable_.numel(); }  // sampled from
   // The relabeled rewards' range over the sampled transitions.
   float reward_min() const { return reward_min_; }

@@ -49,7 +49,8 @@ int64_t checkpoint_update(const std::string& path) {
 // The expert run's spec: the shipped one with every checkpoint kept and every transition saved.
 Spec expert_spec(const std::string& task, const DatasetConfig& config, const SpecSchema& schema) {
   std::vector<std::string> overrides = {"run.keep_checkpoints=100000", "run.save_experience=true"};
-  if (config.expert_total_steps > 0) overrides.push_back("train.total_steps=" + std::to_string(config.expert_total_steps));
+  if (config.expert_total_steps > 0)
+    overrides.push_back("train.total_steps=" + std::to_string(config.expert_total_steps));
   return Spec::load(schema, expert_spec_path(task), overrides);
 }
 
@@ -253,16 +254,15 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
   const std::string medium = needs_medium ? pick_medium(dir, refs, &medium_training_return) : "";
 
   auto venv_probe = make_vector_env(spec, 0, 1);
-  std::map<std::string, std::string> metadata = {
-      {"spec", spec.to_ini()},
-      {"env_name", spec.get_string("env.name")},
-      {"quality", request.quality},
-      {"seed", std::to_string(request.seed)},
-      {"source_run", run_dir},
-      {"reference_random_return", std::to_string(refs.random_return)},
-      {"reference_expert_return", std::to_string(refs.expert_return)},
-      {"reference_episodes", std::to_string(config.reference_episodes)},
-      {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
+  std::map<std::string, std::string> metadata = {{"spec", spec.to_ini()},
+                                                 {"env_name", spec.get_string("env.name")},
+                                                 {"quality", request.quality},
+                                                 {"seed", std::to_string(request.seed)},
+                                                 {"source_run", run_dir},
+                                                 {"reference_random_return", std::to_string(refs.random_return)},
+                                                 {"reference_expert_return", std::to_string(refs.expert_return)},
+                                                 {"reference_episodes", std::to_string(config.reference_episodes)},
+                                                 {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
   // The behaviour policy's measured return: what the "behavior" column of the ablation shows.
   double policy_return = std::nan("");
   if (request.quality == "random") {
@@ -307,9 +307,10 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
     collect_with(expert, spec, schema, config.size - half, mix_seed(request.seed, 1), writer);
     rows = config.size;
   } else {
-    const EpisodeTally tally =
-        collect_with(request.quality == "random" ? "" : request.quality == "expert" ? expert : medium, spec, schema,
-                     config.size, request.seed, writer);
+    const EpisodeTally tally = collect_with(request.quality == "random"   ? ""
+                                            : request.quality == "expert" ? expert
+                                                                          : medium,
+                                            spec, schema, config.size, request.seed, writer);
     rows = config.size;
     metadata["collected_mean_return"] = std::to_string(tally.mean_return());
   }
@@ -318,8 +319,8 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
   writer.close();
   std::ostringstream out;
   out << "wrote " << rows << " transitions (" << request.task << " " << request.quality << ") to " << request.out
-      << "; behaviour return " << metadata["policy_mean_return"] << ", references random "
-      << refs.random_return << " expert " << refs.expert_return;
+      << "; behaviour return " << metadata["policy_mean_return"] << ", references random " << refs.random_return
+      << " expert " << refs.expert_return;
   return out.str();
 }
 

@@ -7,8 +7,8 @@
 // "model", so `eval`, `render` and the maze's `analyze` studies load an offline policy unchanged.
 #pragma once
 
-#include <ATen/core/Generator.h>
 #include <ATen/Device.h>
+#include <ATen/core/Generator.h>
 
 #include <functional>
 #include <limits>

@@ -95,7 +95,8 @@ double normalized_score(double episode_return, double random_return, double expe
 
 Spec resolve_offline_spec(const Spec& spec, bool* can_evaluate) {
   const OfflineConfig c = OfflineConfig::from_spec(spec);
-  if (c.dataset.empty()) throw InputError("offline.dataset: an offline run needs a dataset file (--set offline.dataset=FILE.h5)");
+  if (c.dataset.empty())
+    throw InputError("offline.dataset: an offline run needs a dataset file (--set offline.dataset=FILE.h5)");
   *can_evaluate = c.eval_episodes > 0;
   if (c.env == "spec") return spec;
   const ExperienceReader reader(c.dataset);
@@ -111,7 +112,8 @@ Spec resolve_offline_spec(const Spec& spec, bool* can_evaluate) {
     throw FileError(c.dataset + ": the spec it records does not load in this version: " + e.what());
   }
   Spec resolved = spec;
-  for (const auto& [key, value] : recorded.values_under("env.")) resolved.set(key, value, c.dataset + " (metadata/spec)");
+  for (const auto& [key, value] : recorded.values_under("env."))
+    resolved.set(key, value, c.dataset + " (metadata/spec)");
   return resolved;
 }
 
@@ -133,7 +135,8 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
       throw InputError(config.dataset + ": observations of shape " + format_shape(data.observation_spec().shape) +
                        ", but environment " + env_name + " has " + format_shape(os.shape));
     const ActionSpec& ds = data.action_spec();
-    if (as.discrete != ds.discrete || (as.discrete && as.num_actions < ds.num_actions) || (!as.discrete && as.dim != ds.dim))
+    if (as.discrete != ds.discrete || (as.discrete && as.num_actions < ds.num_actions) ||
+        (!as.discrete && as.dim != ds.dim))
       throw InputError(config.dataset + ": its actions (" +
                        (ds.discrete ? std::to_string(ds.num_actions) + " discrete" : std::to_string(ds.dim) + "-dim") +
                        ") do not fit environment " + env_name + "'s (" +
@@ -148,7 +151,13 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   TrainingRun run(spec, options);
   at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
   at::Generator batches = at::detail::createCPUGenerator(mix_seed(seed, kBatchStream));
-  const OfflineLearnerContext context{spec, data.observation_spec(), action_spec, run.device(), init, config.steps};
+  // One BLAS pool of run.threads threads (OpenBLAS's own default would contend with torch's and
+  // with the other cells of an ablation), and freed tensors kept for the next step's.
+  set_blas_threads(static_cast<int>(run.config().threads));
+  keep_freed_memory_for_reuse();
+  OfflineLearnerContext context{spec, data.observation_spec(), action_spec, run.device(), init, config.steps};
+  context.reward_min = data.reward_min();
+  context.reward_max = data.reward_max();
   std::unique_ptr<OfflineLearner> learner = make_offline_learner(context);
   Checkpoint& checkpoint = run.checkpoint();
   learner->add_parts(checkpoint);
@@ -160,7 +169,8 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   const std::vector<EpisodeRate> rates = can_evaluate ? find_env(env_name).rates : std::vector<EpisodeRate>{};
   std::vector<std::string> columns = {"global_step", "update", "time_s", "charts/SPS"};
   for (const std::string& m : learner->metrics()) columns.push_back(m);
-  for (const char* c : {"charts/episodic_return", "charts/episodic_length", "charts/normalized_score"}) columns.push_back(c);
+  for (const char* c : {"charts/episodic_return", "charts/episodic_length", "charts/normalized_score"})
+    columns.push_back(c);
   for (const EpisodeRate& r : rates) columns.push_back("charts/" + r.name);
   columns.push_back("time/update_s");
   columns.push_back("time/eval_s");

@@ -19,15 +19,15 @@ class SpecSchema;
 
 // The offline.* keys of the run (the learners declare theirs and offline.algo).
 struct OfflineConfig {
-  std::string dataset;             // experience file (D4RL layout)
-  std::string reward = "true";     // true | zero | random | negative (relabeled at load time)
-  std::string env = "dataset";     // dataset | spec: where the policy is evaluated
-  int64_t steps = 100000;          // gradient steps
-  int64_t batch_size = 256;        // the references' batch
-  int64_t log_every = 1000;        // gradient steps per metrics row
-  int64_t eval_every = 10000;      // gradient steps between evaluations (and always at the end)
-  int64_t eval_episodes = 10;      // 0: no evaluation
-  bool eval_greedy = true;         // act with the mode (tanh(mean)), as the references evaluate
+  std::string dataset;          // experience file (D4RL layout)
+  std::string reward = "true";  // true | zero | random | negative (relabeled at load time)
+  std::string env = "dataset";  // dataset | spec: where the policy is evaluated
+  int64_t steps = 100000;       // gradient steps
+  int64_t batch_size = 256;     // the references' batch
+  int64_t log_every = 1000;     // gradient steps per metrics row
+  int64_t eval_every = 10000;   // gradient steps between evaluations (and always at the end)
+  int64_t eval_episodes = 10;   // 0: no evaluation
+  bool eval_greedy = true;      // act with the mode (tanh(mean)), as the references evaluate
 
   static void declare_keys(SpecSchema& schema);
   static OfflineConfig from_spec(const Spec& spec);

@@ -145,10 +145,10 @@ TEST(OfflineData, BadDatasetsGiveOneLineAndWriteNothing) {
   const std::string small = write_small(dir + "/small.h5");
   const std::string common = " --set offline.steps=10 --set agent.torso=mlp --out " + dir + "/runs";
   // 3-dim observations do not fit the lander's 8.
-  expect_one_line_error(run_cli("offline --set offline.dataset=" + small +
-                                " --set offline.env=spec --set env.name=lunar_lander_continuous --set run.name=a" +
-                                common),
-                        "observations of shape (3,)");
+  expect_one_line_error(
+      run_cli("offline --set offline.dataset=" + small +
+              " --set offline.env=spec --set env.name=lunar_lander_continuous --set run.name=a" + common),
+      "observations of shape (3,)");
   expect_one_line_error(run_cli("offline --set offline.dataset=" + dir + "/absent.h5 --set run.name=b" + common),
                         "absent.h5");
   expect_one_line_error(run_cli("offline --set offline.dataset=" + write_small(dir + "/nan.h5", false, NAN) +
@@ -191,7 +191,8 @@ struct MazeOffline {
            " --set offline.steps=" + std::to_string(steps) +
            " --set offline.log_every=20 --set offline.eval_every=40 --set offline.eval_episodes=4"
            " --set offline.eval_greedy=false --set agent.channels=4,8,8 --set agent.hidden=32"
-           " --set offline.batch_size=32 --set run.checkpoint_every=1 --set run.name=" + name + " --out " + dir + "/runs";
+           " --set offline.batch_size=32 --set run.checkpoint_every=1 --set run.name=" +
+           name + " --out " + dir + "/runs";
   }
 };
 
@@ -219,7 +220,8 @@ TEST(OfflineRun, ResumesAfterKill9WithEveryRowOnce) {
   const std::string args = m.args("iql", "iql", 400);
   const std::string ckpt = m.dir + "/runs/iql/checkpoints/update_0000003.pt";
   const auto killed = test::run_shell("( " + std::string(SHARDLAB_CLI) + " " + args + " & pid=$!; " +
-                                      "for i in $(seq 900); do [ -e " + ckpt + " ] && break; sleep 0.1; done; "
+                                      "for i in $(seq 900); do [ -e " + ckpt +
+                                      " ] && break; sleep 0.1; done; "
                                       "sleep 0.2; kill -9 $pid; wait $pid; echo killed=$? )");
   ASSERT_NE(killed.out.find("killed=137"), std::string::npos) << killed.out << killed.err;
   EXPECT_FALSE(fs::exists(m.dir + "/runs/iql/result.json"));
@@ -239,6 +241,48 @@ TEST(OfflineRun, ResumesAfterKill9WithEveryRowOnce) {
   EXPECT_TRUE(fs::exists(m.dir + "/runs/iql/result.json"));
 }
 
+TEST(OfflineRun, D4rlFilesTrainWithoutConversion) {
+  // D4RL's mujoco layout, written by h5py: float64 observations, (N, 1) rewards, bool flags, no
+  // shardlab metadata: the run trains, says once that it cannot evaluate, and logs its losses.
+  const std::string dir = test::make_temp_dir();
+  const auto w = test::run_shell(
+      "/usr/bin/python3 -c \"import h5py,numpy as np,sys;n=500;i=np.arange(n);f=h5py.File(sys.argv[1],'w');"
+      "f['observations']=np.random.RandomState(0).randn(n,11);f['actions']=np.tanh(np.random.RandomState(1).randn(n,3))"
+      ".astype(np.float32);f['rewards']=(i%7).reshape(n,1).astype(np.float32);f['terminals']=(i%100==99);"
+      "f['timeouts']=np.zeros(n,bool)\" " + dir + "/hopper_like.h5");
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  for (const char* algo : {"atac", "iql", "bc"}) {
+    const auto r = run_cli("offline --set offline.dataset=" + dir + "/hopper_like.h5 --set offline.algo=" + algo +
+                           " --set offline.steps=40 --set offline.log_every=20 --set agent.torso=mlp"
+                           " --set agent.hidden=32 --set atac.hidden=32 --set iql.hidden=32 --set atac.warmup_steps=20"
+                           " --set agent.policy_head=tanh_gaussian --set run.name=" + std::string(algo) + " --out " +
+                           dir + "/runs");
+    ASSERT_EQ(r.exit_code, 0) << algo << ": " << r.err;
+    EXPECT_NE(r.err.find("records no shardlab environment; training without evaluation"), std::string::npos) << r.err;
+    const nlohmann::json result = nlohmann::json::parse(test::read_file(dir + "/runs/" + algo + "/result.json"));
+    EXPECT_TRUE(result["evaluation"].is_null()) << algo;
+    EXPECT_NE(test::read_file(dir + "/runs/" + algo + "/metrics.csv").find("40,2,"), std::string::npos) << algo;
+  }
+}
+
+TEST(OfflineRun, LanderPolicyRendersFromItsCheckpoint) {
+  const std::string dir = test::make_temp_dir();
+  ASSERT_EQ(run_cli("collect --env lunar_lander_continuous --policy heuristic --steps 2000 --set env.num_envs=4 --out " +
+                    dir + "/lander.h5")
+                .exit_code,
+            0);
+  const auto r = run_cli("offline --set offline.dataset=" + dir + "/lander.h5 --set offline.algo=bc" +
+                         " --set offline.steps=40 --set offline.log_every=20 --set offline.eval_episodes=2" +
+                         " --set agent.torso=mlp --set agent.hidden=32 --set agent.policy_head=tanh_gaussian" +
+                         " --set run.name=bc --out " + dir + "/runs");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto frames = run_cli("render --run " + dir + "/runs/bc --greedy --every 100 --out " + dir + "/frames");
+  ASSERT_EQ(frames.exit_code, 0) << frames.err;
+  EXPECT_TRUE(fs::exists(dir + "/frames/frame_00000.png"));
+  EXPECT_NE(frames.out.find("lunar_lander_continuous"), std::string::npos) << frames.out;
+  EXPECT_NE(frames.out.find("(greedy)"), std::string::npos) << frames.out;
+}
+
 // A tiny grid: one task, IQL with two reward labels and BC, two seeds; a tiny expert run.
 std::string tiny_grid(const std::string& dir) {
   const std::string spec = dir + "/tiny.ini";
@@ -256,10 +300,13 @@ TEST(OfflineAblation, KilledGridContinuesWithoutRerunningFinishedCells) {
   const std::string spec = tiny_grid(dir);
   const std::string cells = dir + "/grid/cells/";
   // Kill the grid (and its cells) once the first cell has finished.
-  const auto killed = test::run_shell(
-      "( setsid " + std::string(SHARDLAB_CLI) + " ablate " + spec + " --jobs 1 & pid=$!; for i in $(seq 1200); do "
-      "ls " + cells + "*/result.json >/dev/null 2>&1 && break; sleep 0.1; done; kill -9 -$pid; wait $pid; "
-      "echo killed=$? )");
+  const auto killed =
+      test::run_shell("( setsid " + std::string(SHARDLAB_CLI) + " ablate " + spec +
+                      " --jobs 1 & pid=$!; for i in $(seq 1200); do "
+                      "ls " +
+                      cells +
+                      "*/result.json >/dev/null 2>&1 && break; sleep 0.1; done; kill -9 -$pid; wait $pid; "
+                      "echo killed=$? )");
   ASSERT_NE(killed.out.find("killed=137"), std::string::npos) << killed.out << killed.err;
   std::vector<std::string> finished;
   for (const auto& e : fs::directory_iterator(cells))

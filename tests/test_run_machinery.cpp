@@ -82,8 +82,8 @@ TEST(RunMachinery, ShippedSpecsKeepTheirFirstFormatMetrics) {
               {"ppo_lander_continuous", "8192", "ppo_lander_continuous_metrics_v1.csv"},
               {"reinforce_maze_small", "12800", "reinforce_maze_small_metrics_v1.csv"}};
   for (const auto& r : runs) {
-    const auto result = run_cli("train " + kSource + "/experiments/" + r.spec + ".ini --set train.total_steps=" +
-                                r.steps + " --out " + out);
+    const auto result = run_cli("train " + kSource + "/experiments/" + r.spec +
+                                ".ini --set train.total_steps=" + r.steps + " --out " + out);
     ASSERT_EQ(result.exit_code, 0) << result.err;
     expect_same_metrics(out + "/" + r.spec + "/metrics.csv", kSource + "/tests/data/" + r.expected);
   }
@@ -109,7 +109,8 @@ TEST(RunMachinery, FirstFormatCheckpointsEvaluateAsBefore) {
     const nlohmann::json want = nlohmann::json::parse(test::read_file(kSource + "/tests/data/" + c.expected));
     EXPECT_EQ(got["episodes"], want["episodes"]) << c.checkpoint;
     for (const char* key : {"mean_return", "mean_length"})
-      EXPECT_NEAR(got[key].get<double>(), want[key].get<double>(), 1e-3 * std::max(1.0, std::abs(want[key].get<double>())))
+      EXPECT_NEAR(got[key].get<double>(), want[key].get<double>(),
+                  1e-3 * std::max(1.0, std::abs(want[key].get<double>())))
           << c.checkpoint << " " << key;
     for (const auto& [key, value] : want.items())
       if (key.size() > 5 && key.substr(key.size() - 5) == "_rate") EXPECT_EQ(got[key], value) << key;
