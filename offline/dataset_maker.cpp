@@ -197,7 +197,7 @@ int64_t copy_replay(const std::string& experience, int64_t step, ExperienceWrite
 void DatasetConfig::declare_keys(SpecSchema& s) {
   const DatasetConfig d;
   s.add_string("dataset.runs", d.runs, "folder of the expert runs `dataset make` trains or reuses");
-  s.add_int("dataset.size", d.size, "transitions per dataset (medium-expert: half medium, half expert)").at_least(1);
+  s.add_int("dataset.size", d.size, "transitions per dataset (medium-expert: this many medium and this many expert ones)").at_least(1);
   s.add_int("dataset.expert_total_steps", d.expert_total_steps,
             "expert run length in environment steps (0: the shipped spec's train.total_steps)")
       .at_least(0);
@@ -302,10 +302,9 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
     metadata["replay_steps"] = std::to_string(step);
     policy_return = replay_return;
   } else if (request.quality == "medium-expert") {
-    const int64_t half = config.size / 2;
-    collect_with(medium, spec, schema, half, request.seed, writer);
-    collect_with(expert, spec, schema, config.size - half, mix_seed(request.seed, 1), writer);
-    rows = config.size;
+    collect_with(medium, spec, schema, config.size, request.seed, writer);
+    collect_with(expert, spec, schema, config.size, mix_seed(request.seed, 1), writer);
+    rows = 2 * config.size;
   } else {
     const EpisodeTally tally = collect_with(request.quality == "random"   ? ""
                                             : request.quality == "expert" ? expert

@@ -6,7 +6,7 @@
 //   medium-replay  every transition the run collected up to that checkpoint (run.save_experience),
 //                  cut at the last episode end before the checkpoint's step
 //   expert         the run's final policy
-//   medium-expert  medium and expert transitions, half each
+//   medium-expert  dataset.size medium and dataset.size expert transitions (D4RL: 2M)
 // Policies act sampled, as D4RL's were collected. The expert run comes from the task's shipped
 // PPO spec; it is trained when missing (or resumed when unfinished) with every checkpoint kept and
 // every transition saved. The file's metadata records the source run and checkpoint, the policy's
@@ -26,7 +26,7 @@ class SpecSchema;
 // The dataset.* keys: how datasets are made.
 struct DatasetConfig {
   std::string runs = "runs/experts";  // where expert runs live
-  int64_t size = 1000000;             // transitions (medium-expert: this many in all, half each)
+  int64_t size = 1000000;             // transitions (medium-expert: this many of each policy)
   int64_t expert_total_steps = 0;     // 0: the expert spec's train.total_steps; else a shorter run
   int64_t reference_episodes = 50;    // episodes that measure random, expert and medium returns
 

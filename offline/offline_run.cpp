@@ -151,8 +151,10 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   TrainingRun run(spec, options);
   at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
   at::Generator batches = at::detail::createCPUGenerator(mix_seed(seed, kBatchStream));
-  // One BLAS pool of run.threads threads (OpenBLAS's own default would contend with torch's and
-  // with the other cells of an ablation), and freed tensors kept for the next step's.
+  // run.threads sizes OpenBLAS's pool, which does the matrix products; torch's own intra-op pool
+  // stays at one thread: both at two threads contend and run 4x slower (bench/bench_offline.cpp,
+  // docs/benchmarks.md). Freed tensors are kept for the next step's.
+  at::set_num_threads(1);
   set_blas_threads(static_cast<int>(run.config().threads));
   keep_freed_memory_for_reuse();
   OfflineLearnerContext context{spec, data.observation_spec(), action_spec, run.device(), init, config.steps};
