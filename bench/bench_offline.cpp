@@ -65,32 +65,25 @@ void run_updates(benchmark::State& state, const std::vector<std::pair<std::strin
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-// ATAC proper (after the warm start), the reference sizes.
-void BM_OfflineAtacUpdate(benchmark::State& state) {
-  run_updates(state, {{"offline.algo", "atac"},
-                      {"agent.torso", "mlp"},
-                      {"agent.hidden", "256"},
-                      {"agent.mlp_layers", "3"},
-                      {"agent.mlp_activation", "relu"},
-                      {"agent.policy_head", "tanh_gaussian"},
-                      {"atac.hidden", "256"},
-                      {"atac.layers", "3"},
-                      {"atac.warmup_steps", "0"}});
+// ATAC at the reference sizes (3 x 256 ReLU actor and critics, tanh-Gaussian head), plus `extra`.
+std::vector<std::pair<std::string, std::string>> atac_reference(
+    std::vector<std::pair<std::string, std::string>> extra) {
+  std::vector<std::pair<std::string, std::string>> keys = {
+      {"offline.algo", "atac"},         {"agent.torso", "mlp"},
+      {"agent.hidden", "256"},          {"agent.mlp_layers", "3"},
+      {"agent.mlp_activation", "relu"}, {"agent.policy_head", "tanh_gaussian"},
+      {"atac.hidden", "256"},           {"atac.layers", "3"}};
+  keys.insert(keys.end(), extra.begin(), extra.end());
+  return keys;
 }
+
+// ATAC proper (after the warm start), the reference sizes.
+void BM_OfflineAtacUpdate(benchmark::State& state) { run_updates(state, atac_reference({{"atac.warmup_steps", "0"}})); }
 BENCHMARK(BM_OfflineAtacUpdate)->Args({1, 1})->Args({1, 2})->Args({2, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // ATAC proper with the two critic heads on two threads (atac.parallel_critic).
 void BM_OfflineAtacParallelUpdate(benchmark::State& state) {
-  run_updates(state, {{"offline.algo", "atac"},
-                      {"agent.torso", "mlp"},
-                      {"agent.hidden", "256"},
-                      {"agent.mlp_layers", "3"},
-                      {"agent.mlp_activation", "relu"},
-                      {"agent.policy_head", "tanh_gaussian"},
-                      {"atac.hidden", "256"},
-                      {"atac.layers", "3"},
-                      {"atac.warmup_steps", "0"},
-                      {"atac.parallel_critic", "true"}});
+  run_updates(state, atac_reference({{"atac.warmup_steps", "0"}, {"atac.parallel_critic", "true"}}));
 }
 // Only with single-threaded BLAS (the learner sets it): two threads each calling a 2-thread
 // OpenBLAS fight over its pool.
@@ -98,15 +91,7 @@ BENCHMARK(BM_OfflineAtacParallelUpdate)->Args({1, 1})->Unit(benchmark::kMillisec
 
 // ATAC's warm start (behaviour cloning + Bellman-only critic).
 void BM_OfflineAtacWarmupUpdate(benchmark::State& state) {
-  run_updates(state, {{"offline.algo", "atac"},
-                      {"agent.torso", "mlp"},
-                      {"agent.hidden", "256"},
-                      {"agent.mlp_layers", "3"},
-                      {"agent.mlp_activation", "relu"},
-                      {"agent.policy_head", "tanh_gaussian"},
-                      {"atac.hidden", "256"},
-                      {"atac.layers", "3"},
-                      {"atac.warmup_steps", "1000000000"}});
+  run_updates(state, atac_reference({{"atac.warmup_steps", "1000000000"}}));
 }
 BENCHMARK(BM_OfflineAtacWarmupUpdate)
     ->Args({1, 1})
