@@ -15,6 +15,7 @@
 #include "core/rng.h"
 #include "core/spec.h"
 #include "core/text.h"
+#include "envs/collection.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
 
@@ -28,16 +29,23 @@ constexpr int64_t kMaxEvalEnvs = 64;
 
 namespace {
 
-// Steps the vector environment with `step` until `episodes` episodes have finished. Each
+// Steps the vector environment under `policy` until `episodes` episodes have finished. Each
 // environment runs its share of episodes to the end, so short episodes are not over-counted.
-std::vector<EpisodeStats> run_episodes(VectorEnv& venv, int64_t episodes, const std::function<void()>& step) {
+std::vector<EpisodeStats> run_episodes(VectorEnv& venv, int64_t episodes, const BehaviourPolicy& policy) {
   const int64_t n = venv.num_envs();
+  const ActionSpec& act = venv.action_spec();
+  std::vector<int64_t> discrete(act.discrete ? n : 0);
+  std::vector<float> continuous(act.discrete ? 0 : n * act.dim);
   std::vector<int64_t> quota(n, episodes / n);
   for (int64_t i = 0; i < episodes % n; ++i) ++quota[i];
   std::vector<EpisodeStats> finished;
   std::vector<int64_t> done_count(n, 0);
   while (static_cast<int64_t>(finished.size()) < episodes) {
-    step();
+    policy(venv.observations(), static_cast<int>(n), discrete.data(), continuous.data());
+    if (act.discrete)
+      venv.step(discrete.data());
+    else
+      venv.step(continuous.data());
     for (const auto& f : venv.finished())
       if (done_count[f.env_index]++ < quota[f.env_index]) finished.push_back(f.stats);
   }
@@ -137,16 +145,7 @@ EvalResult evaluate_policy(const LoadedPolicy& policy, const Spec& spec, int64_t
                      " has other actions than the policy was trained on");
   at::Generator gen =
       at::detail::createCPUGenerator(mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kEvalStream));
-  const auto behaviour = policy_behaviour(policy, gen, greedy);
-  std::vector<int64_t> discrete(act.discrete ? n : 0);
-  std::vector<float> continuous(act.discrete ? 0 : n * act.dim);
-  const std::vector<EpisodeStats> finished = run_episodes(venv, episodes, [&] {
-    behaviour(venv.observations(), static_cast<int>(n), discrete.data(), continuous.data());
-    if (act.discrete)
-      venv.step(discrete.data());
-    else
-      venv.step(continuous.data());
-  });
+  const std::vector<EpisodeStats> finished = run_episodes(venv, episodes, policy_behaviour(policy, gen, greedy));
   const EnvRegistration& env = find_env(spec.get_string("env.name"));
   EvalResult result = summarize(finished, env.rates);
   result.context = {{"environment", spec.get_string("env.name")},
@@ -185,18 +184,8 @@ EvalResult evaluate_scripted(const Spec& spec, const std::string& policy_name, i
   const EnvRegistration& env = find_env(env_name);
   ScriptedPolicy policy(policy_name, env, act,
                         mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kEvalStream + 1));
-  const int64_t obs_size = venv.observation_spec().size();
-  std::vector<int64_t> discrete(act.discrete ? n : 0);
-  std::vector<float> continuous(act.discrete ? 0 : n * act.dim);
-  const std::vector<EpisodeStats> finished = run_episodes(venv, episodes, [&] {
-    if (act.discrete) {
-      policy.act(venv.observations(), obs_size, static_cast<int>(n), discrete.data());
-      venv.step(discrete.data());
-    } else {
-      policy.act(venv.observations(), obs_size, static_cast<int>(n), continuous.data());
-      venv.step(continuous.data());
-    }
-  });
+  const std::vector<EpisodeStats> finished =
+      run_episodes(venv, episodes, policy.behaviour(venv.observation_spec().size()));
   EvalResult result = summarize(finished, env.rates);
   result.context = {{"environment", env_name},
                     {"policy", policy_name},

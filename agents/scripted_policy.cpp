@@ -28,4 +28,13 @@ void ScriptedPolicy::act(const float* observations, int64_t obs_size, int count,
   for (int i = 0; i < count; ++i) heuristic_.continuous(observations + i * obs_size, actions + i * spec_.dim);
 }
 
+BehaviourPolicy ScriptedPolicy::behaviour(int64_t obs_size) {
+  return [this, obs_size](const float* obs, int count, int64_t* discrete, float* continuous) {
+    if (spec_.discrete)
+      act(obs, obs_size, count, discrete);
+    else
+      act(obs, obs_size, count, continuous);
+  };
+}
+
 }  // namespace shardlab

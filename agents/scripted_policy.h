@@ -1,5 +1,6 @@
 // Policies that need no training, by name: `random` (any environment) and `heuristic` (the
-// environment's scripted pilot, where its registration has one: the lunar landers' PD pilot). Used by `collect`, `eval --policy` and `render`.
+// environment's scripted pilot, where its registration has one: the lunar landers' PD pilot). Used by `collect`, `eval
+// --policy` and `render`.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,7 @@
 
 #include "agents/random_policy.h"
 #include "core/experience.h"
+#include "envs/collection.h"
 #include "envs/registry.h"
 
 namespace shardlab {
@@ -20,6 +22,9 @@ class ScriptedPolicy {
   // `count` actions for `count` observations of `obs_size` floats each.
   void act(const float* observations, int64_t obs_size, int count, int64_t* actions);
   void act(const float* observations, int64_t obs_size, int count, float* actions);
+  // The same as a behaviour policy (envs/collection.h) for observations of `obs_size` floats;
+  // this policy must outlive it.
+  BehaviourPolicy behaviour(int64_t obs_size);
 
  private:
   std::string name_;

@@ -42,13 +42,7 @@ void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps
   };
   ExperienceWriter writer(out_path, obs_spec, act_spec, next_observations, venv.info_names(), metadata, force);
 
-  const BehaviourPolicy act = [&](const float* obs, int count, int64_t* discrete, float* continuous) {
-    if (act_spec.discrete)
-      behaviour.act(obs, obs_size, count, discrete);
-    else
-      behaviour.act(obs, obs_size, count, continuous);
-  };
-  const EpisodeTally tally = collect_experience(venv, act, steps, writer, next_observations,
+  const EpisodeTally tally = collect_experience(venv, behaviour.behaviour(obs_size), steps, writer, next_observations,
                                                 find_env(spec.get_string("env.name")).rates, "collect");
   writer.close();
   write_text_file(out_path + ".spec.ini", spec.to_ini());

@@ -81,15 +81,8 @@ int cmd_render(const std::vector<std::string>& args) {
   const uint64_t policy_seed = mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kPolicyStream);
   at::Generator gen = at::detail::createCPUGenerator(policy_seed);
   ScriptedPolicy scripted(trained ? "random" : vm["policy"].as<std::string>(), find_env(env_name), act, policy_seed);
-  const int64_t obs_size = env->observation_spec().size();
-  const BehaviourPolicy policy =
-      trained ? policy_behaviour(*trained, gen, vm.count("greedy") > 0)
-              : BehaviourPolicy([&](const float* obs, int count, int64_t* discrete, float* continuous) {
-                  if (act.discrete)
-                    scripted.act(obs, obs_size, count, discrete);
-                  else
-                    scripted.act(obs, obs_size, count, continuous);
-                });
+  const BehaviourPolicy policy = trained ? policy_behaviour(*trained, gen, vm.count("greedy") > 0)
+                                         : scripted.behaviour(env->observation_spec().size());
   const std::string policy_name =
       trained ? trained->path + (vm.count("greedy") ? " (greedy)" : " (sampled)") : scripted.name();
 

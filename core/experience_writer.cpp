@@ -9,13 +9,13 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/experience_columns.h"
 #include "core/experience_file.h"
 #include "core/hdf5_file.h"
 
 namespace shardlab {
+using experience_columns::quoted;
 namespace {
-
-std::string quoted(const std::string& name) { return "'" + name + "'"; }
 
 constexpr int64_t kFormatVersion = 1;
 constexpr const char* kFormatName = "shardlab-experience";

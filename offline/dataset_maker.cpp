@@ -154,15 +154,8 @@ EpisodeTally collect_with(const std::string& checkpoint, const Spec& spec, const
   at::Generator gen = at::detail::createCPUGenerator(mix_seed(seed, kCollectStream + 1));
   if (checkpoint.empty()) {
     ScriptedPolicy random("random", env, venv.action_spec(), mix_seed(seed, kCollectStream + 2));
-    const int64_t obs_size = venv.observation_spec().size();
-    const bool discrete = venv.action_spec().discrete;
-    const BehaviourPolicy act = [&](const float* obs, int count, int64_t* d, float* c) {
-      if (discrete)
-        random.act(obs, obs_size, count, d);
-      else
-        random.act(obs, obs_size, count, c);
-    };
-    return collect_experience(venv, act, rows, writer, false, env.rates, "collect random");
+    return collect_experience(venv, random.behaviour(venv.observation_spec().size()), rows, writer, false, env.rates,
+                              "collect random");
   }
   const LoadedPolicy policy = load_policy(checkpoint, schema);
   return collect_experience(venv, policy_behaviour(policy, gen, /*greedy=*/false), rows, writer, false, env.rates,
@@ -197,7 +190,9 @@ int64_t copy_replay(const std::string& experience, int64_t step, ExperienceWrite
 void DatasetConfig::declare_keys(SpecSchema& s) {
   const DatasetConfig d;
   s.add_string("dataset.runs", d.runs, "folder of the expert runs `dataset make` trains or reuses");
-  s.add_int("dataset.size", d.size, "transitions per dataset (medium-expert: this many medium and this many expert ones)").at_least(1);
+  s.add_int("dataset.size", d.size,
+            "transitions per dataset (medium-expert: this many medium and this many expert ones)")
+      .at_least(1);
   s.add_int("dataset.expert_total_steps", d.expert_total_steps,
             "expert run length in environment steps (0: the shipped spec's train.total_steps)")
       .at_least(0);

@@ -127,6 +127,7 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
 
   // The evaluation environment must fit the data.
   const std::string env_name = spec.get_string("env.name");
+  ActionSpec action_spec = data.action_spec();  // bounds and counts from the task when there is one
   if (can_evaluate) {
     const auto probe = make_env(spec, 0);
     const ObservationSpec& os = probe->observation_spec();
@@ -142,11 +143,10 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
                        ") do not fit environment " + env_name + "'s (" +
                        (as.discrete ? std::to_string(as.num_actions) + " discrete" : std::to_string(as.dim) + "-dim") +
                        ")");
+    action_spec = as;
   } else if (config.eval_episodes > 0) {
     std::cerr << config.dataset << " records no shardlab environment; training without evaluation\n";
   }
-  ActionSpec action_spec = data.action_spec();
-  if (can_evaluate) action_spec = make_env(spec, 0)->action_spec();  // bounds and counts from the task
 
   TrainingRun run(spec, options);
   at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
