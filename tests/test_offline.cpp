@@ -249,14 +249,15 @@ TEST(OfflineRun, D4rlFilesTrainWithoutConversion) {
       "/usr/bin/python3 -c \"import h5py,numpy as np,sys;n=500;i=np.arange(n);f=h5py.File(sys.argv[1],'w');"
       "f['observations']=np.random.RandomState(0).randn(n,11);f['actions']=np.tanh(np.random.RandomState(1).randn(n,3))"
       ".astype(np.float32);f['rewards']=(i%7).reshape(n,1).astype(np.float32);f['terminals']=(i%100==99);"
-      "f['timeouts']=np.zeros(n,bool)\" " + dir + "/hopper_like.h5");
+      "f['timeouts']=np.zeros(n,bool)\" " +
+      dir + "/hopper_like.h5");
   ASSERT_EQ(w.exit_code, 0) << w.err;
   for (const char* algo : {"atac", "iql", "bc"}) {
     const auto r = run_cli("offline --set offline.dataset=" + dir + "/hopper_like.h5 --set offline.algo=" + algo +
                            " --set offline.steps=40 --set offline.log_every=20 --set agent.torso=mlp"
                            " --set agent.hidden=32 --set atac.hidden=32 --set iql.hidden=32 --set atac.warmup_steps=20"
-                           " --set agent.policy_head=tanh_gaussian --set run.name=" + std::string(algo) + " --out " +
-                           dir + "/runs");
+                           " --set agent.policy_head=tanh_gaussian --set run.name=" +
+                           std::string(algo) + " --out " + dir + "/runs");
     ASSERT_EQ(r.exit_code, 0) << algo << ": " << r.err;
     EXPECT_NE(r.err.find("records no shardlab environment; training without evaluation"), std::string::npos) << r.err;
     const nlohmann::json result = nlohmann::json::parse(test::read_file(dir + "/runs/" + algo + "/result.json"));
@@ -267,10 +268,11 @@ TEST(OfflineRun, D4rlFilesTrainWithoutConversion) {
 
 TEST(OfflineRun, LanderPolicyRendersFromItsCheckpoint) {
   const std::string dir = test::make_temp_dir();
-  ASSERT_EQ(run_cli("collect --env lunar_lander_continuous --policy heuristic --steps 2000 --set env.num_envs=4 --out " +
-                    dir + "/lander.h5")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_cli("collect --env lunar_lander_continuous --policy heuristic --steps 2000 --set env.num_envs=4 --out " +
+              dir + "/lander.h5")
+          .exit_code,
+      0);
   const auto r = run_cli("offline --set offline.dataset=" + dir + "/lander.h5 --set offline.algo=bc" +
                          " --set offline.steps=40 --set offline.log_every=20 --set offline.eval_episodes=2" +
                          " --set agent.torso=mlp --set agent.hidden=32 --set agent.policy_head=tanh_gaussian" +
@@ -281,6 +283,25 @@ TEST(OfflineRun, LanderPolicyRendersFromItsCheckpoint) {
   EXPECT_TRUE(fs::exists(dir + "/frames/frame_00000.png"));
   EXPECT_NE(frames.out.find("lunar_lander_continuous"), std::string::npos) << frames.out;
   EXPECT_NE(frames.out.find("(greedy)"), std::string::npos) << frames.out;
+}
+
+std::string tiny_grid(const std::string& dir);
+
+TEST(OfflineData, BadDatasetAndGridRequestsGiveOneLine) {
+  const std::string dir = test::make_temp_dir();
+  expect_one_line_error(run_cli("dataset make --task hopper --quality medium --out " + dir + "/a.h5"), "--task hopper");
+  expect_one_line_error(run_cli("dataset make --task maze --quality best --out " + dir + "/a.h5"), "--quality best");
+  expect_one_line_error(run_cli("dataset make --task maze --quality medium"), "--out FILE or --out-dir DIR");
+  std::ofstream(dir + "/kept.h5") << "mine";
+  expect_one_line_error(run_cli("dataset make --task maze --quality random --out " + dir + "/kept.h5"), "exists");
+  EXPECT_EQ(test::read_file(dir + "/kept.h5"), "mine");
+  const std::string spec = tiny_grid(dir);
+  expect_one_line_error(run_cli("ablate " + spec + " --set ablate.tasks=hopper"), "hopper");
+  expect_one_line_error(run_cli("ablate " + spec + " --set ablate.rewards=true,inverted"), "inverted");
+  expect_one_line_error(run_cli("ablate " + spec + " --set ablate.datasets=best"), "best");
+  expect_one_line_error(run_cli("render --run " + dir + "/nothing --out " + dir + "/frames"), "nothing");
+  EXPECT_FALSE(fs::exists(dir + "/grid/cells"));
+  EXPECT_FALSE(fs::exists(dir + "/frames"));
 }
 
 // A tiny grid: one task, IQL with two reward labels and BC, two seeds; a tiny expert run.
