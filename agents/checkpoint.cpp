@@ -8,6 +8,7 @@
 #include "agents/run_dir.h"
 #include "agents/train_config.h"
 #include "core/atomic_file.h"
+#include "core/digest.h"
 #include "core/error.h"
 #include "core/spec.h"
 #include "envs/registry.h"
@@ -18,8 +19,10 @@ namespace {
 
 // Version 1 (the first format) held the PPO trainer's fixed parts under the same names that the
 // trainer now registers, so it loads through the same code; version 2 adds the observation
-// normalisation settings.
-constexpr const char* kFormat = "shardlab-checkpoint-2";
+// normalisation settings; version 3 wraps the version-2 archive ("content", its bytes) with their
+// SHA-256, checked before anything is read from it.
+constexpr const char* kFormat = "shardlab-checkpoint-3";
+constexpr const char* kFormatV2 = "shardlab-checkpoint-2";
 constexpr const char* kFormatV1 = "shardlab-checkpoint-1";
 
 at::Tensor doubles(const std::vector<double>& v) { return torch::tensor(v, torch::kFloat64); }
@@ -31,17 +34,43 @@ std::vector<double> to_vector(const at::Tensor& t) {
 // The first line of a libtorch error, for a one-line message.
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+std::string format_of(torch::serialize::InputArchive& archive, const std::string& path) {
+  c10::IValue format;
+  if (!archive.try_read("format", format) || !format.isString())
+    throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' marker)");
+  return format.toStringRef();
+}
+
+// Opens the archive of parts: version 3 after checking the hash of its bytes, older versions as
+// they are (they carry no hash).
 void open_archive(torch::serialize::InputArchive& archive, const std::string& path) {
   if (!fs::is_regular_file(path)) throw FileError(path + ": no such checkpoint file");
   try {
-    archive.load_from(path);
-    c10::IValue format;
-    if (!archive.try_read("format", format) || !format.isString() ||
-        (format.toStringRef() != kFormat && format.toStringRef() != kFormatV1))
-      throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' marker)");
+    torch::serialize::InputArchive outer;
+    outer.load_from(path);
+    const std::string format = format_of(outer, path);
+    if (format == kFormatV1 || format == kFormatV2) {
+      archive.load_from(path);
+      return;
+    }
+    if (format != kFormat)
+      throw FileError(path + ": a checkpoint of format '" + format + "', this version reads up to '" + kFormat + "'");
+    c10::IValue stored;
+    at::Tensor content;
+    if (!outer.try_read("sha256", stored) || !stored.isString() || !outer.try_read("content", content) ||
+        content.scalar_type() != torch::kUInt8 || content.dim() != 1)
+      throw CorruptFile(path + ": the checkpoint lacks its content or its SHA-256 (the file is corrupted)");
+    content = content.contiguous();
+    if (sha256_hex(content.data_ptr(), static_cast<size_t>(content.numel())) != stored.toStringRef())
+      throw CorruptFile(path + ": the checkpoint's content does not match its SHA-256 (the file is corrupted)");
+    archive.load_from(reinterpret_cast<const char*>(content.data_ptr()), static_cast<size_t>(content.numel()));
   } catch (const c10::Error& e) {
     throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what_without_backtrace()));
   }
+}
+
+void require_finite(double value, const std::string& path, const std::string& part) {
+  if (!std::isfinite(value)) throw CorruptFile(path + ": part '" + part + "' holds a non-finite value");
 }
 
 }  // namespace
@@ -69,7 +98,7 @@ void Checkpoint::add(const std::string& name, RunningMeanStd& stats, bool option
 
 void Checkpoint::save(const std::string& path, const std::string& spec_ini) const {
   torch::serialize::OutputArchive archive;
-  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("format", c10::IValue(std::string(kFormatV2)));
   archive.write("spec", c10::IValue(spec_ini));
   for (const Part& part : parts_) {
     std::visit(
@@ -91,9 +120,18 @@ void Checkpoint::save(const std::string& path, const std::string& spec_ini) cons
         },
         part.target);
   }
+  std::string content;
+  archive.save_to([&content](const void* data, size_t size) {
+    content.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  torch::serialize::OutputArchive outer;
+  outer.write("format", c10::IValue(std::string(kFormat)));
+  outer.write("sha256", c10::IValue(sha256_hex(content.data(), content.size())));
+  outer.write("content", torch::from_blob(content.data(), {static_cast<int64_t>(content.size())}, torch::kUInt8));
   AtomicFile file(path);
   try {
-    archive.save_to(file.temporary_path());
+    outer.save_to(file.temporary_path());
   } catch (const c10::Error& e) {
     throw FileError(path + ": cannot write checkpoint: " + first_line(e.what_without_backtrace()));
   }
@@ -118,7 +156,7 @@ void Checkpoint::load(const std::string& path) const {
               if constexpr (std::is_same_v<T, torch::nn::Module>) {
                 for (const auto& p : target->named_parameters())
                   if (!torch::isfinite(p.value()).all().template item<bool>())
-                    throw FileError(path + ": part '" + part.name + "' holds non-finite weights (" + p.key() + ")");
+                    throw CorruptFile(path + ": part '" + part.name + "' holds non-finite weights (" + p.key() + ")");
               }
             } else {
               // A fresh tensor per part: InputArchive::read into a defined tensor rebinds it in place.
@@ -131,8 +169,10 @@ void Checkpoint::load(const std::string& path) const {
                 target->set_state(t);
               } else if constexpr (std::is_same_v<T, std::vector<double>>) {
                 *target = to_vector(t);
+                for (double x : *target) require_finite(x, path, part.name);
               } else if constexpr (std::is_same_v<T, double>) {
                 *target = t.item<double>();
+                require_finite(*target, path, part.name);
               } else {
                 *target = static_cast<T>(t.item<int64_t>());
               }
@@ -149,8 +189,7 @@ std::string Checkpoint::read_spec(const std::string& path) {
   torch::serialize::InputArchive archive;
   open_archive(archive, path);
   c10::IValue spec;
-  if (!archive.try_read("spec", spec) || !spec.isString())
-    throw FileError(path + ": the checkpoint has no spec");
+  if (!archive.try_read("spec", spec) || !spec.isString()) throw FileError(path + ": the checkpoint has no spec");
   return spec.toStringRef();
 }
 

@@ -12,6 +12,7 @@
 #include "agents/scripted_policy.h"
 #include "core/error.h"
 #include "core/hdf5_file.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/spec.h"
 #include "core/text.h"
@@ -40,7 +41,9 @@ std::vector<EpisodeStats> run_episodes(VectorEnv& venv, int64_t episodes, const 
   for (int64_t i = 0; i < episodes % n; ++i) ++quota[i];
   std::vector<EpisodeStats> finished;
   std::vector<int64_t> done_count(n, 0);
+  Progress progress("eval");
   while (static_cast<int64_t>(finished.size()) < episodes) {
+    progress.update(static_cast<int64_t>(finished.size()), episodes, "episodes");
     policy(venv.observations(), static_cast<int>(n), discrete.data(), continuous.data());
     if (act.discrete)
       venv.step(discrete.data());
@@ -49,6 +52,7 @@ std::vector<EpisodeStats> run_episodes(VectorEnv& venv, int64_t episodes, const 
     for (const auto& f : venv.finished())
       if (done_count[f.env_index]++ < quota[f.env_index]) finished.push_back(f.stats);
   }
+  progress.settle(episodes, episodes, "episodes");
   return finished;
 }
 
@@ -90,8 +94,9 @@ EvalResult::Rate wilson_interval(double k, double n) {
   const double centre = (p + z * z / (2 * n)) / denom;
   const double half = z * std::sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom;
   r.rate = p;
-  r.low = std::max(0.0, centre - half);
-  r.high = std::min(1.0, centre + half);
+  // With no successes (or no failures) the bound is exactly 0 (or 1), not a rounding residue.
+  r.low = k <= 0 ? 0.0 : std::max(0.0, centre - half);
+  r.high = k >= n ? 1.0 : std::min(1.0, centre + half);
   return r;
 }
 

@@ -31,6 +31,11 @@ PpoConfig PpoConfig::from_spec(const Spec& spec) {
   c.clip_coef = spec.get_float("ppo.clip_coef");
   c.clip_vloss = spec.get_bool("ppo.clip_vloss");
   c.target_kl = spec.get_float("ppo.target_kl");
+  const int64_t batch = spec.get_int("train.num_steps") * spec.get_int("env.num_envs");
+  if (c.num_minibatches > batch)
+    throw InputError("ppo.num_minibatches = " + std::to_string(c.num_minibatches) +
+                     " is more than the rollout's rows (train.num_steps x env.num_envs = " + std::to_string(batch) +
+                     "): each minibatch needs at least one row");
   return c;
 }
 
@@ -65,8 +70,8 @@ void compute_gae(const Rollout& r, double gamma, double lambda, at::Tensor& adva
 }
 
 const std::vector<std::string>& ppo_metrics() {
-  static const std::vector<std::string> names = {"losses/policy_loss",   "losses/value_loss", "losses/entropy",
-                                                 "losses/old_approx_kl", "losses/approx_kl",  "losses/clipfrac",
+  static const std::vector<std::string> names = {"losses/policy_loss",       "losses/value_loss", "losses/entropy",
+                                                 "losses/old_approx_kl",     "losses/approx_kl",  "losses/clipfrac",
                                                  "losses/explained_variance"};
   return names;
 }

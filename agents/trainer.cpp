@@ -10,6 +10,7 @@
 #include "agents/online_learner.h"
 #include "agents/rollout.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/rng.h"
 #include "core/spec.h"
 #include "envs/registry.h"
@@ -28,11 +29,31 @@ std::string format_rate(double v) {
   return b;
 }
 
+// The rollout's observations (kept twice: as collected and as the learner's flattened batch),
+// its per-step scalars, and the environments themselves (a generous 64 KiB each: Box2D worlds).
+void require_rollout_memory(const Spec& spec, const TrainConfig& config, const ObservationSpec& observations) {
+  int64_t observation_floats = 1;
+  for (int64_t d : observations.shape) observation_floats *= d;
+  const double envs = static_cast<double>(spec.get_int("env.num_envs"));
+  const double rows = envs * static_cast<double>(config.num_steps);
+  const double bytes = rows * (2.0 * 4.0 * static_cast<double>(observation_floats) + 64.0) + envs * 65536.0;
+  require_memory(bytes,
+                 "env.num_envs = " + std::to_string(spec.get_int("env.num_envs")) +
+                     " with train.num_steps = " + std::to_string(config.num_steps),
+                 "lower either");
+}
+
 }  // namespace
 
 std::vector<std::string> online_metric_columns(const Spec& spec) {
-  std::vector<std::string> columns = {"global_step",     "update",   "time_s", "charts/SPS", "charts/learning_rate",
-                                      "charts/episodes", "charts/episodic_return", "charts/episodic_length"};
+  std::vector<std::string> columns = {"global_step",
+                                      "update",
+                                      "time_s",
+                                      "charts/SPS",
+                                      "charts/learning_rate",
+                                      "charts/episodes",
+                                      "charts/episodic_return",
+                                      "charts/episodic_length"};
   for (const EpisodeRate& rate : find_env(spec.get_string("env.name")).rates) columns.push_back("charts/" + rate.name);
   for (const auto& l : online_learners())
     if (l.name == spec.get_string("agent.algo"))
@@ -44,6 +65,9 @@ std::vector<std::string> online_metric_columns(const Spec& spec) {
 
 std::string train(const Spec& spec, const TrainOptions& options) {
   const TrainConfig config = TrainConfig::from_spec(spec);
+  // What a spec can get wrong is refused before the run folder exists.
+  const std::vector<std::string> columns = online_metric_columns(spec);
+  require_rollout_memory(spec, config, make_env(spec, 0)->observation_spec());
   TrainingRun run(spec, options);
   const at::Device device = run.device();
   const uint64_t seed = run.config().seed;
@@ -72,16 +96,15 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   run.restore();
 
   // A resumed run restarts its environments from a fresh stream (their states are not saved).
-  RolloutCollector collector(make_vector_env(spec, options.resume ? mix_seed(kResumeStream, run.update()) : 0),
-                             config, device);
+  RolloutCollector collector(make_vector_env(spec, options.resume ? mix_seed(kResumeStream, run.update()) : 0), config,
+                             device);
   if (options.resume) {
     collector.observation_stats() = observation_stats;
     collector.reward_scaler().stats = return_stats;
   }
   const int64_t batch = config.num_steps * collector.venv().num_envs();
   const int64_t num_updates = std::max<int64_t>(1, config.total_steps / batch);
-  run.start(online_metric_columns(spec),
-            {{"algo", learner.name}, {"num_updates", num_updates}, {"batch_size", batch}});
+  run.start(columns, {{"algo", learner.name}, {"num_updates", num_updates}, {"batch_size", batch}});
   if (run.config().save_experience) {
     const auto& v = collector.venv();
     collector.save_experience_to(std::make_unique<ExperienceWriter>(
@@ -96,8 +119,8 @@ std::string train(const Spec& spec, const TrainOptions& options) {
 
   int64_t global_step = run.global_step();
   for (int64_t update = run.update() + 1; update <= num_updates; ++update) {
-    const double lr = config.anneal_lr ? config.learning_rate * (1.0 - (update - 1.0) / num_updates)
-                                       : config.learning_rate;
+    const double lr =
+        config.anneal_lr ? config.learning_rate * (1.0 - (update - 1.0) / num_updates) : config.learning_rate;
     for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 
     collector.episodes().this_update.clear();
@@ -111,9 +134,9 @@ std::string train(const Spec& spec, const TrainOptions& options) {
     } catch (const NonFiniteLoss& e) {
       collector.finish_experience();
       const auto last_good = run.dir().newest_checkpoint();
-      throw NonFiniteLoss("training stopped at update " + std::to_string(update) + ": " + e.what() +
-                          (last_good ? "; the last good checkpoint is " + *last_good
-                                     : "; no checkpoint was written before it"));
+      throw NonFiniteLoss(
+          "training stopped at update " + std::to_string(update) + ": " + e.what() +
+          (last_good ? "; the last good checkpoint is " + *last_good : "; no checkpoint was written before it"));
     }
     const auto update_end = std::chrono::steady_clock::now();
     global_step += batch;

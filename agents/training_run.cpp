@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -33,16 +34,28 @@ TrainingRun::TrainingRun(const Spec& spec, const TrainOptions& options)
 
 std::string TrainingRun::restore() {
   if (!dir_.resumed()) return "";
-  const auto newest = dir_.newest_checkpoint();
-  if (!newest) {
+  const std::vector<std::string> saved = dir_.checkpoints();
+  if (saved.empty()) {
     std::cerr << dir_.path() << " has no checkpoint yet; starting it over\n";
     return "";
   }
-  checkpoint_.load(*newest);
-  first_step_ = global_step_;
-  std::cerr << "resuming " << dir_.path() << " from " << *newest << " (update " << update_ << ", step "
-            << global_step_ << ")\n";
-  return *newest;
+  // A corrupt checkpoint is set aside (renamed, never deleted) and the one before it is used.
+  for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
+    try {
+      checkpoint_.load(*it);
+    } catch (const CorruptFile& e) {
+      const std::string kept = *it + ".corrupt";
+      std::filesystem::rename(*it, kept);
+      std::cerr << "shardlab: " << e.what() << "; set aside as " << kept
+                << (std::next(it) != saved.rend() ? ", resuming from the previous checkpoint\n" : "\n");
+      continue;
+    }
+    first_step_ = global_step_;
+    std::cerr << "resuming " << dir_.path() << " from " << *it << " (update " << update_ << ", step " << global_step_
+              << ")\n";
+    return *it;
+  }
+  throw FileError(dir_.path() + ": every checkpoint is corrupt (set aside as *.corrupt); start a new run");
 }
 
 void TrainingRun::start(const std::vector<std::string>& columns, const nlohmann::json& facts) {

@@ -128,8 +128,7 @@ int64_t record_activations(const MazePolicy& policy, const RecordOptions& option
                            const std::string& version) {
   std::vector<std::string> layers = options.layers.empty() ? policy.layers() : options.layers;
   for (const auto& layer : layers) policy.layer_shape(layer);  // unknown names are errors
-  if (fs::is_directory(path)) throw InputError(path + " is a directory");
-  if (fs::exists(path) && !options.force) throw InputError(path + " exists; pass --force to overwrite");
+  claim_outputs({path}, options.force);
   AtomicFile file(path);  // InputError for a missing folder or a path that is not a regular file
   int64_t rows = 0;
   {
@@ -291,6 +290,7 @@ std::string describe_layer(const ActivationLog& log, const std::string& layer, s
       << '\n';
   if (shape.size() != 3) {
     if (channel) throw InputError("layer " + layer + " is not spatial: --channel needs a channels x h x w layer");
+    if (!png.empty()) throw InputError("layer " + layer + " is not spatial: --png draws channels x h x w layers");
     const auto r = log.row(layer, row);
     out << "row " << row << ":";
     for (float v : r.data) out << ' ' << v;

@@ -7,6 +7,7 @@
 
 #include "analysis/steering.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "envs/maze/maze_paths.h"
 
 namespace shardlab::analysis {
@@ -20,7 +21,9 @@ std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLa
   std::vector<Cell> mouse(n);
   for (size_t i = 0; i < n; ++i) mouse[i] = levels[i].start;
   const int max_steps = policy.maze_config().max_episode_steps;
+  Progress progress("behaviour");
   for (int t = 0; t < max_steps; ++t) {
+    progress.update(t, max_steps, "steps of every maze's episode");
     std::vector<MazeInput> inputs;
     std::vector<size_t> which;
     for (size_t i = 0; i < n; ++i)
@@ -41,6 +44,7 @@ std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLa
       }
     }
   }
+  progress.settle(max_steps, max_steps, "steps of every maze's episode");
   return got;
 }
 

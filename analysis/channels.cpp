@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/progress.h"
 
 namespace shardlab::analysis {
 namespace {
@@ -74,7 +75,9 @@ std::vector<ChannelScore> rank_cheese_channels(const MazePolicy& policy, const s
   const int64_t train_rows = n * 4 / 5;
 
   std::vector<ChannelScore> scores;
+  Progress progress("channels");
   for (int64_t ch = 0; ch < c; ++ch) {
+    progress.update(ch, c, "");
     ChannelScore s;
     s.channel = ch;
     double at_sum = 0, else_sum = 0;
@@ -102,6 +105,7 @@ std::vector<ChannelScore> rank_cheese_channels(const MazePolicy& policy, const s
     s.probe_r2 = ridge_r2(features, target, train_rows, 1.0);
     scores.push_back(s);
   }
+  progress.settle(c, c, "");
   std::stable_sort(scores.begin(), scores.end(), [](const ChannelScore& x, const ChannelScore& y) {
     if (x.peak_hit_rate != y.peak_hit_rate) return x.peak_hit_rate > y.peak_hit_rate;
     return x.probe_r2 > y.probe_r2;
@@ -182,12 +186,19 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
   std::vector<InterventionResult> out;
   const std::vector<std::pair<std::string, at::Tensor>> interventions = {
       {"zero", zeros}, {"mean", mean_acts}, {"resample_same_cheese", same_acts}, {"resample_other_cheese", other_acts}};
+  Progress progress("resample");
+  const int64_t total = static_cast<int64_t>(interventions.size() * (1 + random.size()));
+  int64_t done = 0;
   for (const auto& [name, values] : interventions) {
     InterventionResult r;
     r.intervention = name;
     r.tv_channels = tv_of(channels, values);
     double sum = 0;
-    for (const auto& set : random) sum += tv_of(set, values);
+    for (const auto& set : random) {
+      progress.update(++done, total, "patched forward passes");
+      sum += tv_of(set, values);
+    }
+    ++done;
     r.tv_random = random.empty() ? std::nan("") : sum / static_cast<double>(random.size());
     out.push_back(r);
   }

@@ -8,6 +8,7 @@
 #include "agents/run_dir.h"
 #include "analysis/activation_log.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "envs/maze/maze_generator.h"
 
 namespace shardlab::analysis {
@@ -132,13 +133,16 @@ std::vector<Cell> free_cells(const MazeLayout& layout) {
 std::vector<MazeLayout> study_levels(const MazePolicy& policy, int64_t begin, int64_t end, int64_t* skipped) {
   std::vector<MazeLayout> out;
   int64_t n_skipped = 0;
+  Progress progress("mazes");
   for (int64_t seed = begin; seed < end; ++seed) {
+    progress.update(seed - begin, end - begin, "");
     auto layout = policy.level(static_cast<uint32_t>(seed));
     if (layout)
       out.push_back(std::move(*layout));
     else
       ++n_skipped;
   }
+  progress.settle(end - begin, end - begin, "");
   if (skipped) *skipped = n_skipped;
   return out;
 }

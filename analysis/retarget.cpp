@@ -8,6 +8,7 @@
 #include "analysis/steering.h"
 #include "analysis/vector_field.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "envs/maze/maze_paths.h"
 
 namespace shardlab::analysis {
@@ -29,7 +30,9 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
   if (channels.empty()) throw InputError("--channels: expected at least one channel");
 
   std::vector<RetargetRow> rows;
+  Progress progress("retarget");
   for (const MazeLayout& original : levels) {
+    progress.update(static_cast<int64_t>(&original - levels.data()), static_cast<int64_t>(levels.size()), "mazes");
     const MazeLayout l = without_cheese(original);
     std::vector<Cell> targets = free_cells(l);
     targets.erase(std::find(targets.begin(), targets.end(), l.start));
@@ -67,6 +70,7 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
       rows.push_back(r);
     }
   }
+  progress.settle(static_cast<int64_t>(levels.size()), static_cast<int64_t>(levels.size()), "mazes");
   return rows;
 }
 

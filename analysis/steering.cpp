@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "envs/maze/maze_paths.h"
 
 namespace shardlab::analysis {
@@ -121,7 +122,9 @@ std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vecto
   }
 
   std::vector<SteeringRow> rows;
+  Progress progress("steer");
   for (size_t begin = 0; begin < mazes.size(); begin += kChunk) {
+    progress.update(static_cast<int64_t>(begin), static_cast<int64_t>(mazes.size()), "mazes");
     const size_t end = std::min(mazes.size(), begin + kChunk);
     const int64_t n = static_cast<int64_t>(end - begin);
     at::Tensor delta = transferred ? transferred->unsqueeze(0).expand({n, -1, -1, -1}).contiguous() * study.coeff
@@ -163,6 +166,7 @@ std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vecto
       rows.push_back(row);
     }
   }
+  progress.settle(static_cast<int64_t>(mazes.size()), static_cast<int64_t>(mazes.size()), "mazes");
   return rows;
 }
 

@@ -24,6 +24,9 @@ po::variables_map parse_flags(const std::string& command, const std::vector<std:
 void add_spec_flags(po::options_description& flags, po::positional_options_description& positional);
 // Resolves the spec from those flags.
 Spec load_spec(const po::variables_map& vm);
+// The integer flag `name` (given or defaulted); InputError "--name V: expected at least MIN" below
+// `min`. (parse_flags already refuses every non-finite number.)
+int64_t flag_at_least(const po::variables_map& vm, const std::string& name, int64_t min);
 
 // The --out and --resume flags of a training command, and the run they name: DIR/<run.name, or
 // the spec file's name, or `fallback`>.

@@ -15,6 +15,7 @@
 #include "analysis/study_reports.h"
 #include "analysis/vector_field.h"
 #include "cli/cli.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "envs/maze/maze_paths.h"
 
@@ -50,7 +51,8 @@ struct StudyFlags {
   explicit StudyFlags(const std::string& usage) : flags(usage) {
     flags.add_options()("help,h", "show this help")("run", po::value<std::string>(), "run folder or checkpoint file")(
         "set", po::value<std::vector<std::string>>()->composing(),
-        "override a key of the run's spec (env.* keys), e.g. --set env.placement=uniform");
+        "override a key of the run's spec (env.* keys), e.g. --set env.placement=uniform")(
+        "force", "overwrite outputs that exist already");
     positional.add("run", 1);
   }
 };
@@ -61,6 +63,12 @@ struct Study {
   std::string out_dir;
 
   const MazePolicy& p() const { return *policy; }
+  // The study's output files, named before it runs: kept unless --force (core/atomic_file.h).
+  void claim(const std::vector<std::string>& names) const {
+    std::vector<std::string> paths;
+    for (const auto& name : names) paths.push_back(out_dir.empty() ? name : (fs::path(out_dir) / name).string());
+    claim_outputs(paths, has("force"));
+  }
   std::string str(const std::string& k) const { return vm[k].as<std::string>(); }
   bool has(const std::string& k) const { return vm.count(k) > 0; }
 };
@@ -146,7 +154,7 @@ int analyze_record(const std::vector<std::string>& args) {
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (A, ..., B-1)")(
       "layers", po::value<std::string>()->default_value("all"), "layers to record, comma-separated, or all")(
       "mouse", po::value<std::string>()->default_value("start"), "start: mouse at the start; all: a row per free cell")(
-      "out", po::value<std::string>(), "the activation log to write (.h5)")("force", "overwrite an existing file");
+      "out", po::value<std::string>(), "the activation log to write (.h5)");
   auto s = open_study("record", args, f, false);
   if (!s) return 0;
   if (!s->has("out")) throw InputError("--out FILE.h5 is required");
@@ -160,6 +168,7 @@ int analyze_record(const std::vector<std::string>& args) {
   if (mouse != "start" && mouse != "all") throw InputError("--mouse " + mouse + ": expected start or all");
   o.mouse_everywhere = mouse == "all";
   o.force = s->has("force");
+  s->claim({s->str("out")});
   const int64_t rows = record_activations(s->p(), o, s->str("out"), version_string());
   std::cout << "wrote " << rows << " rows to " << s->str("out") << '\n';
   return 0;
@@ -191,16 +200,17 @@ int analyze_steering(const std::string& name, SteeringVector vector, const std::
     if (t < 0 || t >= 2147483647) throw InputError("--transfer-from " + std::to_string(t) + ": not a level seed");
     study.transfer_from = static_cast<uint32_t>(t);
   }
-  study.seed = static_cast<uint64_t>(s->vm["seed"].as<int64_t>());
+  study.seed = static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0));
+  const std::string stem = cheese ? "cheese_vector" : "top_right_vector";
+  s->claim({stem + ".csv", stem + "_summary.json"});
   const auto levels = levels_of(*s);
   int64_t skipped = 0;
   const auto rows = run_steering(s->p(), levels, study, &skipped);
   if (rows.empty()) throw InputError("--seeds " + s->str("seeds") + ": no maze with a decision square in that range");
   const SteeringSummary m = summarize(rows);
-  const std::string stem = (fs::path(s->out_dir) / (cheese ? "cheese_vector" : "top_right_vector")).string();
-  write_file(stem + ".csv", steering_csv(rows));
+  write_file((fs::path(s->out_dir) / (stem + ".csv")).string(), steering_csv(rows));
   const std::string json = steering_summary_json(s->p(), s->str("seeds"), study, m, skipped);
-  write_file(stem + "_summary.json", json);
+  write_file((fs::path(s->out_dir) / (stem + "_summary.json")).string(), json);
   std::cout << json;
   return 0;
 }
@@ -220,6 +230,7 @@ int analyze_vector_field(const std::vector<std::string>& args) {
   if (!s->has("png")) throw InputError("--png OUT.png is required");
   const int64_t seed = s->vm["seed"].as<int64_t>();
   if (seed < 0 || seed >= 2147483647) throw InputError("--seed " + std::to_string(seed) + ": not a level seed");
+  s->claim({s->str("png")});
   auto layout = s->p().level(static_cast<uint32_t>(seed));
   if (!layout) throw InputError("--seed " + std::to_string(seed) + ": maze larger than env.max_maze_size");
   ActivationTaps taps;
@@ -248,10 +259,11 @@ int analyze_channels(const std::vector<std::string>& args) {
   auto s = open_study("channels", args, f, true);
   if (!s) return 0;
   const std::string layer = layer_of(*s);
+  s->claim({"channels.csv", "channels_top.png"});
   const auto levels = levels_of(*s);
   const auto scores = rank_cheese_channels(s->p(), layer, levels);
   write_file((fs::path(s->out_dir) / "channels.csv").string(), channels_csv(scores));
-  const int64_t top = std::max<int64_t>(1, std::min<int64_t>(s->vm["top"].as<int64_t>(), scores.size()));
+  const int64_t top = std::min<int64_t>(flag_at_least(s->vm, "top", 1), scores.size());
   std::cout << channels_table(scores, top);
   std::vector<int64_t> best;
   for (int64_t i = 0; i < top; ++i) best.push_back(scores[i].channel);
@@ -281,8 +293,9 @@ int analyze_resample(const std::vector<std::string>& args) {
   const auto channels = channels_of(s->str("channels"));
   const int64_t sets = s->vm["random-sets"].as<int64_t>();
   if (sets < 1 || sets > 1000) throw InputError("--random-sets " + std::to_string(sets) + ": expected 1..1000");
+  s->claim({"resample.json"});
   const auto results = intervene_on_channels(s->p(), layer, channels, levels_of(*s), static_cast<int>(sets),
-                                             static_cast<uint64_t>(s->vm["seed"].as<int64_t>()));
+                                             static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
   const std::string json = resample_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), sets, results);
   write_file((fs::path(s->out_dir) / "resample.json").string(), json);
   std::cout << json;
@@ -305,9 +318,10 @@ int analyze_retarget(const std::vector<std::string>& args) {
   const std::string layer = layer_of(*s);
   const auto channels = channels_of(s->str("channels"));
   const double value = s->vm["value"].as<double>();
+  s->claim({"retarget.csv", "retarget_summary.json", "retarget.png"});
   const auto levels = levels_of(*s);
   const auto rows =
-      run_retargeting(s->p(), layer, channels, value, levels, static_cast<int>(s->vm["max-targets"].as<int64_t>()));
+      run_retargeting(s->p(), layer, channels, value, levels, static_cast<int>(flag_at_least(s->vm, "max-targets", 0)));
   write_file((fs::path(s->out_dir) / "retarget.csv").string(), retarget_csv(rows));
   const std::string json = retarget_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), value, rows);
   write_file((fs::path(s->out_dir) / "retarget_summary.json").string(), json);
@@ -334,12 +348,13 @@ int analyze_behaviour(const std::vector<std::string>& args) {
   if (!s) return 0;
   const double fraction = s->vm["train-fraction"].as<double>();
   if (!(fraction > 0 && fraction < 1)) throw InputError("--train-fraction: expected a number in (0, 1)");
+  s->claim({"behaviour.json"});
   std::vector<MazeLayout> mazes;
   for (const auto& l : levels_of(*s))
     if (find_decision_square(l)) mazes.push_back(l);
   if (mazes.size() < 10)
     throw InputError("--seeds: need at least 10 mazes with a decision square, got " + std::to_string(mazes.size()));
-  const auto got = gets_cheese(s->p(), mazes, static_cast<uint64_t>(s->vm["seed"].as<int64_t>()));
+  const auto got = gets_cheese(s->p(), mazes, static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
   std::vector<std::vector<double>> x;
   for (const auto& l : mazes) x.push_back(decision_features(l).values);
   const int64_t train = std::max<int64_t>(2, static_cast<int64_t>(fraction * static_cast<double>(mazes.size())));

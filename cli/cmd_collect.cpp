@@ -7,6 +7,7 @@
 #include "agents/evaluate.h"
 #include "agents/scripted_policy.h"
 #include "cli/cli.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
 #include "core/rng.h"
@@ -25,6 +26,7 @@ constexpr uint64_t kPolicyStream = 1ULL << 40;
 void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps, const std::string& out_path,
                       bool force, bool next_observations) {
   if (steps < 1) throw InputError("--steps " + std::to_string(steps) + ": expected at least 1");
+  claim_outputs({out_path, out_path + ".spec.ini"}, force);
   VectorEnv venv = make_vector_env(spec);
   const int n = venv.num_envs();
   const ObservationSpec& obs_spec = venv.observation_spec();
@@ -66,7 +68,7 @@ int cmd_collect(const std::vector<std::string>& args) {
   }
   if (!vm.count("steps")) throw InputError("shardlab collect: --steps N is required");
   if (!vm.count("out")) throw InputError("shardlab collect: --out FILE.h5 is required");
-  collect_scripted(load_spec(vm), vm["policy"].as<std::string>(), vm["steps"].as<int64_t>(),
+  collect_scripted(load_spec(vm), vm["policy"].as<std::string>(), flag_at_least(vm, "steps", 1),
                    vm["out"].as<std::string>(), vm.count("force") > 0, vm.count("next-observations") > 0);
   return 0;
 }

@@ -42,7 +42,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   std::cout << "drew " << dir << "/mazes.png\n\n== 2. A random policy in 16 hard mazes, uniform cheese\n";
   const std::string data = dir + "/random_maze.h5";
   collect_scripted(Spec::load(shardlab_schema(), "", {"env.num_envs=16"}), "random", 20000, data, /*force=*/true,
-                     /*next_observations=*/false);
+                   /*next_observations=*/false);
   const std::string listing = describe_h5(data);
   std::cout << listing.substr(listing.find("experience:")) << "\n";
 
@@ -55,7 +55,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   const std::string run = train(spec, options);
 
   std::cout << "\n== 4. Evaluation of " << run << "\n";
-  const int64_t episodes = vm["episodes"].as<int64_t>();
+  const int64_t episodes = flag_at_least(vm, "episodes", 1);
   const std::string train_placement = spec.get_string("env.placement");
   std::printf("%-28s %10s %22s %22s\n", "cheese placement", "episodes", "cheese rate (95% CI)",
               "corner first (95% CI)");

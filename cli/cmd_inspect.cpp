@@ -12,6 +12,7 @@
 
 #include "analysis/activation_log.h"
 #include "cli/cli.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
 
@@ -94,7 +95,8 @@ int cmd_inspect(const std::vector<std::string>& args) {
       "layer", po::value<std::string>(), "activation logs: per-channel statistics of this layer")(
       "channel", po::value<int64_t>(), "activation logs: only this channel (and its heatmap with --png)")(
       "maze", po::value<int64_t>()->default_value(0), "activation logs: the row drawn by --png")(
-      "png", po::value<std::string>(), "activation logs: draw the channel (or all channels) over the maze");
+      "png", po::value<std::string>(), "activation logs: draw the channel (or all channels) over the maze")(
+      "force", "overwrite an existing --png file");
   po::positional_options_description positional;
   positional.add("file", 1);
   const auto vm = parse_flags("inspect", args, flags, positional);
@@ -112,9 +114,10 @@ int cmd_inspect(const std::vector<std::string>& args) {
   }
   const std::string layer = vm["layer"].as<std::string>();
   const std::optional<int64_t> channel =
-      vm.count("channel") ? std::optional<int64_t>(vm["channel"].as<int64_t>()) : std::nullopt;
-  const int64_t row = vm["maze"].as<int64_t>();
+      vm.count("channel") ? std::optional<int64_t>(flag_at_least(vm, "channel", 0)) : std::nullopt;
+  const int64_t row = flag_at_least(vm, "maze", 0);
   const std::string png = vm.count("png") ? vm["png"].as<std::string>() : "";
+  if (!png.empty()) claim_outputs({png}, vm.count("force") > 0);
   std::cout << read_isolated(
       path, [&] { return analysis::describe_layer(analysis::ActivationLog::open(path), layer, channel, row, png); });
   return 0;

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/cli.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/png.h"
 #include "envs/maze/maze_generator.h"
@@ -50,8 +51,9 @@ int cmd_maze(const std::vector<std::string>& args) {
       "seed", po::value<int64_t>(), "level seed S")("seeds", po::value<std::string>(), "level seeds A:B (A .. B-1)")(
       "distribution", po::value<std::string>()->default_value("hard"), "easy (15x15 world) or hard (25x25)")(
       "placement", po::value<std::string>()->default_value("uniform"),
-      "cheese placement: uniform | top_right_region:N | corner")("png", po::value<std::string>(),
-                                                                 "also draw the mazes into this PNG file");
+      "cheese placement: uniform | top_right_region:N | corner")(
+      "png", po::value<std::string>(), "also draw the mazes into this PNG file")("force",
+                                                                                 "overwrite an existing --png file");
   po::positional_options_description positional;
   positional.add("action", 1);
   const auto vm = parse_flags("maze", args, flags, positional);
@@ -80,7 +82,10 @@ int cmd_maze(const std::vector<std::string>& args) {
     mazes.push_back(maze::generate_maze(static_cast<uint32_t>(s), world, placement));
     std::cout << mazes.back().to_record(placement);
   }
-  if (vm.count("png")) draw_mazes(mazes, vm["png"].as<std::string>());
+  if (vm.count("png")) {
+    claim_outputs({vm["png"].as<std::string>()}, vm.count("force") > 0);
+    draw_mazes(mazes, vm["png"].as<std::string>());
+  }
   return 0;
 }
 

@@ -50,8 +50,7 @@ int cmd_relabel(const std::vector<std::string>& args) {
   }
   if (!vm.count("in") || !vm.count("out")) throw InputError("shardlab relabel: expected IN.h5 OUT.h5");
   if (!vm.count("reward")) throw InputError("shardlab relabel: --reward is required (zero, random, negative or true)");
-  const int64_t seed = vm["seed"].as<int64_t>();
-  if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected at least 0");
+  const int64_t seed = flag_at_least(vm, "seed", 0);
   const RewardLabel label = parse_reward_label(vm["reward"].as<std::string>(), "--reward");
   const std::string in = vm["in"].as<std::string>(), out = vm["out"].as<std::string>();
   const int64_t rows = relabel_file(in, out, label, static_cast<uint64_t>(seed), vm.count("force") > 0);
@@ -85,8 +84,7 @@ int cmd_dataset(const std::vector<std::string>& args) {
   if (!vm.count("quality")) throw InputError("shardlab dataset make: --quality is required");
   if (vm.count("out") == vm.count("out-dir"))
     throw InputError("shardlab dataset make: give --out FILE or --out-dir DIR");
-  const int64_t seed = vm["seed"].as<int64_t>();
-  if (seed < 0) throw InputError("--seed " + std::to_string(seed) + ": expected at least 0");
+  const int64_t seed = flag_at_least(vm, "seed", 0);
   const Spec spec = load_spec(vm);
   const DatasetConfig config = DatasetConfig::from_spec(spec);
   const std::vector<std::string> qualities = split(vm["quality"].as<std::string>(), ',');
@@ -120,7 +118,7 @@ int cmd_ablate(const std::vector<std::string>& args) {
   }
   if (!vm.count("spec")) throw InputError("shardlab ablate: expected a spec (experiments/survival_instinct.ini)");
   const Spec spec = load_spec(vm);
-  run_ablation(spec, vm["spec"].as<std::string>(), self_executable(), vm["jobs"].as<int>());
+  run_ablation(spec, vm["spec"].as<std::string>(), self_executable(), static_cast<int>(flag_at_least(vm, "jobs", 1)));
   return 0;
 }
 

@@ -54,8 +54,7 @@ int cmd_render(const std::vector<std::string>& args) {
     return 0;
   }
   if (!vm.count("out")) throw InputError("shardlab render: --out DIR is required");
-  const int64_t every = vm["every"].as<int64_t>();
-  if (every < 1) throw InputError("--every " + std::to_string(every) + ": expected at least 1");
+  const int64_t every = flag_at_least(vm, "every", 1);
   // The policy and the spec of its environment: a trained policy brings its own spec.
   std::optional<LoadedPolicy> trained;
   Spec spec(shardlab_schema());
@@ -70,7 +69,7 @@ int cmd_render(const std::vector<std::string>& args) {
     if (vm.count("greedy")) throw InputError("shardlab render: --greedy goes with --run");
     spec = load_spec(vm);
   }
-  if (vm.count("seed")) spec.set("run.seed", std::to_string(vm["seed"].as<int64_t>()), "--seed");
+  if (vm.count("seed")) spec.set("run.seed", std::to_string(flag_at_least(vm, "seed", 0)), "--seed");
   const std::string env_name = spec.get_string("env.name");
   auto env = make_env(spec, 0);
   const auto* drawable = dynamic_cast<const box2d::Drawable*>(env.get());
@@ -110,6 +109,10 @@ int cmd_render(const std::vector<std::string>& args) {
     if (done || t % every == 0) draw();
     if (done) break;
   }
+  // With --force into a folder of a longer earlier episode, its later frames would be mixed in.
+  int64_t stale = 0;
+  for (int64_t frame = written; std::filesystem::remove(frame_path(dir, frame)); ++frame) ++stale;
+  if (stale) std::cerr << "render: removed " << stale << " frames of the earlier episode in " << dir << "\n";
   const EpisodeStats stats = env->episode_stats();
   std::string outcome;
   for (const auto& [metric, value] : stats.metrics)

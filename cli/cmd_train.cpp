@@ -5,6 +5,7 @@
 #include "agents/evaluate.h"
 #include "agents/trainer.h"
 #include "cli/cli.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace shardlab::cli {
@@ -41,8 +42,8 @@ int cmd_eval(const std::vector<std::string>& args) {
       "policy", po::value<std::string>(),
       "evaluate an untrained policy instead of a run: random, or heuristic (lunar landers)")(
       "episodes", po::value<int64_t>(), "episodes to run (default 200)")(
-      "greedy", "take the most likely action instead of sampling")("out", po::value<std::string>(),
-                                                                   "also write the JSON to this file");
+      "greedy", "take the most likely action instead of sampling")(
+      "out", po::value<std::string>(), "also write the JSON to this file")("force", "overwrite an existing --out file");
   po::positional_options_description positional;
   positional.add("run", 1);
   const auto vm = parse_flags("eval", args, flags, positional);
@@ -52,7 +53,8 @@ int cmd_eval(const std::vector<std::string>& args) {
   }
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
-  const int64_t episodes = vm.count("episodes") ? vm["episodes"].as<int64_t>() : kDefaultEvalEpisodes;
+  const int64_t episodes = vm.count("episodes") ? flag_at_least(vm, "episodes", 1) : kDefaultEvalEpisodes;
+  if (vm.count("out")) claim_outputs({vm["out"].as<std::string>()}, vm.count("force") > 0);
   EvalResult result;
   if (vm.count("policy")) {
     if (vm.count("run")) throw InputError("shardlab eval: give a run folder or --policy, not both");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/cli.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace {
@@ -38,6 +39,7 @@ commands:
 
 int main(int argc, char** argv) {
   using namespace shardlab;
+  AtomicFile::remove_temporaries_on_signals();  // Ctrl-C leaves no FILE.tmp.PID behind
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;

@@ -1,11 +1,15 @@
 #include "core/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -17,6 +21,52 @@ std::string folder_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The temporaries being written, for the signal handler: fixed slots it can read without locks.
+constexpr int kSlots = 64;
+std::atomic<const char*> g_temporaries[kSlots];
+
+void track(const char* path) {
+  for (auto& slot : g_temporaries) {
+    const char* empty = nullptr;
+    if (slot.compare_exchange_strong(empty, path)) return;
+  }
+  // More than kSlots files open at once: this one is only cleaned up at the next start.
+}
+
+void untrack(const char* path) {
+  for (auto& slot : g_temporaries) {
+    const char* expected = path;
+    if (slot.compare_exchange_strong(expected, nullptr)) return;
+  }
+}
+
+extern "C" void unlink_temporaries_and_die(int signal) {
+  for (auto& slot : g_temporaries)
+    if (const char* path = slot.load()) ::unlink(path);
+  ::signal(signal, SIG_DFL);
+  ::raise(signal);
+}
+
+// Temporaries `<name>.tmp.<pid>[.<n>]` of `path` left by processes that no longer exist.
+void remove_stale_temporaries(const std::string& path) {
+  const std::string folder = folder_of(path);
+  const std::string prefix = path.substr(path.find_last_of('/') + 1) + ".tmp.";
+  DIR* dir = ::opendir(folder.c_str());
+  if (!dir) return;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (pid <= 0 || end == name.c_str() + prefix.size() || (*end != '\0' && *end != '.')) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    const std::string stale = path.find('/') == std::string::npos ? name : (folder == "/" ? "" : folder) + "/" + name;
+    if (::unlink(stale.c_str()) == 0)
+      std::fprintf(stderr, "shardlab: removed %s, left by process %ld that is gone\n", stale.c_str(), pid);
+  }
+  ::closedir(dir);
 }
 
 bool exists(const std::string& path) {
@@ -37,11 +87,18 @@ void check_replaceable(const std::string& path) {
   struct stat s;
   if (::lstat(path.c_str(), &s) != 0) return;
   if (S_ISREG(s.st_mode)) return;
-  const char* what = S_ISDIR(s.st_mode)   ? "a folder"
-                     : S_ISLNK(s.st_mode) ? "a symbolic link"
+  const char* what = S_ISDIR(s.st_mode)                         ? "a folder"
+                     : S_ISLNK(s.st_mode)                       ? "a symbolic link"
                      : S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode) ? "a device"
                                                                 : "not a regular file";
   throw InputError(path + " is " + what + "; shardlab only writes regular files");
+}
+
+void claim_outputs(const std::vector<std::string>& paths, bool force) {
+  for (const std::string& path : paths) {
+    check_replaceable(path);
+    if (!force && exists(path)) throw InputError(path + " exists; pass --force to overwrite");
+  }
 }
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
@@ -50,9 +107,15 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   if (::stat(folder.c_str(), &s) != 0 || !S_ISDIR(s.st_mode))
     throw InputError(path_ + ": folder '" + folder + "' does not exist");
   check_replaceable(path_);
+  remove_stale_temporaries(path_);
   const std::string base = path_ + ".tmp." + std::to_string(::getpid());
   temporary_ = base;
   for (int attempt = 1; exists(temporary_); ++attempt) temporary_ = base + "." + std::to_string(attempt);
+  track(temporary_.c_str());
+}
+
+void AtomicFile::remove_temporaries_on_signals() {
+  for (int signal : {SIGINT, SIGTERM}) ::signal(signal, unlink_temporaries_and_die);
 }
 
 AtomicFile::~AtomicFile() {
@@ -61,6 +124,7 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::discard() {
   ::unlink(temporary_.c_str());
+  untrack(temporary_.c_str());
   done_ = true;
 }
 
@@ -94,6 +158,7 @@ void AtomicFile::commit(bool replace) {
     throw FileError(path_ + ": cannot move " + temporary_ + " into place: " + reason);
   }
   done_ = true;
+  untrack(temporary_.c_str());
   sync_path(folder_of(path_), O_RDONLY | O_DIRECTORY);
 }
 

@@ -5,9 +5,15 @@
 //
 // Only regular files are ever replaced: a symlink, device, folder or socket at the final path is
 // refused (FileError), so `--force` can never turn /dev/null into a file.
+//
+// After a kill: SIGINT and SIGTERM remove every temporary still open (once
+// remove_temporaries_on_signals() is installed, as the command line does); SIGKILL cannot be
+// caught, so the next AtomicFile for the same path removes the temporaries of processes that are
+// gone, saying so on stderr.
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace shardlab {
 
@@ -31,6 +37,9 @@ class AtomicFile {
   // Removes the temporary now.
   void discard();
 
+  // Installs SIGINT/SIGTERM handlers that unlink the open temporaries, then die of the signal.
+  static void remove_temporaries_on_signals();
+
  private:
   std::string path_;
   std::string temporary_;
@@ -43,5 +52,11 @@ void write_file_atomically(const std::string& path, const std::string& contents,
 // Refuses (InputError) a path that exists and is not a regular file; used before opening
 // anything for writing.
 void check_replaceable(const std::string& path);
+
+// The one rule for the files a command writes: an existing output is kept unless `force`.
+// Called with every output's path before the work starts, so a long command never fails at
+// its end; InputError "PATH exists; pass --force to overwrite" for the first one that exists
+// (and check_replaceable for each).
+void claim_outputs(const std::vector<std::string>& paths, bool force);
 
 }  // namespace shardlab

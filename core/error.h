@@ -25,6 +25,13 @@ class FileError : public Error {
   using Error::Error;
 };
 
+// A file whose stored checksum does not match its bytes: it changed after it was written (a
+// flipped bit, a partial copy). Never read past: what it would say cannot be trusted.
+class CorruptFile : public FileError {
+ public:
+  using FileError::FileError;
+};
+
 // A training loss that became NaN or infinite: the run stops and keeps its last good checkpoint.
 class NonFiniteLoss : public Error {
  public:

@@ -140,7 +140,9 @@ std::string describe_h5(const std::string& path) {
   if (experience) {
     try {
       describe_experience(file, out);
-    } catch (const Error& e) {
+    } catch (const CorruptFile&) {
+      throw;
+    } catch (const Error& e) {  // a file that is not quite experience is still listed
       out << "experience summary unavailable: " << e.what() << "\n";
     }
   }

@@ -1,5 +1,3 @@
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -124,11 +122,7 @@ ExperienceWriter::ExperienceWriter(const std::string& path, const ObservationSpe
   for (const auto& [key, value] : metadata)
     if (key.empty()) m.input_error("metadata key is empty");
 
-  struct stat status;
-  if (::stat(path.c_str(), &status) == 0) {
-    if (S_ISDIR(status.st_mode)) throw InputError(path + " is a directory");
-    if (!overwrite) throw InputError(path + " exists; pass --force to overwrite");
-  }
+  claim_outputs({path}, overwrite);
   m.atomic.emplace(path);  // InputError for a missing folder or a path that is not a regular file
   m.temporary = m.atomic->temporary_path();
   m.file.emplace(Hdf5File::create_new(m.temporary));

@@ -13,6 +13,13 @@ namespace {
 
 // Arrays in a listing show this many values, then "...".
 constexpr size_t kMaxListedValues = 16;
+constexpr size_t kMaxFixedStringBytes = 60000;
+
+// The path of an open object, for messages.
+std::string name_of(hid_t object) {
+  char name[512] = {0};
+  return H5Iget_name(object, name, sizeof name) > 0 ? std::string(name) : std::string("an object");
+}
 
 std::string escaped(const std::string& text) {
   std::string out = "\"";
@@ -143,60 +150,58 @@ std::vector<T> Hdf5File::Impl::typed_attribute(const std::string& object, const 
 }
 
 std::string Hdf5File::Impl::format_attribute(hid_t attribute, const std::string& what) const {
-  try {
-    Id type(H5Aget_type(attribute));
-    Id space(H5Aget_space(attribute));
-    const H5S_class_t extent = H5Sget_simple_extent_type(space.get());
-    if (extent == H5S_NULL) return "(empty)";
-    const bool scalar = extent == H5S_SCALAR;
-    std::vector<std::string> values;
-    switch (H5Tget_class(type.get())) {
-      case H5T_STRING:
-        for (const std::string& s : attribute_strings(attribute, what)) values.push_back(escaped(s));
-        break;
-      case H5T_INTEGER:
-        if (H5Tget_sign(type.get()) == H5T_SGN_NONE && H5Tget_size(type.get()) == 8) {
-          Id memory(H5Tcopy(H5T_NATIVE_UINT64));
-          Id s(H5Aget_space(attribute));
-          std::vector<uint64_t> v(static_cast<size_t>(H5Sget_simple_extent_npoints(s.get())));
-          if (!v.empty() && H5Aread(attribute, memory.get(), v.data()) < 0) fail("cannot read attribute " + what);
-          for (uint64_t x : v) values.push_back(std::to_string(x));
-        } else {
-          for (int64_t x : attribute_numbers<int64_t>(attribute, what)) values.push_back(std::to_string(x));
-        }
-        break;
-      case H5T_FLOAT:
-        for (double x : attribute_numbers<double>(attribute, what)) values.push_back(format_number(x));
-        break;
-      case H5T_ENUM: {
-        const bool is_bool = is_bool_enum(type.get());
-        for (int64_t x : attribute_numbers<int64_t>(attribute, what))
-          values.push_back(is_bool ? (x ? "true" : "false") : std::to_string(x));
-        break;
+  Id type(H5Aget_type(attribute));
+  Id space(H5Aget_space(attribute));
+  const H5S_class_t extent = H5Sget_simple_extent_type(space.get());
+  if (extent == H5S_NULL) return "(empty)";
+  const bool scalar = extent == H5S_SCALAR;
+  std::vector<std::string> values;
+  switch (H5Tget_class(type.get())) {
+    case H5T_STRING:
+      for (const std::string& s : attribute_strings(attribute, what)) values.push_back(escaped(s));
+      break;
+    case H5T_INTEGER:
+      if (H5Tget_sign(type.get()) == H5T_SGN_NONE && H5Tget_size(type.get()) == 8) {
+        Id memory(H5Tcopy(H5T_NATIVE_UINT64));
+        Id s(H5Aget_space(attribute));
+        std::vector<uint64_t> v(static_cast<size_t>(H5Sget_simple_extent_npoints(s.get())));
+        if (!v.empty() && H5Aread(attribute, memory.get(), v.data()) < 0) fail("cannot read attribute " + what);
+        for (uint64_t x : v) values.push_back(std::to_string(x));
+      } else {
+        for (int64_t x : attribute_numbers<int64_t>(attribute, what)) values.push_back(std::to_string(x));
       }
-      default:
-        return "<" + type_name(type.get()) + ">";
+      break;
+    case H5T_FLOAT:
+      for (double x : attribute_numbers<double>(attribute, what)) values.push_back(format_number(x));
+      break;
+    case H5T_ENUM: {
+      const bool is_bool = is_bool_enum(type.get());
+      for (int64_t x : attribute_numbers<int64_t>(attribute, what))
+        values.push_back(is_bool ? (x ? "true" : "false") : std::to_string(x));
+      break;
     }
-    return join_values(values, scalar);
-  } catch (const FileError&) {
-    return "<unreadable>";
+    default:
+      return "<" + type_name(type.get()) + ">";
   }
+  return join_values(values, scalar);
 }
 
 std::vector<Hdf5Attribute> Hdf5File::Impl::attributes_of(hid_t object) const {
   std::vector<std::string> names;
   hsize_t index = 0;
-  H5Aiterate2(
+  const herr_t listed = H5Aiterate2(
       object, H5_INDEX_NAME, H5_ITER_INC, &index,
       [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
         static_cast<std::vector<std::string>*>(data)->emplace_back(name);
         return 0;
       },
       &names);
+  if (listed < 0) fail("cannot list the attributes of " + quoted(name_of(object)));
   std::vector<Hdf5Attribute> out;
   for (const std::string& name : names) {
     Id attribute(H5Aopen(object, name.c_str(), H5P_DEFAULT));
-    out.push_back({name, attribute.ok() ? format_attribute(attribute.get(), quoted(name)) : "<unreadable>"});
+    if (!attribute.ok()) fail("cannot open attribute " + quoted(name) + " of " + quoted(name_of(object)));
+    out.push_back({name, format_attribute(attribute.get(), quoted(name))});
   }
   return out;
 }
@@ -204,9 +209,18 @@ std::vector<Hdf5Attribute> Hdf5File::Impl::attributes_of(hid_t object) const {
 void Hdf5File::set_string_attribute(const std::string& object, const std::string& name, const std::string& value) {
   quiet();
   Id type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), H5T_VARIABLE);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   Id space(H5Screate(H5S_SCALAR));
+  // A fixed-length string lives in the object header, under its checksum; a variable-length one
+  // would live in the global heap, which HDF5 does not checksum. Beyond HDF5's 64 KiB limit for
+  // a header message, the string is variable-length.
+  if (value.size() < kMaxFixedStringBytes) {
+    H5Tset_size(type.get(), value.size() + 1);
+    H5Tset_strpad(type.get(), H5T_STR_NULLTERM);
+    impl().write_attribute(object, name, type.get(), type.get(), space.get(), value.c_str());
+    return;
+  }
+  H5Tset_size(type.get(), H5T_VARIABLE);
   const char* text = value.c_str();
   impl().write_attribute(object, name, type.get(), type.get(), space.get(), &text);
 }

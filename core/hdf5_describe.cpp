@@ -60,10 +60,10 @@ void Hdf5File::Impl::describe_dataset(hid_t dataset, Hdf5Member& member) const {
 
 void Hdf5File::Impl::visit(hid_t group, const std::string& path, int depth, std::vector<Hdf5Member>& out) const {
   H5G_info_t info;
-  if (H5Gget_info(group, &info) < 0) return;
+  if (H5Gget_info(group, &info) < 0) fail("cannot list group " + quoted(path));
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     const ssize_t length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    if (length < 0) continue;
+    if (length < 0) fail("cannot list group " + quoted(path));
     std::string name(static_cast<size_t>(length) + 1, '\0');
     H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
     name.resize(static_cast<size_t>(length));
@@ -72,7 +72,7 @@ void Hdf5File::Impl::visit(hid_t group, const std::string& path, int depth, std:
     member.path = (path == "/" ? "/" : path + "/") + name;
     member.depth = depth + 1;
     H5L_info_t link;
-    if (H5Lget_info(group, name.c_str(), &link, H5P_DEFAULT) < 0) continue;
+    if (H5Lget_info(group, name.c_str(), &link, H5P_DEFAULT) < 0) fail("cannot read the link " + quoted(member.path));
     if (link.type == H5L_TYPE_SOFT || link.type == H5L_TYPE_EXTERNAL) {
       std::vector<char> value(link.u.val_size + 1, '\0');
       H5Lget_val(group, name.c_str(), value.data(), link.u.val_size, H5P_DEFAULT);
@@ -91,10 +91,7 @@ void Hdf5File::Impl::visit(hid_t group, const std::string& path, int depth, std:
       continue;
     }
     Id object(H5Oopen(group, name.c_str(), H5P_DEFAULT));
-    if (!object.ok()) {
-      out.push_back(member);
-      continue;
-    }
+    if (!object.ok()) fail("cannot open " + quoted(member.path));
     member.attributes = attributes_of(object.get());
     switch (H5Iget_type(object.get())) {
       case H5I_GROUP:

@@ -36,6 +36,14 @@ std::string hdf5_reason() {
   return reason;
 }
 
+Id checksummed_creation(hid_t plist_class) {
+  Id plist(H5Pcreate(plist_class));
+  constexpr unsigned kMaxCompact = 65535;  // HDF5's largest
+  H5Pset_attr_phase_change(plist.get(), kMaxCompact, kMaxCompact - 1);
+  if (plist_class != H5P_DATASET_CREATE) H5Pset_link_phase_change(plist.get(), kMaxCompact, kMaxCompact - 1);
+  return plist;
+}
+
 std::string quoted(const std::string& object) { return "'" + object + "'"; }
 
 std::string normalized(const std::string& object) {
@@ -229,6 +237,8 @@ void Hdf5File::Impl::fail(const std::string& what, bool with_reason) const {
   std::string message = path + ": " + what;
   if (with_reason) {
     const std::string reason = hdf5_reason();
+    if (reason.find("checksum") != std::string::npos)
+      throw CorruptFile(message + ": a checksum does not match, the file is corrupted");
     if (!reason.empty()) message += " (HDF5: " + reason + ")";
   }
   throw FileError(message);
@@ -357,7 +367,12 @@ namespace {
 hid_t create_file(const std::string& path, unsigned flags) {
   quiet();
   Id fapl = strong_close_access();
-  const hid_t file = H5Fcreate(path.c_str(), flags, H5P_DEFAULT, fapl.get());
+  // The 1.10 file format checksums every piece of metadata (superblock, object headers, chunk
+  // indexes), so a flipped byte is a read error, not a silently different file. Readable by HDF5
+  // 1.10 and later (h5py built on 1.10+); the oldest format (superblock 0) has no checksums.
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
+  Id fcpl = checksummed_creation(H5P_FILE_CREATE);
+  const hid_t file = H5Fcreate(path.c_str(), flags, fcpl.get(), fapl.get());
   if (file >= 0) return file;
   const std::string reason = hdf5_reason();
   struct stat status;
@@ -433,10 +448,22 @@ void Hdf5File::create_group(const std::string& group) {
   const H5I_type_t existing = m.object_type(name);
   if (existing == H5I_GROUP) return;
   if (m.link_exists(name)) m.fail(quoted(name) + " exists and is not a group", false);
-  Id lcpl(H5Pcreate(H5P_LINK_CREATE));
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Id handle(H5Gcreate2(m.id(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT));
+  m.create_parents(name);
+  Id gcpl = checksummed_creation(H5P_GROUP_CREATE);
+  Id handle(H5Gcreate2(m.id(), name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT));
   if (!handle.ok()) m.fail("cannot create group " + quoted(name));
+}
+
+void Hdf5File::Impl::create_parents(const std::string& object) {
+  Id gcpl = checksummed_creation(H5P_GROUP_CREATE);
+  for (size_t slash = object.find('/'); slash != std::string::npos; slash = object.find('/', slash + 1)) {
+    const std::string parent = object.substr(0, slash);
+    const H5I_type_t existing = object_type(parent);
+    if (existing == H5I_GROUP) continue;
+    if (link_exists(parent)) fail(quoted(parent) + " exists and is not a group", false);
+    Id handle(H5Gcreate2(id(), parent.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT));
+    if (!handle.ok()) fail("cannot create group " + quoted(parent));
+  }
 }
 
 }  // namespace shardlab

@@ -95,6 +95,11 @@ uint64_t load_unsigned(const unsigned char* p, size_t size);
 // 10 significant digits.
 std::string format_number(double value);
 
+// A creation property list of `plist_class` (file, group or dataset creation) that keeps links
+// and attributes in the object header, under its checksum, instead of moving them to a fractal
+// heap (whose blocks HDF5 does not checksum) once there are more than 8.
+Id checksummed_creation(hid_t plist_class);
+
 }  // namespace hdf5_internal
 
 struct Hdf5File::Impl {
@@ -125,6 +130,8 @@ struct Hdf5File::Impl {
   Id open_object(const std::string& object) const;
   Id open_dataset(const std::string& dataset) const;
   Id open_group(const std::string& group) const;
+  // Creates the missing groups on the way to `object` (not `object` itself).
+  void create_parents(const std::string& object);
 
   // Writing (hdf5_write.cpp).
   AppendTarget& append_target(const std::string& dataset);

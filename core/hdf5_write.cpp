@@ -135,7 +135,7 @@ void Hdf5File::create_dataset(const std::string& dataset, Hdf5Type type, const s
            false);
 
   Id space(H5Screate_simple(static_cast<int>(rank), dims.data(), max_dims.data()));
-  Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  Id dcpl = checksummed_creation(H5P_DATASET_CREATE);
   if (H5Pset_chunk(dcpl.get(), static_cast<int>(rank), chunk.data()) < 0)
     m.fail("cannot set the chunks of dataset " + quoted(name));
   if (options.gzip_level > 0) {
@@ -143,8 +143,9 @@ void Hdf5File::create_dataset(const std::string& dataset, Hdf5Type type, const s
     if (options.shuffle) H5Pset_shuffle(dcpl.get());
     H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level));
   }
-  Id lcpl(H5Pcreate(H5P_LINK_CREATE));
-  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  // A checksum of every chunk: a flipped byte in the data is a read error too.
+  if (H5Pset_fletcher32(dcpl.get()) < 0) m.fail("cannot add checksums to dataset " + quoted(name));
+  m.create_parents(name);
   // Room for the chunk being filled plus a few more, so appends never evict a partial chunk.
   Id dapl(H5Pcreate(H5P_DATASET_ACCESS));
   const size_t cache_bytes = std::max<size_t>(1 << 20, static_cast<size_t>(4 * chunk_bytes));
@@ -152,7 +153,7 @@ void Hdf5File::create_dataset(const std::string& dataset, Hdf5Type type, const s
 
   Impl::AppendTarget target;
   target.dataset =
-      Id(H5Dcreate2(m.id(), name.c_str(), file_type.get(), space.get(), lcpl.get(), dcpl.get(), dapl.get()));
+      Id(H5Dcreate2(m.id(), name.c_str(), file_type.get(), space.get(), H5P_DEFAULT, dcpl.get(), dapl.get()));
   if (!target.dataset.ok()) m.fail("cannot create dataset " + quoted(name));
   target.row_shape = row_shape;
   target.row_size = element_count(row_shape);

@@ -19,6 +19,7 @@ void Progress::update(int64_t done, int64_t total, const std::string& extra, boo
   const double since = std::chrono::duration<double>(now - last_).count();
   if (!force && since < (tty_ ? 0.25 : 5.0)) return;
   last_ = now;
+  shown_ = true;
   const double elapsed = seconds();
   const double rate = elapsed > 0 ? done / elapsed : 0.0;
   const double eta = rate > 0 ? (total - done) / rate : 0.0;
@@ -30,6 +31,10 @@ void Progress::update(int64_t done, int64_t total, const std::string& extra, boo
     std::cerr << "\r\033[K" << line << std::flush;
   else
     std::cerr << line << '\n';
+}
+
+void Progress::settle(int64_t done, int64_t total, const std::string& extra) {
+  if (shown_) finish(done, total, extra);
 }
 
 void Progress::finish(int64_t done, int64_t total, const std::string& extra) {

@@ -14,12 +14,15 @@ class Progress {
   // `done` of `total` units; `extra` is appended (recent return, rates).
   void update(int64_t done, int64_t total, const std::string& extra, bool force = false);
   void finish(int64_t done, int64_t total, const std::string& extra);
+  // The final line, only if an earlier one was shown (quick loops stay silent).
+  void settle(int64_t done, int64_t total, const std::string& extra);
   double seconds() const;
 
  private:
   std::string what_;
   std::chrono::steady_clock::time_point start_, last_;
   bool tty_;
+  bool shown_ = false;
 };
 
 }  // namespace shardlab

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -17,10 +18,14 @@ namespace {
 
 const char* type_name(KeyType type) {
   switch (type) {
-    case KeyType::kInt: return "an integer";
-    case KeyType::kFloat: return "a number";
-    case KeyType::kBool: return "true or false";
-    case KeyType::kString: return "text";
+    case KeyType::kInt:
+      return "an integer";
+    case KeyType::kFloat:
+      return "a number";
+    case KeyType::kBool:
+      return "true or false";
+    case KeyType::kString:
+      return "text";
   }
   return "";
 }
@@ -202,6 +207,7 @@ void Spec::set(const std::string& name, const std::string& value, const std::str
 Spec Spec::load(const SpecSchema& schema, const std::string& path, const std::vector<std::string>& overrides) {
   std::string text;
   if (!path.empty()) {
+    if (std::filesystem::is_directory(path)) throw InputError(path + ": is a folder, not a spec file");
     std::ifstream in(path);
     if (!in) throw InputError(path + ": cannot open spec file");
     std::ostringstream s;

@@ -14,6 +14,7 @@
 #include "agents/run_dir.h"
 #include "agents/scripted_policy.h"
 #include "agents/trainer.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
 #include "core/rng.h"
@@ -238,7 +239,7 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
     throw InputError("--quality " + request.quality +
                      ": expected random, medium, medium-replay, expert or medium-expert");
   const Spec spec = expert_spec(request.task, config, schema);
-  if (fs::exists(request.out) && !request.force) throw InputError(request.out + " exists; pass --force to overwrite");
+  claim_outputs({request.out}, request.force);
 
   const std::string run_dir = ensure_expert(request.task, spec, config);
   const RunDir dir = RunDir::open(config.runs, fs::path(run_dir).filename().string(), spec, true);

@@ -16,9 +16,10 @@ def fail(msg):
 
 path, expected, layer = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 with h5py.File(path, "r") as f:
-    if f.attrs["format"] != "shardlab activation log":
+    # String attributes are fixed-length (checksummed in the object header): h5py gives bytes.
+    if f.attrs["format"].decode() != "shardlab activation log":
         fail("format attribute is %r" % f.attrs["format"])
-    layers = f.attrs["layers"].split(",")
+    layers = f.attrs["layers"].decode().split(",")
     if layer not in layers:
         fail("layer %s not in the layers attribute %r" % (layer, layers))
     grid = f["mazes/grid"][:]

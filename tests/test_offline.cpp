@@ -128,8 +128,8 @@ TEST(OfflineData, RelabelsEachKindAndNeverTouchesEpisodeEnds) {
   }
   const auto h5py = test::run_shell(
       "/usr/bin/python3 -c \"import h5py,sys;f=h5py.File(sys.argv[1]);r=f['rewards'][:];m=f['metadata'].attrs;"
-      "sys.exit(0 if r.min()>=0 and r.max()<1 and m['reward_relabel_low']=='0.000000' and "
-      "m['reward_relabel_high']=='1.000000' and f['terminals'][2] and f['timeouts'][5] else 1)\" " +
+      "sys.exit(0 if r.min()>=0 and r.max()<1 and m['reward_relabel_low']==b'0.000000' and "
+      "m['reward_relabel_high']==b'1.000000' and f['terminals'][2] and f['timeouts'][5] else 1)\" " +
       dir + "/random.h5");
   EXPECT_EQ(h5py.exit_code, 0) << h5py.out << h5py.err;
 }
