@@ -64,8 +64,12 @@ void open_archive(torch::serialize::InputArchive& archive, const std::string& pa
     if (sha256_hex(content.data_ptr(), static_cast<size_t>(content.numel())) != stored.toStringRef())
       throw CorruptFile(path + ": the checkpoint's content does not match its SHA-256 (the file is corrupted)");
     archive.load_from(reinterpret_cast<const char*>(content.data_ptr()), static_cast<size_t>(content.numel()));
+  } catch (const Error&) {
+    throw;
   } catch (const c10::Error& e) {
     throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what_without_backtrace()));
+  } catch (const std::exception& e) {  // libtorch's unpickler also throws std::out_of_range
+    throw FileError(path + ": not a readable shardlab checkpoint: " + first_line(e.what()));
   }
 }
 
@@ -179,8 +183,12 @@ void Checkpoint::load(const std::string& path) const {
             }
           },
           part.target);
+    } catch (const Error&) {
+      throw;
     } catch (const c10::Error& e) {
       throw FileError(path + ": part '" + part.name + "' does not load: " + first_line(e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      throw FileError(path + ": part '" + part.name + "' does not load: " + first_line(e.what()));
     }
   }
 }

@@ -154,6 +154,17 @@ ActivationLog ActivationLog::open(const std::string& path) {
   log.rows_ = grid.rows();
   if (grid.shape.size() != 3 || grid.shape[1] != log.world_size_ || grid.shape[2] != log.world_size_)
     throw FileError(path + ": damaged activation log: /mazes/grid has shape " + format_shape(grid.shape));
+  // Every per-maze dataset has a row per maze, of the shape the readers index.
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> per_maze = {
+      {"mazes/cheese", {log.rows_, 2}},
+      {"mazes/mouse", {log.rows_, 2}},
+      {"policy/probs", {log.rows_, maze::kNumCompactActions}},
+      {"mazes/maze_dim", {log.rows_}},
+      {"mazes/level_seed", {log.rows_}}};
+  for (const auto& [name, shape] : per_maze)
+    if (f.has_dataset(name) && f.dataset_info(name).shape != shape)
+      throw FileError(path + ": damaged activation log: /" + name + " has shape " +
+                      format_shape(f.dataset_info(name).shape) + ", expected " + format_shape(shape));
   for (const auto& layer : log.layers_) {
     if (!f.has_dataset("activations/" + layer))
       throw FileError(path + ": damaged activation log: layer " + layer + " is listed but /activations/" + layer +

@@ -261,7 +261,17 @@ bool Hdf5File::Impl::link_exists(const std::string& object) const {
   while (true) {
     pos = name.find('/', pos);
     const std::string prefix = name.substr(0, pos);
-    if (H5Lexists(id(), prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    const htri_t exists = H5Lexists(id(), prefix.c_str(), H5P_DEFAULT);
+    if (exists == 0) return false;
+    if (exists < 0) {
+      // Under a dataset nothing exists; under a group that cannot be read, we cannot tell.
+      const size_t slash = prefix.find_last_of('/');
+      if (slash != std::string::npos) {
+        Id parent(H5Oopen(id(), prefix.substr(0, slash).c_str(), H5P_DEFAULT));
+        if (parent.ok() && H5Iget_type(parent.get()) != H5I_GROUP) return false;
+      }
+      fail("cannot look up " + quoted(display_name(prefix)));
+    }
     if (pos == std::string::npos) return true;
     ++pos;
   }
@@ -271,7 +281,8 @@ H5I_type_t Hdf5File::Impl::object_type(const std::string& object) const {
   if (!link_exists(object)) return H5I_BADID;
   const std::string name = normalized(object);
   Id handle(H5Oopen(id(), name.empty() ? "/" : name.c_str(), H5P_DEFAULT));
-  return handle.ok() ? H5Iget_type(handle.get()) : H5I_BADID;
+  if (!handle.ok()) fail("cannot open " + quoted(display_name(object)));  // linked, but unreadable
+  return H5Iget_type(handle.get());
 }
 
 Id Hdf5File::Impl::open_object(const std::string& object) const {

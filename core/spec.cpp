@@ -42,6 +42,8 @@ void validate(const KeyInfo& key, const std::string& value, const std::string& w
   auto fail = [&](const std::string& expected) {
     throw InputError(where + ": " + key.name + " = '" + value + "': expected " + expected);
   };
+  // A spec file could not hold it: '#' starts a comment there, and a value is one line.
+  if (value.find_first_of("#\r\n") != std::string::npos) fail("a value without '#' or line breaks");
   size_t used = 0;
   try {
     switch (key.type) {
