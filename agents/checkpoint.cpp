@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "agents/run_dir.h"
@@ -11,6 +12,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/spec.h"
+#include "core/text.h"
 #include "envs/registry.h"
 
 namespace shardlab {
@@ -19,8 +21,11 @@ namespace {
 
 // Version 1 (the first format) held the PPO trainer's fixed parts under the same names that the
 // trainer now registers, so it loads through the same code; version 2 adds the observation
-// normalisation settings; version 3 wraps the version-2 archive ("content", its bytes) with their
-// SHA-256, checked before anything is read from it.
+// normalisation settings. Version 3 is the version-2 archive after a two-line text header,
+//   shardlab-checkpoint-3
+//   sha256 <64 hex digits> <archive bytes>
+// checked by our own code before libtorch parses a byte: libtorch's loader crashes on some
+// damaged archives (found by fuzz_checkpoint), so a damaged file must never reach it.
 constexpr const char* kFormat = "shardlab-checkpoint-3";
 constexpr const char* kFormatV2 = "shardlab-checkpoint-2";
 constexpr const char* kFormatV1 = "shardlab-checkpoint-1";
@@ -34,36 +39,38 @@ std::vector<double> to_vector(const at::Tensor& t) {
 // The first line of a libtorch error, for a one-line message.
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-std::string format_of(torch::serialize::InputArchive& archive, const std::string& path) {
-  c10::IValue format;
-  if (!archive.try_read("format", format) || !format.isString())
-    throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' marker)");
-  return format.toStringRef();
-}
-
-// Opens the archive of parts: version 3 after checking the hash of its bytes, older versions as
-// they are (they carry no hash).
+// Opens the archive of parts: version 3 after checking its header and hash, the older versions
+// (zip archives, no hash) as they are.
 void open_archive(torch::serialize::InputArchive& archive, const std::string& path) {
   if (!fs::is_regular_file(path)) throw FileError(path + ": no such checkpoint file");
+  const std::string bytes = read_text_file(path);
+  const std::string magic = std::string(kFormat) + "\n";
   try {
-    torch::serialize::InputArchive outer;
-    outer.load_from(path);
-    const std::string format = format_of(outer, path);
-    if (format == kFormatV1 || format == kFormatV2) {
-      archive.load_from(path);
+    if (bytes.compare(0, magic.size(), magic) == 0) {
+      const size_t end = bytes.find('\n', magic.size());
+      char digest[65] = {0};
+      unsigned long long size = 0;
+      int used = 0;
+      if (end == std::string::npos || end - magic.size() > 100 ||
+          std::sscanf(bytes.c_str() + magic.size(), "sha256 %64[0-9a-f] %llu%n", digest, &size, &used) != 2 ||
+          magic.size() + static_cast<size_t>(used) != end)
+        throw CorruptFile(path + ": the checkpoint's header is damaged (the file is corrupted)");
+      const size_t begin = end + 1;
+      if (bytes.size() - begin != size)
+        throw CorruptFile(path + ": the checkpoint holds " + std::to_string(bytes.size() - begin) +
+                          " bytes of content, its header says " + std::to_string(size) + " (the file is corrupted)");
+      if (sha256_hex(bytes.data() + begin, size) != digest)
+        throw CorruptFile(path + ": the checkpoint's content does not match its SHA-256 (the file is corrupted)");
+      archive.load_from(bytes.data() + begin, size);
       return;
     }
-    if (format != kFormat)
-      throw FileError(path + ": a checkpoint of format '" + format + "', this version reads up to '" + kFormat + "'");
-    c10::IValue stored;
-    at::Tensor content;
-    if (!outer.try_read("sha256", stored) || !stored.isString() || !outer.try_read("content", content) ||
-        content.scalar_type() != torch::kUInt8 || content.dim() != 1)
-      throw CorruptFile(path + ": the checkpoint lacks its content or its SHA-256 (the file is corrupted)");
-    content = content.contiguous();
-    if (sha256_hex(content.data_ptr(), static_cast<size_t>(content.numel())) != stored.toStringRef())
-      throw CorruptFile(path + ": the checkpoint's content does not match its SHA-256 (the file is corrupted)");
-    archive.load_from(reinterpret_cast<const char*>(content.data_ptr()), static_cast<size_t>(content.numel()));
+    if (bytes.compare(0, 2, "PK") != 0)
+      throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' header)");
+    archive.load_from(path);
+    c10::IValue format;
+    if (!archive.try_read("format", format) || !format.isString() ||
+        (format.toStringRef() != kFormatV1 && format.toStringRef() != kFormatV2))
+      throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' header)");
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {
@@ -125,21 +132,17 @@ void Checkpoint::save(const std::string& path, const std::string& spec_ini) cons
         part.target);
   }
   std::string content;
-  archive.save_to([&content](const void* data, size_t size) {
-    content.append(static_cast<const char*>(data), size);
-    return size;
-  });
-  torch::serialize::OutputArchive outer;
-  outer.write("format", c10::IValue(std::string(kFormat)));
-  outer.write("sha256", c10::IValue(sha256_hex(content.data(), content.size())));
-  outer.write("content", torch::from_blob(content.data(), {static_cast<int64_t>(content.size())}, torch::kUInt8));
-  AtomicFile file(path);
   try {
-    outer.save_to(file.temporary_path());
+    archive.save_to([&content](const void* data, size_t size) {
+      content.append(static_cast<const char*>(data), size);
+      return size;
+    });
   } catch (const c10::Error& e) {
     throw FileError(path + ": cannot write checkpoint: " + first_line(e.what_without_backtrace()));
   }
-  file.commit();
+  const std::string header = std::string(kFormat) + "\nsha256 " + sha256_hex(content.data(), content.size()) + " " +
+                             std::to_string(content.size()) + "\n";
+  write_file_atomically(path, header + content);
 }
 
 void Checkpoint::load(const std::string& path) const {
