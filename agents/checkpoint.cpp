@@ -1,7 +1,10 @@
 #include "agents/checkpoint.h"
 
+#include <sys/wait.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -39,6 +42,25 @@ std::vector<double> to_vector(const at::Tensor& t) {
 // The first line of a libtorch error, for a one-line message.
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+// Earlier checkpoints carry no hash, and libtorch's loader crashes on some damaged archives: such
+// a file is read once in a child process first, so a crash becomes one error line.
+void probe_unhashed_archive(const std::string& path) {
+  const pid_t child = ::fork();
+  if (child < 0) return;  // cannot probe: read it directly
+  if (child == 0) {
+    try {
+      torch::serialize::InputArchive archive;
+      archive.load_from(path);
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status)) throw CorruptFile(path + ": libtorch crashed reading this checkpoint (the file is damaged)");
+}
+
 // Opens the archive of parts: version 3 after checking its header and hash, the older versions
 // (zip archives, no hash) as they are.
 void open_archive(torch::serialize::InputArchive& archive, const std::string& path) {
@@ -66,6 +88,7 @@ void open_archive(torch::serialize::InputArchive& archive, const std::string& pa
     }
     if (bytes.compare(0, 2, "PK") != 0)
       throw FileError(path + ": not a shardlab checkpoint (no '" + std::string(kFormat) + "' header)");
+    probe_unhashed_archive(path);
     archive.load_from(path);
     c10::IValue format;
     if (!archive.try_read("format", format) || !format.isString() ||
