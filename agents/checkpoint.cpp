@@ -58,7 +58,9 @@ void probe_unhashed_archive(const std::string& path) {
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status)) throw CorruptFile(path + ": libtorch crashed reading this checkpoint (the file is damaged)");
+  // A crash is a signal, or a non-zero exit when a sanitizer caught it.
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw CorruptFile(path + ": libtorch crashed reading this checkpoint (the file is damaged)");
 }
 
 // Opens the archive of parts: version 3 after checking its header and hash, the older versions
