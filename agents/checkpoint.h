@@ -3,6 +3,9 @@
 // archive written through AtomicFile. A learner names its parts once and the same Checkpoint
 // saves and restores them. The part "model" is always the acting policy, so `eval`, `render`
 // and `analyze` load any learner's checkpoint the same way.
+//
+// On disk the archive follows a two-line header with its SHA-256 (agents/checkpoint.cpp), checked
+// before libtorch reads it; a mismatch, or non-finite weights or statistics, is CorruptFile.
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -40,8 +43,8 @@ class Checkpoint {
 
   // Writes every part and the resolved spec. FileError if the file cannot be written.
   void save(const std::string& path, const std::string& spec_ini) const;
-  // Restores every part; FileError (one line, naming the file and part) on anything unreadable,
-  // a missing required part, or a module with non-finite weights.
+  // Restores every part; FileError (one line, naming the file and part) on anything unreadable or
+  // a missing required part; CorruptFile (a FileError) on a hash mismatch or non-finite values.
   void load(const std::string& path) const;
 
   // The resolved spec stored in a checkpoint file.
