@@ -167,8 +167,7 @@ int analyze_record(const std::vector<std::string>& args) {
   const std::string mouse = s->str("mouse");
   if (mouse != "start" && mouse != "all") throw InputError("--mouse " + mouse + ": expected start or all");
   o.mouse_everywhere = mouse == "all";
-  o.force = s->has("force");
-  s->claim({s->str("out")});
+  o.force = s->has("force");  // record_activations claims the file before recording
   const int64_t rows = record_activations(s->p(), o, s->str("out"), version_string());
   std::cout << "wrote " << rows << " rows to " << s->str("out") << '\n';
   return 0;

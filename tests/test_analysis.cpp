@@ -15,32 +15,15 @@
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
 #include "analysis/vector_field.h"
-#include "experiments/schema.h"
 #include "core/error.h"
 #include "envs/maze/maze_paths.h"
+#include "experiments/schema.h"
 #include "tests/test_util.h"
 
 namespace shardlab::analysis {
 namespace {
 
 const std::string kLayer = "embedder.block2.res1.resadd_out";
-
-// An untrained (randomly initialised) maze policy saved as a checkpoint: the studies' arithmetic
-// does not depend on training.
-std::string untrained_checkpoint(const std::string& dir, const std::string& actions = "procgen") {
-  const Spec spec = Spec::load(
-      shardlab_schema(), "",
-      {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy", "env.actions=" + actions, "run.threads=1"});
-  ObservationSpec obs;
-  obs.shape = {3, 15, 15};
-  ActionSpec act;
-  act.num_actions = actions == "procgen" ? 15 : 5;
-  at::Generator init = at::detail::createCPUGenerator(3);
-  ActorCritic net(NetworkConfig::from_spec(spec), obs, act, init);
-  const std::string path = dir + "/policy.pt";
-  save_policy(path, *net, spec);
-  return path;
-}
 
 MazePolicy load(const std::string& path) {
   return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
@@ -88,7 +71,7 @@ TEST(Analysis, TopRightCorridorReachesTheWorldCorner) {
 
 TEST(Analysis, ZeroVectorChangesNothingAndCheeseVectorUndoesTheCheese) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(untrained_checkpoint(dir));
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
   const auto levels = study_levels(p, 0, 40);
   SteeringStudy zero;
   zero.layer = kLayer;
@@ -126,7 +109,7 @@ TEST(Analysis, RandomControlHasTheVectorsNorm) {
 
 TEST(Analysis, ProcgenActionsSumIntoFiveMoves) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(untrained_checkpoint(dir));
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
   const auto levels = study_levels(p, 0, 4);
   const at::Tensor probs = p.forward({{levels[0], levels[0].start}, {levels[1], levels[1].start}}).probs;
   EXPECT_EQ(probs.sizes(), (std::vector<int64_t>{2, 5}));
@@ -135,7 +118,7 @@ TEST(Analysis, ProcgenActionsSumIntoFiveMoves) {
 
 TEST(Analysis, PatchesFromTextAndTheirErrors) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(untrained_checkpoint(dir));
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
   const MazeLayout m = *p.level(3);
   const VectorField plain = vector_field(p, m);
   EXPECT_EQ(plain.probs.size(0), static_cast<int64_t>(plain.cells.size()));
@@ -169,7 +152,7 @@ TEST(Analysis, ActivationPositionsFollowTheReferenceRule) {
 
 TEST(Analysis, RecordedLogReadsBackAndOpensInH5py) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(untrained_checkpoint(dir));
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
   RecordOptions o;
   o.seed_begin = 0;
   o.seed_end = 12;
@@ -224,7 +207,7 @@ TEST(Analysis, FilesThatAreNotActivationLogsAreRefused) {
 
 TEST(Analysis, InspectAndAnalyzeCommandsGiveOneLineErrors) {
   const std::string dir = test::make_temp_dir();
-  const std::string ckpt = untrained_checkpoint(dir);
+  const std::string ckpt = test::untrained_maze_policy(dir);
   const std::string log = dir + "/acts.h5";
   auto r = test::run_cli("analyze record " + ckpt + " --seeds 0:6 --layers " + kLayer + " --out " + log);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -251,7 +234,7 @@ TEST(Analysis, InspectAndAnalyzeCommandsGiveOneLineErrors) {
 
 TEST(Analysis, StudiesWriteTheirFiles) {
   const std::string dir = test::make_temp_dir();
-  const std::string ckpt = untrained_checkpoint(dir);
+  const std::string ckpt = test::untrained_maze_policy(dir);
   auto r = test::run_cli("analyze cheese-vector " + ckpt + " --seeds 0:30 --out " + dir + "/a");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("median_p_cheese_steered"), std::string::npos);

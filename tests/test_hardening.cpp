@@ -41,21 +41,6 @@ void expect_one_line_error(const test::CommandResult& r, const std::string& need
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
-// A small untrained maze policy: enough for the studies' flags and outputs.
-std::string tiny_policy(const std::string& dir) {
-  const Spec spec = Spec::load(shardlab_schema(), "",
-                               {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy", "run.threads=1"});
-  ObservationSpec obs;
-  obs.shape = {3, 15, 15};
-  ActionSpec act;
-  act.num_actions = 15;
-  at::Generator init = at::detail::createCPUGenerator(3);
-  ActorCritic net(NetworkConfig::from_spec(spec), obs, act, init);
-  const std::string path = dir + "/policy.pt";
-  save_policy(path, *net, spec);
-  return path;
-}
-
 std::vector<std::string> temporaries_in(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(dir))
@@ -83,7 +68,7 @@ TEST(Hardening, ForceReplacesOnlyRegularFiles) {
 // 2. An existing output is kept unless --force, for every command, checked before the work.
 TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
   const std::string dir = test::make_temp_dir();
-  const std::string policy = tiny_policy(dir);
+  const std::string policy = test::untrained_maze_policy(dir);
   // collect's spec sidecar
   write(dir + "/a.h5.spec.ini", "mine");
   expect_one_line_error(run_cli("collect --env maze --steps 10 --out " + dir + "/a.h5"), "a.h5.spec.ini exists");
@@ -211,7 +196,7 @@ TEST(Hardening, FlippedBitsInExperienceFilesAreCaughtByChecksums) {
 // 6. A corrupt checkpoint is one line; a resume falls back to the previous one.
 TEST(Hardening, CorruptCheckpointsAreRefusedAndResumeFallsBack) {
   const std::string dir = test::make_temp_dir();
-  const std::string policy = tiny_policy(dir);
+  const std::string policy = test::untrained_maze_policy(dir);
   const std::string bytes = test::read_file(policy);
   int caught = 0;
   for (size_t k = 0; k < 40; ++k) {
@@ -283,7 +268,7 @@ TEST(Hardening, NonFiniteAndOutOfRangeNumbersAreRefused) {
   expect_one_line_error(run_cli("train " + kSmoke + " --set ppo.num_minibatches=100000 --out " + dir),
                         "ppo.num_minibatches = 100000 is more than the rollout's rows");
   EXPECT_FALSE(fs::exists(dir + "/ppo_maze_smoke"));  // refused before the run folder exists
-  const std::string policy = tiny_policy(dir);
+  const std::string policy = test::untrained_maze_policy(dir);
   expect_one_line_error(run_cli("analyze retarget " + policy + " --channels 0 --seeds 0:2 --value nan"),
                         "--value nan: expected a finite number");
   expect_one_line_error(run_cli("analyze cheese-vector " + policy + " --seeds 0:2 --coeff inf"), "--coeff inf");
@@ -320,7 +305,7 @@ TEST(Hardening, SmallRoughEdges) {
   EXPECT_GT(wilson_interval(1, 50).low, 0.0);
   // A non-spatial layer cannot be drawn.
   const std::string dir = test::make_temp_dir();
-  const std::string policy = tiny_policy(dir);
+  const std::string policy = test::untrained_maze_policy(dir);
   ASSERT_EQ(run_cli("analyze record " + policy + " --seeds 0:2 --out " + dir + "/log.h5").exit_code, 0);
   const auto maze_policy = analysis::MazePolicy::load(policy, shardlab_schema(), {});
   std::string flat;

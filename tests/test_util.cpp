@@ -8,6 +8,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include "agents/checkpoint.h"
+#include "core/spec.h"
+#include "experiments/schema.h"
+
 namespace shardlab::test {
 
 std::string make_temp_dir() {
@@ -36,6 +40,21 @@ CommandResult run_shell(const std::string& command) {
   r.err = read_file(err);
   std::system(("rm -rf " + dir).c_str());
   return r;
+}
+
+std::string untrained_maze_policy(const std::string& dir, const std::string& actions) {
+  const Spec spec = Spec::load(
+      shardlab_schema(), "",
+      {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy", "env.actions=" + actions, "run.threads=1"});
+  ObservationSpec obs;
+  obs.shape = {3, 15, 15};
+  ActionSpec act;
+  act.num_actions = actions == "procgen" ? 15 : 5;
+  at::Generator init = at::detail::createCPUGenerator(3);
+  ActorCritic net(NetworkConfig::from_spec(spec), obs, act, init);
+  const std::string path = dir + "/policy.pt";
+  save_policy(path, *net, spec);
+  return path;
 }
 
 CommandResult run_cli(const std::string& args) { return run_shell(std::string(SHARDLAB_CLI) + " " + args); }

@@ -28,4 +28,9 @@ CommandResult run_shell(const std::string& command);
 
 std::string read_file(const std::string& path);
 
+// An untrained (randomly initialised) small maze policy (easy 15x15 mazes, 4/8/8 channels) saved
+// as DIR/policy.pt: enough for the studies' arithmetic, flags and outputs, which do not depend on
+// training. `actions`: env.actions (procgen: 15 actions, compact: 5).
+std::string untrained_maze_policy(const std::string& dir, const std::string& actions = "procgen");
+
 }  // namespace shardlab::test
