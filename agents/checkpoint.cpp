@@ -132,7 +132,7 @@ void Checkpoint::add(const std::string& name, RunningMeanStd& stats, bool option
   add(name + "_count", stats.count, optional);
 }
 
-void Checkpoint::save(const std::string& path, const std::string& spec_ini) const {
+std::string Checkpoint::to_bytes(const std::string& spec_ini) const {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormatV2)));
   archive.write("spec", c10::IValue(spec_ini));
@@ -163,7 +163,17 @@ void Checkpoint::save(const std::string& path, const std::string& spec_ini) cons
       return size;
     });
   } catch (const c10::Error& e) {
-    throw FileError(path + ": cannot write checkpoint: " + first_line(e.what_without_backtrace()));
+    throw Error("cannot serialise the checkpoint: " + first_line(e.what_without_backtrace()));
+  }
+  return content;
+}
+
+void Checkpoint::save(const std::string& path, const std::string& spec_ini) const {
+  std::string content;
+  try {
+    content = to_bytes(spec_ini);
+  } catch (const Error& e) {
+    throw FileError(path + ": " + e.what());
   }
   const std::string header = std::string(kFormat) + "\nsha256 " + sha256_hex(content.data(), content.size()) + " " +
                              std::to_string(content.size()) + "\n";
@@ -173,6 +183,20 @@ void Checkpoint::save(const std::string& path, const std::string& spec_ini) cons
 void Checkpoint::load(const std::string& path) const {
   torch::serialize::InputArchive archive;
   open_archive(archive, path);
+  load_parts(archive, path);
+}
+
+void Checkpoint::load_bytes(const std::string& bytes, const std::string& origin) const {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(bytes.data(), bytes.size());
+  } catch (const c10::Error& e) {
+    throw FileError(origin + ": not a readable checkpoint: " + first_line(e.what_without_backtrace()));
+  }
+  load_parts(archive, origin);
+}
+
+void Checkpoint::load_parts(torch::serialize::InputArchive& archive, const std::string& path) const {
   for (const Part& part : parts_) {
     try {
       std::visit(

@@ -21,6 +21,9 @@
 namespace torch::optim {
 class Optimizer;
 }
+namespace torch::serialize {
+class InputArchive;
+}
 
 namespace shardlab {
 
@@ -47,6 +50,11 @@ class Checkpoint {
   // a missing required part; CorruptFile (a FileError) on a hash mismatch or non-finite values.
   void load(const std::string& path) const;
 
+  // The archive of every part without the file header: what rank 0 sends to the other ranks of a
+  // data-parallel run (agents/collective.h), and load_bytes() restores; `origin` names it in errors.
+  std::string to_bytes(const std::string& spec_ini) const;
+  void load_bytes(const std::string& bytes, const std::string& origin) const;
+
   // The resolved spec stored in a checkpoint file.
   static std::string read_spec(const std::string& path);
 
@@ -59,6 +67,7 @@ class Checkpoint {
     bool optional;
   };
   std::vector<Part> parts_;
+  void load_parts(torch::serialize::InputArchive& archive, const std::string& path) const;
 };
 
 // A trained policy ready to act: the "model" part rebuilt from the checkpoint's own spec, with

@@ -3,12 +3,34 @@
 #include <algorithm>
 #include <cmath>
 
+#include "agents/collective.h"
+
 namespace shardlab {
 
-void RunningMeanStd::update(const float* data, int64_t rows) {
-  if (rows <= 0) return;
+void RunningMeanStd::update(const float* data, int64_t rows, const Collective& ranks) {
   const size_t n = mean.size();
   std::vector<double> batch_mean(n, 0.0), batch_var(n, 0.0);
+  if (ranks.distributed()) {
+    // Every rank's rows as one batch: its count, sums and sums of squares, added over ranks.
+    std::vector<double> moments(1 + 2 * n, 0.0);
+    moments[0] = static_cast<double>(std::max<int64_t>(rows, 0));
+    for (int64_t r = 0; r < rows; ++r)
+      for (size_t j = 0; j < n; ++j) {
+        const double x = data[r * n + j];
+        moments[1 + j] += x;
+        moments[1 + n + j] += x * x;
+      }
+    ranks.sum(moments);
+    const double total = moments[0];
+    if (total <= 0) return;
+    for (size_t j = 0; j < n; ++j) {
+      batch_mean[j] = moments[1 + j] / total;
+      batch_var[j] = std::max(0.0, moments[1 + n + j] / total - batch_mean[j] * batch_mean[j]);
+    }
+    merge(batch_mean, batch_var, total);
+    return;
+  }
+  if (rows <= 0) return;
   for (int64_t r = 0; r < rows; ++r)
     for (size_t j = 0; j < n; ++j) batch_mean[j] += data[r * n + j];
   for (auto& m : batch_mean) m /= static_cast<double>(rows);
@@ -18,8 +40,12 @@ void RunningMeanStd::update(const float* data, int64_t rows) {
       batch_var[j] += d * d;
     }
   for (auto& v : batch_var) v /= static_cast<double>(rows);
-  const double total = count + static_cast<double>(rows);
-  for (size_t j = 0; j < n; ++j) {
+  merge(batch_mean, batch_var, static_cast<double>(rows));
+}
+
+void RunningMeanStd::merge(const std::vector<double>& batch_mean, const std::vector<double>& batch_var, double rows) {
+  const double total = count + rows;
+  for (size_t j = 0; j < mean.size(); ++j) {
     const double delta = batch_mean[j] - mean[j];
     const double m2 = var[j] * count + batch_var[j] * rows + delta * delta * count * rows / total;
     mean[j] += delta * rows / total;
@@ -28,13 +54,13 @@ void RunningMeanStd::update(const float* data, int64_t rows) {
   count = total;
 }
 
-void RewardScaler::scale(float* rewards, const uint8_t* done, int num_envs) {
+void RewardScaler::scale(float* rewards, const uint8_t* done, int num_envs, const Collective& ranks) {
   std::vector<float> returns(num_envs);
   for (int i = 0; i < num_envs; ++i) {
     returns_[i] = returns_[i] * gamma_ + rewards[i];
     returns[i] = static_cast<float>(returns_[i]);
   }
-  stats.update(returns.data(), num_envs);
+  stats.update(returns.data(), num_envs, ranks);
   const double scale = 1.0 / std::sqrt(stats.var[0] + 1e-8);
   for (int i = 0; i < num_envs; ++i) {
     rewards[i] = static_cast<float>(std::clamp(rewards[i] * scale, -clip_, clip_));

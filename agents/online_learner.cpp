@@ -13,16 +13,18 @@ const std::vector<OnlineLearnerRegistration>& online_learners() {
        [](const Spec& spec, const TrainConfig& train, at::Device device) {
          const PpoConfig c = PpoConfig::from_spec(spec);
          return OnlineLearner{"ppo", ppo_metrics(),
-                              [=](ActorCriticImpl& net, torch::optim::Adam& opt, const Rollout& r, at::Generator& gen) {
-                                return ppo_update(net, opt, r, train, c, gen, device);
+                              [=](ActorCriticImpl& net, torch::optim::Adam& opt, const Rollout& r, at::Generator& gen,
+                                    const Collective& ranks) {
+                                return ppo_update(net, opt, r, train, c, gen, device, ranks);
                               }};
        }},
       {"reinforce", "REINFORCE: Monte-Carlo returns, optional baseline", ReinforceConfig::declare_keys,
        [](const Spec& spec, const TrainConfig& train, at::Device device) {
          const ReinforceConfig c = ReinforceConfig::from_spec(spec);
          return OnlineLearner{"reinforce", reinforce_metrics(),
-                              [=](ActorCriticImpl& net, torch::optim::Adam& opt, const Rollout& r, at::Generator&) {
-                                return reinforce_update(net, opt, r, train, c, device);
+                              [=](ActorCriticImpl& net, torch::optim::Adam& opt, const Rollout& r, at::Generator&,
+                                    const Collective& ranks) {
+                                return reinforce_update(net, opt, r, train, c, device, ranks);
                               }};
        }},
   };

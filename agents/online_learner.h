@@ -23,7 +23,9 @@ class SpecSchema;
 struct OnlineLearner {
   std::string name;
   std::vector<std::string> metrics;  // the losses/... columns update() may return
-  std::function<std::map<std::string, double>(ActorCriticImpl&, torch::optim::Adam&, const Rollout&, at::Generator&)>
+  // One update on this rank's rollout; every rank of `ranks` calls it together (agents/collective.h).
+  std::function<std::map<std::string, double>(ActorCriticImpl&, torch::optim::Adam&, const Rollout&, at::Generator&,
+                                              const Collective&)>
       update;
 };
 

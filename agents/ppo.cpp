@@ -39,15 +39,6 @@ PpoConfig PpoConfig::from_spec(const Spec& spec) {
   return c;
 }
 
-void check_finite(const at::Tensor& loss, const std::map<std::string, double>& parts) {
-  if (std::isfinite(loss.item<double>())) return;
-  std::ostringstream msg;
-  msg << "non-finite loss (";
-  for (const auto& [name, v] : parts) msg << name << "=" << v << " ";
-  msg << ")";
-  throw NonFiniteLoss(msg.str());
-}
-
 double explained_variance(const at::Tensor& predicted, const at::Tensor& target) {
   const double var = target.var().item<double>();
   return var == 0.0 ? std::nan("") : 1.0 - (target - predicted).var().item<double>() / var;
@@ -78,7 +69,7 @@ const std::vector<std::string>& ppo_metrics() {
 
 std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Adam& optimizer, const Rollout& rollout,
                                          const TrainConfig& train, const PpoConfig& c, at::Generator& gen,
-                                         at::Device device) {
+                                         at::Device device, const Collective& ranks) {
   at::Tensor advantages, returns;
   compute_gae(rollout, train.gamma, c.gae_lambda, advantages, returns);
 
@@ -134,21 +125,25 @@ std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Ada
 
       const at::Tensor entropy_loss = entropy.mean();
       const at::Tensor loss = pg_loss - train.ent_coef * entropy_loss + train.vf_coef * v_loss;
-      check_finite(loss, {{"policy_loss", pg_loss.item<double>()},
-                          {"value_loss", v_loss.item<double>()},
-                          {"entropy", entropy_loss.item<double>()}});
-
-      optimizer.zero_grad();
-      loss.backward();
-      torch::nn::utils::clip_grad_norm_(net.parameters(), train.max_grad_norm);
-      optimizer.step();
+      gradient_step(
+          loss,
+          [&] {
+            return std::map<std::string, double>{{"policy_loss", pg_loss.item<double>()},
+                                                 {"value_loss", v_loss.item<double>()},
+                                                 {"entropy", entropy_loss.item<double>()}};
+          },
+          optimizer, ranks, train.max_grad_norm);
 
       pg_sum += pg_loss.item<double>();
       v_sum += v_loss.item<double>();
       ent_sum += entropy_loss.item<double>();
       ++minibatches;
     }
-    if (c.target_kl > 0 && kl_sum / minibatches > c.target_kl) stop = true;
+    if (c.target_kl > 0) {
+      std::vector<double> kl = {kl_sum / minibatches};  // every rank stops together, on the mean
+      ranks.sum(kl);
+      if (kl[0] / static_cast<double>(ranks.world_size()) > c.target_kl) stop = true;
+    }
   }
   const double m = static_cast<double>(std::max<int64_t>(1, minibatches));
   return {{"losses/policy_loss", pg_sum / m},

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "agents/actor_critic.h"
+#include "agents/collective.h"
+#include "agents/gradient_step.h"
 #include "agents/rollout.h"
 #include "agents/train_config.h"
 
@@ -38,13 +40,14 @@ void compute_gae(const Rollout& r, double gamma, double lambda, at::Tensor& adva
 // The metrics ppo_update returns, in metrics.csv order.
 const std::vector<std::string>& ppo_metrics();
 
-// One PPO update on a rollout; returns the CleanRL loss metrics (losses/...).
+// One PPO update on this rank's rollout; returns the CleanRL loss metrics (losses/...). With
+// several ranks, each minibatch's gradient is averaged over them (each rank draws its own
+// minibatches; advantages are normalised per rank's minibatch, as in CleanRL's multi-GPU PPO)
+// and the KL early stop is decided on the ranks' mean KL.
 std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Adam& optimizer, const Rollout& rollout,
                                          const TrainConfig& train, const PpoConfig& c, at::Generator& gen,
-                                         at::Device device);
+                                         at::Device device, const Collective& ranks);
 
-// Throws NonFiniteLoss naming the loss terms when `loss` is NaN or infinite.
-void check_finite(const at::Tensor& loss, const std::map<std::string, double>& parts);
 double explained_variance(const at::Tensor& predicted, const at::Tensor& target);
 
 }  // namespace shardlab

@@ -28,7 +28,7 @@ const std::vector<std::string>& reinforce_metrics() {
 
 std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
                                                const Rollout& rollout, const TrainConfig& c,
-                                               const ReinforceConfig& r, at::Device device) {
+                                               const ReinforceConfig& r, at::Device device, const Collective& ranks) {
   // Monte-Carlo returns G_t, computed backwards; steps whose episode has not ended by the end of
   // the rollout have no return yet and are left out of the loss.
   const int64_t T = rollout.rewards.size(0);
@@ -44,30 +44,37 @@ std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::opti
     valid[t] = seen_end;
   }
   const at::Tensor mask = valid.flatten().to(device);
-  const double count = mask.sum().item<double>();
+  const at::Tensor g_flat = returns.flatten().to(device);
+  // The steps with a return, and the sum of their returns, over every rank: the loss is the mean
+  // over all ranks' steps (each rank divides by the count's share, and the gradient average
+  // divides by the ranks), and a rollout with no finished episode anywhere is skipped by all.
+  at::Tensor totals = torch::stack({mask.sum(), (g_flat * mask).sum()});
+  ranks.sum(totals);
+  const double count = totals[0].item<double>();
   if (count == 0) return {{"losses/policy_loss", std::nan("")}};
+  const double share = count / static_cast<double>(ranks.world_size());
 
   const PolicyOutput out = net.forward(rollout.obs.flatten(0, 1).to(device));
   const at::Tensor log_prob = log_prob_of(net, out.logits_or_mean, rollout.actions.flatten(0, 1).to(device));
-  const at::Tensor entropy = (entropy_of(net, out.logits_or_mean) * mask).sum() / count;
-  const at::Tensor g_flat = returns.flatten().to(device);
+  const at::Tensor entropy = (entropy_of(net, out.logits_or_mean) * mask).sum() / share;
 
   at::Tensor baseline = torch::zeros_like(g_flat);
   at::Tensor v_loss = torch::zeros({}, g_flat.options());
   if (r.baseline == "value") {
     baseline = out.value.detach();
-    v_loss = 0.5 * ((out.value - g_flat).pow(2) * mask).sum() / count;
+    v_loss = 0.5 * ((out.value - g_flat).pow(2) * mask).sum() / share;
   } else if (r.baseline == "mean") {
-    baseline = ((g_flat * mask).sum() / count).expand_as(g_flat);
+    baseline = (totals[1] / count).expand_as(g_flat);
   }
-  const at::Tensor pg_loss = (-(log_prob * (g_flat - baseline)) * mask).sum() / count;
+  const at::Tensor pg_loss = (-(log_prob * (g_flat - baseline)) * mask).sum() / share;
   const at::Tensor loss = pg_loss - c.ent_coef * entropy + c.vf_coef * v_loss;
-  check_finite(loss, {{"policy_loss", pg_loss.item<double>()}, {"value_loss", v_loss.item<double>()}});
-
-  optimizer.zero_grad();
-  loss.backward();
-  torch::nn::utils::clip_grad_norm_(net.parameters(), c.max_grad_norm);
-  optimizer.step();
+  gradient_step(
+      loss,
+      [&] {
+        return std::map<std::string, double>{{"policy_loss", pg_loss.item<double>()},
+                                             {"value_loss", v_loss.item<double>()}};
+      },
+      optimizer, ranks, c.max_grad_norm);
   return {{"losses/policy_loss", pg_loss.item<double>()},
           {"losses/value_loss", v_loss.item<double>()},
           {"losses/entropy", entropy.item<double>()},

@@ -30,6 +30,6 @@ const std::vector<std::string>& reinforce_metrics();
 
 std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
                                                const Rollout& rollout, const TrainConfig& c,
-                                               const ReinforceConfig& r, at::Device device);
+                                               const ReinforceConfig& r, at::Device device, const Collective& ranks);
 
 }  // namespace shardlab

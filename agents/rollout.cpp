@@ -30,10 +30,11 @@ double EpisodeWindow::mean(const std::vector<EpisodeStats>& episodes, const std:
   return sum / static_cast<double>(episodes.size());
 }
 
-RolloutCollector::RolloutCollector(VectorEnv venv, const TrainConfig& config, at::Device device)
+RolloutCollector::RolloutCollector(VectorEnv venv, const TrainConfig& config, at::Device device, Collective ranks)
     : venv_(std::move(venv)),
       config_(config),
       device_(device),
+      ranks_(std::move(ranks)),
       obs_stats_(venv_.observation_spec().size()),
       reward_scaler_(venv_.num_envs(), config.gamma, config.reward_clip) {}
 
@@ -43,7 +44,7 @@ at::Tensor RolloutCollector::prepare(const float* obs, int64_t rows, bool update
   sizes.insert(sizes.end(), shape.begin(), shape.end());
   at::Tensor x = torch::from_blob(const_cast<float*>(obs), sizes, torch::kFloat32).clone();
   if (config_.normalize_observations) {
-    if (update_stats) obs_stats_.update(obs, rows);
+    if (update_stats) obs_stats_.update(obs, rows, ranks_);
     at::Tensor mean = torch::tensor(obs_stats_.mean, torch::kFloat64).to(torch::kFloat32).reshape(shape);
     at::Tensor var = torch::tensor(obs_stats_.var, torch::kFloat64).to(torch::kFloat32).reshape(shape);
     x = ((x - mean) / (var + 1e-8).sqrt()).clamp(-config_.observation_clip, config_.observation_clip);
@@ -146,7 +147,7 @@ Rollout RolloutCollector::collect(ActorCriticImpl& net, at::Generator& gen, int6
       terminated[t][i] = static_cast<float>(venv_.terminated()[i]);
       truncated[t][i] = static_cast<float>(venv_.truncated()[i]);
     }
-    if (config_.normalize_reward) reward_scaler_.scale(rewards.data(), done.data(), static_cast<int>(n));
+    if (config_.normalize_reward) reward_scaler_.scale(rewards.data(), done.data(), static_cast<int>(n), ranks_);
     r.rewards[t].copy_(torch::from_blob(rewards.data(), {n}, f32));
   }
   r.next_value = net.forward(prepare(venv_.observations(), n, false)).value.cpu();

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "agents/actor_critic.h"
+#include "agents/collective.h"
 #include "agents/normalization.h"
 #include "agents/train_config.h"
 #include "core/episode_assembler.h"
@@ -43,7 +44,8 @@ struct EpisodeWindow {
 
 class RolloutCollector {
  public:
-  RolloutCollector(VectorEnv venv, const TrainConfig& config, at::Device device);
+  // `ranks`: in a data-parallel run, the normalisers merge every rank's batch at each step.
+  RolloutCollector(VectorEnv venv, const TrainConfig& config, at::Device device, Collective ranks);
 
   Rollout collect(ActorCriticImpl& net, at::Generator& gen, int64_t num_steps);
 
@@ -63,6 +65,7 @@ class RolloutCollector {
   VectorEnv venv_;
   TrainConfig config_;
   at::Device device_;
+  Collective ranks_;
   RunningMeanStd obs_stats_;
   RewardScaler reward_scaler_;
   EpisodeWindow episodes_;

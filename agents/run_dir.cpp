@@ -63,20 +63,26 @@ RunConfig RunConfig::from_spec(const Spec& spec) {
   return c;
 }
 
+void RunDir::check_can_open(const std::string& root, const std::string& name, const Spec& spec, bool resume) {
+  const std::string path = (fs::path(root) / name).string();
+  const std::string spec_file = path + "/spec.ini";
+  if (resume) {
+    if (!fs::is_regular_file(spec_file)) throw InputError(path + ": no run to resume there (no spec.ini)");
+    const Spec saved = Spec::from_text(spec.schema(), read_text_file(spec_file), spec_file, {});
+    const std::string diff = spec.difference_from(saved);
+    if (!diff.empty()) throw InputError("--resume with a different spec than the run's: " + diff);
+  } else if (fs::exists(path)) {
+    throw InputError(path + " exists; pass --resume to continue it, or choose another --out or run.name");
+  }
+}
+
 RunDir RunDir::open(const std::string& root, const std::string& name, const Spec& spec, bool resume) {
+  check_can_open(root, name, spec, resume);
   RunDir run;
   run.path_ = (fs::path(root) / name).string();
   run.resumed_ = resume;
   run.spec_ = &spec;
   const std::string spec_file = run.file("spec.ini");
-  if (resume) {
-    if (!fs::is_regular_file(spec_file)) throw InputError(run.path_ + ": no run to resume there (no spec.ini)");
-    const Spec saved = Spec::from_text(spec.schema(), read_text_file(spec_file), spec_file, {});
-    const std::string diff = spec.difference_from(saved);
-    if (!diff.empty()) throw InputError("--resume with a different spec than the run's: " + diff);
-  } else if (fs::exists(run.path_)) {
-    throw InputError(run.path_ + " exists; pass --resume to continue it, or choose another --out or run.name");
-  }
   std::error_code error;
   fs::create_directories(fs::path(run.path_) / "checkpoints", error);
   if (error) throw FileError(run.path_ + ": cannot create the run folder: " + error.message());

@@ -36,6 +36,8 @@ class RunDir {
   // A new run refuses an existing folder; a resumed one needs the folder's spec.ini to match
   // `spec` (InputError naming the keys that differ).
   static RunDir open(const std::string& root, const std::string& name, const Spec& spec, bool resume);
+  // The checks of open() without creating anything (a launcher checks before it starts ranks).
+  static void check_can_open(const std::string& root, const std::string& name, const Spec& spec, bool resume);
 
   const std::string& path() const { return path_; }
   bool resumed() const { return resumed_; }

@@ -30,17 +30,52 @@ std::string format_rate(double v) {
 }
 
 // The rollout's observations (kept twice: as collected and as the learner's flattened batch),
-// its per-step scalars, and the environments themselves (a generous 64 KiB each: Box2D worlds).
-void require_rollout_memory(const Spec& spec, const TrainConfig& config, const ObservationSpec& observations) {
+// its per-step scalars, and the environments themselves (a generous 64 KiB each: Box2D worlds),
+// for this rank's `envs` environments.
+void require_rollout_memory(const Spec& spec, const TrainConfig& config, const ObservationSpec& observations,
+                            int64_t rank_envs) {
   int64_t observation_floats = 1;
   for (int64_t d : observations.shape) observation_floats *= d;
-  const double envs = static_cast<double>(spec.get_int("env.num_envs"));
+  const double envs = static_cast<double>(rank_envs);
   const double rows = envs * static_cast<double>(config.num_steps);
   const double bytes = rows * (2.0 * 4.0 * static_cast<double>(observation_floats) + 64.0) + envs * 65536.0;
   require_memory(bytes,
                  "env.num_envs = " + std::to_string(spec.get_int("env.num_envs")) +
                      " with train.num_steps = " + std::to_string(config.num_steps),
                  "lower either");
+}
+
+// This rank's share of env.num_envs; InputError when the ranks cannot share them evenly.
+int64_t rank_envs(const Spec& spec, const Collective& ranks) {
+  const int64_t total = spec.get_int("env.num_envs");
+  if (total % ranks.world_size() != 0)
+    throw InputError("env.num_envs = " + std::to_string(total) + " does not divide among " +
+                     std::to_string(ranks.world_size()) + " ranks: use a multiple of the rank count");
+  if (ranks.distributed() && spec.get_bool("run.save_experience"))
+    throw InputError("run.save_experience = true needs a single process: each rank sees only its own environments");
+  return total / ranks.world_size();
+}
+
+// The update's metrics over every rank: the learner's losses as the ranks' mean, the episodes
+// (count, mean return and length, outcome rates) over all ranks' episodes. One all-reduce.
+void merge_metrics(std::map<std::string, double>& row, const std::vector<EpisodeStats>& episodes,
+                   const EnvRegistration& env, const std::vector<std::string>& learner_metrics,
+                   const Collective& ranks) {
+  std::vector<std::string> fields = {"return", "length"};
+  for (const EpisodeRate& rate : env.rates) fields.push_back(rate.stat);
+  std::vector<double> sums = {static_cast<double>(episodes.size())};
+  for (const std::string& f : fields) sums.push_back(episodes.empty() ? 0.0 : EpisodeWindow::mean(episodes, f) *
+                                                                                  static_cast<double>(episodes.size()));
+  for (const std::string& m : learner_metrics) sums.push_back(row.count(m) ? row[m] : std::nan(""));
+  ranks.sum(sums);
+  const double n = sums[0];
+  const double nan = std::nan("");
+  row["charts/episodes"] = n;
+  row["charts/episodic_return"] = n > 0 ? sums[1] / n : nan;
+  row["charts/episodic_length"] = n > 0 ? sums[2] / n : nan;
+  for (size_t i = 0; i < env.rates.size(); ++i) row["charts/" + env.rates[i].name] = n > 0 ? sums[3 + i] / n : nan;
+  for (size_t i = 0; i < learner_metrics.size(); ++i)
+    row[learner_metrics[i]] = sums[1 + fields.size() + i] / static_cast<double>(ranks.world_size());
 }
 
 }  // namespace
@@ -67,7 +102,9 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   const TrainConfig config = TrainConfig::from_spec(spec);
   // What a spec can get wrong is refused before the run folder exists.
   const std::vector<std::string> columns = online_metric_columns(spec);
-  require_rollout_memory(spec, config, make_env(spec, 0)->observation_spec());
+  const Collective& ranks = options.ranks;
+  const int64_t num_envs = rank_envs(spec, ranks);
+  require_rollout_memory(spec, config, make_env(spec, 0)->observation_spec(), num_envs);
   TrainingRun run(spec, options);
   const at::Device device = run.device();
   const uint64_t seed = run.config().seed;
@@ -94,18 +131,26 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   checkpoint.add("obs_normalize", normalize_observations, /*optional=*/true);
   checkpoint.add("obs_clip", observation_clip, /*optional=*/true);
   run.restore();
+  // Each rank samples actions and minibatches from its own stream (rank 0 keeps the saved one).
+  if (!ranks.leader())
+    gen.set_current_seed(mix_seed(mix_seed(mix_seed(seed, kSamplingStream), ranks.rank()), run.update()));
 
   // A resumed run restarts its environments from a fresh stream (their states are not saved).
-  RolloutCollector collector(make_vector_env(spec, options.resume ? mix_seed(kResumeStream, run.update()) : 0), config,
-                             device);
+  // Rank r steps environments r*n .. r*n+n-1 of the run's env.num_envs.
+  RolloutCollector collector(make_vector_env(spec, options.resume ? mix_seed(kResumeStream, run.update()) : 0,
+                                             num_envs, ranks.rank() * num_envs),
+                             config, device, ranks);
   if (options.resume) {
     collector.observation_stats() = observation_stats;
     collector.reward_scaler().stats = return_stats;
   }
-  const int64_t batch = config.num_steps * collector.venv().num_envs();
+  const int64_t batch = config.num_steps * collector.venv().num_envs() * ranks.world_size();
   const int64_t num_updates = std::max<int64_t>(1, config.total_steps / batch);
   run.start(columns, {{"algo", learner.name}, {"num_updates", num_updates}, {"batch_size", batch}});
-  if (run.config().save_experience) {
+  if (ranks.distributed() && ranks.leader())
+    std::cerr << "data-parallel: " << ranks.world_size() << " ranks of " << num_envs << " environments and "
+              << run.config().threads << " thread(s) each\n";
+  if (run.config().save_experience && ranks.leader()) {
     const auto& v = collector.venv();
     collector.save_experience_to(std::make_unique<ExperienceWriter>(
         run.dir().file("experience.h5"), v.observation_spec(), v.action_spec(), false, v.info_names(),
@@ -130,9 +175,10 @@ std::string train(const Spec& spec, const TrainOptions& options) {
     const auto update_start = std::chrono::steady_clock::now();
     std::map<std::string, double> row;
     try {
-      row = learner.update(*net, optimizer, rollout, gen);
+      row = learner.update(*net, optimizer, rollout, gen, ranks);
     } catch (const NonFiniteLoss& e) {
       collector.finish_experience();
+      if (!ranks.leader()) throw;
       const auto last_good = run.dir().newest_checkpoint();
       throw NonFiniteLoss(
           "training stopped at update " + std::to_string(update) + ": " + e.what() +
@@ -145,10 +191,14 @@ std::string train(const Spec& spec, const TrainOptions& options) {
 
     const auto& episodes = collector.episodes().this_update;
     row["charts/learning_rate"] = lr;
-    row["charts/episodes"] = static_cast<double>(episodes.size());
-    row["charts/episodic_return"] = EpisodeWindow::mean(episodes, "return");
-    row["charts/episodic_length"] = EpisodeWindow::mean(episodes, "length");
-    for (const EpisodeRate& rate : env.rates) row["charts/" + rate.name] = EpisodeWindow::mean(episodes, rate.stat);
+    if (ranks.distributed()) {
+      merge_metrics(row, episodes, env, learner.metrics, ranks);
+    } else {
+      row["charts/episodes"] = static_cast<double>(episodes.size());
+      row["charts/episodic_return"] = EpisodeWindow::mean(episodes, "return");
+      row["charts/episodic_length"] = EpisodeWindow::mean(episodes, "length");
+      for (const EpisodeRate& rate : env.rates) row["charts/" + rate.name] = EpisodeWindow::mean(episodes, rate.stat);
+    }
 
     observation_stats = collector.observation_stats();
     return_stats = collector.reward_scaler().stats;
@@ -164,7 +214,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
     run.finish_update(update, global_step, std::move(row), num_updates * batch, extra, update == num_updates);
   }
   collector.finish_experience();
-  return run.dir().path();
+  return ranks.leader() ? run.dir().path() : "";
 }
 
 }  // namespace shardlab

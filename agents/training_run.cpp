@@ -23,7 +23,9 @@ at::Device pick_device(const std::string& name) {
 TrainingRun::TrainingRun(const Spec& spec, const TrainOptions& options)
     : spec_(spec),
       config_(RunConfig::from_spec(spec)),
-      dir_(RunDir::open(options.out_root, options.run_name, spec, options.resume)),
+      ranks_(options.ranks),
+      dir_(ranks_.leader() ? std::optional<RunDir>(RunDir::open(options.out_root, options.run_name, spec, options.resume))
+                           : std::nullopt),
       device_(pick_device(config_.device)) {
   at::set_num_threads(static_cast<int>(config_.threads));
   checkpoint_.add("update", update_);
@@ -32,11 +34,28 @@ TrainingRun::TrainingRun(const Spec& spec, const TrainOptions& options)
   progress_ = std::make_unique<Progress>("train " + options.run_name);
 }
 
+const RunDir& TrainingRun::dir() const {
+  if (!dir_) throw Error("rank " + std::to_string(ranks_.rank()) + " has no run folder (only rank 0 writes it)");
+  return *dir_;
+}
+
 std::string TrainingRun::restore() {
-  if (!dir_.resumed()) return "";
-  const std::vector<std::string> saved = dir_.checkpoints();
+  const std::string path = ranks_.leader() ? restore_from_folder() : "";
+  if (ranks_.distributed()) {
+    std::string state = ranks_.leader() ? checkpoint_.to_bytes(spec_.to_ini()) : "";
+    ranks_.broadcast(state);
+    if (!ranks_.leader()) checkpoint_.load_bytes(state, "rank 0's training state");
+  }
+  first_step_ = global_step_;
+  return path;
+}
+
+std::string TrainingRun::restore_from_folder() {
+  const RunDir& folder = dir();
+  if (!folder.resumed()) return "";
+  const std::vector<std::string> saved = folder.checkpoints();
   if (saved.empty()) {
-    std::cerr << dir_.path() << " has no checkpoint yet; starting it over\n";
+    std::cerr << folder.path() << " has no checkpoint yet; starting it over\n";
     return "";
   }
   // A corrupt checkpoint is set aside (renamed, never deleted) and the one before it is used.
@@ -50,18 +69,20 @@ std::string TrainingRun::restore() {
                 << (std::next(it) != saved.rend() ? ", resuming from the previous checkpoint\n" : "\n");
       continue;
     }
-    first_step_ = global_step_;
-    std::cerr << "resuming " << dir_.path() << " from " << *it << " (update " << update_ << ", step " << global_step_
+    std::cerr << "resuming " << folder.path() << " from " << *it << " (update " << update_ << ", step " << global_step_
               << ")\n";
     return *it;
   }
-  throw FileError(dir_.path() + ": every checkpoint is corrupt (set aside as *.corrupt); start a new run");
+  throw FileError(folder.path() + ": every checkpoint is corrupt (set aside as *.corrupt); start a new run");
 }
 
 void TrainingRun::start(const std::vector<std::string>& columns, const nlohmann::json& facts) {
-  metrics_ = std::make_unique<MetricsCsv>(dir_.file("metrics.csv"), columns, dir_.resumed() ? global_step_ : -1);
-  dir_.write_run_json(facts, update_);
   first_step_ = global_step_;
+  if (!ranks_.leader()) return;
+  nlohmann::json all = facts;
+  all["world_size"] = ranks_.world_size();
+  metrics_ = std::make_unique<MetricsCsv>(dir_->file("metrics.csv"), columns, dir_->resumed() ? global_step_ : -1);
+  dir_->write_run_json(all, update_);
 }
 
 double TrainingRun::elapsed() const { return time_s_ + progress_->seconds(); }
@@ -77,12 +98,13 @@ void TrainingRun::finish_update(int64_t update, int64_t global_step, std::map<st
   row["global_step"] = static_cast<double>(global_step);
   row["update"] = static_cast<double>(update);
   row["time_s"] = elapsed();
+  if (!ranks_.leader()) return;
   if (update % config_.checkpoint_every == 0 || last) {
     const double session = progress_->seconds();
     time_s_ += session;  // the checkpoint stores the run's training time so far
-    checkpoint_.save(dir_.checkpoint_path(update), spec_.to_ini());
+    checkpoint_.save(dir_->checkpoint_path(update), spec_.to_ini());
     time_s_ -= session;
-    dir_.prune_checkpoints(config_.keep_checkpoints);
+    dir_->prune_checkpoints(config_.keep_checkpoints);
   }
   metrics_->write(row);
   if (last)

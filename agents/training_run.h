@@ -8,11 +8,13 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 #include "agents/checkpoint.h"
+#include "agents/collective.h"
 #include "agents/run_dir.h"
 #include "core/metrics_csv.h"
 #include "core/progress.h"
@@ -25,15 +27,20 @@ struct TrainOptions {
   std::string out_root = "runs";
   std::string run_name;  // folder name under out_root
   bool resume = false;   // continue the run in that folder from its newest checkpoint
+  Collective ranks;      // a data-parallel run's ranks (a world of one by default)
 };
 
+// In a data-parallel run only rank 0 (the leader) has the run folder: it writes the metrics, the
+// progress line and the checkpoints; the other ranks keep the counters and take rank 0's state.
 class TrainingRun {
  public:
-  // Opens (or resumes) the run folder, sets torch's thread count and picks the device.
+  // Opens (or resumes) the run folder on the leader, sets torch's thread count, picks the device.
   TrainingRun(const Spec& spec, const TrainOptions& options);
 
   const RunConfig& config() const { return config_; }
-  const RunDir& dir() const { return dir_; }
+  const Collective& ranks() const { return ranks_; }
+  // The run folder: the leader's only (Error on another rank).
+  const RunDir& dir() const;
   at::Device device() const { return device_; }
   // The learner adds its parts (modules, optimizers, generators, normalisers); the run adds its
   // counters "update", "global_step" and "time_s".
@@ -42,7 +49,8 @@ class TrainingRun {
   int64_t global_step() const { return global_step_; }
 
   // On --resume: loads the newest checkpoint into every part and returns its path ("" when the
-  // run has none yet, said on stderr).
+  // run has none yet, said on stderr). Then, with several ranks, every rank takes the leader's
+  // parts (resumed or freshly initialised), so all start from rank 0's parameters.
   std::string restore();
   // Writes run.json with the learner's facts and opens metrics.csv with these columns (rows past
   // the restored checkpoint dropped). The columns "global_step", "update", "time_s" come first.
@@ -60,7 +68,8 @@ class TrainingRun {
  private:
   const Spec& spec_;
   RunConfig config_;
-  RunDir dir_;
+  Collective ranks_;
+  std::optional<RunDir> dir_;
   at::Device device_;
   Checkpoint checkpoint_;
   int64_t update_ = 0, global_step_ = 0;
@@ -68,6 +77,7 @@ class TrainingRun {
   int64_t first_step_ = 0;
   std::unique_ptr<MetricsCsv> metrics_;
   std::unique_ptr<Progress> progress_;
+  std::string restore_from_folder();
 };
 
 }  // namespace shardlab

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +38,18 @@ TrainOptions run_options(const po::variables_map& vm, const Spec& spec, const st
 // The running shardlab executable (/proc/self/exe), for commands that start more of it.
 std::string self_executable();
 
+// The data-parallel flags of a training command (cli/launch.cpp): --nproc, --world-size, --rank,
+// --master, --timeout.
+void add_parallel_flags(po::options_description& flags);
+// With --nproc N > 1: checks the request once (`check(N)`, the run folder), starts N ranks of
+// `shardlab COMMAND ARGS` (without --nproc) on this machine, waits for them and returns the exit
+// status. Otherwise joins the process group that the flags or a launcher's environment
+// (torchrun's or SLURM's variables) describe into options.ranks (a world of one when none is set)
+// and returns nothing: the caller trains.
+std::optional<int> launch_or_join(const std::string& command, const std::vector<std::string>& args,
+                                  const po::variables_map& vm, const Spec& spec, TrainOptions& options,
+                                  const std::function<void(int64_t)>& check);
+
 // The version string recorded in every output: "shardlab 0.1.0".
 std::string version_string();
 
@@ -53,6 +67,7 @@ int cmd_offline(const std::vector<std::string>& args);
 int cmd_relabel(const std::vector<std::string>& args);
 int cmd_dataset(const std::vector<std::string>& args);
 int cmd_ablate(const std::vector<std::string>& args);
+int cmd_sweep(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 

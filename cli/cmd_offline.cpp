@@ -14,9 +14,12 @@ namespace shardlab::cli {
 int cmd_offline(const std::vector<std::string>& args) {
   po::options_description flags(
       "shardlab offline SPEC [--set key=value ...] [--out DIR] [--resume]\n"
-      "  trains offline.algo (bc, iql, atac) on offline.dataset with offline.reward labels");
+      "  trains offline.algo (bc, iql, atac) on offline.dataset with offline.reward labels\n"
+      "  [--nproc N | --world-size W --rank R --master HOST:PORT] [--timeout S]: data-parallel, each rank\n"
+      "  sampling its own offline.batch_size rows per step");
   flags.add_options()("help,h", "show this help");
   add_run_flags(flags);
+  add_parallel_flags(flags);
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("offline", args, flags, positional);
@@ -27,9 +30,10 @@ int cmd_offline(const std::vector<std::string>& args) {
   if (!vm.count("spec") && !vm.count("set"))
     throw InputError("shardlab offline: expected a spec file (or --set offline.dataset=FILE.h5 ...)");
   const Spec spec = load_spec(vm);
-  const TrainOptions options = run_options(vm, spec, "offline");
+  TrainOptions options = run_options(vm, spec, "offline");
+  if (const auto status = launch_or_join("offline", args, vm, spec, options, [](int64_t) {})) return *status;
   const std::string run_dir = train_offline(spec, options);
-  std::cout << "run folder: " << run_dir << "\n";
+  if (options.ranks.leader()) std::cout << "run folder: " << run_dir << "\n";
   return 0;
 }
 

@@ -11,9 +11,12 @@
 namespace shardlab::cli {
 
 int cmd_train(const std::vector<std::string>& args) {
-  po::options_description flags("shardlab train SPEC [--set key=value ...] [--out DIR] [--resume]");
+  po::options_description flags(
+      "shardlab train SPEC [--set key=value ...] [--out DIR] [--resume]\n"
+      "               [--nproc N | --world-size W --rank R --master HOST:PORT] [--timeout S]");
   flags.add_options()("help,h", "show this help");
   add_run_flags(flags);
+  add_parallel_flags(flags);
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("train", args, flags, positional);
@@ -25,9 +28,15 @@ int cmd_train(const std::vector<std::string>& args) {
     throw InputError(
         "shardlab train: expected a spec file (experiments/*.ini); `shardlab demo` runs the built-in defaults");
   const Spec spec = load_spec(vm);
-  const TrainOptions options = run_options(vm, spec, "default");
+  TrainOptions options = run_options(vm, spec, "default");
+  const auto check = [&](int64_t ranks) {
+    if (spec.get_int("env.num_envs") % ranks != 0)
+      throw InputError("env.num_envs = " + std::to_string(spec.get_int("env.num_envs")) + " does not divide among " +
+                       std::to_string(ranks) + " ranks (--nproc): use a multiple of the rank count");
+  };
+  if (const auto status = launch_or_join("train", args, vm, spec, options, check)) return *status;
   const std::string run_dir = train(spec, options);
-  std::cout << "run folder: " << run_dir << "\n";
+  if (options.ranks.leader()) std::cout << "run folder: " << run_dir << "\n";
   return 0;
 }
 

@@ -27,6 +27,8 @@ commands:
   relabel IN OUT          copy a dataset with zero, random or negative rewards
   dataset make            random / medium / medium-replay / expert / medium-expert data of a task
   ablate SPEC             the survival-instinct grid: datasets, every cell, the table and a chart
+  sweep SPEC --seeds A:B  train and evaluate seeds x a --grid of spec values, each cell a process here
+                          or a SLURM job array (--emit slurm); `sweep summarize DIR`: mean and 95% interval
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
   spec show [SPEC]        the fully resolved spec (with --set overrides)
@@ -52,7 +54,7 @@ int main(int argc, char** argv) {
       {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
       {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze}, {"render", cli::cmd_render},
       {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel}, {"dataset", cli::cmd_dataset},
-      {"ablate", cli::cmd_ablate},
+      {"ablate", cli::cmd_ablate},   {"sweep", cli::cmd_sweep},
   };
   try {
     if (command == "version" || command == "--version") {

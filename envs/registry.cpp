@@ -106,13 +106,13 @@ std::unique_ptr<Env> make_env(const Spec& spec, int64_t index, uint64_t stream) 
   return find_env(spec.get_string("env.name")).make(spec, seed);
 }
 
-VectorEnv make_vector_env(const Spec& spec, uint64_t stream, int64_t num_envs) {
+VectorEnv make_vector_env(const Spec& spec, uint64_t stream, int64_t num_envs, int64_t first_index) {
   std::vector<std::unique_ptr<Env>> envs;
   const int64_t n = num_envs > 0 ? num_envs : spec.get_int("env.num_envs");
   // A generous 64 KiB per environment (Box2D worlds), checked before the first is made.
   require_memory(static_cast<double>(n) * 65536.0, "env.num_envs = " + std::to_string(n) + " environments",
                  "lower env.num_envs");
-  for (int64_t i = 0; i < n; ++i) envs.push_back(make_env(spec, i, stream));
+  for (int64_t i = 0; i < n; ++i) envs.push_back(make_env(spec, first_index + i, stream));
   return VectorEnv(std::move(envs));
 }
 

@@ -53,7 +53,8 @@ void declare_env_keys(SpecSchema& schema);
 // stream 0 is the default, other streams give independent environments (resumed runs,
 // evaluation).
 std::unique_ptr<Env> make_env(const Spec& spec, int64_t index, uint64_t stream = 0);
-// env.num_envs environments (or `num_envs` if positive), environment i from (run.seed, stream, i).
-VectorEnv make_vector_env(const Spec& spec, uint64_t stream = 0, int64_t num_envs = 0);
+// env.num_envs environments (or `num_envs` if positive), the i-th of them environment first_index + i
+// (seeded from (run.seed, stream, first_index + i)): a data-parallel rank makes its own share.
+VectorEnv make_vector_env(const Spec& spec, uint64_t stream = 0, int64_t num_envs = 0, int64_t first_index = 0);
 
 }  // namespace shardlab

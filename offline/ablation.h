@@ -10,7 +10,6 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 namespace shardlab {
 
@@ -33,8 +32,5 @@ struct AblationConfig {
 // Runs (or continues) the grid; `self` is the shardlab executable that runs the cells. Returns
 // the path of ablation.md.
 std::string run_ablation(const Spec& spec, const std::string& spec_path, const std::string& self, int jobs);
-
-// Student-t 95% interval half-width of the mean of `values` (0 for fewer than two).
-double t_interval95(const std::vector<double>& values);
 
 }  // namespace shardlab

@@ -158,7 +158,10 @@ struct AtacLearner::Temperatures {
 };
 
 AtacLearner::AtacLearner(const OfflineLearnerContext& context, const AtacConfig& config)
-    : config_(config), action_spec_(context.action_spec), temperatures_(std::make_unique<Temperatures>()) {
+    : config_(config),
+      ranks_(context.ranks),
+      action_spec_(context.action_spec),
+      temperatures_(std::make_unique<Temperatures>()) {
   const NetworkConfig network = NetworkConfig::from_spec(context.spec);
   const ObservationSpec& obs = context.observation_spec;
   net_ = ActorCritic(network, obs, action_spec_, context.init);
@@ -385,13 +388,13 @@ std::map<std::string, double> AtacLearner::update(const Batch& batch, int64_t st
     critic.bellman = torch::cat({first.bellman, second.bellman}).detach();
     if (!warmup) critic.pessimism = torch::cat({first.pessimism, second.pessimism}).detach();
     critic.q_data = torch::cat({first.q_data, second.q_data});
-    check_finite(critic.loss, {{"critic_loss", critic.loss.item<double>()}});
   } else {
     critic = critic_loss(batch, next_policy, policy.detach(), warmup);
-    check_finite(critic.loss, {{"critic_loss", critic.loss.item<double>()}});
-    critic.loss.backward();
+    if (std::isfinite(critic.loss.item<double>())) critic.loss.backward();
   }
-  critic_optimizer.step();
+  finish_gradient_step(
+      critic.loss, [&] { return std::map<std::string, double>{{"critic_loss", critic.loss.item<double>()}}; },
+      critic_optimizer, ranks_);
   if (!warmup) project_critic();  // the warm start (the reference's pretraining) has no constraint
 
   // 2. Target critic.
@@ -400,9 +403,9 @@ std::map<std::string, double> AtacLearner::update(const Batch& batch, int64_t st
   // 3. Temperature, toward the target entropy.
   const at::Tensor entropy = action_spec_.discrete ? -(policy * log_prob).sum(1).mean() : -log_prob.mean();
   const at::Tensor alpha_loss = (temperature * (entropy.detach() - target_entropy_)).sum();
-  alpha_optimizer.zero_grad();
-  alpha_loss.backward();
-  alpha_optimizer.step();
+  gradient_step(
+      alpha_loss, [&] { return std::map<std::string, double>{{"alpha_loss", alpha_loss.item<double>()}}; },
+      alpha_optimizer, ranks_);
   const double alpha = temperature.exp().item<double>();
 
   // 4. Actor: behaviour cloning in the warm start, else the relative lower bound of one head.
@@ -415,10 +418,9 @@ std::map<std::string, double> AtacLearner::update(const Batch& batch, int64_t st
     actor = a.loss;
     q_policy = a.q_policy.detach();
   }
-  check_finite(actor, {{"actor_loss", actor.item<double>()}});
-  actor_optimizer.zero_grad();
-  actor.backward();
-  actor_optimizer.step();
+  gradient_step(
+      actor, [&] { return std::map<std::string, double>{{"actor_loss", actor.item<double>()}}; }, actor_optimizer,
+      ranks_);
 
   // One copy to doubles for every metric (no per-value sync).
   std::vector<at::Tensor> values = {critic.loss.detach(), critic.bellman.detach().mean(),

@@ -98,6 +98,7 @@ class AtacLearner : public OfflineLearner {
   torch::nn::Module& q_target_module();
 
   AtacConfig config_;
+  Collective ranks_;
   ActionSpec action_spec_;
   double vmin_, vmax_;
   double target_entropy_;

@@ -28,7 +28,7 @@ BcConfig BcConfig::from_spec(const Spec& spec) {
 }
 
 BcLearner::BcLearner(const OfflineLearnerContext& context, const BcConfig& config)
-    : config_(config), device_(context.device) {
+    : config_(config), device_(context.device), ranks_(context.ranks) {
   net_ =
       ActorCritic(NetworkConfig::from_spec(context.spec), context.observation_spec, context.action_spec, context.init);
   net_->to(device_);
@@ -53,10 +53,9 @@ std::map<std::string, double> BcLearner::update(const Batch& batch, int64_t step
   const double loss_v = loss.item<double>();
   const double ll_v = log_likelihood.item<double>();
   const double ent_v = entropy.item<double>();
-  check_finite(loss, {{"bc_loss", loss_v}, {"log_likelihood", ll_v}, {"entropy", ent_v}});
-  optimizer_->zero_grad();
-  loss.backward();
-  optimizer_->step();
+  gradient_step(
+      loss, [&] { return std::map<std::string, double>{{"bc_loss", loss_v}, {"log_likelihood", ll_v}, {"entropy", ent_v}}; },
+      *optimizer_, ranks_);
   return {{"losses/bc_loss", loss_v}, {"losses/log_likelihood", ll_v}, {"losses/entropy", ent_v}};
 }
 

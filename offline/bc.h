@@ -33,6 +33,7 @@ class BcLearner : public OfflineLearner {
  private:
   BcConfig config_;
   at::Device device_;
+  Collective ranks_;
   ActorCritic net_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
 };

@@ -48,7 +48,10 @@ at::Tensor expectile_loss(const at::Tensor& u, double tau) {
 }
 
 IqlLearner::IqlLearner(const OfflineLearnerContext& context, const IqlConfig& config)
-    : config_(config), action_spec_(context.action_spec), total_steps_(std::max<int64_t>(1, context.total_steps)) {
+    : config_(config),
+      ranks_(context.ranks),
+      action_spec_(context.action_spec),
+      total_steps_(std::max<int64_t>(1, context.total_steps)) {
   const NetworkConfig network = NetworkConfig::from_spec(context.spec);
   const ObservationSpec& obs = context.observation_spec;
   net_ = ActorCritic(network, obs, action_spec_, context.init);
@@ -130,10 +133,9 @@ std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t ste
   }
   const at::Tensor v = value->forward(batch.observations);
   const at::Tensor value_loss = expectile_loss(q_target_data - v, config_.expectile);
-  check_finite(value_loss, {{"value_loss", value_loss.item<double>()}});
-  v_optimizer_->zero_grad();
-  value_loss.backward();
-  v_optimizer_->step();
+  gradient_step(
+      value_loss, [&] { return std::map<std::string, double>{{"value_loss", value_loss.item<double>()}}; },
+      *v_optimizer_, ranks_);
 
   // The updated V(s) and V(s') (the paper's code updates V first and uses it for both the
   // actor's advantages and the Q targets).
@@ -151,21 +153,18 @@ std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t ste
   const PolicyOutput out = net_->forward(batch.observations);
   const at::Tensor log_prob = log_prob_of(*net_, out.logits_or_mean, batch.actions);
   const at::Tensor actor_loss = -(weight * log_prob).mean();
-  check_finite(actor_loss, {{"actor_loss", actor_loss.item<double>()}});
   const double lr = actor_lr_at(step);
   for (auto& group : actor_optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-  actor_optimizer_->zero_grad();
-  actor_loss.backward();
-  actor_optimizer_->step();
+  gradient_step(
+      actor_loss, [&] { return std::map<std::string, double>{{"actor_loss", actor_loss.item<double>()}}; },
+      *actor_optimizer_, ranks_);
 
   // 3. Q: regression onto r + gamma (1 - d) V(s'); no policy action anywhere.
   const at::Tensor y = batch.rewards + config_.gamma * (1.0 - batch.terminals) * v_next;
   const at::Tensor q = q_of(batch, /*target=*/false);
   const at::Tensor q_loss = (q - y.unsqueeze(0)).pow(2).mean(1).sum();
-  check_finite(q_loss, {{"q_loss", q_loss.item<double>()}});
-  q_optimizer_->zero_grad();
-  q_loss.backward();
-  q_optimizer_->step();
+  gradient_step(
+      q_loss, [&] { return std::map<std::string, double>{{"q_loss", q_loss.item<double>()}}; }, *q_optimizer_, ranks_);
 
   // 4. Target critic.
   polyak_update(q_target_module(), q_module(), config_.tau);

@@ -66,6 +66,7 @@ class IqlLearner : public OfflineLearner {
   torch::nn::Module& q_target_module();
 
   IqlConfig config_;
+  Collective ranks_;
   ActionSpec action_spec_;
   int64_t total_steps_;
   ActorCritic net_{nullptr};

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "agents/actor_critic.h"
+#include "agents/collective.h"
 #include "core/experience.h"
 
 namespace shardlab {
@@ -47,7 +48,8 @@ class OfflineLearner {
   // policy under the name "model".
   virtual void add_parts(Checkpoint& checkpoint) = 0;
   // One gradient step. `step` counts gradient steps from 1 over the whole run (warm-start phases
-  // and learning-rate schedules read it). Throws NonFiniteLoss when a loss is NaN or infinite.
+  // and learning-rate schedules read it). Throws NonFiniteLoss when a loss is NaN or infinite (on
+  // every rank together: each rank steps on its own batch, all with the ranks' mean gradient).
   virtual std::map<std::string, double> update(const Batch& batch, int64_t step, at::Generator& gen) = 0;
 };
 
@@ -64,6 +66,8 @@ struct OfflineLearnerContext {
   // (atac.clip_values); NaN when the caller does not know it.
   double reward_min = std::numeric_limits<double>::quiet_NaN();
   double reward_max = std::numeric_limits<double>::quiet_NaN();
+  // A data-parallel run's ranks: every gradient is averaged over them (agents/gradient_step.h).
+  Collective ranks;
 };
 
 struct OfflineLearnerRegistration {

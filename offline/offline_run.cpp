@@ -160,11 +160,16 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   OfflineLearnerContext context{spec, data.observation_spec(), action_spec, run.device(), init, config.steps};
   context.reward_min = data.reward_min();
   context.reward_max = data.reward_max();
+  const Collective& ranks = options.ranks;
+  context.ranks = ranks;
   std::unique_ptr<OfflineLearner> learner = make_offline_learner(context);
   Checkpoint& checkpoint = run.checkpoint();
   learner->add_parts(checkpoint);
   checkpoint.add("batch_generator", batches);
   run.restore();
+  // In a data-parallel run each rank draws its own batches (rank 0 keeps the saved stream).
+  if (!ranks.leader())
+    batches.set_current_seed(mix_seed(mix_seed(mix_seed(seed, kBatchStream), ranks.rank()), run.update()));
 
   const double random_return = metadata_number(data.metadata(), "reference_random_return");
   const double expert_return = metadata_number(data.metadata(), "reference_expert_return");
@@ -218,12 +223,20 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
     const auto update_end = std::chrono::steady_clock::now();
     std::map<std::string, double> row;
     for (const auto& [name, sum] : sums) row[name] = sum / static_cast<double>(std::max<int64_t>(count, 1));
+    if (ranks.distributed()) {  // the losses as the ranks' mean
+      const std::vector<std::string> names = learner->metrics();
+      std::vector<double> values;
+      for (const std::string& m : names) values.push_back(row.count(m) ? row[m] : std::nan(""));
+      ranks.sum(values);
+      for (size_t i = 0; i < names.size(); ++i)
+        if (row.count(names[i])) row[names[i]] = values[i] / static_cast<double>(ranks.world_size());
+    }
     row["time/update_s"] = std::chrono::duration<double>(update_end - update_start).count();
 
     std::string extra;
     const bool last = row_index == rows;
     const bool eval_due = last || (row_end / config.eval_every) > ((row_end - count) / config.eval_every);
-    if (can_evaluate && eval_due) {
+    if (can_evaluate && eval_due && ranks.leader()) {
       const EvalResult result = evaluate();
       const double score = normalized_score(result.mean_return, random_return, expert_return);
       row["charts/episodic_return"] = result.mean_return;
@@ -238,6 +251,7 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
     row["charts/SPS"] = run.steps_per_second(step);
     run.finish_update(row_index, step, std::move(row), config.steps, extra, last);
   }
+  if (!ranks.leader()) return "";
   // A run resumed after its last row but before this file: evaluate the final policy now.
   if (can_evaluate && last_eval.is_null()) last_eval = summary(evaluate());
   nlohmann::ordered_json result;

@@ -200,9 +200,9 @@ TEST(Ppo, UpdatesMoveProbabilityTowardRewardedActions) {
     for (int i = 0; i < 30; ++i) {
       const Rollout r = bandit_rollout(*net, gen);
       if (std::string(algo) == "ppo")
-        ppo_update(*net, adam, r, config, ppo, gen, torch::kCPU);
+        ppo_update(*net, adam, r, config, ppo, gen, torch::kCPU, Collective());
       else
-        reinforce_update(*net, adam, r, config, ReinforceConfig(), torch::kCPU);
+        reinforce_update(*net, adam, r, config, ReinforceConfig(), torch::kCPU, Collective());
     }
     EXPECT_NEAR(before, 0.2, 0.02) << algo;
     EXPECT_GT(p2(), 0.5) << algo;

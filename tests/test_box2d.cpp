@@ -309,13 +309,6 @@ TEST(BipedalWalker, RandomPolicyMatchesKnownReturns) {
 namespace shardlab {
 namespace {
 
-void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.err.rfind("shardlab: error: ", 0), 0u) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-}
-
 // The commands run in-process (a CLI process spends a second loading libtorch); the exit code
 // and one-line error of a bad flag are checked once through the binary.
 std::string run_in_process(int (*command)(const std::vector<std::string>&), const std::vector<std::string>& args) {

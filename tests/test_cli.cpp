@@ -25,13 +25,6 @@ std::string reference_records(int first, int count) {
 }
 
 // An error is exactly one line on stderr, starting with "shardlab: error:", and exit code 2.
-void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.err.rfind("shardlab: error: ", 0), 0u) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-}
-
 TEST(Cli, MazeShowPrintsProcgenRecords) {
   // The reference file holds hard/uniform 0-999 then easy/uniform 0-299, hard/top_right_region_5 0-299, ...
   auto r = run_cli("maze show --seeds 0:1000");

@@ -134,12 +134,6 @@ TEST(OfflineData, RelabelsEachKindAndNeverTouchesEpisodeEnds) {
   EXPECT_EQ(h5py.exit_code, 0) << h5py.out << h5py.err;
 }
 
-void expect_one_line_error(const test::CommandResult& r, const std::string& needle) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-}
-
 TEST(OfflineData, BadDatasetsGiveOneLineAndWriteNothing) {
   const std::string dir = test::make_temp_dir();
   const std::string small = write_small(dir + "/small.h5");

@@ -11,24 +11,10 @@ namespace shardlab {
 namespace {
 
 using test::run_cli;
+using test::read_csv;
 using test::run_shell;
 
 const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
-
-std::vector<std::vector<std::string>> read_csv(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<std::string>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::stringstream s(line);
-    std::string cell;
-    while (std::getline(s, cell, ',')) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.push_back("");
-    rows.push_back(cells);
-  }
-  return rows;
-}
 
 // The metrics without the wall-clock columns.
 std::vector<std::vector<std::string>> without_clock(std::vector<std::vector<std::string>> rows) {

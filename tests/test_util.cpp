@@ -1,8 +1,10 @@
 #include "tests/test_util.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -28,6 +30,21 @@ std::string read_file(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream s(line);
+    std::string cell;
+    while (std::getline(s, cell, ',')) cells.push_back(cell);
+    if (!line.empty() && line.back() == ',') cells.push_back("");
+    rows.push_back(cells);
+  }
+  return rows;
 }
 
 CommandResult run_shell(const std::string& command) {
@@ -58,5 +75,15 @@ std::string untrained_maze_policy(const std::string& dir, const std::string& act
 }
 
 CommandResult run_cli(const std::string& args) { return run_shell(std::string(SHARDLAB_CLI) + " " + args); }
+
+void expect_one_line_error(const CommandResult& r, const std::string& needle, bool after_progress) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  const size_t at = r.err.find("shardlab: error: ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  if (!after_progress) EXPECT_EQ(at, 0u) << r.err;
+  const std::string error = r.err.substr(at);
+  EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << r.err;
+  EXPECT_NE(error.find(needle), std::string::npos) << r.err;
+}
 
 }  // namespace shardlab::test

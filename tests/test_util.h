@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace shardlab::test {
 
@@ -26,7 +27,14 @@ CommandResult run_cli(const std::string& args);
 // Runs any shell command, capturing both streams.
 CommandResult run_shell(const std::string& command);
 
+// Expects bad input's one error line: exit code 2 and stderr exactly one line
+// "shardlab: error: ..." that contains `needle` (with `after_progress`, progress lines of a long
+// command may come before it).
+void expect_one_line_error(const CommandResult& r, const std::string& needle, bool after_progress = false);
+
 std::string read_file(const std::string& path);
+// The rows of a CSV file split at commas (no quoting); a trailing comma gives an empty last cell.
+std::vector<std::vector<std::string>> read_csv(const std::string& path);
 
 // An untrained (randomly initialised) small maze policy (easy 15x15 mazes, 4/8/8 channels) saved
 // as DIR/policy.pt: enough for the studies' arithmetic, flags and outputs, which do not depend on

@@ -1,0 +1,126 @@
+// `shardlab sweep`: one spec trained over seeds x the product of a grid of spec values, every cell
+// its own `shardlab train` process followed by its final `shardlab eval`, run through the process
+// pool (core/process_pool.h) on this machine, or emitted as a SLURM job array. The sweep folder:
+//   DIR/spec.ini               the resolved spec (with the sweep's --set); every cell starts from it
+//   DIR/sweep.json             the sweep: its command line, seeds, grid, eval settings and cells
+//   DIR/runs/<cell>/           each cell's run folder, with eval.json once the cell is finished
+//   DIR/logs/<cell>.log        each cell's train and eval output (SLURM: also slurm-<job>_<task>.out)
+//   DIR/summary.csv, .md, .svg mean and 95% interval over seeds per grid point (`sweep summarize`)
+//   DIR/sweep.sbatch           the job array (`--emit slurm`)
+// A cell with eval.json is finished and never rerun; a cell whose run folder has started resumes
+// from its checkpoint (`train --resume`), then evaluates.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/process_pool.h"
+
+namespace shardlab {
+
+class Spec;
+
+// One --grid flag: a spec key and the values it takes.
+struct GridAxis {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+// "key=v1,v2,..." (or "key=v1;v2" when the values hold commas, as agent.channels=8,16,16;16,32,32).
+// InputError naming the flag for a missing '=', an empty or repeated value.
+GridAxis parse_grid_flag(const std::string& text);
+
+struct SweepCell {
+  std::string name;  // run folder name: "<key>_<value>-...-s<seed>", e.g. "learning_rate_0.001-s3"
+  int64_t seed = 0;
+  std::vector<std::pair<std::string, std::string>> values;  // (grid key, value), in --grid order
+  // The grid point without the seed ("learning_rate=0.001 clip_coef=0.1"; "all" without a grid).
+  std::string point() const;
+};
+
+// Every cell: seeds outermost (so a sweep extended to more seeds keeps its cells' indices), then
+// the grid's product with the first --grid flag varying slowest. InputError when two cells would
+// get the same folder name.
+std::vector<SweepCell> sweep_cells(int64_t seed_begin, int64_t seed_end, const std::vector<GridAxis>& grid);
+
+struct SweepPlan {
+  std::string dir;                   // absolute
+  std::vector<std::string> command;  // the sweep's command line, as given
+  std::string seeds;                 // "A:B"
+  std::vector<GridAxis> grid;
+  int64_t nproc = 1;  // ranks of each cell's training (data-parallel when > 1)
+  int64_t episodes = 0;
+  bool greedy = false;
+  std::vector<std::string> eval_sets;  // --set of each cell's eval
+  std::vector<SweepCell> cells;
+
+  std::string spec_path() const { return dir + "/spec.ini"; }
+  std::string run_dir(const SweepCell& cell) const { return dir + "/runs/" + cell.name; }
+  std::string eval_path(const SweepCell& cell) const { return run_dir(cell) + "/eval.json"; }
+  std::string log_path(const SweepCell& cell) const { return dir + "/logs/" + cell.name + ".log"; }
+};
+
+// What the command line gives a sweep.
+struct SweepRequest {
+  std::string spec;               // SPEC
+  std::vector<std::string> sets;  // --set of every cell
+  std::string seeds;              // --seeds A:B
+  std::vector<std::string> grid;  // --grid flags
+  int64_t nproc = 1;
+  int64_t episodes = 0;  // 0: the spec's eval.episodes
+  bool greedy = false;   // or the spec's eval.greedy
+  std::vector<std::string> eval_sets;
+  std::string out;
+  std::vector<std::string> command;
+};
+
+// Resolves the spec and every cell's keys (an unknown key or a bad value is InputError naming the
+// flag) and writes DIR/spec.ini, DIR/sweep.json, DIR/runs/ and DIR/logs/. A DIR that already holds
+// a sweep must have the same resolved spec and eval settings (its finished cells are reused); its
+// cells may differ (more seeds, more grid values).
+SweepPlan prepare_sweep(const SweepRequest& request);
+
+// The sweep written in DIR/sweep.json; FileError when there is none or it is unreadable.
+SweepPlan read_sweep(const std::string& dir);
+
+// How a data-parallel cell's ranks start: `train --nproc R` on this machine, or `srun` inside a
+// SLURM allocation (train then reads SLURM's variables).
+enum class RankLauncher { kLocal, kSrun };
+
+bool cell_finished(const SweepPlan& plan, const SweepCell& cell);
+// The processes of an unfinished cell: train (with --resume once its run folder has started),
+// then eval after it; `self` is the shardlab executable.
+std::vector<ProcessJob> cell_jobs(const SweepPlan& plan, const SweepCell& cell, const std::string& self,
+                                  RankLauncher launcher);
+
+// Runs every unfinished cell, `jobs` processes at a time (0: as many cells as the cores hold at
+// --nproc x run.threads each), then writes the summary. Progress on stderr; Error naming the first
+// failed cell and its log.
+void run_sweep(const SweepPlan& plan, const std::string& self, int jobs);
+
+// Runs cell `index` of DIR's sweep (a SLURM array task); nothing when it is finished.
+void run_sweep_cell(const std::string& dir, int64_t index, const std::string& self);
+
+struct SlurmOptions {
+  std::string time, mem;            // sbatch --time, --mem; empty: the cluster's defaults
+  int64_t cpus_per_task = 0;        // per rank; 0: the spec's run.threads
+  int64_t max_running = 0;          // array throttle (%N); 0: none
+  std::vector<std::string> extra;   // more sbatch options, e.g. --partition=cpu
+};
+
+// InputError for a malformed --time, --mem or --sbatch option, or a sweep folder `dir` that
+// #SBATCH lines cannot name; called before anything is written.
+void check_slurm_options(const SlurmOptions& options, const std::string& dir);
+
+// Writes DIR/sweep.sbatch: a job array with one task per cell, each running `self sweep cell DIR
+// i`. Returns the script's path.
+std::string emit_slurm(const SweepPlan& plan, const SlurmOptions& options, const std::string& self);
+
+// Reads every finished cell's eval.json and writes DIR/summary.csv, .md and .svg (the chart of
+// `metric`, e.g. mean_return or cheese_rate). Returns the Markdown table. Unfinished cells are
+// listed as missing.
+std::string summarize_sweep(const std::string& dir, const std::string& metric);
+
+}  // namespace shardlab

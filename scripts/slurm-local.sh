@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# slurm-local.sh COMMAND [ARGS...]: runs COMMAND against a real single-node SLURM started on this
+# machine for it, then stops it. Debian's slurm-wlm and munge (installed with apt-get when
+# missing); everything else lives in a temporary folder removed at exit: slurm.conf naming this
+# host as the one node with its CPUs and memory, munge's key and socket, the daemons' state,
+# spool and logs. No cgroups (ProctrackType=proctrack/linuxproc, TaskPlugin=task/none), so it
+# runs in a container without systemd; the daemons run as root, started directly.
+#
+#   scripts/slurm-local.sh bash -c 'sbatch --wait job.sh && cat slurm-*.out'
+#
+# COMMAND runs with SLURM_CONF set (sbatch, srun, squeue find the cluster through it); its exit
+# code is the script's. Exit code 77 (with the reason as the last line on stderr) means this
+# machine cannot run slurmd at all: not root, or the packages cannot be installed. A daemon that
+# does not come up is an error (exit 1, with its log), not a skip.
+set -euo pipefail
+
+if [ $# -eq 0 ]; then
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+cannot() {
+  echo "slurm-local: cannot run slurmd here: $*" >&2
+  exit 77
+}
+[ "$(id -u)" -eq 0 ] || cannot "slurmd and munged need root (run this script as root)"
+
+# --- Packages ---------------------------------------------------------------------------------
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null ||
+  ! command -v munged >/dev/null; then
+  echo "slurm-local: installing slurm-wlm and munge (apt-get)" >&2
+  # The packages' maintainer scripts would start system daemons; policy-rc.d forbids it while
+  # installing (unless the machine already has one).
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  install() {
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
+      slurm-wlm munge >&2
+  }
+  status=0
+  install || { apt-get -o DPkg::Lock::Timeout=300 update -q >&2 && install; } || status=$?
+  [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+  [ "$status" -eq 0 ] || cannot "apt-get could not install slurm-wlm and munge (exit $status)"
+fi
+
+# --- The cluster's folder ---------------------------------------------------------------------
+T="$(mktemp -d "${TMPDIR:-/tmp}/slurm-local.XXXXXX")"
+chmod 755 "$T"
+mkdir -p "$T/munge" "$T/state" "$T/spool" "$T/log"
+chmod 711 "$T/munge"  # munged: the socket's folder must be searchable by all
+munged_pid="" slurmctld_pid="" slurmd_pid=""
+
+stop() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ -n "$slurmctld_pid" ]; then
+    # Jobs first: their steps are not children of slurmd and would outlive it.
+    local jobs
+    jobs="$(SLURM_CONF="$T/slurm.conf" squeue -h -o %A 2>/dev/null || true)"
+    if [ -n "$jobs" ]; then
+      SLURM_CONF="$T/slurm.conf" scancel $jobs 2>/dev/null || true
+      for _ in $(seq 30); do
+        [ -z "$(SLURM_CONF="$T/slurm.conf" squeue -h -o %A 2>/dev/null)" ] && break
+        sleep 0.5
+      done
+    fi
+  fi
+  for pid in $slurmd_pid $slurmctld_pid $munged_pid; do
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$T"
+  exit "$status"
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() {
+  echo "slurm-local: $1" >&2
+  for log in "$T"/log/*.log; do
+    [ -f "$log" ] && { echo "--- $log (last lines)" >&2; tail -n 15 "$log" >&2; }
+  done
+  exit 1
+}
+
+# A TCP port nothing listens on (bash's /dev/tcp: a refused connection means free).
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  fail "no free TCP port found"
+}
+
+# --- munge: a fresh key and our own socket ----------------------------------------------------
+dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 status=none
+chmod 400 "$T/munge/munge.key"
+munged --foreground --key-file="$T/munge/munge.key" --socket="$T/munge/munge.socket" \
+  --pid-file="$T/munge/munged.pid" --seed-file="$T/munge/munged.seed" --log-file="$T/log/munged.log" \
+  2>>"$T/log/munged.log" &
+munged_pid=$!
+for _ in $(seq 50); do [ -S "$T/munge/munge.socket" ] && break; sleep 0.1; done
+[ -S "$T/munge/munge.socket" ] || fail "munged did not start"
+
+# --- slurm.conf: this host, its CPUs and memory -----------------------------------------------
+node="$(hostname -s)"
+cpus="$(nproc)"
+# slurmd's own view of the memory, so the node is never configured with more than it has.
+memory="$(slurmd -C 2>/dev/null | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' | head -n 1)"
+[ -n "$memory" ] || memory=$(($(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024))
+cat >"$T/slurm.conf" <<EOF
+ClusterName=shardlab-local
+SlurmctldHost=$node(127.0.0.1)
+SlurmctldPort=$(free_port)
+SlurmdPort=$(free_port)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$T/munge/munge.socket
+StateSaveLocation=$T/state
+SlurmdSpoolDir=$T/spool
+SlurmctldPidFile=$T/slurmctld.pid
+SlurmdPidFile=$T/slurmd.pid
+SlurmctldLogFile=$T/log/slurmctld.log
+SlurmdLogFile=$T/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+SwitchType=switch/none
+MpiDefault=none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+SlurmdParameters=config_overrides
+ReturnToService=2
+KillWait=5
+InactiveLimit=0
+MinJobAge=300
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
+PartitionName=local Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+export SLURM_CONF="$T/slurm.conf"
+
+# --- The daemons ------------------------------------------------------------------------------
+slurmctld -D -c -f "$SLURM_CONF" >>"$T/log/slurmctld.log" 2>&1 &
+slurmctld_pid=$!
+slurmd -D -N "$node" -f "$SLURM_CONF" >>"$T/log/slurmd.log" 2>&1 &
+slurmd_pid=$!
+state=""
+for _ in $(seq 120); do
+  kill -0 "$slurmctld_pid" 2>/dev/null || fail "slurmctld exited"
+  kill -0 "$slurmd_pid" 2>/dev/null || fail "slurmd exited"
+  state="$(sinfo -h -n "$node" -o %t 2>/dev/null || true)"
+  case "$state" in
+    idle* | mix* | alloc*) break ;;
+    down* | drain*) scontrol update NodeName="$node" State=RESUME 2>/dev/null || true ;;
+  esac
+  sleep 0.5
+done
+case "$state" in
+  idle* | mix* | alloc*) ;;
+  *) fail "the node did not become idle within 60 s (state '$state')" ;;
+esac
+echo "slurm-local: cluster up: node $node, $cpus CPUs, $memory MB (SLURM_CONF=$SLURM_CONF)" >&2
+
+# --- The command ------------------------------------------------------------------------------
+status=0
+"$@" || status=$?
+exit "$status"
