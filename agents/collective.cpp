@@ -7,14 +7,14 @@
 
 // Torch's CMake config defines USE_C10D_GLOO (Debian's libtorch has Gloo); libgloo-dev provides
 // the Gloo headers that ProcessGroupGloo.hpp includes.
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "core/error.h"
 
@@ -40,9 +40,7 @@ std::string env_string(const char* name) {
   return text ? text : "";
 }
 
-bool is_loopback(const std::string& addr) {
-  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
-}
+bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
 }  // namespace
 
@@ -80,7 +78,8 @@ WorldConfig WorldConfig::from_environment() {
   // Under SLURM every task of one job derives the same port from the job id.
   const int64_t job_port = 20000 + env_int("SLURM_JOB_ID", 0, 0, INT64_MAX) % 20000;
   w.master_port = env_int("MASTER_PORT", slurm ? job_port : 0, 1, 65535);
-  if (w.master_port == 0) throw InputError("WORLD_SIZE is set but MASTER_PORT is not: set both, with RANK and MASTER_ADDR");
+  if (w.master_port == 0)
+    throw InputError("WORLD_SIZE is set but MASTER_PORT is not: set both, with RANK and MASTER_ADDR");
   return w;
 }
 
@@ -92,11 +91,11 @@ struct Collective::Group {
     try {
       op();
     } catch (const c10::Error& e) {
-      throw Error("rank " + std::to_string(rank) + ": " + what + " failed (another rank stopped or is unreachable): " +
-                  first_line(e.what_without_backtrace()));
+      throw Error("rank " + std::to_string(rank) + ": " + what +
+                  " failed (another rank stopped or is unreachable): " + first_line(e.what_without_backtrace()));
     } catch (const std::exception& e) {
-      throw Error("rank " + std::to_string(rank) + ": " + what + " failed (another rank stopped or is unreachable): " +
-                  first_line(e.what()));
+      throw Error("rank " + std::to_string(rank) + ": " + what +
+                  " failed (another rank stopped or is unreachable): " + first_line(e.what()));
     }
   }
 };
@@ -125,13 +124,13 @@ Collective Collective::join(const WorldConfig& world) {
     // One machine talks over loopback; across machines Gloo binds this host's address (or the
     // interface named by GLOO_SOCKET_IFNAME, as in PyTorch).
     const std::string interface = env_string("GLOO_SOCKET_IFNAME");
-    gloo_options->devices.push_back(
-        is_loopback(world.master_addr) ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-        : !interface.empty()           ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
-                                       : c10d::ProcessGroupGloo::createDefaultDevice());
+    gloo_options->devices.push_back(is_loopback(world.master_addr)
+                                        ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                    : !interface.empty() ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+                                                         : c10d::ProcessGroupGloo::createDefaultDevice());
     gloo_options->threads = 2;
-    c.group_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        c.group_->store, static_cast<int>(world.rank), static_cast<int>(world.world_size), gloo_options);
+    c.group_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c.group_->store, static_cast<int>(world.rank),
+                                                                 static_cast<int>(world.world_size), gloo_options);
   });
   return c;
 }

@@ -27,8 +27,8 @@ const std::vector<std::string>& reinforce_metrics() {
 }
 
 std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
-                                               const Rollout& rollout, const TrainConfig& c,
-                                               const ReinforceConfig& r, at::Device device, const Collective& ranks) {
+                                               const Rollout& rollout, const TrainConfig& c, const ReinforceConfig& r,
+                                               at::Device device, const Collective& ranks) {
   // Monte-Carlo returns G_t, computed backwards; steps whose episode has not ended by the end of
   // the rollout have no return yet and are left out of the loss.
   const int64_t T = rollout.rewards.size(0);
@@ -78,8 +78,8 @@ std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::opti
   return {{"losses/policy_loss", pg_loss.item<double>()},
           {"losses/value_loss", v_loss.item<double>()},
           {"losses/entropy", entropy.item<double>()},
-          {"losses/explained_variance", explained_variance(out.value.detach().masked_select(mask > 0),
-                                                           g_flat.masked_select(mask > 0))}};
+          {"losses/explained_variance",
+           explained_variance(out.value.detach().masked_select(mask > 0), g_flat.masked_select(mask > 0))}};
 }
 
 }  // namespace shardlab

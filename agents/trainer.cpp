@@ -64,8 +64,8 @@ void merge_metrics(std::map<std::string, double>& row, const std::vector<Episode
   std::vector<std::string> fields = {"return", "length"};
   for (const EpisodeRate& rate : env.rates) fields.push_back(rate.stat);
   std::vector<double> sums = {static_cast<double>(episodes.size())};
-  for (const std::string& f : fields) sums.push_back(episodes.empty() ? 0.0 : EpisodeWindow::mean(episodes, f) *
-                                                                                  static_cast<double>(episodes.size()));
+  for (const std::string& f : fields)
+    sums.push_back(episodes.empty() ? 0.0 : EpisodeWindow::mean(episodes, f) * static_cast<double>(episodes.size()));
   for (const std::string& m : learner_metrics) sums.push_back(row.count(m) ? row[m] : std::nan(""));
   ranks.sum(sums);
   const double n = sums[0];
@@ -137,8 +137,8 @@ std::string train(const Spec& spec, const TrainOptions& options) {
 
   // A resumed run restarts its environments from a fresh stream (their states are not saved).
   // Rank r steps environments r*n .. r*n+n-1 of the run's env.num_envs.
-  RolloutCollector collector(make_vector_env(spec, options.resume ? mix_seed(kResumeStream, run.update()) : 0,
-                                             num_envs, ranks.rank() * num_envs),
+  RolloutCollector collector(make_vector_env(spec, options.resume ? mix_seed(kResumeStream, run.update()) : 0, num_envs,
+                                             ranks.rank() * num_envs),
                              config, device, ranks);
   if (options.resume) {
     collector.observation_stats() = observation_stats;

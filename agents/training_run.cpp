@@ -24,8 +24,9 @@ TrainingRun::TrainingRun(const Spec& spec, const TrainOptions& options)
     : spec_(spec),
       config_(RunConfig::from_spec(spec)),
       ranks_(options.ranks),
-      dir_(ranks_.leader() ? std::optional<RunDir>(RunDir::open(options.out_root, options.run_name, spec, options.resume))
-                           : std::nullopt),
+      dir_(ranks_.leader()
+               ? std::optional<RunDir>(RunDir::open(options.out_root, options.run_name, spec, options.resume))
+               : std::nullopt),
       device_(pick_device(config_.device)) {
   at::set_num_threads(static_cast<int>(config_.threads));
   checkpoint_.add("update", update_);

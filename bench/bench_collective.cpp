@@ -81,11 +81,7 @@ void BM_MinibatchForwardBackward(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
 }
-BENCHMARK(BM_MinibatchForwardBackward)
-    ->Args({16, 15})
-    ->Args({32, 25})
-    ->Args({128, 64})
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MinibatchForwardBackward)->Args({16, 15})->Args({32, 25})->Args({128, 64})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace shardlab

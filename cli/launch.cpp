@@ -1,6 +1,6 @@
 // The data-parallel flags of `shardlab train` and `shardlab offline`. With `--nproc N`: N ranks of
-// one run on this machine, as torchrun starts them: each is this executable again with WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and
-// MASTER_PORT set (a free loopback port), joined through c10d's TCPStore and Gloo
+// one run on this machine, as torchrun starts them: each is this executable again with WORLD_SIZE, RANK, LOCAL_RANK,
+// MASTER_ADDR and MASTER_PORT set (a free loopback port), joined through c10d's TCPStore and Gloo
 // (agents/collective.h). When a rank fails or is killed, the others are stopped at once, so a
 // lost rank never leaves the rest waiting; the error names it. Otherwise the ranks come from
 // --world-size/--rank/--master or a launcher's environment (torchrun's, SLURM's srun).
@@ -84,11 +84,13 @@ WorldConfig world_from_flags(const po::variables_map& vm) {
 // Starts `nproc` ranks of `shardlab COMMAND ARGS` and waits for them; returns the exit status (the
 // failed rank's, after stopping the others).
 int launch_ranks(const std::string& command, const std::vector<std::string>& args, int64_t nproc, int64_t threads) {
-  if (nproc > kMaxRanks) throw InputError("--nproc " + std::to_string(nproc) + ": at most " + std::to_string(kMaxRanks));
+  if (nproc > kMaxRanks)
+    throw InputError("--nproc " + std::to_string(nproc) + ": at most " + std::to_string(kMaxRanks));
   const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
   if (cores > 0 && nproc * threads > cores)
-    std::cerr << "shardlab: warning: " << nproc << " ranks x " << threads << " thread(s) (run.threads) = "
-              << nproc * threads << " threads on " << cores << " cores: they will oversubscribe them\n";
+    std::cerr << "shardlab: warning: " << nproc << " ranks x " << threads
+              << " thread(s) (run.threads) = " << nproc * threads << " threads on " << cores
+              << " cores: they will oversubscribe them\n";
 
   const std::string self = self_executable();
   const int port = free_loopback_port();
@@ -189,7 +191,8 @@ std::optional<int> launch_or_join(const std::string& command, const std::vector<
                                   const po::variables_map& vm, const Spec& spec, TrainOptions& options,
                                   const std::function<void(int64_t)>& check) {
   const double timeout = vm["timeout"].as<double>();
-  if (timeout <= 0) throw InputError("--timeout " + std::to_string(timeout) + ": expected a positive number of seconds");
+  if (timeout <= 0)
+    throw InputError("--timeout " + std::to_string(timeout) + ": expected a positive number of seconds");
   if (vm.count("nproc") && flag_at_least(vm, "nproc", 1) > 1) {
     const int64_t nproc = vm["nproc"].as<int64_t>();
     if (vm.count("world-size") || std::getenv("WORLD_SIZE"))

@@ -393,7 +393,10 @@ std::map<std::string, double> AtacLearner::update(const Batch& batch, int64_t st
     if (std::isfinite(critic.loss.item<double>())) critic.loss.backward();
   }
   finish_gradient_step(
-      critic.loss, [&] { return std::map<std::string, double>{{"critic_loss", critic.loss.item<double>()}}; },
+      critic.loss,
+      [&] {
+        return std::map<std::string, double>{{"critic_loss", critic.loss.item<double>()}};
+      },
       critic_optimizer, ranks_);
   if (!warmup) project_critic();  // the warm start (the reference's pretraining) has no constraint
 
@@ -404,7 +407,10 @@ std::map<std::string, double> AtacLearner::update(const Batch& batch, int64_t st
   const at::Tensor entropy = action_spec_.discrete ? -(policy * log_prob).sum(1).mean() : -log_prob.mean();
   const at::Tensor alpha_loss = (temperature * (entropy.detach() - target_entropy_)).sum();
   gradient_step(
-      alpha_loss, [&] { return std::map<std::string, double>{{"alpha_loss", alpha_loss.item<double>()}}; },
+      alpha_loss,
+      [&] {
+        return std::map<std::string, double>{{"alpha_loss", alpha_loss.item<double>()}};
+      },
       alpha_optimizer, ranks_);
   const double alpha = temperature.exp().item<double>();
 
@@ -419,8 +425,11 @@ std::map<std::string, double> AtacLearner::update(const Batch& batch, int64_t st
     q_policy = a.q_policy.detach();
   }
   gradient_step(
-      actor, [&] { return std::map<std::string, double>{{"actor_loss", actor.item<double>()}}; }, actor_optimizer,
-      ranks_);
+      actor,
+      [&] {
+        return std::map<std::string, double>{{"actor_loss", actor.item<double>()}};
+      },
+      actor_optimizer, ranks_);
 
   // One copy to doubles for every metric (no per-value sync).
   std::vector<at::Tensor> values = {critic.loss.detach(), critic.bellman.detach().mean(),

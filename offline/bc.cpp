@@ -54,7 +54,10 @@ std::map<std::string, double> BcLearner::update(const Batch& batch, int64_t step
   const double ll_v = log_likelihood.item<double>();
   const double ent_v = entropy.item<double>();
   gradient_step(
-      loss, [&] { return std::map<std::string, double>{{"bc_loss", loss_v}, {"log_likelihood", ll_v}, {"entropy", ent_v}}; },
+      loss,
+      [&] {
+        return std::map<std::string, double>{{"bc_loss", loss_v}, {"log_likelihood", ll_v}, {"entropy", ent_v}};
+      },
       *optimizer_, ranks_);
   return {{"losses/bc_loss", loss_v}, {"losses/log_likelihood", ll_v}, {"losses/entropy", ent_v}};
 }

@@ -134,7 +134,10 @@ std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t ste
   const at::Tensor v = value->forward(batch.observations);
   const at::Tensor value_loss = expectile_loss(q_target_data - v, config_.expectile);
   gradient_step(
-      value_loss, [&] { return std::map<std::string, double>{{"value_loss", value_loss.item<double>()}}; },
+      value_loss,
+      [&] {
+        return std::map<std::string, double>{{"value_loss", value_loss.item<double>()}};
+      },
       *v_optimizer_, ranks_);
 
   // The updated V(s) and V(s') (the paper's code updates V first and uses it for both the
@@ -156,7 +159,10 @@ std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t ste
   const double lr = actor_lr_at(step);
   for (auto& group : actor_optimizer_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   gradient_step(
-      actor_loss, [&] { return std::map<std::string, double>{{"actor_loss", actor_loss.item<double>()}}; },
+      actor_loss,
+      [&] {
+        return std::map<std::string, double>{{"actor_loss", actor_loss.item<double>()}};
+      },
       *actor_optimizer_, ranks_);
 
   // 3. Q: regression onto r + gamma (1 - d) V(s'); no policy action anywhere.
@@ -164,7 +170,11 @@ std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t ste
   const at::Tensor q = q_of(batch, /*target=*/false);
   const at::Tensor q_loss = (q - y.unsqueeze(0)).pow(2).mean(1).sum();
   gradient_step(
-      q_loss, [&] { return std::map<std::string, double>{{"q_loss", q_loss.item<double>()}}; }, *q_optimizer_, ranks_);
+      q_loss,
+      [&] {
+        return std::map<std::string, double>{{"q_loss", q_loss.item<double>()}};
+      },
+      *q_optimizer_, ranks_);
 
   // 4. Target critic.
   polyak_update(q_target_module(), q_module(), config_.tau);

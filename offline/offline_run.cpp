@@ -57,7 +57,7 @@ void OfflineConfig::declare_keys(SpecSchema& s) {
                "evaluation environment: dataset (the env.* keys the file records) or spec (this spec's env.*)",
                {"dataset", "spec"});
   s.add_int("offline.steps", d.steps, "gradient steps").at_least(1);
-  s.add_int("offline.batch_size", d.batch_size, "transitions per gradient step").at_least(1);
+  s.add_int("offline.batch_size", d.batch_size, "transitions per gradient step (per rank when data-parallel)").at_least(1);
   s.add_int("offline.log_every", d.log_every, "gradient steps per metrics.csv row (and per checkpoint count)")
       .at_least(1);
   s.add_int("offline.eval_every", d.eval_every, "gradient steps between evaluations (the last step always evaluates)")

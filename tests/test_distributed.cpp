@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <sstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "agents/collective.h"
@@ -16,6 +17,9 @@
 #include "agents/ppo.h"
 #include "agents/reinforce.h"
 #include "core/error.h"
+#include "core/spec.h"
+#include "experiments/schema.h"
+#include "offline/learner.h"
 #include "tests/test_util.h"
 
 namespace shardlab {
@@ -168,7 +172,8 @@ void expect_two_rank_update_matches_one(const std::string& algo) {
     after[r] = flat_parameters(*net);
   });
   ASSERT_EQ(errors, std::vector<std::string>(2, "")) << algo;
-  for (int r = 0; r < 2; ++r) EXPECT_LT((after[r] - expected).abs().max().item<double>(), 1e-5) << algo << " rank " << r;
+  for (int r = 0; r < 2; ++r)
+    EXPECT_LT((after[r] - expected).abs().max().item<double>(), 1e-5) << algo << " rank " << r;
 }
 
 TEST(Collective, PpoUpdateOnTwoRanksEqualsOneRankOnTheWholeRollout) { expect_two_rank_update_matches_one("ppo"); }
@@ -243,6 +248,57 @@ TEST(Collective, BroadcastAndSumsReachEveryRank) {
   EXPECT_EQ(sums[1], std::vector<double>({3.0, 20.0}));
 }
 
+// One gradient step of an offline learner on two ranks, each with half of a batch, against one
+// rank on the whole batch. BC's and IQL's losses are means over the batch, so the steps match;
+// ATAC's critic weights its terms by batch statistics, so only the ranks' agreement is checked.
+TEST(Collective, OfflineLearnersStepOnTwoRanksLikeOneRankOnTheWholeBatch) {
+  for (const std::string algo : {"bc", "iql", "atac"}) {
+    const Spec spec = Spec::load(shardlab_schema(), "",
+                                 {"offline.algo=" + algo, "agent.torso=mlp", "agent.hidden=16", "iql.hidden=16",
+                                  "atac.hidden=16", "agent.policy_head=tanh_gaussian"});
+    ObservationSpec obs;
+    obs.shape = {4};
+    ActionSpec act;
+    act.discrete = algo == "atac";  // discrete ATAC takes exact expectations: no sampled actions
+    act.num_actions = 3;
+    act.dim = 2;
+    at::Generator data_gen = at::detail::createCPUGenerator(2);
+    Batch batch;
+    batch.observations = torch::rand({16, 4}, data_gen);
+    batch.next_observations = torch::rand({16, 4}, data_gen);
+    batch.actions = act.discrete ? torch::randint(3, {16}, data_gen, torch::kInt64)
+                                 : torch::rand({16, 2}, data_gen) * 1.8 - 0.9;
+    batch.rewards = torch::rand({16}, data_gen);
+    batch.terminals = (torch::rand({16}, data_gen) < 0.2).to(torch::kFloat32);
+    auto half = [&](int64_t r) {
+      Batch b;
+      b.observations = batch.observations.slice(0, 8 * r, 8 * r + 8);
+      b.next_observations = batch.next_observations.slice(0, 8 * r, 8 * r + 8);
+      b.actions = batch.actions.slice(0, 8 * r, 8 * r + 8);
+      b.rewards = batch.rewards.slice(0, 8 * r, 8 * r + 8);
+      b.terminals = batch.terminals.slice(0, 8 * r, 8 * r + 8);
+      return b;
+    };
+    auto step = [&](const Batch& b, const Collective& ranks) {
+      at::Generator init = at::detail::createCPUGenerator(7);
+      OfflineLearnerContext context{spec, obs, act, torch::kCPU, init, 100};
+      context.reward_min = 0;
+      context.reward_max = 1;
+      context.ranks = ranks;
+      auto learner = make_offline_learner(context);
+      at::Generator gen = at::detail::createCPUGenerator(3);
+      for (int64_t i = 1; i <= 3; ++i) learner->update(b, i, gen);
+      return flat_parameters(*learner->policy());
+    };
+    const at::Tensor whole = step(batch, Collective());
+    std::vector<at::Tensor> after(2);
+    const auto errors = on_two_ranks([&](const Collective& ranks) { after[ranks.rank()] = step(half(ranks.rank()), ranks); });
+    ASSERT_EQ(errors, std::vector<std::string>(2, "")) << algo;
+    EXPECT_LT((after[0] - after[1]).abs().max().item<double>(), 1e-6) << algo << ": the ranks drifted apart";
+    if (algo != "atac") EXPECT_LT((after[0] - whole).abs().max().item<double>(), 1e-5) << algo;
+  }
+}
+
 // Sets environment variables for one test and restores them after.
 class ScopedEnv {
  public:
@@ -280,7 +336,9 @@ TEST(Collective, WorldFromTorchrunAndSlurmVariables) {
     EXPECT_EQ(w.master_port, 29500);
   }
   {
-    ScopedEnv env({{"SLURM_NTASKS", "2"}, {"SLURM_PROCID", "1"}, {"SLURM_JOB_ID", "123457"},
+    ScopedEnv env({{"SLURM_NTASKS", "2"},
+                   {"SLURM_PROCID", "1"},
+                   {"SLURM_JOB_ID", "123457"},
                    {"SLURM_LAUNCH_NODE_IPADDR", "192.0.2.7"}});
     const WorldConfig w = WorldConfig::from_environment();
     EXPECT_EQ(w.world_size, 2);
@@ -301,8 +359,10 @@ TEST(Collective, WorldFromTorchrunAndSlurmVariables) {
 // --- The launcher, end to end (long) ---
 
 std::string smoke_flags(const std::string& out) {
-  return SHARDLAB_SOURCE_DIR "/experiments/ppo_maze_smoke.ini --set train.total_steps=8192 --set run.checkpoint_every=1 "
-         "--set run.keep_checkpoints=100 --set run.name=dp --out " + out;
+  return SHARDLAB_SOURCE_DIR
+         "/experiments/ppo_maze_smoke.ini --set train.total_steps=8192 --set run.checkpoint_every=1 "
+         "--set run.keep_checkpoints=100 --set run.name=dp --out " +
+         out;
 }
 
 // Starts `train ARGS` in the background, waits for checkpoint `update`, SIGKILLs the process
@@ -358,6 +418,27 @@ TEST(DataParallelRun, TrainsSurvivesALostRankAndResumesWithAnyRankCount) {
   EXPECT_NE(history.find("\"world_size\": 2"), std::string::npos);
   const auto eval = test::run_cli("eval " + run + " --episodes 8");
   EXPECT_EQ(eval.exit_code, 0) << eval.err;
+}
+
+TEST(DataParallelRun, OfflineRunOnTwoRanksTrainsEvaluatesAndWritesOnce) {
+  const std::string dir = test::make_temp_dir();
+  ASSERT_EQ(test::run_cli("collect --env maze --policy random --steps 2000 --out " + dir +
+                          "/maze.h5 --set env.distribution=easy --set env.num_envs=8")
+                .exit_code,
+            0);
+  const auto r = test::run_cli("offline --set offline.dataset=" + dir +
+                               "/maze.h5 --set offline.algo=iql --set offline.steps=60 --set offline.log_every=20"
+                               " --set offline.eval_every=60 --set offline.eval_episodes=4 --set agent.channels=4,8,8"
+                               " --set agent.hidden=32 --set offline.batch_size=32 --set run.name=iql --out " +
+                               dir + "/runs --nproc 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one rank reports the run folder:\n" << r.out;
+  std::vector<int> updates;
+  EXPECT_EQ(metrics_rows(dir + "/runs/iql", updates), 3);
+  const nlohmann::json result = nlohmann::json::parse(test::read_file(dir + "/runs/iql/result.json"));
+  EXPECT_EQ(result["steps"], 60);
+  EXPECT_EQ(result["evaluation"]["episodes"], 4);
+  EXPECT_NE(test::read_file(dir + "/runs/iql/run.json").find("\"world_size\": 2"), std::string::npos);
 }
 
 TEST(DataParallelRun, BadRequestsAreOneLineAndStartNothing) {
