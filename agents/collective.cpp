@@ -87,15 +87,17 @@ struct Collective::Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
   // Runs one collective operation; a failure (a rank lost, a timeout) becomes one Error line.
-  void run(int64_t rank, const char* what, const std::function<void()>& op) const {
+  void run(int64_t rank, int64_t world_size, const char* what, const std::function<void()>& op) const {
+    // With two ranks the lost one is known; Gloo's message names only its address.
+    const std::string lost = world_size == 2 ? "rank " + std::to_string(1 - rank) : "another rank";
+    const std::string prefix =
+        "rank " + std::to_string(rank) + ": " + what + " failed (" + lost + " stopped or is unreachable): ";
     try {
       op();
     } catch (const c10::Error& e) {
-      throw Error("rank " + std::to_string(rank) + ": " + what +
-                  " failed (another rank stopped or is unreachable): " + first_line(e.what_without_backtrace()));
+      throw Error(prefix + first_line(e.what_without_backtrace()));
     } catch (const std::exception& e) {
-      throw Error("rank " + std::to_string(rank) + ": " + what +
-                  " failed (another rank stopped or is unreachable): " + first_line(e.what()));
+      throw Error(prefix + first_line(e.what()));
     }
   }
 };
@@ -112,7 +114,7 @@ Collective Collective::join(const WorldConfig& world) {
                      std::to_string(world.world_size));
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(world.timeout_s * 1000.0));
   c.group_ = std::make_shared<Group>();
-  c.group_->run(world.rank, "joining the process group", [&] {
+  c.group_->run(world.rank, world.world_size, "joining the process group", [&] {
     c10d::TCPStoreOptions options;
     options.port = static_cast<uint16_t>(world.master_port);
     options.isServer = world.rank == 0;
@@ -147,7 +149,7 @@ bool Collective::average_gradients(const std::vector<at::Tensor>& parameters, bo
   }
   pieces.push_back(torch::full({1}, loss_finite ? 0.0f : 1.0f, pieces.front().options()));
   std::vector<at::Tensor> bucket = {torch::cat(pieces)};
-  group_->run(rank_, "the gradient all-reduce", [&] { group_->gloo->allreduce(bucket)->wait(); });
+  group_->run(rank_, world_size_, "the gradient all-reduce", [&] { group_->gloo->allreduce(bucket)->wait(); });
   const at::Tensor flat = bucket.front();
   if (flat[-1].item<float>() > 0) return false;
   flat.div_(static_cast<double>(world_size_));
@@ -163,7 +165,7 @@ bool Collective::average_gradients(const std::vector<at::Tensor>& parameters, bo
 void Collective::sum(at::Tensor& values) const {
   if (!distributed()) return;
   std::vector<at::Tensor> tensors = {values.contiguous()};
-  group_->run(rank_, "an all-reduce", [&] { group_->gloo->allreduce(tensors)->wait(); });
+  group_->run(rank_, world_size_, "an all-reduce", [&] { group_->gloo->allreduce(tensors)->wait(); });
   if (!tensors.front().is_same(values)) values.copy_(tensors.front());
 }
 
@@ -177,17 +179,17 @@ void Collective::sum(std::vector<double>& values) const {
 void Collective::broadcast(std::string& bytes) const {
   if (!distributed()) return;
   std::vector<at::Tensor> size = {torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64)};
-  group_->run(rank_, "a broadcast", [&] { group_->gloo->broadcast(size)->wait(); });
+  group_->run(rank_, world_size_, "a broadcast", [&] { group_->gloo->broadcast(size)->wait(); });
   const int64_t n = size.front().item<int64_t>();
   std::vector<at::Tensor> data = {leader() ? torch::from_blob(bytes.data(), {n}, torch::kUInt8).clone()
                                            : torch::empty({n}, torch::kUInt8)};
-  group_->run(rank_, "a broadcast", [&] { group_->gloo->broadcast(data)->wait(); });
+  group_->run(rank_, world_size_, "a broadcast", [&] { group_->gloo->broadcast(data)->wait(); });
   bytes.assign(reinterpret_cast<const char*>(data.front().data_ptr<uint8_t>()), static_cast<size_t>(n));
 }
 
 void Collective::barrier() const {
   if (!distributed()) return;
-  group_->run(rank_, "a barrier", [&] { group_->gloo->barrier()->wait(); });
+  group_->run(rank_, world_size_, "a barrier", [&] { group_->gloo->barrier()->wait(); });
 }
 
 }  // namespace shardlab

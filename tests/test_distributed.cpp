@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "agents/collective.h"
@@ -266,8 +266,8 @@ TEST(Collective, OfflineLearnersStepOnTwoRanksLikeOneRankOnTheWholeBatch) {
     Batch batch;
     batch.observations = torch::rand({16, 4}, data_gen);
     batch.next_observations = torch::rand({16, 4}, data_gen);
-    batch.actions = act.discrete ? torch::randint(3, {16}, data_gen, torch::kInt64)
-                                 : torch::rand({16, 2}, data_gen) * 1.8 - 0.9;
+    batch.actions =
+        act.discrete ? torch::randint(3, {16}, data_gen, torch::kInt64) : torch::rand({16, 2}, data_gen) * 1.8 - 0.9;
     batch.rewards = torch::rand({16}, data_gen);
     batch.terminals = (torch::rand({16}, data_gen) < 0.2).to(torch::kFloat32);
     auto half = [&](int64_t r) {
@@ -292,7 +292,8 @@ TEST(Collective, OfflineLearnersStepOnTwoRanksLikeOneRankOnTheWholeBatch) {
     };
     const at::Tensor whole = step(batch, Collective());
     std::vector<at::Tensor> after(2);
-    const auto errors = on_two_ranks([&](const Collective& ranks) { after[ranks.rank()] = step(half(ranks.rank()), ranks); });
+    const auto errors =
+        on_two_ranks([&](const Collective& ranks) { after[ranks.rank()] = step(half(ranks.rank()), ranks); });
     ASSERT_EQ(errors, std::vector<std::string>(2, "")) << algo;
     EXPECT_LT((after[0] - after[1]).abs().max().item<double>(), 1e-6) << algo << ": the ranks drifted apart";
     if (algo != "atac") EXPECT_LT((after[0] - whole).abs().max().item<double>(), 1e-5) << algo;
@@ -418,6 +419,26 @@ TEST(DataParallelRun, TrainsSurvivesALostRankAndResumesWithAnyRankCount) {
   EXPECT_NE(history.find("\"world_size\": 2"), std::string::npos);
   const auto eval = test::run_cli("eval " + run + " --episodes 8");
   EXPECT_EQ(eval.exit_code, 0) << eval.err;
+}
+
+// Ranks started by another launcher (srun, torchrun: no --nproc parent to stop them): when rank 1
+// is killed, rank 0 fails its next collective operation at once and names rank 1.
+TEST(DataParallelRun, ARankWhosePeerIsKilledStopsAtOnceNamingIt) {
+  const std::string out = test::make_temp_dir();
+  const std::string run = out + "/dp";
+  const std::string env = "WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(free_loopback_port());
+  std::ostringstream script;
+  script << "{\n"
+         << env << " RANK=0 " << SHARDLAB_CLI << " train " << smoke_flags(out) << " 2>" << out << "/r0.err & P0=$!\n"
+         << env << " RANK=1 " << SHARDLAB_CLI << " train " << smoke_flags(out) << " 2>/dev/null & P1=$!\n"
+         << "for i in $(seq 1200); do [ -e " << run << "/checkpoints/update_0000002.pt ] && break; sleep 0.1; done\n"
+         << "kill -9 $P1; s=$(date +%s%N); wait $P0; e=$?; echo \"exit=$e ms=$(( ($(date +%s%N) - s) / 1000000 ))\"\n}";
+  const auto r = test::run_shell(script.str());
+  const std::string err = test::read_file(out + "/r0.err");
+  ASSERT_NE(r.out.find("exit=1 "), std::string::npos) << r.out << err;
+  EXPECT_LT(std::stod(r.out.substr(r.out.find("ms=") + 3)), 30000.0) << err;
+  EXPECT_NE(err.find("shardlab: error: rank 0: "), std::string::npos) << err;
+  EXPECT_NE(err.find("(rank 1 stopped or is unreachable)"), std::string::npos) << err;
 }
 
 TEST(DataParallelRun, OfflineRunOnTwoRanksTrainsEvaluatesAndWritesOnce) {
