@@ -51,19 +51,24 @@ T="$(mktemp -d "${TMPDIR:-/tmp}/slurm-local.XXXXXX")"
 chmod 755 "$T"
 mkdir -p "$T/munge" "$T/state" "$T/spool" "$T/log"
 chmod 711 "$T/munge"  # munged: the socket's folder must be searchable by all
-munged_pid="" slurmctld_pid="" slurmd_pid=""
+munged_pid="" slurmctld_pid="" slurmd_pid="" command_pid=""
 
 stop() {
   local status=$?
   trap - EXIT INT TERM
+  if [ -n "$command_pid" ]; then
+    kill "$command_pid" 2>/dev/null || true
+    wait "$command_pid" 2>/dev/null || true
+  fi
   if [ -n "$slurmctld_pid" ]; then
     # Jobs first: their steps are not children of slurmd and would outlive it.
     local jobs
     jobs="$(SLURM_CONF="$T/slurm.conf" squeue -h -o %A 2>/dev/null || true)"
     if [ -n "$jobs" ]; then
       SLURM_CONF="$T/slurm.conf" scancel $jobs 2>/dev/null || true
-      for _ in $(seq 30); do
+      for i in $(seq 30); do
         [ -z "$(SLURM_CONF="$T/slurm.conf" squeue -h -o %A 2>/dev/null)" ] && break
+        [ "$i" -eq 20 ] && SLURM_CONF="$T/slurm.conf" scancel --signal=KILL $jobs 2>/dev/null
         sleep 0.5
       done
     fi
@@ -105,7 +110,7 @@ free_port() {
 # --- munge: a fresh key and our own socket ----------------------------------------------------
 dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 status=none
 chmod 400 "$T/munge/munge.key"
-munged --foreground --key-file="$T/munge/munge.key" --socket="$T/munge/munge.socket" \
+setsid munged --foreground --key-file="$T/munge/munge.key" --socket="$T/munge/munge.socket" \
   --pid-file="$T/munge/munged.pid" --seed-file="$T/munge/munged.seed" --log-file="$T/log/munged.log" \
   2>>"$T/log/munged.log" &
 munged_pid=$!
@@ -155,9 +160,12 @@ EOF
 export SLURM_CONF="$T/slurm.conf"
 
 # --- The daemons ------------------------------------------------------------------------------
-slurmctld -D -c -f "$SLURM_CONF" >>"$T/log/slurmctld.log" 2>&1 &
+# Each in a session of its own (setsid execs in place, so $! stays its pid): a signal to this
+# script's process group (Ctrl-C, `timeout`) reaches the command and this script, whose trap then
+# cancels the jobs while the daemons still run, and only then stops them.
+setsid slurmctld -D -c -f "$SLURM_CONF" >>"$T/log/slurmctld.log" 2>&1 &
 slurmctld_pid=$!
-slurmd -D -N "$node" -f "$SLURM_CONF" >>"$T/log/slurmd.log" 2>&1 &
+setsid slurmd -D -N "$node" -f "$SLURM_CONF" >>"$T/log/slurmd.log" 2>&1 &
 slurmd_pid=$!
 state=""
 for _ in $(seq 120); do
@@ -177,6 +185,11 @@ esac
 echo "slurm-local: cluster up: node $node, $cpus CPUs, $memory MB (SLURM_CONF=$SLURM_CONF)" >&2
 
 # --- The command ------------------------------------------------------------------------------
+# In the background, so that a TERM (from `timeout`, or a test's time limit) reaches the trap at
+# once instead of after the command; `<&0` keeps its stdin (a background command's is /dev/null).
+"$@" <&0 &
+command_pid=$!
 status=0
-"$@" || status=$?
+wait "$command_pid" || status=$?
+command_pid=""
 exit "$status"
