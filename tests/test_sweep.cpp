@@ -322,9 +322,10 @@ TEST(SweepSlurm, EmittedSweepRunsAsAJobArrayOnARealSlurm) {
   const std::string dir = test::make_temp_dir();
   const std::string out = dir + "/sweep";
   const std::string self = SHARDLAB_CLI;
-  // Inside the script's cluster: emit, submit, wait for the array (bounded), summarize.
+  // Inside the script's cluster: emit, submit, wait for the array (bounded), submit it again (every
+  // cell finished: nothing reruns), summarize.
   const std::string job = self + " sweep " + kSmoke + " --seeds 0:2 --out " + out + kTiny +
-                          " --emit slurm --time 10 && sbatch --wait " + out +
+                          " --emit slurm --time 10 && sbatch --wait " + out + "/sweep.sbatch && sbatch --wait " + out +
                           "/sweep.sbatch && " + self + " sweep summarize " + out;
   // TODO(data-parallel): once `shardlab train` reads SLURM's variables, a 2-task smoke run goes
   // here, in the same cluster: `srun --ntasks=2 shardlab train SPEC --set ... --out DIR` (and a
@@ -339,11 +340,17 @@ TEST(SweepSlurm, EmittedSweepRunsAsAJobArrayOnARealSlurm) {
   }
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(finished_cells(out), (std::vector<std::string>{"s0", "s1"}));
-  // Each array task wrote its SLURM output file; the summary has both seeds.
-  int slurm_outputs = 0;
+  // Each array task of both submissions wrote its SLURM output file; the second found its cell done.
+  int slurm_outputs = 0, skipped = 0;
   for (const auto& e : fs::directory_iterator(out + "/logs"))
-    slurm_outputs += e.path().filename().string().rfind("slurm-", 0) == 0;
-  EXPECT_EQ(slurm_outputs, 2);
+    if (e.path().filename().string().rfind("slurm-", 0) == 0) {
+      ++slurm_outputs;
+      skipped += test::read_file(e.path().string()).find("finished already") != std::string::npos;
+    }
+  EXPECT_EQ(slurm_outputs, 4);
+  EXPECT_EQ(skipped, 2);
+  const auto history = nlohmann::json::parse(test::read_file(out + "/runs/s1/run.json"))["history"];
+  EXPECT_EQ(history.size(), 1u);  // trained once
   const auto rows = read_csv(out + "/summary.csv");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1][0], "0 1");
