@@ -65,9 +65,10 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "grid", po::value<std::vector<std::string>>()->composing(),
       "a spec key and its values: --grid train.learning_rate=1e-3,5e-4 (';' between values that hold commas)")(
       "out", po::value<std::string>(), "the sweep folder (rerun with the same DIR to continue)")(
-      "jobs", po::value<int>(), "processes at once (default: as many cells as fit the cores); with --emit slurm, "
-                                "the array's limit of running tasks")(
-      "nproc", po::value<int64_t>()->default_value(1), "ranks of each cell's data-parallel training")(
+      "jobs", po::value<int>(),
+      "processes at once (default: as many cells as fit the cores); with --emit slurm, "
+      "the array's limit of running tasks")("nproc", po::value<int64_t>()->default_value(1),
+                                            "ranks of each cell's data-parallel training")(
       "episodes", po::value<int64_t>(), "episodes of each cell's final eval (default: the spec's eval.episodes)")(
       "greedy", "evaluate the most likely action (default: the spec's eval.greedy)")(
       "eval-set", po::value<std::vector<std::string>>()->composing(),

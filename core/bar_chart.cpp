@@ -53,8 +53,8 @@ std::string bar_chart_svg(const BarChart& chart) {
   if (hi - lo <= 0) hi = lo + 1;
   const double step = tick_step(hi - lo);
   lo = std::floor(lo / step) * step, hi = std::ceil(hi / step) * step;
-  const int group = std::max({static_cast<int>(chart.series.size()) * bar + gap,
-                              static_cast<int>(longest_group * char_width) + 10, 90});
+  const int group = std::max(
+      {static_cast<int>(chart.series.size()) * bar + gap, static_cast<int>(longest_group * char_width) + 10, 90});
   const int plot_right = left + static_cast<int>(chart.groups.size()) * group;
   const int width = std::max(plot_right + 20 + legend, left + static_cast<int>(chart.title.size() * 7.8) + 20);
   auto y_of = [&](double v) { return top + height - (v - lo) / (hi - lo) * height; };
@@ -67,9 +67,9 @@ std::string bar_chart_svg(const BarChart& chart) {
       << "<text x='" << left << "' y='20' font-size='14'>" << escaped(chart.title) << "</text>\n";
   for (int i = 0; lo + i * step <= hi + step * 1e-9; ++i) {
     const double t = lo + i * step;
-    svg << "<line x1='" << left << "' x2='" << plot_right << "' y1='" << y_of(t) << "' y2='" << y_of(t)
-        << "' stroke='" << (std::abs(t) < step * 1e-9 ? "#888" : "#ddd") << "'/><text x='" << left - 5 << "' y='"
-        << y_of(t) + 4 << "' text-anchor='end'>" << (std::abs(t) < step * 1e-9 ? 0.0 : t) << "</text>\n";
+    svg << "<line x1='" << left << "' x2='" << plot_right << "' y1='" << y_of(t) << "' y2='" << y_of(t) << "' stroke='"
+        << (std::abs(t) < step * 1e-9 ? "#888" : "#ddd") << "'/><text x='" << left - 5 << "' y='" << y_of(t) + 4
+        << "' text-anchor='end'>" << (std::abs(t) < step * 1e-9 ? 0.0 : t) << "</text>\n";
   }
   svg << "<text transform='translate(15," << top + height / 2 << ") rotate(-90)' text-anchor='middle'>"
       << escaped(chart.y_label) << "</text>\n";

@@ -37,8 +37,7 @@ std::string short_key(const std::string& key) { return key.substr(key.find('.') 
 
 std::pair<std::string, std::string> key_value(const std::string& text, const std::string& flag) {
   const auto eq = text.find('=');
-  if (eq == std::string::npos || eq == 0)
-    throw InputError(flag + " '" + text + "': expected key=value");
+  if (eq == std::string::npos || eq == 0) throw InputError(flag + " '" + text + "': expected key=value");
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
@@ -274,7 +273,8 @@ SweepPlan read_sweep(const std::string& dir_text) {
     for (const auto& c : j.at("cells")) {
       SweepCell cell{c.at("name").get<std::string>(), c.at("seed").get<int64_t>(), {}};
       // The values in --grid order (nlohmann::json reads objects sorted by key).
-      for (const GridAxis& axis : plan.grid) cell.values.emplace_back(axis.key, c.at("values").at(axis.key).get<std::string>());
+      for (const GridAxis& axis : plan.grid)
+        cell.values.emplace_back(axis.key, c.at("values").at(axis.key).get<std::string>());
       plan.cells.push_back(std::move(cell));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -327,12 +327,12 @@ void run_sweep(const SweepPlan& plan, const std::string& self, int jobs) {
   for (const GridAxis& axis : plan.grid) points *= axis.values.size();
   const unsigned cores = std::thread::hardware_concurrency();
   if (jobs == 0) jobs = static_cast<int>(std::max<int64_t>(1, static_cast<int64_t>(cores) / (plan.nproc * threads)));
-  std::cerr << "sweep: " << plan.cells.size() << " cells (" << points << " grid points x seeds " << plan.seeds
-            << "), " << finished << " finished, " << resumed << " to resume, "
-            << plan.cells.size() - finished - resumed << " to start (a train and an eval process each); " << jobs
-            << " processes at a time; logs in "
-            << plan.dir << "/logs\n";
-  const int64_t busy = std::min<int64_t>(jobs, static_cast<int64_t>(plan.cells.size() - finished)) * plan.nproc * threads;
+  std::cerr << "sweep: " << plan.cells.size() << " cells (" << points << " grid points x seeds " << plan.seeds << "), "
+            << finished << " finished, " << resumed << " to resume, " << plan.cells.size() - finished - resumed
+            << " to start (a train and an eval process each); " << jobs << " processes at a time; logs in " << plan.dir
+            << "/logs\n";
+  const int64_t busy =
+      std::min<int64_t>(jobs, static_cast<int64_t>(plan.cells.size() - finished)) * plan.nproc * threads;
   if (cores > 0 && busy > static_cast<int64_t>(cores))
     std::cerr << "sweep: warning: up to " << busy << " threads (--jobs x --nproc x run.threads) on " << cores
               << " cores; cells will slow each other down\n";
@@ -355,8 +355,8 @@ void run_sweep_cell(const std::string& dir, int64_t index, const std::string& se
   const bool resume = fs::exists(plan.run_dir(cell) + "/spec.ini");
   const RankLauncher launcher = std::getenv("SLURM_JOB_ID") ? RankLauncher::kSrun : RankLauncher::kLocal;
   std::cerr << what << ": " << (resume ? "resuming" : "starting") << " its training"
-            << (plan.nproc > 1 ? " on " + std::to_string(plan.nproc) + " ranks" : std::string()) << ", then its eval; log "
-            << plan.log_path(cell) << "\n";
+            << (plan.nproc > 1 ? " on " + std::to_string(plan.nproc) + " ranks" : std::string())
+            << ", then its eval; log " << plan.log_path(cell) << "\n";
   const std::vector<ProcessJob> jobs = cell_jobs(plan, cell, self, launcher);
   run_process_pool(jobs, 1, what, [&](size_t i, bool ok) { return job_note(jobs[i], ok); });
   std::cout << plan.eval_path(cell) << "\n";
@@ -406,7 +406,8 @@ std::string emit_slurm(const SweepPlan& plan, const SlurmOptions& options, const
   s << "#SBATCH --output=" << dir << "/logs/slurm-%A_%a.out\n"
     << "set -eu\n";
   if (plan.nproc > 1)
-    s << "# " << plan.nproc << " ranks: `srun " << self << " train ...` (ranks from SLURM's variables), then one eval.\n";
+    s << "# " << plan.nproc << " ranks: `srun " << self
+      << " train ...` (ranks from SLURM's variables), then one eval.\n";
   s << "exec " << shell_quoted(self) << " sweep cell " << shell_quoted(dir) << " \"$SLURM_ARRAY_TASK_ID\"\n";
   write_text_file(path, s.str());
   return path;
@@ -456,8 +457,8 @@ std::string summarize_sweep(const std::string& dir_text, const std::string& metr
   std::ostringstream md;
   md << "# Sweep summary\n\n"
      << plan.cells.size() << " cells (" << plan.dir << "/sweep.json), " << plan.cells.size() - missing.size()
-     << " finished. Each cell's final eval: " << plan.episodes << " episodes, "
-     << (plan.greedy ? "greedy" : "sampled") << " actions" << (plan.eval_sets.empty() ? "" : ", --set " + joined(plan.eval_sets, " "))
+     << " finished. Each cell's final eval: " << plan.episodes << " episodes, " << (plan.greedy ? "greedy" : "sampled")
+     << " actions" << (plan.eval_sets.empty() ? "" : ", --set " + joined(plan.eval_sets, " "))
      << ". Mean ± 95% interval (Student t) over the finished seeds; `ci95` in summary.csv is the half-width.\n\n|";
   for (const GridAxis& axis : plan.grid) md << " " << axis.key << " |";
   md << " seeds |";
@@ -472,7 +473,9 @@ std::string summarize_sweep(const std::string& dir_text, const std::string& metr
       md << " " << value << " |";
     }
     csv << csv_field(joined(seeds_done[point], " ")) << "," << csv_field(joined(seeds_missing[point], " "));
-    md << " " << seeds_done[point].size() << (seeds_missing[point].empty() ? "" : " (" + std::to_string(seeds_missing[point].size()) + " missing)") << " |";
+    md << " " << seeds_done[point].size()
+       << (seeds_missing[point].empty() ? "" : " (" + std::to_string(seeds_missing[point].size()) + " missing)")
+       << " |";
     for (const auto& m : metrics) {
       const std::vector<double>& v = samples[point][m];
       const bool any = std::isfinite(finite_mean(v));
@@ -482,7 +485,8 @@ std::string summarize_sweep(const std::string& dir_text, const std::string& metr
     csv << "\n";
     md << "\n";
   }
-  md << "\n" << (missing.empty() ? "Every cell finished.\n" : "Missing (not finished): " + joined(missing, ", ") + "\n");
+  md << "\n"
+     << (missing.empty() ? "Every cell finished.\n" : "Missing (not finished): " + joined(missing, ", ") + "\n");
 
   // The chart: with two or more grid keys, the last one's values are the bars of each group.
   BarChart chart;
@@ -506,7 +510,8 @@ std::string summarize_sweep(const std::string& dir_text, const std::string& metr
       series = values.back().first + "=" + values.back().second;
     }
     if (std::find(chart.groups.begin(), chart.groups.end(), group) == chart.groups.end()) chart.groups.push_back(group);
-    if (std::find(chart.series.begin(), chart.series.end(), series) == chart.series.end()) chart.series.push_back(series);
+    if (std::find(chart.series.begin(), chart.series.end(), series) == chart.series.end())
+      chart.series.push_back(series);
     chart.samples[{group, series}] = samples[point][metric];
   }
   write_text_file(plan.dir + "/summary.csv", csv.str());

@@ -104,10 +104,10 @@ void run_sweep(const SweepPlan& plan, const std::string& self, int jobs);
 void run_sweep_cell(const std::string& dir, int64_t index, const std::string& self);
 
 struct SlurmOptions {
-  std::string time, mem;            // sbatch --time, --mem; empty: the cluster's defaults
-  int64_t cpus_per_task = 0;        // per rank; 0: the spec's run.threads
-  int64_t max_running = 0;          // array throttle (%N); 0: none
-  std::vector<std::string> extra;   // more sbatch options, e.g. --partition=cpu
+  std::string time, mem;           // sbatch --time, --mem; empty: the cluster's defaults
+  int64_t cpus_per_task = 0;       // per rank; 0: the spec's run.threads
+  int64_t max_running = 0;         // array throttle (%N); 0: none
+  std::vector<std::string> extra;  // more sbatch options, e.g. --partition=cpu
 };
 
 // InputError for a malformed --time, --mem or --sbatch option, or a sweep folder `dir` that

@@ -123,13 +123,14 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
       ++finished;
       continue;
     }
-    ProcessJob job{cell.name(),
-            {self, "offline", base, "--out", (root / "cells").string(), "--set", "run.name=" + cell.name(), "--set",
-             "offline.dataset=" + (root / "datasets" / (cell.task + "-" + cell.dataset + ".h5")).string(), "--set",
-             "offline.algo=" + cell.algo, "--set", "offline.reward=" + cell.reward, "--set",
-             "run.seed=" + std::to_string(cell.seed)},
-            (root / "cells" / (cell.name() + ".log")).string(),
-            dataset_job.count(cell.task) ? dataset_job.at(cell.task) : -1};
+    ProcessJob job{
+        cell.name(),
+        {self, "offline", base, "--out", (root / "cells").string(), "--set", "run.name=" + cell.name(), "--set",
+         "offline.dataset=" + (root / "datasets" / (cell.task + "-" + cell.dataset + ".h5")).string(), "--set",
+         "offline.algo=" + cell.algo, "--set", "offline.reward=" + cell.reward, "--set",
+         "run.seed=" + std::to_string(cell.seed)},
+        (root / "cells" / (cell.name() + ".log")).string(),
+        dataset_job.count(cell.task) ? dataset_job.at(cell.task) : -1};
     for (const std::string& o : split(spec.get_string("ablate.overrides_" + cell.task), ';'))
       if (!o.empty()) job.argv.insert(job.argv.end(), {"--set", o});
     if (fs::exists(dir / "spec.ini")) job.argv.push_back("--resume");

@@ -74,7 +74,7 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
   // eval --out, maze show --png
   write(dir + "/eval.json", "mine");
   expect_error_after_progress(run_cli("eval --env maze --policy random --episodes 2 --out " + dir + "/eval.json"),
-                        "eval.json exists; pass --force");
+                              "eval.json exists; pass --force");
   write(dir + "/mazes.png", "mine");
   expect_error_after_progress(run_cli("maze show --seed 1 --png " + dir + "/mazes.png"), "mazes.png exists");
   // every study's files, refused before the study runs
@@ -90,20 +90,21 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
   for (const auto& [study, file] : studies) {
     write(dir + "/analysis/" + file, "mine");
     expect_error_after_progress(run_cli("analyze " + study.substr(0, study.find(' ')) + " " + policy +
-                                  study.substr(study.find(' ')) + " --out " + dir + "/analysis"),
-                          file + " exists; pass --force");
+                                        study.substr(study.find(' ')) + " --out " + dir + "/analysis"),
+                                file + " exists; pass --force");
     EXPECT_EQ(test::read_file(dir + "/analysis/" + file), "mine") << study;
   }
   write(dir + "/field.png", "mine");
   expect_error_after_progress(run_cli("analyze vector-field " + policy + " --seed 1 --png " + dir + "/field.png"),
-                        "field.png exists");
+                              "field.png exists");
   // record and inspect --png
   ASSERT_EQ(run_cli("analyze record " + policy + " --seeds 0:3 --out " + dir + "/log.h5").exit_code, 0);
-  expect_error_after_progress(run_cli("analyze record " + policy + " --seeds 0:3 --out " + dir + "/log.h5"), "log.h5 exists");
+  expect_error_after_progress(run_cli("analyze record " + policy + " --seeds 0:3 --out " + dir + "/log.h5"),
+                              "log.h5 exists");
   const std::string layer = "embedder.block2.res1.resadd_out";
   write(dir + "/layer.png", "mine");
   expect_error_after_progress(run_cli("inspect " + dir + "/log.h5 --layer " + layer + " --png " + dir + "/layer.png"),
-                        "layer.png exists");
+                              "layer.png exists");
   EXPECT_EQ(test::read_file(dir + "/layer.png"), "mine");
   ASSERT_EQ(run_cli("inspect " + dir + "/log.h5 --layer " + layer + " --png " + dir + "/layer.png --force").exit_code,
             0);
@@ -262,14 +263,14 @@ TEST(Hardening, NonFiniteAndOutOfRangeNumbersAreRefused) {
     EXPECT_THROW(Spec::load(shardlab_schema(), "", {set}), InputError) << set;
   const std::string dir = test::make_temp_dir();
   expect_error_after_progress(run_cli("train " + kSmoke + " --set ppo.num_minibatches=100000 --out " + dir),
-                        "ppo.num_minibatches = 100000 is more than the rollout's rows");
+                              "ppo.num_minibatches = 100000 is more than the rollout's rows");
   EXPECT_FALSE(fs::exists(dir + "/ppo_maze_smoke"));  // refused before the run folder exists
   const std::string policy = test::untrained_maze_policy(dir);
   expect_error_after_progress(run_cli("analyze retarget " + policy + " --channels 0 --seeds 0:2 --value nan"),
-                        "--value nan: expected a finite number");
+                              "--value nan: expected a finite number");
   expect_error_after_progress(run_cli("analyze cheese-vector " + policy + " --seeds 0:2 --coeff inf"), "--coeff inf");
   expect_error_after_progress(run_cli("analyze channels " + policy + " --seeds 0:20 --top -1 --out " + dir),
-                        "--top -1: expected at least 1");
+                              "--top -1: expected at least 1");
   expect_error_after_progress(run_cli("render --env lunar_lander --every 0 --out " + dir + "/f"), "--every 0");
   expect_error_after_progress(run_cli("collect --env maze --steps 0 --out " + dir + "/x.h5"), "--steps 0");
 }
@@ -277,12 +278,14 @@ TEST(Hardening, NonFiniteAndOutOfRangeNumbersAreRefused) {
 // 8. A spec that cannot fit in memory is refused before anything is allocated.
 TEST(Hardening, SpecsThatCannotFitInMemoryAreRefused) {
   const std::string dir = test::make_temp_dir();
-  expect_error_after_progress(run_cli("train " + kSmoke + " --set env.num_envs=1000000000 --out " + dir), "env.num_envs");
+  expect_error_after_progress(run_cli("train " + kSmoke + " --set env.num_envs=1000000000 --out " + dir),
+                              "env.num_envs");
   EXPECT_FALSE(fs::exists(dir + "/ppo_maze_smoke"));
   expect_error_after_progress(run_cli("train " + kSmoke + " --set train.num_steps=100000000 --out " + dir),
-                        "train.num_steps = 100000000");
-  expect_error_after_progress(run_cli("collect --env maze --set env.num_envs=1000000000 --steps 10 --out " + dir + "/x.h5"),
-                        "env.num_envs = 1000000000");
+                              "train.num_steps = 100000000");
+  expect_error_after_progress(
+      run_cli("collect --env maze --set env.num_envs=1000000000 --steps 10 --out " + dir + "/x.h5"),
+      "env.num_envs = 1000000000");
 }
 
 // 9. A spec is a file; training needs one.
@@ -309,7 +312,7 @@ TEST(Hardening, SmallRoughEdges) {
     if (maze_policy.layer_shape(layer).size() != 3) flat = layer;
   ASSERT_FALSE(flat.empty());
   expect_error_after_progress(run_cli("inspect " + dir + "/log.h5 --layer " + flat + " --png " + dir + "/x.png"),
-                        "is not spatial");
+                              "is not spatial");
   EXPECT_FALSE(fs::exists(dir + "/x.png"));
   // The divergence message never names a checkpoint that was not written.
   const auto diverged =

@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -57,7 +57,7 @@ TEST(Sweep, CellsAreSeedsTimesTheGridsProductWithReadableNames) {
   EXPECT_EQ(cells[11].seed, 4);
   EXPECT_EQ(cells[11].point(), "train.learning_rate=5e-4 ppo.clip_coef=0.3");
   EXPECT_EQ(cells[11].values, (std::vector<std::pair<std::string, std::string>>{{"train.learning_rate", "5e-4"},
-                                                                               {"ppo.clip_coef", "0.3"}}));
+                                                                                {"ppo.clip_coef", "0.3"}}));
   // No grid: one cell per seed.
   EXPECT_EQ(names(sweep_cells(0, 3, {})), (std::vector<std::string>{"s0", "s1", "s2"}));
   EXPECT_EQ(sweep_cells(0, 1, {})[0].point(), "all");
@@ -163,9 +163,9 @@ TEST(Sweep, SummaryGivesMeanAndStudentTIntervalPerGridPointAndListsMissingCells)
 
   const auto rows = read_csv(dir + "/summary.csv");
   ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"ppo.clip_coef", "seeds", "missing_seeds", "mean_return",
-                                               "mean_return_ci95", "mean_length", "mean_length_ci95", "cheese_rate",
-                                               "cheese_rate_ci95"}));
+  EXPECT_EQ(rows[0],
+            (std::vector<std::string>{"ppo.clip_coef", "seeds", "missing_seeds", "mean_return", "mean_return_ci95",
+                                      "mean_length", "mean_length_ci95", "cheese_rate", "cheese_rate_ci95"}));
   // 1, 2, 3, 6: mean 3, s = sqrt(14 / 3), t(0.975, 3) = 3.182: 3.182 * 2.1602 / 2 = 3.4369.
   EXPECT_EQ(rows[1][0], "0.1");
   EXPECT_EQ(rows[1][1], "0 1 2 3");
@@ -224,12 +224,12 @@ TEST(Sweep, EmitSlurmWritesAJobArrayWithOneTaskPerCell) {
   const std::string script = test::read_file(dir + "/sweep.sbatch");
   for (const std::string& line : std::vector<std::string>{
            "#SBATCH --array=0-3%3\n", "#SBATCH --ntasks=1\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --time=0:30:00\n",
-        "#SBATCH --mem=2G\n", "#SBATCH --partition=cpu\n", "#SBATCH --output=" + dir + "/logs/slurm-%A_%a.out\n",
-        "exec '" + std::string(SHARDLAB_CLI) + "' sweep cell '" + dir + "' \"$SLURM_ARRAY_TASK_ID\"\n"})
+           "#SBATCH --mem=2G\n", "#SBATCH --partition=cpu\n", "#SBATCH --output=" + dir + "/logs/slurm-%A_%a.out\n",
+           "exec '" + std::string(SHARDLAB_CLI) + "' sweep cell '" + dir + "' \"$SLURM_ARRAY_TASK_ID\"\n"})
     EXPECT_NE(script.find(line), std::string::npos) << line << "\n" << script;
   EXPECT_NE(r.out.find("sbatch " + dir + "/sweep.sbatch"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sweep summarize " + dir), std::string::npos) << r.out;
-  EXPECT_TRUE(fs::is_directory(dir + "/logs"));  // SLURM writes its output files there
+  EXPECT_TRUE(fs::is_directory(dir + "/logs"));              // SLURM writes its output files there
   EXPECT_FALSE(fs::exists(dir + "/runs/clip_coef_0.1-s0"));  // nothing ran
   const auto sweep = nlohmann::json::parse(test::read_file(dir + "/sweep.json"));
   ASSERT_EQ(sweep["cells"].size(), 4u);
@@ -272,11 +272,10 @@ TEST(SweepRun, KilledSweepContinuesWithoutRerunningFinishedCellsAndResumesStarte
   const std::string dir = test::make_temp_dir() + "/sweep";
   const std::string args = "sweep " + kSmoke + " --seeds 0:2 --grid ppo.clip_coef=0.15 --out " + dir + kTiny;
   // Kill the sweep (and its cells) once the first cell has finished.
-  const auto killed =
-      test::run_shell("( setsid " + std::string(SHARDLAB_CLI) + " " + args +
-                      " --jobs 1 & pid=$!; for i in $(seq 1200); do ls " + dir +
-                      "/runs/*/eval.json >/dev/null 2>&1 && break; sleep 0.1; done; kill -9 -$pid; wait $pid; "
-                      "echo killed=$? )");
+  const auto killed = test::run_shell(
+      "( setsid " + std::string(SHARDLAB_CLI) + " " + args + " --jobs 1 & pid=$!; for i in $(seq 1200); do ls " + dir +
+      "/runs/*/eval.json >/dev/null 2>&1 && break; sleep 0.1; done; kill -9 -$pid; wait $pid; "
+      "echo killed=$? )");
   ASSERT_NE(killed.out.find("killed=137"), std::string::npos) << killed.out << killed.err;
   const auto first = finished_cells(dir);
   ASSERT_EQ(first, (std::vector<std::string>{"clip_coef_0.15-s0"}));
@@ -330,8 +329,8 @@ TEST(SweepSlurm, EmittedSweepRunsAsAJobArrayOnARealSlurm) {
   // TODO(data-parallel): once `shardlab train` reads SLURM's variables, a 2-task smoke run goes
   // here, in the same cluster: `srun --ntasks=2 shardlab train SPEC --set ... --out DIR` (and a
   // resume of it), checking that rank 0 alone wrote the run folder and that eval reads it.
-  const auto r = test::run_shell("timeout 600 " + std::string(SHARDLAB_SOURCE_DIR) + "/scripts/slurm-local.sh bash -c " +
-                                 "'" + job + "'");
+  const auto r = test::run_shell("timeout 600 " + std::string(SHARDLAB_SOURCE_DIR) +
+                                 "/scripts/slurm-local.sh bash -c " + "'" + job + "'");
   if (r.exit_code == 77) {
     // The script's exit code for "this machine cannot run slurmd" (no root, packages not
     // installable); its last stderr line says which.
