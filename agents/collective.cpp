@@ -65,7 +65,10 @@ int free_loopback_port() {
 WorldConfig WorldConfig::from_environment() {
   WorldConfig w;
   const bool torchrun = !env_string("WORLD_SIZE").empty();
-  const bool slurm = !torchrun && !env_string("SLURM_NTASKS").empty() && !env_string("SLURM_PROCID").empty();
+  // Only a task of an srun step is a rank: a batch script or salloc shell also sees SLURM_NTASKS
+  // and SLURM_PROCID, but no SLURM_STEP_ID.
+  const bool slurm = !torchrun && !env_string("SLURM_NTASKS").empty() && !env_string("SLURM_PROCID").empty() &&
+                     !env_string("SLURM_STEP_ID").empty();
   if (!torchrun && !slurm) return w;
   w.world_size = env_int(torchrun ? "WORLD_SIZE" : "SLURM_NTASKS", 1, 1, 65536);
   w.rank = env_int(torchrun ? "RANK" : "SLURM_PROCID", 0, 0, w.world_size - 1);

@@ -26,7 +26,8 @@ struct WorldConfig {
   double timeout_s = 300;  // a collective operation (or the rendezvous) fails after this long
 
   // From the environment a launcher sets: WORLD_SIZE/RANK/MASTER_ADDR/MASTER_PORT (torchrun and
-  // `shardlab train --nproc`), else SLURM_NTASKS/SLURM_PROCID under `srun` (the address from
+  // `shardlab train --nproc`), else SLURM_NTASKS/SLURM_PROCID in a task of an `srun` step
+  // (SLURM_STEP_ID set; a batch script's own process is not a rank) (the address from
   // MASTER_ADDR or SLURM_LAUNCH_NODE_IPADDR, the port from MASTER_PORT or 20000 + the job id
   // modulo 20000). A world of one when none is set. InputError naming the variable on a bad value.
   static WorldConfig from_environment();

@@ -8,29 +8,20 @@
 namespace shardlab {
 
 void RunningMeanStd::update(const float* data, int64_t rows, const Collective& ranks) {
+  if (rows <= 0) return;
   const size_t n = mean.size();
-  std::vector<double> batch_mean(n, 0.0), batch_var(n, 0.0);
   if (ranks.distributed()) {
-    // Every rank's rows as one batch: its count, sums and sums of squares, added over ranks.
-    std::vector<double> moments(1 + 2 * n, 0.0);
-    moments[0] = static_cast<double>(std::max<int64_t>(rows, 0));
+    if (!synced_) synced_ = Synced{mean, var, count, std::vector<double>(1 + 2 * n, 0.0)};
+    std::vector<double>& m = synced_->moments;
+    m[0] += static_cast<double>(rows);
     for (int64_t r = 0; r < rows; ++r)
       for (size_t j = 0; j < n; ++j) {
         const double x = data[r * n + j];
-        moments[1 + j] += x;
-        moments[1 + n + j] += x * x;
+        m[1 + j] += x;
+        m[1 + n + j] += x * x;
       }
-    ranks.sum(moments);
-    const double total = moments[0];
-    if (total <= 0) return;
-    for (size_t j = 0; j < n; ++j) {
-      batch_mean[j] = moments[1 + j] / total;
-      batch_var[j] = std::max(0.0, moments[1 + n + j] / total - batch_mean[j] * batch_mean[j]);
-    }
-    merge(batch_mean, batch_var, total);
-    return;
   }
-  if (rows <= 0) return;
+  std::vector<double> batch_mean(n, 0.0), batch_var(n, 0.0);
   for (int64_t r = 0; r < rows; ++r)
     for (size_t j = 0; j < n; ++j) batch_mean[j] += data[r * n + j];
   for (auto& m : batch_mean) m /= static_cast<double>(rows);
@@ -41,6 +32,27 @@ void RunningMeanStd::update(const float* data, int64_t rows, const Collective& r
     }
   for (auto& v : batch_var) v /= static_cast<double>(rows);
   merge(batch_mean, batch_var, static_cast<double>(rows));
+}
+
+void RunningMeanStd::synchronize(const Collective& ranks) {
+  if (!ranks.distributed()) return;
+  const size_t n = mean.size();
+  // A rank without rows since the last synchronize still takes part, with zeros.
+  Synced synced = synced_ ? *synced_ : Synced{mean, var, count, std::vector<double>(1 + 2 * n, 0.0)};
+  synced_.reset();
+  std::vector<double>& m = synced.moments;
+  ranks.sum(m);
+  mean = synced.mean;
+  var = synced.var;
+  count = synced.count;
+  const double rows = m[0];
+  if (rows <= 0) return;
+  std::vector<double> batch_mean(n), batch_var(n);
+  for (size_t j = 0; j < n; ++j) {
+    batch_mean[j] = m[1 + j] / rows;
+    batch_var[j] = std::max(0.0, m[1 + n + j] / rows - batch_mean[j] * batch_mean[j]);
+  }
+  merge(batch_mean, batch_var, rows);
 }
 
 void RunningMeanStd::merge(const std::vector<double>& batch_mean, const std::vector<double>& batch_var, double rows) {

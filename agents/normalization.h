@@ -1,9 +1,13 @@
 // Running statistics for observation normalisation and reward scaling (PPO details 13 and
 // CleanRL's NormalizeReward): stored in checkpoints so evaluation sees what training saw. In a
-// data-parallel run every rank merges the batch of all ranks, so the statistics stay identical.
+// data-parallel run each rank updates its statistics with its own rows during a rollout, and at
+// its end every rank merges all ranks' rows of the rollout (synchronize), so the statistics are
+// identical on every rank from one rollout to the next: one all-reduce per rollout, not per step
+// (a per-step merge cost 2 ms a step on two local ranks, more than the step).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace shardlab {
@@ -14,14 +18,23 @@ class Collective;
 class RunningMeanStd {
  public:
   explicit RunningMeanStd(int64_t size = 1) : mean(size, 0.0), var(size, 1.0) {}
-  // `rows` vectors of mean.size() values each, from every rank of `ranks` (one all-reduce of
-  // their count, sums and sums of squares when there is more than one rank).
+  // `rows` vectors of mean.size() values each. With several ranks they are also kept (as count,
+  // sums and sums of squares) for the next synchronize().
   void update(const float* data, int64_t rows, const Collective& ranks);
+  // Several ranks: the statistics as of the last synchronize() merged with every rank's rows
+  // since (one all-reduce). Every rank must call it together; nothing to do with one rank.
+  void synchronize(const Collective& ranks);
   std::vector<double> mean, var;
   double count = 1e-4;
 
  private:
   void merge(const std::vector<double>& batch_mean, const std::vector<double>& batch_var, double rows);
+  struct Synced {  // the statistics at the last synchronize() and this rank's rows since
+    std::vector<double> mean, var;
+    double count = 0;
+    std::vector<double> moments;  // rows, sums, sums of squares
+  };
+  std::optional<Synced> synced_;  // set by the first update() after a synchronize()
 };
 
 // Divides rewards by the running standard deviation of the discounted return, then clips.

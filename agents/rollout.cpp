@@ -120,7 +120,7 @@ Rollout RolloutCollector::collect(ActorCriticImpl& net, at::Generator& gen, int6
       done[i] = venv_.done(static_cast<int>(i));
       if (assembler_) {
         const float* next = venv_.done(static_cast<int>(i)) ? venv_.final_observations() + i * obs_size
-                                                             : venv_.observations() + i * obs_size;
+                                                            : venv_.observations() + i * obs_size;
         assembler_->add(static_cast<int>(i), &raw_obs[i * obs_size],
                         act.discrete ? action_cpu.data_ptr<int64_t>() + i : nullptr,
                         act.discrete ? nullptr : &clipped[i * act.dim], rewards[i], venv_.terminated()[i],
@@ -150,6 +150,9 @@ Rollout RolloutCollector::collect(ActorCriticImpl& net, at::Generator& gen, int6
     if (config_.normalize_reward) reward_scaler_.scale(rewards.data(), done.data(), static_cast<int>(n), ranks_);
     r.rewards[t].copy_(torch::from_blob(rewards.data(), {n}, f32));
   }
+  // Data-parallel: every rank's statistics merge this rollout's rows of all ranks.
+  if (config_.normalize_observations) obs_stats_.synchronize(ranks_);
+  if (config_.normalize_reward) reward_scaler_.stats.synchronize(ranks_);
   r.next_value = net.forward(prepare(venv_.observations(), n, false)).value.cpu();
   r.values = r.values.cpu();
   r.log_probs = r.log_probs.cpu();

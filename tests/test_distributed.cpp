@@ -208,6 +208,7 @@ TEST(Collective, NonFiniteLossOnOneRankStopsEveryRankUnchanged) {
   EXPECT_EQ(changed, std::vector<double>({0.0, 0.0}));
 }
 
+// Each rank's statistics see its own rows during a rollout; synchronize() merges every rank's.
 TEST(Collective, NormalisersMergeEveryRanksRows) {
   at::Generator gen = at::detail::createCPUGenerator(8);
   const at::Tensor data = torch::randn({10, 3}, gen) * 4 + 1;
@@ -220,6 +221,7 @@ TEST(Collective, NormalisersMergeEveryRanksRows) {
     const int64_t r = ranks.rank();
     merged[r].update(data.data_ptr<float>() + 9 * r, 3, ranks);
     merged[r].update(data.data_ptr<float>() + 18 + 6 * r, 2, ranks);
+    merged[r].synchronize(ranks);
   });
   ASSERT_EQ(errors, std::vector<std::string>(2, ""));
   for (int r = 0; r < 2; ++r) {
@@ -305,7 +307,7 @@ class ScopedEnv {
  public:
   explicit ScopedEnv(std::map<std::string, std::string> vars) {
     for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_NTASKS", "SLURM_PROCID",
-                             "SLURM_JOB_ID", "SLURM_LAUNCH_NODE_IPADDR"}) {
+                             "SLURM_JOB_ID", "SLURM_LAUNCH_NODE_IPADDR", "SLURM_STEP_ID"}) {
       const char* old = std::getenv(name);
       if (old) saved_[name] = old;
       ::unsetenv(name);
@@ -314,7 +316,7 @@ class ScopedEnv {
   }
   ~ScopedEnv() {
     for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_NTASKS", "SLURM_PROCID",
-                             "SLURM_JOB_ID", "SLURM_LAUNCH_NODE_IPADDR"})
+                             "SLURM_JOB_ID", "SLURM_LAUNCH_NODE_IPADDR", "SLURM_STEP_ID"})
       ::unsetenv(name);
     for (const auto& [k, v] : saved_) ::setenv(k.c_str(), v.c_str(), 1);
   }
@@ -337,9 +339,15 @@ TEST(Collective, WorldFromTorchrunAndSlurmVariables) {
     EXPECT_EQ(w.master_port, 29500);
   }
   {
+    // A batch script's or salloc shell's own process (no srun step) is not a rank.
+    ScopedEnv env({{"SLURM_NTASKS", "2"}, {"SLURM_PROCID", "0"}, {"SLURM_JOB_ID", "123457"}});
+    EXPECT_EQ(WorldConfig::from_environment().world_size, 1);
+  }
+  {
     ScopedEnv env({{"SLURM_NTASKS", "2"},
                    {"SLURM_PROCID", "1"},
                    {"SLURM_JOB_ID", "123457"},
+                   {"SLURM_STEP_ID", "0"},
                    {"SLURM_LAUNCH_NODE_IPADDR", "192.0.2.7"}});
     const WorldConfig w = WorldConfig::from_environment();
     EXPECT_EQ(w.world_size, 2);

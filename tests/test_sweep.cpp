@@ -323,12 +323,17 @@ TEST(SweepSlurm, EmittedSweepRunsAsAJobArrayOnARealSlurm) {
   const std::string self = SHARDLAB_CLI;
   // Inside the script's cluster: emit, submit, wait for the array (bounded), submit it again (every
   // cell finished: nothing reruns), summarize.
+  // Then, in the same cluster, one data-parallel run as a 2-task srun step (the ranks from SLURM's
+  // variables, no --nproc), resumed by a second 2-task step (every update done: it loads the
+  // checkpoint on rank 0, sends it to rank 1, and stops), and evaluated.
+  const std::string dp = dir + "/dp";
+  const std::string train = "srun --ntasks=2 --kill-on-bad-exit=1 " + self + " train " + kSmoke +
+                            " --set train.total_steps=4096 --set run.checkpoint_every=1 --set run.name=dp --out " + dp;
   const std::string job = self + " sweep " + kSmoke + " --seeds 0:2 --out " + out + kTiny +
                           " --emit slurm --time 10 && sbatch --wait " + out + "/sweep.sbatch && sbatch --wait " + out +
-                          "/sweep.sbatch && " + self + " sweep summarize " + out;
-  // TODO(data-parallel): once `shardlab train` reads SLURM's variables, a 2-task smoke run goes
-  // here, in the same cluster: `srun --ntasks=2 shardlab train SPEC --set ... --out DIR` (and a
-  // resume of it), checking that rank 0 alone wrote the run folder and that eval reads it.
+                          "/sweep.sbatch && " + self + " sweep summarize " + out + " && " + train + " >" + dir +
+                          "/dp1.out 2>" + dir + "/dp1.err && " + train + " --resume >" + dir + "/dp2.out 2>" + dir +
+                          "/dp2.err";
   const auto r = test::run_shell("timeout 600 " + std::string(SHARDLAB_SOURCE_DIR) +
                                  "/scripts/slurm-local.sh bash -c " + "'" + job + "'");
   if (r.exit_code == 77) {
@@ -355,6 +360,18 @@ TEST(SweepSlurm, EmittedSweepRunsAsAJobArrayOnARealSlurm) {
   EXPECT_EQ(rows[1][0], "0 1");
   EXPECT_EQ(rows[1][1], "");
   EXPECT_TRUE(std::isfinite(std::stod(rows[1][2])));
+
+  // The srun run: rank 0 alone printed the folder and wrote it; all four updates once each.
+  const std::string dp1 = test::read_file(dir + "/dp1.out"), dp1_err = test::read_file(dir + "/dp1.err");
+  EXPECT_EQ(dp1, "run folder: " + dp + "/dp\n") << dp1_err;
+  EXPECT_NE(dp1_err.find("data-parallel: 2 ranks of 8 environments"), std::string::npos) << dp1_err;
+  EXPECT_NE(test::read_file(dir + "/dp2.err").find("(update 4, step 4096)"), std::string::npos);
+  const auto metrics = read_csv(dp + "/dp/metrics.csv");
+  ASSERT_EQ(metrics.size(), 5u);
+  for (size_t i = 1; i < metrics.size(); ++i) EXPECT_EQ(metrics[i][1], std::to_string(i));
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(dp + "/dp/run.json"))["world_size"], 2);
+  const auto eval = test::run_cli("eval " + dp + "/dp --episodes 4");
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
 }
 
 }  // namespace
