@@ -68,6 +68,7 @@ int cmd_relabel(const std::vector<std::string>& args);
 int cmd_dataset(const std::vector<std::string>& args);
 int cmd_ablate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
+int cmd_plot(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 

@@ -22,7 +22,8 @@ commands:
   collect                 run a policy in an environment and write D4RL-layout experience (HDF5)
   analyze STUDY RUN       the maze studies: record activations, cheese / top-right vectors, vector
                           fields, cheese channels, resampling, retargeting, behaviour
-  render --env E --out D  draw one episode of a Box2D task as PNG frames
+  render --env E --out D  draw episodes of any environment as PNG frames in D, or as FILE.gif
+  plot RUN [RUN ...]      training curves of metrics.csv as SVG (several runs: their mean and min-max)
   offline SPEC            train an offline learner (bc, iql, atac) on a dataset, rewards true or relabeled
   relabel IN OUT          copy a dataset with zero, random or negative rewards
   dataset make            random / medium / medium-replay / expert / medium-expert data of a task
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
       {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
       {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze}, {"render", cli::cmd_render},
       {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel}, {"dataset", cli::cmd_dataset},
-      {"ablate", cli::cmd_ablate},   {"sweep", cli::cmd_sweep},
+      {"ablate", cli::cmd_ablate},   {"sweep", cli::cmd_sweep},     {"plot", cli::cmd_plot},
   };
   try {
     if (command == "version" || command == "--version") {

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/text.h"
 
 namespace shardlab {
 
@@ -56,6 +58,38 @@ void MetricsCsv::write(const std::map<std::string, double>& row) {
     line += buffer;
   }
   out_ << line << '\n' << std::flush;
+}
+
+MetricsTable read_metrics_csv(const std::string& path) {
+  const std::string text = read_text_file(path);
+  if (text.empty()) throw InputError(path + ": empty file (no header)");
+  std::vector<std::string> lines = split(text, '\n');
+  lines.pop_back();  // after the last newline: empty, or a partial row
+  if (lines.empty()) throw InputError(path + ": no complete header line");
+  MetricsTable table;
+  table.names = split(lines[0], ',');
+  if (table.names[0] != "global_step")
+    throw InputError(path + ": first column is '" + table.names[0] + "', expected global_step (not a metrics.csv?)");
+  for (const auto& name : table.names) table.columns[name];
+  for (size_t line = 1; line < lines.size(); ++line) {
+    const std::vector<std::string> cells = split(lines[line], ',');
+    if (cells.size() != table.names.size())
+      throw InputError(path + " line " + std::to_string(line + 1) + ": " + std::to_string(cells.size()) +
+                       " cells, expected " + std::to_string(table.names.size()));
+    for (size_t i = 0; i < cells.size(); ++i) {
+      double value = std::nan("");
+      if (!cells[i].empty()) {
+        char* end = nullptr;
+        value = std::strtod(cells[i].c_str(), &end);
+        if (end != cells[i].c_str() + cells[i].size())
+          throw InputError(path + " line " + std::to_string(line + 1) + ", column " + table.names[i] + ": '" +
+                           cells[i] + "' is not a number");
+      }
+      table.columns[table.names[i]].push_back(value);
+    }
+  }
+  if (table.rows() == 0) throw InputError(path + ": no rows yet (header only)");
+  return table;
 }
 
 }  // namespace shardlab

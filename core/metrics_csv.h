@@ -12,6 +12,19 @@
 
 namespace shardlab {
 
+// A metrics.csv read back: its columns in header order, each as numbers (an empty or "nan" cell is
+// NaN).
+struct MetricsTable {
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<double>> columns;
+  size_t rows() const { return columns.empty() ? 0 : columns.begin()->second.size(); }
+};
+
+// Reads `path`. A partial last line (a run killed or still writing) is left out. FileError if it
+// cannot be read; InputError naming the file for an empty file, no `global_step` column, no rows,
+// a row of the wrong length or a cell that is not a number (naming its line and column).
+MetricsTable read_metrics_csv(const std::string& path);
+
 class MetricsCsv {
  public:
   // Opens `path` for appending with these columns; `global_step` must be the first. If the file

@@ -51,4 +51,18 @@ std::string csv_number(double value) {
   return b;
 }
 
+std::vector<double> trailing_mean(const std::vector<double>& values, const std::vector<double>& weights, int window) {
+  std::vector<double> out(values.size(), std::nan(""));
+  for (size_t i = 0; i < values.size(); ++i) {
+    double sum = 0, total = 0;
+    for (size_t j = i + 1 > static_cast<size_t>(window) ? i + 1 - window : 0; j <= i; ++j) {
+      const double w = weights.empty() ? 1.0 : weights[j];
+      if (!std::isfinite(values[j]) || !std::isfinite(w)) continue;
+      sum += values[j] * w, total += w;
+    }
+    if (total > 0) out[i] = sum / total;
+  }
+  return out;
+}
+
 }  // namespace shardlab

@@ -22,6 +22,12 @@ double t_interval95(const std::vector<double>& values);
 // are none.
 std::string mean_and_interval_text(const std::vector<double>& values, int decimals);
 
+// Training curves' smoothing: at each index i, the mean of the finite values among the last
+// `window` ones (i - window + 1 .. i), each weighted by weights[j] (the episodes finished in that
+// update, so an update with few episodes counts little; a non-finite weight counts 0); NaN where
+// those weights sum to 0. Empty `weights`: every weight is 1.
+std::vector<double> trailing_mean(const std::vector<double>& values, const std::vector<double>& weights, int window);
+
 // A CSV cell: 6 significant digits, empty when not finite.
 std::string csv_number(double value);
 

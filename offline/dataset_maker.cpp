@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
+#include "core/metrics_csv.h"
 #include "core/rng.h"
 #include "core/spec.h"
 #include "core/text.h"
@@ -106,28 +107,12 @@ References references(const std::string& run_dir, const Spec& spec, const Datase
   return r;
 }
 
-// metrics.csv as columns of numbers (empty cells NaN).
-std::map<std::string, std::vector<double>> read_metrics(const std::string& path) {
-  std::istringstream in(read_text_file(path));
-  std::string line;
-  std::getline(in, line);
-  const std::vector<std::string> names = split(line, ',');
-  std::map<std::string, std::vector<double>> columns;
-  while (std::getline(in, line)) {
-    const std::vector<std::string> cells = split(line, ',');
-    if (cells.size() != names.size()) continue;  // a partial last line
-    for (size_t i = 0; i < names.size(); ++i)
-      columns[names[i]].push_back(cells[i].empty() ? std::nan("") : std::strtod(cells[i].c_str(), nullptr));
-  }
-  return columns;
-}
-
 // The checkpoint whose training return (mean over the rows since the previous checkpoint) is
 // closest to one third of the way from random to expert.
 std::string pick_medium(const RunDir& dir, const References& refs, double* training_return) {
-  const auto metrics = read_metrics(dir.file("metrics.csv"));
-  const std::vector<double>& updates = metrics.at("update");
-  const std::vector<double>& returns = metrics.at("charts/episodic_return");
+  const MetricsTable metrics = read_metrics_csv(dir.file("metrics.csv"));
+  const std::vector<double>& updates = metrics.columns.at("update");
+  const std::vector<double>& returns = metrics.columns.at("charts/episodic_return");
   const double target = refs.random_return + (refs.expert_return - refs.random_return) / 3.0;
   std::string best;
   double best_gap = std::numeric_limits<double>::infinity();
