@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <unordered_map>
 #include <vector>
 
 #include "core/atomic_file.h"
@@ -33,9 +34,10 @@ uint8_t byte_of(float v) { return static_cast<uint8_t>(std::lround(std::clamp(v,
 
 struct GifWriter::State {
   explicit State(const std::string& path) : file(path) {}
+  ~State() { close(); }  // before `file` removes the temporary (no finish(), or a failed constructor)
   AtomicFile file;
   GifFileType* gif = nullptr;
-  std::vector<GifPixelType> line;
+  std::vector<GifPixelType> pixels;  // of the frame being written
 
   // FileError naming the file and giflib's reason for the last failed call.
   [[noreturn]] void fail(const char* what) const {
@@ -65,7 +67,6 @@ GifWriter::GifWriter(const std::string& path, int width, int height, int delay_c
     ::close(fd);
     throw FileError(path + ": cannot write GIF (" + GifErrorString(error) + ")");
   }
-  state_->line.resize(width);
   std::vector<GifColorType> colors(kPaletteSize, GifColorType{0, 0, 0});
   for (int r = 0; r < kRedLevels; ++r)
     for (int g = 0; g < kGreenLevels; ++g)
@@ -87,33 +88,57 @@ GifWriter::GifWriter(const std::string& path, int width, int height, int delay_c
     state_->fail("loop extension");
 }
 
-GifWriter::~GifWriter() {
-  if (state_) state_->close();
-}
+GifWriter::~GifWriter() = default;
 
 void GifWriter::add_frame(const float* chw) {
   if (!state_ || !state_->gif) throw Error("GifWriter: frame added after finish()");
   static const std::array<uint8_t, 256> red = level_table(kRedLevels), green = level_table(kGreenLevels),
                                         blue = level_table(kBlueLevels);
+  const size_t plane = static_cast<size_t>(width_) * height_;
+  std::vector<GifPixelType>& pixels = state_->pixels;
+  pixels.resize(plane);
+  // The frame's own colours, exactly, while there are at most 256 of them.
+  std::unordered_map<uint32_t, GifPixelType> index;
+  std::vector<GifColorType> colors;
+  bool exact = true;
+  for (size_t p = 0; p < plane && exact; ++p) {
+    const GifColorType c = {byte_of(chw[p]), byte_of(chw[plane + p]), byte_of(chw[2 * plane + p])};
+    const uint32_t rgb = static_cast<uint32_t>(c.Red) << 16 | c.Green << 8 | c.Blue;
+    const auto [it, added] = index.try_emplace(rgb, static_cast<GifPixelType>(colors.size()));
+    if (added) {
+      exact = colors.size() < kPaletteSize;
+      colors.push_back(c);
+    }
+    pixels[p] = it->second;
+  }
+  if (!exact)
+    for (size_t p = 0; p < plane; ++p)
+      pixels[p] = static_cast<GifPixelType>((red[byte_of(chw[p])] * kGreenLevels + green[byte_of(chw[plane + p])]) *
+                                                kBlueLevels +
+                                            blue[byte_of(chw[2 * plane + p])]);
+  ColorMapObject* local = nullptr;  // none: the fixed palette
+  if (exact) {
+    int size = 2;
+    while (size < static_cast<int>(colors.size())) size *= 2;
+    colors.resize(size, GifColorType{0, 0, 0});
+    local = GifMakeMapObject(size, colors.data());
+    if (!local) throw FileError(state_->file.path() + ": cannot write GIF (out of memory for a palette)");
+  }
+
   GraphicsControlBlock control{};
   control.DisposalMode = DISPOSE_DO_NOT;
   control.DelayTime = delay_cs_;
   control.TransparentColor = NO_TRANSPARENT_COLOR;
   GifByteType extension[4];
   const size_t length = EGifGCBToExtension(&control, extension);
-  if (EGifPutExtension(state_->gif, GRAPHICS_EXT_FUNC_CODE, static_cast<int>(length), extension) == GIF_ERROR)
-    state_->fail("frame delay");
-  if (EGifPutImageDesc(state_->gif, 0, 0, width_, height_, false, nullptr) == GIF_ERROR)
-    state_->fail("image descriptor");
-  const size_t plane = static_cast<size_t>(width_) * height_;
-  for (int y = 0; y < height_; ++y) {
-    const float* r = chw + static_cast<size_t>(y) * width_;
-    for (int x = 0; x < width_; ++x)
-      state_->line[x] =
-          static_cast<GifPixelType>((red[byte_of(r[x])] * kGreenLevels + green[byte_of(r[plane + x])]) * kBlueLevels +
-                                    blue[byte_of(r[2 * plane + x])]);
-    if (EGifPutLine(state_->gif, state_->line.data(), width_) == GIF_ERROR) state_->fail("pixels");
-  }
+  const bool described =
+      EGifPutExtension(state_->gif, GRAPHICS_EXT_FUNC_CODE, static_cast<int>(length), extension) != GIF_ERROR &&
+      EGifPutImageDesc(state_->gif, 0, 0, width_, height_, false, local) != GIF_ERROR;
+  if (local) GifFreeMapObject(local);
+  if (!described) state_->fail("frame header");
+  for (int y = 0; y < height_; ++y)
+    if (EGifPutLine(state_->gif, pixels.data() + static_cast<size_t>(y) * width_, width_) == GIF_ERROR)
+      state_->fail("pixels");
   ++frames_;
 }
 

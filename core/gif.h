@@ -1,8 +1,9 @@
 // Animated GIFs for videos of episodes (`shardlab render --out FILE.gif`), through giflib.
-// Colours go to a fixed 6 x 7 x 6 palette (252 colours: 6 levels of red and blue, 7 of green, to
-// which the eye is most sensitive), each pixel to its nearest level without dithering: the
-// environments draw flat colours, which dithering would only speckle (and compress worse). The
-// animation loops forever.
+// Palettes: a frame of at most 256 colours (the flat-coloured maze always) keeps them exactly, in
+// a palette of its own; a frame of more goes to a fixed 6 x 7 x 6 palette (252 colours: 6 levels
+// of red and blue, 7 of green, to which the eye is most sensitive), each pixel to its nearest
+// level, without dithering (which would only speckle the flat areas these pictures mostly are, and
+// compress worse). The animation loops forever.
 #pragma once
 
 #include <cstdint>

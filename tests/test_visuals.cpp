@@ -189,25 +189,32 @@ TEST(TrainingCurves, SeveralRunsGiveTheirMeanAndAMinMaxBandAtTheStepsTheyShare) 
   expect_affine({3, 3, 4, 5, 6, 6, 3, 1, 1}, pixels);
 }
 
-TEST(TrainingCurves, BadInputIsOneLineAndWritesNothing) {
+TEST(TrainingCurves, MissingRunsFilesAndColumnsAreOneLineAndWriteNothing) {
   const std::string dir = test::make_temp_dir();
   const std::string out = dir + "/out.svg";
   const std::string good = make_run(dir, "good", kMetrics);
   fs::create_directories(dir + "/empty_run");
   const std::string empty = make_run(dir, "empty", "");
-  const std::string header_only = make_run(dir, "header", "global_step,charts/cheese_rate\n");
-  const std::string words = make_run(dir, "words", "global_step,charts/cheese_rate\n10,0.5\n20,lots\n");
   expect_one_line_error(run_cli("plot " + dir + "/nowhere --out " + out), "no run folder " + dir + "/nowhere");
   expect_one_line_error(run_cli("plot " + dir + "/empty_run --out " + out), "has no metrics.csv");
   expect_one_line_error(
       run_cli("plot " + good + " --columns charts/cheese_rate,charts/speed --out " + out),
       "--columns charts/speed: " + good + "/metrics.csv has no such column; it has: global_step, charts/episodes, ");
   expect_one_line_error(run_cli("plot " + empty + " --out " + out), "empty file");
+  // The three runs only: no out.svg, no temporary.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 3);
+}
+
+TEST(TrainingCurves, BadCellsAndFlagsAreOneLineAndAnExistingSvgIsKeptWithoutForce) {
+  const std::string dir = test::make_temp_dir();
+  const std::string out = dir + "/out.svg";
+  const std::string good = make_run(dir, "good", kMetrics);
+  const std::string header_only = make_run(dir, "header", "global_step,charts/cheese_rate\n");
+  const std::string words = make_run(dir, "words", "global_step,charts/cheese_rate\n10,0.5\n20,lots\n");
   expect_one_line_error(run_cli("plot " + header_only + " --out " + out), "no rows");
   expect_one_line_error(run_cli("plot " + good + " " + words + " --out " + out), "line 3, column charts/cheese_rate");
   expect_one_line_error(run_cli("plot " + good + " --smooth 0 --out " + out), "--smooth 0");
-  EXPECT_FALSE(fs::exists(out));
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 5);  // the runs: no temporaries
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 3);
   write(out, "mine");
   expect_one_line_error(run_cli("plot " + good + " --out " + out), "exists; pass --force");
   EXPECT_EQ(test::read_file(out), "mine");
@@ -262,11 +269,26 @@ TEST(Videos, GifWriterFramesDecodeWithGiflibWithTheirDelayAndLooping) {
     expected[f] = 255;
     EXPECT_EQ(decoded.pixel(f, f, 0), expected) << f;
     EXPECT_EQ(decoded.pixel(f, (f + 1) % 3, 0), (std::array<int, 3>{0, 0, 0})) << f;
-    for (int c : decoded.pixel(f, 6, 4)) EXPECT_NEAR(c, 128, 26);  // the nearest of 6 or 7 levels
+    EXPECT_EQ(decoded.pixel(f, 6, 4), (std::array<int, 3>{128, 128, 128})) << f;  // 3 colours: kept exactly
     GraphicsControlBlock control;
     ASSERT_EQ(DGifSavedExtensionToGCB(decoded.gif, f, &control), GIF_OK);
     EXPECT_EQ(control.DelayTime, 4);
   }
+  // A frame of more than 256 colours (400: red along x, green along y) goes to the fixed 6x7x6
+  // palette's nearest levels.
+  {
+    GifWriter gif(dir + "/many.gif", 20, 20, 4);
+    std::vector<float> chw(3 * 400, 0.3f);  // blue 0.3: byte 77, level 2 of 0..5 (102)
+    for (int p = 0; p < 400; ++p) chw[p] = (p % 20) / 19.0f, chw[400 + p] = (p / 20) / 19.0f;
+    gif.add_frame(chw.data());
+    gif.finish();
+  }
+  const DecodedGif many(dir + "/many.gif");
+  EXPECT_EQ(many.pixel(0, 0, 0), (std::array<int, 3>{0, 0, 102}));
+  EXPECT_EQ(many.pixel(0, 19, 19), (std::array<int, 3>{255, 255, 102}));
+  // Green 9/19 is byte 121, level 3 of 0..6 (127).
+  EXPECT_EQ(many.pixel(0, 19, 9), (std::array<int, 3>{255, 127, 102}));
+  fs::remove(dir + "/many.gif");
   EXPECT_THROW(GifWriter(dir + "/w.gif", 0, 5, 4), InputError);
   EXPECT_THROW(GifWriter(dir + "/no/such/folder/w.gif", 5, 5, 4), InputError);
   { GifWriter abandoned(dir + "/x.gif", 5, 5, 4); }
