@@ -100,6 +100,10 @@ void TrainingRun::finish_update(int64_t update, int64_t global_step, std::map<st
   row["update"] = static_cast<double>(update);
   row["time_s"] = elapsed();
   if (!ranks_.leader()) return;
+  // The row before the checkpoint: a kill between them leaves a row past the newest checkpoint,
+  // which the resume drops and writes again. (The other order lost the row of an update whose
+  // checkpoint was saved just before the kill.)
+  metrics_->write(row);
   if (update % config_.checkpoint_every == 0 || last) {
     const double session = progress_->seconds();
     time_s_ += session;  // the checkpoint stores the run's training time so far
@@ -107,7 +111,6 @@ void TrainingRun::finish_update(int64_t update, int64_t global_step, std::map<st
     time_s_ -= session;
     dir_->prune_checkpoints(config_.keep_checkpoints);
   }
-  metrics_->write(row);
   if (last)
     progress_->finish(global_step, total_steps, progress_extra);
   else

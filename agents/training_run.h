@@ -1,7 +1,7 @@
 // The steps every learner's loop shares, online (PPO, REINFORCE) or offline: the run folder,
 // the checkpoint of named parts with the run's own counters, metrics.csv with declared columns,
-// the progress line, and the order that makes a killed run resume cleanly (checkpoint first,
-// then the metrics row, so a resumed run never repeats a row it kept).
+// the progress line, and the order that makes a killed run resume cleanly (the metrics row, then
+// the checkpoint; a resume drops the rows past its checkpoint, so every update keeps one row).
 #pragma once
 
 #include <ATen/Device.h>
@@ -56,8 +56,8 @@ class TrainingRun {
   // the restored checkpoint dropped). The columns "global_step", "update", "time_s" come first.
   void start(const std::vector<std::string>& columns, const nlohmann::json& facts);
 
-  // Ends update `update` (steps now `global_step`): fills the run's columns, saves a checkpoint
-  // when due (every run.checkpoint_every updates and at `last`), writes the row, redraws progress.
+  // Ends update `update` (steps now `global_step`): fills the run's columns, writes the row, saves
+  // a checkpoint when due (every run.checkpoint_every updates and at `last`), redraws progress.
   void finish_update(int64_t update, int64_t global_step, std::map<std::string, double> row, int64_t total_steps,
                      const std::string& progress_extra, bool last);
   // Training time of this run over all its sessions, in seconds.
