@@ -152,16 +152,33 @@ int launch_ranks(const std::string& command, const std::vector<std::string>& arg
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    size_t rank = 0;
-    while (rank < pids.size() && pids[rank] != pid) ++rank;
+    // Forgets a rank that ended; its rank (pids.size() for a process not ours).
+    auto reap = [&](pid_t ended) {
+      size_t rank = 0;
+      while (rank < pids.size() && pids[rank] != ended) ++rank;
+      if (rank == pids.size()) return pids.size();
+      pids[rank] = -1;
+      g_children[rank] = -1;
+      --running;
+      return rank;
+    };
+    const size_t rank = reap(pid);
     if (rank == pids.size()) continue;
-    pids[rank] = -1;
-    g_children[rank] = -1;
-    --running;
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok && failure.empty()) {
-      failure = "rank " + std::to_string(rank) + " " + describe_exit(status);
-      failed_status = status;
+      // A rank killed by a signal is the cause; the others then fail their next collective
+      // operation. If one of those was reaped first, the killed one has ended already: look.
+      size_t cause = rank;
+      int cause_status = status;
+      for (pid_t other; !WIFSIGNALED(cause_status) && (other = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+        const size_t r = reap(other);
+        if (r != pids.size() && WIFSIGNALED(status)) {
+          cause = r;
+          cause_status = status;
+        }
+      }
+      failure = "rank " + std::to_string(cause) + " " + describe_exit(cause_status);
+      failed_status = cause_status;
       for (pid_t p : pids)
         if (p > 0) ::kill(p, SIGTERM);
       deadline = std::chrono::steady_clock::now() + kGrace;
