@@ -25,9 +25,9 @@ class Spec;
 
 struct TrainOptions {
   std::string out_root = "runs";
-  std::string run_name;  // folder name under out_root
-  bool resume = false;   // continue the run in that folder from its newest checkpoint
-  Collective ranks;      // a data-parallel run's ranks (a world of one by default)
+  std::string run_name;             // folder name under out_root
+  bool resume = false;              // continue the run in that folder from its newest checkpoint
+  Collective ranks = Collective();  // a data-parallel run's ranks (a world of one by default)
 };
 
 // In a data-parallel run only rank 0 (the leader) has the run folder: it writes the metrics, the

@@ -67,7 +67,7 @@ struct OfflineLearnerContext {
   double reward_min = std::numeric_limits<double>::quiet_NaN();
   double reward_max = std::numeric_limits<double>::quiet_NaN();
   // A data-parallel run's ranks: every gradient is averaged over them (agents/gradient_step.h).
-  Collective ranks;
+  Collective ranks = Collective();
 };
 
 struct OfflineLearnerRegistration {
