@@ -45,17 +45,6 @@ void require_rollout_memory(const Spec& spec, const TrainConfig& config, const O
                  "lower either");
 }
 
-// This rank's share of env.num_envs; InputError when the ranks cannot share them evenly.
-int64_t rank_envs(const Spec& spec, const Collective& ranks) {
-  const int64_t total = spec.get_int("env.num_envs");
-  if (total % ranks.world_size() != 0)
-    throw InputError("env.num_envs = " + std::to_string(total) + " does not divide among " +
-                     std::to_string(ranks.world_size()) + " ranks: use a multiple of the rank count");
-  if (ranks.distributed() && spec.get_bool("run.save_experience"))
-    throw InputError("run.save_experience = true needs a single process: each rank sees only its own environments");
-  return total / ranks.world_size();
-}
-
 // The update's metrics over every rank: the learner's losses as the ranks' mean, the episodes
 // (count, mean return and length, outcome rates) over all ranks' episodes. One all-reduce.
 void merge_metrics(std::map<std::string, double>& row, const std::vector<EpisodeStats>& episodes,
@@ -80,6 +69,16 @@ void merge_metrics(std::map<std::string, double>& row, const std::vector<Episode
 
 }  // namespace
 
+int64_t rank_envs(const Spec& spec, int64_t world_size) {
+  const int64_t total = spec.get_int("env.num_envs");
+  if (total % world_size != 0)
+    throw InputError("env.num_envs = " + std::to_string(total) + " does not divide among " +
+                     std::to_string(world_size) + " ranks: use a multiple of the rank count");
+  if (world_size > 1 && spec.get_bool("run.save_experience"))
+    throw InputError("run.save_experience = true needs a single process: each rank sees only its own environments");
+  return total / world_size;
+}
+
 std::vector<std::string> online_metric_columns(const Spec& spec) {
   std::vector<std::string> columns = {"global_step",
                                       "update",
@@ -103,7 +102,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   // What a spec can get wrong is refused before the run folder exists.
   const std::vector<std::string> columns = online_metric_columns(spec);
   const Collective& ranks = options.ranks;
-  const int64_t num_envs = rank_envs(spec, ranks);
+  const int64_t num_envs = rank_envs(spec, ranks.world_size());
   require_rollout_memory(spec, config, make_env(spec, 0)->observation_spec(), num_envs);
   TrainingRun run(spec, options);
   const at::Device device = run.device();

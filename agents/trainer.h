@@ -4,6 +4,7 @@
 //   experience.h5    optional (run.save_experience): every transition in the shared format
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ class Spec;
 // Trains and returns the run folder. Throws InputError for bad specs or folders, NonFiniteLoss
 // when training diverges (the last good checkpoint stays).
 std::string train(const Spec& spec, const TrainOptions& options);
+
+// Each rank's share of env.num_envs among `world_size` ranks; InputError when they cannot share
+// them evenly, or when run.save_experience asks for one file from several ranks.
+int64_t rank_envs(const Spec& spec, int64_t world_size);
 
 // The metrics.csv columns of an online run of this spec: the run's, the episodes' (with the
 // environment's outcome rates), the learner's losses, then the wall-clock split.

@@ -29,11 +29,7 @@ int cmd_train(const std::vector<std::string>& args) {
         "shardlab train: expected a spec file (experiments/*.ini); `shardlab demo` runs the built-in defaults");
   const Spec spec = load_spec(vm);
   TrainOptions options = run_options(vm, spec, "default");
-  const auto check = [&](int64_t ranks) {
-    if (spec.get_int("env.num_envs") % ranks != 0)
-      throw InputError("env.num_envs = " + std::to_string(spec.get_int("env.num_envs")) + " does not divide among " +
-                       std::to_string(ranks) + " ranks (--nproc): use a multiple of the rank count");
-  };
+  const auto check = [&](int64_t ranks) { rank_envs(spec, ranks); };
   if (const auto status = launch_or_join("train", args, vm, spec, options, check)) return *status;
   const std::string run_dir = train(spec, options);
   if (options.ranks.leader()) std::cout << "run folder: " << run_dir << "\n";
