@@ -8,6 +8,7 @@ PACKAGES=(
   libeigen3-dev libbox2d-dev libboost-program-options-dev libhdf5-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libssl-dev libgif-dev python3-h5py python3-numpy
+  libavformat-dev libavcodec-dev libswscale-dev chromium
   clang libclang-rt-14-dev
 )
 
