@@ -22,6 +22,18 @@ std::optional<int64_t> parse_integer(const std::string& text) {
   return value;
 }
 
+std::optional<double> parse_double(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
 void write_text_file(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
 
 std::string read_text_file(const std::string& path) {

@@ -10,6 +10,8 @@ namespace shardlab {
 
 // The whole of `text` as a base-10 integer, or nothing (no partial parses: "8x" is nothing).
 std::optional<int64_t> parse_integer(const std::string& text);
+// The whole of `text` as a finite number, or nothing ("1.5x", "nan" and "inf" are nothing).
+std::optional<double> parse_double(const std::string& text);
 
 // Writes `text` to `path` through AtomicFile (core/atomic_file.h). Throws FileError.
 void write_text_file(const std::string& path, const std::string& text);

@@ -1,0 +1,125 @@
+// Steering vectors built three ways and applied at one layer or at every layer (issue 13,
+// ../shared/reference/studies.md). The field builds a steering direction from
+//  - one contrast pair (ActAdd; the per-maze cheese vector: cheese minus no cheese, mouse at the start),
+//  - the mean of many such differences (one vector for every maze), or
+//  - a linear probe's weight vector (a logistic regression telling "cheese present" from "absent"
+//    on the layer's activations; in language models the mean difference steered much better).
+// `compare_steering` scales each to one common norm and measures P(cheese | decision square) and
+// P(top-right | decision square) at several coefficients, with a random direction of the same norm
+// as the control. `sweep_layers` applies the per-maze and mean-difference vectors at each layer.
+#pragma once
+
+#include <ATen/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analysis/maze_policy.h"
+
+namespace shardlab::analysis {
+
+// A logistic-regression probe on flattened activations: P(label 1 | x) = sigmoid(w . (x - mean) + b).
+struct LinearProbe {
+  at::Tensor weight;  // the direction, shaped as one activation (no batch dimension)
+  at::Tensor mean;    // the training rows' mean, same shape
+  double bias = 0;
+  double train_accuracy = 0;
+};
+// Fits a probe on `x` (rows, ...) with labels 0/1 (rows,), L2-penalised by `l2` (per row, on the
+// weight only), by full-batch L-BFGS. Deterministic.
+LinearProbe fit_linear_probe(const at::Tensor& x, const at::Tensor& labels, double l2 = 1e-3);
+// The share of rows the probe labels correctly.
+double probe_accuracy(const LinearProbe& probe, const at::Tensor& x, const at::Tensor& labels);
+
+// The study's mazes: those with a decision square.
+struct SteeringMazes {
+  std::vector<MazeLayout> mazes;
+  std::vector<Cell> squares;
+  std::vector<int> cheese_moves, top_right_moves;
+  int64_t left_out = 0;  // levels without a decision square
+};
+SteeringMazes decision_square_mazes(const std::vector<MazeLayout>& levels);
+
+// Per-maze cheese vectors at `layer`: (mazes, ...) activations with the cheese minus without,
+// mouse at the start.
+at::Tensor per_maze_cheese_vectors(const MazePolicy& policy, const std::string& layer,
+                                   const std::vector<MazeLayout>& mazes);
+
+struct SteeringCompareOptions {
+  std::string layer = "embedder.block2.res1.resadd_out";
+  std::vector<double> coeffs = {-2, -1, -0.5, 0.5, 1, 2};
+  uint64_t seed = 0;  // the random directions
+};
+
+// One (method, coefficient) of the comparison, over every maze.
+struct SteeringCompareRow {
+  std::string method;  // "per_maze", "mean_difference", "probe", "random"
+  double coeff = 0;
+  double median_p_cheese = 0, mean_p_cheese = 0;
+  double median_p_top_right = 0, mean_p_top_right = 0;
+  int64_t cheese_rose = 0, cheese_fell = 0;  // against no vector
+};
+
+struct SteeringComparison {
+  std::string layer;
+  int64_t mazes = 0, left_out = 0;
+  double norm = 0;  // the common norm: the mean norm of the per-maze cheese vectors
+  double median_p_cheese = 0, median_p_top_right = 0;  // no vector
+  double mean_p_cheese = 0, mean_p_top_right = 0;
+  // The probe: fitted on the even-numbered mazes' activations (with and without cheese), its
+  // accuracy on the odd-numbered ones; the direction used is this fit's weight.
+  double probe_train_accuracy = 0, probe_test_accuracy = 0;
+  // Cosine similarity of the mean difference with the probe direction.
+  double cosine_mean_difference_probe = 0;
+  std::vector<SteeringCompareRow> rows;
+};
+
+// Each direction is scaled to norm `norm` and added with each coefficient (positive: toward
+// "cheese present") at every maze's decision square. InputError for a non-spatial or unknown
+// layer, or fewer than 4 mazes with a decision square.
+SteeringComparison compare_steering(const MazePolicy& policy, const std::vector<MazeLayout>& levels,
+                                    const SteeringCompareOptions& options);
+
+// ---- layer sweep
+
+// The layers the sweep visits by default: each block's conv and maxpool outputs, each residual
+// add, then the fc layers (relu3, flatten, fc, relufc); "all" adds every other tap except the
+// value head. The policy's layers, in network order.
+std::vector<std::string> sweep_layers(const MazePolicy& policy, bool all);
+
+struct LayerSweepRow {
+  std::string layer;
+  int64_t depth = 0;  // position among the policy's taps
+  std::string shape;  // e.g. "16x4x4"
+  double per_maze_norm = 0, mean_difference_norm = 0;
+  // Per maze: P(cheese | d.s.) with the vector minus without (one value per maze).
+  std::vector<double> effect_per_maze, effect_mean_difference, effect_random;
+  double median_p_cheese_per_maze = 0, median_p_cheese_mean_difference = 0, median_p_cheese_random = 0;
+};
+
+struct LayerSweep {
+  double coeff = -1;
+  int64_t mazes = 0, left_out = 0;
+  double median_p_cheese = 0;  // no vector
+  std::vector<LayerSweepRow> rows;
+};
+
+// At each layer: the per-maze cheese vector and the mean difference over the mazes, each added
+// with `coeff` (the published cheese vector is subtracted: coeff -1), and a random vector of each
+// maze's per-maze-vector norm. At coeff 0 every effect is exactly 0.
+LayerSweep sweep_steering_layers(const MazePolicy& policy, const std::vector<MazeLayout>& levels,
+                                 const std::vector<std::string>& layers, double coeff, uint64_t seed);
+
+// ---- reports
+std::string steering_compare_csv(const SteeringComparison& c);
+std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c);
+// Two panels (P(cheese | d.s.), P(top-right | d.s.)) against the coefficient, one line per method.
+std::string steering_compare_svg(const SteeringComparison& c);
+
+std::string layer_sweep_csv(const LayerSweep& s);
+std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds, const LayerSweep& s);
+// The mean change of P(cheese | d.s.) against depth, with its 95% interval as a band.
+std::string layer_sweep_svg(const LayerSweep& s);
+
+}  // namespace shardlab::analysis

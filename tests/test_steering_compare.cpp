@@ -1,0 +1,147 @@
+// Steering directions compared and the layer sweep (issue 13): the probe finds a planted
+// direction, a zero coefficient changes nothing, the three directions share one norm, and the
+// commands write their files and refuse bad flags in one line.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "analysis/maze_policy.h"
+#include "analysis/steering.h"
+#include "analysis/steering_compare.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "experiments/schema.h"
+#include "tests/test_util.h"
+
+namespace shardlab::analysis {
+namespace {
+
+const std::string kLayer = "embedder.block2.res1.resadd_out";
+
+MazePolicy load(const std::string& path) { return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"}); }
+
+TEST(SteeringCompare, ProbeFindsAPlantedDirectionOnSeparableActivations) {
+  // Activations (rows, 2, 3, 3) whose label is the sign of their projection on a planted
+  // direction, plus noise orthogonal to nothing in particular: the probe's weight must point
+  // along the planted direction and classify held-out rows.
+  torch::manual_seed(3);
+  const at::Tensor planted = torch::randn({2, 3, 3});
+  const at::Tensor unit = planted / planted.norm();
+  const auto sample = [&](int64_t n) {
+    at::Tensor x = torch::randn({n, 2, 3, 3}) * 0.3;
+    const at::Tensor labels = (torch::rand({n}) > 0.5).to(at::kFloat);
+    x += (labels * 2 - 1).reshape({n, 1, 1, 1}) * unit.unsqueeze(0) * 1.5;
+    return std::make_pair(x, labels);
+  };
+  const auto [train_x, train_y] = sample(400);
+  const auto [test_x, test_y] = sample(400);
+  const LinearProbe probe = fit_linear_probe(train_x, train_y);
+  const double cosine = (probe.weight * unit).sum().item<double>() / probe.weight.norm().item<double>();
+  EXPECT_GT(cosine, 0.9);
+  EXPECT_GT(probe.train_accuracy, 0.95);
+  EXPECT_GT(probe_accuracy(probe, test_x, test_y), 0.95);
+  // Labels the other way round: the direction flips.
+  const LinearProbe flipped = fit_linear_probe(train_x, 1 - train_y);
+  EXPECT_LT((flipped.weight * unit).sum().item<double>(), 0);
+}
+
+TEST(SteeringCompare, DirectionsShareOneNormAndZeroCoefficientChangesNothing) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy policy = load(test::untrained_maze_policy(dir));
+  const auto levels = study_levels(policy, 0, 80);
+  SteeringCompareOptions o;
+  o.layer = kLayer;
+  o.coeffs = {-1, 0, 1};
+  const SteeringComparison c = compare_steering(policy, levels, o);
+  ASSERT_GE(c.mazes, 4);
+  EXPECT_EQ(c.mazes + c.left_out, static_cast<int64_t>(levels.size()));
+  ASSERT_EQ(c.rows.size(), 12u);  // 4 methods x 3 coefficients
+  // The common norm is the per-maze vectors' mean norm.
+  const SteeringMazes sm = decision_square_mazes(levels);
+  const at::Tensor v = per_maze_cheese_vectors(policy, kLayer, sm.mazes);
+  EXPECT_NEAR(c.norm, v.flatten(1).norm(2, {1}).mean().item<double>(), 1e-6 * (1 + c.norm));
+  EXPECT_GT(c.norm, 0);
+  for (const auto& r : c.rows)
+    if (r.coeff == 0) {
+      EXPECT_DOUBLE_EQ(r.median_p_cheese, c.median_p_cheese) << r.method;
+      EXPECT_DOUBLE_EQ(r.median_p_top_right, c.median_p_top_right) << r.method;
+      EXPECT_EQ(r.cheese_rose + r.cheese_fell, 0) << r.method;
+    }
+  // The same seed gives the same numbers.
+  const SteeringComparison again = compare_steering(policy, levels, o);
+  for (size_t i = 0; i < c.rows.size(); ++i) EXPECT_EQ(c.rows[i].median_p_cheese, again.rows[i].median_p_cheese);
+}
+
+TEST(SteeringCompare, PerMazeDirectionAtFullNormIsTheCheeseVector) {
+  // Scaled to each maze's own norm, the per-maze direction is the cheese vector itself: check by
+  // the study's building blocks that subtracting it matches run_steering's coeff -1 row per maze.
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy policy = load(test::untrained_maze_policy(dir));
+  const auto levels = study_levels(policy, 0, 40);
+  const SteeringMazes sm = decision_square_mazes(levels);
+  ASSERT_FALSE(sm.mazes.empty());
+  const at::Tensor v = per_maze_cheese_vectors(policy, kLayer, sm.mazes);
+  for (size_t i = 0; i < std::min<size_t>(3, sm.mazes.size()); ++i)
+    EXPECT_TRUE(at::allclose(v[static_cast<int64_t>(i)], cheese_vector(policy, kLayer, sm.mazes[i]), 1e-5, 1e-6));
+}
+
+TEST(LayerSweep, ZeroCoefficientRowsEqualTheUnpatchedPolicyAndLayersAreInOrder) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy policy = load(test::untrained_maze_policy(dir));
+  const auto layers = sweep_layers(policy, false);
+  ASSERT_GE(layers.size(), 8u);
+  EXPECT_EQ(std::find(layers.begin(), layers.end(), "fc_value_out"), layers.end());
+  EXPECT_NE(std::find(layers.begin(), layers.end(), kLayer), layers.end());
+  EXPECT_GT(sweep_layers(policy, true).size(), layers.size());
+  const auto levels = study_levels(policy, 0, 40);
+  const LayerSweep zero = sweep_steering_layers(policy, levels, layers, 0.0, 0);
+  ASSERT_EQ(zero.rows.size(), layers.size());
+  for (size_t i = 0; i < zero.rows.size(); ++i) {
+    const auto& r = zero.rows[i];
+    if (i) EXPECT_GT(r.depth, zero.rows[i - 1].depth);
+    for (double e : r.effect_per_maze) EXPECT_EQ(e, 0) << r.layer;
+    for (double e : r.effect_mean_difference) EXPECT_EQ(e, 0) << r.layer;
+    for (double e : r.effect_random) EXPECT_EQ(e, 0) << r.layer;
+  }
+  // A non-zero coefficient moves the policy at some layer.
+  const LayerSweep steered = sweep_steering_layers(policy, levels, layers, -1.0, 0);
+  double largest = 0;
+  for (const auto& r : steered.rows)
+    for (double e : r.effect_per_maze) largest = std::max(largest, std::abs(e));
+  EXPECT_GT(largest, 1e-4);
+}
+
+TEST(SteeringCompare, CommandsWriteTheirFilesAndRefuseBadFlags) {
+  const std::string dir = test::make_temp_dir();
+  const std::string ckpt = test::untrained_maze_policy(dir);
+  auto r = test::run_cli("analyze steering-compare " + ckpt + " --seeds 0:60 --coeffs -1,1 --out " + dir + "/a");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("probe accuracy"), std::string::npos);
+  const std::string csv = read_text_file(dir + "/a/steering_compare.csv");
+  EXPECT_NE(csv.find("mean_difference,-1,"), std::string::npos);
+  EXPECT_NE(csv.find("probe,1,"), std::string::npos);
+  EXPECT_NE(read_text_file(dir + "/a/steering_compare.svg").find("Steering directions compared"), std::string::npos);
+  r = test::run_cli("analyze layer-sweep " + ckpt + " --seeds 0:40 --out " + dir + "/a");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_text_file(dir + "/a/layer_sweep.csv").find(kLayer), std::string::npos);
+  EXPECT_NE(read_text_file(dir + "/a/layer_sweep.json").find("strongest_per_maze"), std::string::npos);
+  // Bad flags: one line each, nothing overwritten.
+  const std::string before = read_text_file(dir + "/a/layer_sweep.csv");
+  r = test::run_cli("analyze layer-sweep " + ckpt + " --seeds 0:40 --out " + dir + "/a");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("exists"), std::string::npos) << r.err;
+  EXPECT_EQ(read_text_file(dir + "/a/layer_sweep.csv"), before);
+  r = test::run_cli("analyze steering-compare " + ckpt + " --seeds 0:60 --coeffs -1,x --out " + dir + "/b");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("'x' is not a number"), std::string::npos) << r.err;
+  r = test::run_cli("analyze layer-sweep " + ckpt + " --seeds 0:40 --layers embedder.nope_out --out " + dir + "/c");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("embedder.nope_out"), std::string::npos) << r.err;
+  r = test::run_cli("analyze steering-compare " + ckpt + " --seeds 0:1 --out " + dir + "/d");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("at least 4"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace shardlab::analysis
