@@ -91,8 +91,12 @@ at::Tensor MazePolicy::observations(const std::vector<MazeInput>& inputs) const 
 }
 
 MoveProbabilities MazePolicy::forward(const at::Tensor& observations, ActivationTaps* taps) const {
-  torch::NoGradGuard no_grad;
-  const PolicyOutput out = policy_.net.ptr()->forward(observations, taps);  // inference only
+  torch::NoGradGuard no_grad;  // inference only
+  return forward_with_grad(observations, taps);
+}
+
+MoveProbabilities MazePolicy::forward_with_grad(const at::Tensor& observations, ActivationTaps* taps) const {
+  const PolicyOutput out = policy_.net.ptr()->forward(observations, taps);
   return {torch::softmax(out.logits_or_mean, 1).matmul(to_moves_), out.value};
 }
 

@@ -66,6 +66,9 @@ class MazePolicy {
   at::Tensor observations(const std::vector<MazeInput>& inputs) const;
   // One forward pass; taps (may be null) record and patch activations.
   MoveProbabilities forward(const at::Tensor& observations, ActivationTaps* taps = nullptr) const;
+  // The same with autograd recording, for attributions that need gradients (analysis/pushes.h);
+  // the network's own parameters are not changed.
+  MoveProbabilities forward_with_grad(const at::Tensor& observations, ActivationTaps* taps) const;
   MoveProbabilities forward(const std::vector<MazeInput>& inputs, ActivationTaps* taps = nullptr) const;
   // The activations of `layer` for these inputs (batch, ...), with `taps`' patches applied upstream.
   at::Tensor activations(const std::vector<MazeInput>& inputs, const std::string& layer) const;
