@@ -277,31 +277,38 @@ ChannelStats channel_stats(const ActivationLog& log, const Hdf5Array<float>& a,
 }
 
 // Draws channel values (h, w) of one row over its maze, `cell` pixels per world cell.
-void draw_heatmap(Canvas& canvas, const maze::MazeLayout& l, maze::Cell mouse, const float* values, int64_t h,
-                  int64_t w, int x0, int y0, int cell) {
+// Draws one channel over the maze, scaled to its largest |value| (returned).
+double draw_heatmap(Canvas& canvas, const maze::MazeLayout& l, maze::Cell mouse, const float* values, int64_t h,
+                    int64_t w, int cell) {
   double scale = 1e-6;
   for (int64_t i = 0; i < h * w; ++i) scale = std::max(scale, std::abs(static_cast<double>(values[i])));
-  draw_maze(canvas, l, x0, y0, cell, mouse);
+  draw_maze(canvas, l, 0, 0, cell, mouse);
   const int n = l.world_size;
   for (int y = 0; y < n; ++y)
     for (int x = 0; x < n; ++x) {
       const auto [r, c] = activation_position(n, h, w, {x, y});
-      canvas.blend_rect(x0 + x * cell, y0 + (n - 1 - y) * cell, cell, cell, diverging_color(values[r * w + c] / scale),
-                        0.6f);
+      canvas.blend_rect(x * cell, (n - 1 - y) * cell, cell, cell, diverging_color(values[r * w + c] / scale), 0.6f);
     }
+  return scale;
+}
+
+std::string short_number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g", v);
+  return text;
 }
 
 }  // namespace
 
 std::string describe_layer(const ActivationLog& log, const std::string& layer, std::optional<int64_t> channel,
-                           int64_t row, const std::string& png) {
+                           int64_t row, const std::string& svg) {
   const auto shape = log.layer_shape(layer);
   std::ostringstream out;
   out << log.path() << ": layer " << layer << ", " << log.rows() << " rows, activation shape " << format_shape(shape)
       << '\n';
   if (shape.size() != 3) {
     if (channel) throw InputError("layer " + layer + " is not spatial: --channel needs a channels x h x w layer");
-    if (!png.empty()) throw InputError("layer " + layer + " is not spatial: --png draws channels x h x w layers");
+    if (!svg.empty()) throw InputError("layer " + layer + " is not spatial: --svg draws channels x h x w layers");
     const auto r = log.row(layer, row);
     out << "row " << row << ":";
     for (float v : r.data) out << ' ' << v;
@@ -331,27 +338,37 @@ std::string describe_layer(const ActivationLog& log, const std::string& layer, s
                   s.mean, s.sd, s.min, s.max, s.at_cheese, s.elsewhere);
     out << line;
   }
-  if (!png.empty()) {
+  if (!svg.empty()) {
     maze::Cell mouse;
     const maze::MazeLayout l = log.maze(row, &mouse);
     const auto values = log.row(layer, row);
     const int64_t plane = shape[1] * shape[2];
+    Figure f;
+    f.title = log.path() + ": layer " + layer;
+    f.notes.push_back("maze row " + std::to_string(row) + ", level seed " + std::to_string(l.level_seed) + " (" +
+                      std::to_string(l.maze_dim) + " x " + std::to_string(l.maze_dim) + " maze); activation " +
+                      format_shape(shape) + " drawn over the world cells");
     if (channel) {
       const int cell = 32;
       Canvas canvas(cell * l.world_size, cell * l.world_size);
-      draw_heatmap(canvas, l, mouse, values.data.data() + *channel * plane, shape[1], shape[2], 0, 0, cell);
-      canvas.write_png(png);
+      const double m = draw_heatmap(canvas, l, mouse, values.data.data() + *channel * plane, shape[1], shape[2], cell);
+      f.panels.push_back(canvas.panel("channel " + std::to_string(*channel)));
+      f.notes.push_back("red positive, blue negative, scaled to the largest |value| (" + short_number(m) + ")");
+      f.scales.push_back(diverging_scale("activation", -m, m, m, 0.6f));
     } else {
-      const int cell = 8, side = cell * l.world_size, gap = 4;
-      const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(channels))));
-      const int rows = static_cast<int>((channels + columns - 1) / columns);
-      Canvas canvas(columns * (side + gap), rows * (side + gap));
-      for (int64_t c = 0; c < channels; ++c)
-        draw_heatmap(canvas, l, mouse, values.data.data() + c * plane, shape[1], shape[2],
-                     static_cast<int>(c % columns) * (side + gap), static_cast<int>(c / columns) * (side + gap), cell);
-      canvas.write_png(png);
+      const int cell = 8;
+      f.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(channels))));
+      for (int64_t c = 0; c < channels; ++c) {
+        Canvas canvas(cell * l.world_size, cell * l.world_size);
+        const double m = draw_heatmap(canvas, l, mouse, values.data.data() + c * plane, shape[1], shape[2], cell);
+        f.panels.push_back(canvas.panel("channel " + std::to_string(c) + " (\u00b1" + short_number(m) + ")"));
+      }
+      f.notes.push_back("red positive, blue negative; each channel scaled to its largest |value| (under it)");
+      f.scales.push_back(diverging_scale("activation", -1, 1, 1, 0.6f, {"-max |value|", "0", "+max |value|"}));
     }
-    out << "wrote " << png << " (maze row " << row << ", level seed " << l.level_seed
+    f.legend = maze_legend(l.has_cheese(), mouse.valid());
+    write_figure(svg, f);
+    out << "wrote " << svg << " (maze row " << row << ", level seed " << l.level_seed
         << "; red positive, blue negative, scaled to the largest |value|)\n";
   }
   return out.str();

@@ -68,9 +68,10 @@ class ActivationLog {
 
 // `shardlab inspect LOG --layer L`: per-channel statistics of a layer (mean, standard deviation,
 // minimum, maximum, mean at the cheese's position and elsewhere) over every row, or of one
-// channel; with `png`, the channel's heatmap over maze `row` (or all channels as a grid).
+// channel; with `svg`, a figure of the channel's heatmap over maze `row` (or all channels as a
+// grid, each captioned with its number), with a title and a colour scale.
 std::string describe_layer(const ActivationLog& log, const std::string& layer, std::optional<int64_t> channel,
-                           int64_t row, const std::string& png);
+                           int64_t row, const std::string& svg);
 
 // The activation position (row, column) covering a world cell in a layer of spatial size h x w:
 // row = floor((world_row_from_top + 0.5) * h / world_size), likewise columns (studies.md's rule

@@ -1,10 +1,12 @@
 // Pictures of the studies: mazes drawn cell by cell, with heatmaps (channel activations,
-// success over targets) and arrows (vector fields) on top. Written as PNG.
+// success over targets) and arrows (vector fields) on top. Each Canvas becomes one panel of an
+// SVG figure (core/figure.h), which adds the words: title, captions, colour scale, legend.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "core/figure.h"
 #include "envs/maze/maze_generator.h"
 
 namespace shardlab::analysis {
@@ -23,7 +25,8 @@ class Canvas {
   // Blends `color` over the rectangle with weight alpha.
   void blend_rect(int x0, int y0, int w, int h, Rgb color, float alpha);
   void line(double x0, double y0, double x1, double y1, Rgb color, int thickness = 1);
-  void write_png(const std::string& path) const;
+  // The pixels as a figure panel with `caption` under it.
+  FigurePanel panel(std::string caption) const;
 
  private:
   void put(int x, int y, Rgb c);
@@ -37,6 +40,15 @@ void draw_maze(Canvas& canvas, const maze::MazeLayout& layout, int x0, int y0, i
 
 // A diverging colour for v in [-1, 1]: blue (negative), white (0), red (positive).
 Rgb diverging_color(double v);
+
+// The colour bar of heatmaps drawn with blend_rect(diverging_color(v / max_abs), alpha) over a
+// free maze cell, for v from lo to hi, ticked at lo, zero (if inside) and hi; each tick's text is
+// its value unless `tick_texts` gives one per tick.
+ColorScale diverging_scale(const std::string& label, double lo, double hi, double max_abs, float alpha,
+                           const std::vector<std::string>& tick_texts = {});
+
+// The legend of draw_maze's colours: wall, and the cheese and the mouse if they are drawn.
+std::vector<svg::LegendEntry> maze_legend(bool cheese, bool mouse);
 
 // The pixel centre of a world cell drawn at (x0, y0) with `cell` pixels per cell.
 inline double cell_center_x(const maze::MazeLayout& l, maze::Cell c, int x0, int cell) {

@@ -92,27 +92,38 @@ std::string channels_table(const std::vector<ChannelScore>& scores, int64_t top)
 }
 
 void draw_channels(const MazePolicy& policy, const std::string& layer, const std::vector<int64_t>& channels,
-                   const std::vector<MazeLayout>& mazes, const std::string& png_path) {
+                   const std::vector<MazeLayout>& mazes, const std::string& svg_path) {
   std::vector<MazeInput> inputs;
   for (const auto& l : mazes) inputs.push_back({l, l.start});
   const at::Tensor acts = policy.activations(inputs, layer);
-  const int cell = 10, w = policy.world_size(), side = cell * w, gap = 6;
-  Canvas canvas(static_cast<int>(mazes.size()) * (side + gap), static_cast<int>(channels.size()) * (side + gap));
+  const int cell = 10, w = policy.world_size();
+  Figure f;
+  f.title = "Channels of " + layer + " that track the cheese";
+  f.notes = {"activations with the mouse at the start; red positive, blue negative",
+             "each channel scaled to its largest |value| over these mazes (beside its name)"};
+  f.columns = static_cast<int>(mazes.size());
+  for (const auto& m : mazes) f.column_labels.push_back("seed " + std::to_string(m.level_seed));
   for (size_t r = 0; r < channels.size(); ++r) {
     const at::Tensor a = acts.select(1, channels[r]);
     const double scale = std::max(1e-6, a.abs().max().item<double>());
+    char label[64];
+    std::snprintf(label, sizeof label, "channel %lld (\u00b1%.3g)", static_cast<long long>(channels[r]), scale);
+    f.row_labels.push_back(label);
     for (size_t m = 0; m < mazes.size(); ++m) {
-      const int x0 = static_cast<int>(m) * (side + gap), y0 = static_cast<int>(r) * (side + gap);
-      draw_maze(canvas, mazes[m], x0, y0, cell);
+      Canvas canvas(cell * w, cell * w);
+      draw_maze(canvas, mazes[m], 0, 0, cell);
       for (int y = 0; y < w; ++y)
         for (int x = 0; x < w; ++x) {
           const auto [h, col] = policy.activation_position(layer, {x, y});
           const double v = a[static_cast<int64_t>(m)][h][col].item<double>() / scale;
-          canvas.blend_rect(x0 + x * cell, y0 + (w - 1 - y) * cell, cell, cell, diverging_color(v), 0.6f);
+          canvas.blend_rect(x * cell, (w - 1 - y) * cell, cell, cell, diverging_color(v), 0.6f);
         }
+      f.panels.push_back(canvas.panel(""));
     }
   }
-  canvas.write_png(png_path);
+  f.scales.push_back(diverging_scale("activation", -1, 1, 1, 0.6f, {"-max |value|", "0", "+max |value|"}));
+  f.legend = maze_legend(true, false);
+  write_figure(svg_path, f);
 }
 
 std::string resample_summary_json(const MazePolicy& policy, const std::string& seeds, const std::string& layer,
@@ -165,20 +176,31 @@ std::string retarget_summary_json(const MazePolicy& policy, const std::string& s
   return dump(j);
 }
 
-void draw_retarget(const MazeLayout& level, const std::vector<RetargetRow>& rows, const std::string& png_path) {
+void draw_retarget(const MazeLayout& level, const std::vector<RetargetRow>& rows, const std::string& layer,
+                   const std::string& channels, double value, const std::string& svg_path) {
   const MazeLayout maze = without_cheese(level);
   const int cell = 24, w = maze.world_size;
-  Canvas canvas(2 * cell * w + 12, cell * w);
+  char value_text[32];
+  std::snprintf(value_text, sizeof value_text, "%g", value);
+  Figure f;
+  f.title = "Retargeting: " + layer + " channels " + channels + " set to " + value_text + " at the target";
+  f.notes = {"level seed " + std::to_string(maze.level_seed) + ", cheese removed; each target cell coloured by the " +
+             "normalized probability of the path from the start to it"};
+  f.columns = 2;
   for (int panel = 0; panel < 2; ++panel) {
-    const int x0 = panel * (cell * w + 12);
-    draw_maze(canvas, maze, x0, 0, cell, maze.start);
+    Canvas canvas(cell * w, cell * w);
+    draw_maze(canvas, maze, 0, 0, cell, maze.start);
     for (const auto& r : rows)
       if (r.seed == maze.level_seed) {
         const double v = panel == 0 ? r.npp_before : r.npp_after;
-        canvas.blend_rect(x0 + r.target.x * cell, (w - 1 - r.target.y) * cell, cell, cell, diverging_color(v), 0.8f);
+        canvas.blend_rect(r.target.x * cell, (w - 1 - r.target.y) * cell, cell, cell, diverging_color(v), 0.8f);
       }
+    f.panels.push_back(
+        canvas.panel(panel == 0 ? "before the edit" : std::string("after: channels set to ") + value_text));
   }
-  canvas.write_png(png_path);
+  f.scales.push_back(diverging_scale("path probability", 0, 1, 1, 0.8f));
+  f.legend = maze_legend(false, true);
+  write_figure(svg_path, f);
 }
 
 std::string behaviour_summary_json(const MazePolicy& policy, const std::string& seeds, int64_t mazes,

@@ -28,10 +28,11 @@ std::string steering_summary_json(const MazePolicy& policy, const std::string& s
 std::string channels_csv(const std::vector<ChannelScore>& scores);
 // The first `top` scores as a table for people, with a header line.
 std::string channels_table(const std::vector<ChannelScore>& scores, int64_t top);
-// The channels' activations over a few mazes (mouse at the start), one row per channel, one
-// column per maze, each channel scaled by its largest absolute value.
+// The channels' activations over a few mazes (mouse at the start) as an SVG figure, one row per
+// channel ("channel N"), one column per maze ("seed S"), each channel scaled by its largest
+// absolute value, with a colour scale.
 void draw_channels(const MazePolicy& policy, const std::string& layer, const std::vector<int64_t>& channels,
-                   const std::vector<MazeLayout>& mazes, const std::string& png_path);
+                   const std::vector<MazeLayout>& mazes, const std::string& svg_path);
 
 // ---- resample; `channels` is the channel set as given on the command line.
 std::string resample_summary_json(const MazePolicy& policy, const std::string& seeds, const std::string& layer,
@@ -45,8 +46,10 @@ std::string retarget_csv(const std::vector<RetargetRow>& rows);
 std::string retarget_summary_json(const MazePolicy& policy, const std::string& seeds, const std::string& layer,
                                   const std::string& channels, double value, const std::vector<RetargetRow>& rows);
 // One maze (drawn without its cheese), each target cell coloured by its path probability:
-// before the edit on the left, after it on the right.
-void draw_retarget(const MazeLayout& level, const std::vector<RetargetRow>& rows, const std::string& png_path);
+// before the edit on the left, after it on the right, as an SVG figure titled with the edit
+// (`layer`, `channels` as given, `value`) and a 0..1 colour scale.
+void draw_retarget(const MazeLayout& level, const std::vector<RetargetRow>& rows, const std::string& layer,
+                   const std::string& channels, double value, const std::string& svg_path);
 
 // ---- behaviour; `mazes`: how many mazes the regression saw (train and test).
 std::string behaviour_summary_json(const MazePolicy& policy, const std::string& seeds, int64_t mazes,

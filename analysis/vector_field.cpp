@@ -83,35 +83,45 @@ void add_patch_from_text(const MazePolicy& policy, const MazeLayout& layout, con
                    "channel:LAYER:C:VALUE:X:Y or zero:LAYER:C1,C2,...");
 }
 
-void draw_vector_fields(const VectorField& original, const VectorField* patched, const std::string& png_path) {
+void draw_vector_fields(const VectorField& original, const VectorField* patched, const std::string& patch,
+                        const std::string& svg_path) {
   const MazeLayout& l = original.layout;
   const int cell = l.world_size <= 15 ? 32 : 22;
-  const int side = cell * l.world_size, gap = 12;
-  const int panels = patched ? 3 : 1;
-  Canvas canvas(panels * side + (panels - 1) * gap, side);
+  const int side = cell * l.world_size;
   // The arrow of one cell: (right - left, up - down), drawn from the cell's centre.
-  const auto draw = [&](const at::Tensor& probs, int x0, Rgb color) {
+  const auto draw = [&](const at::Tensor& probs, Rgb color, const std::string& caption) {
+    Canvas canvas(side, side);
+    draw_maze(canvas, l, 0, 0, cell);
     auto p = probs.accessor<float, 2>();
     for (size_t i = 0; i < original.cells.size(); ++i) {
       const Cell c = original.cells[i];
       const double dx = p[i][maze::kRight] - p[i][maze::kLeft];
       const double dy = p[i][maze::kUp] - p[i][maze::kDown];
-      const double cx = cell_center_x(l, c, x0, cell), cy = cell_center_y(l, c, 0, cell);
+      const double cx = cell_center_x(l, c, 0, cell), cy = cell_center_y(l, c, 0, cell);
       const double ex = cx + dx * cell * 0.9, ey = cy - dy * cell * 0.9;
       canvas.line(cx, cy, ex, ey, color, 2);
       canvas.fill_rect(static_cast<int>(ex) - 2, static_cast<int>(ey) - 2, 5, 5, color);
     }
+    return canvas.panel(caption);
   };
   const Rgb blue{0.1f, 0.2f, 0.8f}, red{0.85f, 0.1f, 0.1f};
-  draw_maze(canvas, l, 0, 0, cell);
-  draw(original.probs, 0, blue);
+  Figure f;
+  f.title = "Vector field of level seed " + std::to_string(l.level_seed) +
+            (patch.empty() ? std::string() : ", patched with " + patch);
+  f.notes = {"the policy's move probabilities with the mouse on every free cell (" + std::to_string(l.maze_dim) +
+             " x " + std::to_string(l.maze_dim) + " maze" + (l.has_cheese() ? ")" : ", cheese removed)")};
+  f.panels.push_back(draw(original.probs, blue, "original"));
+  f.legend = {{"arrow from each free cell: (P(right) - P(left), P(up) - P(down)); 0.9 cell long at 1",
+               hex_color(blue.r, blue.g, blue.b), svg::Swatch::kLine}};
   if (patched) {
-    draw_maze(canvas, l, side + gap, 0, cell);
-    draw(patched->probs, side + gap, blue);
-    draw_maze(canvas, l, 2 * (side + gap), 0, cell);
-    draw(patched->probs - original.probs, 2 * (side + gap), red);
+    f.panels.push_back(draw(patched->probs, blue, "patched"));
+    f.panels.push_back(draw(patched->probs - original.probs, red, "patched - original"));
+    f.legend.push_back(
+        {"difference: patched arrow minus original arrow", hex_color(red.r, red.g, red.b), svg::Swatch::kLine});
   }
-  canvas.write_png(png_path);
+  f.columns = static_cast<int>(f.panels.size());
+  for (const auto& e : maze_legend(l.has_cheese(), false)) f.legend.push_back(e);
+  write_figure(svg_path, f);
 }
 
 }  // namespace shardlab::analysis

@@ -28,7 +28,9 @@ VectorField vector_field(const MazePolicy& policy, const MazeLayout& layout, Act
 void add_patch_from_text(const MazePolicy& policy, const MazeLayout& layout, const std::string& text,
                          ActivationTaps& taps);
 
-// Draws original / patched / patched minus original side by side (two panels without a patch).
-void draw_vector_fields(const VectorField& original, const VectorField* patched, const std::string& png_path);
+// An SVG figure of original / patched / patched minus original side by side, captioned (one
+// panel without `patched`); `patch`: the patches as given, for the title (empty: none).
+void draw_vector_fields(const VectorField& original, const VectorField* patched, const std::string& patch,
+                        const std::string& svg_path);
 
 }  // namespace shardlab::analysis

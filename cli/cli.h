@@ -69,6 +69,7 @@ int cmd_dataset(const std::vector<std::string>& args);
 int cmd_ablate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
+int cmd_report(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/figure.h"
 #include "envs/maze/maze_paths.h"
 
 namespace shardlab::cli {
@@ -217,33 +218,38 @@ int analyze_steering(const std::string& name, SteeringVector vector, const std::
 // ---- vector field ---------------------------------------------------------------------------
 
 int analyze_vector_field(const std::vector<std::string>& args) {
-  StudyFlags f("shardlab analyze vector-field RUN --seed S [--patch P ...] --png OUT.png");
+  StudyFlags f("shardlab analyze vector-field RUN --seed S [--patch P ...] --svg OUT.svg");
   f.flags.add_options()("seed", po::value<int64_t>(), "maze seed")(
       "patch", po::value<std::vector<std::string>>()->composing(),
       "cheese-vector:LAYER:COEFF | top-right-vector:LAYER:COEFF | channel:LAYER:C:VALUE:X:Y | zero:LAYER:C1,C2 "
-      "(repeatable)")("remove-cheese", "draw the maze without its cheese")("png", po::value<std::string>(),
-                                                                           "the picture to write");
+      "(repeatable)")("remove-cheese", "draw the maze without its cheese")(
+      "svg", po::value<std::string>(), "the picture to write (an SVG figure: panels, captions, legend)");
   auto s = open_study("vector-field", args, f, false);
   if (!s) return 0;
   if (!s->has("seed")) throw InputError("--seed S is required");
-  if (!s->has("png")) throw InputError("--png OUT.png is required");
+  if (!s->has("svg")) throw InputError("--svg OUT.svg is required");
+  check_svg_path(s->str("svg"), "--svg");
   const int64_t seed = s->vm["seed"].as<int64_t>();
   if (seed < 0 || seed >= 2147483647) throw InputError("--seed " + std::to_string(seed) + ": not a level seed");
-  s->claim({s->str("png")});
+  s->claim({s->str("svg")});
   auto layout = s->p().level(static_cast<uint32_t>(seed));
   if (!layout) throw InputError("--seed " + std::to_string(seed) + ": maze larger than env.max_maze_size");
   ActivationTaps taps;
+  std::string patches;  // as given, for the picture's title
   if (s->has("patch"))
-    for (const auto& p : s->vm["patch"].as<std::vector<std::string>>()) add_patch_from_text(s->p(), *layout, p, taps);
+    for (const auto& p : s->vm["patch"].as<std::vector<std::string>>()) {
+      add_patch_from_text(s->p(), *layout, p, taps);
+      patches += (patches.empty() ? "" : ", ") + p;
+    }
   if (s->has("remove-cheese")) *layout = without_cheese(*layout);
   const VectorField original = vector_field(s->p(), *layout);
   if (s->has("patch")) {
     const VectorField patched = vector_field(s->p(), *layout, &taps);
-    draw_vector_fields(original, &patched, s->str("png"));
+    draw_vector_fields(original, &patched, patches, s->str("svg"));
   } else {
-    draw_vector_fields(original, nullptr, s->str("png"));
+    draw_vector_fields(original, nullptr, "", s->str("svg"));
   }
-  std::cout << "wrote " << s->str("png") << '\n';
+  std::cout << "wrote " << s->str("svg") << '\n';
   return 0;
 }
 
@@ -258,7 +264,7 @@ int analyze_channels(const std::vector<std::string>& args) {
   auto s = open_study("channels", args, f, true);
   if (!s) return 0;
   const std::string layer = layer_of(*s);
-  s->claim({"channels.csv", "channels_top.png"});
+  s->claim({"channels.csv", "channels_top.svg"});
   const auto levels = levels_of(*s);
   const auto scores = rank_cheese_channels(s->p(), layer, levels);
   write_file((fs::path(s->out_dir) / "channels.csv").string(), channels_csv(scores));
@@ -269,9 +275,9 @@ int analyze_channels(const std::vector<std::string>& args) {
   std::vector<MazeLayout> shown;
   for (const auto& l : levels)
     if (l.has_cheese() && shown.size() < 4) shown.push_back(l);
-  const std::string png = (fs::path(s->out_dir) / "channels_top.png").string();
-  draw_channels(s->p(), layer, best, shown, png);
-  std::cerr << "wrote " << png << '\n';
+  const std::string svg = (fs::path(s->out_dir) / "channels_top.svg").string();
+  draw_channels(s->p(), layer, best, shown, svg);
+  std::cerr << "wrote " << svg << '\n';
   return 0;
 }
 
@@ -317,7 +323,7 @@ int analyze_retarget(const std::vector<std::string>& args) {
   const std::string layer = layer_of(*s);
   const auto channels = channels_of(s->str("channels"));
   const double value = s->vm["value"].as<double>();
-  s->claim({"retarget.csv", "retarget_summary.json", "retarget.png"});
+  s->claim({"retarget.csv", "retarget_summary.json", "retarget.svg"});
   const auto levels = levels_of(*s);
   const auto rows =
       run_retargeting(s->p(), layer, channels, value, levels, static_cast<int>(flag_at_least(s->vm, "max-targets", 0)));
@@ -327,9 +333,9 @@ int analyze_retarget(const std::vector<std::string>& args) {
   std::cout << json;
 
   // The first maze's targets, before | after.
-  const std::string png = (fs::path(s->out_dir) / "retarget.png").string();
-  draw_retarget(levels.front(), rows, png);
-  std::cerr << "wrote " << png << " (seed " << levels.front().level_seed
+  const std::string svg = (fs::path(s->out_dir) / "retarget.svg").string();
+  draw_retarget(levels.front(), rows, layer, s->str("channels"), value, svg);
+  std::cerr << "wrote " << svg << " (seed " << levels.front().level_seed
             << ": path probability to each target, before | after)\n";
   return 0;
 }

@@ -4,6 +4,7 @@
 //  3. PPO trained on experiments/ppo_maze_demo.ini (cheese always near the top-right corner);
 //  4. the agent evaluated on its training distribution and with the cheese anywhere;
 //  5. a short look inside: the cheese vector, the channels that track the cheese, a vector field.
+//  6. one self-contained HTML report of it all, DIR/report.html (`shardlab report`).
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -96,6 +97,10 @@ int cmd_demo(const std::vector<std::string>& args) {
     break;
   }
   std::cout << "Per-maze results in " << analysis_dir << "/; `shardlab analyze --help` lists the other studies.\n";
+
+  // One page of everything above; a rerun of the demo regenerates it.
+  std::cout << "\n== 6. The report (open it in a browser)\n" << std::flush;
+  cmd_report({dir, "--out", dir + "/report.html", "--force"});
   return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
+#include "core/figure.h"
 
 namespace shardlab::cli {
 namespace {
@@ -90,13 +91,14 @@ std::string read_isolated(const std::string& path, const std::function<std::stri
 }  // namespace
 
 int cmd_inspect(const std::vector<std::string>& args) {
-  po::options_description flags("shardlab inspect FILE.h5 [--layer L [--channel C] [--maze I] [--png OUT.png]]");
+  po::options_description flags("shardlab inspect FILE.h5 [--layer L [--channel C] [--maze I] [--svg OUT.svg]]");
   flags.add_options()("help,h", "show this help")("file", po::value<std::string>(), "an HDF5 file")(
       "layer", po::value<std::string>(), "activation logs: per-channel statistics of this layer")(
-      "channel", po::value<int64_t>(), "activation logs: only this channel (and its heatmap with --png)")(
-      "maze", po::value<int64_t>()->default_value(0), "activation logs: the row drawn by --png")(
-      "png", po::value<std::string>(), "activation logs: draw the channel (or all channels) over the maze")(
-      "force", "overwrite an existing --png file");
+      "channel", po::value<int64_t>(), "activation logs: only this channel (and its heatmap with --svg)")(
+      "maze", po::value<int64_t>()->default_value(0), "activation logs: the row drawn by --svg")(
+      "svg", po::value<std::string>(),
+      "activation logs: an SVG figure of the channel (or all channels) over the maze, with a colour scale")(
+      "force", "overwrite an existing --svg file");
   po::positional_options_description positional;
   positional.add("file", 1);
   const auto vm = parse_flags("inspect", args, flags, positional);
@@ -107,7 +109,7 @@ int cmd_inspect(const std::vector<std::string>& args) {
   if (!vm.count("file")) throw InputError("shardlab inspect: expected a file: shardlab inspect FILE.h5");
   const std::string path = vm["file"].as<std::string>();
   if (!vm.count("layer")) {
-    for (const char* flag : {"channel", "png"})
+    for (const char* flag : {"channel", "svg"})
       if (vm.count(flag)) throw InputError(std::string("--") + flag + " needs --layer (activation logs)");
     std::cout << read_isolated(path, [&] { return describe_h5(path); });
     return 0;
@@ -116,10 +118,13 @@ int cmd_inspect(const std::vector<std::string>& args) {
   const std::optional<int64_t> channel =
       vm.count("channel") ? std::optional<int64_t>(flag_at_least(vm, "channel", 0)) : std::nullopt;
   const int64_t row = flag_at_least(vm, "maze", 0);
-  const std::string png = vm.count("png") ? vm["png"].as<std::string>() : "";
-  if (!png.empty()) claim_outputs({png}, vm.count("force") > 0);
+  const std::string svg = vm.count("svg") ? vm["svg"].as<std::string>() : "";
+  if (!svg.empty()) {
+    check_svg_path(svg, "--svg");
+    claim_outputs({svg}, vm.count("force") > 0);
+  }
   std::cout << read_isolated(
-      path, [&] { return analysis::describe_layer(analysis::ActivationLog::open(path), layer, channel, row, png); });
+      path, [&] { return analysis::describe_layer(analysis::ActivationLog::open(path), layer, channel, row, svg); });
   return 0;
 }
 

@@ -5,42 +5,38 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/png.h"
+#include "core/figure.h"
 #include "envs/maze/maze_generator.h"
 #include "envs/maze/maze_render.h"
 
 namespace shardlab::cli {
 namespace {
 
-constexpr int kMaxPngMazes = 400;
+constexpr int kMaxDrawnMazes = 400;
 
-// Draws the mazes side by side in one picture, 8 pixels per cell (16 for a single maze).
-void draw_mazes(const std::vector<maze::MazeLayout>& mazes, const std::string& path) {
-  if (mazes.size() > kMaxPngMazes)
-    throw InputError("--png: at most " + std::to_string(kMaxPngMazes) + " mazes in one picture, got " +
-                     std::to_string(mazes.size()));
+// An SVG figure of the mazes side by side, each captioned with its level seed and size, 8 pixels
+// per cell (16 for a single maze).
+void draw_mazes(const std::vector<maze::MazeLayout>& mazes, const std::string& distribution,
+                const std::string& placement, const std::string& path) {
   const int world = mazes[0].world_size;
-  const int cell_px = mazes.size() == 1 ? 16 : 8;
-  const int tile = world * cell_px;
-  const int gap = 4;
-  const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(mazes.size()))));
-  const int rows = (static_cast<int>(mazes.size()) + columns - 1) / columns;
-  const int width = columns * tile + (columns - 1) * gap;
-  const int height = rows * tile + (rows - 1) * gap;
-  std::vector<float> image(3 * static_cast<size_t>(width) * height, 1.0f);
-  std::vector<float> one(3 * static_cast<size_t>(tile) * tile);
+  const int tile = world * (mazes.size() == 1 ? 16 : 8);
   const maze::MazeRaster raster(world, tile);
-  for (size_t i = 0; i < mazes.size(); ++i) {
-    raster.draw(mazes[i], maze::MouseState{mazes[i].start, false}, one.data());
-    const int ox = static_cast<int>(i % columns) * (tile + gap);
-    const int oy = static_cast<int>(i / columns) * (tile + gap);
-    for (int c = 0; c < 3; ++c)
-      for (int y = 0; y < tile; ++y)
-        for (int x = 0; x < tile; ++x)
-          image[(static_cast<size_t>(c) * height + oy + y) * width + ox + x] =
-              one[(static_cast<size_t>(c) * tile + y) * tile + x];
+  Figure f;
+  const std::string seeds = mazes.size() == 1 ? "level seed " + std::to_string(mazes[0].level_seed)
+                                              : "level seeds " + std::to_string(mazes.front().level_seed) + ".." +
+                                                    std::to_string(mazes.back().level_seed);
+  f.title = "Procgen mazes, " + seeds;
+  f.notes = {distribution + " distribution (" + std::to_string(world) + " x " + std::to_string(world) +
+             " world), cheese placement " + placement + "; the mouse at its start"};
+  f.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(mazes.size()))));
+  for (const auto& m : mazes) {
+    FigurePanel p{tile, tile, std::vector<float>(3 * static_cast<size_t>(tile) * tile),
+                  "seed " + std::to_string(m.level_seed) + ", " + std::to_string(m.maze_dim) + " x " +
+                      std::to_string(m.maze_dim)};
+    raster.draw(m, maze::MouseState{m.start, false}, p.chw.data());
+    f.panels.push_back(std::move(p));
   }
-  write_png(path, image.data(), height, width);
+  write_figure(path, f);
 }
 
 }  // namespace
@@ -51,9 +47,9 @@ int cmd_maze(const std::vector<std::string>& args) {
       "seed", po::value<int64_t>(), "level seed S")("seeds", po::value<std::string>(), "level seeds A:B (A .. B-1)")(
       "distribution", po::value<std::string>()->default_value("hard"), "easy (15x15 world) or hard (25x25)")(
       "placement", po::value<std::string>()->default_value("uniform"),
-      "cheese placement: uniform | top_right_region:N | corner")(
-      "png", po::value<std::string>(), "also draw the mazes into this PNG file")("force",
-                                                                                 "overwrite an existing --png file");
+      "cheese placement: uniform | top_right_region:N | corner")("svg", po::value<std::string>(),
+                                                                 "also draw the mazes, captioned, into this SVG file")(
+      "force", "overwrite an existing --svg file");
   po::positional_options_description positional;
   positional.add("action", 1);
   const auto vm = parse_flags("maze", args, flags, positional);
@@ -77,15 +73,21 @@ int cmd_maze(const std::vector<std::string>& args) {
   const int world = maze::world_size_of(vm["distribution"].as<std::string>());
   const maze::Placement placement = maze::Placement::parse(vm["placement"].as<std::string>());
 
+  const std::string svg = vm.count("svg") ? vm["svg"].as<std::string>() : "";
+  if (!svg.empty()) {
+    check_svg_path(svg, "--svg");
+    if (range.second - range.first > kMaxDrawnMazes)
+      throw InputError("--svg: at most " + std::to_string(kMaxDrawnMazes) + " mazes in one picture, got " +
+                       std::to_string(range.second - range.first));
+    claim_outputs({svg}, vm.count("force") > 0);
+  }
+
   std::vector<maze::MazeLayout> mazes;
   for (int64_t s = range.first; s < range.second; ++s) {
     mazes.push_back(maze::generate_maze(static_cast<uint32_t>(s), world, placement));
     std::cout << mazes.back().to_record(placement);
   }
-  if (vm.count("png")) {
-    claim_outputs({vm["png"].as<std::string>()}, vm.count("force") > 0);
-    draw_mazes(mazes, vm["png"].as<std::string>());
-  }
+  if (!svg.empty()) draw_mazes(mazes, vm["distribution"].as<std::string>(), vm["placement"].as<std::string>(), svg);
   return 0;
 }
 

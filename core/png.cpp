@@ -3,8 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/atomic_file.h"
@@ -29,7 +29,7 @@ void put_chunk(std::vector<unsigned char>& out, const char* type, const std::vec
 
 }  // namespace
 
-void write_png(const std::string& path, const float* chw, int height, int width) {
+std::string png_bytes(const float* chw, int height, int width) {
   // Raw scanlines: filter byte 0 then RGB triples.
   std::vector<unsigned char> raw;
   raw.reserve(static_cast<size_t>(height) * (1 + 3 * width));
@@ -45,7 +45,7 @@ void write_png(const std::string& path, const float* chw, int height, int width)
   uLongf packed_size = compressBound(static_cast<uLong>(raw.size()));
   std::vector<unsigned char> packed(packed_size);
   if (compress2(packed.data(), &packed_size, raw.data(), static_cast<uLong>(raw.size()), 6) != Z_OK)
-    throw FileError(path + ": cannot compress PNG data");
+    throw Error("cannot compress PNG data (" + std::to_string(width) + " x " + std::to_string(height) + ")");
   packed.resize(packed_size);
 
   std::vector<unsigned char> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -57,7 +57,11 @@ void write_png(const std::string& path, const float* chw, int height, int width)
   put_chunk(png, "IDAT", packed);
   put_chunk(png, "IEND", {});
 
-  write_file_atomically(path, std::string(png.begin(), png.end()));
+  return std::string(png.begin(), png.end());
+}
+
+void write_png(const std::string& path, const float* chw, int height, int width) {
+  write_file_atomically(path, png_bytes(chw, height, width));
 }
 
 }  // namespace shardlab

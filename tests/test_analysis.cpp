@@ -211,10 +211,10 @@ TEST(Analysis, InspectAndAnalyzeCommandsGiveOneLineErrors) {
   const std::string log = dir + "/acts.h5";
   auto r = test::run_cli("analyze record " + ckpt + " --seeds 0:6 --layers " + kLayer + " --out " + log);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_cli("inspect " + log + " --layer " + kLayer + " --channel 2 --maze 1 --png " + dir + "/c2.png");
+  r = test::run_cli("inspect " + log + " --layer " + kLayer + " --channel 2 --maze 1 --svg " + dir + "/c2.svg");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("at_cheese"), std::string::npos) << r.out;
-  EXPECT_TRUE(std::ifstream(dir + "/c2.png").good());
+  EXPECT_TRUE(std::ifstream(dir + "/c2.svg").good());
 
   const auto one_line_error = [](const test::CommandResult& c, const std::string& needle) {
     EXPECT_EQ(c.exit_code, 2) << c.out << c.err;
@@ -241,13 +241,13 @@ TEST(Analysis, StudiesWriteTheirFiles) {
   EXPECT_TRUE(std::ifstream(dir + "/a/cheese_vector.csv").good());
   r = test::run_cli("analyze top-right-vector " + ckpt + " --seeds 0:30 --compose-cheese -1 --out " + dir + "/a");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_cli("analyze vector-field " + ckpt + " --seed 4 --patch cheese-vector:" + kLayer + ":-1 --png " + dir +
-                    "/vf.png");
+  r = test::run_cli("analyze vector-field " + ckpt + " --seed 4 --patch cheese-vector:" + kLayer + ":-1 --svg " + dir +
+                    "/vf.svg");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(std::ifstream(dir + "/vf.png").good());
+  EXPECT_TRUE(std::ifstream(dir + "/vf.svg").good());
   r = test::run_cli("analyze channels " + ckpt + " --seeds 0:30 --top 3 --out " + dir + "/a");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(std::ifstream(dir + "/a/channels_top.png").good());
+  EXPECT_TRUE(std::ifstream(dir + "/a/channels_top.svg").good());
   r = test::run_cli("analyze resample " + ckpt + " --seeds 0:10 --channels 1,2 --random-sets 2 --out " + dir + "/a");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   r = test::run_cli("analyze retarget " + ckpt + " --seeds 0:2 --channels 1 --max-targets 5 --out " + dir + "/a");

@@ -38,13 +38,13 @@ TEST(Cli, MazeShowPrintsProcgenRecords) {
   EXPECT_EQ(r.out, reference_records(1700 + 3, 1));
 }
 
-TEST(Cli, MazeShowDrawsPng) {
+TEST(Cli, MazeShowDrawsSvg) {
   const std::string dir = test::make_temp_dir();
-  const auto r = run_cli("maze show --seeds 0:4 --png " + dir + "/m.png");
+  const auto r = run_cli("maze show --seeds 0:4 --svg " + dir + "/m.svg");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string png = test::read_file(dir + "/m.png");
-  ASSERT_GT(png.size(), 100u);
-  EXPECT_EQ(png.substr(1, 3), "PNG");
+  const std::string svg = test::read_file(dir + "/m.svg");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("data:image/png;base64,"), std::string::npos);
 }
 
 TEST(Cli, BadFlagsGiveOneLineErrors) {
@@ -147,8 +147,8 @@ TEST(Cli, QuickDemoRunsEveryStep) {
   const auto r = test::run_cli("demo --quick --episodes 16 --out " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* step : {"== 1.", "== 2.", "== 3.", "== 4.", "== 5."}) EXPECT_NE(r.out.find(step), std::string::npos) << step;
-  for (const char* file : {"/mazes.png", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json",
-                           "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.png"})
+  for (const char* file : {"/mazes.svg", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json",
+                           "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.svg"})
     EXPECT_TRUE(std::ifstream(dir + file).good()) << file;
 }
 

@@ -71,19 +71,19 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
   EXPECT_FALSE(fs::exists(dir + "/a.h5"));
   ASSERT_EQ(run_cli("collect --env maze --steps 10 --force --out " + dir + "/a.h5").exit_code, 0);
   EXPECT_NE(test::read_file(dir + "/a.h5.spec.ini"), "mine");
-  // eval --out, maze show --png
+  // eval --out, maze show --svg
   write(dir + "/eval.json", "mine");
   expect_error_after_progress(run_cli("eval --env maze --policy random --episodes 2 --out " + dir + "/eval.json"),
                               "eval.json exists; pass --force");
-  write(dir + "/mazes.png", "mine");
-  expect_error_after_progress(run_cli("maze show --seed 1 --png " + dir + "/mazes.png"), "mazes.png exists");
+  write(dir + "/mazes.svg", "mine");
+  expect_error_after_progress(run_cli("maze show --seed 1 --svg " + dir + "/mazes.svg"), "mazes.svg exists");
   // every study's files, refused before the study runs
   const std::vector<std::pair<std::string, std::string>> studies = {
       {"cheese-vector --seeds 0:20", "cheese_vector_summary.json"},
       {"top-right-vector --seeds 0:20", "top_right_vector.csv"},
-      {"channels --seeds 0:20", "channels_top.png"},
+      {"channels --seeds 0:20", "channels_top.svg"},
       {"resample --channels 0 --seeds 0:20", "resample.json"},
-      {"retarget --channels 0 --seeds 0:2", "retarget.png"},
+      {"retarget --channels 0 --seeds 0:2", "retarget.svg"},
       {"behaviour --seeds 0:40", "behaviour.json"},
   };
   fs::create_directory(dir + "/analysis");
@@ -94,21 +94,21 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
                                 file + " exists; pass --force");
     EXPECT_EQ(test::read_file(dir + "/analysis/" + file), "mine") << study;
   }
-  write(dir + "/field.png", "mine");
-  expect_error_after_progress(run_cli("analyze vector-field " + policy + " --seed 1 --png " + dir + "/field.png"),
-                              "field.png exists");
-  // record and inspect --png
+  write(dir + "/field.svg", "mine");
+  expect_error_after_progress(run_cli("analyze vector-field " + policy + " --seed 1 --svg " + dir + "/field.svg"),
+                              "field.svg exists");
+  // record and inspect --svg
   ASSERT_EQ(run_cli("analyze record " + policy + " --seeds 0:3 --out " + dir + "/log.h5").exit_code, 0);
   expect_error_after_progress(run_cli("analyze record " + policy + " --seeds 0:3 --out " + dir + "/log.h5"),
                               "log.h5 exists");
   const std::string layer = "embedder.block2.res1.resadd_out";
-  write(dir + "/layer.png", "mine");
-  expect_error_after_progress(run_cli("inspect " + dir + "/log.h5 --layer " + layer + " --png " + dir + "/layer.png"),
-                              "layer.png exists");
-  EXPECT_EQ(test::read_file(dir + "/layer.png"), "mine");
-  ASSERT_EQ(run_cli("inspect " + dir + "/log.h5 --layer " + layer + " --png " + dir + "/layer.png --force").exit_code,
+  write(dir + "/layer.svg", "mine");
+  expect_error_after_progress(run_cli("inspect " + dir + "/log.h5 --layer " + layer + " --svg " + dir + "/layer.svg"),
+                              "layer.svg exists");
+  EXPECT_EQ(test::read_file(dir + "/layer.svg"), "mine");
+  ASSERT_EQ(run_cli("inspect " + dir + "/log.h5 --layer " + layer + " --svg " + dir + "/layer.svg --force").exit_code,
             0);
-  EXPECT_NE(test::read_file(dir + "/layer.png"), "mine");
+  EXPECT_NE(test::read_file(dir + "/layer.svg"), "mine");
 }
 
 // 3. render --force into a folder of a longer episode leaves only the new episode's frames.
@@ -311,9 +311,9 @@ TEST(Hardening, SmallRoughEdges) {
   for (const auto& layer : maze_policy.layers())
     if (maze_policy.layer_shape(layer).size() != 3) flat = layer;
   ASSERT_FALSE(flat.empty());
-  expect_error_after_progress(run_cli("inspect " + dir + "/log.h5 --layer " + flat + " --png " + dir + "/x.png"),
+  expect_error_after_progress(run_cli("inspect " + dir + "/log.h5 --layer " + flat + " --svg " + dir + "/x.svg"),
                               "is not spatial");
-  EXPECT_FALSE(fs::exists(dir + "/x.png"));
+  EXPECT_FALSE(fs::exists(dir + "/x.svg"));
   // The divergence message never names a checkpoint that was not written.
   const auto diverged =
       run_cli("train " + kSmoke +
