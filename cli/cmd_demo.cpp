@@ -39,8 +39,8 @@ int cmd_demo(const std::vector<std::string>& args) {
   const std::string spec_path = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/" + spec_name + ".ini";
 
   std::cout << "== 1. Procgen mazes, level seeds 0..3, cheese in the top-right 5x5 region\n";
-  cmd_maze({"show", "--seeds", "0:4", "--placement", "top_right_region:5", "--png", dir + "/mazes.png"});
-  std::cout << "drew " << dir << "/mazes.png\n\n== 2. A random policy in 16 hard mazes, uniform cheese\n";
+  cmd_maze({"show", "--seeds", "0:4", "--placement", "top_right_region:5", "--svg", dir + "/mazes.svg"});
+  std::cout << "drew " << dir << "/mazes.svg\n\n== 2. A random policy in 16 hard mazes, uniform cheese\n";
   const std::string data = dir + "/random_maze.h5";
   collect_scripted(Spec::load(shardlab_schema(), "", {"env.num_envs=16"}), "random", 20000, data, /*force=*/true,
                    /*next_observations=*/false);
@@ -91,8 +91,9 @@ int cmd_demo(const std::vector<std::string>& args) {
     analysis::add_patch_from_text(policy, *maze, "cheese-vector:" + layer + ":-1", taps);
     const auto original = analysis::vector_field(policy, *maze);
     const auto patched = analysis::vector_field(policy, *maze, &taps);
-    analysis::draw_vector_fields(original, &patched, analysis_dir + "/vector_field.png");
-    std::cout << "drew " << analysis_dir << "/vector_field.png (seed " << seed
+    analysis::draw_vector_fields(original, &patched, "cheese-vector:" + layer + ":-1",
+                                 analysis_dir + "/vector_field.svg");
+    std::cout << "drew " << analysis_dir << "/vector_field.svg (seed " << seed
               << ": original | cheese vector subtracted | difference)\n";
     break;
   }
