@@ -36,7 +36,7 @@ namespace shardlab::cli {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
+using json = nlohmann::ordered_json;  // keys in the order the file has them
 
 constexpr size_t kMaxTableRows = 100;              // of a CSV file or a list of cells
 constexpr size_t kMaxJsonRows = 200;               // key/value rows of one JSON file
