@@ -266,6 +266,25 @@ at::Tensor LoadedPolicy::prepare(const float* obs, int64_t rows) const {
   return x;
 }
 
+namespace {
+
+// The network `spec` describes and the checkpoint parts a policy is loaded from.
+void add_policy_parts(LoadedPolicy& policy, const Spec& spec, Checkpoint& checkpoint) {
+  auto env = make_env(spec, 0);
+  at::Generator init = at::detail::createCPUGenerator(0);  // every weight is then loaded
+  policy.net = ActorCritic(NetworkConfig::from_spec(spec), env->observation_spec(), env->action_spec(), init);
+  // Version-1 checkpoints did not store the normalisation settings: they come from the spec.
+  const TrainConfig train = TrainConfig::from_spec(spec);
+  policy.normalize_observations = train.normalize_observations;
+  policy.observation_clip = train.observation_clip;
+  checkpoint.add("model", *policy.net);
+  checkpoint.add("obs_normalize", policy.normalize_observations, /*optional=*/true);
+  checkpoint.add("obs_clip", policy.observation_clip, /*optional=*/true);
+  checkpoint.add("obs", policy.observation_stats, /*optional=*/true);
+}
+
+}  // namespace
+
 LoadedPolicy load_policy(const std::string& path, const SpecSchema& schema) {
   // Read the spec first, then build the network it describes and load the weights into it.
   LoadedPolicy policy;
@@ -277,19 +296,20 @@ LoadedPolicy load_policy(const std::string& path, const SpecSchema& schema) {
   } catch (const InputError& e) {
     throw FileError(path + ": its spec does not load in this version: " + e.what());
   }
-  auto env = make_env(spec, 0);
-  at::Generator init = at::detail::createCPUGenerator(0);  // every weight is then loaded
-  policy.net = ActorCritic(NetworkConfig::from_spec(spec), env->observation_spec(), env->action_spec(), init);
-  // Version-1 checkpoints did not store the normalisation settings: they come from the spec.
-  const TrainConfig train = TrainConfig::from_spec(spec);
-  policy.normalize_observations = train.normalize_observations;
-  policy.observation_clip = train.observation_clip;
   Checkpoint checkpoint;
-  checkpoint.add("model", *policy.net);
-  checkpoint.add("obs_normalize", policy.normalize_observations, /*optional=*/true);
-  checkpoint.add("obs_clip", policy.observation_clip, /*optional=*/true);
-  checkpoint.add("obs", policy.observation_stats, /*optional=*/true);
+  add_policy_parts(policy, spec, checkpoint);
   checkpoint.load(path);
+  policy.net->eval();
+  return policy;
+}
+
+LoadedPolicy load_policy_bytes(const std::string& bytes, const Spec& spec, const std::string& origin) {
+  LoadedPolicy policy;
+  policy.path = origin;
+  policy.spec_ini = spec.to_ini();
+  Checkpoint checkpoint;
+  add_policy_parts(policy, spec, checkpoint);
+  checkpoint.load_bytes(bytes, origin);
   policy.net->eval();
   return policy;
 }

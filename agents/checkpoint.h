@@ -84,6 +84,9 @@ struct LoadedPolicy {
 };
 // `schema` reads the checkpoint's spec (the caller's full schema of keys).
 LoadedPolicy load_policy(const std::string& path, const SpecSchema& schema);
+// The same from Checkpoint::to_bytes() of a run in progress (its `spec`): training's videos act
+// with a copy of the policy, so recording one never touches the network being trained.
+LoadedPolicy load_policy_bytes(const std::string& bytes, const Spec& spec, const std::string& origin);
 
 // Writes a checkpoint holding just a policy (untrained, or trained elsewhere) and the spec it was
 // built from: what tests and benchmarks need to run `eval` and `analyze` without training.

@@ -23,6 +23,7 @@ at::Device pick_device(const std::string& name) {
 TrainingRun::TrainingRun(const Spec& spec, const TrainOptions& options)
     : spec_(spec),
       config_(RunConfig::from_spec(spec)),
+      videos_(VideoConfig::from_spec(spec)),
       ranks_(options.ranks),
       dir_(ranks_.leader()
                ? std::optional<RunDir>(RunDir::open(options.out_root, options.run_name, spec, options.resume))
@@ -82,8 +83,20 @@ void TrainingRun::start(const std::vector<std::string>& columns, const nlohmann:
   if (!ranks_.leader()) return;
   nlohmann::json all = facts;
   all["world_size"] = ranks_.world_size();
+  if (videos_.every > 0) {
+    try {
+      current_policy();
+    } catch (const Error& e) {
+      throw InputError("run.video_every = " + std::to_string(videos_.every) + ": this run's policy cannot play " +
+                       spec_.get_string("env.name") + " (" + e.what() + "); set run.video_every = 0");
+    }
+  }
   metrics_ = std::make_unique<MetricsCsv>(dir_->file("metrics.csv"), columns, dir_->resumed() ? global_step_ : -1);
   dir_->write_run_json(all, update_);
+}
+
+LoadedPolicy TrainingRun::current_policy() const {
+  return load_policy_bytes(checkpoint_.to_bytes(spec_.to_ini()), spec_, dir_->path() + " (the policy in training)");
 }
 
 double TrainingRun::elapsed() const { return time_s_ + progress_->seconds(); }
@@ -104,6 +117,9 @@ void TrainingRun::finish_update(int64_t update, int64_t global_step, std::map<st
   // which the resume drops and writes again. (The other order lost the row of an update whose
   // checkpoint was saved just before the kill.)
   metrics_->write(row);
+  // The video before the checkpoint too: a kill between them redoes the update and its video.
+  if (videos_.every > 0 && update % videos_.every == 0)
+    record_training_video(spec_, current_policy(), dir_->path(), update);
   if (update % config_.checkpoint_every == 0 || last) {
     const double session = progress_->seconds();
     time_s_ += session;  // the checkpoint stores the run's training time so far

@@ -2,6 +2,8 @@
 // the checkpoint of named parts with the run's own counters, metrics.csv with declared columns,
 // the progress line, and the order that makes a killed run resume cleanly (the metrics row, then
 // the checkpoint; a resume drops the rows past its checkpoint, so every update keeps one row).
+// With run.video_every, also a video of the policy (checkpoint part "model") every K updates
+// (agents/video.h), from a copy of it, so training's numbers stay the same.
 #pragma once
 
 #include <ATen/Device.h>
@@ -16,6 +18,7 @@
 #include "agents/checkpoint.h"
 #include "agents/collective.h"
 #include "agents/run_dir.h"
+#include "agents/video.h"
 #include "core/metrics_csv.h"
 #include "core/progress.h"
 
@@ -54,10 +57,13 @@ class TrainingRun {
   std::string restore();
   // Writes run.json with the learner's facts and opens metrics.csv with these columns (rows past
   // the restored checkpoint dropped). The columns "global_step", "update", "time_s" come first.
+  // With run.video_every, first checks that the policy can play the spec's environment
+  // (InputError if not: an offline dataset of another environment).
   void start(const std::vector<std::string>& columns, const nlohmann::json& facts);
 
   // Ends update `update` (steps now `global_step`): fills the run's columns, writes the row, saves
-  // a checkpoint when due (every run.checkpoint_every updates and at `last`), redraws progress.
+  // a checkpoint when due (every run.checkpoint_every updates and at `last`), records a video when
+  // due (every run.video_every updates), redraws progress.
   void finish_update(int64_t update, int64_t global_step, std::map<std::string, double> row, int64_t total_steps,
                      const std::string& progress_extra, bool last);
   // Training time of this run over all its sessions, in seconds.
@@ -68,6 +74,7 @@ class TrainingRun {
  private:
   const Spec& spec_;
   RunConfig config_;
+  VideoConfig videos_;
   Collective ranks_;
   std::optional<RunDir> dir_;
   at::Device device_;
@@ -78,6 +85,8 @@ class TrainingRun {
   std::unique_ptr<MetricsCsv> metrics_;
   std::unique_ptr<Progress> progress_;
   std::string restore_from_folder();
+  // The acting policy as the checkpoint holds it now, copied.
+  LoadedPolicy current_policy() const;
 };
 
 }  // namespace shardlab

@@ -1,5 +1,6 @@
 // `shardlab render`: episodes of any environment under a policy (scripted, or a trained run's,
-// online or offline), as numbered PNG frames in a folder or as an animated GIF.
+// online or offline), as numbered PNG frames in a folder or as a video (animated GIF, or MP4 where
+// ffmpeg's libraries were built in: core/video.h). The episodes are played by agents/video.h.
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -8,24 +9,18 @@
 #include <optional>
 
 #include "agents/checkpoint.h"
-#include "agents/evaluate.h"
 #include "agents/run_dir.h"
-#include "agents/scripted_policy.h"
+#include "agents/video.h"
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/gif.h"
 #include "core/png.h"
-#include "core/rng.h"
-#include "envs/collection.h"
+#include "core/video.h"
 #include "envs/frame.h"
 #include "envs/registry.h"
 
 namespace shardlab::cli {
 namespace {
-
-// The policy's RNG stream, apart from the environment's.
-constexpr uint64_t kPolicyStream = 1ULL << 40;
 
 std::string frame_path(const std::string& dir, int64_t frame) {
   char name[32];
@@ -33,26 +28,22 @@ std::string frame_path(const std::string& dir, int64_t frame) {
   return (std::filesystem::path(dir) / name).string();
 }
 
-bool ends_with(const std::string& text, const std::string& tail) {
-  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// Where the frames go: numbered PNGs in a folder, or one GIF (opened at the first frame, whose
+// Where the frames go: numbered PNGs in a folder, or one video (opened at the first frame, whose
 // size it takes).
-class FrameSink {
+class RenderSink {
  public:
-  FrameSink(std::string out, int delay_cs) : out_(std::move(out)), delay_cs_(delay_cs) {}
-  bool gif() const { return ends_with(out_, ".gif"); }
+  RenderSink(std::string out, int64_t fps) : out_(std::move(out)), fps_(fps) {}
+  bool video() const { return video_format(out_).has_value(); }
   void add(const Frame& frame) {
     if (frames_ == 0) width_ = frame.width, height_ = frame.height;
     if (frame.width != width_ || frame.height != height_)
       throw Error("render: frame " + std::to_string(frames_) + " is " + std::to_string(frame.width) + " x " +
                   std::to_string(frame.height) + ", the first was " + std::to_string(width_) + " x " +
                   std::to_string(height_));
-    if (!gif()) {
+    if (!video()) {
       write_png(frame_path(out_, frames_), frame.chw.data(), frame.height, frame.width);
     } else {
-      if (!writer_) writer_ = std::make_unique<GifWriter>(out_, frame.width, frame.height, delay_cs_);
+      if (!writer_) writer_ = open_video(out_, frame.width, frame.height, fps_);
       writer_->add_frame(frame.chw.data());
     }
     ++frames_;
@@ -66,8 +57,8 @@ class FrameSink {
 
  private:
   std::string out_;
-  int delay_cs_;
-  std::unique_ptr<GifWriter> writer_;
+  int64_t fps_;
+  std::unique_ptr<VideoWriter> writer_;
   int64_t frames_ = 0;
   int width_ = 0, height_ = 0;
 };
@@ -76,8 +67,8 @@ class FrameSink {
 
 int cmd_render(const std::vector<std::string>& args) {
   po::options_description flags(
-      "shardlab render --env NAME --policy random|heuristic [--seed S] --out DIR|FILE.gif [flags]\n"
-      "shardlab render --run RUN_DIR|CHECKPOINT [--greedy] [--seed S] --out DIR|FILE.gif [flags]");
+      "shardlab render --env NAME --policy random|heuristic [--seed S] --out DIR|FILE.gif|FILE.mp4 [flags]\n"
+      "shardlab render --run RUN_DIR|CHECKPOINT [--greedy] [--seed S] --out DIR|FILE.gif|FILE.mp4 [flags]");
   flags.add_options()("help,h", "show this help")("policy", po::value<std::string>()->default_value("random"),
                                                   "random, or heuristic (lunar landers)")(
       "run", po::value<std::string>(),
@@ -86,10 +77,11 @@ int cmd_render(const std::vector<std::string>& args) {
       "seed", po::value<int64_t>(), "run.seed: the episodes drawn (default: the spec's)")(
       "episodes", po::value<int64_t>()->default_value(1), "episodes, one after the other")(
       "out", po::value<std::string>(),
-      "FILE.gif: an animated GIF (looping); otherwise a folder for frame_00000.png, frame_00001.png, ... (required)")(
-      "every", po::value<int64_t>()->default_value(1), "draw every K-th step (and each episode's first and last)")(
-      "fps", po::value<int64_t>()->default_value(20), "GIF frames per second (at most 100)")(
-      "force", "overwrite the GIF or the frames already in the folder");
+      "FILE.gif: an animated GIF (looping); FILE.mp4: an H.264 MP4 (where built with ffmpeg); otherwise a folder for "
+      "frame_00000.png, frame_00001.png, ... (required)")("every", po::value<int64_t>()->default_value(1),
+                                                          "draw every K-th step (and each episode's first and last)")(
+      "fps", po::value<int64_t>()->default_value(20), "video frames per second (GIF: at most 100)")(
+      "force", "overwrite the video or the frames already in the folder");
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("render", args, flags, positional);
@@ -97,15 +89,18 @@ int cmd_render(const std::vector<std::string>& args) {
     std::cout << flags;
     return 0;
   }
-  if (!vm.count("out")) throw InputError("shardlab render: --out DIR or --out FILE.gif is required");
+  if (!vm.count("out")) throw InputError("shardlab render: --out DIR, FILE.gif or FILE.mp4 is required");
   const std::string out = vm["out"].as<std::string>();
-  if (ends_with(out, ".mp4"))
-    throw InputError("shardlab render: --out " + out + ": MP4 is not built in (no ffmpeg libraries); use FILE.gif");
   const int64_t every = flag_at_least(vm, "every", 1);
   const int64_t episodes = flag_at_least(vm, "episodes", 1);
   const int64_t fps = flag_at_least(vm, "fps", 1);
-  if (fps > 100)
-    throw InputError("--fps " + std::to_string(fps) + ": expected at most 100 (GIF delays are in 1/100 s)");
+  if (const auto format = video_format(out)) {
+    if (*format == VideoFormat::kMp4 && !mp4_available())
+      throw InputError("shardlab render: --out " + out + ": MP4 is not built in (no ffmpeg libraries); use FILE.gif");
+    if (fps > max_video_fps(*format))
+      throw InputError("--fps " + std::to_string(fps) + ": expected at most " + std::to_string(max_video_fps(*format)) +
+                       (*format == VideoFormat::kGif ? " (GIF delays are in 1/100 s)" : ""));
+  }
   const bool force = vm.count("force") > 0;
   // The policy and the spec of its environment: a trained policy brings its own spec.
   std::optional<LoadedPolicy> trained;
@@ -123,18 +118,13 @@ int cmd_render(const std::vector<std::string>& args) {
   }
   if (vm.count("seed")) spec.set("run.seed", std::to_string(flag_at_least(vm, "seed", 0)), "--seed");
   const std::string env_name = spec.get_string("env.name");
-  auto env = make_env(spec, 0);
-  const ActionSpec act = env->action_spec();
-  const uint64_t policy_seed = mix_seed(static_cast<uint64_t>(spec.get_int("run.seed")), kPolicyStream);
-  at::Generator gen = at::detail::createCPUGenerator(policy_seed);
-  ScriptedPolicy scripted(trained ? "random" : vm["policy"].as<std::string>(), find_env(env_name), act, policy_seed);
-  const BehaviourPolicy policy = trained ? policy_behaviour(*trained, gen, vm.count("greedy") > 0)
-                                         : scripted.behaviour(env->observation_spec().size());
-  const std::string policy_name =
-      trained ? trained->path + (vm.count("greedy") ? " (greedy)" : " (sampled)") : scripted.name();
+  const bool greedy = vm.count("greedy") > 0;
+  const std::string scripted = vm["policy"].as<std::string>();
+  EpisodePlayer player = trained ? EpisodePlayer(spec, *trained, greedy) : EpisodePlayer(spec, scripted);
+  const std::string policy_name = trained ? trained->path + (greedy ? " (greedy)" : " (sampled)") : scripted;
 
-  FrameSink sink(out, static_cast<int>(100 / fps));
-  if (sink.gif()) {
+  RenderSink sink(out, fps);
+  if (sink.video()) {
     claim_outputs({out}, force);
   } else {
     if (std::filesystem::exists(frame_path(out, 0)) && !force)
@@ -144,21 +134,8 @@ int cmd_render(const std::vector<std::string>& args) {
     if (ec) throw FileError("cannot create " + out + ": " + ec.message());
   }
 
-  std::vector<float> obs(env->observation_spec().size());
-  std::vector<float> continuous(std::max<int64_t>(1, act.dim));
   for (int64_t episode = 0; episode < episodes; ++episode) {
-    if (episode > 0) env->reset();
-    sink.add(draw_frame(*env));
-    for (int64_t t = 1;; ++t) {
-      env->write_observation(obs.data());
-      Action a;
-      policy(obs.data(), 1, &a.index, continuous.data());
-      if (!act.discrete) a.values = continuous.data();
-      const bool done = env->step(a).done();
-      if (done || t % every == 0) sink.add(draw_frame(*env));
-      if (done) break;
-    }
-    const EpisodeStats stats = env->episode_stats();
+    const EpisodeStats stats = player.play([&sink](const Frame& frame) { sink.add(frame); }, every);
     std::string outcome;
     for (const auto& [metric, value] : stats.metrics)
       if (value > 0.5 && metric.find('/') != std::string::npos) outcome = metric.substr(metric.find('/') + 1);
@@ -166,7 +143,7 @@ int cmd_render(const std::vector<std::string>& args) {
               << (outcome.empty() ? "" : ", " + outcome) << "\n";
   }
   sink.finish(force);
-  if (!sink.gif()) {
+  if (!sink.video()) {
     // With --force into a folder of a longer earlier episode, its later frames would be mixed in.
     int64_t stale = 0;
     for (int64_t frame = sink.frames(); std::filesystem::remove(frame_path(out, frame)); ++frame) ++stale;

@@ -28,8 +28,6 @@ std::array<uint8_t, 256> level_table(int levels) {
   return table;
 }
 
-uint8_t byte_of(float v) { return static_cast<uint8_t>(std::lround(std::clamp(v, 0.0f, 1.0f) * 255.0f)); }
-
 }  // namespace
 
 struct GifWriter::State {
@@ -50,7 +48,7 @@ struct GifWriter::State {
 };
 
 GifWriter::GifWriter(const std::string& path, int width, int height, int delay_cs)
-    : width_(width), height_(height), delay_cs_(delay_cs) {
+    : VideoWriter(width, height), delay_cs_(delay_cs) {
   if (width < 1 || width > 65535 || height < 1 || height > 65535)
     throw InputError(path + ": a GIF frame is 1 to 65535 pixels a side, not " + std::to_string(width) + " x " +
                      std::to_string(height));
@@ -102,7 +100,7 @@ void GifWriter::add_frame(const float* chw) {
   std::vector<GifColorType> colors;
   bool exact = true;
   for (size_t p = 0; p < plane && exact; ++p) {
-    const GifColorType c = {byte_of(chw[p]), byte_of(chw[plane + p]), byte_of(chw[2 * plane + p])};
+    const GifColorType c = {frame_byte(chw[p]), frame_byte(chw[plane + p]), frame_byte(chw[2 * plane + p])};
     const uint32_t rgb = static_cast<uint32_t>(c.Red) << 16 | c.Green << 8 | c.Blue;
     const auto [it, added] = index.try_emplace(rgb, static_cast<GifPixelType>(colors.size()));
     if (added) {
@@ -113,9 +111,9 @@ void GifWriter::add_frame(const float* chw) {
   }
   if (!exact)
     for (size_t p = 0; p < plane; ++p)
-      pixels[p] = static_cast<GifPixelType>((red[byte_of(chw[p])] * kGreenLevels + green[byte_of(chw[plane + p])]) *
-                                                kBlueLevels +
-                                            blue[byte_of(chw[2 * plane + p])]);
+      pixels[p] = static_cast<GifPixelType>(
+          (red[frame_byte(chw[p])] * kGreenLevels + green[frame_byte(chw[plane + p])]) * kBlueLevels +
+          blue[frame_byte(chw[2 * plane + p])]);
   ColorMapObject* local = nullptr;  // none: the fixed palette
   if (exact) {
     int size = 2;

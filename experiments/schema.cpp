@@ -5,6 +5,7 @@
 #include "agents/run_dir.h"
 #include "agents/torso.h"
 #include "agents/train_config.h"
+#include "agents/video.h"
 #include "envs/registry.h"
 #include "offline/ablation.h"
 #include "offline/dataset_maker.h"
@@ -16,6 +17,7 @@ const SpecSchema& shardlab_schema() {
   static const SpecSchema schema = [] {
     SpecSchema s;
     RunConfig::declare_keys(s);
+    VideoConfig::declare_keys(s);
     declare_env_keys(s);
     NetworkConfig::declare_keys(s);
     TrainConfig::declare_keys(s);
