@@ -2,6 +2,8 @@
 // Flags and files only: the studies and their reports are in analysis/ (study_reports.h).
 #include <ATen/Parallel.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -10,14 +12,17 @@
 #include "analysis/behaviour.h"
 #include "analysis/channels.h"
 #include "analysis/maze_policy.h"
+#include "analysis/pushes.h"
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
+#include "analysis/steering_compare.h"
 #include "analysis/study_reports.h"
 #include "analysis/vector_field.h"
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/figure.h"
+#include "core/statistics.h"
 #include "envs/maze/maze_paths.h"
 
 namespace shardlab::cli {
@@ -39,6 +44,9 @@ studies (each takes --help):
   resample           zero / mean / resample a channel set vs random sets of the same size
   retarget           remove the cheese, set channels at a target, measure the path probability
   behaviour          logistic regression of "gets the cheese" on decision-square features
+  steering-compare   per-maze cheese vector vs mean difference vs probe direction, same norm, several coefficients
+  layer-sweep        the per-maze and mean-difference cheese vectors at every layer: which steers best
+  pushes             each channel's push toward the cheese or the top-right path at the decision square
 
 Mazes come from the run's own spec with env.placement=uniform unless --set says otherwise;
 mazes larger than the run's env.max_maze_size are left out. Results go to --out (default
@@ -370,6 +378,119 @@ int analyze_behaviour(const std::vector<std::string>& args) {
   return 0;
 }
 
+// ---- steering directions compared, layer sweep ----------------------------------------------
+
+std::vector<double> coeffs_of(const std::string& text) {
+  std::vector<double> out;
+  for (const auto& item : split(text, ',')) {
+    const auto v = parse_double(item);
+    if (!v) throw InputError("--coeffs " + text + ": '" + item + "' is not a number");
+    out.push_back(*v);
+  }
+  if (out.empty()) throw InputError("--coeffs: expected C1,C2,...");
+  return out;
+}
+
+int analyze_steering_compare(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze steering-compare RUN --seeds A:B [--layer L] [--coeffs C1,C2,...] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (at least 4 with a decision square)")(
+      "layer", po::value<std::string>(), (std::string("layer to steer (default ") + kDefaultLayer + ")").c_str())(
+      "coeffs", po::value<std::string>()->default_value("-2,-1,-0.5,0.5,1,2"),
+      "coefficients, in units of the common norm (the per-maze cheese vectors' mean norm)")(
+      "seed", po::value<int64_t>()->default_value(0), "seed of the random directions")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study("steering-compare", args, f, true);
+  if (!s) return 0;
+  SteeringCompareOptions o;
+  o.layer = layer_of(*s);
+  o.coeffs = coeffs_of(s->str("coeffs"));
+  o.seed = static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0));
+  s->claim({"steering_compare.csv", "steering_compare.json", "steering_compare.svg"});
+  const SteeringComparison c = compare_steering(s->p(), levels_of(*s), o);
+  write_file((fs::path(s->out_dir) / "steering_compare.csv").string(), steering_compare_csv(c));
+  write_file((fs::path(s->out_dir) / "steering_compare.svg").string(), steering_compare_svg(c));
+  const std::string json = steering_compare_json(s->p(), s->str("seeds"), c);
+  write_file((fs::path(s->out_dir) / "steering_compare.json").string(), json);
+  std::printf("%d mazes with a decision square (%lld left out), layer %s, common norm %.4g\n", static_cast<int>(c.mazes),
+              static_cast<long long>(c.left_out), c.layer.c_str(), c.norm);
+  std::printf("probe accuracy: %.3f train (even mazes), %.3f test (odd mazes); cosine(mean difference, probe) %.3f\n",
+              c.probe_train_accuracy, c.probe_test_accuracy, c.cosine_mean_difference_probe);
+  std::printf("%-16s %7s %18s %21s %12s\n", "direction", "coeff", "median P(cheese)", "median P(top-right)",
+              "rose/fell");
+  std::printf("%-16s %7s %18.3f %21.3f\n", "none", "", c.median_p_cheese, c.median_p_top_right);
+  for (const auto& r : c.rows)
+    std::printf("%-16s %7.3g %18.3f %21.3f %6lld/%lld\n", r.method.c_str(), r.coeff, r.median_p_cheese,
+                r.median_p_top_right, static_cast<long long>(r.cheese_rose), static_cast<long long>(r.cheese_fell));
+  return 0;
+}
+
+int analyze_layer_sweep(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze layer-sweep RUN --seeds A:B [--layers main|all|L1,L2,...] [--coeff C] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
+      "layers", po::value<std::string>()->default_value("main"),
+      "main: block conv, maxpool and residual-add outputs and the fc layers; all: every tap but the value head; "
+      "or a comma-separated list")("coeff", po::value<double>()->default_value(-1.0),
+                                   "coefficient of the cheese vectors (-1: subtracted, as published)")(
+      "seed", po::value<int64_t>()->default_value(0), "seed of the random control vectors")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study("layer-sweep", args, f, true);
+  if (!s) return 0;
+  const std::string which = s->str("layers");
+  std::vector<std::string> layers;
+  if (which == "main" || which == "all") {
+    layers = sweep_layers(s->p(), which == "all");
+  } else {
+    for (const auto& item : split(which, ','))
+      if (!item.empty()) layers.push_back(item);
+  }
+  if (layers.empty()) throw InputError("--layers " + which + ": no layer named");
+  s->claim({"layer_sweep.csv", "layer_sweep.json", "layer_sweep.svg"});
+  const LayerSweep sweep = sweep_steering_layers(s->p(), levels_of(*s), layers, s->vm["coeff"].as<double>(),
+                                                 static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
+  write_file((fs::path(s->out_dir) / "layer_sweep.csv").string(), layer_sweep_csv(sweep));
+  write_file((fs::path(s->out_dir) / "layer_sweep.svg").string(), layer_sweep_svg(sweep));
+  write_file((fs::path(s->out_dir) / "layer_sweep.json").string(), layer_sweep_json(s->p(), s->str("seeds"), sweep));
+  std::printf("%lld mazes with a decision square (%lld left out); median P(cheese) without a vector %.3f\n",
+              static_cast<long long>(sweep.mazes), static_cast<long long>(sweep.left_out), sweep.median_p_cheese);
+  std::printf("%-40s %-10s %22s %22s %22s\n", "layer", "shape", "per-maze: dP(cheese)", "mean diff: dP(cheese)",
+              "random: dP(cheese)");
+  for (const auto& r : sweep.rows)
+    std::printf("%-40s %-10s %22s %22s %22s\n", r.layer.c_str(), r.shape.c_str(),
+                mean_and_interval_text(r.effect_per_maze, 3).c_str(),
+                mean_and_interval_text(r.effect_mean_difference, 3).c_str(),
+                mean_and_interval_text(r.effect_random, 3).c_str());
+  return 0;
+}
+
+int analyze_pushes(const std::vector<std::string>& args) {
+  StudyFlags f("shardlab analyze pushes RUN --seeds A:B [--layer L] [--out DIR]");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
+      "layer", po::value<std::string>(), (std::string("layer whose channels are ablated (default ") + kDefaultLayer + ")").c_str())(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study("pushes", args, f, true);
+  if (!s) return 0;
+  const std::string layer = layer_of(*s);
+  s->claim({"pushes.csv", "pushes.json", "pushes.svg"});
+  const auto levels = levels_of(*s);
+  const PushStudy study = measure_pushes(s->p(), layer, levels);
+  // The cheese-tracking ranking of `analyze channels` on the same mazes, for a spatial layer.
+  std::vector<int64_t> tracking_order, tracking_rank;
+  if (s->p().layer_shape(layer).size() == 3) {
+    const auto scores = rank_cheese_channels(s->p(), layer, levels);
+    tracking_rank.assign(scores.size(), 0);
+    for (size_t i = 0; i < scores.size(); ++i) {
+      tracking_order.push_back(scores[i].channel);
+      tracking_rank[scores[i].channel] = static_cast<int64_t>(i + 1);
+    }
+  }
+  write_file((fs::path(s->out_dir) / "pushes.csv").string(), pushes_csv(study, tracking_rank));
+  write_file((fs::path(s->out_dir) / "pushes.svg").string(), pushes_svg(study));
+  const std::string json = pushes_json(s->p(), s->str("seeds"), study, tracking_order);
+  write_file((fs::path(s->out_dir) / "pushes.json").string(), json);
+  std::cout << json;
+  return 0;
+}
+
 }  // namespace
 
 int cmd_analyze(const std::vector<std::string>& args) {
@@ -387,6 +508,9 @@ int cmd_analyze(const std::vector<std::string>& args) {
   if (study == "resample") return analyze_resample(rest);
   if (study == "retarget") return analyze_retarget(rest);
   if (study == "behaviour") return analyze_behaviour(rest);
+  if (study == "steering-compare") return analyze_steering_compare(rest);
+  if (study == "layer-sweep") return analyze_layer_sweep(rest);
+  if (study == "pushes") return analyze_pushes(rest);
   throw InputError("unknown study '" + study + "' (`shardlab analyze --help` lists them)");
 }
 

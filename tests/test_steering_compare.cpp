@@ -99,7 +99,9 @@ TEST(LayerSweep, ZeroCoefficientRowsEqualTheUnpatchedPolicyAndLayersAreInOrder) 
   ASSERT_EQ(zero.rows.size(), layers.size());
   for (size_t i = 0; i < zero.rows.size(); ++i) {
     const auto& r = zero.rows[i];
-    if (i) EXPECT_GT(r.depth, zero.rows[i - 1].depth);
+    if (i) {
+      EXPECT_GT(r.depth, zero.rows[i - 1].depth);
+    }
     for (double e : r.effect_per_maze) EXPECT_EQ(e, 0) << r.layer;
     for (double e : r.effect_mean_difference) EXPECT_EQ(e, 0) << r.layer;
     for (double e : r.effect_random) EXPECT_EQ(e, 0) << r.layer;
