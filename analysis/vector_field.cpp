@@ -36,10 +36,12 @@ double number(const std::string& text, const std::string& where) {
 
 }  // namespace
 
-VectorField vector_field(const MazePolicy& policy, const MazeLayout& layout, ActivationTaps* taps) {
+VectorField vector_field(const MazePolicy& policy, const MazeLayout& layout, ActivationTaps* taps,
+                         VectorFieldCells cells) {
   VectorField f;
   f.layout = layout;
-  f.cells = free_cells(layout);
+  for (const Cell c : free_cells(layout))
+    if (cells == VectorFieldCells::kAllFree || !(layout.has_cheese() && c == layout.cheese)) f.cells.push_back(c);
   std::vector<MazeInput> inputs;
   for (const Cell c : f.cells) inputs.push_back({layout, c});
   f.probs = policy.forward(inputs, taps).probs;

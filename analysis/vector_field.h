@@ -13,11 +13,16 @@ namespace shardlab::analysis {
 
 struct VectorField {
   MazeLayout layout;
-  std::vector<Cell> cells;  // the free cells of the maze
+  std::vector<Cell> cells;  // the cells with an arrow
   at::Tensor probs;         // (cells, 5): left, down, up, right, no-op
 };
 
-VectorField vector_field(const MazePolicy& policy, const MazeLayout& layout, ActivationTaps* taps = nullptr);
+// Which cells get an arrow: as procgen-tools draws them, every free cell of the maze but the
+// cheese's (the mouse never stands on the cheese: the episode has ended), or every free cell.
+enum class VectorFieldCells { kReference, kAllFree };
+
+VectorField vector_field(const MazePolicy& policy, const MazeLayout& layout, ActivationTaps* taps = nullptr,
+                         VectorFieldCells cells = VectorFieldCells::kReference);
 
 // A patch written on the command line, applied to `layout`'s forward passes:
 //   cheese-vector:LAYER:COEFF      add COEFF x this maze's cheese vector

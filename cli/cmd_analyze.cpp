@@ -231,6 +231,7 @@ int analyze_vector_field(const std::vector<std::string>& args) {
       "patch", po::value<std::vector<std::string>>()->composing(),
       "cheese-vector:LAYER:COEFF | top-right-vector:LAYER:COEFF | channel:LAYER:C:VALUE:X:Y | zero:LAYER:C1,C2 "
       "(repeatable)")("remove-cheese", "draw the maze without its cheese")(
+      "all-cells", "an arrow on the cheese's cell too (procgen-tools leaves it out, and so does the default)")(
       "svg", po::value<std::string>(), "the picture to write (an SVG figure: panels, captions, legend)");
   auto s = open_study("vector-field", args, f, false);
   if (!s) return 0;
@@ -250,9 +251,10 @@ int analyze_vector_field(const std::vector<std::string>& args) {
       patches += (patches.empty() ? "" : ", ") + p;
     }
   if (s->has("remove-cheese")) *layout = without_cheese(*layout);
-  const VectorField original = vector_field(s->p(), *layout);
+  const VectorFieldCells cells = s->has("all-cells") ? VectorFieldCells::kAllFree : VectorFieldCells::kReference;
+  const VectorField original = vector_field(s->p(), *layout, nullptr, cells);
   if (s->has("patch")) {
-    const VectorField patched = vector_field(s->p(), *layout, &taps);
+    const VectorField patched = vector_field(s->p(), *layout, &taps, cells);
     draw_vector_fields(original, &patched, patches, s->str("svg"));
   } else {
     draw_vector_fields(original, nullptr, "", s->str("svg"));

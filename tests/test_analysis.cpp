@@ -257,6 +257,23 @@ TEST(Analysis, StudiesWriteTheirFiles) {
   EXPECT_NE(r.out.find("majority_baseline"), std::string::npos);
 }
 
+TEST(Analysis, VectorFieldLeavesOutTheCheeseCellAsTheReferenceDoes) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazeLayout m = *p.level(3);
+  ASSERT_TRUE(m.has_cheese());
+  const auto all = free_cells(m);
+  const VectorField reference = vector_field(p, m);
+  const VectorField every = vector_field(p, m, nullptr, VectorFieldCells::kAllFree);
+  EXPECT_EQ(every.cells.size(), all.size());
+  ASSERT_EQ(reference.cells.size(), all.size() - 1);
+  EXPECT_EQ(std::count(reference.cells.begin(), reference.cells.end(), m.cheese), 0);
+  EXPECT_EQ(std::count(every.cells.begin(), every.cells.end(), m.cheese), 1);
+  EXPECT_EQ(reference.probs.size(0), static_cast<int64_t>(reference.cells.size()));
+  // Without cheese there is nothing to leave out.
+  EXPECT_EQ(vector_field(p, without_cheese(m)).cells.size(), all.size());
+}
+
 TEST(Analysis, NormalizedPathProbabilityIsTheGeometricMean) {
   const std::vector<Cell> path = {{1, 1}, {2, 1}, {2, 2}};  // right, then up
   at::Tensor probs = torch::zeros({2, 5});
