@@ -10,25 +10,9 @@
 #include <sstream>
 
 #include "analysis/pictures.h"
+#include "analysis/report_json.h"
 
 namespace shardlab::analysis {
-namespace {
-
-using Json = nlohmann::ordered_json;  // keys in the order they are set
-
-// 6 significant digits, the precision the summaries have always had; null if not finite (JSON
-// has no NaN or infinity).
-Json number(double v) {
-  if (!std::isfinite(v)) return nullptr;
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", v);
-  return std::strtod(text, nullptr);
-}
-
-// Paths are bytes, not necessarily UTF-8: replace what is not instead of throwing.
-std::string dump(const Json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; }
-
-}  // namespace
 
 std::string steering_csv(const std::vector<SteeringRow>& rows) {
   std::ostringstream out;
