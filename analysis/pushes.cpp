@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "analysis/report_json.h"
-#include "analysis/steering_compare.h"
+#include "analysis/steering.h"
 #include "core/bar_chart.h"
 #include "core/error.h"
 #include "core/progress.h"
@@ -17,12 +17,15 @@ namespace shardlab::analysis {
 namespace {
 
 // d = log P(cheese move) - log P(top-right move) per maze, from (mazes, 5) move probabilities.
-at::Tensor gap_of(const SteeringMazes& sm, const at::Tensor& probs) {
+at::Tensor gap_of(const DecisionSquareMazes& sm, const at::Tensor& probs) {
   const at::Tensor log_p = probs.clamp_min(1e-30).log();
-  const auto index = [](const std::vector<int>& moves) {
-    return torch::tensor(std::vector<int64_t>(moves.begin(), moves.end())).unsqueeze(1);
-  };
-  return (log_p.gather(1, index(sm.cheese_moves)) - log_p.gather(1, index(sm.top_right_moves))).squeeze(1);
+  std::vector<int64_t> cheese, top_right;
+  for (const DecisionSquare& ds : sm.squares) {
+    cheese.push_back(ds.cheese_move);
+    top_right.push_back(ds.top_right_move);
+  }
+  return (log_p.gather(1, torch::tensor(cheese).unsqueeze(1)) - log_p.gather(1, torch::tensor(top_right).unsqueeze(1)))
+      .squeeze(1);
 }
 
 std::vector<double> to_vector(const at::Tensor& t) {
@@ -58,14 +61,14 @@ double pearson(const std::vector<double>& a, const std::vector<double>& b) {
 
 PushStudy measure_pushes(const MazePolicy& policy, const std::string& layer, const std::vector<MazeLayout>& levels) {
   policy.layer_shape(layer);  // checks the name
-  const SteeringMazes sm = decision_square_mazes(levels);
+  const DecisionSquareMazes sm = decision_square_mazes(levels);
   if (sm.mazes.empty()) throw InputError("pushes: no maze with a decision square among the seeds");
   PushStudy s;
   s.layer = layer;
   s.mazes = static_cast<int64_t>(sm.mazes.size());
   s.left_out = sm.left_out;
   std::vector<MazeInput> inputs;
-  for (size_t i = 0; i < sm.mazes.size(); ++i) inputs.push_back({sm.mazes[i], sm.squares[i]});
+  for (size_t i = 0; i < sm.mazes.size(); ++i) inputs.push_back({sm.mazes[i], sm.squares[i].cell});
   const at::Tensor obs = policy.observations(inputs);
 
   // The plain pass with gradients of d with respect to the layer's activation.

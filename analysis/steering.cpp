@@ -34,6 +34,19 @@ std::optional<DecisionSquare> find_decision_square(const MazeLayout& layout) {
   return DecisionSquare{*cell, next_on(to_cheese), next_on(to_corner)};
 }
 
+DecisionSquareMazes decision_square_mazes(const std::vector<MazeLayout>& levels) {
+  DecisionSquareMazes out;
+  for (const auto& l : levels) {
+    if (const auto ds = find_decision_square(l)) {
+      out.mazes.push_back(l);
+      out.squares.push_back(*ds);
+    } else {
+      ++out.left_out;
+    }
+  }
+  return out;
+}
+
 MazeLayout without_cheese(const MazeLayout& layout) {
   MazeLayout out = layout;
   out.cheese = Cell{};
@@ -86,12 +99,12 @@ std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vecto
   std::vector<DecisionSquare> squares;
   std::vector<MazeLayout> corridors;
   const bool needs_corridor = study.vector == SteeringVector::kTopRight || study.compose_coeff.has_value();
-  for (const auto& l : levels) {
-    const auto ds = find_decision_square(l);
-    const auto corridor = with_top_right_corridor(l);
-    if (!ds || (needs_corridor && !corridor)) continue;
-    mazes.push_back(l);
-    squares.push_back(*ds);
+  const DecisionSquareMazes with_square = decision_square_mazes(levels);
+  for (size_t i = 0; i < with_square.mazes.size(); ++i) {
+    const auto corridor = with_top_right_corridor(with_square.mazes[i]);
+    if (needs_corridor && !corridor) continue;
+    mazes.push_back(with_square.mazes[i]);
+    squares.push_back(with_square.squares[i]);
     if (needs_corridor) corridors.push_back(*corridor);
   }
   if (skipped) *skipped = static_cast<int64_t>(levels.size() - mazes.size());

@@ -24,6 +24,14 @@ struct DecisionSquare {
 };
 std::optional<DecisionSquare> find_decision_square(const MazeLayout& layout);
 
+// The mazes of `levels` that have a decision square, each with it; `left_out` counts the others.
+struct DecisionSquareMazes {
+  std::vector<MazeLayout> mazes;
+  std::vector<DecisionSquare> squares;
+  int64_t left_out = 0;
+};
+DecisionSquareMazes decision_square_mazes(const std::vector<MazeLayout>& levels);
+
 // The same maze without its cheese.
 MazeLayout without_cheese(const MazeLayout& layout);
 // The same maze with a corridor from its top-right cell up to the world's top row, then right to

@@ -12,6 +12,7 @@
 #include "core/line_chart.h"
 #include "core/progress.h"
 #include "core/statistics.h"
+#include "core/text.h"
 
 namespace shardlab::analysis {
 namespace {
@@ -38,14 +39,14 @@ at::Tensor activations_at_start(const MazePolicy& policy, const std::string& lay
 
 // The move probabilities (mazes, 5) at each maze's decision square, with `delta` (mazes, ...)
 // added at `layer` (no patch when `delta` is undefined).
-at::Tensor probs_at_squares(const MazePolicy& policy, const SteeringMazes& sm, const std::string& layer,
+at::Tensor probs_at_squares(const MazePolicy& policy, const DecisionSquareMazes& sm, const std::string& layer,
                             const at::Tensor& delta) {
   std::vector<at::Tensor> parts;
   const int64_t n = static_cast<int64_t>(sm.mazes.size());
   for (int64_t begin = 0; begin < n; begin += kChunk) {
     const int64_t end = std::min(n, begin + kChunk);
     std::vector<MazeInput> inputs;
-    for (int64_t i = begin; i < end; ++i) inputs.push_back({sm.mazes[i], sm.squares[i]});
+    for (int64_t i = begin; i < end; ++i) inputs.push_back({sm.mazes[i], sm.squares[i].cell});
     ActivationTaps taps;
     if (delta.defined()) {
       const at::Tensor d = delta.slice(0, begin, end);
@@ -57,12 +58,12 @@ at::Tensor probs_at_squares(const MazePolicy& policy, const SteeringMazes& sm, c
 }
 
 // Per-maze P(cheese move) and P(top-right move) from (mazes, 5) probabilities.
-std::pair<std::vector<double>, std::vector<double>> goal_probs(const SteeringMazes& sm, const at::Tensor& probs) {
+std::pair<std::vector<double>, std::vector<double>> goal_probs(const DecisionSquareMazes& sm, const at::Tensor& probs) {
   const auto p = probs.accessor<float, 2>();
   std::vector<double> cheese, top_right;
   for (size_t i = 0; i < sm.mazes.size(); ++i) {
-    cheese.push_back(p[i][sm.cheese_moves[i]]);
-    top_right.push_back(p[i][sm.top_right_moves[i]]);
+    cheese.push_back(p[i][sm.squares[i].cheese_move]);
+    top_right.push_back(p[i][sm.squares[i].top_right_move]);
   }
   return {cheese, top_right};
 }
@@ -130,22 +131,6 @@ double probe_accuracy(const LinearProbe& probe, const at::Tensor& x, const at::T
 
 // ---- mazes and vectors
 
-SteeringMazes decision_square_mazes(const std::vector<MazeLayout>& levels) {
-  SteeringMazes sm;
-  for (const auto& l : levels) {
-    const auto ds = find_decision_square(l);
-    if (!ds) {
-      ++sm.left_out;
-      continue;
-    }
-    sm.mazes.push_back(l);
-    sm.squares.push_back(ds->cell);
-    sm.cheese_moves.push_back(ds->cheese_move);
-    sm.top_right_moves.push_back(ds->top_right_move);
-  }
-  return sm;
-}
-
 at::Tensor per_maze_cheese_vectors(const MazePolicy& policy, const std::string& layer,
                                    const std::vector<MazeLayout>& mazes) {
   return activations_at_start(policy, layer, mazes) - activations_at_start(policy, layer, without_cheese_all(mazes));
@@ -157,7 +142,7 @@ SteeringComparison compare_steering(const MazePolicy& policy, const std::vector<
                                     const SteeringCompareOptions& options) {
   torch::NoGradGuard no_grad;
   policy.layer_shape(options.layer);  // checks the name
-  const SteeringMazes sm = decision_square_mazes(levels);
+  const DecisionSquareMazes sm = decision_square_mazes(levels);
   const int64_t n = static_cast<int64_t>(sm.mazes.size());
   if (n < 4)
     throw InputError("steering-compare: " + std::to_string(n) +
@@ -231,9 +216,6 @@ SteeringComparison compare_steering(const MazePolicy& policy, const std::vector<
 
 std::vector<std::string> sweep_layers(const MazePolicy& policy, bool all) {
   std::vector<std::string> out;
-  const auto ends_with = [](const std::string& s, const std::string& tail) {
-    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-  };
   for (const auto& layer : policy.layers()) {
     if (layer == "fc_value_out") continue;  // the policy does not read it
     const bool main = ends_with(layer, ".conv_out") || ends_with(layer, ".maxpool_out") ||
@@ -247,7 +229,7 @@ LayerSweep sweep_steering_layers(const MazePolicy& policy, const std::vector<Maz
                                  const std::vector<std::string>& layers, double coeff, uint64_t seed) {
   torch::NoGradGuard no_grad;
   for (const auto& layer : layers) policy.layer_shape(layer);  // checks every name first
-  const SteeringMazes sm = decision_square_mazes(levels);
+  const DecisionSquareMazes sm = decision_square_mazes(levels);
   if (sm.mazes.empty()) throw InputError("layer-sweep: no maze with a decision square among the seeds");
   LayerSweep s;
   s.coeff = coeff;

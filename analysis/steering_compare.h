@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "analysis/maze_policy.h"
+#include "analysis/steering.h"
 
 namespace shardlab::analysis {
 
@@ -31,15 +32,6 @@ struct LinearProbe {
 LinearProbe fit_linear_probe(const at::Tensor& x, const at::Tensor& labels, double l2 = 1e-3);
 // The share of rows the probe labels correctly.
 double probe_accuracy(const LinearProbe& probe, const at::Tensor& x, const at::Tensor& labels);
-
-// The study's mazes: those with a decision square.
-struct SteeringMazes {
-  std::vector<MazeLayout> mazes;
-  std::vector<Cell> squares;
-  std::vector<int> cheese_moves, top_right_moves;
-  int64_t left_out = 0;  // levels without a decision square
-};
-SteeringMazes decision_square_mazes(const std::vector<MazeLayout>& levels);
 
 // Per-maze cheese vectors at `layer`: (mazes, ...) activations with the cheese minus without,
 // mouse at the start.

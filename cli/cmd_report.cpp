@@ -348,7 +348,7 @@ std::string evaluations_html(std::vector<fs::path> files, const fs::path& root) 
     std::map<std::string, std::string> column;
     header.push_back(fs::relative(p, root).string() + (columns.empty() && files.size() > 1 ? " (latest)" : ""));
     for (const auto& [key, value] : j->items()) {
-      if (key.size() > 5 && key.compare(key.size() - 5, 5, "_ci95") == 0) continue;
+      if (key.size() > 5 && ends_with(key, "_ci95")) continue;
       std::string text = json_text(value);
       const auto ci = j->find(key + "_ci95");
       if (ci != j->end() && ci->is_array() && ci->size() == 2)
@@ -642,15 +642,15 @@ class Report {
     size_t finished = 0;
     for (const SweepCell& cell : plan.cells) {
       std::map<std::string, double> r;
-      if (const auto j = cell_finished(plan, cell) ? read_json(plan.eval_path(cell)) : std::nullopt) {
-        ++finished;
-        for (const auto& [key, value] : j->items()) {
-          const bool wanted = key == "mean_return" || key == "mean_length" ||
-                              (key.size() > 5 && key.compare(key.size() - 5, 5, "_rate") == 0);
-          if (!wanted) continue;
-          r[key] = value.is_number() ? value.get<double>() : std::nan("");
-          if (std::find(metrics.begin(), metrics.end(), key) == metrics.end()) metrics.push_back(key);
+      if (cell_finished(plan, cell)) {
+        try {
+          r = eval_metrics(plan.eval_path(cell));
+          ++finished;
+        } catch (const Error&) {
+          // An unreadable eval.json: the cell shows no numbers, as if unfinished.
         }
+        for (const auto& item : r)
+          if (std::find(metrics.begin(), metrics.end(), item.first) == metrics.end()) metrics.push_back(item.first);
       }
       results.push_back(std::move(r));
     }

@@ -8,6 +8,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/png.h"
+#include "core/text.h"
 
 namespace shardlab {
 namespace {
@@ -175,8 +176,7 @@ std::string figure_svg(const Figure& f) {
 }
 
 void check_svg_path(const std::string& path, const std::string& what) {
-  const std::string suffix = ".svg";
-  if (path.size() <= suffix.size() || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+  if (path.size() <= 4 || !ends_with(path, ".svg"))
     throw InputError(what + " " + path + ": pictures are written as SVG; expected a file name ending in .svg");
 }
 

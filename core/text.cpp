@@ -34,6 +34,10 @@ std::optional<double> parse_double(const std::string& text) {
   return value;
 }
 
+bool ends_with(const std::string& text, const std::string& tail) {
+  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 void write_text_file(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
 
 std::string read_text_file(const std::string& path) {

@@ -18,6 +18,9 @@ void write_text_file(const std::string& path, const std::string& text);
 // The whole file; FileError if it cannot be read.
 std::string read_text_file(const std::string& path);
 
+// Whether `text` ends with `tail`.
+bool ends_with(const std::string& text, const std::string& tail);
+
 // The pieces of `text` between separators, empty ones included ("a,,b" -> a, "", b).
 std::vector<std::string> split(const std::string& text, char separator);
 

@@ -2,6 +2,7 @@
 
 #include "core/error.h"
 #include "core/gif.h"
+#include "core/text.h"
 #ifdef SHARDLAB_HAVE_FFMPEG
 #include "core/mp4.h"
 #endif
@@ -11,10 +12,6 @@ namespace {
 
 constexpr int64_t kMaxGifFps = 100;  // GIF delays are whole hundredths of a second
 constexpr int64_t kMaxMp4Fps = 1000;
-
-bool ends_with(const std::string& text, const std::string& tail) {
-  return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 }  // namespace
 

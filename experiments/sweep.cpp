@@ -107,18 +107,20 @@ Json plan_json(const SweepPlan& plan) {
   return j;
 }
 
-// The numbers of an eval.json a summary reports: mean return and length, then every rate.
+}  // namespace
+
 std::map<std::string, double> eval_metrics(const std::string& path) {
   const nlohmann::json j = nlohmann::json::parse(read_text_file(path), nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw FileError(path + ": not readable JSON");
   std::map<std::string, double> out;
   for (const auto& [key, value] : j.items()) {
-    const bool wanted = key == "mean_return" || key == "mean_length" ||
-                        (key.size() > 5 && key.compare(key.size() - 5, 5, "_rate") == 0);
+    const bool wanted = key == "mean_return" || key == "mean_length" || (key.size() > 5 && ends_with(key, "_rate"));
     if (wanted) out[key] = value.is_number() ? value.get<double>() : std::nan("");
   }
   return out;
 }
+
+namespace {
 
 // The progress line's note when a cell's process ends: "<cell> trained", "<cell> evaluated: mean
 // return R", "<cell> train failed".

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,6 +91,10 @@ SweepPlan read_sweep(const std::string& dir);
 enum class RankLauncher { kLocal, kSrun };
 
 bool cell_finished(const SweepPlan& plan, const SweepCell& cell);
+
+// The numbers of a cell's eval.json a summary reports: mean return and length, and every
+// *_rate. FileError if the file is not readable JSON.
+std::map<std::string, double> eval_metrics(const std::string& path);
 // The processes of an unfinished cell: train (with --resume once its run folder has started),
 // then eval after it; `self` is the shardlab executable.
 std::vector<ProcessJob> cell_jobs(const SweepPlan& plan, const SweepCell& cell, const std::string& self,

@@ -58,7 +58,7 @@ TEST(SteeringCompare, DirectionsShareOneNormAndZeroCoefficientChangesNothing) {
   EXPECT_EQ(c.mazes + c.left_out, static_cast<int64_t>(levels.size()));
   ASSERT_EQ(c.rows.size(), 12u);  // 4 methods x 3 coefficients
   // The common norm is the per-maze vectors' mean norm.
-  const SteeringMazes sm = decision_square_mazes(levels);
+  const DecisionSquareMazes sm = decision_square_mazes(levels);
   const at::Tensor v = per_maze_cheese_vectors(policy, kLayer, sm.mazes);
   EXPECT_NEAR(c.norm, v.flatten(1).norm(2, {1}).mean().item<double>(), 1e-6 * (1 + c.norm));
   EXPECT_GT(c.norm, 0);
@@ -79,7 +79,7 @@ TEST(SteeringCompare, PerMazeDirectionAtFullNormIsTheCheeseVector) {
   const std::string dir = test::make_temp_dir();
   const MazePolicy policy = load(test::untrained_maze_policy(dir));
   const auto levels = study_levels(policy, 0, 40);
-  const SteeringMazes sm = decision_square_mazes(levels);
+  const DecisionSquareMazes sm = decision_square_mazes(levels);
   ASSERT_FALSE(sm.mazes.empty());
   const at::Tensor v = per_maze_cheese_vectors(policy, kLayer, sm.mazes);
   for (size_t i = 0; i < std::min<size_t>(3, sm.mazes.size()); ++i)
