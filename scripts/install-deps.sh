@@ -8,7 +8,7 @@ PACKAGES=(
   libeigen3-dev libbox2d-dev libboost-program-options-dev libhdf5-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libssl-dev libgif-dev python3-h5py python3-numpy python3-torch
-  libavformat-dev libavcodec-dev libswscale-dev chromium
+  libavformat-dev libavcodec-dev libswscale-dev chromium qtbase5-dev
   clang libclang-rt-14-dev
 )
 
