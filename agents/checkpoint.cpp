@@ -42,25 +42,14 @@ std::vector<double> to_vector(const at::Tensor& t) {
 // The first line of a libtorch error, for a one-line message.
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-// Earlier checkpoints carry no hash, and libtorch's loader crashes on some damaged archives: such
-// a file is read once in a child process first, so a crash becomes one error line.
+// Earlier checkpoints carry no hash: such a file is read once in a child process first.
 void probe_unhashed_archive(const std::string& path) {
-  const pid_t child = ::fork();
-  if (child < 0) return;  // cannot probe: read it directly
-  if (child == 0) {
-    try {
-      torch::serialize::InputArchive archive;
-      archive.load_from(path);
-    } catch (...) {
-    }
-    ::_exit(0);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  // A crash is a signal, or a non-zero exit when a sanitizer caught it.
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw CorruptFile(path + ": libtorch crashed reading this checkpoint (the file is damaged)");
+  survive_libtorch_crash(
+      [&path] {
+        torch::serialize::InputArchive archive;
+        archive.load_from(path);
+      },
+      path + ": libtorch crashed reading this checkpoint (the file is damaged)");
 }
 
 // Opens the archive of parts: version 3 after checking its header and hash, the older versions
@@ -110,6 +99,23 @@ void require_finite(double value, const std::string& path, const std::string& pa
 }
 
 }  // namespace
+
+void survive_libtorch_crash(const std::function<void()>& read, const std::string& crashed) {
+  const pid_t child = ::fork();
+  if (child < 0) return;  // cannot probe: the caller reads directly
+  if (child == 0) {
+    try {
+      read();
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  // A crash is a signal, or a non-zero exit when a sanitizer caught it.
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw CorruptFile(crashed);
+}
 
 void Checkpoint::add(const std::string& name, torch::nn::Module& m, bool optional) {
   parts_.push_back({name, &m, optional});

@@ -11,6 +11,7 @@
 #include <ATen/core/Generator.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -91,5 +92,10 @@ LoadedPolicy load_policy_bytes(const std::string& bytes, const Spec& spec, const
 // Writes a checkpoint holding just a policy (untrained, or trained elsewhere) and the spec it was
 // built from: what tests and benchmarks need to run `eval` and `analyze` without training.
 void save_policy(const std::string& path, ActorCriticImpl& net, const Spec& spec);
+
+// libtorch's readers crash, rather than throw, on some damaged archives (found by fuzz_checkpoint):
+// runs `read` once in a child process first, and throws CorruptFile(`crashed`) if the child died.
+// Errors `read` throws are left for the caller's own read to report.
+void survive_libtorch_crash(const std::function<void()>& read, const std::string& crashed);
 
 }  // namespace shardlab

@@ -70,6 +70,7 @@ int cmd_ablate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
+int cmd_import(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 

@@ -25,6 +25,7 @@ commands:
   render --env E --out D  draw episodes of any environment as PNG frames in D, or as FILE.gif
   plot RUN [RUN ...]      training curves of metrics.csv as SVG (several runs: their mean and min-max)
   report DIR              one self-contained HTML page of a run, demo, sweep or ablation folder
+  import procgen-tools F  a procgen-tools maze network (F.pth, torch.save) as a run folder: --out RUN_DIR
   offline SPEC            train an offline learner (bc, iql, atac) on a dataset, rewards true or relabeled
   relabel IN OUT          copy a dataset with zero, random or negative rewards
   dataset make            random / medium / medium-replay / expert / medium-expert data of a task
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
       {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze}, {"render", cli::cmd_render},
       {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel}, {"dataset", cli::cmd_dataset},
       {"ablate", cli::cmd_ablate},   {"sweep", cli::cmd_sweep},     {"plot", cli::cmd_plot},
-      {"report", cli::cmd_report},
+      {"report", cli::cmd_report},   {"import", cli::cmd_import},
   };
   try {
     if (command == "version" || command == "--version") {
