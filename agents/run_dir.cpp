@@ -1,6 +1,7 @@
 #include "agents/run_dir.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -47,6 +48,9 @@ void RunConfig::declare_keys(SpecSchema& s) {
       .at_least(1);
   s.add_int("run.keep_checkpoints", d.keep_checkpoints, "periodic checkpoints kept (older ones are deleted)")
       .at_least(1);
+  s.add_int("run.milestone_every", d.milestone_every,
+            "env steps between milestone checkpoints, kept in milestones/ for `analyze milestones` (0: none)")
+      .at_least(0);
   s.add_bool("run.save_experience", d.save_experience,
              "online learners: write every transition to experience.h5 (D4RL layout)");
 }
@@ -59,6 +63,7 @@ RunConfig RunConfig::from_spec(const Spec& spec) {
   c.device = spec.get_string("run.device");
   c.checkpoint_every = spec.get_int("run.checkpoint_every");
   c.keep_checkpoints = spec.get_int("run.keep_checkpoints");
+  c.milestone_every = spec.get_int("run.milestone_every");
   c.save_experience = spec.get_bool("run.save_experience");
   return c;
 }
@@ -118,6 +123,12 @@ std::string RunDir::checkpoint_path(int64_t update) const {
   return (fs::path(path_) / "checkpoints" / name).string();
 }
 
+std::string RunDir::milestone_path(int64_t global_step) const {
+  char name[40];
+  std::snprintf(name, sizeof name, "step_%011lld.pt", static_cast<long long>(global_step));
+  return (fs::path(path_) / "milestones" / name).string();
+}
+
 std::vector<std::string> RunDir::checkpoints() const { return checkpoints_in(fs::path(path_) / "checkpoints"); }
 
 std::optional<std::string> RunDir::newest_checkpoint() const {
@@ -139,6 +150,23 @@ std::string resolve_checkpoint(const std::string& run_dir_or_file) {
   const auto all = checkpoints_in(dir);
   if (all.empty()) throw FileError(dir.string() + ": no checkpoint (update_*.pt) yet");
   return all.back();
+}
+
+std::vector<Milestone> run_milestones(const std::string& run_dir) {
+  const fs::path dir = fs::path(run_dir) / "milestones";
+  if (!fs::is_directory(dir))
+    throw FileError(run_dir + ": no milestones/ folder (train with run.milestone_every = N to keep them)");
+  std::vector<Milestone> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || name.rfind("step_", 0) != 0 || e.path().extension() != ".pt") continue;
+    const std::string digits = name.substr(5, name.size() - 8);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    out.push_back({std::stoll(digits), e.path().string()});
+  }
+  if (out.empty()) throw FileError(dir.string() + ": no milestone checkpoint (step_*.pt) yet");
+  std::sort(out.begin(), out.end(), [](const Milestone& a, const Milestone& b) { return a.global_step < b.global_step; });
+  return out;
 }
 
 }  // namespace shardlab

@@ -3,6 +3,7 @@
 //   DIR/<name>/run.json        version, seed, threads, device, learner facts, start/resume history
 //   DIR/<name>/metrics.csv     one row per update (core/metrics_csv.h)
 //   DIR/<name>/checkpoints/    update_NNNNNNN.pt, the newest `run.keep_checkpoints` kept
+//   DIR/<name>/milestones/     step_NNNNNNNNNNN.pt with run.milestone_every, never pruned
 // It also declares the run.* spec keys.
 #pragma once
 
@@ -25,6 +26,7 @@ struct RunConfig {
   std::string device = "cpu";    // cpu | cuda
   int64_t checkpoint_every = 10; // updates between checkpoints (the last update always saves)
   int64_t keep_checkpoints = 3;  // periodic checkpoints kept
+  int64_t milestone_every = 0;   // > 0: also keep a checkpoint each time the env steps pass a multiple
   bool save_experience = false;  // online learners: every transition to experience.h5
 
   static void declare_keys(SpecSchema& schema);
@@ -55,6 +57,8 @@ class RunDir {
   void prune_checkpoints(int64_t keep) const;
   // Every checkpoint, oldest first.
   std::vector<std::string> checkpoints() const;
+  // The milestone checkpoint kept at `global_step` (milestones/step_NNNNNNNNNNN.pt).
+  std::string milestone_path(int64_t global_step) const;
 
  private:
   std::string path_;
@@ -64,5 +68,12 @@ class RunDir {
 
 // The newest checkpoint of a run folder, or the file itself; FileError if there is none.
 std::string resolve_checkpoint(const std::string& run_dir_or_file);
+
+// A run folder's milestone checkpoints, by global step (oldest first); FileError if it has none.
+struct Milestone {
+  int64_t global_step = 0;
+  std::string path;
+};
+std::vector<Milestone> run_milestones(const std::string& run_dir);
 
 }  // namespace shardlab

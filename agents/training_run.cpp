@@ -91,8 +91,25 @@ void TrainingRun::start(const std::vector<std::string>& columns, const nlohmann:
                        spec_.get_string("env.name") + " (" + e.what() + "); set run.video_every = 0");
     }
   }
+  // The untrained network as milestone 0: each milestone measure's chance level.
+  if (config_.milestone_every > 0 && global_step_ == 0) save_milestone();
   metrics_ = std::make_unique<MetricsCsv>(dir_->file("metrics.csv"), columns, dir_->resumed() ? global_step_ : -1);
   dir_->write_run_json(all, update_);
+}
+
+void TrainingRun::save(const std::string& path) {
+  const double session = progress_->seconds();
+  time_s_ += session;  // the checkpoint stores the run's training time so far
+  checkpoint_.save(path, spec_.to_ini());
+  time_s_ -= session;
+}
+
+void TrainingRun::save_milestone() {
+  const std::string path = dir_->milestone_path(global_step_);
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
+  if (error) throw FileError(path + ": cannot create the milestones folder: " + error.message());
+  save(path);
 }
 
 LoadedPolicy TrainingRun::current_policy() const {
@@ -107,6 +124,7 @@ double TrainingRun::steps_per_second(int64_t global_step) const {
 
 void TrainingRun::finish_update(int64_t update, int64_t global_step, std::map<std::string, double> row,
                                 int64_t total_steps, const std::string& progress_extra, bool last) {
+  const int64_t previous_step = global_step_;
   update_ = update;
   global_step_ = global_step;
   row["global_step"] = static_cast<double>(global_step);
@@ -120,11 +138,12 @@ void TrainingRun::finish_update(int64_t update, int64_t global_step, std::map<st
   // The video before the checkpoint too: a kill between them redoes the update and its video.
   if (videos_.every > 0 && update % videos_.every == 0)
     record_training_video(spec_, current_policy(), dir_->path(), update);
+  // A milestone each time the steps pass a multiple of run.milestone_every; before the periodic
+  // checkpoint, so a kill between them redoes the update and writes the same milestone again.
+  const int64_t every = config_.milestone_every;
+  if (every > 0 && global_step / every > previous_step / every) save_milestone();
   if (update % config_.checkpoint_every == 0 || last) {
-    const double session = progress_->seconds();
-    time_s_ += session;  // the checkpoint stores the run's training time so far
-    checkpoint_.save(dir_->checkpoint_path(update), spec_.to_ini());
-    time_s_ -= session;
+    save(dir_->checkpoint_path(update));
     dir_->prune_checkpoints(config_.keep_checkpoints);
   }
   if (last)

@@ -3,7 +3,9 @@
 // the progress line, and the order that makes a killed run resume cleanly (the metrics row, then
 // the checkpoint; a resume drops the rows past its checkpoint, so every update keeps one row).
 // With run.video_every, also a video of the policy (checkpoint part "model") every K updates
-// (agents/video.h), from a copy of it, so training's numbers stay the same.
+// (agents/video.h), from a copy of it, so training's numbers stay the same. With
+// run.milestone_every, also a kept checkpoint each time the steps pass a multiple of it, and one of
+// the untrained network (analysis/milestones.h).
 #pragma once
 
 #include <ATen/Device.h>
@@ -85,6 +87,10 @@ class TrainingRun {
   std::unique_ptr<MetricsCsv> metrics_;
   std::unique_ptr<Progress> progress_;
   std::string restore_from_folder();
+  // Saves the checkpoint (with the run's training time so far) to `path`.
+  void save(const std::string& path);
+  // The checkpoint as milestones/step_<global step>.pt (run.milestone_every).
+  void save_milestone();
   // The acting policy as the checkpoint holds it now, copied.
   LoadedPolicy current_policy() const;
 };
