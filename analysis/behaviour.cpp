@@ -3,7 +3,13 @@
 #include <torch/torch.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <unordered_set>
 
 #include "analysis/steering.h"
 #include "core/error.h"
@@ -12,7 +18,8 @@
 
 namespace shardlab::analysis {
 
-std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLayout>& levels, uint64_t seed) {
+std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLayout>& levels, uint64_t seed,
+                              int max_steps, CheeseJudgement judgement) {
   static constexpr int kDx[5] = {-1, 0, 0, 1, 0};
   static constexpr int kDy[5] = {0, -1, 1, 0, 0};
   at::Generator gen = at::detail::createCPUGenerator(seed);
@@ -20,7 +27,7 @@ std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLa
   std::vector<bool> got(n, false), active(n, true);
   std::vector<Cell> mouse(n);
   for (size_t i = 0; i < n; ++i) mouse[i] = levels[i].start;
-  const int max_steps = policy.maze_config().max_episode_steps;
+  if (max_steps <= 0) max_steps = policy.maze_config().max_episode_steps;
   Progress progress("behaviour");
   for (int t = 0; t < max_steps; ++t) {
     progress.update(t, max_steps, "steps of every maze's episode");
@@ -45,6 +52,11 @@ std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLa
     }
   }
   progress.settle(max_steps, max_steps, "steps of every maze's episode");
+  if (judgement == CheeseJudgement::kReferenceLastStateNextToCheese)
+    for (size_t i = 0; i < n; ++i)
+      if (!got[i] && levels[i].has_cheese() &&
+          std::abs(mouse[i].x - levels[i].cheese.x) + std::abs(mouse[i].y - levels[i].cheese.y) == 1)
+        got[i] = true;
   return got;
 }
 
@@ -124,6 +136,295 @@ LogisticFit fit_logistic(const std::vector<std::vector<double>>& x, const std::v
   fit.majority_baseline = static_cast<double>(right) / static_cast<double>(n - train);
   fit.positive_rate = Y.mean();
   return fit;
+}
+
+// ---- the reference protocol -------------------------------------------------------------------
+
+std::vector<uint32_t> draw_level_seeds(int64_t count, int64_t range, uint64_t seed) {
+  if (count < 1 || count > range) throw InputError("--episodes: expected 1.." + std::to_string(range));
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> draw(0, range - 1);
+  std::unordered_set<int64_t> seen;
+  std::vector<uint32_t> out;
+  while (static_cast<int64_t>(out.size()) < count) {
+    const int64_t s = draw(rng);
+    if (seen.insert(s).second) out.push_back(static_cast<uint32_t>(s));
+  }
+  return out;
+}
+
+namespace {
+
+// The maze's top-right n x n cells, as world cells (clipped to the maze).
+bool in_top_right_region(const MazeLayout& l, Cell c, int n) {
+  const int lo = l.margin() + std::max(0, l.maze_dim - n), hi = l.margin() + l.maze_dim;
+  return c.x >= lo && c.x < hi && c.y >= lo && c.y < hi;
+}
+
+// Shortest-path moves from `from` to every world cell (-1: unreachable).
+std::vector<int> steps_from(const MazeLayout& l, Cell from) {
+  const int w = l.world_size;
+  std::vector<int> d(static_cast<size_t>(w) * w, -1);
+  std::deque<Cell> queue{from};
+  d[from.y * w + from.x] = 0;
+  while (!queue.empty()) {
+    const Cell c = queue.front();
+    queue.pop_front();
+    for (const Cell n : {Cell{c.x - 1, c.y}, Cell{c.x, c.y - 1}, Cell{c.x, c.y + 1}, Cell{c.x + 1, c.y}})
+      if (l.is_free(n) && d[n.y * w + n.x] < 0) {
+        d[n.y * w + n.x] = d[c.y * w + c.x] + 1;
+        queue.push_back(n);
+      }
+  }
+  return d;
+}
+
+double euclidean(Cell a, Cell b) { return std::hypot(a.x - b.x, a.y - b.y); }
+
+// Nearest free cell of the top-right 5x5 by Euclidean distance and by path steps.
+double euclidean_to_region(const MazeLayout& l, Cell from) {
+  double best = std::numeric_limits<double>::infinity();
+  for (int y = 0; y < l.world_size; ++y)
+    for (int x = 0; x < l.world_size; ++x)
+      if (l.is_free({x, y}) && in_top_right_region(l, {x, y}, 5)) best = std::min(best, euclidean(from, {x, y}));
+  return best;
+}
+double steps_to_region(const MazeLayout& l, Cell from) {
+  const std::vector<int> d = steps_from(l, from);
+  int best = std::numeric_limits<int>::max();
+  for (int y = 0; y < l.world_size; ++y)
+    for (int x = 0; x < l.world_size; ++x)
+      if (in_top_right_region(l, {x, y}, 5) && d[y * l.world_size + x] >= 0)
+        best = std::min(best, d[y * l.world_size + x]);
+  return best == std::numeric_limits<int>::max() ? std::nan("") : best;
+}
+
+}  // namespace
+
+bool cheese_in_top_right_region(const MazeLayout& layout, int n) {
+  return layout.has_cheese() && in_top_right_region(layout, layout.cheese, n);
+}
+
+const std::vector<std::string>& ReferenceFeatures::names() {
+  static const std::vector<std::string> names = {"steps_between_cheese_5x5",
+                                                 "euc_dist_cheese_5x5",
+                                                 "steps_between_decision_square_5x5",
+                                                 "euc_dist_decision_square_5x5",
+                                                 "steps_between_cheese_top_right",
+                                                 "euc_dist_cheese_top_right",
+                                                 "steps_between_decision_square_top_right",
+                                                 "euc_dist_decision_square_top_right",
+                                                 "steps_between_cheese_decision_square",
+                                                 "euc_dist_cheese_decision_square",
+                                                 "cheese_coord_norm"};
+  return names;
+}
+
+ReferenceFeatures reference_features(const MazeLayout& l) {
+  const auto square = find_decision_square(l);
+  if (!square) throw std::logic_error("reference_features: maze without a decision square");
+  const Cell ds = square->cell, cheese = l.cheese, corner = l.top_right();
+  const int w = l.world_size;
+  const std::vector<int> from_cheese = steps_from(l, cheese);
+  ReferenceFeatures f;
+  f.values = {steps_to_region(l, cheese),
+              euclidean_to_region(l, cheese),
+              steps_to_region(l, ds),
+              euclidean_to_region(l, ds),
+              static_cast<double>(from_cheese[corner.y * w + corner.x]),
+              euclidean(cheese, corner),
+              static_cast<double>(steps_from(l, ds)[corner.y * w + corner.x]),
+              euclidean(ds, corner),
+              static_cast<double>(from_cheese[ds.y * w + ds.x]),
+              euclidean(cheese, ds),
+              std::hypot(cheese.x, cheese.y)};
+  return f;
+}
+
+namespace {
+
+// log(1 + exp(-m)) without overflow.
+double log1p_exp_neg(double m) { return m > 0 ? std::log1p(std::exp(-m)) : -m + std::log1p(std::exp(m)); }
+
+}  // namespace
+
+L1Logistic fit_l1_logistic(const std::vector<std::vector<double>>& x, const std::vector<bool>& y, double c,
+                           bool penalize_intercept, double tolerance) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  if (n < 1 || static_cast<int64_t>(y.size()) != n) throw InputError("L1 logistic regression: no rows");
+  if (!(c > 0)) throw InputError("L1 logistic regression: C must be positive");
+  const int64_t d = static_cast<int64_t>(x[0].size()), k = d + 1;  // the last weight is the intercept
+  Eigen::MatrixXd X(n, k);
+  Eigen::VectorXd s(n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < d; ++j) X(i, j) = x[i][j];
+    X(i, d) = 1.0;
+    s(i) = y[i] ? 1.0 : -1.0;
+  }
+  std::vector<bool> penalized(k, true);
+  penalized[d] = penalize_intercept;
+  const auto penalty = [&](const Eigen::VectorXd& w) {
+    double p = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (penalized[j]) p += std::abs(w(j));
+    return p;
+  };
+  const auto objective = [&](const Eigen::VectorXd& w) {
+    const Eigen::VectorXd margin = s.cwiseProduct(X * w);
+    double loss = 0;
+    for (int64_t i = 0; i < n; ++i) loss += log1p_exp_neg(margin(i));
+    return penalty(w) + c * loss;
+  };
+  const double scale = c * static_cast<double>(n);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(k);
+  L1Logistic out;
+  for (int iter = 0; iter < 500; ++iter) {
+    // Gradient and Hessian of the loss term.
+    const Eigen::VectorXd margin = s.cwiseProduct(X * w);
+    Eigen::VectorXd coef(n), curvature(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double sigma = 1.0 / (1.0 + std::exp(-margin(i)));  // P(the row's own label)
+      coef(i) = c * (sigma - 1.0) * s(i);
+      curvature(i) = c * sigma * (1.0 - sigma);
+    }
+    const Eigen::VectorXd g = X.transpose() * coef;
+    Eigen::MatrixXd H = X.transpose() * curvature.asDiagonal() * X;
+    H.diagonal().array() += 1e-12 * scale;
+
+    // Largest violation of the optimality conditions (minimum-norm subgradient).
+    double violation = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      double v;
+      if (!penalized[j])
+        v = std::abs(g(j));
+      else if (w(j) > 0)
+        v = std::abs(g(j) + 1.0);
+      else if (w(j) < 0)
+        v = std::abs(g(j) - 1.0);
+      else
+        v = std::max(0.0, std::abs(g(j)) - 1.0);
+      violation = std::max(violation, v);
+    }
+    out.iterations = iter;
+    out.max_violation = violation;
+    if (violation <= tolerance * scale) break;
+
+    // Coordinate descent on the L1-penalized quadratic model of the loss around w.
+    Eigen::VectorXd step = Eigen::VectorXd::Zero(k), h_step = Eigen::VectorXd::Zero(k);
+    for (int sweep = 0; sweep < 1000; ++sweep) {
+      double largest = 0;
+      for (int64_t j = 0; j < k; ++j) {
+        const double a = H(j, j), b = g(j) + h_step(j), u = w(j) + step(j);
+        double z;
+        if (!penalized[j])
+          z = -b / a;
+        else if (b + 1.0 < a * u)
+          z = -(b + 1.0) / a;
+        else if (b - 1.0 > a * u)
+          z = -(b - 1.0) / a;
+        else
+          z = -u;
+        if (z != 0) {
+          step(j) += z;
+          h_step += z * H.col(j);
+          largest = std::max(largest, std::abs(z));
+        }
+      }
+      if (largest < 1e-14 * (1.0 + step.cwiseAbs().maxCoeff())) break;
+    }
+    // Backtracking line search with liblinear's sufficient-decrease rule.
+    const double before = objective(w);
+    const double predicted = g.dot(step) + penalty(w + step) - penalty(w);
+    double t = 1.0;
+    bool moved = false;
+    while (t > 1e-12) {
+      const Eigen::VectorXd trial = w + t * step;
+      if (objective(trial) <= before + 0.01 * t * predicted) {
+        w = trial;
+        moved = true;
+        break;
+      }
+      t *= 0.5;
+    }
+    if (!moved) break;  // no descent left at machine precision
+  }
+  out.coefficients.assign(w.data(), w.data() + d);
+  out.intercept = w(d);
+  return out;
+}
+
+SplitRegression repeated_split_regression(const std::vector<std::vector<double>>& x, const std::vector<bool>& y,
+                                          const std::vector<std::string>& names, double c, int splits,
+                                          double test_fraction, uint64_t seed) {
+  const int64_t n = static_cast<int64_t>(x.size()), d = static_cast<int64_t>(names.size());
+  const int64_t test = static_cast<int64_t>(std::ceil(test_fraction * static_cast<double>(n)));
+  if (splits < 1) throw InputError("--splits: expected at least 1");
+  if (test < 1 || n - test < 2)
+    throw InputError("logistic regression: " + std::to_string(n) + " mazes are too few for a " +
+                     std::to_string(test_fraction) + " test split");
+  // z-score over every row, as the notebook does before splitting.
+  std::vector<std::vector<double>> z = x;
+  for (int64_t j = 0; j < d; ++j) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; ++i) mean += x[i][j];
+    mean /= static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) var += (x[i][j] - mean) * (x[i][j] - mean);
+    const double sd = std::sqrt(var / static_cast<double>(n));
+    for (int64_t i = 0; i < n; ++i) z[i][j] = sd > 0 ? (x[i][j] - mean) / sd : 0.0;
+  }
+  SplitRegression r;
+  r.names = names;
+  r.rows = n;
+  r.test = test;
+  r.train = n - test;
+  r.splits = splits;
+  r.c = c;
+  r.positive_rate = static_cast<double>(std::count(y.begin(), y.end(), true)) / static_cast<double>(n);
+  std::vector<std::vector<double>> coefficients(d);
+  std::vector<double> accuracies;
+  r.nonzero_splits.assign(d, 0);
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  for (int split = 0; split < splits; ++split) {
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<std::vector<double>> xt;
+    std::vector<bool> yt;
+    for (int64_t i = test; i < n; ++i) {
+      xt.push_back(z[order[i]]);
+      yt.push_back(y[order[i]]);
+    }
+    const L1Logistic fit = fit_l1_logistic(xt, yt, c);
+    const bool majority = 2 * std::count(yt.begin(), yt.end(), true) >= static_cast<int64_t>(yt.size());
+    int64_t right = 0, majority_right = 0;
+    for (int64_t i = 0; i < test; ++i) {
+      double score = fit.intercept;
+      for (int64_t j = 0; j < d; ++j) score += fit.coefficients[j] * z[order[i]][j];
+      right += (score > 0) == y[order[i]];
+      majority_right += majority == y[order[i]];
+    }
+    accuracies.push_back(static_cast<double>(right) / static_cast<double>(test));
+    r.mean_majority_baseline += static_cast<double>(majority_right) / static_cast<double>(test) / splits;
+    r.mean_intercept += fit.intercept / splits;
+    for (int64_t j = 0; j < d; ++j) {
+      coefficients[j].push_back(fit.coefficients[j]);
+      r.nonzero_splits[j] += fit.coefficients[j] != 0.0;
+    }
+  }
+  const auto mean_sd = [](const std::vector<double>& v) {
+    double m = 0, ss = 0;
+    for (double a : v) m += a;
+    m /= static_cast<double>(v.size());
+    for (double a : v) ss += (a - m) * (a - m);
+    return std::make_pair(m, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0);
+  };
+  std::tie(r.mean_test_accuracy, r.sd_test_accuracy) = mean_sd(accuracies);
+  for (int64_t j = 0; j < d; ++j) {
+    const auto [m, sd] = mean_sd(coefficients[j]);
+    r.mean_coefficients.push_back(m);
+    r.sd_coefficients.push_back(sd);
+  }
+  return r;
 }
 
 }  // namespace shardlab::analysis

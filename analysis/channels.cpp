@@ -38,18 +38,6 @@ double ridge_r2(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int64_t trai
 // Mean total variation distance between rows of two (N, 5) probability tensors.
 double mean_tv(const at::Tensor& a, const at::Tensor& b) { return (0.5 * (a - b).abs().sum(1)).mean().item<double>(); }
 
-// Every free cell of each maze as an input, and each input's maze index.
-std::vector<MazeInput> every_cell(const std::vector<MazeLayout>& levels, std::vector<int64_t>& maze_of) {
-  std::vector<MazeInput> inputs;
-  for (size_t m = 0; m < levels.size(); ++m) {
-    for (const Cell c : free_cells(levels[m])) {
-      inputs.push_back({levels[m], c});
-      maze_of.push_back(static_cast<int64_t>(m));
-    }
-  }
-  return inputs;
-}
-
 }  // namespace
 
 std::vector<ChannelScore> rank_cheese_channels(const MazePolicy& policy, const std::string& layer,
@@ -113,10 +101,53 @@ std::vector<ChannelScore> rank_cheese_channels(const MazePolicy& policy, const s
   return scores;
 }
 
+Protocol parse_protocol(const std::string& text) {
+  if (text == "reference") return Protocol::kReference;
+  if (text == "ours") return Protocol::kOurs;
+  throw InputError("--protocol " + text + ": expected reference or ours");
+}
+
+const char* protocol_name(Protocol p) { return p == Protocol::kReference ? "reference" : "ours"; }
+
+double vector_field_change_percent(const at::Tensor& original, const at::Tensor& patched) {
+  const int64_t cells = original.size(0);
+  if (cells == 0) return std::nan("");
+  const at::Tensor moves = (patched - original).slice(1, 0, 4).to(torch::kFloat64);  // no-op has no arrow
+  return 100.0 * moves.norm().item<double>() / static_cast<double>(cells) / 2.0;
+}
+
+namespace {
+
+// A source for the reference's resampling: a random other level of a size the policy studies, the
+// cheese moved onto `cheese_cell` if given (redrawn where that cell is a wall there), the mouse on
+// a random free cell but the cheese's.
+MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell,
+                           std::mt19937_64& rng) {
+  std::uniform_int_distribution<uint32_t> any_seed(0, 2147483646u);
+  for (int tries = 0; tries < 100000; ++tries) {
+    const uint32_t s = any_seed(rng);
+    if (s == target_seed) continue;
+    auto level = policy.level(s);
+    if (!level) continue;
+    if (cheese_cell) {
+      if (!level->is_free(*cheese_cell) || *cheese_cell == level->start) continue;
+      level->cheese = *cheese_cell;
+    }
+    std::vector<Cell> cells;
+    for (const Cell c : free_cells(*level))
+      if (c != level->cheese) cells.push_back(c);
+    const Cell mouse = cells[std::uniform_int_distribution<size_t>(0, cells.size() - 1)(rng)];
+    return {*level, mouse};
+  }
+  throw InputError("resample: no source level found for maze " + std::to_string(target_seed));
+}
+
+}  // namespace
+
 std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, const std::string& layer,
                                                       const std::vector<int64_t>& channels,
                                                       const std::vector<MazeLayout>& levels, int random_sets,
-                                                      uint64_t seed) {
+                                                      uint64_t seed, Protocol protocol, int64_t* mazes_used) {
   policy.check_channels(layer, channels);
   const auto shape = policy.layer_shape(layer);
   if (channels.empty() || static_cast<int64_t>(channels.size()) >= shape[0])
@@ -125,52 +156,6 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
   for (const auto& l : levels)
     if (l.has_cheese()) mazes.push_back(l);
   if (mazes.size() < 2) throw InputError("--seeds: need at least 2 mazes with cheese");
-
-  // Sources for resampling: maze m takes maze m+1's activations (mouse at the start), with the
-  // cheese moved onto m's cheese cell when that cell is free there (same), or as it is (other).
-  const size_t n = mazes.size();
-  std::vector<MazeLayout> same, other;
-  std::vector<size_t> usable;  // mazes with a same-cheese source
-  for (size_t m = 0; m < n; ++m) {
-    for (size_t k = 1; k < n; ++k) {
-      MazeLayout src = mazes[(m + k) % n];
-      if (src.is_free(mazes[m].cheese) && mazes[m].cheese != src.start && src.cheese != mazes[m].cheese) {
-        other.push_back(src);
-        src.cheese = mazes[m].cheese;
-        same.push_back(src);
-        usable.push_back(m);
-        break;
-      }
-    }
-  }
-  if (usable.empty()) throw InputError("--seeds: no pair of mazes shares a free cheese cell; use more seeds");
-  std::vector<MazeLayout> studied;
-  for (size_t m : usable) studied.push_back(mazes[m]);
-
-  const at::Tensor same_acts = policy.activations(at_start(same), layer);
-  const at::Tensor other_acts = policy.activations(at_start(other), layer);
-  const at::Tensor mean_acts = policy.activations(at_start(studied), layer).mean(0);
-
-  std::vector<int64_t> maze_of;
-  const std::vector<MazeInput> inputs = every_cell(studied, maze_of);
-  const at::Tensor obs = policy.observations(inputs);
-  const at::Tensor plain = policy.forward(obs).probs;
-  const at::Tensor index = torch::tensor(maze_of, torch::kInt64);
-
-  // Replaces `set`'s channels of each input with `values` (per maze or, if 3-d, for all).
-  const auto tv_of = [&](const std::vector<int64_t>& set, const at::Tensor& values) {
-    const at::Tensor ch = torch::tensor(set, torch::kInt64);
-    const at::Tensor per_input = values.dim() == 4 ? values.index_select(0, index) : values.unsqueeze(0);
-    ActivationTaps taps;
-    taps.add_patch(layer, [ch, per_input](const at::Tensor& x) {
-      at::Tensor y = x.clone();
-      const at::Tensor source = per_input.size(0) == 1 ? per_input.expand_as(x) : per_input;
-      y.index_copy_(1, ch, source.index_select(1, ch).to(x.dtype()));
-      return y;
-    });
-    return mean_tv(policy.forward(obs, &taps).probs, plain);
-  };
-  const at::Tensor zeros = torch::zeros_like(mean_acts);
 
   std::mt19937_64 rng(seed);
   std::vector<int64_t> rest;
@@ -183,23 +168,122 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
     random.emplace_back(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(k));
   }
 
+  // The studied mazes and, per channel set, the resampled values (mazes, C, H, W) of each
+  // condition: only the set's channels are read from them.
+  const size_t n = mazes.size();
+  std::vector<MazeLayout> studied;
+  std::vector<at::Tensor> same_values, other_values;  // per set: [chosen, random...]
+  if (protocol == Protocol::kOurs) {
+    // Maze m takes maze m+1's activations (mouse at the start), with the cheese moved onto m's
+    // cheese cell when that cell is free there (same), or as it is (other).
+    std::vector<MazeLayout> same, other;
+    for (size_t m = 0; m < n; ++m) {
+      for (size_t k = 1; k < n; ++k) {
+        MazeLayout src = mazes[(m + k) % n];
+        if (src.is_free(mazes[m].cheese) && mazes[m].cheese != src.start && src.cheese != mazes[m].cheese) {
+          other.push_back(src);
+          src.cheese = mazes[m].cheese;
+          same.push_back(src);
+          studied.push_back(mazes[m]);
+          break;
+        }
+      }
+    }
+    if (studied.empty()) throw InputError("--seeds: no pair of mazes shares a free cheese cell; use more seeds");
+    const at::Tensor same_acts = policy.activations(at_start(same), layer);
+    const at::Tensor other_acts = policy.activations(at_start(other), layer);
+    same_values.assign(1 + random.size(), same_acts);
+    other_values.assign(1 + random.size(), other_acts);
+  } else {
+    studied = mazes;
+    std::vector<std::vector<int64_t>> sets = {channels};
+    sets.insert(sets.end(), random.begin(), random.end());
+    Progress progress("resample sources");
+    for (size_t si = 0; si < sets.size(); ++si) {
+      progress.update(static_cast<int64_t>(si), static_cast<int64_t>(sets.size()), "channel sets");
+      for (const bool same_cheese : {true, false}) {
+        // One source per (maze, channel), as patch_utils.get_random_patch draws one per channel.
+        std::vector<MazeInput> sources;
+        for (const auto& target : studied)
+          for (size_t k = 0; k < sets[si].size(); ++k)
+            sources.push_back(reference_source(policy, target.level_seed, same_cheese ? &target.cheese : nullptr, rng));
+        const at::Tensor acts = policy.activations(sources, layer);  // (mazes * k, C, H, W)
+        at::Tensor values =
+            torch::zeros({static_cast<int64_t>(studied.size()), shape[0], shape[1], shape[2]}, acts.options());
+        for (size_t m = 0; m < studied.size(); ++m)
+          for (size_t k = 0; k < sets[si].size(); ++k)
+            values[static_cast<int64_t>(m)][sets[si][k]] =
+                acts[static_cast<int64_t>(m * sets[si].size() + k)][sets[si][k]];
+        (same_cheese ? same_values : other_values).push_back(values);
+      }
+    }
+    progress.settle(static_cast<int64_t>(sets.size()), static_cast<int64_t>(sets.size()), "channel sets");
+  }
+  if (mazes_used) *mazes_used = static_cast<int64_t>(studied.size());
+
+  const at::Tensor mean_acts = policy.activations(at_start(studied), layer).mean(0);
+  // The cells: the vector field's (no arrow on the cheese) for the reference, every free cell for ours.
+  std::vector<int64_t> maze_of;
+  std::vector<MazeInput> inputs;
+  for (size_t m = 0; m < studied.size(); ++m)
+    for (const Cell c : free_cells(studied[m]))
+      if (protocol == Protocol::kOurs || c != studied[m].cheese) {
+        inputs.push_back({studied[m], c});
+        maze_of.push_back(static_cast<int64_t>(m));
+      }
+  const at::Tensor obs = policy.observations(inputs);
+  const at::Tensor plain = policy.forward(obs).probs;
+  const at::Tensor index = torch::tensor(maze_of, torch::kInt64);
+
+  // Replaces `set`'s channels of each input with `values` (per maze or, if 3-d, for all); returns
+  // the mean total variation and the reference's percent (mean over mazes).
+  const auto change_of = [&](const std::vector<int64_t>& set, const at::Tensor& values) {
+    const at::Tensor ch = torch::tensor(set, torch::kInt64);
+    const at::Tensor per_input = values.dim() == 4 ? values.index_select(0, index) : values.unsqueeze(0);
+    ActivationTaps taps;
+    taps.add_patch(layer, [ch, per_input](const at::Tensor& x) {
+      at::Tensor y = x.clone();
+      const at::Tensor source = per_input.size(0) == 1 ? per_input.expand_as(x) : per_input;
+      y.index_copy_(1, ch, source.index_select(1, ch).to(x.dtype()));
+      return y;
+    });
+    const at::Tensor patched = policy.forward(obs, &taps).probs;
+    double percent = 0;
+    int64_t begin = 0;
+    for (size_t m = 0; m < studied.size(); ++m) {
+      int64_t end = begin;
+      while (end < static_cast<int64_t>(maze_of.size()) && maze_of[end] == static_cast<int64_t>(m)) ++end;
+      percent += vector_field_change_percent(plain.slice(0, begin, end), patched.slice(0, begin, end));
+      begin = end;
+    }
+    return std::make_pair(mean_tv(patched, plain), percent / static_cast<double>(studied.size()));
+  };
+  const at::Tensor zeros = torch::zeros_like(mean_acts);
+
   std::vector<InterventionResult> out;
-  const std::vector<std::pair<std::string, at::Tensor>> interventions = {
-      {"zero", zeros}, {"mean", mean_acts}, {"resample_same_cheese", same_acts}, {"resample_other_cheese", other_acts}};
+  const auto values_for = [&](const std::string& name, size_t set_index) -> at::Tensor {
+    if (name == "zero") return zeros;
+    if (name == "mean") return mean_acts;
+    return name == "resample_same_cheese" ? same_values[set_index] : other_values[set_index];
+  };
+  const std::vector<std::string> interventions = {"zero", "mean", "resample_same_cheese", "resample_other_cheese"};
   Progress progress("resample");
   const int64_t total = static_cast<int64_t>(interventions.size() * (1 + random.size()));
   int64_t done = 0;
-  for (const auto& [name, values] : interventions) {
+  for (const auto& name : interventions) {
     InterventionResult r;
     r.intervention = name;
-    r.tv_channels = tv_of(channels, values);
-    double sum = 0;
-    for (const auto& set : random) {
+    std::tie(r.tv_channels, r.percent_channels) = change_of(channels, values_for(name, 0));
+    double tv_sum = 0, percent_sum = 0;
+    for (size_t s = 0; s < random.size(); ++s) {
       progress.update(++done, total, "patched forward passes");
-      sum += tv_of(set, values);
+      const auto [tv, percent] = change_of(random[s], values_for(name, 1 + s));
+      tv_sum += tv;
+      percent_sum += percent;
     }
     ++done;
-    r.tv_random = random.empty() ? std::nan("") : sum / static_cast<double>(random.size());
+    r.tv_random = random.empty() ? std::nan("") : tv_sum / static_cast<double>(random.size());
+    r.percent_random = random.empty() ? std::nan("") : percent_sum / static_cast<double>(random.size());
     out.push_back(r);
   }
   return out;

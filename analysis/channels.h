@@ -24,20 +24,47 @@ struct ChannelScore {
 std::vector<ChannelScore> rank_cheese_channels(const MazePolicy& policy, const std::string& layer,
                                                const std::vector<MazeLayout>& levels);
 
-// A channel intervention and the policy's mean total-variation change over every free cell of
-// every maze.
+// How a study draws its inputs: as the reference does (../shared/reference/studies.md, "Protocols
+// in detail"), or our earlier variant. Every study that measures a published quantity takes
+// `--protocol reference|ours`.
+enum class Protocol { kReference, kOurs };
+Protocol parse_protocol(const std::string& text);  // "reference" or "ours"; InputError otherwise
+const char* protocol_name(Protocol p);
+
+// The reference's "% changed" of a vector field (procgen-tools visualization.py,
+// vf_diff_magnitude_from_seed): the norm of every arrow difference divided by the number of cells,
+// halved, in percent. Its arrows are the probability-weighted unit moves, one per move, so the norm
+// runs over (cells, left/down/up/right) probability differences and no-op counts for nothing:
+//   100 * sqrt(sum_cells sum_moves (p' - p)^2) / cells / 2.
+// It shrinks like 1/sqrt(cells): not a mean total variation. `original`, `patched`: (cells, 5).
+double vector_field_change_percent(const at::Tensor& original, const at::Tensor& patched);
+
+// A channel intervention and how much it changes the policy, two ways:
+// - mean_total_variation (ours): the total-variation distance of the move distribution, averaged
+//   over every cell of every maze;
+// - reference_percent_changed: vector_field_change_percent per maze, averaged over the mazes (the
+//   published table's quantity: 0.88% / 1.26% / 0.60% / 0.54%).
 struct InterventionResult {
   std::string intervention;  // zero, mean, resample_same_cheese, resample_other_cheese
   double tv_channels = 0;    // the chosen channels
   double tv_random = 0;      // random channel sets of the same size (mean over the sets)
+  double percent_channels = 0, percent_random = 0;
 };
 
 // Interventions on `channels` of `layer`, each against `random_sets` random sets of the same size
-// drawn from the other channels with `seed`. Resampling takes the channels' activations from
-// another maze of `levels` whose cheese is put on the same cell (same) or left elsewhere (other).
+// drawn from the other channels with `seed`.
+// - Protocol::kReference (cheese_scrubbing.ipynb, patch_utils.get_random_patch): each channel of
+//   each target maze gets its own source, a random other level (any seed, of a size the policy
+//   studies) with the mouse on a random free cell and the cheese moved onto the target's cheese
+//   cell (same; a source where that cell is a wall is drawn again) or left where it is (other);
+//   the cells are the vector field's (every free cell but the cheese's).
+// - Protocol::kOurs: maze m takes maze m+1's activations (mouse at the start), with the cheese
+//   moved onto m's cheese cell (same) or as it is (other); the cells are every free cell.
+// `mazes_used` (may be null) receives how many mazes the numbers come from.
 std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, const std::string& layer,
                                                       const std::vector<int64_t>& channels,
                                                       const std::vector<MazeLayout>& levels, int random_sets,
-                                                      uint64_t seed);
+                                                      uint64_t seed, Protocol protocol = Protocol::kOurs,
+                                                      int64_t* mazes_used = nullptr);
 
 }  // namespace shardlab::analysis

@@ -140,13 +140,14 @@ std::string pushes_csv(const PushStudy& s, const std::vector<int64_t>& tracking_
 }
 
 std::string pushes_json(const MazePolicy& policy, const std::string& seeds, const PushStudy& s,
-                        const std::vector<int64_t>& tracking_order) {
+                        const std::vector<int64_t>& tracking_order, const MazeCounts& counts) {
   Json j;
   j["checkpoint"] = policy.checkpoint();
   j["layer"] = s.layer;
   j["seeds"] = seeds;
   j["mazes"] = s.mazes;
   j["mazes_left_out"] = s.left_out;
+  j["maze_counts"] = maze_counts_json(counts);
   j["mean_gap_log_p_cheese_minus_log_p_top_right"] = number(finite_mean(s.gap));
   const auto cheese = cheese_pushing(s), top_right = top_right_pushing(s);
   j["cheese_pushing_channels"] = cheese;

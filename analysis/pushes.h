@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "analysis/maze_policy.h"
+#include "analysis/report_json.h"
 
 namespace shardlab::analysis {
 
@@ -44,7 +45,7 @@ std::vector<int64_t> top_right_pushing(const PushStudy& s);
 // or empty when the layer is not spatial.
 std::string pushes_csv(const PushStudy& s, const std::vector<int64_t>& tracking_rank);
 std::string pushes_json(const MazePolicy& policy, const std::string& seeds, const PushStudy& s,
-                        const std::vector<int64_t>& tracking_order);
+                        const std::vector<int64_t>& tracking_order, const MazeCounts& counts);
 // Each channel's mean push (both estimates) with 95% intervals.
 std::string pushes_svg(const PushStudy& s);
 

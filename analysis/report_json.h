@@ -3,10 +3,13 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace shardlab::analysis {
 
@@ -23,6 +26,29 @@ inline Json number(double v) {
 // Paths are bytes, not necessarily UTF-8: replace what is not instead of throwing.
 inline std::string dump(const Json& j) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+// How many mazes a study used and why the others were left out; every study's summary carries it
+// as "maze_counts" (the published sets use every maze size, ours may not).
+struct MazeCounts {
+  int64_t seeds = 0;      // level seeds asked for
+  int64_t too_large = 0;  // left out: larger than the run's env.max_maze_size
+  int64_t max_maze_size = 0;
+  int64_t no_decision_square = 0;  // of the rest, mazes without a decision square
+  int64_t used = 0;                // mazes the study's numbers come from
+  // Further reasons a study left mazes out, e.g. {"cheese_in_top_right_5x5", 120}.
+  std::vector<std::pair<std::string, int64_t>> other_left_out;
+};
+
+inline Json maze_counts_json(const MazeCounts& c) {
+  Json j;
+  j["seeds"] = c.seeds;
+  j["larger_than_max_maze_size"] = c.too_large;
+  j["max_maze_size"] = c.max_maze_size;
+  j["without_decision_square"] = c.no_decision_square;
+  for (const auto& [why, count] : c.other_left_out) j[why] = count;
+  j["used"] = c.used;
+  return j;
 }
 
 }  // namespace shardlab::analysis

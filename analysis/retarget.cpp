@@ -74,4 +74,95 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
   return rows;
 }
 
+namespace {
+
+// Sets `channels` to `value` at a per-input position (h[b], w[b]).
+ActivationPatch set_channels_at_each(const std::vector<int64_t>& channels, std::vector<int64_t> h,
+                                     std::vector<int64_t> w, double value) {
+  return [channels, h = std::move(h), w = std::move(w), value](const at::Tensor& x) {
+    at::Tensor y = x.clone();
+    const int64_t batch = x.size(0);
+    for (const int64_t ch : channels) {
+      const at::Tensor b = torch::arange(batch, torch::kInt64);
+      const at::Tensor c = torch::full({batch}, ch, torch::kInt64);
+      y.index_put_({b, c, torch::tensor(h, torch::kInt64), torch::tensor(w, torch::kInt64)},
+                   torch::full({batch}, value, x.options()));
+    }
+    return y;
+  };
+}
+
+}  // namespace
+
+std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& policy, const std::string& layer,
+                                                            const RetargetConditions& k,
+                                                            const std::vector<MazeLayout>& levels, int max_targets) {
+  policy.check_channels(layer, {k.channel});
+  policy.check_channels(layer, k.effective);
+  policy.check_channels(layer, k.cheese_channels);
+  std::vector<ReferenceRetargetRow> rows;
+  Progress progress("retarget");
+  for (const MazeLayout& original : levels) {
+    progress.update(static_cast<int64_t>(&original - levels.data()), static_cast<int64_t>(levels.size()), "mazes");
+    const MazeLayout l = without_cheese(original);
+    std::vector<Cell> targets = free_cells(l);
+    targets.erase(std::find(targets.begin(), targets.end(), l.start));
+    if (max_targets > 0 && static_cast<int>(targets.size()) > max_targets) {
+      std::vector<Cell> spread;
+      for (int i = 0; i < max_targets; ++i) spread.push_back(targets[i * targets.size() / max_targets]);
+      targets = spread;
+    }
+    // Every target's path in one batch per condition: the mouse on each path cell but the last.
+    std::vector<std::vector<Cell>> paths;
+    std::vector<MazeInput> plain_inputs, cheese_inputs;
+    std::vector<int64_t> h, w;
+    for (const Cell target : targets) {
+      paths.push_back(maze::shortest_path(l, l.start, target));
+      MazeLayout with_cheese = l;
+      with_cheese.cheese = target;
+      const auto [th, tw] = policy.activation_position(layer, target);
+      for (size_t i = 0; i + 1 < paths.back().size(); ++i) {
+        plain_inputs.push_back({l, paths.back()[i]});
+        cheese_inputs.push_back({with_cheese, paths.back()[i]});
+        h.push_back(th);
+        w.push_back(tw);
+      }
+    }
+    const at::Tensor obs = policy.observations(plain_inputs);
+    const auto patched = [&](const std::vector<int64_t>& channels, double value) {
+      ActivationTaps taps;
+      taps.add_patch(layer, set_channels_at_each(channels, h, w, value));
+      return policy.forward(obs, &taps).probs;
+    };
+    const at::Tensor normal = policy.forward(obs).probs;
+    const at::Tensor channel = patched({k.channel}, k.channel_value);
+    const at::Tensor effective = patched(k.effective, k.effective_value);
+    const at::Tensor all = patched(k.cheese_channels, k.all_value);
+    const at::Tensor cheese = policy.forward(cheese_inputs).probs;
+    const Cell corner = l.top_right();
+    int64_t begin = 0;
+    for (size_t t = 0; t < targets.size(); ++t) {
+      const std::vector<Cell>& path = paths[t];
+      const int64_t end = begin + static_cast<int64_t>(path.size()) - 1;
+      const auto npp = [&](const at::Tensor& probs) {
+        return normalized_path_probability(path, probs.slice(0, begin, end));
+      };
+      ReferenceRetargetRow r;
+      r.seed = original.level_seed;
+      r.target = targets[t];
+      r.path_length = static_cast<int>(path.size()) - 1;
+      r.distance_to_top_right = std::hypot(targets[t].x - corner.x, targets[t].y - corner.y);
+      r.npp_normal = npp(normal);
+      r.npp_channel = npp(channel);
+      r.npp_effective = npp(effective);
+      r.npp_all = npp(all);
+      r.npp_cheese = npp(cheese);
+      rows.push_back(r);
+      begin = end;
+    }
+  }
+  progress.settle(static_cast<int64_t>(levels.size()), static_cast<int64_t>(levels.size()), "mazes");
+  return rows;
+}
+
 }  // namespace shardlab::analysis

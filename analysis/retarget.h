@@ -33,4 +33,40 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
                                          const std::vector<int64_t>& channels, double value,
                                          const std::vector<MazeLayout>& levels, int max_targets);
 
+// ---- The reference's four conditions (procgen-tools experiments/collect_retargeting_data.py,
+// run_retargeting.sh, retarget_quantitative.ipynb). Every condition starts from the maze with its
+// cheese removed, and is measured by the normalized path probability from the start to the target.
+struct RetargetConditions {
+  int64_t channel = 55;  // "55": this channel := channel_value at the target's position
+  double channel_value = 5.5;
+  std::vector<int64_t> effective = {8, 55, 77, 82, 88, 89, 113};  // "effective": these := effective_value
+  double effective_value = 2.3;
+  std::vector<int64_t> cheese_channels = {7, 8, 42, 44, 55, 77, 82, 88, 89, 99, 113};  // "all": := all_value
+  double all_value = 1.0;
+};
+
+// One target under every condition.
+struct ReferenceRetargetRow {
+  uint32_t seed = 0;
+  Cell target;
+  int path_length = 0;
+  double distance_to_top_right = 0;
+  double npp_normal = 0;     // cheese removed, no edit (the reference's "normal")
+  double npp_channel = 0;    // the one channel set at the target
+  double npp_effective = 0;  // the effective channels set at the target
+  double npp_all = 0;        // every cheese channel set at the target
+  double npp_cheese = 0;     // baseline: no edit, the cheese itself moved onto the target
+};
+
+// The reference's patch overwrites the channel's whole map in every batch element with the first
+// element's map plus the pixel (patch_utils.combined_pixel_patch), and retarget_heatmap caches one
+// value per activation position, so cells that share a position share a value. We reproduce
+// neither: each input keeps its own map with only the target's position overwritten, and every
+// target cell gets its own path probability. What we reproduce: the cheese removed in every
+// condition, the conditions and their values, the target set (every free cell but the start), and
+// the metric.
+std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& policy, const std::string& layer,
+                                                            const RetargetConditions& conditions,
+                                                            const std::vector<MazeLayout>& levels, int max_targets);
+
 }  // namespace shardlab::analysis

@@ -286,13 +286,15 @@ std::string steering_compare_csv(const SteeringComparison& c) {
   return csv.str();
 }
 
-std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c) {
+std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c,
+                                  const MazeCounts& counts) {
   Json j;
   j["checkpoint"] = policy.checkpoint();
   j["layer"] = c.layer;
   j["seeds"] = seeds;
   j["mazes"] = c.mazes;
   j["mazes_left_out"] = c.left_out;
+  j["maze_counts"] = maze_counts_json(counts);
   j["common_norm"] = number(c.norm);
   j["probe_train_accuracy"] = number(c.probe_train_accuracy);
   j["probe_test_accuracy"] = number(c.probe_test_accuracy);
@@ -368,13 +370,15 @@ std::string layer_sweep_csv(const LayerSweep& s) {
   return csv.str();
 }
 
-std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds, const LayerSweep& s) {
+std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds, const LayerSweep& s,
+                             const MazeCounts& counts) {
   Json j;
   j["checkpoint"] = policy.checkpoint();
   j["seeds"] = seeds;
   j["coeff"] = number(s.coeff);
   j["mazes"] = s.mazes;
   j["mazes_left_out"] = s.left_out;
+  j["maze_counts"] = maze_counts_json(counts);
   j["median_p_cheese_no_vector"] = number(s.median_p_cheese);
   // The layer where each vector moves P(cheese) the most (largest mean |change|).
   const auto strongest = [&](std::vector<double> LayerSweepRow::*field) {

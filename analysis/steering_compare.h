@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "analysis/maze_policy.h"
+#include "analysis/report_json.h"
 #include "analysis/steering.h"
 
 namespace shardlab::analysis {
@@ -105,12 +106,14 @@ LayerSweep sweep_steering_layers(const MazePolicy& policy, const std::vector<Maz
 
 // ---- reports
 std::string steering_compare_csv(const SteeringComparison& c);
-std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c);
+std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c,
+                                  const MazeCounts& counts);
 // Two panels (P(cheese | d.s.), P(top-right | d.s.)) against the coefficient, one line per method.
 std::string steering_compare_svg(const SteeringComparison& c);
 
 std::string layer_sweep_csv(const LayerSweep& s);
-std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds, const LayerSweep& s);
+std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds, const LayerSweep& s,
+                             const MazeCounts& counts);
 // The mean change of P(cheese | d.s.) against depth, with its 95% interval as a band.
 std::string layer_sweep_svg(const LayerSweep& s);
 

@@ -27,7 +27,7 @@ std::string steering_csv(const std::vector<SteeringRow>& rows) {
 }
 
 std::string steering_summary_json(const MazePolicy& policy, const std::string& seeds, const SteeringStudy& study,
-                                  const SteeringSummary& m, int64_t mazes_left_out) {
+                                  const SteeringSummary& m, int64_t mazes_left_out, const MazeCounts& counts) {
   Json j;
   j["checkpoint"] = policy.checkpoint();
   j["layer"] = study.layer;
@@ -38,6 +38,7 @@ std::string steering_summary_json(const MazePolicy& policy, const std::string& s
   j["seeds"] = seeds;
   j["mazes"] = m.mazes;
   j["mazes_left_out"] = mazes_left_out;
+  j["maze_counts"] = maze_counts_json(counts);
   j["median_p_cheese"] = number(m.median_p_cheese);
   j["median_p_cheese_steered"] = number(m.median_p_cheese_steered);
   j["median_p_cheese_random"] = number(m.median_p_cheese_random);
@@ -59,6 +60,24 @@ std::string channels_csv(const std::vector<ChannelScore>& scores) {
     csv << i + 1 << ',' << scores[i].channel << ',' << scores[i].peak_hit_rate << ',' << scores[i].probe_r2 << ','
         << scores[i].mean_at_cheese << ',' << scores[i].mean_elsewhere << '\n';
   return csv.str();
+}
+
+std::string channels_summary_json(const MazePolicy& policy, const std::string& seeds, const std::string& layer,
+                                  const std::vector<ChannelScore>& scores, int64_t top, const MazeCounts& counts) {
+  Json j;
+  j["checkpoint"] = policy.checkpoint();
+  j["layer"] = layer;
+  j["seeds"] = seeds;
+  j["maze_counts"] = maze_counts_json(counts);
+  Json best = Json::array();
+  for (int64_t i = 0; i < std::min<int64_t>(top, static_cast<int64_t>(scores.size())); ++i)
+    best.push_back({{"channel", scores[i].channel},
+                    {"peak_hit_rate", number(scores[i].peak_hit_rate)},
+                    {"probe_r2", number(scores[i].probe_r2)},
+                    {"mean_at_cheese", number(scores[i].mean_at_cheese)},
+                    {"mean_elsewhere", number(scores[i].mean_elsewhere)}});
+  j["top_channels"] = best;
+  return dump(j);
 }
 
 std::string channels_table(const std::vector<ChannelScore>& scores, int64_t top) {
@@ -111,18 +130,33 @@ void draw_channels(const MazePolicy& policy, const std::string& layer, const std
 }
 
 std::string resample_summary_json(const MazePolicy& policy, const std::string& seeds, const std::string& layer,
-                                  const std::string& channels, int64_t random_sets,
-                                  const std::vector<InterventionResult>& results) {
+                                  const std::string& channels, int64_t random_sets, Protocol protocol,
+                                  const std::vector<InterventionResult>& results, const MazeCounts& counts) {
   Json j;
   j["checkpoint"] = policy.checkpoint();
   j["layer"] = layer;
   j["channels"] = channels;
   j["seeds"] = seeds;
+  j["protocol"] = protocol_name(protocol);
+  j["sources"] = protocol == Protocol::kReference
+                     ? "per target maze and channel, a random other level, mouse on a random free cell, cheese moved "
+                       "onto the target's cheese cell (same) or left where it is (other); cells: every free cell but "
+                       "the cheese's"
+                     : "maze m takes maze m+1's activations, mouse at the start, cheese moved onto m's cheese cell "
+                       "(same) or left (other); cells: every free cell";
   j["random_sets"] = random_sets;
-  Json tv = Json::object();
-  for (const auto& r : results)
+  j["maze_counts"] = maze_counts_json(counts);
+  Json tv = Json::object(), percent = Json::object();
+  for (const auto& r : results) {
     tv[r.intervention] = {{"channels", number(r.tv_channels)}, {"random_channels", number(r.tv_random)}};
+    percent[r.intervention] = {{"channels", number(r.percent_channels)}, {"random_channels", number(r.percent_random)}};
+  }
   j["mean_total_variation"] = tv;
+  j["mean_total_variation_is"] = "ours: total-variation distance of the move distribution, mean over every cell";
+  j["reference_percent_changed"] = percent;
+  j["reference_percent_changed_is"] =
+      "procgen-tools' vf_diff_magnitude / 2 in percent: 100 * norm of all left/down/up/right probability "
+      "differences / cells / 2, mean over mazes (the published 0.88% / 1.26% / 0.60% / 0.54%)";
   return dump(j);
 }
 
@@ -136,7 +170,8 @@ std::string retarget_csv(const std::vector<RetargetRow>& rows) {
 }
 
 std::string retarget_summary_json(const MazePolicy& policy, const std::string& seeds, const std::string& layer,
-                                  const std::string& channels, double value, const std::vector<RetargetRow>& rows) {
+                                  const std::string& channels, double value, const std::vector<RetargetRow>& rows,
+                                  const MazeCounts& counts) {
   double before = 0, after = 0;
   int64_t improved = 0, success = 0;
   for (const auto& r : rows) {
@@ -152,11 +187,69 @@ std::string retarget_summary_json(const MazePolicy& policy, const std::string& s
   j["channels"] = channels;
   j["value"] = number(value);
   j["seeds"] = seeds;
+  j["protocol"] = "ours";
+  j["maze_counts"] = maze_counts_json(counts);
   j["targets"] = rows.size();
   j["mean_npp_before"] = number(before / n);
   j["mean_npp_after"] = number(after / n);
   j["share_improved"] = number(improved / n);
   j["share_npp_after_above_half"] = number(success / n);
+  return dump(j);
+}
+
+std::string reference_retarget_csv(const std::vector<ReferenceRetargetRow>& rows) {
+  std::ostringstream csv;
+  csv << "seed,target_x,target_y,path_length,distance_to_top_right,npp_normal,npp_channel,npp_effective,npp_all,"
+         "npp_cheese\n";
+  for (const auto& r : rows)
+    csv << r.seed << ',' << r.target.x << ',' << r.target.y << ',' << r.path_length << ',' << r.distance_to_top_right
+        << ',' << r.npp_normal << ',' << r.npp_channel << ',' << r.npp_effective << ',' << r.npp_all << ','
+        << r.npp_cheese << '\n';
+  return csv.str();
+}
+
+std::string reference_retarget_summary_json(const MazePolicy& policy, const std::string& seeds,
+                                            const std::string& layer, const RetargetConditions& k,
+                                            const std::vector<ReferenceRetargetRow>& rows, const MazeCounts& counts) {
+  const auto join = [](const std::vector<int64_t>& v) {
+    std::string out;
+    for (const int64_t c : v) out += (out.empty() ? "" : ",") + std::to_string(c);
+    return out;
+  };
+  const double n = static_cast<double>(std::max<size_t>(1, rows.size()));
+  Json j;
+  j["checkpoint"] = policy.checkpoint();
+  j["layer"] = layer;
+  j["seeds"] = seeds;
+  j["protocol"] = "reference";
+  j["maze_counts"] = maze_counts_json(counts);
+  j["targets"] = rows.size();
+  j["metric"] = "normalized path probability from the start to the target (geometric mean of P(correct move))";
+  Json conditions = Json::object();
+  const auto condition = [&](const std::string& name, const std::string& what, double ReferenceRetargetRow::*field) {
+    double sum = 0;
+    int64_t above_normal = 0;
+    for (const auto& r : rows) {
+      sum += r.*field;
+      above_normal += r.*field > r.npp_normal;
+    }
+    Json c;
+    c["edit"] = what;
+    c["mean_npp"] = number(sum / n);
+    if (field != &ReferenceRetargetRow::npp_normal) c["share_above_normal"] = number(above_normal / n);
+    conditions[name] = c;
+  };
+  char text[160];
+  condition("normal", "cheese removed, no edit", &ReferenceRetargetRow::npp_normal);
+  std::snprintf(text, sizeof text, "channel %lld := %g at the target", static_cast<long long>(k.channel),
+                k.channel_value);
+  condition("channel", text, &ReferenceRetargetRow::npp_channel);
+  std::snprintf(text, sizeof text, "channels %s := %g at the target", join(k.effective).c_str(), k.effective_value);
+  condition("effective", text, &ReferenceRetargetRow::npp_effective);
+  std::snprintf(text, sizeof text, "channels %s := %g at the target", join(k.cheese_channels).c_str(), k.all_value);
+  condition("all", text, &ReferenceRetargetRow::npp_all);
+  condition("cheese", "no edit, the cheese moved onto the target", &ReferenceRetargetRow::npp_cheese);
+  j["conditions"] = conditions;
   return dump(j);
 }
 
@@ -188,10 +281,12 @@ void draw_retarget(const MazeLayout& level, const std::vector<RetargetRow>& rows
 }
 
 std::string behaviour_summary_json(const MazePolicy& policy, const std::string& seeds, int64_t mazes,
-                                   const LogisticFit& fit) {
+                                   const LogisticFit& fit, const MazeCounts& counts) {
   Json j;
   j["checkpoint"] = policy.checkpoint();
+  j["protocol"] = "ours";
   j["seeds"] = seeds;
+  j["maze_counts"] = maze_counts_json(counts);
   j["mazes"] = mazes;
   j["cheese_rate"] = number(fit.positive_rate);
   j["train"] = fit.train;
@@ -204,6 +299,55 @@ std::string behaviour_summary_json(const MazePolicy& policy, const std::string& 
   for (size_t i = 0; i < fit.names.size(); ++i) coefficients[fit.names[i]] = number(fit.coefficients[i]);
   j["coefficients"] = coefficients;
   return dump(j);
+}
+
+std::string behaviour_reference_json(const MazePolicy& policy, const BehaviourProtocol& p, const SplitRegression& r,
+                                     const MazeCounts& counts) {
+  Json j;
+  j["checkpoint"] = policy.checkpoint();
+  j["protocol"] = "reference";
+  j["episodes"] = p.episodes;
+  j["level_seeds"] =
+      "drawn without replacement from [0, " + std::to_string(p.seed_range) + ") with seed " + std::to_string(p.seed);
+  j["max_steps"] = p.max_steps;
+  j["got_cheese_means"] =
+      "as procgen-tools' Episode.got_cheese: the last recorded state has the mouse next to the cheese, i.e. it "
+      "reached the cheese within max_steps or stopped next to it when cut";
+  j["kept"] = "mazes with a decision square whose cheese is not in the maze's top-right 5x5";
+  j["maze_counts"] = maze_counts_json(counts);
+  j["cheese_rate"] = number(r.positive_rate);
+  j["regression"] =
+      "L1 logistic (liblinear objective: |w|_1 + |b| + C * log-loss, intercept penalized), features "
+      "z-scored over all mazes";
+  j["c"] = number(r.c);
+  j["splits"] = r.splits;
+  j["train"] = r.train;
+  j["test"] = r.test;
+  j["mean_test_accuracy"] = number(r.mean_test_accuracy);
+  j["sd_test_accuracy"] = number(r.sd_test_accuracy);
+  j["mean_majority_baseline"] = number(r.mean_majority_baseline);
+  j["mean_intercept"] = number(r.mean_intercept);
+  Json coefficients = Json::object();
+  for (size_t i = 0; i < r.names.size(); ++i)
+    coefficients[r.names[i]] = {{"mean", number(r.mean_coefficients[i])},
+                                {"sd", number(r.sd_coefficients[i])},
+                                {"nonzero_splits", r.nonzero_splits[i]}};
+  j["coefficients"] = coefficients;
+  return dump(j);
+}
+
+std::string behaviour_reference_csv(const std::vector<MazeLayout>& mazes, const std::vector<bool>& got,
+                                    const std::vector<std::vector<double>>& features) {
+  std::ostringstream csv;
+  csv << "seed,maze_dim,got_cheese";
+  for (const auto& name : ReferenceFeatures::names()) csv << ',' << name;
+  csv << '\n';
+  for (size_t i = 0; i < mazes.size(); ++i) {
+    csv << mazes[i].level_seed << ',' << mazes[i].maze_dim << ',' << (got[i] ? 1 : 0);
+    for (const double v : features[i]) csv << ',' << v;
+    csv << '\n';
+  }
+  return csv.str();
 }
 
 }  // namespace shardlab::analysis

@@ -2,6 +2,7 @@
 // Flags and files only: the studies and their reports are in analysis/ (study_reports.h).
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -49,8 +50,11 @@ studies (each takes --help):
   pushes             each channel's push toward the cheese or the top-right path at the decision square
 
 Mazes come from the run's own spec with env.placement=uniform unless --set says otherwise;
-mazes larger than the run's env.max_maze_size are left out. Results go to --out (default
-RUN_DIR/analysis/).
+mazes larger than the run's env.max_maze_size are left out, and every summary counts them
+("maze_counts"). Results go to --out (default RUN_DIR/analysis/).
+
+behaviour, resample and retarget measure published quantities and take --protocol reference|ours
+(default reference): the reference's protocol as procgen-tools runs it, or our earlier variant.
 )";
 
 // What every study shares: the policy, the seed range and the output folder.
@@ -119,7 +123,10 @@ std::pair<int64_t, int64_t> seeds_of(const Study& s) {
   return r;
 }
 
-std::vector<MazeLayout> levels_of(const Study& s) {
+// The levels of --seeds the policy can be studied on; `counts` (may be null) receives how many
+// seeds were asked for, how many were too large, how many of the rest have no decision square, and
+// (until the study sets it) used = every level returned.
+std::vector<MazeLayout> levels_of(const Study& s, MazeCounts* counts = nullptr) {
   const auto [begin, end] = seeds_of(s);
   int64_t skipped = 0;
   auto levels = study_levels(s.p(), begin, end, &skipped);
@@ -128,8 +135,21 @@ std::vector<MazeLayout> levels_of(const Study& s) {
               << " mazes are larger than env.max_maze_size = " << s.p().maze_config().max_maze_size
               << " and left out\n";
   if (levels.empty()) throw InputError("--seeds " + s.str("seeds") + ": no maze in that range to study");
+  if (counts) {
+    counts->seeds = end - begin;
+    counts->too_large = skipped;
+    counts->max_maze_size = s.p().maze_config().max_maze_size;
+    counts->no_decision_square = 0;
+    for (const auto& l : levels) counts->no_decision_square += !find_decision_square(l).has_value();
+    counts->used = static_cast<int64_t>(levels.size());
+  }
   return levels;
 }
+
+Protocol protocol_of(const Study& s) { return parse_protocol(s.str("protocol")); }
+
+constexpr const char* kProtocolHelp =
+    "reference: the published protocol as procgen-tools runs it (default); ours: our earlier variant";
 
 std::string layer_of(const Study& s) {
   const std::string layer = s.has("layer") ? s.str("layer") : kDefaultLayer;
@@ -211,13 +231,17 @@ int analyze_steering(const std::string& name, SteeringVector vector, const std::
   study.seed = static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0));
   const std::string stem = cheese ? "cheese_vector" : "top_right_vector";
   s->claim({stem + ".csv", stem + "_summary.json"});
-  const auto levels = levels_of(*s);
+  MazeCounts counts;
+  const auto levels = levels_of(*s, &counts);
   int64_t skipped = 0;
   const auto rows = run_steering(s->p(), levels, study, &skipped);
   if (rows.empty()) throw InputError("--seeds " + s->str("seeds") + ": no maze with a decision square in that range");
+  counts.used = static_cast<int64_t>(rows.size());
+  if (skipped > counts.no_decision_square)
+    counts.other_left_out.push_back({"no_room_for_top_right_corridor", skipped - counts.no_decision_square});
   const SteeringSummary m = summarize(rows);
   write_file((fs::path(s->out_dir) / (stem + ".csv")).string(), steering_csv(rows));
-  const std::string json = steering_summary_json(s->p(), s->str("seeds"), study, m, skipped);
+  const std::string json = steering_summary_json(s->p(), s->str("seeds"), study, m, skipped, counts);
   write_file((fs::path(s->out_dir) / (stem + "_summary.json")).string(), json);
   std::cout << json;
   return 0;
@@ -274,11 +298,17 @@ int analyze_channels(const std::vector<std::string>& args) {
   auto s = open_study("channels", args, f, true);
   if (!s) return 0;
   const std::string layer = layer_of(*s);
-  s->claim({"channels.csv", "channels_top.svg"});
-  const auto levels = levels_of(*s);
+  s->claim({"channels.csv", "channels_summary.json", "channels_top.svg"});
+  MazeCounts counts;
+  const auto levels = levels_of(*s, &counts);
   const auto scores = rank_cheese_channels(s->p(), layer, levels);
+  counts.used = std::count_if(levels.begin(), levels.end(), [](const MazeLayout& l) { return l.has_cheese(); });
+  if (counts.used < static_cast<int64_t>(levels.size()))
+    counts.other_left_out.push_back({"without_cheese", static_cast<int64_t>(levels.size()) - counts.used});
   write_file((fs::path(s->out_dir) / "channels.csv").string(), channels_csv(scores));
   const int64_t top = std::min<int64_t>(flag_at_least(s->vm, "top", 1), scores.size());
+  write_file((fs::path(s->out_dir) / "channels_summary.json").string(),
+             channels_summary_json(s->p(), s->str("seeds"), layer, scores, top, counts));
   std::cout << channels_table(scores, top);
   std::vector<int64_t> best;
   for (int64_t i = 0; i < top; ++i) best.push_back(scores[i].channel);
@@ -299,19 +329,35 @@ int analyze_resample(const std::vector<std::string>& args) {
       "channels", po::value<std::string>(), "the channel set, e.g. the top of `analyze channels`")(
       "layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
       "random-sets", po::value<int64_t>()->default_value(10), "random channel sets of the same size to compare with")(
-      "seed", po::value<int64_t>()->default_value(0), "seed for drawing the random sets")(
+      "seed", po::value<int64_t>()->default_value(0), "seed for drawing the random sets (and, reference, the sources)")(
+      "protocol", po::value<std::string>()->default_value("reference"),
+      "reference: each channel resampled from its own random other level, mouse on a random cell, cheese moved "
+      "onto the target's cheese cell (same) or left (other), cells without the cheese's; ours: from the next "
+      "maze of --seeds, mouse at the start, every free cell. Both report mean_total_variation (ours) and "
+      "reference_percent_changed (100 * |arrow differences| / cells / 2, the published table's quantity)")(
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
   auto s = open_study("resample", args, f, true);
   if (!s) return 0;
   if (!s->has("channels")) throw InputError("--channels C1,C2,... is required");
+  const Protocol protocol = protocol_of(*s);
   const std::string layer = layer_of(*s);
   const auto channels = channels_of(s->str("channels"));
   const int64_t sets = s->vm["random-sets"].as<int64_t>();
   if (sets < 1 || sets > 1000) throw InputError("--random-sets " + std::to_string(sets) + ": expected 1..1000");
   s->claim({"resample.json"});
-  const auto results = intervene_on_channels(s->p(), layer, channels, levels_of(*s), static_cast<int>(sets),
-                                             static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
-  const std::string json = resample_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), sets, results);
+  MazeCounts counts;
+  const auto levels = levels_of(*s, &counts);
+  const auto results =
+      intervene_on_channels(s->p(), layer, channels, levels, static_cast<int>(sets),
+                            static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)), protocol, &counts.used);
+  const int64_t with_cheese =
+      std::count_if(levels.begin(), levels.end(), [](const MazeLayout& l) { return l.has_cheese(); });
+  if (with_cheese < static_cast<int64_t>(levels.size()))
+    counts.other_left_out.push_back({"without_cheese", static_cast<int64_t>(levels.size()) - with_cheese});
+  if (counts.used < with_cheese)
+    counts.other_left_out.push_back({"without_same_cheese_source", with_cheese - counts.used});
+  const std::string json =
+      resample_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), sets, protocol, results, counts);
   write_file((fs::path(s->out_dir) / "resample.json").string(), json);
   std::cout << json;
   return 0;
@@ -320,25 +366,68 @@ int analyze_resample(const std::vector<std::string>& args) {
 // ---- retarget -------------------------------------------------------------------------------
 
 int analyze_retarget(const std::vector<std::string>& args) {
-  StudyFlags f("shardlab analyze retarget RUN --channels C1,C2 --value V --seeds A:B [--layer L] [--out DIR]");
-  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")("channels", po::value<std::string>(),
-                                                                             "channels to set at the target")(
-      "value", po::value<double>()->default_value(5.5), "the value they are set to")(
+  StudyFlags f(
+      "shardlab analyze retarget RUN --seeds A:B [--protocol reference|ours] [--layer L] [--out DIR]\n"
+      "  reference (procgen-tools' four conditions, cheese removed in each): --channel C := --channel-value at the\n"
+      "    target; --effective-channels := --effective-value; --cheese-channels := --all-value; and the baseline\n"
+      "    with the cheese itself moved onto the target. Defaults are the published model's channels (55; 8,55,77,\n"
+      "    82,88,89,113; 7,8,42,44,55,77,82,88,89,99,113): give your own network's. Writes retarget_reference.csv,\n"
+      "    retarget_reference_summary.json\n"
+      "  ours: --channels C1,C2 := --value at the target, before / after: retarget.csv, retarget_summary.json,\n"
+      "    retarget.svg\n"
+      "  metric: normalized path probability from the start to the target");
+  f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
+      "protocol", po::value<std::string>()->default_value("reference"), kProtocolHelp)(
+      "channel", po::value<int64_t>()->default_value(55), "reference: the one channel set at the target")(
+      "channel-value", po::value<double>()->default_value(5.5, "5.5"), "reference: its value")(
+      "effective-channels", po::value<std::string>()->default_value("8,55,77,82,88,89,113"),
+      "reference: the 'effective' cheese channels")("effective-value", po::value<double>()->default_value(2.3, "2.3"),
+                                                    "reference: their value")(
+      "cheese-channels", po::value<std::string>()->default_value("7,8,42,44,55,77,82,88,89,99,113"),
+      "reference: every cheese channel")("all-value", po::value<double>()->default_value(1.0),
+                                         "reference: their value")("channels", po::value<std::string>(),
+                                                                   "ours: channels to set at the target")(
+      "value", po::value<double>()->default_value(5.5), "ours: the value they are set to")(
       "layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
       "max-targets", po::value<int64_t>()->default_value(0), "targets per maze, evenly spread (0: every free cell)")(
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
   auto s = open_study("retarget", args, f, true);
   if (!s) return 0;
-  if (!s->has("channels")) throw InputError("--channels C1,C2,... is required");
+  const Protocol protocol = protocol_of(*s);
   const std::string layer = layer_of(*s);
+  const int max_targets = static_cast<int>(flag_at_least(s->vm, "max-targets", 0));
+  if (protocol == Protocol::kReference) {
+    if (s->has("channels"))
+      throw InputError(
+          "--channels is for --protocol ours; the reference protocol takes --channel, "
+          "--effective-channels and --cheese-channels");
+    RetargetConditions k;
+    k.channel = s->vm["channel"].as<int64_t>();
+    k.channel_value = s->vm["channel-value"].as<double>();
+    k.effective = channels_of(s->str("effective-channels"));
+    k.effective_value = s->vm["effective-value"].as<double>();
+    k.cheese_channels = channels_of(s->str("cheese-channels"));
+    k.all_value = s->vm["all-value"].as<double>();
+    s->claim({"retarget_reference.csv", "retarget_reference_summary.json"});
+    MazeCounts counts;
+    const auto levels = levels_of(*s, &counts);
+    const auto rows = run_reference_retargeting(s->p(), layer, k, levels, max_targets);
+    write_file((fs::path(s->out_dir) / "retarget_reference.csv").string(), reference_retarget_csv(rows));
+    const std::string json = reference_retarget_summary_json(s->p(), s->str("seeds"), layer, k, rows, counts);
+    write_file((fs::path(s->out_dir) / "retarget_reference_summary.json").string(), json);
+    std::cout << json;
+    return 0;
+  }
+  if (!s->has("channels")) throw InputError("--channels C1,C2,... is required with --protocol ours");
   const auto channels = channels_of(s->str("channels"));
   const double value = s->vm["value"].as<double>();
   s->claim({"retarget.csv", "retarget_summary.json", "retarget.svg"});
-  const auto levels = levels_of(*s);
-  const auto rows =
-      run_retargeting(s->p(), layer, channels, value, levels, static_cast<int>(flag_at_least(s->vm, "max-targets", 0)));
+  MazeCounts counts;
+  const auto levels = levels_of(*s, &counts);
+  const auto rows = run_retargeting(s->p(), layer, channels, value, levels, max_targets);
   write_file((fs::path(s->out_dir) / "retarget.csv").string(), retarget_csv(rows));
-  const std::string json = retarget_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), value, rows);
+  const std::string json =
+      retarget_summary_json(s->p(), s->str("seeds"), layer, s->str("channels"), value, rows, counts);
   write_file((fs::path(s->out_dir) / "retarget_summary.json").string(), json);
   std::cout << json;
 
@@ -352,21 +441,98 @@ int analyze_retarget(const std::vector<std::string>& args) {
 
 // ---- behaviour ------------------------------------------------------------------------------
 
+constexpr int64_t kReferenceSeedRange = 1000000;  // gather_data.py: level seeds from [0, 10^6)
+
+// The reference protocol: random level seeds, episodes cut at --max-steps, "got the cheese" judged
+// from the last recorded state, mazes with a decision square whose cheese is outside the top-right
+// 5x5, eleven z-scored features, L1 logistic regression over --splits random splits.
+int behaviour_reference(Study& s) {
+  if (s.has("seeds"))
+    throw InputError("--seeds is for --protocol ours; the reference protocol draws --episodes level seeds from [0, " +
+                     std::to_string(kReferenceSeedRange) + ") with --seed");
+  BehaviourProtocol p;
+  p.episodes = s.vm["episodes"].as<int64_t>();
+  p.seed_range = kReferenceSeedRange;
+  p.max_steps = s.vm["max-steps"].as<int64_t>();
+  p.seed = static_cast<uint64_t>(flag_at_least(s.vm, "seed", 0));
+  if (p.max_steps < 1 || p.max_steps > 100000) throw InputError("--max-steps: expected 1..100000");
+  const double c = s.vm["c"].as<double>();
+  if (!(c > 0)) throw InputError("--c: expected a positive number");
+  const int64_t splits = s.vm["splits"].as<int64_t>();
+  if (splits < 1 || splits > 100000) throw InputError("--splits: expected 1..100000");
+  s.claim({"behaviour_reference.json", "behaviour_reference.csv"});
+
+  MazeCounts counts;
+  counts.seeds = p.episodes;
+  counts.max_maze_size = s.p().maze_config().max_maze_size;
+  int64_t in_region = 0;
+  std::vector<MazeLayout> mazes;
+  for (const uint32_t seed : draw_level_seeds(p.episodes, p.seed_range, p.seed)) {
+    const auto level = s.p().level(seed);
+    if (!level) {
+      ++counts.too_large;
+    } else if (!find_decision_square(*level)) {
+      ++counts.no_decision_square;
+    } else if (cheese_in_top_right_region(*level, 5)) {
+      ++in_region;
+    } else {
+      mazes.push_back(*level);
+    }
+  }
+  counts.other_left_out.push_back({"cheese_in_top_right_5x5", in_region});
+  counts.used = static_cast<int64_t>(mazes.size());
+  if (mazes.size() < 10)
+    throw InputError("--episodes " + std::to_string(p.episodes) + ": only " + std::to_string(mazes.size()) +
+                     " mazes kept (decision square, cheese outside the top-right 5x5); need at least 10");
+  // Only the kept mazes are played: the episodes are independent, so the others would not change them.
+  const auto got = gets_cheese(s.p(), mazes, p.seed, static_cast<int>(p.max_steps),
+                               CheeseJudgement::kReferenceLastStateNextToCheese);
+  std::vector<std::vector<double>> x;
+  for (const auto& l : mazes) x.push_back(reference_features(l).values);
+  const SplitRegression r =
+      repeated_split_regression(x, got, ReferenceFeatures::names(), c, static_cast<int>(splits), 0.2, p.seed);
+  write_file((fs::path(s.out_dir) / "behaviour_reference.csv").string(), behaviour_reference_csv(mazes, got, x));
+  const std::string json = behaviour_reference_json(s.p(), p, r, counts);
+  write_file((fs::path(s.out_dir) / "behaviour_reference.json").string(), json);
+  std::cout << json;
+  return 0;
+}
+
 int analyze_behaviour(const std::vector<std::string>& args) {
-  StudyFlags f("shardlab analyze behaviour RUN --seeds A:B [--train-fraction F] [--out DIR]");
-  f.flags.add_options()("seeds", po::value<std::string>(),
-                        "maze seeds A:B (mazes without a decision square are left out)")(
-      "train-fraction", po::value<double>()->default_value(0.8), "share of the mazes the regression is fitted on")(
-      "seed", po::value<int64_t>()->default_value(0), "seed of the policy's sampled moves")(
+  StudyFlags f(
+      "shardlab analyze behaviour RUN [--protocol reference|ours] [--out DIR]\n"
+      "  reference (procgen-tools' behavioural statistics): --episodes level seeds drawn without replacement\n"
+      "    from [0, 10^6) with --seed, episodes cut at --max-steps (256), 'got the cheese' = the mouse next to\n"
+      "    the cheese in the last recorded state (it reached the cheese, or stopped next to it when cut); kept:\n"
+      "    mazes with a decision square whose cheese is outside the maze's top-right 5x5; the eleven distance\n"
+      "    features of metrics.py (no taxicab ones) z-scored; L1 logistic regression as liblinear (C = --c,\n"
+      "    intercept penalized) over --splits random 80/20 splits, against the majority class.\n"
+      "    Writes behaviour_reference.json and behaviour_reference.csv\n"
+      "  ours: the mazes of --seeds A:B with a decision square, episodes of env.max_episode_steps, six features,\n"
+      "    L2 logistic regression on one --train-fraction split: behaviour.json");
+  f.flags.add_options()("protocol", po::value<std::string>()->default_value("reference"), kProtocolHelp)(
+      "episodes", po::value<int64_t>()->default_value(10000), "reference: episodes (level seeds) to draw")(
+      "max-steps", po::value<int64_t>()->default_value(256), "reference: steps an episode is cut at")(
+      "splits", po::value<int64_t>()->default_value(50), "reference: random 80/20 train/test splits")(
+      "c", po::value<double>()->default_value(1.0),
+      "reference: liblinear's C, the inverse L1 strength (sklearn's default 1)")(
+      "seeds", po::value<std::string>(), "ours: maze seeds A:B (mazes without a decision square are left out)")(
+      "train-fraction", po::value<double>()->default_value(0.8),
+      "ours: share of the mazes the regression is fitted on")(
+      "seed", po::value<int64_t>()->default_value(0),
+      "seed of the policy's sampled moves (reference: also of the level seeds and the splits)")(
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
   auto s = open_study("behaviour", args, f, true);
   if (!s) return 0;
+  if (protocol_of(*s) == Protocol::kReference) return behaviour_reference(*s);
   const double fraction = s->vm["train-fraction"].as<double>();
   if (!(fraction > 0 && fraction < 1)) throw InputError("--train-fraction: expected a number in (0, 1)");
   s->claim({"behaviour.json"});
+  MazeCounts counts;
   std::vector<MazeLayout> mazes;
-  for (const auto& l : levels_of(*s))
+  for (const auto& l : levels_of(*s, &counts))
     if (find_decision_square(l)) mazes.push_back(l);
+  counts.used = static_cast<int64_t>(mazes.size());
   if (mazes.size() < 10)
     throw InputError("--seeds: need at least 10 mazes with a decision square, got " + std::to_string(mazes.size()));
   const auto got = gets_cheese(s->p(), mazes, static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
@@ -374,7 +540,8 @@ int analyze_behaviour(const std::vector<std::string>& args) {
   for (const auto& l : mazes) x.push_back(decision_features(l).values);
   const int64_t train = std::max<int64_t>(2, static_cast<int64_t>(fraction * static_cast<double>(mazes.size())));
   const LogisticFit fit = fit_logistic(x, got, std::min<int64_t>(train, mazes.size() - 1), DecisionFeatures::names());
-  const std::string json = behaviour_summary_json(s->p(), s->str("seeds"), static_cast<int64_t>(mazes.size()), fit);
+  const std::string json =
+      behaviour_summary_json(s->p(), s->str("seeds"), static_cast<int64_t>(mazes.size()), fit, counts);
   write_file((fs::path(s->out_dir) / "behaviour.json").string(), json);
   std::cout << json;
   return 0;
@@ -408,10 +575,12 @@ int analyze_steering_compare(const std::vector<std::string>& args) {
   o.coeffs = coeffs_of(s->str("coeffs"));
   o.seed = static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0));
   s->claim({"steering_compare.csv", "steering_compare.json", "steering_compare.svg"});
-  const SteeringComparison c = compare_steering(s->p(), levels_of(*s), o);
+  MazeCounts counts;
+  const SteeringComparison c = compare_steering(s->p(), levels_of(*s, &counts), o);
+  counts.used = c.mazes;
   write_file((fs::path(s->out_dir) / "steering_compare.csv").string(), steering_compare_csv(c));
   write_file((fs::path(s->out_dir) / "steering_compare.svg").string(), steering_compare_svg(c));
-  const std::string json = steering_compare_json(s->p(), s->str("seeds"), c);
+  const std::string json = steering_compare_json(s->p(), s->str("seeds"), c, counts);
   write_file((fs::path(s->out_dir) / "steering_compare.json").string(), json);
   std::printf("%d mazes with a decision square (%lld left out), layer %s, common norm %.4g\n", static_cast<int>(c.mazes),
               static_cast<long long>(c.left_out), c.layer.c_str(), c.norm);
@@ -447,11 +616,14 @@ int analyze_layer_sweep(const std::vector<std::string>& args) {
   }
   if (layers.empty()) throw InputError("--layers " + which + ": no layer named");
   s->claim({"layer_sweep.csv", "layer_sweep.json", "layer_sweep.svg"});
-  const LayerSweep sweep = sweep_steering_layers(s->p(), levels_of(*s), layers, s->vm["coeff"].as<double>(),
+  MazeCounts counts;
+  const LayerSweep sweep = sweep_steering_layers(s->p(), levels_of(*s, &counts), layers, s->vm["coeff"].as<double>(),
                                                  static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
+  counts.used = sweep.mazes;
   write_file((fs::path(s->out_dir) / "layer_sweep.csv").string(), layer_sweep_csv(sweep));
   write_file((fs::path(s->out_dir) / "layer_sweep.svg").string(), layer_sweep_svg(sweep));
-  write_file((fs::path(s->out_dir) / "layer_sweep.json").string(), layer_sweep_json(s->p(), s->str("seeds"), sweep));
+  write_file((fs::path(s->out_dir) / "layer_sweep.json").string(),
+             layer_sweep_json(s->p(), s->str("seeds"), sweep, counts));
   std::printf("%lld mazes with a decision square (%lld left out); median P(cheese) without a vector %.3f\n",
               static_cast<long long>(sweep.mazes), static_cast<long long>(sweep.left_out), sweep.median_p_cheese);
   std::printf("%-40s %-10s %22s %22s %22s\n", "layer", "shape", "per-maze: dP(cheese)", "mean diff: dP(cheese)",
@@ -473,8 +645,10 @@ int analyze_pushes(const std::vector<std::string>& args) {
   if (!s) return 0;
   const std::string layer = layer_of(*s);
   s->claim({"pushes.csv", "pushes.json", "pushes.svg"});
-  const auto levels = levels_of(*s);
+  MazeCounts counts;
+  const auto levels = levels_of(*s, &counts);
   const PushStudy study = measure_pushes(s->p(), layer, levels);
+  counts.used = study.mazes;
   // The cheese-tracking ranking of `analyze channels` on the same mazes, for a spatial layer.
   std::vector<int64_t> tracking_order, tracking_rank;
   if (s->p().layer_shape(layer).size() == 3) {
@@ -487,7 +661,7 @@ int analyze_pushes(const std::vector<std::string>& args) {
   }
   write_file((fs::path(s->out_dir) / "pushes.csv").string(), pushes_csv(study, tracking_rank));
   write_file((fs::path(s->out_dir) / "pushes.svg").string(), pushes_svg(study));
-  const std::string json = pushes_json(s->p(), s->str("seeds"), study, tracking_order);
+  const std::string json = pushes_json(s->p(), s->str("seeds"), study, tracking_order, counts);
   write_file((fs::path(s->out_dir) / "pushes.json").string(), json);
   std::cout << json;
   return 0;

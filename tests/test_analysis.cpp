@@ -227,8 +227,9 @@ TEST(Analysis, InspectAndAnalyzeCommandsGiveOneLineErrors) {
   one_line_error(test::run_cli("inspect " + dir + "/junk.h5 --layer " + kLayer), "junk.h5");
   one_line_error(test::run_cli("analyze cheese-vector " + ckpt + " --seeds 0:20 --layer embedder.nope"),
                  "unknown layer 'embedder.nope'");
-  one_line_error(test::run_cli("analyze retarget " + ckpt + " --seeds 0:2 --channels 1,200 --layer " + kLayer),
-                 "channel 200 out of range");
+  one_line_error(
+      test::run_cli("analyze retarget " + ckpt + " --protocol ours --seeds 0:2 --channels 1,200 --layer " + kLayer),
+      "channel 200 out of range");
   one_line_error(test::run_cli("analyze record " + ckpt + " --seeds 0:6 --out " + log), "exists");
 }
 
@@ -250,9 +251,11 @@ TEST(Analysis, StudiesWriteTheirFiles) {
   EXPECT_TRUE(std::ifstream(dir + "/a/channels_top.svg").good());
   r = test::run_cli("analyze resample " + ckpt + " --seeds 0:10 --channels 1,2 --random-sets 2 --out " + dir + "/a");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_cli("analyze retarget " + ckpt + " --seeds 0:2 --channels 1 --max-targets 5 --out " + dir + "/a");
+  r = test::run_cli("analyze retarget " + ckpt + " --protocol ours --seeds 0:2 --channels 1 --max-targets 5 --out " +
+                    dir + "/a");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  r = test::run_cli("analyze behaviour " + ckpt + " --seeds 0:60 --set env.max_episode_steps=20 --out " + dir + "/a");
+  r = test::run_cli("analyze behaviour " + ckpt +
+                    " --protocol ours --seeds 0:60 --set env.max_episode_steps=20 --out " + dir + "/a");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("majority_baseline"), std::string::npos);
 }

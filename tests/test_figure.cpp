@@ -282,8 +282,8 @@ TEST(Figure, MazesVectorFieldsChannelsAndRetargetingAreCaptioned) {
   EXPECT_TRUE(has(texts_of(svg, ""), "-max |value|"));
   expect_inside(svg);
 
-  r = run_cli("analyze retarget " + policy + " --seeds 2:4 --channels 1,3 --value 4.5 --max-targets 5 --out " + dir +
-              "/a");
+  r = run_cli("analyze retarget " + policy +
+              " --protocol ours --seeds 2:4 --channels 1,3 --value 4.5 --max-targets 5 --out " + dir + "/a");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   svg = read_figure(dir + "/a/retarget.svg");
   EXPECT_EQ(texts_of(svg, "")[0], "Retargeting: " + kLayer + " channels 1,3 set to 4.5 at the target");

@@ -83,8 +83,11 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
       {"top-right-vector --seeds 0:20", "top_right_vector.csv"},
       {"channels --seeds 0:20", "channels_top.svg"},
       {"resample --channels 0 --seeds 0:20", "resample.json"},
-      {"retarget --channels 0 --seeds 0:2", "retarget.svg"},
-      {"behaviour --seeds 0:40", "behaviour.json"},
+      {"channels --seeds 0:20", "channels_summary.json"},
+      {"retarget --protocol ours --channels 0 --seeds 0:2", "retarget.svg"},
+      {"retarget --channel 0 --effective-channels 0 --cheese-channels 0 --seeds 0:2", "retarget_reference.csv"},
+      {"behaviour --protocol ours --seeds 0:40", "behaviour.json"},
+      {"behaviour --episodes 100", "behaviour_reference.json"},
   };
   fs::create_directory(dir + "/analysis");
   for (const auto& [study, file] : studies) {
@@ -222,7 +225,8 @@ TEST(Hardening, CorruptCheckpointsAreRefusedAndResumeFallsBack) {
     save_policy(dir + "/nan.pt", *p.net, Spec::from_text(shardlab_schema(), p.spec_ini, "spec", {}));
   }
   expect_error_after_progress(run_cli("eval " + dir + "/nan.pt --episodes 2"), "non-finite");
-  expect_error_after_progress(run_cli("analyze behaviour " + dir + "/nan.pt --seeds 0:40 --out " + dir), "non-finite");
+  expect_error_after_progress(run_cli("analyze behaviour " + dir + "/nan.pt --protocol ours --seeds 0:40 --out " + dir),
+                              "non-finite");
 
   // A resume whose newest checkpoint is corrupt sets it aside and continues from the one before.
   const std::string args = "train " + kSmoke +
@@ -266,8 +270,9 @@ TEST(Hardening, NonFiniteAndOutOfRangeNumbersAreRefused) {
                               "ppo.num_minibatches = 100000 is more than the rollout's rows");
   EXPECT_FALSE(fs::exists(dir + "/ppo_maze_smoke"));  // refused before the run folder exists
   const std::string policy = test::untrained_maze_policy(dir);
-  expect_error_after_progress(run_cli("analyze retarget " + policy + " --channels 0 --seeds 0:2 --value nan"),
-                              "--value nan: expected a finite number");
+  expect_error_after_progress(
+      run_cli("analyze retarget " + policy + " --protocol ours --channels 0 --seeds 0:2 --value nan"),
+      "--value nan: expected a finite number");
   expect_error_after_progress(run_cli("analyze cheese-vector " + policy + " --seeds 0:2 --coeff inf"), "--coeff inf");
   expect_error_after_progress(run_cli("analyze channels " + policy + " --seeds 0:20 --top -1 --out " + dir),
                               "--top -1: expected at least 1");
