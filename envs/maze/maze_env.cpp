@@ -36,8 +36,12 @@ void declare_maze_keys(SpecSchema& schema) {
              "maze: skip levels whose maze is larger than this (odd, >= 3; 0 = no limit); kept levels are Procgen's");
   schema
       .add("env.observation", KeyType::kString, "grid",
-           "maze: grid = 3 x W x W (wall, cheese, mouse; row 0 = top), rgb = 3 x 64 x 64 in [0, 1]")
-      .choices = {"grid", "rgb"};
+           "maze: grid = 3 x W x W (wall, cheese, mouse; row 0 = top), rgb = 3 x 64 x 64 in [0, 1] (flat colours), "
+           "procgen_rgb = 3 x 64 x 64 in [0, 1] drawn as Procgen draws it (needs env.procgen_assets)")
+      .choices = {"grid", "rgb", "procgen_rgb"};
+  schema.add("env.procgen_assets", KeyType::kString, "",
+             "maze: the folder with Procgen's asset images (procgen/data/assets of a pip install of procgen), "
+             "for env.observation = procgen_rgb");
   schema
       .add("env.actions", KeyType::kString, "procgen",
            "maze: procgen = Procgen's 15 actions, compact = left, down, up, right, no-op")
@@ -57,7 +61,11 @@ MazeConfig MazeConfig::from_spec(const Spec& spec) {
     throw InputError("env.max_maze_size = " + std::to_string(max_size) + ": expected 0 or an odd size in [3, " +
                      std::to_string(c.world_size) + "]");
   c.max_maze_size = static_cast<int>(max_size);
-  c.observation = spec.get_string("env.observation") == "rgb" ? ObservationKind::kRgb : ObservationKind::kGrid;
+  const std::string observation = spec.get_string("env.observation");
+  c.observation = observation == "rgb"           ? ObservationKind::kRgb
+                  : observation == "procgen_rgb" ? ObservationKind::kProcgenRgb
+                                                 : ObservationKind::kGrid;
+  c.procgen_assets = spec.get_string("env.procgen_assets");
   c.actions = spec.get_string("env.actions") == "compact" ? ActionSet::kCompact : ActionSet::kProcgen;
   const int64_t max_steps = spec.get_int("env.max_episode_steps");
   if (max_steps < 0) throw InputError("env.max_episode_steps = " + std::to_string(max_steps) + ": expected >= 0");
@@ -68,12 +76,13 @@ MazeConfig MazeConfig::from_spec(const Spec& spec) {
 MazeEnv::MazeEnv(const MazeConfig& config, uint64_t seed) : config_(config), rng_(seed) {
   if (config_.observation == ObservationKind::kRgb)
     raster_ = std::make_shared<const MazeRaster>(config_.world_size, kRgbSize);
+  if (config_.observation == ObservationKind::kProcgenRgb) procgen_assets_ = load_procgen_assets(config_.procgen_assets);
   reset();
 }
 
 ObservationSpec MazeEnv::observation_spec() const {
   ObservationSpec spec;
-  const int64_t side = config_.observation == ObservationKind::kRgb ? kRgbSize : config_.world_size;
+  const int64_t side = config_.observation == ObservationKind::kGrid ? config_.world_size : kRgbSize;
   spec.shape = {3, side, side};
   return spec;
 }
@@ -111,9 +120,11 @@ void MazeEnv::reset() {
 }
 
 void MazeEnv::start_episode() {
-  mouse_ = MouseState{layout_.start, false};
+  // Procgen's mouse sprite faces left until the first rightward move (is_reflected starts false);
+  // the grid and flat rgb observations keep their own convention (facing right at the start).
+  mouse_ = MouseState{layout_.start, config_.observation == ObservationKind::kProcgenRgb};
   previous_position_ = mouse_.position;
-  previous_facing_left_ = false;
+  previous_facing_left_ = mouse_.facing_left;
   steps_ = 0;
   return_ = 0.0;
   reached_cheese_ = false;
@@ -184,6 +195,10 @@ StepResult MazeEnv::step(const Action& action) {
 }
 
 void MazeEnv::write_observation(float* out) const {
+  if (procgen_assets_) {
+    draw_procgen_observation(*procgen_assets_, layout_, mouse_, out);
+    return;
+  }
   if (raster_) {
     raster_->draw(layout_, mouse_, out);
     return;
@@ -200,6 +215,12 @@ void MazeEnv::write_observation(float* out) const {
 }
 
 void MazeEnv::update_observation(float* out) const {
+  if (procgen_assets_) {
+    // Walls drawn 0.02 cell larger, the cheese and the background lie under the mouse: redraw it all.
+    if (previous_position_ == mouse_.position && previous_facing_left_ == mouse_.facing_left) return;
+    draw_procgen_observation(*procgen_assets_, layout_, mouse_, out);
+    return;
+  }
   if (raster_) {
     if (previous_position_ == mouse_.position && previous_facing_left_ == mouse_.facing_left) return;
     const Cell cells[2] = {previous_position_, mouse_.position};

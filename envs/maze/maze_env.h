@@ -9,6 +9,7 @@
 #include "envs/env.h"
 #include "envs/maze/maze_generator.h"
 #include "envs/maze/maze_render.h"
+#include "envs/maze/procgen_render.h"
 
 namespace shardlab {
 class Spec;
@@ -17,7 +18,9 @@ class SpecSchema;
 
 namespace shardlab::maze {
 
-enum class ObservationKind { kGrid, kRgb };
+// grid: 3 x W x W planes; rgb: our flat-colour 64 x 64 picture; procgen_rgb: Procgen's own 64 x 64
+// frame (envs/maze/procgen_render.h), from the asset files in MazeConfig::procgen_assets.
+enum class ObservationKind { kGrid, kRgb, kProcgenRgb };
 enum class ActionSet { kProcgen, kCompact };
 
 // Procgen's 15 actions collapse onto these moves; the compact action set is this order.
@@ -38,6 +41,7 @@ struct MazeConfig {
   int64_t start_level = 0;  // levels are start_level + [0, num_levels)
   int max_maze_size = 0;    // > 0: levels with a larger maze are skipped (redrawn)
   ObservationKind observation = ObservationKind::kGrid;
+  std::string procgen_assets;  // Procgen's data/assets/ folder (procgen_rgb only)
   ActionSet actions = ActionSet::kProcgen;
   int max_episode_steps = kDefaultTimeLimit;
 
@@ -70,7 +74,10 @@ class MazeEnv : public Env {
   void set_layout(const MazeLayout& layout);
   void remove_cheese();
   void move_cheese(Cell cell);  // throws InputError unless the cell is free
-  void place_mouse(Cell cell);  // throws InputError unless the cell is free
+  // Throws InputError unless the cell is free. The mouse keeps the way it faces (as Procgen
+  // would draw an agent moved without stepping), so procgen_rgb frames of a placed mouse show it
+  // facing as it did before: left after a reset.
+  void place_mouse(Cell cell);
 
   const MazeConfig& config() const { return config_; }
   const MazeLayout& layout() const { return layout_; }
@@ -81,7 +88,8 @@ class MazeEnv : public Env {
   uint32_t draw_level_seed();
   MazeConfig config_;
   Rng rng_;
-  std::shared_ptr<const MazeRaster> raster_;  // rgb observations only
+  std::shared_ptr<const MazeRaster> raster_;             // rgb observations only
+  std::shared_ptr<const ProcgenAssets> procgen_assets_;  // procgen_rgb observations only
   MazeLayout layout_;
   MouseState mouse_;
   Cell previous_position_;

@@ -82,10 +82,14 @@ void kruskal(ProcgenRandom& rng, int maze_dim, std::vector<uint8_t>& maze_walls,
   }
 }
 
-// Draws 1-3 of a level reset: the background (unused for the layout), then the maze size.
-int draw_maze_dim(ProcgenRandom& rng, int world_size) {
-  rng.rand01();  // background offset
-  rng.randn(9);  // background image
+// Draws 1-3 of a level reset: the background's horizontal offset and its index in the maze's
+// list of 9 backgrounds (Procgen's game_reset), then the maze size.
+int draw_maze_dim(ProcgenRandom& rng, int world_size, float* background_offset = nullptr,
+                  int* background_index = nullptr) {
+  const float offset = rng.rand01();
+  const int index = rng.randn(kNumBackgrounds);
+  if (background_offset) *background_offset = offset;
+  if (background_index) *background_index = index;
   return rng.randn((world_size - 1) / 2) * 2 + 3;
 }
 
@@ -197,7 +201,7 @@ MazeLayout generate_maze(uint32_t level_seed, int world_size, const Placement& p
   MazeLayout layout;
   layout.level_seed = level_seed;
   layout.world_size = world_size;
-  layout.maze_dim = draw_maze_dim(rng, world_size);
+  layout.maze_dim = draw_maze_dim(rng, world_size, &layout.background_offset, &layout.background_index);
 
   std::vector<uint8_t> maze_walls;
   std::vector<int> free_cells;

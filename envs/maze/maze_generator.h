@@ -40,11 +40,19 @@ struct Cell {
   bool valid() const { return x >= 0; }
 };
 
+// Procgen's maze picks its background from this many images (topdown_backgrounds).
+constexpr int kNumBackgrounds = 9;
+
 // One level: the world's walls, the mouse's start and the cheese.
 struct MazeLayout {
   uint32_t level_seed = 0;
   int world_size = kHardWorld;
   int maze_dim = 3;
+  // The level's first two random draws: which background Procgen draws behind the maze (index
+  // into floortiles, backgrounddetailed1..8) and its horizontal offset in [0, 1). Only the
+  // procgen_rgb observation uses them; layouts built from rows keep 0 and 0.
+  int background_index = 0;
+  float background_offset = 0.0f;
   std::vector<uint8_t> walls;  // world_size^2, index y * world_size + x, 1 = wall
   Cell start;                  // the mouse's start cell (the maze's bottom-left)
   Cell cheese;                 // invalid (-1, -1) when the level has no cheese
