@@ -48,6 +48,7 @@ studies (each takes --help):
   steering-compare   per-maze cheese vector vs mean difference vs probe direction, same norm, several coefficients
   layer-sweep        the per-maze and mean-difference cheese vectors at every layer: which steers best
   pushes             each channel's push toward the cheese or the top-right path at the decision square
+  milestones         over a run's milestone checkpoints: when behaviour and cheese structure appear
 
 Mazes come from the run's own spec with env.placement=uniform unless --set says otherwise;
 mazes larger than the run's env.max_maze_size are left out, and every summary counts them
@@ -669,6 +670,8 @@ int analyze_pushes(const std::vector<std::string>& args) {
 
 }  // namespace
 
+int analyze_milestones(const std::vector<std::string>& args);  // cmd_analyze_milestones.cpp
+
 int cmd_analyze(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h") {
     std::cout << kUsage;
@@ -687,6 +690,7 @@ int cmd_analyze(const std::vector<std::string>& args) {
   if (study == "steering-compare") return analyze_steering_compare(rest);
   if (study == "layer-sweep") return analyze_layer_sweep(rest);
   if (study == "pushes") return analyze_pushes(rest);
+  if (study == "milestones") return analyze_milestones(rest);
   throw InputError("unknown study '" + study + "' (`shardlab analyze --help` lists them)");
 }
 
