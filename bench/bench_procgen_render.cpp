@@ -1,7 +1,7 @@
 // Observations per second of the maze's three observation kinds: grid, rgb (flat colours) and
 // procgen_rgb (Procgen's frame, drawn with Qt), one environment writing its whole observation, and a
 // vector environment stepping with random actions.
-// Run from the repository root: ./shardlab bench --benchmark_filter=Observation
+// Run from the repository root: ./shardlab bench --benchmark_filter=BM_Observation
 // procgen_rgb reads Procgen's assets from $SHARDLAB_PROCGEN_ASSETS, else ../shared/testdata/procgen_assets
 // (Kenney's packs, CC0; food icons by thekingphoenix, CC0; "Top-Down Backgrounds" by davis123, CC-BY 3.0).
 #include <benchmark/benchmark.h>
