@@ -16,6 +16,7 @@ constexpr const char* kUsage = R"(usage: shardlab COMMAND [ARGS]
 commands:
   demo                    the main job on built-in defaults (random-policy maze collection, mazes, inspect)
   maze show               print Procgen maze layouts (and draw them): maze show --seed S | --seeds A:B
+  maze frames             the observations of one level along a list of actions, as PNG files
   train SPEC              train a policy from an experiment spec (PPO or REINFORCE) into runs/<name>/
   eval RUN|CHECKPOINT     evaluate a trained policy (JSON: return, length, cheese and corner rates)
   eval --env E --policy P evaluate the random policy or the lunar lander's heuristic pilot (same JSON)
