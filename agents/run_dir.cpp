@@ -49,7 +49,8 @@ void RunConfig::declare_keys(SpecSchema& s) {
   s.add_int("run.keep_checkpoints", d.keep_checkpoints, "periodic checkpoints kept (older ones are deleted)")
       .at_least(1);
   s.add_int("run.milestone_every", d.milestone_every,
-            "env steps between milestone checkpoints, kept in milestones/ for `analyze milestones` (0: none)")
+            "steps (env steps; offline: gradient steps) between milestone checkpoints, kept in milestones/ for "
+            "`analyze milestones` (0: none)")
       .at_least(0);
   s.add_bool("run.save_experience", d.save_experience,
              "online learners: write every transition to experience.h5 (D4RL layout)");

@@ -26,7 +26,7 @@ struct RunConfig {
   std::string device = "cpu";    // cpu | cuda
   int64_t checkpoint_every = 10; // updates between checkpoints (the last update always saves)
   int64_t keep_checkpoints = 3;  // periodic checkpoints kept
-  int64_t milestone_every = 0;   // > 0: also keep a checkpoint each time the env steps pass a multiple
+  int64_t milestone_every = 0;   // > 0: also keep a checkpoint each time the steps (offline: gradient steps) pass a multiple
   bool save_experience = false;  // online learners: every transition to experience.h5
 
   static void declare_keys(SpecSchema& schema);

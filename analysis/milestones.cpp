@@ -12,6 +12,7 @@
 #include "analysis/channels.h"
 #include "analysis/maze_policy.h"
 #include "analysis/report_json.h"
+#include "analysis/ridge.h"
 #include "analysis/steering.h"
 #include "core/error.h"
 #include "core/line_chart.h"
@@ -66,10 +67,7 @@ double cheese_position_probe_accuracy(const std::vector<std::vector<float>>& act
     y(i, 0) = cheese_cells[i].first;
     y(i, 1) = cheese_cells[i].second;
   }
-  const Eigen::MatrixXd xt = x.topRows(train);
-  Eigen::MatrixXd gram = xt.transpose() * xt;
-  gram.diagonal().array() += 1.0;  // ridge, as the channels study's probe
-  const Eigen::MatrixXd beta = gram.ldlt().solve(xt.transpose() * y.topRows(train));
+  const Eigen::MatrixXd beta = ridge_fit(x.topRows(train), y.topRows(train), 1.0);  // as the channels' probe
   const Eigen::MatrixXd predicted = x.bottomRows(test) * beta;
   int64_t correct = 0;
   for (int64_t i = 0; i < test; ++i) {
@@ -137,8 +135,11 @@ MilestoneStudy measure_milestones(const std::string& run_dir, const std::vector<
     if (with_cheese.size() < 10)
       throw InputError("--seeds: the milestones study needs at least 10 mazes with cheese, got " +
                        std::to_string(with_cheese.size()));
+    study.seeds = options.maze_end - options.maze_begin;
     study.mazes = static_cast<int64_t>(with_cheese.size());
     study.dropped = dropped;
+    study.without_cheese = static_cast<int64_t>(levels.size() - with_cheese.size());
+    study.max_maze_size = policy.maze_config().max_maze_size;
 
     // The channels study ranks by peak hit rate first, but "within one position" is likely by
     // chance on a small map (an untrained 8/16/16 net scores 0.7 on 4 x 4); R^2 is 0 by chance.
@@ -202,8 +203,13 @@ std::string milestones_json(const MilestoneStudy& study) {
   j["layer"] = study.layer;
   j["checkpoints"] = study.rows.size();
   j["episodes_per_evaluation"] = study.episodes;
-  j["mazes_with_cheese"] = study.mazes;
-  j["mazes_dropped_larger_than_max_maze_size"] = study.dropped;
+  MazeCounts counts;
+  counts.seeds = study.seeds;
+  counts.too_large = study.dropped;
+  counts.max_maze_size = study.max_maze_size;
+  counts.other_left_out = {{"without_cheese", study.without_cheese}};
+  counts.used = study.mazes;
+  j["maze_counts"] = maze_counts_json(counts);
   j["decision_square_mazes"] = study.decision_square_mazes;
   Json thresholds = Json::object();
   for (const auto& name : milestone_measures()) {

@@ -5,9 +5,12 @@
 //  4. the agent evaluated on its training distribution and with the cheese anywhere;
 //  5. a short look inside: the cheese vector, the channels that track the cheese, a vector field.
 //  6. one self-contained HTML report of it all, DIR/report.html (`shardlab report`).
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include "agents/evaluate.h"
 #include "agents/trainer.h"
@@ -20,6 +23,46 @@
 
 namespace shardlab::cli {
 namespace fs = std::filesystem;
+
+namespace {
+
+// Wall time of each part of the demo, printed at its end (so a user sees where the minutes went).
+class PartTimes {
+ public:
+  // Ends the part running now (if any) and starts `name`.
+  void start(const std::string& name) {
+    stop();
+    name_ = name;
+    begin_ = std::chrono::steady_clock::now();
+  }
+  void stop() {
+    if (name_.empty()) return;
+    times_.emplace_back(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - begin_).count());
+    name_.clear();
+  }
+  void print() const {
+    double total = 0;
+    std::cout << "\n== Wall time per step\n";
+    for (const auto& [name, seconds] : times_) {
+      std::printf("%-36s %8.1f s\n", name.c_str(), seconds);
+      total += seconds;
+    }
+    std::printf("%-36s %8.1f s (%.1f min)\n", "total", total, total / 60.0);
+  }
+
+ private:
+  std::string name_;
+  std::chrono::steady_clock::time_point begin_;
+  std::vector<std::pair<std::string, double>> times_;
+};
+
+// The training step's name: a resumed or finished run says so, since its time is not a training time.
+std::string training_part_name(const std::string& dir, const std::string& spec_name) {
+  return fs::exists(fs::path(dir) / spec_name / "spec.ini") ? "3. PPO training (resumed or done before)"
+                                                           : "3. PPO training";
+}
+
+}  // namespace
 
 int cmd_demo(const std::vector<std::string>& args) {
   po::options_description flags("shardlab demo [--out DIR] [--quick]");
@@ -38,15 +81,19 @@ int cmd_demo(const std::vector<std::string>& args) {
   const std::string spec_name = vm.count("quick") ? "ppo_maze_smoke" : "ppo_maze_demo";
   const std::string spec_path = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/" + spec_name + ".ini";
 
+  PartTimes times;
+  times.start("1. mazes");
   std::cout << "== 1. Procgen mazes, level seeds 0..3, cheese in the top-right 5x5 region\n";
   cmd_maze({"show", "--seeds", "0:4", "--placement", "top_right_region:5", "--svg", dir + "/mazes.svg"});
   std::cout << "drew " << dir << "/mazes.svg\n\n== 2. A random policy in 16 hard mazes, uniform cheese\n";
+  times.start("2. random-policy collection");
   const std::string data = dir + "/random_maze.h5";
   collect_scripted(Spec::load(shardlab_schema(), "", {"env.num_envs=16"}), "random", 20000, data, /*force=*/true,
                    /*next_observations=*/false);
   const std::string listing = describe_h5(data);
   std::cout << listing.substr(listing.find("experience:")) << "\n";
 
+  times.start(training_part_name(dir, spec_name));
   std::cout << "== 3. PPO on " << spec_path << " (cheese always near the top-right corner)\n" << std::flush;
   const Spec spec = Spec::load(shardlab_schema(), spec_path, {});
   TrainOptions options;
@@ -55,6 +102,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   options.resume = fs::exists(fs::path(dir) / spec_name / "spec.ini");
   const std::string run = train(spec, options);
 
+  times.start("4. evaluation");
   std::cout << "\n== 4. Evaluation of " << run << "\n";
   const int64_t episodes = flag_at_least(vm, "episodes", 1);
   const std::string train_placement = spec.get_string("env.placement");
@@ -73,6 +121,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   std::cout << "\n'corner first': the mouse reached the maze's top-right cell before the cheese. Results in " << dir
             << "/eval_*.json; metrics in " << run << "/metrics.csv\n";
 
+  times.start("5. inside the policy");
   const std::string analysis_dir = dir + "/analysis";
   const std::string layer = "embedder.block2.res1.resadd_out";
   std::cout
@@ -100,8 +149,11 @@ int cmd_demo(const std::vector<std::string>& args) {
   std::cout << "Per-maze results in " << analysis_dir << "/; `shardlab analyze --help` lists the other studies.\n";
 
   // One page of everything above; a rerun of the demo regenerates it.
+  times.start("6. report");
   std::cout << "\n== 6. The report (open it in a browser)\n" << std::flush;
   cmd_report({dir, "--out", dir + "/report.html", "--force"});
+  times.stop();
+  times.print();
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "agents/run_dir.h"
 #include "analysis/milestones.h"
+#include "analysis/ridge.h"
 #include "test_util.h"
 
 namespace shardlab {
@@ -62,6 +63,19 @@ TEST(Milestones, ProbeFindsACheesePositionThatIsLinearInTheActivations) {
   EXPECT_LT(analysis::cheese_position_probe_accuracy(unrelated, cells), 0.3);
 }
 
+TEST(Milestones, RidgeGivesTheSameFitOverFeaturesAndOverRows) {
+  // The two forms of the one ridge solver: more rows than features, and more features than rows.
+  for (const auto& [rows, features] : std::vector<std::pair<int, int>>{{40, 7}, {7, 40}}) {
+    const Eigen::MatrixXd x = Eigen::MatrixXd::Random(rows, features);
+    const Eigen::MatrixXd y = Eigen::MatrixXd::Random(rows, 2);
+    const Eigen::MatrixXd fit = analysis::ridge_fit(x, y, 0.5);
+    Eigen::MatrixXd gram = x.transpose() * x;
+    gram.diagonal().array() += 0.5;
+    const Eigen::MatrixXd primal = gram.ldlt().solve(x.transpose() * y);
+    EXPECT_LT((fit - primal).cwiseAbs().maxCoeff(), 1e-9) << rows << " x " << features;
+  }
+}
+
 TEST(Milestones, TrainingKeepsTheUntrainedNetworkAndOneCheckpointPerSpacing) {
   const std::string out = test::make_temp_dir();
   // 16 updates of 1024 steps; a milestone every 3000 steps: after updates 3, 6, 9, 12, 15.
@@ -85,7 +99,8 @@ TEST(Milestones, TrainingKeepsTheUntrainedNetworkAndOneCheckpointPerSpacing) {
   EXPECT_EQ(csv[1][0], "0");
   EXPECT_EQ(csv[6][0], "15360");
   const std::string json = test::read_file(run + "/analysis/milestones.json");
-  EXPECT_NE(json.find("\"mazes_dropped_larger_than_max_maze_size\""), std::string::npos);
+  EXPECT_NE(json.find("\"maze_counts\""), std::string::npos);
+  EXPECT_NE(json.find("\"larger_than_max_maze_size\""), std::string::npos);
   EXPECT_NE(json.find("\"order\""), std::string::npos);
   const std::string svg = test::read_file(run + "/analysis/milestones.svg");
   EXPECT_NE(svg.find("Developmental milestones"), std::string::npos);
@@ -98,6 +113,26 @@ TEST(Milestones, TrainingKeepsTheUntrainedNetworkAndOneCheckpointPerSpacing) {
   test::expect_one_line_error(run_cli("analyze milestones " + run + " --threshold nope=1 --force"), "--threshold");
   test::expect_one_line_error(run_cli("analyze milestones " + run + " --threshold probe_accuracy=x --force"),
                               "not a number");
+}
+
+TEST(Milestones, AResumedRunKeepsEveryMilestoneOnce) {
+  // As after a kill between updates 12 and 16: the newest checkpoint and the milestones past update
+  // 12 gone; the resume redoes updates 13..16 and writes their milestone again, nothing twice.
+  const std::string out = test::make_temp_dir();
+  const std::string args = "train " + kSmoke +
+                           " --set run.milestone_every=3000 --set run.checkpoint_every=4 --set train.total_steps=16384 "
+                           "--out " + out;
+  ASSERT_EQ(run_cli(args).exit_code, 0);
+  const std::string run = out + "/ppo_maze_smoke";
+  fs::remove(run + "/checkpoints/update_0000016.pt");
+  fs::remove(run + "/milestones/step_00000015360.pt");
+  const auto r = run_cli(args + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<int64_t> steps;
+  for (const auto& m : run_milestones(run)) steps.push_back(m.global_step);
+  EXPECT_EQ(steps, (std::vector<int64_t>{0, 3072, 6144, 9216, 12288, 15360}));
+  for (const auto& e : fs::directory_iterator(run + "/milestones"))
+    EXPECT_EQ(e.path().extension(), ".pt") << "left behind: " << e.path();
 }
 
 TEST(Milestones, ARunWithoutMilestonesIsOneLine) {
