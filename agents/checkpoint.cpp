@@ -39,9 +39,6 @@ std::vector<double> to_vector(const at::Tensor& t) {
   return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
 }
 
-// The first line of a libtorch error, for a one-line message.
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 // Earlier checkpoints carry no hash: such a file is read once in a child process first.
 void probe_unhashed_archive(const std::string& path) {
   survive_libtorch_crash(

@@ -17,11 +17,10 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace shardlab {
 namespace {
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 // An environment variable as an integer in [min, max]; `fallback` when unset.
 int64_t env_int(const char* name, int64_t fallback, int64_t min, int64_t max) {

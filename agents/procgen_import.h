@@ -12,6 +12,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ struct ProcgenToolsWeights {
   std::string form;               // "model_state_dict", "state_dict" or "bare"
   std::vector<int64_t> channels;  // the IMPALA block widths, e.g. 64,128,128
   int64_t hidden = 0;             // the fc width (256 in every published model)
+  std::string sha256;             // of the file's bytes, as read and parsed
   std::map<std::string, at::Tensor> tensors;
 };
 
@@ -40,6 +42,9 @@ struct ProcgenImportOptions {
   std::string out;                     // the run folder to write
   bool force = false;                  // replace an earlier import at `out`
   std::vector<std::string> overrides;  // "key=value" after procgen_tools_spec (e.g. env.procgen_assets)
+  // Tests: called with each file's path once it is written into the new folder, before that folder
+  // replaces `out`; what it throws fails the import as a failed write would.
+  std::function<void(const std::string&)> after_file_written;
 };
 
 struct ProcgenImportResult {
@@ -54,7 +59,9 @@ struct ProcgenImportResult {
 // Reads and checks FILE, then writes the run folder `options.out`:
 //   spec.ini, run.json (with "imported_from": source path, its SHA-256, form, widths) and
 //   checkpoints/update_0000000.pt (the policy, agents/checkpoint.h's format)
-// that eval, render and analyze load as any run. Nothing is written unless every check passes:
+// that eval, render and analyze load as any run (env.procgen_assets stored as an absolute path).
+// The folder is built beside `out` (core/atomic_file.h's AtomicFolder) and moved into place
+// complete: a failure or a kill leaves `out` as it was. Nothing is written unless every check passes:
 // FileError names the first tensor that is missing, unexpected or of another shape; InputError an
 // existing `out` without `force` (with `force` only an earlier import, or an empty folder, is replaced).
 ProcgenImportResult import_procgen_tools(const std::string& path, const ProcgenImportOptions& options,

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -15,11 +14,15 @@ namespace shardlab {
 namespace fs = std::filesystem;
 namespace {
 
-std::string now_utc() {
-  const std::time_t t = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buffer;
+// What every run.json starts with: the version, the spec's seed/threads/device, then `facts`.
+nlohmann::ordered_json run_json_head(const Spec& spec, const nlohmann::json& facts) {
+  nlohmann::ordered_json j;
+  j["shardlab_version"] = SHARDLAB_VERSION;
+  j["seed"] = spec.get_int("run.seed");
+  j["threads"] = spec.get_int("run.threads");
+  j["device"] = spec.get_string("run.device");
+  for (const auto& [key, value] : facts.items()) j[key] = value;
+  return j;
 }
 
 bool is_checkpoint_name(const fs::path& p) {
@@ -98,12 +101,7 @@ RunDir RunDir::open(const std::string& root, const std::string& name, const Spec
 
 void RunDir::write_run_json(const nlohmann::json& facts, int64_t update) const {
   const std::string path = file("run.json");
-  nlohmann::ordered_json j;
-  j["shardlab_version"] = SHARDLAB_VERSION;
-  j["seed"] = spec_->get_int("run.seed");
-  j["threads"] = spec_->get_int("run.threads");
-  j["device"] = spec_->get_string("run.device");
-  for (const auto& [key, value] : facts.items()) j[key] = value;
+  nlohmann::ordered_json j = run_json_head(*spec_, facts);
   nlohmann::json history = nlohmann::json::array();
   if (resumed_ && fs::exists(path)) {
     try {
@@ -113,9 +111,16 @@ void RunDir::write_run_json(const nlohmann::json& facts, int64_t update) const {
       throw FileError(path + ": not readable JSON (" + std::string(e.what()) + "); move it away to resume");
     }
   }
-  history.push_back({{"event", resumed_ ? "resume" : "start"}, {"time", now_utc()}, {"update", update}});
+  history.push_back({{"event", resumed_ ? "resume" : "start"}, {"time", utc_timestamp()}, {"update", update}});
   j["history"] = history;
   write_text_file(path, j.dump(2) + "\n");
+}
+
+void RunDir::write_run_json_at(const std::string& folder, const Spec& spec, const nlohmann::json& facts,
+                               const std::string& event) {
+  nlohmann::ordered_json j = run_json_head(spec, facts);
+  j["history"] = nlohmann::json::array({{{"event", event}, {"time", utc_timestamp()}, {"update", 0}}});
+  write_text_file(folder + "/run.json", j.dump(2) + "\n");
 }
 
 std::string RunDir::checkpoint_path(int64_t update) const {

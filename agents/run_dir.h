@@ -49,6 +49,10 @@ class RunDir {
   // Writes run.json: `facts` (the learner's: algorithm, batch size, ...) with the version, the
   // spec's seed/threads/device and the history of starts and resumes, this one added at `update`.
   void write_run_json(const nlohmann::json& facts, int64_t update) const;
+  // The same run.json in `folder` for a run made without training (an import): a history of one
+  // `event` at update 0.
+  static void write_run_json_at(const std::string& folder, const Spec& spec, const nlohmann::json& facts,
+                                const std::string& event);
 
   std::string checkpoint_path(int64_t update) const;
   // The newest checkpoints/update_*.pt, if any.

@@ -24,18 +24,12 @@ std::vector<int64_t> parse_channels(const std::string& text) {
   return out;
 }
 
-std::string join_channels(const std::vector<int64_t>& channels) {
-  std::string out;
-  for (int64_t c : channels) out += (out.empty() ? "" : ",") + std::to_string(c);
-  return out;
-}
-
 }  // namespace
 
 void NetworkConfig::declare_keys(SpecSchema& s) {
   const NetworkConfig d;
   s.add_string("agent.torso", d.torso, "network torso: impala (ResNet, image-like obs) or mlp", {"impala", "mlp"});
-  s.add_string("agent.channels", join_channels(d.channels),
+  s.add_string("agent.channels", join(d.channels),
                "IMPALA block widths (64,128,128 is the published maze model)")
       .check = [](const std::string& v) { parse_channels(v); };
   s.add_int("agent.hidden", d.hidden, "width of the IMPALA fc layer / of each MLP layer").at_least(1);

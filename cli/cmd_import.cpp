@@ -6,6 +6,7 @@
 #include "agents/procgen_import.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "experiments/schema.h"
 
 namespace shardlab::cli {
@@ -42,9 +43,7 @@ int cmd_import(const std::vector<std::string>& args) {
   const auto start = std::chrono::steady_clock::now();
   const ProcgenImportResult r = import_procgen_tools(vm["file"].as<std::string>(), options, shardlab_schema());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::string widths;
-  for (int64_t c : r.channels) widths += (widths.empty() ? "" : ",") + std::to_string(c);
-  std::cout << "imported " << r.parameters << " parameters (" << r.form << ", widths " << widths << ", hidden "
+  std::cout << "imported " << r.parameters << " parameters (" << r.form << ", widths " << join(r.channels) << ", hidden "
             << r.hidden << ", sha256 " << r.sha256.substr(0, 16) << "...) into " << r.checkpoint << " in " << seconds
             << " s\n";
   return 0;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include "core/error.h"
 
@@ -63,8 +64,16 @@ void remove_stale_temporaries(const std::string& path) {
     if (pid <= 0 || end == name.c_str() + prefix.size() || (*end != '\0' && *end != '.')) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
     const std::string stale = path.find('/') == std::string::npos ? name : (folder == "/" ? "" : folder) + "/" + name;
-    if (::unlink(stale.c_str()) == 0)
-      std::fprintf(stderr, "shardlab: removed %s, left by process %ld that is gone\n", stale.c_str(), pid);
+    struct stat s;
+    if (::lstat(stale.c_str(), &s) != 0) continue;
+    bool removed = false;
+    if (S_ISDIR(s.st_mode)) {  // an AtomicFolder's
+      std::error_code error;
+      removed = std::filesystem::remove_all(stale, error) != static_cast<std::uintmax_t>(-1) && !error;
+    } else {
+      removed = ::unlink(stale.c_str()) == 0;
+    }
+    if (removed) std::fprintf(stderr, "shardlab: removed %s, left by process %ld that is gone\n", stale.c_str(), pid);
   }
   ::closedir(dir);
 }
@@ -159,6 +168,78 @@ void AtomicFile::commit(bool replace) {
   }
   done_ = true;
   untrack(temporary_.c_str());
+  sync_path(folder_of(path_), O_RDONLY | O_DIRECTORY);
+}
+
+namespace {
+
+std::string without_trailing_slashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+// A name next to `base` that nothing holds yet: base, base.1, base.2, ...
+std::string free_name(const std::string& base) {
+  std::string name = base;
+  for (int attempt = 1; exists(name); ++attempt) name = base + "." + std::to_string(attempt);
+  return name;
+}
+
+void remove_tree(const std::string& path) {
+  std::error_code error;
+  std::filesystem::remove_all(path, error);
+}
+
+}  // namespace
+
+AtomicFolder::AtomicFolder(std::string path) : path_(without_trailing_slashes(std::move(path))) {
+  const std::string folder = folder_of(path_);
+  struct stat s;
+  if (::stat(folder.c_str(), &s) != 0 || !S_ISDIR(s.st_mode))
+    throw InputError(path_ + ": folder '" + folder + "' does not exist");
+  if (::lstat(path_.c_str(), &s) == 0 && !S_ISDIR(s.st_mode))
+    throw InputError(path_ + " exists and is not a folder");
+  remove_stale_temporaries(path_);
+  temporary_ = free_name(path_ + ".tmp." + std::to_string(::getpid()));
+  if (::mkdir(temporary_.c_str(), 0777) != 0)
+    throw FileError(path_ + ": cannot create " + temporary_ + ": " + std::strerror(errno));
+}
+
+AtomicFolder::~AtomicFolder() {
+  if (!done_) remove_tree(temporary_);
+}
+
+void AtomicFolder::commit() {
+  if (done_) throw Error(path_ + ": AtomicFolder committed twice");
+  done_ = true;  // from here the temporary is either in place or removed
+  sync_path(temporary_, O_RDONLY | O_DIRECTORY);
+  auto fail = [&](const std::string& what) {
+    const std::string reason = std::strerror(errno);
+    remove_tree(temporary_);
+    throw FileError(path_ + ": cannot move " + temporary_ + " into place (" + what + "): " + reason);
+  };
+  struct stat s;
+  if (::lstat(path_.c_str(), &s) != 0) {
+    if (::rename(temporary_.c_str(), path_.c_str()) != 0) fail("rename");
+  } else if (!S_ISDIR(s.st_mode)) {
+    remove_tree(temporary_);
+    throw InputError(path_ + " exists and is not a folder");
+  } else if (::renameat2(AT_FDCWD, temporary_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) == 0) {
+    remove_tree(temporary_);  // now the earlier folder
+  } else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) {
+    // No exchange on this filesystem: the earlier folder is set aside until the new one is in.
+    const std::string old = free_name(path_ + ".old." + std::to_string(::getpid()));
+    if (::rename(path_.c_str(), old.c_str()) != 0) fail("set the earlier folder aside");
+    if (::rename(temporary_.c_str(), path_.c_str()) != 0) {
+      const int saved = errno;
+      ::rename(old.c_str(), path_.c_str());
+      errno = saved;
+      fail("rename");
+    }
+    remove_tree(old);
+  } else {
+    fail("exchange");
+  }
   sync_path(folder_of(path_), O_RDONLY | O_DIRECTORY);
 }
 

@@ -46,6 +46,36 @@ class AtomicFile {
   bool done_ = false;
 };
 
+// A folder written whole, the same way: built under `<path>.tmp.<pid>[.<n>]` next to `path`, then
+// moved into place complete. An earlier folder at `path` is swapped out in one step
+// (renameat2's RENAME_EXCHANGE) and removed only afterwards; where the filesystem cannot exchange,
+// it is renamed to `<path>.old.<pid>`, the new one renamed in, then the old one removed. A reader
+// sees the old folder or the new one, never a mix. Temporary folders left by a kill (any signal:
+// a handler cannot remove a tree safely) are removed by the next AtomicFolder or AtomicFile for
+// the same path, once their process is gone.
+class AtomicFolder {
+ public:
+  // Creates the temporary folder; InputError if the parent folder does not exist or `path` is
+  // something other than a folder.
+  explicit AtomicFolder(std::string path);
+  AtomicFolder(const AtomicFolder&) = delete;
+  AtomicFolder& operator=(const AtomicFolder&) = delete;
+  // Without commit(): removes the temporary folder and all in it; `path` is left as it was.
+  ~AtomicFolder();
+
+  const std::string& path() const { return path_; }
+  // Where the caller builds the folder's contents.
+  const std::string& temporary_path() const { return temporary_; }
+
+  // Moves the temporary folder onto path(), replacing a folder there (never anything else).
+  void commit();
+
+ private:
+  std::string path_;
+  std::string temporary_;
+  bool done_ = false;
+};
+
 // The bytes of `contents` as the file `path`, through AtomicFile. FileError on failure.
 void write_file_atomically(const std::string& path, const std::string& contents, bool replace = true);
 

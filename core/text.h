@@ -24,5 +24,13 @@ bool ends_with(const std::string& text, const std::string& tail);
 // The pieces of `text` between separators, empty ones included ("a,,b" -> a, "", b).
 std::vector<std::string> split(const std::string& text, char separator);
 
+// `values` in base 10 between separators: {64, 128, 128} -> "64,128,128" (how spec lists read).
+std::string join(const std::vector<int64_t>& values, const std::string& separator = ",");
+
+// The text before the first line break: a library's error (libtorch's carry a backtrace) as one line.
+std::string first_line(const std::string& text);
+
+// The current time in UTC as ISO 8601 text, "2024-05-01T12:00:00Z" (run.json's history).
+std::string utc_timestamp();
 
 }  // namespace shardlab

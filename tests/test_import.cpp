@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -181,6 +182,81 @@ TEST(ProcgenImport, ExistingOutNeedsForceAndForceReplacesOnlyAnImport) {
                                             "/other/notes.txt" + import_set_flags()),
                               "not a folder");
   EXPECT_EQ(test::read_file(dir + "/other/notes.txt"), "mine\n");
+}
+
+// Every file under `dir` by its path relative to `dir`, with its bytes.
+std::map<std::string, std::string> folder_contents(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = test::read_file(e.path().string());
+  return out;
+}
+
+std::vector<std::string> names_beside(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ProcgenImport, ForceThatFailsPartWayLeavesTheEarlierImportAsItWas) {
+  const std::string dir = python_files("--channels 4,8,8 --frames 0 --forms wrapped,bare");
+  const std::string out = dir + "/runs/run";
+  fs::create_directories(dir + "/runs");
+  import_file(dir + "/wrapped.pth", out);
+  const auto before = folder_contents(out);
+  ASSERT_EQ(before.size(), 3u);  // the checkpoint, spec.ini, run.json
+  // The new import fails after each file it writes in turn: the new checkpoint is never seen
+  // under the old spec, and nothing of the attempt is left beside the run.
+  for (const std::string fail_after : {"update_0000000.pt", "spec.ini", "run.json"}) {
+    SCOPED_TRACE(fail_after);
+    ProcgenImportOptions options;
+    options.out = out;
+    options.force = true;
+    options.overrides = import_sets();
+    std::vector<std::string> seen;
+    options.after_file_written = [&](const std::string& file) {
+      seen.push_back(file);
+      EXPECT_EQ(file.rfind(out + ".tmp.", 0), 0u) << file;  // written beside the run, not in it
+      if (ends_with(file, fail_after)) throw FileError(file + ": disk full (test)");
+    };
+    EXPECT_THROW(import_procgen_tools(dir + "/bare.pth", options, shardlab_schema()), FileError);
+    EXPECT_FALSE(seen.empty());
+    EXPECT_EQ(folder_contents(out), before);
+    EXPECT_EQ(names_beside(dir + "/runs"), std::vector<std::string>{"run"});
+  }
+  // Temporary folders a killed import left are removed by the next import once their process is
+  // gone (pid 2^22 + 1 is above Linux's pid_max, so never alive); the import then replaces the run.
+  const std::string stale = out + ".tmp.4194305";
+  fs::create_directories(stale + "/checkpoints");
+  std::ofstream(stale + "/spec.ini") << "[env]\n";
+  ProcgenImportOptions options;
+  options.out = out;
+  options.force = true;
+  options.overrides = import_sets();
+  import_procgen_tools(dir + "/bare.pth", options, shardlab_schema());
+  EXPECT_EQ(names_beside(dir + "/runs"), std::vector<std::string>{"run"});
+  EXPECT_EQ(nlohmann::json::parse(test::read_file(out + "/run.json"))["imported_from"]["form"], "bare");
+  EXPECT_EQ(folder_contents(out).size(), 3u);
+}
+
+TEST(ProcgenImport, AssetsAreStoredAbsoluteAndEvalRunsFromAnotherFolder) {
+  const std::string dir = python_files("--channels 4,8,8 --frames 0 --forms wrapped");
+  // The assets given relative to the working directory at import time.
+  fs::create_directories(dir + "/work");
+  fs::copy(test::shared_dir() + "/testdata/procgen_assets", dir + "/work/assets", fs::copy_options::recursive);
+  auto r = test::run_shell("cd " + dir + "/work && " + SHARDLAB_CLI + " import procgen-tools ../wrapped.pth --out ../run" +
+                           " --set env.procgen_assets=assets");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Spec spec = Spec::from_text(shardlab_schema(), test::read_file(dir + "/run/spec.ini"), "spec.ini", {});
+  const std::string assets = spec.get_string("env.procgen_assets");
+  EXPECT_TRUE(fs::path(assets).is_absolute()) << assets;
+  EXPECT_TRUE(fs::equivalent(assets, dir + "/work/assets")) << assets;
+  // Nothing else is made absolute: the run's name is still the folder's.
+  EXPECT_EQ(spec.get_string("run.name"), "run");
+  fs::create_directories(dir + "/elsewhere");
+  r = test::run_shell("cd " + dir + "/elsewhere && " + SHARDLAB_CLI + " eval ../run --episodes 2 --set env.num_envs=2 --out e.json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST(ProcgenImport, ImportedRunIsEvaluatedRenderedAndAnalysed) {
