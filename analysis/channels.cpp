@@ -116,11 +116,6 @@ double vector_field_change_percent(const at::Tensor& original, const at::Tensor&
   return 100.0 * moves.norm().item<double>() / static_cast<double>(cells) / 2.0;
 }
 
-namespace {
-
-// A source for the reference's resampling: a random other level of a size the policy studies, the
-// cheese moved onto `cheese_cell` if given (redrawn where that cell is a wall there), the mouse on
-// a random free cell but the cheese's.
 MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell,
                            std::mt19937_64& rng) {
   std::uniform_int_distribution<uint32_t> any_seed(0, 2147483646u);
@@ -142,12 +137,11 @@ MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const
   throw InputError("resample: no source level found for maze " + std::to_string(target_seed));
 }
 
-}  // namespace
-
 std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, const std::string& layer,
                                                       const std::vector<int64_t>& channels,
                                                       const std::vector<MazeLayout>& levels, int random_sets,
-                                                      uint64_t seed, Protocol protocol, int64_t* mazes_used) {
+                                                      uint64_t seed, Protocol protocol, int64_t* mazes_used,
+                                                      int64_t max_batch) {
   policy.check_channels(layer, channels);
   const auto shape = policy.layer_shape(layer);
   if (channels.empty() || static_cast<int64_t>(channels.size()) >= shape[0])
@@ -190,8 +184,8 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
       }
     }
     if (studied.empty()) throw InputError("--seeds: no pair of mazes shares a free cheese cell; use more seeds");
-    const at::Tensor same_acts = policy.activations(at_start(same), layer);
-    const at::Tensor other_acts = policy.activations(at_start(other), layer);
+    const at::Tensor same_acts = policy.activations(at_start(same), layer, max_batch);
+    const at::Tensor other_acts = policy.activations(at_start(other), layer, max_batch);
     same_values.assign(1 + random.size(), same_acts);
     other_values.assign(1 + random.size(), other_acts);
   } else {
@@ -207,7 +201,7 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
         for (const auto& target : studied)
           for (size_t k = 0; k < sets[si].size(); ++k)
             sources.push_back(reference_source(policy, target.level_seed, same_cheese ? &target.cheese : nullptr, rng));
-        const at::Tensor acts = policy.activations(sources, layer);  // (mazes * k, C, H, W)
+        const at::Tensor acts = policy.activations(sources, layer, max_batch);  // (mazes * k, C, H, W)
         at::Tensor values =
             torch::zeros({static_cast<int64_t>(studied.size()), shape[0], shape[1], shape[2]}, acts.options());
         for (size_t m = 0; m < studied.size(); ++m)
@@ -221,7 +215,8 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
   }
   if (mazes_used) *mazes_used = static_cast<int64_t>(studied.size());
 
-  const at::Tensor mean_acts = policy.activations(at_start(studied), layer).mean(0);
+  const at::Tensor mean_acts = policy.activations(at_start(studied), layer, max_batch).mean(0);
+  const at::Tensor zeros = torch::zeros_like(mean_acts);
   // The cells: the vector field's (no arrow on the cheese) for the reference, every free cell for ours.
   std::vector<int64_t> maze_of;
   std::vector<MazeInput> inputs;
@@ -231,23 +226,54 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
         inputs.push_back({studied[m], c});
         maze_of.push_back(static_cast<int64_t>(m));
       }
-  const at::Tensor obs = policy.observations(inputs);
-  const at::Tensor plain = policy.forward(obs).probs;
-  const at::Tensor index = torch::tensor(maze_of, torch::kInt64);
 
-  // Replaces `set`'s channels of each input with `values` (per maze or, if 3-d, for all); returns
-  // the mean total variation and the reference's percent (mean over mazes).
-  const auto change_of = [&](const std::vector<int64_t>& set, const at::Tensor& values) {
-    const at::Tensor ch = torch::tensor(set, torch::kInt64);
-    const at::Tensor per_input = values.dim() == 4 ? values.index_select(0, index) : values.unsqueeze(0);
-    ActivationTaps taps;
-    taps.add_patch(layer, [ch, per_input](const at::Tensor& x) {
-      at::Tensor y = x.clone();
-      const at::Tensor source = per_input.size(0) == 1 ? per_input.expand_as(x) : per_input;
-      y.index_copy_(1, ch, source.index_select(1, ch).to(x.dtype()));
-      return y;
-    });
-    const at::Tensor patched = policy.forward(obs, &taps).probs;
+  // Every (intervention, channel set) pair: the chosen channels first, then the random sets.
+  const std::vector<std::string> interventions = {"zero", "mean", "resample_same_cheese", "resample_other_cheese"};
+  struct Condition {
+    std::vector<int64_t> set;
+    at::Tensor values;  // (mazes, C, H, W) per maze, or (C, H, W) for every input
+  };
+  std::vector<Condition> conditions;
+  for (const auto& name : interventions)
+    for (size_t s = 0; s <= random.size(); ++s) {
+      const std::vector<int64_t>& set = s == 0 ? channels : random[s - 1];
+      if (name == "zero") conditions.push_back({set, zeros});
+      if (name == "mean") conditions.push_back({set, mean_acts});
+      if (name == "resample_same_cheese") conditions.push_back({set, same_values[s]});
+      if (name == "resample_other_cheese") conditions.push_back({set, other_values[s]});
+    }
+
+  // The plain policy and every condition's patched policy on every input, in chunks: the patch
+  // replaces the set's channels of batch element b with its maze's values (input begin + b).
+  Progress progress("resample");
+  const int64_t total = static_cast<int64_t>(inputs.size());
+  const std::vector<at::Tensor> probs = policy.in_chunks(
+      inputs,
+      [&](const at::Tensor& obs, int64_t begin, int64_t end) {
+        progress.update(begin, total, "inputs, every condition");
+        const at::Tensor index = torch::tensor(std::vector<int64_t>(maze_of.begin() + begin, maze_of.begin() + end),
+                                               torch::kInt64);
+        std::vector<at::Tensor> out = {policy.forward(obs).probs};
+        for (const Condition& c : conditions) {
+          const at::Tensor ch = torch::tensor(c.set, torch::kInt64);
+          const at::Tensor per_input = c.values.dim() == 4 ? c.values.index_select(0, index) : c.values.unsqueeze(0);
+          ActivationTaps taps;
+          taps.add_patch(layer, [ch, per_input](const at::Tensor& x) {
+            at::Tensor y = x.clone();
+            const at::Tensor source = per_input.size(0) == 1 ? per_input.expand_as(x) : per_input;
+            y.index_copy_(1, ch, source.index_select(1, ch).to(x.dtype()));
+            return y;
+          });
+          out.push_back(policy.forward(obs, &taps).probs);
+        }
+        return out;
+      },
+      max_batch);
+  progress.settle(total, total, "inputs, every condition");
+  const at::Tensor& plain = probs[0];
+
+  // The mean total variation and the reference's percent (mean over mazes) of one condition.
+  const auto change_of = [&](const at::Tensor& patched) {
     double percent = 0;
     int64_t begin = 0;
     for (size_t m = 0; m < studied.size(); ++m) {
@@ -258,30 +284,19 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
     }
     return std::make_pair(mean_tv(patched, plain), percent / static_cast<double>(studied.size()));
   };
-  const at::Tensor zeros = torch::zeros_like(mean_acts);
 
   std::vector<InterventionResult> out;
-  const auto values_for = [&](const std::string& name, size_t set_index) -> at::Tensor {
-    if (name == "zero") return zeros;
-    if (name == "mean") return mean_acts;
-    return name == "resample_same_cheese" ? same_values[set_index] : other_values[set_index];
-  };
-  const std::vector<std::string> interventions = {"zero", "mean", "resample_same_cheese", "resample_other_cheese"};
-  Progress progress("resample");
-  const int64_t total = static_cast<int64_t>(interventions.size() * (1 + random.size()));
-  int64_t done = 0;
+  size_t next = 1;  // probs[next]: the next condition's
   for (const auto& name : interventions) {
     InterventionResult r;
     r.intervention = name;
-    std::tie(r.tv_channels, r.percent_channels) = change_of(channels, values_for(name, 0));
+    std::tie(r.tv_channels, r.percent_channels) = change_of(probs[next++]);
     double tv_sum = 0, percent_sum = 0;
     for (size_t s = 0; s < random.size(); ++s) {
-      progress.update(++done, total, "patched forward passes");
-      const auto [tv, percent] = change_of(random[s], values_for(name, 1 + s));
+      const auto [tv, percent] = change_of(probs[next++]);
       tv_sum += tv;
       percent_sum += percent;
     }
-    ++done;
     r.tv_random = random.empty() ? std::nan("") : tv_sum / static_cast<double>(random.size());
     r.percent_random = random.empty() ? std::nan("") : percent_sum / static_cast<double>(random.size());
     out.push_back(r);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,13 @@ struct InterventionResult {
   double percent_channels = 0, percent_random = 0;
 };
 
+// A source for the reference's resampling of maze `target_seed`: a random other level (any seed
+// but the target's, of a size the policy studies) with the cheese moved onto `cheese_cell` if given
+// ("same"; redrawn where that cell is a wall or the start there) or left where it is ("other"),
+// the mouse on a random free cell but the cheese's.
+MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell,
+                           std::mt19937_64& rng);
+
 // Interventions on `channels` of `layer`, each against `random_sets` random sets of the same size
 // drawn from the other channels with `seed`.
 // - Protocol::kReference (cheese_scrubbing.ipynb, patch_utils.get_random_patch): each channel of
@@ -60,11 +68,12 @@ struct InterventionResult {
 //   the cells are the vector field's (every free cell but the cheese's).
 // - Protocol::kOurs: maze m takes maze m+1's activations (mouse at the start), with the cheese
 //   moved onto m's cheese cell (same) or as it is (other); the cells are every free cell.
-// `mazes_used` (may be null) receives how many mazes the numbers come from.
+// `mazes_used` (may be null) receives how many mazes the numbers come from. Inputs run
+// `max_batch` at a time (MazePolicy::in_chunks).
 std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, const std::string& layer,
                                                       const std::vector<int64_t>& channels,
                                                       const std::vector<MazeLayout>& levels, int random_sets,
                                                       uint64_t seed, Protocol protocol = Protocol::kOurs,
-                                                      int64_t* mazes_used = nullptr);
+                                                      int64_t* mazes_used = nullptr, int64_t max_batch = kMaxBatch);
 
 }  // namespace shardlab::analysis

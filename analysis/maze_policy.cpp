@@ -104,12 +104,41 @@ MoveProbabilities MazePolicy::forward(const std::vector<MazeInput>& inputs, Acti
   return forward(observations(inputs), taps);
 }
 
-at::Tensor MazePolicy::activations(const std::vector<MazeInput>& inputs, const std::string& layer) const {
+std::vector<at::Tensor> MazePolicy::in_chunks(const std::vector<MazeInput>& inputs, const ChunkPasses& passes,
+                                              int64_t max_batch) const {
+  if (max_batch < 1) throw std::logic_error("MazePolicy::in_chunks: max_batch must be positive");
+  const int64_t n = static_cast<int64_t>(inputs.size());
+  std::vector<std::vector<at::Tensor>> parts;
+  int64_t begin = 0;
+  do {  // at least once: no inputs make one empty pass, as a single forward pass would
+    const int64_t end = std::min(n, begin + max_batch);
+    const std::vector<MazeInput> chunk(inputs.begin() + begin, inputs.begin() + end);
+    std::vector<at::Tensor> quantities = passes(observations(chunk), begin, end);
+    if (begin == 0) parts.resize(quantities.size());
+    if (quantities.size() != parts.size())
+      throw std::logic_error("MazePolicy::in_chunks: a chunk returned a different number of quantities");
+    for (size_t q = 0; q < quantities.size(); ++q) parts[q].push_back(std::move(quantities[q]));
+    begin = end;
+  } while (begin < n);
+  std::vector<at::Tensor> out;
+  for (const auto& p : parts) out.push_back(p.size() == 1 ? p.front() : torch::cat(p));
+  return out;
+}
+
+at::Tensor MazePolicy::activations(const std::vector<MazeInput>& inputs, const std::string& layer,
+                                   int64_t max_batch) const {
   layer_shape(layer);  // checks the name
-  ActivationTaps taps;
-  taps.record(layer);
-  forward(inputs, &taps);
-  return taps.recorded().at(layer).contiguous();
+  return in_chunks(
+             inputs,
+             [&](const at::Tensor& obs, int64_t, int64_t) {
+               ActivationTaps taps;
+               taps.record(layer);
+               forward(obs, &taps);
+               return std::vector<at::Tensor>{taps.recorded().at(layer).contiguous()};
+             },
+             max_batch)
+      .front()
+      .contiguous();
 }
 
 std::pair<int64_t, int64_t> MazePolicy::activation_position(const std::string& layer, Cell cell) const {

@@ -6,6 +6,7 @@
 
 #include <ATen/Tensor.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -32,6 +33,17 @@ struct MoveProbabilities {
   at::Tensor probs;
   at::Tensor value;
 };
+
+// Inputs per forward pass where a study runs many (every cell of every maze, every target's
+// path): bounds memory on big networks. An imported 64/128/128 network's block1 output is ~1 MB
+// per 64x64 procgen_rgb input, so 10^4 inputs in one pass would take tens of GB.
+constexpr int64_t kMaxBatch = 256;
+
+// What a study runs on one chunk [begin, end) of its inputs, given the chunk's observations: one
+// (end - begin, ...) tensor per quantity. A patch that reads per-input data must read elements
+// [begin, end) of it: batch element b of the chunk is input begin + b.
+using ChunkPasses =
+    std::function<std::vector<at::Tensor>(const at::Tensor& observations, int64_t begin, int64_t end)>;
 
 // The compact move (maze::kLeft, ...) that steps from `from` to the neighbouring cell `to`.
 int move_between(Cell from, Cell to);
@@ -70,8 +82,14 @@ class MazePolicy {
   // the network's own parameters are not changed.
   MoveProbabilities forward_with_grad(const at::Tensor& observations, ActivationTaps* taps) const;
   MoveProbabilities forward(const std::vector<MazeInput>& inputs, ActivationTaps* taps = nullptr) const;
-  // The activations of `layer` for these inputs (batch, ...), with `taps`' patches applied upstream.
-  at::Tensor activations(const std::vector<MazeInput>& inputs, const std::string& layer) const;
+  // Runs `passes` on consecutive chunks of at most `max_batch` inputs (observations built per
+  // chunk) and concatenates each quantity over the chunks: the numbers of one pass over every
+  // input, in memory bounded by one chunk.
+  std::vector<at::Tensor> in_chunks(const std::vector<MazeInput>& inputs, const ChunkPasses& passes,
+                                    int64_t max_batch = kMaxBatch) const;
+  // The activations of `layer` for these inputs (batch, ...), `max_batch` inputs per forward pass.
+  at::Tensor activations(const std::vector<MazeInput>& inputs, const std::string& layer,
+                         int64_t max_batch = kMaxBatch) const;
 
   // The activation position (row, column) that covers a world cell in a spatial layer
   // (analysis::activation_position).

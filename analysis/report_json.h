@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,25 +30,33 @@ inline std::string dump(const Json& j) {
 }
 
 // How many mazes a study used and why the others were left out; every study's summary carries it
-// as "maze_counts" (the published sets use every maze size, ours may not).
+// as "maze_counts" (the published sets use every maze size, ours may not). The counts add up:
+// used = seeds - too_large - every count in other_left_out.
 struct MazeCounts {
   int64_t seeds = 0;      // level seeds asked for
   int64_t too_large = 0;  // left out: larger than the run's env.max_maze_size
   int64_t max_maze_size = 0;
-  int64_t no_decision_square = 0;  // of the rest, mazes without a decision square
-  int64_t used = 0;                // mazes the study's numbers come from
-  // Further reasons a study left mazes out, e.g. {"cheese_in_top_right_5x5", 120}.
+  int64_t used = 0;  // mazes the study's numbers come from
+  // Why the study left other mazes out, only the reasons it applies, e.g.
+  // {"without_decision_square", 31} for a study that needs one, {"cheese_in_top_right_5x5", 120}.
   std::vector<std::pair<std::string, int64_t>> other_left_out;
 };
 
+// Counts that do not add up are a bug in the study, not bad input: std::logic_error.
 inline Json maze_counts_json(const MazeCounts& c) {
   Json j;
   j["seeds"] = c.seeds;
   j["larger_than_max_maze_size"] = c.too_large;
   j["max_maze_size"] = c.max_maze_size;
-  j["without_decision_square"] = c.no_decision_square;
-  for (const auto& [why, count] : c.other_left_out) j[why] = count;
+  int64_t rest = c.seeds - c.too_large;
+  for (const auto& [why, count] : c.other_left_out) {
+    j[why] = count;
+    rest -= count;
+  }
   j["used"] = c.used;
+  if (rest != c.used)
+    throw std::logic_error("maze_counts do not add up: " + j.dump() + " leaves " + std::to_string(rest) +
+                           " mazes, not 'used'");
   return j;
 }
 

@@ -74,14 +74,14 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
   return rows;
 }
 
-namespace {
-
-// Sets `channels` to `value` at a per-input position (h[b], w[b]).
 ActivationPatch set_channels_at_each(const std::vector<int64_t>& channels, std::vector<int64_t> h,
                                      std::vector<int64_t> w, double value) {
   return [channels, h = std::move(h), w = std::move(w), value](const at::Tensor& x) {
-    at::Tensor y = x.clone();
     const int64_t batch = x.size(0);
+    if (static_cast<int64_t>(h.size()) != batch || static_cast<int64_t>(w.size()) != batch)
+      throw std::logic_error("set_channels_at_each: " + std::to_string(h.size()) + " positions for a batch of " +
+                             std::to_string(batch) + " (a chunk must pass its own slice)");
+    at::Tensor y = x.clone();
     for (const int64_t ch : channels) {
       const at::Tensor b = torch::arange(batch, torch::kInt64);
       const at::Tensor c = torch::full({batch}, ch, torch::kInt64);
@@ -92,11 +92,28 @@ ActivationPatch set_channels_at_each(const std::vector<int64_t>& channels, std::
   };
 }
 
-}  // namespace
+ReferenceRetargetInputs reference_retarget_inputs(const MazePolicy& policy, const std::string& layer,
+                                                  const MazeLayout& l, const std::vector<Cell>& targets) {
+  ReferenceRetargetInputs in;
+  for (const Cell target : targets) {
+    in.paths.push_back(maze::shortest_path(l, l.start, target));
+    MazeLayout with_cheese = l;
+    with_cheese.cheese = target;
+    const auto [th, tw] = policy.activation_position(layer, target);
+    for (size_t i = 0; i + 1 < in.paths.back().size(); ++i) {
+      in.plain.push_back({l, in.paths.back()[i]});
+      in.cheese.push_back({with_cheese, in.paths.back()[i]});
+      in.h.push_back(th);
+      in.w.push_back(tw);
+    }
+  }
+  return in;
+}
 
 std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& policy, const std::string& layer,
                                                             const RetargetConditions& k,
-                                                            const std::vector<MazeLayout>& levels, int max_targets) {
+                                                            const std::vector<MazeLayout>& levels, int max_targets,
+                                                            int64_t max_batch) {
   policy.check_channels(layer, {k.channel});
   policy.check_channels(layer, k.effective);
   policy.check_channels(layer, k.cheese_channels);
@@ -112,33 +129,27 @@ std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& po
       for (int i = 0; i < max_targets; ++i) spread.push_back(targets[i * targets.size() / max_targets]);
       targets = spread;
     }
-    // Every target's path in one batch per condition: the mouse on each path cell but the last.
-    std::vector<std::vector<Cell>> paths;
-    std::vector<MazeInput> plain_inputs, cheese_inputs;
-    std::vector<int64_t> h, w;
-    for (const Cell target : targets) {
-      paths.push_back(maze::shortest_path(l, l.start, target));
-      MazeLayout with_cheese = l;
-      with_cheese.cheese = target;
-      const auto [th, tw] = policy.activation_position(layer, target);
-      for (size_t i = 0; i + 1 < paths.back().size(); ++i) {
-        plain_inputs.push_back({l, paths.back()[i]});
-        cheese_inputs.push_back({with_cheese, paths.back()[i]});
-        h.push_back(th);
-        w.push_back(tw);
-      }
-    }
-    const at::Tensor obs = policy.observations(plain_inputs);
-    const auto patched = [&](const std::vector<int64_t>& channels, double value) {
-      ActivationTaps taps;
-      taps.add_patch(layer, set_channels_at_each(channels, h, w, value));
-      return policy.forward(obs, &taps).probs;
-    };
-    const at::Tensor normal = policy.forward(obs).probs;
-    const at::Tensor channel = patched({k.channel}, k.channel_value);
-    const at::Tensor effective = patched(k.effective, k.effective_value);
-    const at::Tensor all = patched(k.cheese_channels, k.all_value);
-    const at::Tensor cheese = policy.forward(cheese_inputs).probs;
+    // Every target's path, run in chunks: a maze's paths run to 10^4 inputs, too many for one
+    // pass through a big network.
+    const ReferenceRetargetInputs in = reference_retarget_inputs(policy, layer, l, targets);
+    const std::vector<std::vector<Cell>>& paths = in.paths;
+    const std::vector<at::Tensor> conditions = policy.in_chunks(
+        in.plain,
+        [&](const at::Tensor& obs, int64_t b, int64_t e) {
+          const std::vector<int64_t> hc(in.h.begin() + b, in.h.begin() + e), wc(in.w.begin() + b, in.w.begin() + e);
+          const auto patched = [&](const std::vector<int64_t>& channels, double value) {
+            ActivationTaps taps;
+            taps.add_patch(layer, set_channels_at_each(channels, hc, wc, value));
+            return policy.forward(obs, &taps).probs;
+          };
+          const std::vector<MazeInput> cheese_chunk(in.cheese.begin() + b, in.cheese.begin() + e);
+          return std::vector<at::Tensor>{policy.forward(obs).probs, patched({k.channel}, k.channel_value),
+                                         patched(k.effective, k.effective_value),
+                                         patched(k.cheese_channels, k.all_value), policy.forward(cheese_chunk).probs};
+        },
+        max_batch);
+    const at::Tensor &normal = conditions[0], &channel = conditions[1], &effective = conditions[2],
+                     &all = conditions[3], &cheese = conditions[4];
     const Cell corner = l.top_right();
     int64_t begin = 0;
     for (size_t t = 0; t < targets.size(); ++t) {

@@ -58,15 +58,33 @@ struct ReferenceRetargetRow {
   double npp_cheese = 0;     // baseline: no edit, the cheese itself moved onto the target
 };
 
+// The inputs of the conditions for one maze `l` (its cheese removed) and its targets: each
+// target's shortest path from the start, and per input (the mouse on each path cell but the last,
+// targets in order) the maze (`plain`), the maze with the cheese moved onto the target (`cheese`,
+// the baseline), and the target's activation position (h, w) in `layer`.
+struct ReferenceRetargetInputs {
+  std::vector<std::vector<Cell>> paths;
+  std::vector<MazeInput> plain, cheese;
+  std::vector<int64_t> h, w;
+};
+ReferenceRetargetInputs reference_retarget_inputs(const MazePolicy& policy, const std::string& layer,
+                                                  const MazeLayout& l, const std::vector<Cell>& targets);
+
+// The conditions' edit: `channels` := `value` at batch element b's own position (h[b], w[b]),
+// nothing else changed. h and w have one entry per batch element.
+ActivationPatch set_channels_at_each(const std::vector<int64_t>& channels, std::vector<int64_t> h,
+                                     std::vector<int64_t> w, double value);
+
 // The reference's patch overwrites the channel's whole map in every batch element with the first
 // element's map plus the pixel (patch_utils.combined_pixel_patch), and retarget_heatmap caches one
 // value per activation position, so cells that share a position share a value. We reproduce
 // neither: each input keeps its own map with only the target's position overwritten, and every
 // target cell gets its own path probability. What we reproduce: the cheese removed in every
 // condition, the conditions and their values, the target set (every free cell but the start), and
-// the metric.
+// the metric. Inputs run `max_batch` at a time (MazePolicy::in_chunks).
 std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& policy, const std::string& layer,
                                                             const RetargetConditions& conditions,
-                                                            const std::vector<MazeLayout>& levels, int max_targets);
+                                                            const std::vector<MazeLayout>& levels, int max_targets,
+                                                            int64_t max_batch = kMaxBatch);
 
 }  // namespace shardlab::analysis

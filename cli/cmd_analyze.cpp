@@ -125,8 +125,8 @@ std::pair<int64_t, int64_t> seeds_of(const Study& s) {
 }
 
 // The levels of --seeds the policy can be studied on; `counts` (may be null) receives how many
-// seeds were asked for, how many were too large, how many of the rest have no decision square, and
-// (until the study sets it) used = every level returned.
+// seeds were asked for, how many were too large and (until the study sets it) used = every level
+// returned. A study that leaves out more adds why to counts->other_left_out.
 std::vector<MazeLayout> levels_of(const Study& s, MazeCounts* counts = nullptr) {
   const auto [begin, end] = seeds_of(s);
   int64_t skipped = 0;
@@ -140,14 +140,27 @@ std::vector<MazeLayout> levels_of(const Study& s, MazeCounts* counts = nullptr) 
     counts->seeds = end - begin;
     counts->too_large = skipped;
     counts->max_maze_size = s.p().maze_config().max_maze_size;
-    counts->no_decision_square = 0;
-    for (const auto& l : levels) counts->no_decision_square += !find_decision_square(l).has_value();
     counts->used = static_cast<int64_t>(levels.size());
   }
   return levels;
 }
 
+// How many of `levels` have no decision square (for the studies that need one).
+int64_t without_decision_square(const std::vector<MazeLayout>& levels) {
+  return std::count_if(levels.begin(), levels.end(), [](const MazeLayout& l) { return !find_decision_square(l); });
+}
+
 Protocol protocol_of(const Study& s) { return parse_protocol(s.str("protocol")); }
+
+// Flags of the protocol not in use, when given, are refused with one line naming the flag and
+// its protocol: silently ignoring them would report numbers the user did not ask for. A flag left
+// at its default value was not given.
+void refuse_flags_of_other_protocol(const Study& s, Protocol in_use, const std::vector<std::string>& other_flags) {
+  const char* other = in_use == Protocol::kReference ? "ours" : "reference";
+  for (const auto& k : other_flags)
+    if (s.vm.count(k) && !s.vm[k].defaulted())
+      throw InputError("--" + k + " is for --protocol " + other + "; this run uses --protocol " + protocol_name(in_use));
+}
 
 constexpr const char* kProtocolHelp =
     "reference: the published protocol as procgen-tools runs it (default); ours: our earlier variant";
@@ -238,8 +251,9 @@ int analyze_steering(const std::string& name, SteeringVector vector, const std::
   const auto rows = run_steering(s->p(), levels, study, &skipped);
   if (rows.empty()) throw InputError("--seeds " + s->str("seeds") + ": no maze with a decision square in that range");
   counts.used = static_cast<int64_t>(rows.size());
-  if (skipped > counts.no_decision_square)
-    counts.other_left_out.push_back({"no_room_for_top_right_corridor", skipped - counts.no_decision_square});
+  const int64_t no_square = without_decision_square(levels);
+  counts.other_left_out.push_back({"without_decision_square", no_square});
+  if (skipped > no_square) counts.other_left_out.push_back({"no_room_for_top_right_corridor", skipped - no_square});
   const SteeringSummary m = summarize(rows);
   write_file((fs::path(s->out_dir) / (stem + ".csv")).string(), steering_csv(rows));
   const std::string json = steering_summary_json(s->p(), s->str("seeds"), study, m, skipped, counts);
@@ -402,6 +416,7 @@ int analyze_retarget(const std::vector<std::string>& args) {
       throw InputError(
           "--channels is for --protocol ours; the reference protocol takes --channel, "
           "--effective-channels and --cheese-channels");
+    refuse_flags_of_other_protocol(*s, protocol, {"value"});
     RetargetConditions k;
     k.channel = s->vm["channel"].as<int64_t>();
     k.channel_value = s->vm["channel-value"].as<double>();
@@ -419,6 +434,9 @@ int analyze_retarget(const std::vector<std::string>& args) {
     std::cout << json;
     return 0;
   }
+  refuse_flags_of_other_protocol(*s, protocol,
+                                 {"channel", "channel-value", "effective-channels", "effective-value",
+                                  "cheese-channels", "all-value"});
   if (!s->has("channels")) throw InputError("--channels C1,C2,... is required with --protocol ours");
   const auto channels = channels_of(s->str("channels"));
   const double value = s->vm["value"].as<double>();
@@ -466,21 +484,21 @@ int behaviour_reference(Study& s) {
   MazeCounts counts;
   counts.seeds = p.episodes;
   counts.max_maze_size = s.p().maze_config().max_maze_size;
-  int64_t in_region = 0;
+  int64_t no_square = 0, in_region = 0;
   std::vector<MazeLayout> mazes;
   for (const uint32_t seed : draw_level_seeds(p.episodes, p.seed_range, p.seed)) {
     const auto level = s.p().level(seed);
     if (!level) {
       ++counts.too_large;
     } else if (!find_decision_square(*level)) {
-      ++counts.no_decision_square;
+      ++no_square;
     } else if (cheese_in_top_right_region(*level, 5)) {
       ++in_region;
     } else {
       mazes.push_back(*level);
     }
   }
-  counts.other_left_out.push_back({"cheese_in_top_right_5x5", in_region});
+  counts.other_left_out = {{"without_decision_square", no_square}, {"cheese_in_top_right_5x5", in_region}};
   counts.used = static_cast<int64_t>(mazes.size());
   if (mazes.size() < 10)
     throw InputError("--episodes " + std::to_string(p.episodes) + ": only " + std::to_string(mazes.size()) +
@@ -525,15 +543,21 @@ int analyze_behaviour(const std::vector<std::string>& args) {
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
   auto s = open_study("behaviour", args, f, true);
   if (!s) return 0;
-  if (protocol_of(*s) == Protocol::kReference) return behaviour_reference(*s);
+  if (protocol_of(*s) == Protocol::kReference) {
+    refuse_flags_of_other_protocol(*s, Protocol::kReference, {"train-fraction"});
+    return behaviour_reference(*s);
+  }
+  refuse_flags_of_other_protocol(*s, Protocol::kOurs, {"episodes", "max-steps", "splits", "c"});
   const double fraction = s->vm["train-fraction"].as<double>();
   if (!(fraction > 0 && fraction < 1)) throw InputError("--train-fraction: expected a number in (0, 1)");
   s->claim({"behaviour.json"});
   MazeCounts counts;
   std::vector<MazeLayout> mazes;
-  for (const auto& l : levels_of(*s, &counts))
+  const auto levels = levels_of(*s, &counts);
+  for (const auto& l : levels)
     if (find_decision_square(l)) mazes.push_back(l);
   counts.used = static_cast<int64_t>(mazes.size());
+  counts.other_left_out.push_back({"without_decision_square", static_cast<int64_t>(levels.size() - mazes.size())});
   if (mazes.size() < 10)
     throw InputError("--seeds: need at least 10 mazes with a decision square, got " + std::to_string(mazes.size()));
   const auto got = gets_cheese(s->p(), mazes, static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
@@ -579,6 +603,7 @@ int analyze_steering_compare(const std::vector<std::string>& args) {
   MazeCounts counts;
   const SteeringComparison c = compare_steering(s->p(), levels_of(*s, &counts), o);
   counts.used = c.mazes;
+  counts.other_left_out.push_back({"without_decision_square", c.left_out});
   write_file((fs::path(s->out_dir) / "steering_compare.csv").string(), steering_compare_csv(c));
   write_file((fs::path(s->out_dir) / "steering_compare.svg").string(), steering_compare_svg(c));
   const std::string json = steering_compare_json(s->p(), s->str("seeds"), c, counts);
@@ -621,6 +646,7 @@ int analyze_layer_sweep(const std::vector<std::string>& args) {
   const LayerSweep sweep = sweep_steering_layers(s->p(), levels_of(*s, &counts), layers, s->vm["coeff"].as<double>(),
                                                  static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
   counts.used = sweep.mazes;
+  counts.other_left_out.push_back({"without_decision_square", sweep.left_out});
   write_file((fs::path(s->out_dir) / "layer_sweep.csv").string(), layer_sweep_csv(sweep));
   write_file((fs::path(s->out_dir) / "layer_sweep.svg").string(), layer_sweep_svg(sweep));
   write_file((fs::path(s->out_dir) / "layer_sweep.json").string(),
@@ -650,6 +676,7 @@ int analyze_pushes(const std::vector<std::string>& args) {
   const auto levels = levels_of(*s, &counts);
   const PushStudy study = measure_pushes(s->p(), layer, levels);
   counts.used = study.mazes;
+  counts.other_left_out.push_back({"without_decision_square", study.left_out});
   // The cheese-tracking ranking of `analyze channels` on the same mazes, for a spatial layer.
   std::vector<int64_t> tracking_order, tracking_rank;
   if (s->p().layer_shape(layer).size() == 3) {

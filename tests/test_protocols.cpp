@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "agents/actor_critic.h"
@@ -13,6 +14,7 @@
 #include "analysis/behaviour.h"
 #include "analysis/channels.h"
 #include "analysis/maze_policy.h"
+#include "analysis/report_json.h"
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
 #include "core/error.h"
@@ -204,13 +206,27 @@ TEST(ProtocolBehaviour, TopRightFiveByFiveExclusion) {
   m.cheese = {5, 6};
   EXPECT_FALSE(cheese_in_top_right_region(m, 1));
   // In a world with a margin the region is counted from the maze, not the world.
-  MazeLayout small = maze::generate_maze(0, maze::kEasyWorld, maze::Placement{});
-  if (small.maze_dim < small.world_size) {
-    small.cheese = {small.world_size - 1, small.world_size - 1};  // the world's corner, outside the maze
-    EXPECT_FALSE(cheese_in_top_right_region(small));
-    small.cheese = small.top_right();
-    EXPECT_TRUE(cheese_in_top_right_region(small));
-  }
+  // A maze of 5..9 cells in the 15-cell world, so the world's top-right 5x5 and the maze's differ.
+  const auto fits = [](uint32_t seed) {
+    const int dim = maze::generate_maze(seed, maze::kEasyWorld, maze::Placement{}).maze_dim;
+    return dim >= 5 && dim <= maze::kEasyWorld - 6;
+  };
+  uint32_t seed = 0;
+  while (seed < 100 && !fits(seed)) ++seed;
+  ASSERT_TRUE(fits(seed)) << "no maze of 5..9 cells among seeds 0..99";
+  MazeLayout small = maze::generate_maze(seed, maze::kEasyWorld, maze::Placement{});
+  ASSERT_GE(small.margin(), 3);
+  small.cheese = {small.world_size - 1, small.world_size - 1};  // the world's corner, outside the maze
+  EXPECT_FALSE(cheese_in_top_right_region(small));
+  small.cheese = small.top_right();
+  EXPECT_TRUE(cheese_in_top_right_region(small));
+  // The bottom-left cell of the maze's top-right 5x5: inside the maze's region, outside the world's.
+  const int lo = small.margin() + small.maze_dim - 5;
+  ASSERT_LT(lo, small.world_size - 5);
+  small.cheese = {lo, lo};
+  EXPECT_TRUE(cheese_in_top_right_region(small));
+  small.cheese = {lo - 1, lo};
+  EXPECT_FALSE(cheese_in_top_right_region(small));
 }
 
 TEST(ProtocolBehaviour, LevelSeedsAreDistinctReproducibleAndInRange) {
@@ -253,12 +269,35 @@ TEST(ProtocolResample, ProtocolsGiveBothQuantities) {
     }
   }
   EXPECT_THROW(parse_protocol("exact"), InputError);
+  // The reference's sources: another level; "same" has the cheese on the target's cheese cell,
+  // "other" its own cheese; the mouse is never on the cheese.
+  std::mt19937_64 rng(1);
+  int checked = 0;
+  for (const auto& target : levels) {
+    if (!target.has_cheese()) continue;
+    for (int draw = 0; draw < 5; ++draw) {
+      const MazeInput same = reference_source(p, target.level_seed, &target.cheese, rng);
+      EXPECT_NE(same.layout.level_seed, target.level_seed);
+      EXPECT_EQ(same.layout.cheese, target.cheese);
+      EXPECT_TRUE(same.layout.is_free(same.mouse));
+      EXPECT_NE(same.mouse, same.layout.cheese);
+      const MazeInput other = reference_source(p, target.level_seed, nullptr, rng);
+      EXPECT_NE(other.layout.level_seed, target.level_seed);
+      const auto own = p.level(other.layout.level_seed);
+      ASSERT_TRUE(own.has_value());
+      EXPECT_EQ(other.layout.cheese, own->cheese);
+      EXPECT_TRUE(other.layout.is_free(other.mouse));
+      EXPECT_NE(other.mouse, other.layout.cheese);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 20);
 }
 
 // A compact-action policy whose move probabilities are the same everywhere: every weight of the
-// policy head zero, its bias log(1, 2, 3, 4, 10), so P(left, down, up, right, no-op) =
+// policy head zero, its bias log(weights), so by default P(left, down, up, right, no-op) =
 // (0.05, 0.1, 0.15, 0.2, 0.5) whatever the input or the patch.
-std::string known_policy(const std::string& dir) {
+std::string known_policy(const std::string& dir, const std::vector<double>& weights = {1.0, 2.0, 3.0, 4.0, 10.0}) {
   const Spec spec = Spec::load(
       shardlab_schema(), "",
       {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy", "env.actions=compact", "run.threads=1"});
@@ -275,13 +314,13 @@ std::string known_policy(const std::string& dir) {
       at::Tensor& param = item.value();
       if (name.find("fc_policy") != std::string::npos) {
         if (name.find("bias") != std::string::npos)
-          param.copy_(torch::log(torch::tensor({1.0, 2.0, 3.0, 4.0, 10.0}, param.options())));
+          param.copy_(torch::log(torch::tensor(weights, param.options())));
         else
           param.zero_();
       }
     }
   }
-  const std::string path = dir + "/known.pt";
+  const std::string path = dir + "/known" + std::to_string(static_cast<int64_t>(weights[3] * 1000)) + ".pt";
   save_policy(path, *net, spec);
   return path;
 }
@@ -318,6 +357,109 @@ TEST(ProtocolRetarget, PathProbabilityOfAPolicyWithKnownProbabilities) {
   size_t targets = 0;
   for (const auto& l : levels) targets += free_cells(l).size() - 1;
   EXPECT_EQ(rows.size(), targets);
+
+  // This policy cannot show the edits, so check them where they happen: the inputs, and the
+  // layer's activation with each condition's patch against without it.
+  const std::string layer = "embedder.block2.res1.resadd_out";
+  const MazeLayout l = without_cheese(levels[0]);
+  std::vector<Cell> cells = free_cells(l);
+  cells.erase(std::find(cells.begin(), cells.end(), l.start));
+  const ReferenceRetargetInputs in = reference_retarget_inputs(p, layer, l, cells);
+  ASSERT_EQ(in.cheese.size(), in.plain.size());
+  ASSERT_EQ(in.h.size(), in.plain.size());
+  ASSERT_EQ(in.w.size(), in.plain.size());
+  size_t b = 0;
+  for (size_t t = 0; t < cells.size(); ++t) {
+    ASSERT_EQ(in.paths[t], maze::shortest_path(l, l.start, cells[t]));
+    const auto [th, tw] = p.activation_position(layer, cells[t]);
+    for (size_t i = 0; i + 1 < in.paths[t].size(); ++i, ++b) {
+      ASSERT_LT(b, in.plain.size());
+      EXPECT_FALSE(in.plain[b].layout.has_cheese());
+      EXPECT_EQ(in.plain[b].mouse, in.paths[t][i]);
+      EXPECT_EQ(in.cheese[b].layout.cheese, cells[t]);  // the baseline: the cheese on the target
+      EXPECT_EQ(in.cheese[b].mouse, in.paths[t][i]);
+      EXPECT_EQ(in.h[b], th);
+      EXPECT_EQ(in.w[b], tw);
+    }
+  }
+  EXPECT_EQ(b, in.plain.size());
+  ActivationTaps plain_taps;
+  plain_taps.record(layer);
+  p.forward(in.plain, &plain_taps);
+  const at::Tensor before = plain_taps.recorded().at(layer);
+  const std::vector<std::pair<std::vector<int64_t>, double>> edits = {
+      {{k.channel}, k.channel_value}, {k.effective, k.effective_value}, {k.cheese_channels, k.all_value}};
+  for (const auto& [channels, value] : edits) {
+    ActivationTaps taps;
+    taps.add_patch(layer, set_channels_at_each(channels, in.h, in.w, value));
+    taps.record(layer);
+    p.forward(in.plain, &taps);
+    const at::Tensor after = taps.recorded().at(layer);
+    at::Tensor expected = torch::zeros(before.sizes(), torch::kBool);
+    for (int64_t e = 0; e < before.size(0); ++e)
+      for (const int64_t c : channels) {
+        expected[e][c][in.h[e]][in.w[e]] = true;
+        EXPECT_EQ(after[e][c][in.h[e]][in.w[e]].item<double>(), static_cast<float>(value));
+      }
+    EXPECT_TRUE(torch::equal(after.ne(before), expected)) << "channels " << channels.size();
+  }
+  // A patch given positions for another batch size (a chunk that did not slice them) is refused.
+  ActivationTaps wrong;
+  wrong.add_patch(layer, set_channels_at_each({k.channel}, {0}, {0}, 1.0));
+  EXPECT_THROW(p.forward(in.plain, &wrong), std::logic_error);
+}
+
+// Always right (every other move has probability ~1e-12), along a corridor: where the episode is
+// cut decides the reference's "got the cheese" (the mouse next to the cheese in the last state).
+TEST(ProtocolBehaviour, ReferenceCheeseRuleAndStepCutOnAHandBuiltCorridor) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(known_policy(dir, {1e-12, 1e-12, 1e-12, 1.0, 1e-12}));
+  // The 7x7 maze centred in the 15x15 world (margin 4): the mouse starts at (4, 4) and walks right
+  // along the bottom row to (9, 4), where a wall stops it.
+  const auto world = [](std::vector<std::string> maze) {
+    std::vector<std::string> rows(4, std::string(15, '#'));
+    for (const auto& r : maze) rows.push_back("####" + r + "####");
+    while (rows.size() < 15) rows.push_back(std::string(15, '#'));
+    return maze::layout_from_rows(rows);
+  };
+  // Cheese above the corridor at (8, 5): next to the mouse only after exactly 4 steps.
+  const MazeLayout above = world({
+      ".......",
+      ".#####.",
+      ".#...#.",
+      ".#.#.#.",
+      ".#.#.#.",
+      ".#.#C#.",
+      "M.....#",
+  });
+  ASSERT_EQ(above.margin(), 4);
+  ASSERT_EQ(above.start, (Cell{4, 4}));
+  ASSERT_EQ(above.cheese, (Cell{8, 5}));
+  // Cheese on the corridor at (7, 4): reached after 3 steps, next to it after 2.
+  const MazeLayout on = world({
+      ".......",
+      ".#####.",
+      ".#...#.",
+      ".#.#.#.",
+      ".#.#.#.",
+      ".#.#.#.",
+      "M..C..#",
+  });
+  ASSERT_EQ(on.cheese, (Cell{7, 4}));
+  const auto got = [&](const MazeLayout& m, int steps, CheeseJudgement j) -> bool {  // not a vector<bool> proxy
+    return gets_cheese(p, {m}, 0, steps, j).front();
+  };
+  const auto reference = CheeseJudgement::kReferenceLastStateNextToCheese, ours = CheeseJudgement::kReached;
+  EXPECT_FALSE(got(above, 3, reference));  // cut at (7, 4): two cells away
+  EXPECT_TRUE(got(above, 4, reference));   // cut at (8, 4): next to the cheese
+  EXPECT_FALSE(got(above, 4, ours));       // ... but never on it
+  EXPECT_FALSE(got(above, 6, reference));  // walked past: the last state at (9, 4) is two away
+  EXPECT_FALSE(got(on, 1, reference));     // (5, 4): two away
+  EXPECT_TRUE(got(on, 2, reference));      // cut next to it
+  EXPECT_FALSE(got(on, 2, ours));
+  EXPECT_TRUE(got(on, 3, reference));  // reached: the episode ends on the cheese
+  EXPECT_TRUE(got(on, 3, ours));
+  EXPECT_TRUE(got(on, 50, reference));  // reached, then nothing more happens
 }
 
 TEST(ProtocolRetarget, ConditionsChangeAnUntrainedNetworksPathProbability) {
@@ -339,23 +481,99 @@ TEST(ProtocolRetarget, ConditionsChangeAnUntrainedNetworksPathProbability) {
   EXPECT_GT(moved, 1e-4);
 }
 
+// Big networks run their inputs in chunks (MazePolicy::in_chunks); the chunks must give the
+// numbers of one pass, per-input patches included (a patch that read the wrong slice of its
+// per-input positions or values would change them by far more than the bound). Not bit for bit:
+// the CPU kernels (convolution, matrix product) round differently for different batch sizes, so
+// even the unpatched policy differs in the last float bit (1e-7 relative); the bound is 1e-5.
+TEST(ProtocolChunks, ChunkedStudiesEqualOnePass) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const std::string layer = "embedder.block2.res1.resadd_out";
+  constexpr int64_t kOnePass = int64_t{1} << 40, kSmall = 7;  // 7 divides no maze's input count evenly
+  const auto same = [](double a, double b) { return std::abs(a - b) <= 1e-5 * std::abs(a) + 1e-9; };
+
+  RetargetConditions k;
+  k.channel = 1;
+  k.channel_value = 50;
+  k.effective = {1, 2};
+  k.effective_value = 20;
+  k.cheese_channels = {0, 1, 2, 3};
+  k.all_value = 10;
+  const auto levels = study_levels(p, 0, 3);
+  const auto one = run_reference_retargeting(p, layer, k, levels, 0, kOnePass);
+  const auto chunked = run_reference_retargeting(p, layer, k, levels, 0, kSmall);
+  ASSERT_EQ(one.size(), chunked.size());
+  int64_t inputs = 0;
+  for (size_t i = 0; i < one.size(); ++i) {
+    inputs += one[i].path_length;
+    EXPECT_EQ(one[i].target, chunked[i].target);
+    EXPECT_PRED2(same, one[i].npp_normal, chunked[i].npp_normal) << i;
+    EXPECT_PRED2(same, one[i].npp_channel, chunked[i].npp_channel) << i;
+    EXPECT_PRED2(same, one[i].npp_effective, chunked[i].npp_effective) << i;
+    EXPECT_PRED2(same, one[i].npp_all, chunked[i].npp_all) << i;
+    EXPECT_PRED2(same, one[i].npp_cheese, chunked[i].npp_cheese) << i;
+  }
+  ASSERT_GT(inputs, 10 * kSmall);  // many chunks per maze
+
+  const auto resample_levels = study_levels(p, 0, 12);
+  for (const Protocol protocol : {Protocol::kReference, Protocol::kOurs}) {
+    int64_t used_one = 0, used_chunked = 0;
+    const auto a = intervene_on_channels(p, layer, {1, 2}, resample_levels, 2, 5, protocol, &used_one, kOnePass);
+    const auto b = intervene_on_channels(p, layer, {1, 2}, resample_levels, 2, 5, protocol, &used_chunked, kSmall);
+    EXPECT_EQ(used_one, used_chunked);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_PRED2(same, a[i].tv_channels, b[i].tv_channels) << a[i].intervention;
+      EXPECT_PRED2(same, a[i].tv_random, b[i].tv_random) << a[i].intervention;
+      EXPECT_PRED2(same, a[i].percent_channels, b[i].percent_channels) << a[i].intervention;
+      EXPECT_PRED2(same, a[i].percent_random, b[i].percent_random) << a[i].intervention;
+      EXPECT_GT(a[i].tv_channels, 0.0) << a[i].intervention;  // the patches do something
+    }
+  }
+
+  std::vector<MazeInput> cells;
+  for (const Cell c : free_cells(levels[0])) cells.push_back({levels[0], c});
+  const at::Tensor acts_one = p.activations(cells, layer, kOnePass), acts_chunked = p.activations(cells, layer, kSmall);
+  ASSERT_EQ(acts_one.sizes(), acts_chunked.sizes());
+  EXPECT_TRUE(torch::allclose(acts_one, acts_chunked, 1e-5, 1e-6));
+}
+
 TEST(ProtocolCounts, EverySummaryStatesItsMazeCounts) {
   const std::string dir = test::make_temp_dir();
   const std::string ckpt = test::untrained_maze_policy(dir);
   const std::string out = " --out " + dir + "/a --set env.max_maze_size=9";
+  // Every summary's counts add up: used = seeds - larger - every other count left out.
   const auto has_counts = [&](const std::string& file) {
-    const std::string json = read_text_file(dir + "/a/" + file);
-    EXPECT_NE(json.find("\"maze_counts\""), std::string::npos) << file;
-    EXPECT_NE(json.find("\"larger_than_max_maze_size\""), std::string::npos) << file;
-    EXPECT_NE(json.find("\"without_decision_square\""), std::string::npos) << file;
-    EXPECT_NE(json.find("\"used\""), std::string::npos) << file;
+    const auto json = nlohmann::json::parse(read_text_file(dir + "/a/" + file));
+    EXPECT_TRUE(json.contains("maze_counts")) << file;
+    const auto& c = json["maze_counts"];
+    EXPECT_TRUE(c.contains("larger_than_max_maze_size")) << file;
+    EXPECT_TRUE(c.contains("used")) << file;
+    int64_t rest = c.value("seeds", int64_t{0});
+    for (const auto& [key, v] : c.items())
+      if (key != "seeds" && key != "max_maze_size" && key != "used") rest -= v.get<int64_t>();
+    EXPECT_EQ(rest, c.value("used", int64_t{-1})) << file << ": " << c.dump();
+    return c;
   };
+  // Seeds 0:40 include mazes without a decision square: the cheese vector needs one and leaves
+  // them out, the channel ranking does not and uses them.
+  const MazePolicy p = MazePolicy::load(ckpt, shardlab_schema(), {"env.placement=uniform", "env.max_maze_size=9"});
+  int64_t small = 0, no_square = 0;
+  for (const auto& l : study_levels(p, 0, 40)) {
+    ++small;
+    no_square += !find_decision_square(l).has_value();
+  }
+  ASSERT_GT(no_square, 0);
   auto r = test::run_cli("analyze cheese-vector " + ckpt + " --seeds 0:40" + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  has_counts("cheese_vector_summary.json");
+  auto c = has_counts("cheese_vector_summary.json");
+  EXPECT_EQ(c.value("without_decision_square", int64_t{-1}), no_square);
   r = test::run_cli("analyze channels " + ckpt + " --seeds 0:40 --top 2" + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  has_counts("channels_summary.json");
+  c = has_counts("channels_summary.json");
+  EXPECT_FALSE(c.contains("without_decision_square")) << c.dump();
+  EXPECT_EQ(c["used"].get<int64_t>() + c.value("without_cheese", int64_t{0}), small);
   r = test::run_cli("analyze resample " + ckpt + " --seeds 0:8 --channels 1,2 --random-sets 1" + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   has_counts("resample.json");
@@ -377,13 +595,34 @@ TEST(ProtocolCounts, EverySummaryStatesItsMazeCounts) {
   r = test::run_cli("analyze behaviour " + ckpt + " --protocol ours --seeds 0:60 --set env.max_episode_steps=20" + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   has_counts("behaviour.json");
-  // Flags of the other protocol are refused, not ignored.
+  // Flags of the other protocol are refused, not ignored: one per study and protocol.
   test::expect_one_line_error(test::run_cli("analyze behaviour " + ckpt + " --seeds 0:60" + out), "--protocol ours");
+  test::expect_one_line_error(test::run_cli("analyze behaviour " + ckpt + " --episodes 400 --train-fraction 0.5" + out),
+                              "--train-fraction is for --protocol ours");
+  test::expect_one_line_error(
+      test::run_cli("analyze behaviour " + ckpt + " --protocol ours --seeds 0:60 --splits 3" + out),
+      "--splits is for --protocol reference");
+  test::expect_one_line_error(test::run_cli("analyze retarget " + ckpt + " --seeds 0:2 --value 5.5" + out),
+                              "--value is for --protocol ours");
+  test::expect_one_line_error(
+      test::run_cli("analyze retarget " + ckpt + " --protocol ours --seeds 0:2 --channels 1 --channel-value 3" + out),
+      "--channel-value is for --protocol reference");
   test::expect_one_line_error(test::run_cli("analyze retarget " + ckpt + " --seeds 0:2 --channels 1" + out),
                               "--protocol ours");
   test::expect_one_line_error(
       test::run_cli("analyze retarget " + ckpt + " --seeds 0:2 --protocol exact --channels 1" + out),
       "--protocol exact");
+}
+
+TEST(ProtocolCounts, CountsThatDoNotAddUpAreABug) {
+  MazeCounts c;
+  c.seeds = 10;
+  c.too_large = 2;
+  c.other_left_out = {{"without_decision_square", 3}};
+  c.used = 5;
+  EXPECT_EQ(maze_counts_json(c)["without_decision_square"], 3);
+  c.used = 8;  // as if the three without a decision square were used and counted as left out
+  EXPECT_THROW(maze_counts_json(c), std::logic_error);
 }
 
 }  // namespace
