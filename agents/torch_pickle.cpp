@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -300,7 +301,46 @@ std::string readable_by_libtorch(const std::string& p, const std::string& path) 
   return out;
 }
 
+// The record names in a zip's central directory, or nothing when the directory cannot be read
+// (a damaged file: libtorch then says what is wrong with it).
+std::optional<std::vector<std::string>> zip_record_names(const std::string& b) {
+  constexpr size_t kEnd = 22, kEntry = 46;  // end-of-directory record, directory entry (fixed parts)
+  if (b.size() < kEnd) return std::nullopt;
+  const size_t lowest = b.size() - kEnd > 0xffff ? b.size() - kEnd - 0xffff : 0;  // its comment is < 64 KiB
+  for (size_t at = b.size() - kEnd + 1; at-- > lowest;) {
+    if (little_endian(b, at, 4) != 0x06054b50) continue;
+    const uint64_t count = little_endian(b, at + 10, 2);
+    size_t entry = little_endian(b, at + 16, 4);
+    std::vector<std::string> names;
+    for (uint64_t i = 0; i < count; ++i) {
+      if (entry > b.size() || b.size() - entry < kEntry || little_endian(b, entry, 4) != 0x02014b50) return std::nullopt;
+      const size_t name = little_endian(b, entry + 28, 2);
+      if (b.size() - entry - kEntry < name) return std::nullopt;
+      names.push_back(b.substr(entry + kEntry, name));
+      entry += kEntry + name + little_endian(b, entry + 30, 2) + little_endian(b, entry + 32, 2);
+    }
+    return names;
+  }
+  return std::nullopt;
+}
+
+// libtorch 1.13's PyTorchStreamReader leaks miniz's reader state when its constructor throws after
+// opening the zip (tests/sanitizer/lsan.supp, mz_zip_reader_init), as it does for a sound zip
+// without torch.save's records: such a zip is refused here, before libtorch sees it.
+void require_torch_save_records(const std::string& bytes, const std::string& path) {
+  const auto names = zip_record_names(bytes);
+  if (!names) return;
+  const size_t slash = names->empty() ? std::string::npos : names->front().find('/');
+  if (slash == std::string::npos)
+    throw FileError(path + ": a zip file, but not one torch.save wrote (its records are not in one folder)");
+  const std::string folder = names->front().substr(0, slash + 1);
+  for (const std::string& name : *names)
+    if (name == folder + "version" || name == folder + ".data/version") return;
+  throw FileError(path + ": a zip file, but not one torch.save wrote (no 'version' record)");
+}
+
 c10::IValue unpickle_torch_save(const std::string& bytes, const std::string& path) {
+  require_torch_save_records(bytes, path);
   auto adapter = std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), bytes.size());
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> opened;
   try {
