@@ -12,6 +12,21 @@
 #include "envs/maze/maze_paths.h"
 
 namespace shardlab::analysis {
+namespace {
+
+// The targets of one maze (cheese removed): every free cell but the start, or `max_targets` of
+// them spread evenly when max_targets > 0.
+std::vector<Cell> retarget_targets(const MazeLayout& l, int max_targets) {
+  std::vector<Cell> targets = free_cells(l);
+  targets.erase(std::find(targets.begin(), targets.end(), l.start));
+  if (max_targets <= 0 || static_cast<int>(targets.size()) <= max_targets) return targets;
+  std::vector<Cell> spread;
+  for (int i = 0; i < max_targets; ++i) spread.push_back(targets[i * targets.size() / max_targets]);
+  return spread;
+}
+
+}  // namespace
+
 
 double normalized_path_probability(const std::vector<Cell>& path, const at::Tensor& probs) {
   if (path.size() < 2) return 1.0;
@@ -34,13 +49,7 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
   for (const MazeLayout& original : levels) {
     progress.update(static_cast<int64_t>(&original - levels.data()), static_cast<int64_t>(levels.size()), "mazes");
     const MazeLayout l = without_cheese(original);
-    std::vector<Cell> targets = free_cells(l);
-    targets.erase(std::find(targets.begin(), targets.end(), l.start));
-    if (max_targets > 0 && static_cast<int>(targets.size()) > max_targets) {
-      std::vector<Cell> spread;
-      for (int i = 0; i < max_targets; ++i) spread.push_back(targets[i * targets.size() / max_targets]);
-      targets = spread;
-    }
+    const std::vector<Cell> targets = retarget_targets(l, max_targets);
     // The unedited policy on every free cell, once per maze.
     const VectorField plain = vector_field(policy, l);
     const auto row_of = [&](Cell c) {
@@ -122,13 +131,7 @@ std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& po
   for (const MazeLayout& original : levels) {
     progress.update(static_cast<int64_t>(&original - levels.data()), static_cast<int64_t>(levels.size()), "mazes");
     const MazeLayout l = without_cheese(original);
-    std::vector<Cell> targets = free_cells(l);
-    targets.erase(std::find(targets.begin(), targets.end(), l.start));
-    if (max_targets > 0 && static_cast<int>(targets.size()) > max_targets) {
-      std::vector<Cell> spread;
-      for (int i = 0; i < max_targets; ++i) spread.push_back(targets[i * targets.size() / max_targets]);
-      targets = spread;
-    }
+    const std::vector<Cell> targets = retarget_targets(l, max_targets);
     // Every target's path, run in chunks: a maze's paths run to 10^4 inputs, too many for one
     // pass through a big network.
     const ReferenceRetargetInputs in = reference_retarget_inputs(policy, layer, l, targets);
