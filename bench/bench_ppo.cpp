@@ -1,0 +1,174 @@
+// PPO's two hot paths at the maze settings, with the floating-point work they do per second
+// against what the machine's cores can do at peak:
+//   BM_PpoUpdate   agents/ppo.h's ppo_update (forward, backward, Adam) on a synthetic rollout of
+//                  grid observations; items are update samples (rollout rows x epochs)
+//   BM_PpoActing   one acting step: the policy's forward pass on one observation per
+//                  environment and the action sample; items are environment steps
+//   BM_PeakFma     fused multiply-adds in registers only (no memory): the cores' peak
+// Run: ./shardlab bench --benchmark_filter='Ppo|PeakFma'
+// Arguments of the PPO benchmarks: the IMPALA widths' last entry (16: 8/16/16, 32: 16/32/32), the
+// grid side (15: easy world, 25: hard world), environments, steps per rollout, minibatches;
+// 3 epochs, 15 actions, hidden 256 (the demo runs 4 minibatches, hidden 128, 5 actions: see
+// docs/benchmarks.md).
+#include <benchmark/benchmark.h>
+#include <immintrin.h>
+#include <torch/torch.h>
+
+#include "agents/actor_critic.h"
+#include "agents/ppo.h"
+
+namespace shardlab {
+namespace {
+
+constexpr int64_t kActions = 15;
+constexpr int64_t kHidden = 256;
+
+NetworkConfig impala(int64_t width) {
+  NetworkConfig c;
+  c.channels = {width / 2, width, width};
+  c.hidden = kHidden;
+  return c;
+}
+
+// Floating-point operations of one sample's forward pass through the IMPALA actor-critic
+// (multiply and add counted apart): each stage's 3x3 convolution, max-pool to half the side,
+// two residual blocks of two 3x3 convolutions; then the fc layer and the two heads. Pooling,
+// ReLUs and additions are left out (under 1%). A backward pass costs two forward passes (the
+// gradients of the inputs and of the weights), so forward + backward is 3x this.
+double forward_flops(const NetworkConfig& c, int64_t side) {
+  double flops = 0;
+  int64_t in = 3, h = side;
+  for (int64_t out : c.channels) {
+    flops += 2.0 * 9 * static_cast<double>(in * out * h * h);
+    h = (h + 1) / 2;
+    flops += 4 * 2.0 * 9 * static_cast<double>(out * out * h * h);
+    in = out;
+  }
+  flops += 2.0 * static_cast<double>(in * h * h * c.hidden) + 2.0 * static_cast<double>(c.hidden * (kActions + 1));
+  return flops;
+}
+
+ActorCritic make_net(const NetworkConfig& config, int64_t side) {
+  ObservationSpec obs;
+  obs.shape = {3, side, side};
+  ActionSpec act;
+  act.num_actions = kActions;
+  at::Generator init = at::detail::createCPUGenerator(0);
+  return ActorCritic(config, obs, act, init);
+}
+
+// A rollout of one-hot-like grids (the maze's three planes) with random actions and returns.
+Rollout synthetic_rollout(int64_t envs, int64_t steps, int64_t side) {
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  Rollout r;
+  r.obs = (torch::rand({steps, envs, 3, side, side}, gen, f32) < 0.3).to(torch::kFloat32);
+  r.actions = torch::randint(kActions, {steps, envs}, gen, torch::kInt64);
+  r.log_probs = torch::full({steps, envs}, -std::log(static_cast<double>(kActions)), f32);
+  r.values = torch::rand({steps, envs}, gen, f32);
+  r.rewards = (torch::rand({steps, envs}, gen, f32) < 0.01).to(torch::kFloat32);
+  r.terminated = r.rewards.clone();
+  r.truncated = torch::zeros({steps, envs}, f32);
+  r.final_values = torch::zeros({steps, envs}, f32);
+  r.next_value = torch::zeros({envs}, f32);
+  return r;
+}
+
+// range: width, side, envs, steps, minibatches.
+void BM_PpoUpdate(benchmark::State& state) {
+  at::set_num_threads(1);
+  const NetworkConfig config = impala(state.range(0));
+  const int64_t side = state.range(1);
+  ActorCritic net = make_net(config, side);
+  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(5e-4).eps(1e-5));
+  const Rollout rollout = synthetic_rollout(state.range(2), state.range(3), side);
+  TrainConfig train;
+  PpoConfig ppo;
+  ppo.num_minibatches = state.range(4);
+  at::Generator gen = at::detail::createCPUGenerator(2);
+  const Collective one_rank;
+  for (auto _ : state) ppo_update(*net, optimizer, rollout, train, ppo, gen, at::kCPU, one_rank);
+  const double samples = static_cast<double>(rollout.rewards.numel() * ppo.update_epochs * state.iterations());
+  state.SetItemsProcessed(static_cast<int64_t>(samples));
+  state.counters["GFLOP/s"] = benchmark::Counter(samples * 3 * forward_flops(config, side) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PpoUpdate)
+    ->Args({32, 25, 64, 256, 8})  // the issue-12 settings (experiments/ppo_maze_top_right.ini)
+    ->Args({16, 15, 64, 64, 4})   // the demo's rollout and minibatches
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// range: width, side, envs.
+void BM_PpoActing(benchmark::State& state) {
+  at::set_num_threads(1);
+  const NetworkConfig config = impala(state.range(0));
+  const int64_t side = state.range(1), envs = state.range(2);
+  ActorCritic net = make_net(config, side);
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  const at::Tensor obs = (torch::rand({envs, 3, side, side}, gen) < 0.3).to(torch::kFloat32);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) {
+    const PolicyOutput out = net->forward(obs);
+    benchmark::DoNotOptimize(sample_action(*net, out.logits_or_mean, gen).action);
+  }
+  const double steps = static_cast<double>(envs * state.iterations());
+  state.SetItemsProcessed(static_cast<int64_t>(steps));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(steps * forward_flops(config, side) / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PpoActing)->Args({32, 25, 64})->Args({16, 15, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Twelve independent chains of fused multiply-adds in registers, 512-bit (16 floats) or 256-bit
+// (8 floats) wide: each FMA is 2 flops per lane. Twelve chains hide the FMA latency.
+__attribute__((target("avx512f"), noinline)) double fma512(int64_t rounds) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t r = 0; r < rounds; ++r)
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 sum = acc[0];
+  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  double total = 0;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+__attribute__((target("avx2,fma"), noinline)) double fma256(int64_t rounds) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t r = 0; r < rounds; ++r)
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  __m256 sum = acc[0];
+  for (int i = 1; i < 12; ++i) sum = _mm256_add_ps(sum, acc[i]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sum);
+  double total = 0;
+  for (float v : lanes) total += v;
+  return total;
+}
+
+// range(0): lanes (16: AVX-512, 8: AVX2). One thread: the peak of one core.
+void BM_PeakFma(benchmark::State& state) {
+  constexpr int64_t kRounds = 1 << 20;
+  const int64_t lanes = state.range(0);
+  if (lanes == 16 && !__builtin_cpu_supports("avx512f")) {
+    state.SkipWithError("no AVX-512 on this CPU");
+    return;
+  }
+  for (auto _ : state) {
+    int64_t rounds = kRounds;
+    benchmark::DoNotOptimize(rounds);  // a fresh call each iteration, not one hoisted result
+    benchmark::DoNotOptimize(lanes == 16 ? fma512(rounds) : fma256(rounds));
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kRounds * 12 * 2 * static_cast<double>(lanes) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_PeakFma)->Arg(16)->Arg(8)->UseRealTime();
+
+}  // namespace
+}  // namespace shardlab

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Training throughput as a Markdown table (docs/benchmarks.md, "Training throughput"): short
+# `shardlab train` runs of one spec, one per row, each timed from its own metrics.csv.
+#
+#   scripts/train-throughput.sh OUT_DIR SPEC UPDATES "LABEL|ARGS" ["LABEL|ARGS" ...]
+#
+# Each row trains SPEC for UPDATES updates (train.total_steps = UPDATES x the rows of one update)
+# with ARGS added to the train command (--set key=value ..., --nproc 2), in OUT_DIR/<n>/, and
+# reports the last update (the first warms up the convolution kernels):
+#   env steps/s      rows of the update / (acting + update seconds)
+#   update samples/s rows x ppo.update_epochs / update seconds (forward, backward, Adam)
+#   acting steps/s   rows / acting seconds (policy forward, sampling, environment steps)
+# Example (the issue-12 settings, one rank then two):
+#   scripts/train-throughput.sh /tmp/tp experiments/ppo_maze_top_right.ini 2 \
+#     "1 rank|--set run.threads=1" "2 ranks|--set run.threads=1 --nproc 2"
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "$#" -lt 4 ]; then
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+OUT="$1" SPEC="$2" UPDATES="$3"
+shift 3
+[ -f "$SPEC" ] || { echo "train-throughput: error: no spec file $SPEC" >&2; exit 2; }
+case "$UPDATES" in '' | *[!0-9]* | 0) echo "train-throughput: error: UPDATES must be a positive integer, got '$UPDATES'" >&2; exit 2 ;; esac
+mkdir -p "$OUT"
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+
+echo "| run | rows per update | env steps/s | update samples/s | acting steps/s |"
+echo "|---|---|---|---|---|"
+n=0
+for row in "$@"; do
+  n=$((n + 1))
+  label="${row%%|*}"
+  read -r -a args <<<"${row#*|}"
+  # The resolved spec with this row's overrides (its --set pairs) tells the update's size.
+  sets=()
+  for ((i = 0; i < ${#args[@]}; ++i)); do
+    if [ "${args[$i]}" = "--set" ] && [ $((i + 1)) -lt ${#args[@]} ]; then sets+=(--set "${args[$((i + 1))]}"); fi
+  done
+  resolved="$("$ROOT/shardlab" spec show "$SPEC" "${sets[@]}" 2>/dev/null || true)"
+  value() { awk -F' *= *' -v section="$1" -v key="$2" '
+      /^\[/ { s = substr($0, 2, length($0) - 2); next }
+      s == section && $1 == key { print $2; exit }' <<<"$resolved"; }
+  envs="$(value env num_envs)" steps="$(value train num_steps)" epochs="$(value ppo update_epochs)"
+  if [ -z "$envs" ] || [ -z "$steps" ] || [ -z "$epochs" ]; then
+    echo "train-throughput: error: cannot resolve $SPEC with '${row#*|}' (see: shardlab spec show $SPEC ...)" >&2
+    exit 2
+  fi
+  rows=$((envs * steps))
+  rm -rf "${OUT:?}/$n"
+  "$ROOT/shardlab" train "$SPEC" "${args[@]}" --set "train.total_steps=$((rows * UPDATES))" \
+    --out "$OUT/$n" >"$OUT/$n.log" 2>&1 || { echo "train-throughput: error: row '$label' failed, see $OUT/$n.log" >&2; exit 1; }
+  metrics="$(ls "$OUT/$n"/*/metrics.csv)"
+  awk -F, -v label="$label" -v rows="$rows" -v epochs="$epochs" '
+      NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
+      { acting = $col["time/rollout_s"]; update = $col["time/update_s"] }
+      END { printf "| %s | %d | %.0f | %.0f | %.0f |\n", label, rows, rows / (acting + update), rows * epochs / update, rows / acting }' "$metrics"
+done
