@@ -68,8 +68,8 @@ int cmd_demo(const std::vector<std::string>& args) {
   po::options_description flags("shardlab demo [--out DIR] [--quick]");
   flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs/demo"),
                                                   "output folder (an unfinished demo run there is resumed)")(
-      "quick", "train the smoke spec (seconds) instead of the demo spec (about 30 minutes on 2 cores)")(
-      "episodes", po::value<int64_t>()->default_value(200), "evaluation episodes per placement");
+      "quick", "train the smoke spec (seconds) instead of the demo spec (about 15 minutes on 2 cores)")(
+      "episodes", po::value<int64_t>()->default_value(500), "evaluation episodes per placement");
   po::positional_options_description positional;
   const auto vm = parse_flags("demo", args, flags, positional);
   if (vm.count("help")) {
