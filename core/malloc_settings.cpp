@@ -5,8 +5,9 @@
 // 32 MiB) with a fresh mmap and returns it to the kernel on free, so every minibatch's tensors
 // (a 2048-sample minibatch of 25x25 grids is 15 MiB, its first activations 80 MiB) arrive as new
 // pages the kernel must fault in and zero. That cost a third of a PPO run's wall time in system
-// time (docs/benchmarks.md, "PPO: the allocator, ..."). Here large blocks come from the heap like small ones and
-// freed memory stays with the process for the next minibatch: the same numbers, faster.
+// time (docs/benchmarks.md, "PPO: the allocator, ..."). Here large blocks come from the heap like
+// small ones and freed memory stays with the process for the next minibatch: the same numbers,
+// faster.
 // Under the sanitizers mallopt is their no-op.
 #include <malloc.h>
 
