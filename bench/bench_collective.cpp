@@ -11,23 +11,12 @@
 
 #include "agents/actor_critic.h"
 #include "agents/collective.h"
+#include "bench/maze_net.h"
 
 namespace shardlab {
 namespace {
 
 constexpr int64_t kIterations = 100;
-
-ActorCritic maze_net(int64_t width, int64_t side) {
-  NetworkConfig config;
-  config.channels = {width / 2, width, width};
-  config.hidden = 256;
-  ObservationSpec obs;
-  obs.shape = {3, side, side};
-  ActionSpec act;
-  act.num_actions = 15;
-  at::Generator init = at::detail::createCPUGenerator(0);
-  return ActorCritic(config, obs, act, init);
-}
 
 Collective join(int64_t rank, int port) {
   WorldConfig world;

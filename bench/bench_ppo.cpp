@@ -11,24 +11,14 @@
 // 3 epochs, 15 actions, hidden 256 (the demo runs 4 minibatches, hidden 128, 5 actions: see
 // docs/benchmarks.md).
 #include <benchmark/benchmark.h>
-#include <immintrin.h>
 #include <torch/torch.h>
 
 #include "agents/actor_critic.h"
 #include "agents/ppo.h"
+#include "bench/maze_net.h"
 
 namespace shardlab {
 namespace {
-
-constexpr int64_t kActions = 15;
-constexpr int64_t kHidden = 256;
-
-NetworkConfig impala(int64_t width) {
-  NetworkConfig c;
-  c.channels = {width / 2, width, width};
-  c.hidden = kHidden;
-  return c;
-}
 
 // Floating-point operations of one sample's forward pass through the IMPALA actor-critic
 // (multiply and add counted apart): each stage's 3x3 convolution, max-pool to half the side,
@@ -44,17 +34,9 @@ double forward_flops(const NetworkConfig& c, int64_t side) {
     flops += 4 * 2.0 * 9 * static_cast<double>(out * out * h * h);
     in = out;
   }
-  flops += 2.0 * static_cast<double>(in * h * h * c.hidden) + 2.0 * static_cast<double>(c.hidden * (kActions + 1));
+  flops += 2.0 * static_cast<double>(in * h * h * c.hidden);
+  flops += 2.0 * static_cast<double>(c.hidden * (kMazeNetActions + 1));
   return flops;
-}
-
-ActorCritic make_net(const NetworkConfig& config, int64_t side) {
-  ObservationSpec obs;
-  obs.shape = {3, side, side};
-  ActionSpec act;
-  act.num_actions = kActions;
-  at::Generator init = at::detail::createCPUGenerator(0);
-  return ActorCritic(config, obs, act, init);
 }
 
 // A rollout of one-hot-like grids (the maze's three planes) with random actions and returns.
@@ -63,8 +45,8 @@ Rollout synthetic_rollout(int64_t envs, int64_t steps, int64_t side) {
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
   Rollout r;
   r.obs = (torch::rand({steps, envs, 3, side, side}, gen, f32) < 0.3).to(torch::kFloat32);
-  r.actions = torch::randint(kActions, {steps, envs}, gen, torch::kInt64);
-  r.log_probs = torch::full({steps, envs}, -std::log(static_cast<double>(kActions)), f32);
+  r.actions = torch::randint(kMazeNetActions, {steps, envs}, gen, torch::kInt64);
+  r.log_probs = torch::full({steps, envs}, -std::log(static_cast<double>(kMazeNetActions)), f32);
   r.values = torch::rand({steps, envs}, gen, f32);
   r.rewards = (torch::rand({steps, envs}, gen, f32) < 0.01).to(torch::kFloat32);
   r.terminated = r.rewards.clone();
@@ -77,9 +59,9 @@ Rollout synthetic_rollout(int64_t envs, int64_t steps, int64_t side) {
 // range: width, side, envs, steps, minibatches.
 void BM_PpoUpdate(benchmark::State& state) {
   at::set_num_threads(1);
-  const NetworkConfig config = impala(state.range(0));
+  const NetworkConfig config = maze_net_config(state.range(0));
   const int64_t side = state.range(1);
-  ActorCritic net = make_net(config, side);
+  ActorCritic net = maze_net(state.range(0), side);
   torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(5e-4).eps(1e-5));
   const Rollout rollout = synthetic_rollout(state.range(2), state.range(3), side);
   TrainConfig train;
@@ -102,9 +84,9 @@ BENCHMARK(BM_PpoUpdate)
 // range: width, side, envs.
 void BM_PpoActing(benchmark::State& state) {
   at::set_num_threads(1);
-  const NetworkConfig config = impala(state.range(0));
+  const NetworkConfig config = maze_net_config(state.range(0));
   const int64_t side = state.range(1), envs = state.range(2);
-  ActorCritic net = make_net(config, side);
+  ActorCritic net = maze_net(state.range(0), side);
   at::Generator gen = at::detail::createCPUGenerator(3);
   const at::Tensor obs = (torch::rand({envs, 3, side, side}, gen) < 0.3).to(torch::kFloat32);
   torch::NoGradGuard no_grad;
@@ -119,37 +101,31 @@ void BM_PpoActing(benchmark::State& state) {
 }
 BENCHMARK(BM_PpoActing)->Args({32, 25, 64})->Args({16, 15, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Twelve independent chains of fused multiply-adds in registers, 512-bit (16 floats) or 256-bit
-// (8 floats) wide: each FMA is 2 flops per lane. Twelve chains hide the FMA latency.
-__attribute__((target("avx512f"), noinline)) double fma512(int64_t rounds) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+// Twelve independent chains of fused multiply-adds in registers, `Vector` (GCC's vector extension)
+// wide: each FMA is 2 flops per lane. Twelve chains hide the FMA latency. Inlined into the two
+// wrappers below, which compile it for 512-bit and 256-bit registers.
+template <typename Vector, int kLanes>
+__attribute__((always_inline)) inline double fma_chains(int64_t rounds) {
+  Vector acc[12];
+  for (int i = 0; i < 12; ++i)
+    for (int l = 0; l < kLanes; ++l) acc[i][l] = static_cast<float>(i);
+  Vector a, b;
+  for (int l = 0; l < kLanes; ++l) a[l] = 0.999999f, b[l] = 1e-7f;
   for (int64_t r = 0; r < rounds; ++r)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  __m512 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  float lanes[16];
-  _mm512_storeu_ps(lanes, sum);
+    for (int i = 0; i < 12; ++i) acc[i] = acc[i] * a + b;  // contracted to one FMA
   double total = 0;
-  for (float v : lanes) total += v;
+  for (int i = 0; i < 12; ++i)
+    for (int l = 0; l < kLanes; ++l) total += acc[i][l];
   return total;
 }
 
-__attribute__((target("avx2,fma"), noinline)) double fma256(int64_t rounds) {
-  __m256 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (int64_t r = 0; r < rounds; ++r)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  __m256 sum = acc[0];
-  for (int i = 1; i < 12; ++i) sum = _mm256_add_ps(sum, acc[i]);
-  float lanes[8];
-  _mm256_storeu_ps(lanes, sum);
-  double total = 0;
-  for (float v : lanes) total += v;
-  return total;
+using Float16 = float __attribute__((vector_size(64)));
+using Float8 = float __attribute__((vector_size(32)));
+
+__attribute__((target("avx512f"), noinline)) double fma512(int64_t rounds) {
+  return fma_chains<Float16, 16>(rounds);
 }
+__attribute__((target("avx2,fma"), noinline)) double fma256(int64_t rounds) { return fma_chains<Float8, 8>(rounds); }
 
 // range(0): lanes (16: AVX-512, 8: AVX2). One thread: the peak of one core.
 void BM_PeakFma(benchmark::State& state) {

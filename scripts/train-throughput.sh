@@ -26,6 +26,13 @@ case "$UPDATES" in '' | *[!0-9]* | 0) echo "train-throughput: error: UPDATES mus
 mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
+# The value of [section] key in the resolved spec $resolved.
+value() {
+  awk -F' *= *' -v section="$1" -v key="$2" '
+    /^\[/ { s = substr($0, 2, length($0) - 2); next }
+    s == section && $1 == key { print $2; exit }' <<<"$resolved"
+}
+
 echo "| run | rows per update | env steps/s | update samples/s | acting steps/s |"
 echo "|---|---|---|---|---|"
 n=0
@@ -39,9 +46,6 @@ for row in "$@"; do
     if [ "${args[$i]}" = "--set" ] && [ $((i + 1)) -lt ${#args[@]} ]; then sets+=(--set "${args[$((i + 1))]}"); fi
   done
   resolved="$("$ROOT/shardlab" spec show "$SPEC" "${sets[@]}" 2>/dev/null || true)"
-  value() { awk -F' *= *' -v section="$1" -v key="$2" '
-      /^\[/ { s = substr($0, 2, length($0) - 2); next }
-      s == section && $1 == key { print $2; exit }' <<<"$resolved"; }
   envs="$(value env num_envs)" steps="$(value train num_steps)" epochs="$(value ppo update_epochs)"
   if [ -z "$envs" ] || [ -z "$steps" ] || [ -z "$epochs" ]; then
     echo "train-throughput: error: cannot resolve $SPEC with '${row#*|}' (see: shardlab spec show $SPEC ...)" >&2
