@@ -5,8 +5,8 @@
 #   scripts/train-throughput.sh OUT_DIR SPEC UPDATES "LABEL|ARGS" ["LABEL|ARGS" ...]
 #
 # Each row trains SPEC for UPDATES updates (train.total_steps = UPDATES x the rows of one update)
-# with ARGS added to the train command (--set key=value ..., --nproc 2), in OUT_DIR/<n>/, and
-# reports the last update (the first warms up the convolution kernels):
+# with ARGS added to the train command (--set key=value ..., --nproc 2), in OUT_DIR/<n>/ (which
+# must not exist yet), and reports the last update (the first warms up the convolution kernels):
 #   env steps/s      rows of the update / (acting + update seconds)
 #   update samples/s rows x ppo.update_epochs / update seconds (forward, backward, Adam)
 #   acting steps/s   rows / acting seconds (policy forward, sampling, environment steps)
@@ -16,13 +16,16 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "$#" -lt 4 ]; then
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
   exit 2
 fi
 OUT="$1" SPEC="$2" UPDATES="$3"
 shift 3
 [ -f "$SPEC" ] || { echo "train-throughput: error: no spec file $SPEC" >&2; exit 2; }
 case "$UPDATES" in '' | *[!0-9]* | 0) echo "train-throughput: error: UPDATES must be a positive integer, got '$UPDATES'" >&2; exit 2 ;; esac
+for ((i = 1; i <= $#; ++i)); do
+  [ ! -e "$OUT/$i" ] || { echo "train-throughput: error: $OUT/$i exists already: give a fresh OUT_DIR" >&2; exit 2; }
+done
 mkdir -p "$OUT"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
@@ -52,7 +55,7 @@ for row in "$@"; do
     exit 2
   fi
   rows=$((envs * steps))
-  rm -rf "${OUT:?}/$n"
+  echo "train-throughput: row $n/$#, $label: training $UPDATES update(s) of $rows rows (log: $OUT/$n.log)" >&2
   "$ROOT/shardlab" train "$SPEC" "${args[@]}" --set "train.total_steps=$((rows * UPDATES))" \
     --out "$OUT/$n" >"$OUT/$n.log" 2>&1 || { echo "train-throughput: error: row '$label' failed, see $OUT/$n.log" >&2; exit 1; }
   metrics="$(ls "$OUT/$n"/*/metrics.csv)"

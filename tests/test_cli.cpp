@@ -1,6 +1,8 @@
 // The command line end to end, as a user runs it: outputs, files, and one-line errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -150,6 +152,32 @@ TEST(Cli, QuickDemoRunsEveryStep) {
   for (const char* file : {"/mazes.svg", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json",
                            "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.svg"})
     EXPECT_TRUE(std::ifstream(dir + file).good()) << file;
+}
+
+// scripts/train-throughput.sh (docs/benchmarks.md): bad arguments are one error line and exit 2,
+// before anything trains, and a row folder already there is kept, not overwritten.
+TEST(Cli, TrainThroughputScriptRefusesBadInputInOneLine) {
+  const std::string script = SHARDLAB_SOURCE_DIR "/scripts/train-throughput.sh";
+  const std::string spec = SHARDLAB_SOURCE_DIR "/experiments/ppo_maze_smoke.ini";
+  const std::string dir = test::make_temp_dir();
+  std::filesystem::create_directories(dir + "/kept/1");
+  std::ofstream(dir + "/kept/1/result.txt") << "earlier";
+  const struct {
+    std::string args, needle;
+  } cases[] = {{dir + "/a " + dir + "/missing.ini 2 'one|'", "no spec file"},
+               {dir + "/a " + spec + " 0 'one|'", "UPDATES must be a positive integer, got '0'"},
+               {dir + "/a " + spec + " two 'one|'", "UPDATES must be a positive integer, got 'two'"},
+               {dir + "/kept " + spec + " 1 'one|'", "kept/1 exists already"}};
+  for (const auto& c : cases) {
+    const auto r = run_shell("bash " + script + " " + c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args;
+    EXPECT_NE(r.err.find("train-throughput: error: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "") << c.args;
+  }
+  EXPECT_EQ(test::read_file(dir + "/kept/1/result.txt"), "earlier");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/a"));
 }
 
 }  // namespace
