@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "agents/evaluate.h"
-#include "agents/trainer.h"
 #include "analysis/maze_policy.h"
 #include "analysis/steering.h"
 #include "analysis/vector_field.h"
@@ -56,26 +55,24 @@ class PartTimes {
   std::vector<std::pair<std::string, double>> times_;
 };
 
-// The training step's name: a resumed or finished run says so, since its time is not a training time.
-std::string training_part_name(const std::string& dir, const std::string& spec_name) {
-  return fs::exists(fs::path(dir) / spec_name / "spec.ini") ? "3. PPO training (resumed or done before)"
-                                                           : "3. PPO training";
-}
-
 }  // namespace
 
 int cmd_demo(const std::vector<std::string>& args) {
-  po::options_description flags("shardlab demo [--out DIR] [--quick]");
+  po::options_description flags("shardlab demo [--out DIR] [--quick] [--episodes N] [--nproc N]");
   flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs/demo"),
                                                   "output folder (an unfinished demo run there is resumed)")(
-      "quick", "train the smoke spec (seconds) instead of the demo spec (about 15 minutes on 2 cores)")(
-      "episodes", po::value<int64_t>()->default_value(500), "evaluation episodes per placement");
+      "quick", "train the smoke spec (seconds) instead of the demo spec (about 14 minutes on 2 cores)")(
+      "episodes", po::value<int64_t>()->default_value(500), "evaluation episodes per placement")(
+      "nproc", po::value<int64_t>()->default_value(2),
+      "train as N data-parallel ranks of run.threads torch threads each (`train --nproc`)");
   po::positional_options_description positional;
   const auto vm = parse_flags("demo", args, flags, positional);
   if (vm.count("help")) {
     std::cout << flags;
     return 0;
   }
+  const int64_t nproc = flag_at_least(vm, "nproc", 1);
+  const int64_t episodes = flag_at_least(vm, "episodes", 1);
   const std::string dir = vm["out"].as<std::string>();
   fs::create_directories(dir);
   const std::string spec_name = vm.count("quick") ? "ppo_maze_smoke" : "ppo_maze_demo";
@@ -93,18 +90,20 @@ int cmd_demo(const std::vector<std::string>& args) {
   const std::string listing = describe_h5(data);
   std::cout << listing.substr(listing.find("experience:")) << "\n";
 
-  times.start(training_part_name(dir, spec_name));
-  std::cout << "== 3. PPO on " << spec_path << " (cheese always near the top-right corner)\n" << std::flush;
+  // A resumed or finished run says so, since its time is not a training time.
+  const bool resume = fs::exists(fs::path(dir) / spec_name / "spec.ini");
+  times.start(resume ? "3. PPO training (resumed or done before)" : "3. PPO training");
+  std::cout << "== 3. PPO on " << spec_path << " (cheese always near the top-right corner), " << nproc
+            << (nproc == 1 ? " rank" : " data-parallel ranks") << "\n"
+            << std::flush;
   const Spec spec = Spec::load(shardlab_schema(), spec_path, {});
-  TrainOptions options;
-  options.out_root = dir;
-  options.run_name = spec_name;
-  options.resume = fs::exists(fs::path(dir) / spec_name / "spec.ini");
-  const std::string run = train(spec, options);
+  std::vector<std::string> train_args = {spec_path, "--out", dir, "--nproc", std::to_string(nproc)};
+  if (resume) train_args.push_back("--resume");
+  if (const int status = cmd_train(train_args); status != 0) return status;
+  const std::string run = (fs::path(dir) / spec_name).string();
 
   times.start("4. evaluation");
   std::cout << "\n== 4. Evaluation of " << run << "\n";
-  const int64_t episodes = flag_at_least(vm, "episodes", 1);
   const std::string train_placement = spec.get_string("env.placement");
   std::printf("%-28s %10s %22s %22s\n", "cheese placement", "episodes", "cheese rate (95% CI)",
               "corner first (95% CI)");

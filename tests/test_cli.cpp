@@ -152,6 +152,16 @@ TEST(Cli, QuickDemoRunsEveryStep) {
   for (const char* file : {"/mazes.svg", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json",
                            "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.svg"})
     EXPECT_TRUE(std::ifstream(dir + file).good()) << file;
+  // The demo trains as two data-parallel ranks unless told otherwise.
+  EXPECT_NE(test::read_file(dir + "/ppo_maze_smoke/run.json").find("\"world_size\": 2"), std::string::npos);
+}
+
+// A bad --nproc or --episodes is one error line before the demo writes anything.
+TEST(Cli, DemoRefusesBadCountsBeforeWriting) {
+  const std::string dir = test::make_temp_dir() + "/demo";
+  expect_one_line_error(run_cli("demo --quick --nproc 0 --out " + dir), "--nproc");
+  expect_one_line_error(run_cli("demo --quick --episodes 0 --out " + dir), "--episodes");
+  EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
 // scripts/train-throughput.sh (docs/benchmarks.md): bad arguments are one error line and exit 2,
