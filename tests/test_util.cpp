@@ -80,7 +80,9 @@ void expect_one_line_error(const CommandResult& r, const std::string& needle, bo
   EXPECT_EQ(r.exit_code, 2) << r.err;
   const size_t at = r.err.find("shardlab: error: ");
   ASSERT_NE(at, std::string::npos) << r.err;
-  if (!after_progress) EXPECT_EQ(at, 0u) << r.err;
+  if (!after_progress) {
+    EXPECT_EQ(at, 0u) << r.err;
+  }
   const std::string error = r.err.substr(at);
   EXPECT_EQ(std::count(error.begin(), error.end(), '\n'), 1) << r.err;
   EXPECT_NE(error.find(needle), std::string::npos) << r.err;
