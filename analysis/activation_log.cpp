@@ -75,10 +75,10 @@ void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vect
     }
     for (const maze::Cell c : free_cells(l)) inputs.push_back({l, c});
   }
-  if (inputs.empty()) throw InputError("--seeds: no maze in that range fits env.max_maze_size");
+  const std::string limits = policy.maze_config().maze_size_limits();
+  if (inputs.empty()) throw InputError("--seeds: no maze in that range fits " + limits);
   if (skipped > 0)
-    std::fprintf(stderr, "record: %lld mazes larger than env.max_maze_size = %d left out\n",
-                 static_cast<long long>(skipped), policy.maze_config().max_maze_size);
+    std::fprintf(stderr, "record: %lld mazes outside %s left out\n", static_cast<long long>(skipped), limits.c_str());
 
   Progress progress("record");
   const int64_t total = static_cast<int64_t>(inputs.size());

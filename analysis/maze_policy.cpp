@@ -73,8 +73,7 @@ void MazePolicy::check_channels(const std::string& layer, const std::vector<int6
 }
 
 std::optional<MazeLayout> MazePolicy::level(uint32_t seed) const {
-  if (config_.max_maze_size > 0 && maze::maze_dim_of(seed, config_.world_size) > config_.max_maze_size)
-    return std::nullopt;
+  if (!config_.keeps_maze_dim(maze::maze_dim_of(seed, config_.world_size))) return std::nullopt;
   return maze::generate_maze(seed, config_.world_size, config_.placement);
 }
 

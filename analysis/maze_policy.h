@@ -71,7 +71,7 @@ class MazePolicy {
   void check_channels(const std::string& layer, const std::vector<int64_t>& channels) const;
 
   // The level of this seed under the spec's placement and distribution, or nothing when its maze
-  // is larger than env.max_maze_size (the policy never trained on it).
+  // size is outside env.min_maze_size..env.max_maze_size (the policy never trained on it).
   std::optional<MazeLayout> level(uint32_t seed) const;
 
   // Network inputs, prepared as in training (normalised if the run normalised them).

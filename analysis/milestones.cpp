@@ -139,6 +139,7 @@ MilestoneStudy measure_milestones(const std::string& run_dir, const std::vector<
     study.mazes = static_cast<int64_t>(with_cheese.size());
     study.dropped = dropped;
     study.without_cheese = static_cast<int64_t>(levels.size() - with_cheese.size());
+    study.min_maze_size = policy.maze_config().min_maze_size;
     study.max_maze_size = policy.maze_config().max_maze_size;
 
     // The channels study ranks by peak hit rate first, but "within one position" is likely by
@@ -205,7 +206,8 @@ std::string milestones_json(const MilestoneStudy& study) {
   j["episodes_per_evaluation"] = study.episodes;
   MazeCounts counts;
   counts.seeds = study.seeds;
-  counts.too_large = study.dropped;
+  counts.outside_sizes = study.dropped;
+  counts.min_maze_size = study.min_maze_size;
   counts.max_maze_size = study.max_maze_size;
   counts.other_left_out = {{"without_cheese", study.without_cheese}};
   counts.used = study.mazes;

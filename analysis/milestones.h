@@ -47,7 +47,7 @@ struct MilestoneRow {
 
 struct MilestoneStudy {
   std::string run_dir, layer;
-  int64_t episodes = 0, seeds = 0, mazes = 0, dropped = 0, without_cheese = 0, max_maze_size = 0;
+  int64_t episodes = 0, seeds = 0, mazes = 0, dropped = 0, without_cheese = 0, min_maze_size = 0, max_maze_size = 0;
   int64_t decision_square_mazes = 0;  // of `mazes`: those the cheese vector's effect is measured on
   std::vector<MilestoneRow> rows;
   std::map<std::string, MilestoneThreshold> thresholds;

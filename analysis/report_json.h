@@ -31,11 +31,11 @@ inline std::string dump(const Json& j) {
 
 // How many mazes a study used and why the others were left out; every study's summary carries it
 // as "maze_counts" (the published sets use every maze size, ours may not). The counts add up:
-// used = seeds - too_large - every count in other_left_out.
+// used = seeds - outside_sizes - every count in other_left_out.
 struct MazeCounts {
   int64_t seeds = 0;      // level seeds asked for
-  int64_t too_large = 0;  // left out: larger than the run's env.max_maze_size
-  int64_t max_maze_size = 0;
+  int64_t outside_sizes = 0;  // left out: outside the run's env.min_maze_size..env.max_maze_size
+  int64_t min_maze_size = 0, max_maze_size = 0;
   int64_t used = 0;  // mazes the study's numbers come from
   // Why the study left other mazes out, only the reasons it applies, e.g.
   // {"without_decision_square", 31} for a study that needs one, {"cheese_in_top_right_5x5", 120}.
@@ -46,9 +46,10 @@ struct MazeCounts {
 inline Json maze_counts_json(const MazeCounts& c) {
   Json j;
   j["seeds"] = c.seeds;
-  j["larger_than_max_maze_size"] = c.too_large;
+  j["outside_maze_sizes"] = c.outside_sizes;
+  j["min_maze_size"] = c.min_maze_size;
   j["max_maze_size"] = c.max_maze_size;
-  int64_t rest = c.seeds - c.too_large;
+  int64_t rest = c.seeds - c.outside_sizes;
   for (const auto& [why, count] : c.other_left_out) {
     j[why] = count;
     rest -= count;

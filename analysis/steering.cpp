@@ -129,7 +129,7 @@ std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vecto
     const auto source = policy.level(*study.transfer_from);
     if (!source)
       throw InputError("--transfer-from " + std::to_string(*study.transfer_from) +
-                       ": maze larger than env.max_maze_size");
+                       ": maze outside " + policy.maze_config().maze_size_limits());
     transferred = study.vector == SteeringVector::kCheese ? cheese_vector(policy, study.layer, *source)
                                                           : top_right_vector(policy, study.layer, *source);
   }

@@ -51,7 +51,7 @@ studies (each takes --help):
   milestones         over a run's milestone checkpoints: when behaviour and cheese structure appear
 
 Mazes come from the run's own spec with env.placement=uniform unless --set says otherwise;
-mazes larger than the run's env.max_maze_size are left out, and every summary counts them
+mazes outside the run's env.min_maze_size..env.max_maze_size are left out, and every summary counts them
 ("maze_counts"). Results go to --out (default RUN_DIR/analysis/).
 
 behaviour, resample and retarget measure published quantities and take --protocol reference|ours
@@ -133,12 +133,13 @@ std::vector<MazeLayout> levels_of(const Study& s, MazeCounts* counts = nullptr) 
   auto levels = study_levels(s.p(), begin, end, &skipped);
   if (skipped)
     std::cerr << "analyze: " << skipped << " of " << end - begin
-              << " mazes are larger than env.max_maze_size = " << s.p().maze_config().max_maze_size
+              << " mazes are outside " << s.p().maze_config().maze_size_limits()
               << " and left out\n";
   if (levels.empty()) throw InputError("--seeds " + s.str("seeds") + ": no maze in that range to study");
   if (counts) {
     counts->seeds = end - begin;
-    counts->too_large = skipped;
+    counts->outside_sizes = skipped;
+    counts->min_maze_size = s.p().maze_config().min_maze_size;
     counts->max_maze_size = s.p().maze_config().max_maze_size;
     counts->used = static_cast<int64_t>(levels.size());
   }
@@ -281,7 +282,7 @@ int analyze_vector_field(const std::vector<std::string>& args) {
   if (seed < 0 || seed >= 2147483647) throw InputError("--seed " + std::to_string(seed) + ": not a level seed");
   s->claim({s->str("svg")});
   auto layout = s->p().level(static_cast<uint32_t>(seed));
-  if (!layout) throw InputError("--seed " + std::to_string(seed) + ": maze larger than env.max_maze_size");
+  if (!layout) throw InputError("--seed " + std::to_string(seed) + ": maze outside " + s->p().maze_config().maze_size_limits());
   ActivationTaps taps;
   std::string patches;  // as given, for the picture's title
   if (s->has("patch"))
@@ -483,13 +484,14 @@ int behaviour_reference(Study& s) {
 
   MazeCounts counts;
   counts.seeds = p.episodes;
+  counts.min_maze_size = s.p().maze_config().min_maze_size;
   counts.max_maze_size = s.p().maze_config().max_maze_size;
   int64_t no_square = 0, in_region = 0;
   std::vector<MazeLayout> mazes;
   for (const uint32_t seed : draw_level_seeds(p.episodes, p.seed_range, p.seed)) {
     const auto level = s.p().level(seed);
     if (!level) {
-      ++counts.too_large;
+      ++counts.outside_sizes;
     } else if (!find_decision_square(*level)) {
       ++no_square;
     } else if (cheese_in_top_right_region(*level, 5)) {

@@ -84,7 +84,7 @@ int analyze_milestones(const std::vector<std::string>& args) {
   write_text_file(path("milestones.svg"), analysis::milestones_svg(study));
 
   std::cout << "milestones of " << run << " (" << study.mazes << " mazes with cheese, " << study.dropped
-            << " larger than env.max_maze_size left out; " << study.decision_square_mazes
+            << " outside the run's maze sizes left out; " << study.decision_square_mazes
             << " with a decision square):\n";
   for (const auto& name : analysis::milestone_measures()) {
     if (!study.first_crossing.count(name)) continue;

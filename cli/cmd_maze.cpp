@@ -101,6 +101,7 @@ int maze_frames(const std::vector<std::string>& args) {
   if (vm.count("distribution")) spec.set("env.distribution", vm["distribution"].as<std::string>(), "--distribution");
   spec.set("env.num_levels", "1", "--seed");
   spec.set("env.start_level", std::to_string(seed), "--seed");
+  spec.set("env.min_maze_size", "0", "--seed");
   spec.set("env.max_maze_size", "0", "--seed");
   const maze::MazeConfig config = maze::MazeConfig::from_spec(spec);
   maze::MazeEnv env(config, static_cast<uint64_t>(spec.get_int("run.seed")));

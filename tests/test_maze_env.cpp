@@ -3,11 +3,16 @@
 
 #include <algorithm>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/spec.h"
 #include "envs/maze/maze_env.h"
 #include "envs/maze/maze_paths.h"
+#include "experiments/schema.h"
 
 namespace shardlab::maze {
 namespace {
@@ -247,6 +252,35 @@ TEST(MazeEnv, MaxMazeSizeKeepsProcgenLayoutsOfThatSize) {
     EXPECT_EQ(layout.walls, generate_maze(layout.level_seed, kEasyWorld, c.placement).walls);
   }
   EXPECT_EQ(sizes, (std::set<int>{3, 5, 7}));
+}
+
+TEST(MazeEnv, MinAndMaxMazeSizeKeepOnlySizesBetween) {
+  MazeConfig c = config();
+  c.world_size = kEasyWorld;
+  c.min_maze_size = 7;
+  c.max_maze_size = 9;
+  MazeEnv env(c, 4);
+  std::set<int> sizes;
+  for (int i = 0; i < 200; ++i) {
+    env.reset();
+    sizes.insert(env.layout().maze_dim);
+    EXPECT_EQ(env.layout().walls, generate_maze(env.layout().level_seed, kEasyWorld, c.placement).walls);
+  }
+  EXPECT_EQ(sizes, (std::set<int>{7, 9}));
+}
+
+TEST(MazeEnv, MazeSizeKeysRejectEvenOutOfRangeAndCrossedLimits) {
+  for (const auto& [sets, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"env.min_maze_size=8"}, "env.min_maze_size = 8: expected 0 or an odd size in [3, 25]"},
+           {{"env.max_maze_size=27"}, "env.max_maze_size = 27: expected 0 or an odd size in [3, 25]"},
+           {{"env.min_maze_size=11", "env.max_maze_size=9"}, "env.min_maze_size = 11 is larger than env.max_maze_size = 9"}}) {
+    try {
+      MazeConfig::from_spec(Spec::load(shardlab_schema(), "", sets));
+      ADD_FAILURE() << "accepted " << sets.back();
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(MazeEnv, MaxMazeSizeWithNoSuchLevelIsAnError) {

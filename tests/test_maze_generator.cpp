@@ -1,8 +1,11 @@
 // The maze generator against Procgen's own layouts (shared/testdata/procgen_maze_layouts.txt).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 #include "envs/maze/maze_generator.h"
@@ -80,12 +83,37 @@ TEST(MazeGenerator, TopRightRegionKeepsCheeseInRegion) {
 }
 
 TEST(MazeGenerator, PlacementParsing) {
-  EXPECT_EQ(Placement::parse("top_right_region:5").region, 5);
+  EXPECT_EQ(Placement::parse("top_right_region:5").regions, std::vector<int>{5});
   EXPECT_EQ(Placement::parse("corner").record_name(), "top_right_region_0");
   EXPECT_EQ(Placement::parse("top_right_region:3").to_string(), "top_right_region:3");
-  for (const char* bad : {"", "top_right_region:", "top_right_region:0", "top_right_region:x", "top_right", "Uniform"})
+  EXPECT_EQ(Placement::parse("top_right_region:2,3").regions, (std::vector<int>{2, 3}));
+  EXPECT_EQ(Placement::parse("top_right_region:2,3").to_string(), "top_right_region:2,3");
+  for (const char* bad : {"", "top_right_region:", "top_right_region:0", "top_right_region:x", "top_right", "Uniform",
+                          "top_right_region:2,", "top_right_region:,2", "top_right_region:2,,3", "top_right_region:2,0"})
     EXPECT_THROW(Placement::parse(bad), InputError) << bad;
   EXPECT_THROW(world_size_of("medium"), InputError);
+}
+
+// A mix of region sizes: each level uses one size, fixed by its seed, about half the levels each,
+// and its cheese lies in that size's region, exactly where the single-size placement puts it.
+TEST(MazeGenerator, MixedRegionsGiveEachLevelOneOfTheSizes) {
+  const Placement mix = Placement::parse("top_right_region:2,3");
+  std::map<int, int> levels_of_size;
+  for (uint32_t seed = 0; seed < 400; ++seed) {
+    const Placement own = mix.of_level(seed);
+    ASSERT_EQ(own.regions.size(), 1u);
+    EXPECT_EQ(own.regions, mix.of_level(seed).regions);
+    ++levels_of_size[own.regions.front()];
+    const MazeLayout m = generate_maze(seed, kEasyWorld, mix);
+    EXPECT_EQ(m.cheese, generate_maze(seed, kEasyWorld, own).cheese) << seed;
+    if (!m.has_cheese()) continue;
+    const int n = std::min(own.regions.front(), m.maze_dim);
+    EXPECT_GE(m.cheese.x - m.margin(), m.maze_dim - n) << seed;
+    EXPECT_GE(m.cheese.y - m.margin(), m.maze_dim - n) << seed;
+  }
+  EXPECT_EQ(levels_of_size.size(), 2u);
+  EXPECT_GT(levels_of_size[2], 150);  // of 400: an equal share, not a bias toward one size
+  EXPECT_GT(levels_of_size[3], 150);
 }
 
 TEST(MazeGenerator, LayoutFromRowsRoundTrips) {

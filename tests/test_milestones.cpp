@@ -100,7 +100,7 @@ TEST(Milestones, TrainingKeepsTheUntrainedNetworkAndOneCheckpointPerSpacing) {
   EXPECT_EQ(csv[6][0], "15360");
   const std::string json = test::read_file(run + "/analysis/milestones.json");
   EXPECT_NE(json.find("\"maze_counts\""), std::string::npos);
-  EXPECT_NE(json.find("\"larger_than_max_maze_size\""), std::string::npos);
+  EXPECT_NE(json.find("\"outside_maze_sizes\""), std::string::npos);
   EXPECT_NE(json.find("\"order\""), std::string::npos);
   const std::string svg = test::read_file(run + "/analysis/milestones.svg");
   EXPECT_NE(svg.find("Developmental milestones"), std::string::npos);

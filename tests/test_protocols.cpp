@@ -543,16 +543,16 @@ TEST(ProtocolCounts, EverySummaryStatesItsMazeCounts) {
   const std::string dir = test::make_temp_dir();
   const std::string ckpt = test::untrained_maze_policy(dir);
   const std::string out = " --out " + dir + "/a --set env.max_maze_size=9";
-  // Every summary's counts add up: used = seeds - larger - every other count left out.
+  // Every summary's counts add up: used = seeds - outside the sizes - every other count left out.
   const auto has_counts = [&](const std::string& file) {
     const auto json = nlohmann::json::parse(read_text_file(dir + "/a/" + file));
     EXPECT_TRUE(json.contains("maze_counts")) << file;
     const auto& c = json["maze_counts"];
-    EXPECT_TRUE(c.contains("larger_than_max_maze_size")) << file;
+    EXPECT_TRUE(c.contains("outside_maze_sizes")) << file;
     EXPECT_TRUE(c.contains("used")) << file;
     int64_t rest = c.value("seeds", int64_t{0});
     for (const auto& [key, v] : c.items())
-      if (key != "seeds" && key != "max_maze_size" && key != "used") rest -= v.get<int64_t>();
+      if (key != "seeds" && key != "min_maze_size" && key != "max_maze_size" && key != "used") rest -= v.get<int64_t>();
     EXPECT_EQ(rest, c.value("used", int64_t{-1})) << file << ": " << c.dump();
     return c;
   };
@@ -617,7 +617,7 @@ TEST(ProtocolCounts, EverySummaryStatesItsMazeCounts) {
 TEST(ProtocolCounts, CountsThatDoNotAddUpAreABug) {
   MazeCounts c;
   c.seeds = 10;
-  c.too_large = 2;
+  c.outside_sizes = 2;
   c.other_left_out = {{"without_decision_square", 3}};
   c.used = 5;
   EXPECT_EQ(maze_counts_json(c)["without_decision_square"], 3);

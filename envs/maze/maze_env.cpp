@@ -28,10 +28,13 @@ void declare_maze_keys(SpecSchema& schema) {
       .choices = {"easy", "hard"};
   schema
       .add("env.placement", KeyType::kString, "uniform",
-           "maze: cheese placement, uniform | top_right_region:N (procgenAISC, N >= 1) | corner")
+           "maze: cheese placement, uniform | top_right_region:N (procgenAISC, N >= 1) | top_right_region:N,M,... "
+           "(each level one of these sizes, an equal share each) | corner")
       .check = [](const std::string& v) { Placement::parse(v); };
   schema.add("env.num_levels", KeyType::kInt, "0", "maze: number of distinct levels, 0 = unlimited");
   schema.add("env.start_level", KeyType::kInt, "0", "maze: first level seed when num_levels > 0");
+  schema.add("env.min_maze_size", KeyType::kInt, "0",
+             "maze: skip levels whose maze is smaller than this (odd, >= 3; 0 = no limit); kept levels are Procgen's");
   schema.add("env.max_maze_size", KeyType::kInt, "0",
              "maze: skip levels whose maze is larger than this (odd, >= 3; 0 = no limit); kept levels are Procgen's");
   schema
@@ -56,11 +59,17 @@ MazeConfig MazeConfig::from_spec(const Spec& spec) {
   c.start_level = spec.get_int("env.start_level");
   if (c.num_levels < 0 || c.start_level < 0 || c.start_level + c.num_levels > kLevelSeedRange)
     throw InputError("env.num_levels / env.start_level: expected 0 <= start_level and start_level + num_levels < 2^31");
-  const int64_t max_size = spec.get_int("env.max_maze_size");
-  if (max_size != 0 && (max_size < 3 || max_size % 2 == 0 || max_size > c.world_size))
-    throw InputError("env.max_maze_size = " + std::to_string(max_size) + ": expected 0 or an odd size in [3, " +
-                     std::to_string(c.world_size) + "]");
-  c.max_maze_size = static_cast<int>(max_size);
+  for (const char* key : {"env.min_maze_size", "env.max_maze_size"}) {
+    const int64_t size = spec.get_int(key);
+    if (size != 0 && (size < 3 || size % 2 == 0 || size > c.world_size))
+      throw InputError(std::string(key) + " = " + std::to_string(size) + ": expected 0 or an odd size in [3, " +
+                       std::to_string(c.world_size) + "]");
+  }
+  c.min_maze_size = static_cast<int>(spec.get_int("env.min_maze_size"));
+  c.max_maze_size = static_cast<int>(spec.get_int("env.max_maze_size"));
+  if (c.min_maze_size > 0 && c.max_maze_size > 0 && c.min_maze_size > c.max_maze_size)
+    throw InputError("env.min_maze_size = " + std::to_string(c.min_maze_size) + " is larger than env.max_maze_size = " +
+                     std::to_string(c.max_maze_size));
   const std::string observation = spec.get_string("env.observation");
   c.observation = observation == "rgb"           ? ObservationKind::kRgb
                   : observation == "procgen_rgb" ? ObservationKind::kProcgenRgb
@@ -71,6 +80,17 @@ MazeConfig MazeConfig::from_spec(const Spec& spec) {
   if (max_steps < 0) throw InputError("env.max_episode_steps = " + std::to_string(max_steps) + ": expected >= 0");
   c.max_episode_steps = max_steps == 0 ? kDefaultTimeLimit : static_cast<int>(max_steps);
   return c;
+}
+
+bool MazeConfig::keeps_maze_dim(int dim) const {
+  return (min_maze_size == 0 || dim >= min_maze_size) && (max_maze_size == 0 || dim <= max_maze_size);
+}
+
+std::string MazeConfig::maze_size_limits() const {
+  std::string out;
+  if (min_maze_size > 0) out = "env.min_maze_size = " + std::to_string(min_maze_size);
+  if (max_maze_size > 0) out += (out.empty() ? "" : ", ") + std::string("env.max_maze_size = ") + std::to_string(max_maze_size);
+  return out.empty() ? "no maze size limit" : out;
 }
 
 MazeEnv::MazeEnv(const MazeConfig& config, uint64_t seed) : config_(config), rng_(seed) {
@@ -102,16 +122,15 @@ uint32_t MazeEnv::draw_level_seed() {
 
 void MazeEnv::reset() {
   uint32_t level = draw_level_seed();
-  if (config_.max_maze_size > 0) {
-    // Every size is drawn with probability >= 1/12, so a level range without a small enough
-    // maze is the only way to exhaust these tries.
+  if (config_.min_maze_size > 0 || config_.max_maze_size > 0) {
+    // Every size is drawn with probability >= 1/12, so a level range without a maze of a kept
+    // size is the only way to exhaust these tries.
     constexpr int kMaxTries = 100000;
     int tries = 1;
-    while (maze_dim_of(level, config_.world_size) > config_.max_maze_size) {
+    while (!config_.keeps_maze_dim(maze_dim_of(level, config_.world_size))) {
       if (++tries > kMaxTries)
-        throw InputError("env.max_maze_size = " + std::to_string(config_.max_maze_size) +
-                         ": no level of at most that size found in " + std::to_string(kMaxTries) +
-                         " draws from the level range");
+        throw InputError(config_.maze_size_limits() + ": no level with a maze of a kept size found in " +
+                         std::to_string(kMaxTries) + " draws from the level range");
       level = draw_level_seed();
     }
   }

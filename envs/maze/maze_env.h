@@ -39,6 +39,7 @@ struct MazeConfig {
   Placement placement;
   int64_t num_levels = 0;   // 0: any level seed in [0, 2^31 - 1)
   int64_t start_level = 0;  // levels are start_level + [0, num_levels)
+  int min_maze_size = 0;    // > 0: levels with a smaller maze are skipped (redrawn)
   int max_maze_size = 0;    // > 0: levels with a larger maze are skipped (redrawn)
   ObservationKind observation = ObservationKind::kGrid;
   std::string procgen_assets;  // Procgen's data/assets/ folder (procgen_rgb only)
@@ -46,6 +47,11 @@ struct MazeConfig {
   int max_episode_steps = kDefaultTimeLimit;
 
   static MazeConfig from_spec(const Spec& spec);
+  // Whether levels whose maze is dim x dim are drawn (min_maze_size <= dim <= max_maze_size).
+  bool keeps_maze_dim(int dim) const;
+  // The keys that leave mazes out, for messages: "env.max_maze_size = 9", "env.min_maze_size = 7,
+  // env.max_maze_size = 9", or "no maze size limit".
+  std::string maze_size_limits() const;
 };
 
 // The maze keys of the spec (env.distribution, env.placement, ...).

@@ -106,7 +106,7 @@ int place_cheese(ProcgenRandom& rng, int maze_dim, const std::vector<int>& free_
       return free_cells[m];
     }
     case Placement::Kind::kTopRightRegion: {
-      const int region = std::min(placement.region, maze_dim);
+      const int region = std::min(placement.regions.front(), maze_dim);
       rng.randn(n_free);  // procgenAISC draws once and discards it
       for (int attempt = 0; attempt < maze_dim * 100; ++attempt) {
         const int cell = free_cells[rng.randn(n_free)];
@@ -133,22 +133,31 @@ Placement Placement::parse(const std::string& text) {
   }
   const std::string prefix = "top_right_region:";
   if (text.rfind(prefix, 0) == 0) {
-    const auto n = parse_integer(text.substr(prefix.size()));
-    if (n && *n >= 1 && *n <= 1000) {
-      p.kind = Kind::kTopRightRegion;
-      p.region = static_cast<int>(*n);
-      return p;
+    p.kind = Kind::kTopRightRegion;
+    std::istringstream sizes(text.substr(prefix.size()));
+    for (std::string size; std::getline(sizes, size, ',');) {
+      const auto n = parse_integer(size);
+      if (!n || *n < 1 || *n > 1000) {
+        p.regions.clear();
+        break;
+      }
+      p.regions.push_back(static_cast<int>(*n));
     }
+    if (!p.regions.empty() && text.back() != ',') return p;
   }
-  throw InputError("placement '" + text + "': expected uniform, top_right_region:N (1 <= N <= 1000) or corner");
+  throw InputError("placement '" + text +
+                   "': expected uniform, top_right_region:N (1 <= N <= 1000), top_right_region:N,M,... (a mix) or corner");
 }
 
 std::string Placement::to_string() const {
   switch (kind) {
     case Kind::kUniform:
       return "uniform";
-    case Kind::kTopRightRegion:
-      return "top_right_region:" + std::to_string(region);
+    case Kind::kTopRightRegion: {
+      std::string out = "top_right_region:";
+      for (size_t i = 0; i < regions.size(); ++i) out += (i ? "," : "") + std::to_string(regions[i]);
+      return out;
+    }
     case Kind::kCorner:
       return "corner";
   }
@@ -159,12 +168,27 @@ std::string Placement::record_name() const {
   switch (kind) {
     case Kind::kUniform:
       return "uniform";
-    case Kind::kTopRightRegion:
-      return "top_right_region_" + std::to_string(region);
+    case Kind::kTopRightRegion: {
+      std::string out = "top_right_region";
+      for (const int n : regions) out += "_" + std::to_string(n);
+      return out;
+    }
     case Kind::kCorner:
       return "top_right_region_0";
   }
   return "";
+}
+
+Placement Placement::of_level(uint32_t level_seed) const {
+  if (regions.size() < 2) return *this;
+  // splitmix64's finaliser: level seeds are consecutive integers, their hashes are not.
+  uint64_t z = level_seed + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  Placement p = *this;
+  p.regions = {regions[z % regions.size()]};
+  return p;
 }
 
 int world_size_of(const std::string& distribution) {
@@ -206,7 +230,7 @@ MazeLayout generate_maze(uint32_t level_seed, int world_size, const Placement& p
   std::vector<uint8_t> maze_walls;
   std::vector<int> free_cells;
   kruskal(rng, layout.maze_dim, maze_walls, free_cells);
-  const int cheese_index = place_cheese(rng, layout.maze_dim, free_cells, placement);
+  const int cheese_index = place_cheese(rng, layout.maze_dim, free_cells, placement.of_level(level_seed));
 
   const int margin = layout.margin();
   layout.walls.assign(world_size * world_size, 1);

@@ -13,14 +13,19 @@ namespace shardlab::maze {
 struct Placement {
   enum class Kind { kUniform, kTopRightRegion, kCorner };
   Kind kind = Kind::kUniform;
-  int region = 0;  // N of top_right_region:N (N >= 1)
+  // N of top_right_region:N (N >= 1). Several sizes, top_right_region:N,M,...: a mix, where each
+  // level uses one of them, an equal share of level seeds each (by a hash of the level seed, so a
+  // level always has the same layout). Not Procgen's: procgenAISC has one region size.
+  std::vector<int> regions;
 
-  // Parses "uniform", "top_right_region:N" (N >= 1) or "corner"; throws InputError otherwise.
+  // Parses "uniform", "top_right_region:N[,M...]" (N >= 1) or "corner"; throws InputError otherwise.
   static Placement parse(const std::string& text);
-  // The spec spelling: "uniform", "top_right_region:5", "corner".
+  // The spec spelling: "uniform", "top_right_region:5", "top_right_region:2,3", "corner".
   std::string to_string() const;
+  // The single-size placement the level of this seed uses: itself unless a mix of region sizes.
+  Placement of_level(uint32_t level_seed) const;
   // The spelling of Procgen's layout records: "uniform", "top_right_region_5",
-  // "top_right_region_0" for the corner.
+  // "top_right_region_0" for the corner (a mix of sizes: "top_right_region_2_3").
   std::string record_name() const;
 };
 
