@@ -88,8 +88,11 @@ TEST(MazeGenerator, PlacementParsing) {
   EXPECT_EQ(Placement::parse("top_right_region:3").to_string(), "top_right_region:3");
   EXPECT_EQ(Placement::parse("top_right_region:2,3").regions, (std::vector<int>{2, 3}));
   EXPECT_EQ(Placement::parse("top_right_region:2,3").to_string(), "top_right_region:2,3");
+  EXPECT_EQ(Placement::parse("top_right_region:2*3,3").regions, (std::vector<int>{2, 2, 2, 3}));
+  EXPECT_EQ(Placement::parse("top_right_region:2,2,2,3").to_string(), "top_right_region:2*3,3");
   for (const char* bad : {"", "top_right_region:", "top_right_region:0", "top_right_region:x", "top_right", "Uniform",
-                          "top_right_region:2,", "top_right_region:,2", "top_right_region:2,,3", "top_right_region:2,0"})
+                          "top_right_region:2,", "top_right_region:,2", "top_right_region:2,,3", "top_right_region:2,0",
+                          "top_right_region:2*0,3", "top_right_region:2*,3", "top_right_region:*2", "top_right_region:2*x"})
     EXPECT_THROW(Placement::parse(bad), InputError) << bad;
   EXPECT_THROW(world_size_of("medium"), InputError);
 }

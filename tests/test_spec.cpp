@@ -1,6 +1,7 @@
 // Experiment specs: INI sections to dotted keys, typed validation, errors with file and line.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "experiments/schema.h"
@@ -114,6 +115,18 @@ TEST(Spec, SeedRanges) {
   EXPECT_EQ(parse_range("5", "--seeds"), (std::pair<int64_t, int64_t>{5, 6}));
   for (const char* bad : {"7:3", "3:3", "a:b", "-1:4", ":4", "4:", ""})
     EXPECT_THROW(parse_range(bad, "--seeds"), InputError) << bad;
+}
+
+// The specs shipped in experiments/ load: a key renamed or a value no longer accepted shows here,
+// not when a user first runs one.
+TEST(Spec, EveryShippedSpecLoads) {
+  int loaded = 0;
+  for (const auto& e : std::filesystem::directory_iterator(SHARDLAB_SOURCE_DIR "/experiments")) {
+    if (e.path().extension() != ".ini") continue;
+    EXPECT_NO_THROW(Spec::load(shardlab_schema(), e.path().string(), {})) << e.path();
+    ++loaded;
+  }
+  EXPECT_GE(loaded, 10);
 }
 
 }  // namespace

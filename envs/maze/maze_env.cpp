@@ -29,7 +29,7 @@ void declare_maze_keys(SpecSchema& schema) {
   schema
       .add("env.placement", KeyType::kString, "uniform",
            "maze: cheese placement, uniform | top_right_region:N (procgenAISC, N >= 1) | top_right_region:N,M,... "
-           "(each level one of these sizes, an equal share each) | corner")
+           "(each level one of these sizes, an equal share each; N*K = K shares of N) | corner")
       .check = [](const std::string& v) { Placement::parse(v); };
   schema.add("env.num_levels", KeyType::kInt, "0", "maze: number of distinct levels, 0 = unlimited");
   schema.add("env.start_level", KeyType::kInt, "0", "maze: first level seed when num_levels > 0");

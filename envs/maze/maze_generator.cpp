@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -135,18 +136,21 @@ Placement Placement::parse(const std::string& text) {
   if (text.rfind(prefix, 0) == 0) {
     p.kind = Kind::kTopRightRegion;
     std::istringstream sizes(text.substr(prefix.size()));
-    for (std::string size; std::getline(sizes, size, ',');) {
-      const auto n = parse_integer(size);
-      if (!n || *n < 1 || *n > 1000) {
+    // Each item is a size N, or N*K for K equal shares of N.
+    for (std::string item; std::getline(sizes, item, ',');) {
+      const size_t star = item.find('*');
+      const auto n = parse_integer(item.substr(0, star));
+      const auto k = star == std::string::npos ? std::optional<int64_t>(1) : parse_integer(item.substr(star + 1));
+      if (!n || *n < 1 || *n > 1000 || !k || *k < 1 || *k > 1000) {
         p.regions.clear();
         break;
       }
-      p.regions.push_back(static_cast<int>(*n));
+      p.regions.insert(p.regions.end(), static_cast<size_t>(*k), static_cast<int>(*n));
     }
     if (!p.regions.empty() && text.back() != ',') return p;
   }
   throw InputError("placement '" + text +
-                   "': expected uniform, top_right_region:N (1 <= N <= 1000), top_right_region:N,M,... (a mix) or corner");
+                   "': expected uniform, top_right_region:N (1 <= N <= 1000), top_right_region:N,M,... (a mix; N*K for K shares of N) or corner");
 }
 
 std::string Placement::to_string() const {
@@ -155,7 +159,12 @@ std::string Placement::to_string() const {
       return "uniform";
     case Kind::kTopRightRegion: {
       std::string out = "top_right_region:";
-      for (size_t i = 0; i < regions.size(); ++i) out += (i ? "," : "") + std::to_string(regions[i]);
+      for (size_t i = 0; i < regions.size();) {
+        size_t run = 1;
+        while (i + run < regions.size() && regions[i + run] == regions[i]) ++run;
+        out += (i ? "," : "") + std::to_string(regions[i]) + (run > 1 ? "*" + std::to_string(run) : "");
+        i += run;
+      }
       return out;
     }
     case Kind::kCorner:

@@ -15,12 +15,13 @@ struct Placement {
   Kind kind = Kind::kUniform;
   // N of top_right_region:N (N >= 1). Several sizes, top_right_region:N,M,...: a mix, where each
   // level uses one of them, an equal share of level seeds each (by a hash of the level seed, so a
-  // level always has the same layout). Not Procgen's: procgenAISC has one region size.
+  // level always has the same layout); N*K stands for K shares of N ("2*7,3": one level in 8 has
+  // a 3x3 region). Not Procgen's: procgenAISC has one region size.
   std::vector<int> regions;
 
   // Parses "uniform", "top_right_region:N[,M...]" (N >= 1) or "corner"; throws InputError otherwise.
   static Placement parse(const std::string& text);
-  // The spec spelling: "uniform", "top_right_region:5", "top_right_region:2,3", "corner".
+  // The spec spelling: "uniform", "top_right_region:5", "top_right_region:2*7,3", "corner".
   std::string to_string() const;
   // The single-size placement the level of this seed uses: itself unless a mix of region sizes.
   Placement of_level(uint32_t level_seed) const;
