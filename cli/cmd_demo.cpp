@@ -61,7 +61,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   po::options_description flags("shardlab demo [--out DIR] [--quick] [--episodes N] [--nproc N]");
   flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs/demo"),
                                                   "output folder (an unfinished demo run there is resumed)")(
-      "quick", "train the smoke spec (seconds) instead of the demo spec (about 14 minutes on 2 cores)")(
+      "quick", "train the smoke spec (seconds) instead of the demo spec (13-18 minutes on 2 cores)")(
       "episodes", po::value<int64_t>()->default_value(500), "evaluation episodes per placement")(
       "nproc", po::value<int64_t>()->default_value(2),
       "train as N data-parallel ranks of run.threads torch threads each (`train --nproc`)");
