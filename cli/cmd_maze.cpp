@@ -152,7 +152,7 @@ int cmd_maze(const std::vector<std::string>& args) {
       "seed", po::value<int64_t>(), "level seed S")("seeds", po::value<std::string>(), "level seeds A:B (A .. B-1)")(
       "distribution", po::value<std::string>()->default_value("hard"), "easy (15x15 world) or hard (25x25)")(
       "placement", po::value<std::string>()->default_value("uniform"),
-      "cheese placement: uniform | top_right_region:N | corner")("svg", po::value<std::string>(),
+      "cheese placement: uniform | top_right_region:N | top_right_region:N,M,... (a mix) | corner")("svg", po::value<std::string>(),
                                                                  "also draw the mazes, captioned, into this SVG file")(
       "force", "overwrite an existing --svg file");
   po::positional_options_description positional;

@@ -293,6 +293,18 @@ TEST(Hardening, SpecsThatCannotFitInMemoryAreRefused) {
       "env.num_envs = 1000000000");
 }
 
+// 8b. Maze sizes and cheese placements the generator cannot honour are refused before the run
+// folder exists.
+TEST(Hardening, BadMazeSizesAndPlacementsAreRefusedBeforeWriting) {
+  const std::string dir = test::make_temp_dir();
+  expect_error_after_progress(
+      run_cli("train " + kSmoke + " --set env.min_maze_size=11 --set env.max_maze_size=9 --out " + dir),
+      "env.min_maze_size = 11 is larger than env.max_maze_size = 9");
+  expect_error_after_progress(run_cli("train " + kSmoke + " --set env.placement=top_right_region:2*0,3 --out " + dir),
+                              "placement 'top_right_region:2*0,3'");
+  EXPECT_FALSE(fs::exists(dir + "/ppo_maze_smoke"));
+}
+
 // 9. A spec is a file; training needs one.
 TEST(Hardening, SpecMustBeAFile) {
   const std::string dir = test::make_temp_dir();

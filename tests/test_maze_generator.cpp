@@ -109,6 +109,7 @@ TEST(MazeGenerator, MixedRegionsGiveEachLevelOneOfTheSizes) {
     ++levels_of_size[own.regions.front()];
     const MazeLayout m = generate_maze(seed, kEasyWorld, mix);
     EXPECT_EQ(m.cheese, generate_maze(seed, kEasyWorld, own).cheese) << seed;
+    EXPECT_EQ(m.to_record(mix), m.to_record(own)) << seed;  // names the level's own region size
     if (!m.has_cheese()) continue;
     const int n = std::min(own.regions.front(), m.maze_dim);
     EXPECT_GE(m.cheese.x - m.margin(), m.maze_dim - n) << seed;

@@ -177,11 +177,8 @@ std::string Placement::record_name() const {
   switch (kind) {
     case Kind::kUniform:
       return "uniform";
-    case Kind::kTopRightRegion: {
-      std::string out = "top_right_region";
-      for (const int n : regions) out += "_" + std::to_string(n);
-      return out;
-    }
+    case Kind::kTopRightRegion:
+      return "top_right_region_" + std::to_string(regions.front());
     case Kind::kCorner:
       return "top_right_region_0";
   }
@@ -211,7 +208,7 @@ int MazeLayout::free_cell_count() const { return static_cast<int>(std::count(wal
 std::string MazeLayout::to_record(const Placement& placement) const {
   std::ostringstream out;
   out << "seed " << level_seed << " world " << world_size << " maze_dim " << maze_dim << " placement "
-      << placement.record_name() << " cheese " << cheese.x << ' ' << cheese.y << '\n';
+      << placement.of_level(level_seed).record_name() << " cheese " << cheese.x << ' ' << cheese.y << '\n';
   for (int y = world_size - 1; y >= 0; --y) {
     for (int x = 0; x < world_size; ++x) {
       const Cell c{x, y};

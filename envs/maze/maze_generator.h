@@ -26,7 +26,8 @@ struct Placement {
   // The single-size placement the level of this seed uses: itself unless a mix of region sizes.
   Placement of_level(uint32_t level_seed) const;
   // The spelling of Procgen's layout records: "uniform", "top_right_region_5",
-  // "top_right_region_0" for the corner (a mix of sizes: "top_right_region_2_3").
+  // "top_right_region_0" for the corner. For one size; a record of a mix names the level's own
+  // size (MazeLayout::to_record).
   std::string record_name() const;
 };
 
