@@ -78,6 +78,21 @@ EvalResult summarize(const std::vector<EpisodeStats>& finished, const std::vecto
   return result;
 }
 
+// What an evaluation ran: environment, policy, seed, version and the keys that say which episodes
+// were drawn (the environment's summary keys, e.g. the maze's placement and episode limit).
+std::map<std::string, std::string> eval_context(const Spec& spec, const std::string& policy) {
+  std::map<std::string, std::string> context = {{"environment", spec.get_string("env.name")},
+                                                {"policy", policy},
+                                                {"seed", std::to_string(spec.get_int("run.seed"))},
+                                                {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
+  for (const std::string& key : find_env(spec.get_string("env.name")).summary_keys) {
+    const KeyInfo* info = spec.schema().find(key);
+    context[key.substr(key.find('.') + 1)] =
+        info->type == KeyType::kString ? spec.get_string(key) : spec.values_under(key).at(key);
+  }
+  return context;
+}
+
 }  // namespace
 
 void declare_eval_keys(SpecSchema& s) {
@@ -153,15 +168,7 @@ EvalResult evaluate_policy(const LoadedPolicy& policy, const Spec& spec, int64_t
   const std::vector<EpisodeStats> finished = run_episodes(venv, episodes, policy_behaviour(policy, gen, greedy));
   const EnvRegistration& env = find_env(spec.get_string("env.name"));
   EvalResult result = summarize(finished, env.rates);
-  result.context = {{"environment", spec.get_string("env.name")},
-                    {"policy", greedy ? "greedy" : "sampled"},
-                    {"seed", std::to_string(spec.get_int("run.seed"))},
-                    {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
-  for (const std::string& key : env.summary_keys) {
-    const KeyInfo* info = spec.schema().find(key);
-    result.context[key.substr(key.find('.') + 1)] =
-        info->type == KeyType::kString ? spec.get_string(key) : spec.values_under(key).at(key);
-  }
+  result.context = eval_context(spec, greedy ? "greedy" : "sampled");
   return result;
 }
 
@@ -192,10 +199,7 @@ EvalResult evaluate_scripted(const Spec& spec, const std::string& policy_name, i
   const std::vector<EpisodeStats> finished =
       run_episodes(venv, episodes, policy.behaviour(venv.observation_spec().size()));
   EvalResult result = summarize(finished, env.rates);
-  result.context = {{"environment", env_name},
-                    {"policy", policy_name},
-                    {"seed", std::to_string(spec.get_int("run.seed"))},
-                    {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
+  result.context = eval_context(spec, policy_name);
   return result;
 }
 

@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/experience_file.h"
+#include "envs/maze/maze_env.h"
 
 namespace shardlab::cli {
 namespace fs = std::filesystem;
@@ -61,8 +62,8 @@ int cmd_demo(const std::vector<std::string>& args) {
   po::options_description flags("shardlab demo [--out DIR] [--quick] [--episodes N] [--nproc N]");
   flags.add_options()("help,h", "show this help")("out", po::value<std::string>()->default_value("runs/demo"),
                                                   "output folder (an unfinished demo run there is resumed)")(
-      "quick", "train the smoke spec (seconds) instead of the demo spec (13-18 minutes on 2 cores)")(
-      "episodes", po::value<int64_t>()->default_value(500), "evaluation episodes per placement")(
+      "quick", "train the smoke spec (seconds) instead of the demo spec (about 14 minutes on 2 cores)")(
+      "episodes", po::value<int64_t>()->default_value(500), "evaluation episodes per row of the evaluation table")(
       "nproc", po::value<int64_t>()->default_value(2),
       "train as N data-parallel ranks of run.threads torch threads each (`train --nproc`)");
   po::positional_options_description positional;
@@ -104,20 +105,46 @@ int cmd_demo(const std::vector<std::string>& args) {
 
   times.start("4. evaluation");
   std::cout << "\n== 4. Evaluation of " << run << "\n";
+  // The agent on its training placement and with the cheese anywhere, in the spec's episodes and
+  // in Procgen's own (500 steps; the spec's shorter limit is a training speed-up), and a uniformly
+  // random policy in the same episodes as the control: how often chance alone reaches the corner first.
   const std::string train_placement = spec.get_string("env.placement");
-  std::printf("%-28s %10s %22s %22s\n", "cheese placement", "episodes", "cheese rate (95% CI)",
-              "corner first (95% CI)");
-  for (const std::string& placement : {train_placement, std::string("uniform")}) {
+  const int64_t spec_limit = spec.get_int("env.max_episode_steps") == 0 ? maze::kDefaultTimeLimit
+                                                                         : spec.get_int("env.max_episode_steps");
+  const std::vector<int64_t> limits = spec_limit == maze::kDefaultTimeLimit
+                                         ? std::vector<int64_t>{spec_limit}
+                                         : std::vector<int64_t>{spec_limit, maze::kDefaultTimeLimit};
+  struct Row {
+    std::string policy, placement, file;
+    int64_t limit;
+  };
+  std::vector<Row> rows = {{"trained", train_placement, "eval_train", spec_limit}};
+  for (const std::string& policy : {std::string("trained"), std::string("random")})
+    for (const int64_t limit : limits)
+      rows.push_back({policy, "uniform",
+                      "eval_" + (policy == "random" ? std::string("random_") : std::string()) + "uniform" +
+                          (limit == spec_limit ? "" : "_" + std::to_string(limit) + "_steps"),
+                      limit});
+  std::printf("%-8s %-36s %6s %8s %22s %22s\n", "policy", "cheese placement", "steps", "episodes",
+              "cheese rate (95% CI)", "corner first (95% CI)");
+  for (const Row& row : rows) {
+    const std::vector<std::string> overrides = {"env.placement=" + row.placement,
+                                                "env.max_episode_steps=" + std::to_string(row.limit)};
     const EvalResult r =
-        evaluate_checkpoint(run, shardlab_schema(), {"env.placement=" + placement}, episodes, /*greedy=*/false);
-    write_text_file(dir + "/eval_" + (placement == "uniform" ? "uniform" : "train") + ".json", r.to_json());
+        row.policy == "trained"
+            ? evaluate_checkpoint(run, shardlab_schema(), overrides, episodes, /*greedy=*/false)
+            : evaluate_scripted(Spec::load(shardlab_schema(), spec_path, overrides), "random", episodes);
+    write_text_file(dir + "/" + row.file + ".json", r.to_json());
     const auto& c = r.rates.at("cheese_rate");
     const auto& k = r.rates.at("corner_rate");
-    std::printf("%-28s %10lld %8.3f [%.3f, %.3f] %8.3f [%.3f, %.3f]\n",
-                (placement + (placement == train_placement ? " (training)" : " (test)")).c_str(),
-                static_cast<long long>(r.episodes), c.rate, c.low, c.high, k.rate, k.low, k.high);
+    std::printf("%-8s %-36s %6lld %8lld %8.3f [%.3f, %.3f] %8.3f [%.3f, %.3f]\n", row.policy.c_str(),
+                (row.placement + (row.placement == train_placement ? " (training)" : " (test)")).c_str(),
+                static_cast<long long>(row.limit), static_cast<long long>(r.episodes), c.rate, c.low, c.high,
+                k.rate, k.low, k.high);
   }
-  std::cout << "\n'corner first': the mouse reached the maze's top-right cell before the cheese. Results in " << dir
+  std::cout << "\n'corner first': the mouse reached the maze's top-right cell before the cheese; 'steps': the "
+               "episode limit ("
+            << spec_limit << " in the spec, " << maze::kDefaultTimeLimit << " in Procgen). Results in " << dir
             << "/eval_*.json; metrics in " << run << "/metrics.csv\n";
 
   times.start("5. inside the policy");

@@ -26,7 +26,7 @@ const std::vector<EnvRegistration>& registered_envs() {
       {"maze",
        "Procgen maze (mouse, cheese), goal-misgeneralization placements",
        {{"reached_cheese", "cheese_rate"}, {"reached_corner", "corner_rate"}},
-       {"env.placement"},
+       {"env.placement", "env.max_episode_steps"},
        {},
        maze::declare_maze_keys,
        [](const Spec& spec, uint64_t seed) -> std::unique_ptr<Env> {

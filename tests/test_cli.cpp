@@ -150,8 +150,14 @@ TEST(Cli, QuickDemoRunsEveryStep) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* step : {"== 1.", "== 2.", "== 3.", "== 4.", "== 5."}) EXPECT_NE(r.out.find(step), std::string::npos) << step;
   for (const char* file : {"/mazes.svg", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json",
-                           "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.svg"})
+                           "/eval_uniform_500_steps.json", "/eval_random_uniform.json",
+                           "/eval_random_uniform_500_steps.json", "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.svg"})
     EXPECT_TRUE(std::ifstream(dir + file).good()) << file;
+  // The random-policy control and the trained agent in Procgen's 500-step episodes: the JSON says which.
+  const std::string control = test::read_file(dir + "/eval_random_uniform_500_steps.json");
+  EXPECT_NE(control.find("\"policy\": \"random\""), std::string::npos) << control;
+  EXPECT_NE(control.find("\"max_episode_steps\": \"500\""), std::string::npos) << control;
+  EXPECT_NE(test::read_file(dir + "/eval_uniform.json").find("\"policy\": \"sampled\""), std::string::npos);
   // The demo trains as two data-parallel ranks unless told otherwise.
   EXPECT_NE(test::read_file(dir + "/ppo_maze_smoke/run.json").find("\"world_size\": 2"), std::string::npos);
 }
