@@ -109,8 +109,7 @@ int cmd_demo(const std::vector<std::string>& args) {
   // in Procgen's own (500 steps; the spec's shorter limit is a training speed-up), and a uniformly
   // random policy in the same episodes as the control: how often chance alone reaches the corner first.
   const std::string train_placement = spec.get_string("env.placement");
-  const int64_t spec_limit = spec.get_int("env.max_episode_steps") == 0 ? maze::kDefaultTimeLimit
-                                                                         : spec.get_int("env.max_episode_steps");
+  const int64_t spec_limit = maze::MazeConfig::from_spec(spec).max_episode_steps;
   const std::vector<int64_t> limits = spec_limit == maze::kDefaultTimeLimit
                                          ? std::vector<int64_t>{spec_limit}
                                          : std::vector<int64_t>{spec_limit, maze::kDefaultTimeLimit};
