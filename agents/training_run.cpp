@@ -49,6 +49,7 @@ std::string TrainingRun::restore() {
     if (!ranks_.leader()) checkpoint_.load_bytes(state, "rank 0's training state");
   }
   first_step_ = global_step_;
+  progress_->count_from(first_step_);
   return path;
 }
 

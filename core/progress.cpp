@@ -21,7 +21,7 @@ void Progress::update(int64_t done, int64_t total, const std::string& extra, boo
   last_ = now;
   shown_ = true;
   const double elapsed = seconds();
-  const double rate = elapsed > 0 ? done / elapsed : 0.0;
+  const double rate = elapsed > 0 ? (done - first_) / elapsed : 0.0;
   const double eta = rate > 0 ? (total - done) / rate : 0.0;
   char line[512];
   std::snprintf(line, sizeof line, "%s %lld/%lld (%.0f%%) %.0f/s eta %.0fs %s", what_.c_str(),

@@ -11,6 +11,8 @@ namespace shardlab {
 class Progress {
  public:
   explicit Progress(std::string what);
+  // Units done before this process began (a resumed run): the rate and eta count only the rest.
+  void count_from(int64_t done) { first_ = done; }
   // `done` of `total` units; `extra` is appended (recent return, rates).
   void update(int64_t done, int64_t total, const std::string& extra, bool force = false);
   void finish(int64_t done, int64_t total, const std::string& extra);
@@ -23,6 +25,7 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_;
   bool tty_;
   bool shown_ = false;
+  int64_t first_ = 0;
 };
 
 }  // namespace shardlab

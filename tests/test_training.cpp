@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/progress.h"
 #include "tests/test_util.h"
 
 namespace shardlab {
@@ -92,6 +93,17 @@ TEST(Training, ResumeAfterKill9LeavesNoGapOrDuplicate) {
   const auto changed = run_cli(args + " --set train.learning_rate=1e-3 --resume");
   EXPECT_EQ(changed.exit_code, 2);
   EXPECT_NE(changed.err.find("train.learning_rate"), std::string::npos) << changed.err;
+}
+
+// A resumed run's progress line counts its rate from where it resumed, not from step 0 (it
+// printed 198,209 steps/s and a too-short eta right after resuming a 9,000 steps/s run).
+TEST(Training, ResumedProgressRateCountsOnlyTheNewSteps) {
+  Progress progress("train resumed");
+  progress.count_from(3'000'000);
+  testing::internal::CaptureStderr();
+  progress.finish(3'000'000, 6'000'000, "");
+  const std::string line = testing::internal::GetCapturedStderr();
+  EXPECT_NE(line.find("3000000/6000000 (50%) 0/s"), std::string::npos) << line;
 }
 
 TEST(Training, NonFiniteLossStopsWithOneLineError) {
