@@ -48,8 +48,7 @@ std::string TrainingRun::restore() {
     ranks_.broadcast(state);
     if (!ranks_.leader()) checkpoint_.load_bytes(state, "rank 0's training state");
   }
-  first_step_ = global_step_;
-  progress_->count_from(first_step_);
+  progress_->count_from(global_step_);
   return path;
 }
 
@@ -80,7 +79,6 @@ std::string TrainingRun::restore_from_folder() {
 }
 
 void TrainingRun::start(const std::vector<std::string>& columns, const nlohmann::json& facts) {
-  first_step_ = global_step_;
   if (!ranks_.leader()) return;
   nlohmann::json all = facts;
   all["world_size"] = ranks_.world_size();
@@ -120,7 +118,7 @@ LoadedPolicy TrainingRun::current_policy() const {
 double TrainingRun::elapsed() const { return time_s_ + progress_->seconds(); }
 
 double TrainingRun::steps_per_second(int64_t global_step) const {
-  return static_cast<double>(global_step - first_step_) / std::max(progress_->seconds(), 1e-9);
+  return progress_->rate(global_step);
 }
 
 void TrainingRun::finish_update(int64_t update, int64_t global_step, std::map<std::string, double> row,

@@ -83,7 +83,6 @@ class TrainingRun {
   Checkpoint checkpoint_;
   int64_t update_ = 0, global_step_ = 0;
   double time_s_ = 0;  // training time before this session
-  int64_t first_step_ = 0;
   std::unique_ptr<MetricsCsv> metrics_;
   std::unique_ptr<Progress> progress_;
   std::string restore_from_folder();

@@ -19,6 +19,8 @@ class Progress {
   // The final line, only if an earlier one was shown (quick loops stay silent).
   void settle(int64_t done, int64_t total, const std::string& extra);
   double seconds() const;
+  // Units per second since this process began, counting only those past count_from.
+  double rate(int64_t done) const;
 
  private:
   std::string what_;
