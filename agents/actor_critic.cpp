@@ -3,8 +3,11 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.h"
+#include "core/memory.h"
+#include "core/text.h"
 
 namespace shardlab {
 namespace nn = torch::nn;
@@ -127,6 +130,43 @@ at::Tensor entropy_of(const ActorCriticImpl& net, const at::Tensor& logits_or_me
   }
   const at::Tensor per_dim = 0.5 + 0.5 * std::log(2 * M_PI) + net.log_std;
   return per_dim.sum().expand({logits_or_mean.size(0)});
+}
+
+void require_network_memory(const Spec& spec, const ObservationSpec& obs, const ActionSpec& act, int64_t rows,
+                            int networks, const std::string& rows_what) {
+  double parameters = 0, activations = 0;
+  // The probe's layers draw their default initialisation from the global generator: it is put
+  // back as it was, so a run's numbers do not depend on the check.
+  at::Generator global = at::detail::getDefaultCPUGenerator();
+  const at::Tensor global_state = global.get_state();
+  struct Restore {
+    at::Generator& generator;
+    const at::Tensor& state;
+    ~Restore() { generator.set_state(state); }
+  } restore{global, global_state};
+  try {
+    torch::NoGradGuard no_grad;
+    at::Generator init = at::detail::createCPUGenerator(0);
+    ActorCritic net(NetworkConfig::from_spec(spec), obs, act, init);
+    for (const auto& p : net->parameters()) parameters += static_cast<double>(p.numel());
+    ActivationTaps taps;
+    taps.record_all();
+    std::vector<int64_t> shape = {1};
+    shape.insert(shape.end(), obs.shape.begin(), obs.shape.end());
+    net->forward(torch::zeros(shape), &taps);
+    for (const auto& [name, t] : taps.recorded()) activations += static_cast<double>(t.numel());
+  } catch (const c10::Error& e) {
+    throw InputError("agent.*: the network cannot be built: " + first_line(e.what_without_backtrace()));
+  } catch (const std::bad_alloc&) {
+    throw InputError("agent.channels / agent.hidden: the network alone does not fit in memory");
+  }
+  // Weights, gradients and two Adam moments; each activation kept, its gradient and a mask.
+  const double bytes = networks * (16.0 * parameters + 12.0 * activations * static_cast<double>(rows));
+  char what[160];
+  std::snprintf(what, sizeof what, "training %d network%s of %.3g parameters and %.3g activations per sample", networks,
+                networks == 1 ? "" : "s", parameters, activations);
+  require_memory(bytes, std::string(what) + " with " + rows_what,
+                 "lower agent.channels / agent.hidden or the batch");
 }
 
 }  // namespace shardlab

@@ -19,6 +19,8 @@
 
 namespace shardlab {
 
+class Spec;
+
 // Outputs of one forward pass: logits (categorical) or means (Gaussian), and state values.
 // For the tanh_gaussian head logits_or_mean is (batch, 2 * dim): the means of the pre-tanh
 // Gaussian, then its clamped log-stds; the helpers below read it whole.
@@ -76,5 +78,13 @@ at::Tensor log_prob_of(const ActorCriticImpl& net, const at::Tensor& logits_or_m
 // sum log(1 - tanh(mean)^2) at the mean (a deterministic first-order estimate; learners that need
 // an unbiased one use -log_prob of an rsample_action).
 at::Tensor entropy_of(const ActorCriticImpl& net, const at::Tensor& logits_or_mean);
+
+// Refuses (InputError, before any run folder exists) a network that cannot be built or whose
+// training would not fit in memory: `networks` copies of the spec's network (agent.*), each with
+// its weights, gradients and Adam's two moments, and the activations of `rows` samples kept for the
+// backward pass. The activations per sample are measured by one forward pass of a single zero
+// observation. `rows_what` names the keys that set `rows` ("offline.batch_size = 256").
+void require_network_memory(const Spec& spec, const ObservationSpec& obs, const ActionSpec& act, int64_t rows,
+                            int networks, const std::string& rows_what);
 
 }  // namespace shardlab

@@ -172,6 +172,16 @@ EvalResult evaluate_policy(const LoadedPolicy& policy, const Spec& spec, int64_t
   return result;
 }
 
+void check_eval_overrides(const std::vector<std::string>& overrides, const std::string& flag) {
+  for (const std::string& o : overrides) {
+    const std::string key = o.substr(0, o.find('='));
+    if (key.rfind("env.", 0) != 0 && key != "run.seed" && key != "run.threads")
+      throw InputError(flag + " " + shown(key) +
+                       ": an evaluation uses only env.* keys, run.seed and run.threads (the policy comes from its "
+                       "checkpoint)");
+  }
+}
+
 EvalResult evaluate_checkpoint(const std::string& run_or_checkpoint, const SpecSchema& schema,
                                const std::vector<std::string>& overrides, int64_t episodes, bool greedy) {
   if (episodes < 1) throw InputError("--episodes " + std::to_string(episodes) + ": expected at least 1");

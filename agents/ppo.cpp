@@ -31,7 +31,10 @@ PpoConfig PpoConfig::from_spec(const Spec& spec) {
   c.clip_coef = spec.get_float("ppo.clip_coef");
   c.clip_vloss = spec.get_bool("ppo.clip_vloss");
   c.target_kl = spec.get_float("ppo.target_kl");
-  const int64_t batch = spec.get_int("train.num_steps") * spec.get_int("env.num_envs");
+  int64_t batch = 0;
+  if (__builtin_mul_overflow(spec.get_int("train.num_steps"), spec.get_int("env.num_envs"), &batch))
+    throw InputError("train.num_steps = " + std::to_string(spec.get_int("train.num_steps")) + " x env.num_envs = " +
+                     std::to_string(spec.get_int("env.num_envs")) + ": more rollout rows than can be counted");
   if (c.num_minibatches > batch)
     throw InputError("ppo.num_minibatches = " + std::to_string(c.num_minibatches) +
                      " is more than the rollout's rows (train.num_steps x env.num_envs = " + std::to_string(batch) +

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "agents/actor_critic.h"
@@ -81,11 +82,38 @@ void claim_run_folder(const std::string& out, bool force) {
                      "--force replaces only an earlier import");
 }
 
+// An earlier import's folder may hold what the user added (analysis/, an eval.json): everything
+// but the three files an import writes goes into the new folder too, as hard links, so the
+// earlier folder stays whole until the new one replaces it.
+void keep_other_entries(const std::string& out, const fs::path& built) {
+  std::error_code error;
+  if (!fs::is_directory(fs::symlink_status(out, error))) return;
+  const fs::path own_checkpoint = fs::path("checkpoints") / kCheckpointName;
+  int64_t kept = 0;
+  for (auto it = fs::recursive_directory_iterator(out); it != fs::recursive_directory_iterator(); ++it) {
+    const fs::path relative = fs::relative(it->path(), out);
+    if (relative == "spec.ini" || relative == "run.json" || relative == own_checkpoint) continue;
+    const fs::path target = built / relative;
+    if (it->is_directory() && !it->is_symlink()) {
+      fs::create_directories(target, error);
+    } else if (it->is_symlink()) {
+      fs::copy_symlink(it->path(), target, error);
+    } else {
+      fs::create_hard_link(it->path(), target, error);
+      if (error) fs::copy_file(it->path(), target, error);  // a filesystem without hard links
+    }
+    if (error) throw FileError(out + ": cannot keep " + relative.string() + " in the new import: " + error.message());
+    kept += relative.parent_path().empty();
+  }
+  if (kept > 0)
+    std::cerr << "import: kept " << kept << " other entr" << (kept == 1 ? "y" : "ies") << " of " << out
+              << " (made from the earlier weights)\n";
+}
+
 }  // namespace
 
 ProcgenToolsWeights read_procgen_tools(const std::string& path) {
-  if (!fs::is_regular_file(path)) throw FileError(path + ": no such file");
-  const std::string bytes = read_text_file(path);
+  const std::string bytes = read_text_file(path);  // "no such file", "is a folder", ...
   ProcgenToolsWeights w;
   w.sha256 = sha256_hex(bytes.data(), bytes.size());  // of the very bytes read, not of a second read
   const auto [dict, form] = find_state_dict(read_torch_save(bytes, path), path);
@@ -210,6 +238,7 @@ ProcgenImportResult import_procgen_tools(const std::string& path, const ProcgenI
                             {"parameters", result.parameters}};
   RunDir::write_run_json_at(built.string(), spec, facts, "import");
   written(built / "run.json");
+  keep_other_entries(options.out, built);
   folder.commit();
   result.checkpoint = (fs::path(folder.path()) / "checkpoints" / kCheckpointName).string();
   return result;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/folder_lock.h"
 #include "core/spec.h"
 #include "core/text.h"
 
@@ -38,14 +39,34 @@ std::vector<std::string> checkpoints_in(const fs::path& dir) {
   return files;
 }
 
+// A folder left by a run that stopped before it began: the lock file, perhaps an empty checkpoints/.
+bool holds_only_a_lock_file(const fs::path& dir) {
+  if (!fs::is_directory(dir)) return false;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name == ".lock") continue;
+    if (name == "checkpoints" && e.is_directory() && fs::is_empty(e.path())) continue;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void RunConfig::declare_keys(SpecSchema& s) {
   const RunConfig d;
   s.add_int("run.seed", static_cast<int64_t>(d.seed), "master seed: every environment and policy RNG derives from it")
       .at_least(0);
-  s.add_int("run.threads", d.threads, "CPU threads for torch and collection (recorded with every run)").at_least(1);
-  s.add_string("run.name", d.name, "run folder name under --out (default: the spec file's name)");
+  s.add_int("run.threads", d.threads,
+            "CPU threads for torch and collection (recorded with every run; more than the cores is warned of)")
+      .at_least(1)
+      .at_most(256);
+  s.add_string("run.name", d.name, "run folder name under --out (default: the spec file's name)").check =
+      [](const std::string& v) {
+        // One folder name: the run stays inside --out.
+        if (v == "." || v == ".." || v.find('/') != std::string::npos || v.find('\0') != std::string::npos)
+          throw InputError("'" + v + "': expected one folder name (no '/', not '.' or '..')");
+      };
   s.add_string("run.device", d.device, "cpu, or cuda where a CUDA libtorch and a GPU exist", {"cpu", "cuda"});
   s.add_int("run.checkpoint_every", d.checkpoint_every, "updates between checkpoints (the last update always saves)")
       .at_least(1);
@@ -80,14 +101,26 @@ void RunDir::check_can_open(const std::string& root, const std::string& name, co
     const Spec saved = Spec::from_text(spec.schema(), read_text_file(spec_file), spec_file, {});
     const std::string diff = spec.difference_from(saved);
     if (!diff.empty()) throw InputError("--resume with a different spec than the run's: " + diff);
-  } else if (fs::exists(path)) {
+  } else if (fs::exists(path) && !holds_only_a_lock_file(path)) {
     throw InputError(path + " exists; pass --resume to continue it, or choose another --out or run.name");
   }
 }
 
-RunDir RunDir::open(const std::string& root, const std::string& name, const Spec& spec, bool resume) {
+std::shared_ptr<FolderLock> RunDir::lock(const std::string& root, const std::string& name, const Spec& spec,
+                                         bool resume) {
   check_can_open(root, name, spec, resume);
+  const std::string path = (fs::path(root) / name).string();
+  std::error_code error;
+  fs::create_directories(path, error);
+  if (error) throw FileError(path + ": cannot create the run folder: " + error.message());
+  auto held = std::make_shared<FolderLock>(path, "a run");
+  check_can_open(root, name, spec, resume);  // again: another process may have started it meanwhile
+  return held;
+}
+
+RunDir RunDir::open(const std::string& root, const std::string& name, const Spec& spec, bool resume) {
   RunDir run;
+  run.lock_ = lock(root, name, spec, resume);
   run.path_ = (fs::path(root) / name).string();
   run.resumed_ = resume;
   run.spec_ = &spec;
@@ -96,6 +129,13 @@ RunDir RunDir::open(const std::string& root, const std::string& name, const Spec
   fs::create_directories(fs::path(run.path_) / "checkpoints", error);
   if (error) throw FileError(run.path_ + ": cannot create the run folder: " + error.message());
   if (!resume) write_text_file(spec_file, spec.to_ini());
+  return run;
+}
+
+RunDir RunDir::existing(const std::string& path) {
+  RunDir run;
+  run.path_ = path;
+  run.resumed_ = true;
   return run;
 }
 

@@ -9,12 +9,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 
 namespace shardlab {
 
+class FolderLock;
 class Spec;
 class SpecSchema;
 
@@ -35,11 +37,20 @@ struct RunConfig {
 
 class RunDir {
  public:
-  // A new run refuses an existing folder; a resumed one needs the folder's spec.ini to match
-  // `spec` (InputError naming the keys that differ).
+  // Opens the folder for writing, holding its lock (core/folder_lock.h) for as long as the RunDir
+  // or a copy of it lives. A new run refuses an existing folder (one holding only the lock file
+  // left by a run that failed before it started counts as free); a resumed one needs the
+  // folder's spec.ini to match `spec` (InputError naming the keys that differ). The checks are
+  // made again once the lock is held.
   static RunDir open(const std::string& root, const std::string& name, const Spec& spec, bool resume);
   // The checks of open() without creating anything (a launcher checks before it starts ranks).
   static void check_can_open(const std::string& root, const std::string& name, const Spec& spec, bool resume);
+  // Creates (for a new run) and locks the run folder, then checks it as open() does: what a
+  // launcher holds while its ranks run (FolderLock::pass_to_children lets rank 0 open it).
+  static std::shared_ptr<FolderLock> lock(const std::string& root, const std::string& name, const Spec& spec,
+                                          bool resume);
+  // An existing run folder, to read its checkpoints (no lock, no spec check).
+  static RunDir existing(const std::string& path);
 
   const std::string& path() const { return path_; }
   bool resumed() const { return resumed_; }
@@ -68,6 +79,7 @@ class RunDir {
   std::string path_;
   bool resumed_ = false;
   const Spec* spec_ = nullptr;
+  std::shared_ptr<FolderLock> lock_;
 };
 
 // The newest checkpoint of a run folder, or the file itself; FileError if there is none.

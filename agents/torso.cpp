@@ -14,13 +14,21 @@ namespace shardlab {
 namespace nn = torch::nn;
 namespace {
 
+// Bounds that keep every network a spec can ask for buildable; memory is checked separately.
+constexpr int64_t kMostChannels = 1024, kMostBlocks = 8, kMostHidden = 16384;
+
 std::vector<int64_t> parse_channels(const std::string& text) {
   std::vector<int64_t> out;
   for (const std::string& part : split(text, ',')) {
     const auto v = parse_integer(part);
     if (!v || *v < 1) throw InputError("expected comma-separated positive widths like 16,32,32");
+    if (*v > kMostChannels)
+      throw InputError("width " + std::to_string(*v) + ": at most " + std::to_string(kMostChannels) +
+                       " channels per block (the published maze model has 64,128,128)");
     out.push_back(*v);
   }
+  if (out.size() > kMostBlocks)
+    throw InputError(std::to_string(out.size()) + " blocks: at most " + std::to_string(kMostBlocks));
   return out;
 }
 
@@ -32,8 +40,10 @@ void NetworkConfig::declare_keys(SpecSchema& s) {
   s.add_string("agent.channels", join(d.channels),
                "IMPALA block widths (64,128,128 is the published maze model)")
       .check = [](const std::string& v) { parse_channels(v); };
-  s.add_int("agent.hidden", d.hidden, "width of the IMPALA fc layer / of each MLP layer").at_least(1);
-  s.add_int("agent.mlp_layers", d.mlp_layers, "hidden layers of the MLP torso").at_least(1);
+  s.add_int("agent.hidden", d.hidden, "width of the IMPALA fc layer / of each MLP layer")
+      .at_least(1)
+      .at_most(kMostHidden);
+  s.add_int("agent.mlp_layers", d.mlp_layers, "hidden layers of the MLP torso").at_least(1).at_most(64);
   s.add_string("agent.mlp_activation", d.mlp_activation, "nonlinearity of the MLP torso", {"tanh", "relu"});
   s.add_string("agent.policy_head", d.policy_head,
                "continuous-action policy: gaussian (state-independent log-std, unsquashed mean) or tanh_gaussian "

@@ -103,7 +103,14 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   const std::vector<std::string> columns = online_metric_columns(spec);
   const Collective& ranks = options.ranks;
   const int64_t num_envs = rank_envs(spec, ranks.world_size());
-  require_rollout_memory(spec, config, make_env(spec, 0)->observation_spec(), num_envs);
+  auto probe = make_env(spec, 0);
+  require_rollout_memory(spec, config, probe->observation_spec(), num_envs);
+  // PPO's gradient steps take minibatches of the rollout; REINFORCE takes all of it.
+  const int64_t minibatches = spec.get_string("agent.algo") == "ppo" ? spec.get_int("ppo.num_minibatches") : 1;
+  const int64_t rows = std::max<int64_t>(num_envs, num_envs * config.num_steps / minibatches);
+  require_network_memory(spec, probe->observation_spec(), probe->action_spec(), rows, 1,
+                         std::to_string(rows) + " samples per gradient step (env.num_envs, train.num_steps, "
+                                                "ppo.num_minibatches)");
   TrainingRun run(spec, options);
   const at::Device device = run.device();
   const uint64_t seed = run.config().seed;
@@ -113,7 +120,6 @@ std::string train(const Spec& spec, const TrainOptions& options) {
   // The parts of the checkpoint: the network, its optimizer, the sampling stream, the normalisers.
   at::Generator init = at::detail::createCPUGenerator(seed);
   at::Generator gen = at::detail::createCPUGenerator(mix_seed(seed, kSamplingStream));
-  auto probe = make_env(spec, 0);
   ActorCritic net(NetworkConfig::from_spec(spec), probe->observation_spec(), probe->action_spec(), init);
   probe.reset();
   net->to(device);

@@ -1,6 +1,7 @@
 #include "agents/training_run.h"
 
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
@@ -18,6 +19,15 @@ at::Device pick_device(const std::string& name) {
   return at::Device(name == "cuda" ? at::kCUDA : at::kCPU);
 }
 
+// `base`, or `base.1`, `base.2`, ... : the first name that nothing has.
+std::string unused_name(const std::string& base) {
+  std::string name = base;
+  std::error_code error;
+  for (int n = 1; std::filesystem::exists(std::filesystem::symlink_status(name, error)); ++n)
+    name = base + "." + std::to_string(n);
+  return name;
+}
+
 }  // namespace
 
 TrainingRun::TrainingRun(const Spec& spec, const TrainOptions& options)
@@ -29,6 +39,10 @@ TrainingRun::TrainingRun(const Spec& spec, const TrainOptions& options)
                ? std::optional<RunDir>(RunDir::open(options.out_root, options.run_name, spec, options.resume))
                : std::nullopt),
       device_(pick_device(config_.device)) {
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  if (!ranks_.distributed() && cores > 0 && config_.threads > cores)
+    std::cerr << "shardlab: warning: run.threads = " << config_.threads << " on " << cores
+              << " cores: the threads will oversubscribe them\n";
   at::set_num_threads(static_cast<int>(config_.threads));
   checkpoint_.add("update", update_);
   checkpoint_.add("global_step", global_step_);
@@ -60,13 +74,17 @@ std::string TrainingRun::restore_from_folder() {
     std::cerr << folder.path() << " has no checkpoint yet; starting it over\n";
     return "";
   }
-  // A corrupt checkpoint is set aside (renamed, never deleted) and the one before it is used.
+  // A checkpoint that does not load (a damaged header or content, an empty file: in a run folder
+  // shardlab wrote each of them whole, so any of these is damage) is set aside, renamed to a name
+  // no earlier one has, never deleted, and the one before it is used.
   for (auto it = saved.rbegin(); it != saved.rend(); ++it) {
     try {
       checkpoint_.load(*it);
-    } catch (const CorruptFile& e) {
-      const std::string kept = *it + ".corrupt";
-      std::filesystem::rename(*it, kept);
+    } catch (const FileError& e) {
+      const std::string kept = unused_name(*it + ".corrupt");
+      std::error_code error;
+      std::filesystem::rename(*it, kept, error);
+      if (error) throw FileError(std::string(e.what()) + "; and it cannot be set aside: " + error.message());
       std::cerr << "shardlab: " << e.what() << "; set aside as " << kept
                 << (std::next(it) != saved.rend() ? ", resuming from the previous checkpoint\n" : "\n");
       continue;

@@ -85,6 +85,19 @@ struct Study {
   }
   std::string str(const std::string& k) const { return vm[k].as<std::string>(); }
   bool has(const std::string& k) const { return vm.count(k) > 0; }
+  // A coefficient or activation value: finite and at most `limit` in size, so that the edited
+  // activations and the policy's outputs stay finite (1e308 would make every result NaN).
+  double bounded(const std::string& k, double limit = kLargestEdit) const { return bounded_number(vm[k].as<double>(), "--" + k, limit); }
+  static constexpr double kLargestEdit = 1e4;
+  static double bounded_number(double v, const std::string& flag, double limit) {
+    if (!std::isfinite(v) || std::fabs(v) > limit) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%g", v);
+      throw InputError(flag + " " + text + ": expected a number between -" + std::to_string(static_cast<int64_t>(limit)) +
+                       " and " + std::to_string(static_cast<int64_t>(limit)));
+    }
+    return v;
+  }
 };
 
 // Parses flags, loads the policy; returns nothing after printing --help.
@@ -235,9 +248,9 @@ int analyze_steering(const std::string& name, SteeringVector vector, const std::
   SteeringStudy study;
   study.layer = layer_of(*s);
   study.vector = vector;
-  study.coeff = s->vm["coeff"].as<double>();
+  study.coeff = s->bounded("coeff");
   const std::string compose = cheese ? "compose-top-right" : "compose-cheese";
-  if (s->has(compose)) study.compose_coeff = s->vm[compose].as<double>();
+  if (s->has(compose)) study.compose_coeff = s->bounded(compose);
   if (s->has("transfer-from")) {
     const int64_t t = s->vm["transfer-from"].as<int64_t>();
     if (t < 0 || t >= 2147483647) throw InputError("--transfer-from " + std::to_string(t) + ": not a level seed");
@@ -420,11 +433,11 @@ int analyze_retarget(const std::vector<std::string>& args) {
     refuse_flags_of_other_protocol(*s, protocol, {"value"});
     RetargetConditions k;
     k.channel = s->vm["channel"].as<int64_t>();
-    k.channel_value = s->vm["channel-value"].as<double>();
+    k.channel_value = s->bounded("channel-value");
     k.effective = channels_of(s->str("effective-channels"));
-    k.effective_value = s->vm["effective-value"].as<double>();
+    k.effective_value = s->bounded("effective-value");
     k.cheese_channels = channels_of(s->str("cheese-channels"));
-    k.all_value = s->vm["all-value"].as<double>();
+    k.all_value = s->bounded("all-value");
     s->claim({"retarget_reference.csv", "retarget_reference_summary.json"});
     MazeCounts counts;
     const auto levels = levels_of(*s, &counts);
@@ -440,7 +453,7 @@ int analyze_retarget(const std::vector<std::string>& args) {
                                   "cheese-channels", "all-value"});
   if (!s->has("channels")) throw InputError("--channels C1,C2,... is required with --protocol ours");
   const auto channels = channels_of(s->str("channels"));
-  const double value = s->vm["value"].as<double>();
+  const double value = s->bounded("value");
   s->claim({"retarget.csv", "retarget_summary.json", "retarget.svg"});
   MazeCounts counts;
   const auto levels = levels_of(*s, &counts);
@@ -476,7 +489,7 @@ int behaviour_reference(Study& s) {
   p.max_steps = s.vm["max-steps"].as<int64_t>();
   p.seed = static_cast<uint64_t>(flag_at_least(s.vm, "seed", 0));
   if (p.max_steps < 1 || p.max_steps > 100000) throw InputError("--max-steps: expected 1..100000");
-  const double c = s.vm["c"].as<double>();
+  const double c = s.bounded("c", 1e12);
   if (!(c > 0)) throw InputError("--c: expected a positive number");
   const int64_t splits = s.vm["splits"].as<int64_t>();
   if (splits < 1 || splits > 100000) throw InputError("--splits: expected 1..100000");
@@ -581,7 +594,7 @@ std::vector<double> coeffs_of(const std::string& text) {
   for (const auto& item : split(text, ',')) {
     const auto v = parse_double(item);
     if (!v) throw InputError("--coeffs " + text + ": '" + item + "' is not a number");
-    out.push_back(*v);
+    out.push_back(Study::bounded_number(*v, "--coeffs", Study::kLargestEdit));
   }
   if (out.empty()) throw InputError("--coeffs: expected C1,C2,...");
   return out;
@@ -645,7 +658,7 @@ int analyze_layer_sweep(const std::vector<std::string>& args) {
   if (layers.empty()) throw InputError("--layers " + which + ": no layer named");
   s->claim({"layer_sweep.csv", "layer_sweep.json", "layer_sweep.svg"});
   MazeCounts counts;
-  const LayerSweep sweep = sweep_steering_layers(s->p(), levels_of(*s, &counts), layers, s->vm["coeff"].as<double>(),
+  const LayerSweep sweep = sweep_steering_layers(s->p(), levels_of(*s, &counts), layers, s->bounded("coeff"),
                                                  static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
   counts.used = sweep.mazes;
   counts.other_left_out.push_back({"without_decision_square", sweep.left_out});

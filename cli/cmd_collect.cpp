@@ -1,6 +1,7 @@
 // `shardlab collect`: run a policy in the spec's vector environment and write every
 // transition, episodes back to back, into a D4RL-layout HDF5 file.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
+#include "core/folder_lock.h"
 #include "core/rng.h"
 #include "envs/collection.h"
 #include "envs/registry.h"
@@ -28,7 +30,6 @@ void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps
   if (steps < 1) throw InputError("--steps " + std::to_string(steps) + ": expected at least 1");
   claim_outputs({out_path, out_path + ".spec.ini"}, force);
   VectorEnv venv = make_vector_env(spec);
-  const int n = venv.num_envs();
   const ObservationSpec& obs_spec = venv.observation_spec();
   const ActionSpec& act_spec = venv.action_spec();
   const int64_t obs_size = obs_spec.size();
@@ -46,8 +47,16 @@ void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps
 
   const EpisodeTally tally = collect_experience(venv, behaviour.behaviour(obs_size), steps, writer, next_observations,
                                                 find_env(spec.get_string("env.name")).rates, "collect");
-  writer.close();
-  write_text_file(out_path + ".spec.ini", spec.to_ini());
+  // The pair goes into place together: the spec under a temporary name first, then both renamed
+  // while holding the folder's flock, so two collects to one file cannot leave the .h5 of one
+  // and the .spec.ini of the other.
+  AtomicFile sidecar(out_path + ".spec.ini");
+  write_file_atomically(sidecar.temporary_path(), spec.to_ini());
+  {
+    const FolderFlock pair(std::filesystem::path(out_path).parent_path().string());
+    writer.close();
+    sidecar.commit(/*replace=*/force);
+  }
   std::cout << "wrote " << steps << " transitions to " << out_path << " (" << tally.line() << "; spec in " << out_path
             << ".spec.ini)\n";
 }

@@ -78,7 +78,7 @@ int maze_frames(const std::vector<std::string>& args) {
       "Flags");
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
-  flags.add_options()("help,h", "show this help")("seed", po::value<int64_t>(), "level seed S (0 <= S < 2^31)")(
+  flags.add_options()("help,h", "show this help")("seed", po::value<int64_t>(), "level seed S (0 <= S < 2^31 - 1, Procgen's level seeds)")(
       "distribution", po::value<std::string>(), "easy (15x15 world) or hard (25x25); default: the spec's (hard)")(
       "actions", po::value<std::string>(), "the actions, comma-separated (Procgen's 0..14: 1 left, 3 down, 5 up, 7 right)")(
       "at", po::value<std::string>(), "the steps whose observation is written, comma-separated (0 .. number of actions)")(
@@ -93,7 +93,8 @@ int maze_frames(const std::vector<std::string>& args) {
     if (!vm.count(required))
       throw InputError(std::string("shardlab maze frames: --") + required + " is required (see --help)");
   const int64_t seed = vm["seed"].as<int64_t>();
-  if (seed < 0 || seed > 0x7ffffffe) throw InputError("--seed " + std::to_string(seed) + ": expected 0 <= S < 2^31 - 1");
+  if (seed < 0 || seed > 0x7ffffffe)
+    throw InputError("--seed " + std::to_string(seed) + ": expected 0 <= S < 2^31 - 1 (Procgen's level seeds)");
 
   Spec spec = load_spec(vm);
   if (spec.get_string("env.name") != "maze")

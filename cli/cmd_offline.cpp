@@ -1,8 +1,10 @@
 // `shardlab offline` (train an offline learner from a dataset) and `shardlab relabel` (a copy of
 // a dataset with wrong rewards).
+#include <algorithm>
 #include <iostream>
 
 #include "cli/cli.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "offline/ablation.h"
 #include "offline/dataset_maker.h"
@@ -94,7 +96,13 @@ int cmd_dataset(const std::vector<std::string>& args) {
   const std::vector<std::string> qualities = split(vm["quality"].as<std::string>(), ',');
   if (vm.count("out") && qualities.size() != 1)
     throw InputError("--out takes one --quality; use --out-dir for several");
+  // Every quality, the task and every output checked before the expert trains.
+  std::vector<DatasetRequest> requests;
+  std::vector<std::string> outs;
   for (const std::string& quality : qualities) {
+    const auto& known = dataset_qualities();
+    if (std::find(known.begin(), known.end(), quality) == known.end())
+      throw InputError("--quality " + quality + ": expected random, medium, medium-replay, expert or medium-expert");
     DatasetRequest request;
     request.task = vm["task"].as<std::string>();
     request.quality = quality;
@@ -102,8 +110,12 @@ int cmd_dataset(const std::vector<std::string>& args) {
                                   : vm["out-dir"].as<std::string>() + "/" + request.task + "-" + quality + ".h5";
     request.seed = static_cast<uint64_t>(seed);
     request.force = vm.count("force") > 0;
-    std::cout << make_dataset(request, config, shardlab_schema()) << "\n";
+    outs.push_back(request.out);
+    requests.push_back(request);
   }
+  expert_spec_path(vm["task"].as<std::string>());  // InputError for an unknown task
+  claim_outputs(outs, vm.count("force") > 0);
+  for (const DatasetRequest& request : requests) std::cout << make_dataset(request, config, shardlab_schema()) << "\n";
   return 0;
 }
 

@@ -3,6 +3,7 @@
 // ffmpeg's libraries were built in: core/video.h). The episodes are played by agents/video.h.
 #include <torch/torch.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -41,15 +42,39 @@ class RenderSink {
                   std::to_string(frame.height) + ", the first was " + std::to_string(width_) + " x " +
                   std::to_string(height_));
     if (!video()) {
-      write_png(frame_path(out_, frames_), frame.chw.data(), frame.height, frame.width);
+      // Each frame under a temporary name until every frame is drawn and their names are claimed.
+      pending_.push_back(std::make_unique<AtomicFile>(frame_path(out_, frames_)));
+      const std::string bytes = png_bytes(frame.chw.data(), frame.height, frame.width);
+      std::FILE* file = std::fopen(pending_.back()->temporary_path().c_str(), "wb");
+      if (!file) throw_write_failure(pending_.back()->path(), "cannot write", errno);
+      const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
+      const int error = ok ? 0 : errno;
+      if (std::fclose(file) != 0 || !ok) throw_write_failure(pending_.back()->path(), "cannot write", ok ? errno : error);
     } else {
       if (!writer_) writer_ = open_video(out_, frame.width, frame.height, fps_);
       writer_->add_frame(frame.chw.data());
     }
     ++frames_;
   }
+  // The video, or every frame: all of their names claimed first (kept unless --force, never a
+  // symlink or anything else but a regular file), with the frames of an earlier, longer render in
+  // the folder, which --force removes. Nothing in the folder changes unless every name is free.
   void finish(bool force) {
     if (writer_) writer_->finish(force);
+    if (video()) return;
+    std::vector<std::string> paths;
+    for (const auto& file : pending_) paths.push_back(file->path());
+    claim_outputs(paths, force);
+    std::vector<std::string> stale;
+    for (int64_t frame = frames_; std::filesystem::exists(std::filesystem::symlink_status(frame_path(out_, frame)));
+         ++frame)
+      stale.push_back(frame_path(out_, frame));
+    for (const std::string& path : stale) check_replaceable(path);
+    for (const auto& file : pending_) file->commit();
+    pending_.clear();
+    for (const std::string& path : stale) std::filesystem::remove(path);
+    if (!stale.empty())
+      std::cerr << "render: removed " << stale.size() << " frames of an earlier render in " << out_ << "\n";
   }
   int64_t frames() const { return frames_; }
   int width() const { return width_; }
@@ -59,6 +84,7 @@ class RenderSink {
   std::string out_;
   int64_t fps_;
   std::unique_ptr<VideoWriter> writer_;
+  std::vector<std::unique_ptr<AtomicFile>> pending_;  // frames drawn, not yet under their names
   int64_t frames_ = 0;
   int width_ = 0, height_ = 0;
 };
@@ -127,9 +153,18 @@ int cmd_render(const std::vector<std::string>& args) {
   if (sink.video()) {
     claim_outputs({out}, force);
   } else {
-    if (std::filesystem::exists(frame_path(out, 0)) && !force)
-      throw InputError("shardlab render: " + out + " already holds frames; pass --force to overwrite them");
+    // Frames already there: refused now without --force, or when one is not a regular file.
     std::error_code ec;
+    if (std::filesystem::is_directory(out, ec))
+      for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name.rfind("frame_", 0) != 0 || entry.path().extension() != ".png" || name.find(".tmp.") != std::string::npos)
+          continue;
+        if (!force)
+          throw InputError("shardlab render: " + out + " already holds frames (" + name +
+                           "); pass --force to overwrite them");
+        check_replaceable(entry.path().string());
+      }
     std::filesystem::create_directories(out, ec);
     if (ec) throw FileError("cannot create " + out + ": " + ec.message());
   }
@@ -143,12 +178,6 @@ int cmd_render(const std::vector<std::string>& args) {
               << (outcome.empty() ? "" : ", " + outcome) << "\n";
   }
   sink.finish(force);
-  if (!sink.video()) {
-    // With --force into a folder of a longer earlier episode, its later frames would be mixed in.
-    int64_t stale = 0;
-    for (int64_t frame = sink.frames(); std::filesystem::remove(frame_path(out, frame)); ++frame) ++stale;
-    if (stale) std::cerr << "render: removed " << stale << " frames of an earlier render in " << out << "\n";
-  }
   std::cout << "wrote " << sink.frames() << " frames of " << sink.width() << " x " << sink.height() << " to " << out
             << " (" << env_name << ", seed " << spec.get_int("run.seed") << ", " << episodes << " episode"
             << (episodes == 1 ? "" : "s") << ", policy " << policy_name << ")\n";

@@ -20,6 +20,7 @@
 #include "agents/run_dir.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/folder_lock.h"
 
 extern char** environ;
 
@@ -217,7 +218,9 @@ std::optional<int> launch_or_join(const std::string& command, const std::vector<
                        ": --nproc starts its own ranks; it does not go with --world-size or WORLD_SIZE");
     // What the ranks would refuse is refused here, once, before any starts.
     check(nproc);
-    RunDir::check_can_open(options.out_root, options.run_name, spec, options.resume);
+    // The launcher holds the run folder's lock while its ranks run; rank 0 works under it.
+    const auto held = RunDir::lock(options.out_root, options.run_name, spec, options.resume);
+    held->pass_to_children();
     return launch_ranks(command, without_nproc(args), nproc, spec.get_int("run.threads"));
   }
   WorldConfig world = world_from_flags(vm);

@@ -1,5 +1,6 @@
 // shardlab: the command line. Every error is one line on stderr and a non-zero exit:
 // 2 for bad input (spec, flag, file), 1 for anything else.
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <string>
@@ -8,6 +9,8 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/hdf5_file.h"
+#include "core/text.h"
 
 namespace {
 
@@ -41,15 +44,35 @@ commands:
 `shardlab COMMAND --help` shows a command's flags. Seed ranges A:B mean A, A+1, ..., B-1.
 )";
 
+// The one error line: at most one line, long messages cut in the middle.
+int fail(const std::string& message, int code) {
+  std::string line = shardlab::first_line(message);
+  constexpr size_t kLongest = 2000;
+  if (line.size() > kLongest)
+    line = line.substr(0, kLongest / 2) + " [... " + std::to_string(line.size() - kLongest) + " characters ...] " +
+           line.substr(line.size() - kLongest / 2);
+  std::cerr << "shardlab: error: " << line << '\n';
+  if (shardlab::hdf5_objects_left_open()) {  // HDF5's exit-time clean-up would crash on them
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(code);
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace shardlab;
   AtomicFile::remove_temporaries_on_signals();  // Ctrl-C leaves no FILE.tmp.PID behind
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+  if (args.empty()) {  // a usage error: the usage on stderr
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     std::cout << kUsage;
-    return args.empty() ? 2 : 0;
+    return 0;
   }
   const std::string command = args[0];
   args.erase(args.begin());
@@ -70,13 +93,14 @@ int main(int argc, char** argv) {
     if (it == commands.end()) throw InputError("unknown command '" + command + "' (`shardlab --help` lists them)");
     return it->second(args);
   } catch (const InputError& e) {
-    std::cerr << "shardlab: error: " << e.what() << '\n';
-    return 2;
+    return fail(e.what(), 2);
   } catch (const FileError& e) {
-    std::cerr << "shardlab: error: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "shardlab: error: " << e.what() << '\n';
-    return 1;
+    return fail(e.what(), 2);
+  } catch (const Error& e) {  // StorageError (a full disk), a lost rank, a failed library call
+    return fail(e.what(), 1);
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory (a spec's sizes, env.num_envs or run.threads too large for this machine?)", 1);
+  } catch (const std::exception& e) {  // a library's own error (libtorch's carry a backtrace)
+    return fail(first_line(e.what()), 1);
   }
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -243,13 +244,38 @@ void AtomicFolder::commit() {
   sync_path(folder_of(path_), O_RDONLY | O_DIRECTORY);
 }
 
+std::string final_name_of(const std::string& path) {
+  const size_t mark = path.rfind(".tmp.");
+  if (mark == std::string::npos || mark == 0) return path;
+  const std::string tail = path.substr(mark + 5);
+  if (tail.empty() || tail.find_first_not_of("0123456789.") != std::string::npos || tail.front() == '.' ||
+      tail.back() == '.')
+    return path;
+  return path.substr(0, mark);
+}
+
+void throw_write_failure(const std::string& path, const std::string& what, int error_number) {
+  std::string message = path + ": " + what;
+  if (error_number != 0) message += ": " + std::string(std::strerror(error_number));
+  bool full = error_number == ENOSPC || error_number == EDQUOT || error_number == EROFS || error_number == EIO;
+  struct statvfs room {};
+  if (!full && ::statvfs(folder_of(path).c_str(), &room) == 0) {
+    full = static_cast<unsigned long long>(room.f_bavail) * room.f_frsize < (1ull << 20) ||
+           (room.f_files > 0 && room.f_favail == 0) || (room.f_flag & ST_RDONLY);
+    if (full && error_number == 0) message += " (the disk is full)";
+  }
+  if (full) throw StorageError(message);
+  throw FileError(message);
+}
+
 void write_file_atomically(const std::string& path, const std::string& contents, bool replace) {
   AtomicFile file(path);
   std::FILE* out = std::fopen(file.temporary_path().c_str(), "wb");
-  if (!out) throw FileError(path + ": cannot write: " + std::strerror(errno));
+  if (!out) throw_write_failure(path, "cannot write", errno);
   const bool ok = std::fwrite(contents.data(), 1, contents.size(), out) == contents.size();
+  const int write_error = ok ? 0 : errno;
   const bool closed = std::fclose(out) == 0;
-  if (!ok || !closed) throw FileError(path + ": cannot write (disk full?)");
+  if (!ok || !closed) throw_write_failure(path, "cannot write", ok ? errno : write_error);
   file.commit(replace);
 }
 

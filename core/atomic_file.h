@@ -79,6 +79,14 @@ class AtomicFolder {
 // The bytes of `contents` as the file `path`, through AtomicFile. FileError on failure.
 void write_file_atomically(const std::string& path, const std::string& contents, bool replace = true);
 
+// The final name of a temporary `<path>.tmp.<pid>[.<n>]` (what a message names), or `path` itself.
+std::string final_name_of(const std::string& path);
+
+// A failed write of `path`: StorageError when its filesystem is full (errno ENOSPC or EDQUOT, or
+// less than 1 MiB free), read-only or failing (EROFS, EIO), else FileError. `what` says what failed;
+// `error_number` is the errno of the failed call, if known (0 otherwise).
+[[noreturn]] void throw_write_failure(const std::string& path, const std::string& what, int error_number = 0);
+
 // Refuses (InputError) a path that exists and is not a regular file; used before opening
 // anything for writing.
 void check_replaceable(const std::string& path);

@@ -32,6 +32,13 @@ class CorruptFile : public FileError {
   using FileError::FileError;
 };
 
+// The machine could not store a file: a full disk, a quota, a read-only or failing filesystem.
+// Not bad input: exit code 1 at the command line.
+class StorageError : public Error {
+ public:
+  using Error::Error;
+};
+
 // A training loss that became NaN or infinite: the run stops and keeps its last good checkpoint.
 class NonFiniteLoss : public Error {
  public:

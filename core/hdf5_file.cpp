@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,7 +14,9 @@
 #include <sstream>
 #include <utility>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "core/hdf5_internal.h"
 
 namespace shardlab {
@@ -234,11 +237,14 @@ std::string format_shape(const std::vector<int64_t>& shape) {
 }
 
 void Hdf5File::Impl::fail(const std::string& what, bool with_reason) const {
-  std::string message = path + ": " + what;
+  // A file being written is named as the user knows it, not by its temporary name.
+  std::string message = final_name_of(path) + ": " + what;
   if (with_reason) {
     const std::string reason = hdf5_reason();
     if (reason.find("checksum") != std::string::npos)
       throw CorruptFile(message + ": a checksum does not match, the file is corrupted");
+    for (const char* full : {"No space left on device", "Disk quota exceeded"})
+      if (reason.find(full) != std::string::npos) throw StorageError(message + ": " + full);
     if (!reason.empty()) message += " (HDF5: " + reason + ")";
   }
   throw FileError(message);
@@ -322,11 +328,18 @@ Hdf5File& Hdf5File::operator=(Hdf5File&& other) noexcept {
   return *this;
 }
 
+namespace {
+std::atomic<bool> g_objects_left_open{false};
+}  // namespace
+
+void hdf5_internal::note_object_left_open() { g_objects_left_open = true; }
+bool hdf5_objects_left_open() { return g_objects_left_open; }
+
 Hdf5File::~Hdf5File() {
   if (!impl_ || impl_->file < 0) return;
   quiet();
   impl_->append_targets.clear();
-  H5Fclose(impl_->file);
+  if (H5Fclose(impl_->file) < 0) note_object_left_open();
   impl_->file = -1;
 }
 
@@ -352,6 +365,7 @@ Hdf5File Hdf5File::open(const std::string& path) {
   if (::stat(path.c_str(), &status) != 0)
     throw FileError(path + ": " + (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
   if (S_ISDIR(status.st_mode)) throw FileError(path + ": is a directory, not an HDF5 file");
+  if (!S_ISREG(status.st_mode)) check_regular_file(path);  // a FIFO is not "an empty file"
   if (status.st_size == 0) throw FileError(path + ": empty file (0 bytes), not an HDF5 file");
   if (::access(path.c_str(), R_OK) != 0) throw FileError(path + ": " + std::strerror(errno));
 
@@ -415,7 +429,10 @@ void Hdf5File::close() {
   impl_->append_targets.clear();
   const herr_t status = H5Fclose(impl_->file);
   impl_->file = -1;
-  if (status < 0) impl_->fail("cannot close (flush) the file");
+  if (status < 0) {
+    note_object_left_open();
+    impl_->fail("cannot close (flush) the file");
+  }
 }
 
 bool Hdf5File::is_open() const { return impl_ && impl_->file >= 0; }

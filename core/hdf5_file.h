@@ -157,4 +157,10 @@ class Hdf5File {
 // "(N,)" / "(N, 3, 25, 25)" / "()", as numpy prints shapes.
 std::string format_shape(const std::vector<int64_t>& shape);
 
+// Whether HDF5 failed to close a file or release an object it holds (a write that failed on a
+// full disk leaves a dataset whose chunks cannot be flushed). HDF5's own clean-up at exit then
+// crashes in H5D_close, so a command that ends on an error skips it (cli/main.cpp) when this is
+// true: its files were temporaries, removed already.
+bool hdf5_objects_left_open();
+
 }  // namespace shardlab

@@ -25,6 +25,9 @@ namespace hdf5_internal {
 // builds (Debian's), so every entry point turns it off again; it costs a few nanoseconds.
 inline void quiet() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+// Records that HDF5 could not release an object (hdf5_objects_left_open(), core/hdf5_file.h).
+void note_object_left_open();
+
 // What HDF5 said about the failure that just happened (its innermost message), on one line.
 std::string hdf5_reason();
 
@@ -46,7 +49,7 @@ class Id {
   ~Id() { reset(); }
 
   void reset() {
-    if (id_ >= 0) H5Idec_ref(id_);
+    if (id_ >= 0 && H5Idec_ref(id_) < 0) note_object_left_open();
     id_ = -1;
   }
   hid_t get() const { return id_; }

@@ -17,7 +17,9 @@ MetricsCsv::MetricsCsv(const std::string& path, std::vector<std::string> columns
   std::string header;
   for (const auto& c : columns_) header += (header.empty() ? "" : ",") + c;
   std::string kept = header + "\n";
+  int64_t last_kept = -1;
   if (keep_up_to >= 0) {
+    check_regular_file(path);
     std::ifstream in(path);
     if (!in) throw FileError(path + ": cannot read metrics to resume from");
     std::string line;
@@ -36,8 +38,16 @@ MetricsCsv::MetricsCsv(const std::string& path, std::vector<std::string> columns
       } catch (const std::exception&) {
         continue;
       }
-      if (step <= keep_up_to) kept += row + "\n";
+      if (step <= keep_up_to) {
+        kept += row + "\n";
+        last_kept = std::max(last_kept, step);
+      }
     }
+    // The row of an update is written before its checkpoint, so the checkpoint's step has a row.
+    if (keep_up_to > 0 && last_kept < keep_up_to)
+      throw FileError(path + ": its rows end at global_step " + std::to_string(last_kept) +
+                      ", but the checkpoint resumed from is at step " + std::to_string(keep_up_to) +
+                      ": the rows between are missing (the file was cut or edited); restore it, or start a new run");
   }
   write_file_atomically(path, kept);
   out_.open(path, std::ios::app);

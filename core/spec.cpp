@@ -1,5 +1,6 @@
 #include "core/spec.h"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -40,7 +41,7 @@ std::string trim(const std::string& s) {
 // Checks `value` against the key's type, choices and check; throws InputError.
 void validate(const KeyInfo& key, const std::string& value, const std::string& where) {
   auto fail = [&](const std::string& expected) {
-    throw InputError(where + ": " + key.name + " = '" + value + "': expected " + expected);
+    throw InputError(where + ": " + key.name + " = '" + shown(value) + "': expected " + expected);
   };
   // A spec file could not hold it: '#' starts a comment there, and a value is one line.
   if (value.find_first_of("#\r\n") != std::string::npos) fail("a value without '#' or line breaks");
@@ -210,6 +211,11 @@ Spec Spec::load(const SpecSchema& schema, const std::string& path, const std::ve
   std::string text;
   if (!path.empty()) {
     if (std::filesystem::is_directory(path)) throw InputError(path + ": is a folder, not a spec file");
+    try {
+      check_regular_file(path);
+    } catch (const FileError& e) {
+      throw InputError(std::string(e.what()) + " (a spec is a text file)");
+    }
     std::ifstream in(path);
     if (!in) throw InputError(path + ": cannot open spec file");
     std::ostringstream s;
@@ -222,6 +228,9 @@ Spec Spec::load(const SpecSchema& schema, const std::string& path, const std::ve
 Spec Spec::from_text(const SpecSchema& schema, const std::string& text, const std::string& name,
                      const std::vector<std::string>& overrides) {
   Spec spec(schema);
+  if (const size_t nul = text.find('\0'); nul != std::string::npos)
+    throw InputError(name + ":" + std::to_string(1 + std::count(text.begin(), text.begin() + nul, '\n')) +
+                     ": holds a NUL byte (a spec is a text file)");
   if (!text.empty()) {
     std::istringstream in(text);
     po::options_description description;
@@ -254,8 +263,8 @@ Spec Spec::from_text(const SpecSchema& schema, const std::string& text, const st
   for (const auto& item : overrides) {
     const auto eq = item.find('=');
     if (eq == std::string::npos || eq == 0)
-      throw InputError("--set '" + item + "': expected key=value, e.g. --set env.num_envs=128");
-    spec.set(trim(item.substr(0, eq)), trim(item.substr(eq + 1)), "--set " + item);
+      throw InputError("--set '" + shown(item) + "': expected key=value, e.g. --set env.num_envs=128");
+    spec.set(trim(item.substr(0, eq)), trim(item.substr(eq + 1)), "--set " + shown(item));
   }
   return spec;
 }

@@ -1,6 +1,10 @@
 #include "core/text.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -41,7 +45,21 @@ bool ends_with(const std::string& text, const std::string& tail) {
 
 void write_text_file(const std::string& path, const std::string& text) { write_file_atomically(path, text); }
 
+void check_regular_file(const std::string& path) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0)
+    throw FileError(path + ": " + (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
+  if (S_ISREG(status.st_mode)) return;
+  const char* what = S_ISDIR(status.st_mode)    ? "a folder"
+                     : S_ISFIFO(status.st_mode) ? "a FIFO (named pipe)"
+                     : S_ISSOCK(status.st_mode) ? "a socket"
+                     : S_ISCHR(status.st_mode) || S_ISBLK(status.st_mode) ? "a device"
+                                                                         : "not a regular file";
+  throw FileError(path + ": is " + std::string(what) + ", not a regular file");
+}
+
 std::string read_text_file(const std::string& path) {
+  check_regular_file(path);
   std::ifstream in(path);
   if (!in) throw FileError(path + ": cannot read");
   std::ostringstream s;
@@ -75,6 +93,23 @@ std::string utc_timestamp() {
   char buffer[32];
   std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
   return buffer;
+}
+
+std::string shown(const std::string& value) {
+  constexpr size_t kShown = 60;
+  std::string out;
+  for (size_t i = 0; i < value.size() && i < kShown; ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    } else {
+      out += value[i];
+    }
+  }
+  if (value.size() > kShown) out += "... (" + std::to_string(value.size()) + " characters)";
+  return out;
 }
 
 }  // namespace shardlab

@@ -15,8 +15,11 @@ std::optional<double> parse_double(const std::string& text);
 
 // Writes `text` to `path` through AtomicFile (core/atomic_file.h). Throws FileError.
 void write_text_file(const std::string& path, const std::string& text);
-// The whole file; FileError if it cannot be read.
+// The whole file; FileError if it cannot be read or is not a regular file (check_regular_file).
 std::string read_text_file(const std::string& path);
+// FileError unless `path` is a regular file (or a link to one): "no such file", "is a folder",
+// "is a FIFO (named pipe), not a regular file", ... A FIFO would block the reader forever.
+void check_regular_file(const std::string& path);
 
 // Whether `text` ends with `tail`.
 bool ends_with(const std::string& text, const std::string& tail);
@@ -26,6 +29,10 @@ std::vector<std::string> split(const std::string& text, char separator);
 
 // `values` in base 10 between separators: {64, 128, 128} -> "64,128,128" (how spec lists read).
 std::string join(const std::vector<int64_t>& values, const std::string& separator = ",");
+
+// `value` as an error message shows it: control characters escaped (\x00), and a long value cut
+// to its first 60 characters with its length ("aaaa... (10485760 characters)").
+std::string shown(const std::string& value);
 
 // The text before the first line break: a library's error (libtorch's carry a backtrace) as one line.
 std::string first_line(const std::string& text);

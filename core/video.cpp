@@ -1,5 +1,7 @@
 #include "core/video.h"
 
+#include <cctype>
+
 #include "core/error.h"
 #include "core/gif.h"
 #include "core/text.h"
@@ -16,8 +18,10 @@ constexpr int64_t kMaxMp4Fps = 1000;
 }  // namespace
 
 std::optional<VideoFormat> video_format(const std::string& path) {
-  if (ends_with(path, ".gif")) return VideoFormat::kGif;
-  if (ends_with(path, ".mp4")) return VideoFormat::kMp4;
+  std::string lower = path.substr(path.size() >= 4 ? path.size() - 4 : 0);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == ".gif") return VideoFormat::kGif;  // a.GIF too: never a folder of PNGs by a letter's case
+  if (lower == ".mp4") return VideoFormat::kMp4;
   return std::nullopt;
 }
 

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "agents/evaluate.h"
 #include "core/bar_chart.h"
 #include "core/error.h"
 #include "core/spec.h"
@@ -225,11 +226,18 @@ SweepPlan prepare_sweep(const SweepRequest& request) {
   plan.episodes = request.episodes > 0 ? request.episodes : base.get_int("eval.episodes");
   plan.greedy = request.greedy || base.get_bool("eval.greedy");
   plan.eval_sets = request.eval_sets;
+  check_eval_overrides(plan.eval_sets, "--eval-set");
   for (const std::string& s : plan.eval_sets) {
     Spec check = base;
     const auto [key, value] = key_value(s, "--eval-set");
     check.set(key, value, "--eval-set " + s);
   }
+
+  std::error_code error;
+  fs::create_directories(plan.dir + "/runs", error);
+  if (!error) fs::create_directories(plan.dir + "/logs", error);
+  if (error) throw FileError(plan.dir + ": cannot create the sweep folder: " + error.message());
+  plan.lock = std::make_shared<FolderLock>(plan.dir, "a sweep");
 
   // A folder that holds a sweep keeps its spec and eval settings: its finished cells were made
   // with them, and would otherwise be summarized next to cells made differently.
@@ -247,10 +255,6 @@ SweepPlan prepare_sweep(const SweepRequest& request) {
                        std::to_string(old.episodes) + (old.greedy ? " --greedy" : "") +
                        (old.eval_sets.empty() ? "" : " --eval-set ...") + "); choose another --out or the same flags");
   }
-  std::error_code error;
-  fs::create_directories(plan.dir + "/runs", error);
-  if (!error) fs::create_directories(plan.dir + "/logs", error);
-  if (error) throw FileError(plan.dir + ": cannot create the sweep folder: " + error.message());
   if (!fs::exists(plan.spec_path())) write_text_file(plan.spec_path(), base.to_ini());
   write_text_file(plan.dir + "/sweep.json", plan_json(plan).dump(2) + "\n");
   return plan;

@@ -13,10 +13,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/folder_lock.h"
 #include "core/process_pool.h"
 
 namespace shardlab {
@@ -56,6 +58,8 @@ struct SweepPlan {
   bool greedy = false;
   std::vector<std::string> eval_sets;  // --set of each cell's eval
   std::vector<SweepCell> cells;
+  // prepare_sweep's: the sweep folder's lock, held while the plan (or a copy) lives.
+  std::shared_ptr<FolderLock> lock;
 
   std::string spec_path() const { return dir + "/spec.ini"; }
   std::string run_dir(const SweepCell& cell) const { return dir + "/runs/" + cell.name; }

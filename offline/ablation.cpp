@@ -10,6 +10,7 @@
 
 #include "core/bar_chart.h"
 #include "core/error.h"
+#include "core/folder_lock.h"
 #include "core/experience_file.h"
 #include "core/process_pool.h"
 #include "core/spec.h"
@@ -80,10 +81,25 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
     if (std::find(dataset_qualities().begin(), dataset_qualities().end(), q) == dataset_qualities().end())
       throw InputError("ablate.datasets: unknown quality '" + q + "'");
   for (const auto& r : rewards) parse_reward_label(r, "ablate.rewards");
+  // Every key a cell will be given, checked now rather than after hours of expert training.
+  for (const auto& a : algos) Spec(spec).set("offline.algo", a, "ablate.algos");
+  for (const auto& task : tasks) {
+    const std::string key = "ablate.overrides_" + task;
+    if (!spec.schema().find(key)) throw InputError("ablate.tasks: no " + key + " key for task '" + task + "'");
+    for (const std::string& o : split(spec.get_string(key), ';')) {
+      if (o.empty()) continue;
+      const size_t eq = o.find('=');
+      if (eq == std::string::npos || eq == 0) throw InputError(key + ": '" + o + "': expected KEY=VALUE");
+      Spec(spec).set(o.substr(0, eq), o.substr(eq + 1), key);
+    }
+  }
   const auto [seed_begin, seed_end] = parse_range(c.seeds, "ablate.seeds");
   const fs::path root = c.out;
-  fs::create_directories(root / "datasets");
-  fs::create_directories(root / "cells");
+  std::error_code error;
+  fs::create_directories(root / "datasets", error);
+  if (!error) fs::create_directories(root / "cells", error);
+  if (error) throw FileError(root.string() + ": cannot create the ablation folder: " + error.message());
+  const FolderLock lock(root.string(), "an ablation");
   // The grid's resolved spec: every cell starts from it, with its own --set keys on top.
   const std::string base = (root / "spec.ini").string();
   if (fs::exists(base) && read_text_file(base) != spec.to_ini())

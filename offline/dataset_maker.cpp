@@ -64,7 +64,8 @@ std::string ensure_expert(const std::string& task, const Spec& spec, const Datas
   const fs::path dir = fs::path(options.out_root) / options.run_name;
   if (fs::exists(dir / "run.json")) {
     const nlohmann::json run = nlohmann::json::parse(read_text_file((dir / "run.json").string()), nullptr, false);
-    const auto newest = RunDir::open(options.out_root, options.run_name, spec, true).newest_checkpoint();
+    RunDir::check_can_open(options.out_root, options.run_name, spec, true);
+    const auto newest = RunDir::existing(dir.string()).newest_checkpoint();
     if (!run.is_discarded() && run.contains("num_updates") && newest &&
         checkpoint_update(*newest) >= run["num_updates"].get<int64_t>())
       return dir.string();
@@ -227,7 +228,7 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
   claim_outputs({request.out}, request.force);
 
   const std::string run_dir = ensure_expert(request.task, spec, config);
-  const RunDir dir = RunDir::open(config.runs, fs::path(run_dir).filename().string(), spec, true);
+  const RunDir dir = RunDir::existing(run_dir);
   const References refs = references(run_dir, spec, config, schema);
   const std::string expert = resolve_checkpoint(run_dir);
   double medium_training_return = std::nan("");

@@ -8,6 +8,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "agents/actor_critic.h"
 #include "agents/checkpoint.h"
 #include "agents/evaluate.h"
 #include "core/atomic_file.h"
@@ -148,6 +149,10 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
     std::cerr << config.dataset << " records no shardlab environment; training without evaluation\n";
   }
 
+  // The actor, and for IQL and ATAC the critics and their targets, at the batch size.
+  require_network_memory(spec, data.observation_spec(), action_spec, config.batch_size,
+                         spec.get_string("offline.algo") == "bc" ? 1 : 4,
+                         "offline.batch_size = " + std::to_string(config.batch_size));
   TrainingRun run(spec, options);
   at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
   at::Generator batches = at::detail::createCPUGenerator(mix_seed(seed, kBatchStream));

@@ -1,5 +1,6 @@
 #include "offline/relabel.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -68,6 +69,29 @@ void relabel_rewards(RewardLabel label, uint64_t seed, int64_t first_row, std::v
   }
 }
 
+namespace {
+
+// A copy must not carry a non-finite number the learners would refuse later: InputError naming
+// the first row that holds one (rows counted from 0 in the file).
+void check_finite(const Experience& chunk, int64_t first_row, const std::string& path) {
+  const size_t rows = chunk.size();
+  auto check = [&](const std::vector<float>& values, const char* column) {
+    if (rows == 0 || values.empty()) return;
+    const size_t width = values.size() / rows;
+    for (size_t i = 0; i < values.size(); ++i)
+      if (!std::isfinite(values[i]))
+        throw InputError(path + ": row " + std::to_string(first_row + static_cast<int64_t>(i / width)) + " of " +
+                         column + " holds " + (std::isnan(values[i]) ? "nan" : "inf") +
+                         "; relabel copies only finite data");
+  };
+  check(chunk.observations, "observations");
+  check(chunk.next_observations, "next_observations");
+  check(chunk.continuous_actions, "actions");
+  check(chunk.rewards, "rewards");
+}
+
+}  // namespace
+
 int64_t relabel_file(const std::string& in, const std::string& out, RewardLabel label, uint64_t seed, bool force) {
   std::error_code same_error;
   if (in == out || std::filesystem::equivalent(in, out, same_error))
@@ -90,6 +114,7 @@ int64_t relabel_file(const std::string& in, const std::string& out, RewardLabel 
   Progress progress("relabel");
   for (int64_t begin = 0; begin < reader.rows(); begin += kChunkRows) {
     if (begin > 0) chunk = reader.read(begin, std::min(kChunkRows, reader.rows() - begin));
+    check_finite(chunk, begin, in);
     relabel_rewards(label, seed, begin, chunk.rewards);
     writer.append(chunk);
     progress.update(begin + static_cast<int64_t>(chunk.size()), reader.rows(), "");

@@ -3,19 +3,21 @@
 # machine for it, then stops it. Debian's slurm-wlm and munge (installed with apt-get when
 # missing); everything else lives in a temporary folder removed at exit: slurm.conf naming this
 # host as the one node with its CPUs and memory, munge's key and socket, the daemons' state,
-# spool and logs. No cgroups (ProctrackType=proctrack/linuxproc, TaskPlugin=task/none), so it
-# runs in a container without systemd; the daemons run as root, started directly.
+# spool and logs. No cgroups (ProctrackType=proctrack/linuxproc, TaskPlugin=task/none, and
+# cgroup.conf's CgroupPlugin named rather than detected), so it runs in a container without
+# systemd or a cgroup filesystem; the daemons run as root, started directly.
 #
 #   scripts/slurm-local.sh bash -c 'sbatch --wait job.sh && cat slurm-*.out'
 #
 # COMMAND runs with SLURM_CONF set (sbatch, srun, squeue find the cluster through it); its exit
 # code is the script's. Exit code 77 (with the reason as the last line on stderr) means this
-# machine cannot run slurmd at all: not root, or the packages cannot be installed. A daemon that
-# does not come up is an error (exit 1, with its log), not a skip.
+# machine cannot run slurmd at all: not root, the packages cannot be installed, or slurmd exits
+# while starting (its log, then its errors as the reason). Any other daemon or node that does not
+# come up is an error (exit 1, with the logs), not a skip.
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 cannot() {
@@ -94,6 +96,16 @@ fail() {
   exit 1
 }
 
+# slurmd exited while starting: this machine cannot run it. Its log, then its errors on one line
+# (the last on stderr) as the reason.
+slurmd_cannot() {
+  local log="$T/log/slurmd.log" reason
+  [ -f "$log" ] && { echo "--- $log (last lines)" >&2; tail -n 15 "$log" >&2; }
+  reason="$(sed -n 's/^slurmd: \(error\|fatal\): //p' "$log" 2>/dev/null | grep -v '^Node configuration differs' |
+    paste -s -d ';' - | sed 's/;/; /g')"
+  cannot "slurmd exited: ${reason:-see $log}"
+}
+
 # A TCP port nothing listens on (bash's /dev/tcp: a refused connection means free).
 free_port() {
   local port
@@ -157,6 +169,11 @@ MinJobAge=300
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=local Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
+# slurmd (22.05) loads a cgroup plugin at startup even with the cgroup-free plugins above, and
+# the default CgroupPlugin=autodetect fails where /sys/fs/cgroup has no cgroup filesystem (a
+# chroot, an unprivileged container): "error: No filesystem mounted on /sys/fs/cgroup". Naming
+# cgroup/v1 skips the detection; its init touches no filesystem, and nothing above uses it.
+echo "CgroupPlugin=cgroup/v1" >"$T/cgroup.conf"
 export SLURM_CONF="$T/slurm.conf"
 
 # --- The daemons ------------------------------------------------------------------------------
@@ -170,7 +187,7 @@ slurmd_pid=$!
 state=""
 for _ in $(seq 120); do
   kill -0 "$slurmctld_pid" 2>/dev/null || fail "slurmctld exited"
-  kill -0 "$slurmd_pid" 2>/dev/null || fail "slurmd exited"
+  kill -0 "$slurmd_pid" 2>/dev/null || slurmd_cannot
   state="$(sinfo -h -n "$node" -o %t 2>/dev/null || true)"
   case "$state" in
     idle* | mix* | alloc*) break ;;

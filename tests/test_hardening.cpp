@@ -143,7 +143,9 @@ TEST(Hardening, KilledWritersLeaveNoTemporaryBehind) {
     ASSERT_NE(r.out.find("status="), std::string::npos) << r.err;
     EXPECT_EQ(r.out.find("status=0\n"), std::string::npos) << signal << ": " << r.out;
     EXPECT_FALSE(fs::exists(dir + "/big.h5")) << signal;
-    if (std::string(signal) != "KILL") EXPECT_TRUE(temporaries_in(dir).empty()) << signal;
+    if (std::string(signal) != "KILL") {
+      EXPECT_TRUE(temporaries_in(dir).empty()) << signal;
+    }
   }
   ASSERT_EQ(temporaries_in(dir).size(), 1u);  // SIGKILL cannot be caught
   const std::string stale = temporaries_in(dir)[0];

@@ -167,10 +167,17 @@ TEST(ProcgenImport, ExistingOutNeedsForceAndForceReplacesOnlyAnImport) {
   const std::string first = test::read_file(out + "/run.json");
   test::expect_one_line_error(test::run_cli(import), out + " exists; pass --force");
   EXPECT_EQ(test::read_file(out + "/run.json"), first);
-  // --force replaces an earlier import (here with the bare form of the same weights).
+  // --force replaces an earlier import (here with the bare form of the same weights), and keeps
+  // what the user added to its folder (hardening round two, case 2).
+  fs::create_directories(out + "/analysis");
+  std::ofstream(out + "/analysis/cheese_vector.json") << "{\"mine\": 1}\n";
+  std::ofstream(out + "/eval.json") << "{\"mine\": 2}\n";
   r = test::run_cli("import procgen-tools " + dir + "/bare.pth --out " + out + " --force" + import_set_flags());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(test::read_file(out + "/run.json"))["imported_from"]["form"], "bare");
+  EXPECT_EQ(test::read_file(out + "/analysis/cheese_vector.json"), "{\"mine\": 1}\n");
+  EXPECT_EQ(test::read_file(out + "/eval.json"), "{\"mine\": 2}\n");
+  EXPECT_NE(r.err.find("kept 2 other entries"), std::string::npos) << r.err;
   // ... but never a folder that holds something else, nor a file.
   fs::create_directories(dir + "/other");
   std::ofstream(dir + "/other/notes.txt") << "mine\n";

@@ -293,6 +293,21 @@ TEST(OfflineData, BadDatasetAndGridRequestsGiveOneLine) {
   expect_one_line_error(run_cli("ablate " + spec + " --set ablate.tasks=hopper"), "hopper");
   expect_one_line_error(run_cli("ablate " + spec + " --set ablate.rewards=true,inverted"), "inverted");
   expect_one_line_error(run_cli("ablate " + spec + " --set ablate.datasets=best"), "best");
+  // Every algorithm and override is checked before an expert trains (hardening round two, case 10).
+  expect_one_line_error(run_cli("ablate " + spec + " --set ablate.algos=iql,sac"), "'sac'");
+  expect_one_line_error(run_cli("ablate " + spec + " --set ablate.overrides_lunar_lander_continuous=agent.nope=1"),
+                        "agent.nope");
+  expect_one_line_error(run_cli("ablate " + spec + " --set ablate.overrides_lunar_lander_continuous=agent.hidden"),
+                        "expected KEY=VALUE");
+  expect_one_line_error(run_cli("dataset make " + spec + " --task lunar_lander_continuous --quality random,superb " +
+                                "--out-dir " + dir),
+                        "--quality superb");
+  std::ofstream(dir + "/lunar_lander_continuous-medium.h5") << "mine";
+  expect_one_line_error(run_cli("dataset make " + spec + " --task lunar_lander_continuous --quality random,medium " +
+                                "--out-dir " + dir),
+                        "lunar_lander_continuous-medium.h5 exists");
+  EXPECT_FALSE(fs::exists(dir + "/experts"));
+  EXPECT_FALSE(fs::exists(dir + "/lunar_lander_continuous-random.h5"));
   expect_one_line_error(run_cli("render --run " + dir + "/nothing --out " + dir + "/frames"), "nothing");
   EXPECT_FALSE(fs::exists(dir + "/grid/cells"));
   EXPECT_FALSE(fs::exists(dir + "/frames"));
