@@ -172,13 +172,13 @@ EvalResult evaluate_policy(const LoadedPolicy& policy, const Spec& spec, int64_t
   return result;
 }
 
-void check_eval_overrides(const std::vector<std::string>& overrides, const std::string& flag) {
+void check_policy_overrides(const std::vector<std::string>& overrides, const std::string& flag) {
   for (const std::string& o : overrides) {
     const std::string key = o.substr(0, o.find('='));
     if (key.rfind("env.", 0) != 0 && key != "run.seed" && key != "run.threads")
       throw InputError(flag + " " + shown(key) +
-                       ": an evaluation uses only env.* keys, run.seed and run.threads (the policy comes from its "
-                       "checkpoint)");
+                       ": a trained policy's command uses only env.* keys, run.seed and run.threads (the policy comes "
+                       "from its checkpoint)");
   }
 }
 

@@ -34,9 +34,10 @@ constexpr int64_t kDefaultEvalEpisodes = 200;
 // The eval.* keys: episodes and sampling of `shardlab eval`.
 void declare_eval_keys(SpecSchema& schema);
 
-// Refuses (InputError) a --set key that an evaluation would not use: only env.* keys, run.seed and
-// run.threads change what a trained policy is evaluated on.
-void check_eval_overrides(const std::vector<std::string>& overrides, const std::string& flag);
+// Refuses (InputError) a --set key that a command running a trained policy (eval, render, the
+// studies) would not use: the policy comes from its checkpoint, so only env.* keys, run.seed and
+// run.threads change anything. Such a key was once ignored but recorded as if used.
+void check_policy_overrides(const std::vector<std::string>& overrides, const std::string& flag);
 
 // Evaluates a checkpoint (or the newest of a run folder) in its own environment spec with
 // `overrides` applied (e.g. env.placement=uniform). Each of min(episodes, 64) environments runs

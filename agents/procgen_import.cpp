@@ -103,7 +103,7 @@ void keep_other_entries(const std::string& out, const fs::path& built) {
       if (error) fs::copy_file(it->path(), target, error);  // a filesystem without hard links
     }
     if (error) throw FileError(out + ": cannot keep " + relative.string() + " in the new import: " + error.message());
-    kept += relative.parent_path().empty();
+    kept += relative.parent_path().empty() && relative != "checkpoints";
   }
   if (kept > 0)
     std::cerr << "import: kept " << kept << " other entr" << (kept == 1 ? "y" : "ies") << " of " << out

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "agents/checkpoint.h"
+#include "agents/evaluate.h"
 #include "analysis/activation_log.h"
 #include "analysis/behaviour.h"
 #include "analysis/channels.h"
@@ -113,6 +114,7 @@ std::optional<Study> open_study(const std::string& name, const std::vector<std::
   std::vector<std::string> overrides = {"env.placement=uniform"};
   if (s.vm.count("set"))
     for (const auto& o : s.vm["set"].as<std::vector<std::string>>()) overrides.push_back(o);
+  check_policy_overrides(overrides, "analyze " + name + " --set");
   const std::string run = s.str("run");
   s.policy = MazePolicy::load(run, shardlab_schema(), overrides);
   at::set_num_threads(static_cast<int>(std::max<int64_t>(1, s.policy->spec().get_int("run.threads"))));

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "agents/evaluate.h"
 #include "agents/run_dir.h"
 #include "analysis/milestones.h"
 #include "cli/cli.h"
@@ -55,6 +56,7 @@ int analyze_milestones(const std::vector<std::string>& args) {
   options.maze_end = range.second;
   options.layer = vm["layer"].as<std::string>();
   if (vm.count("set")) options.overrides = vm["set"].as<std::vector<std::string>>();
+  check_policy_overrides(options.overrides, "analyze milestones --set");
 
   auto thresholds = analysis::default_milestone_thresholds();
   if (vm.count("threshold"))

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "agents/checkpoint.h"
+#include "agents/evaluate.h"
 #include "agents/run_dir.h"
 #include "agents/video.h"
 #include "cli/cli.h"
@@ -137,6 +138,7 @@ int cmd_render(const std::vector<std::string>& args) {
     trained = load_policy(path, shardlab_schema());
     std::vector<std::string> overrides;
     if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
+    check_policy_overrides(overrides, "render --set");
     spec = Spec::from_text(shardlab_schema(), trained->spec_ini, path + " (spec)", overrides);
   } else {
     if (vm.count("greedy")) throw InputError("shardlab render: --greedy goes with --run");

@@ -58,7 +58,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   }
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
-  check_eval_overrides(overrides, "eval --set");
+  check_policy_overrides(overrides, "eval --set");
   const int64_t episodes = vm.count("episodes") ? flag_at_least(vm, "episodes", 1) : kDefaultEvalEpisodes;
   if (vm.count("out")) claim_outputs({vm["out"].as<std::string>()}, vm.count("force") > 0);
   EvalResult result;

@@ -226,7 +226,7 @@ SweepPlan prepare_sweep(const SweepRequest& request) {
   plan.episodes = request.episodes > 0 ? request.episodes : base.get_int("eval.episodes");
   plan.greedy = request.greedy || base.get_bool("eval.greedy");
   plan.eval_sets = request.eval_sets;
-  check_eval_overrides(plan.eval_sets, "--eval-set");
+  check_policy_overrides(plan.eval_sets, "--eval-set");
   for (const std::string& s : plan.eval_sets) {
     Spec check = base;
     const auto [key, value] = key_value(s, "--eval-set");

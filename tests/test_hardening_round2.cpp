@@ -256,6 +256,9 @@ TEST(HardeningRound2, NonFiniteDataAndUnusedKeysAreRefused) {
   expect_error(run_cli("analyze steering-compare " + policy + " --seeds 0:4 --coeffs 1,1e300 --out " + dir), "--coeffs");
   EXPECT_FALSE(fs::exists(dir + "/cheese_vector.json"));
   expect_error(run_cli("eval " + policy + " --episodes 2 --set agent.hidden=32"), "agent.hidden");
+  expect_error(run_cli("analyze cheese-vector " + policy + " --seeds 0:4 --set train.gamma=0.5 --out " + dir),
+               "train.gamma");
+  expect_error(run_cli("render --run " + policy + " --set agent.torso=mlp --out " + dir + "/frames"), "agent.torso");
   expect_error(run_cli("sweep " + kSmoke + " --seeds 0:1 --eval-set agent.hidden=32 --out " + dir + "/s"),
                "--eval-set agent.hidden");
   EXPECT_EQ(run_cli("eval " + policy + " --episodes 2 --set env.placement=uniform").exit_code, 0);

@@ -205,8 +205,10 @@ TEST(Sweep, FolderKeepsItsSpecAndEvalSettingsButMayGrow) {
   const std::string dir = test::make_temp_dir() + "/sweep";
   planned(dir, "0:2");
   // More seeds: the same cells first, then the new ones.
-  const SweepPlan grown = planned(dir, "0:3");
-  EXPECT_EQ(grown.cells.size(), 6u);
+  {
+    const SweepPlan grown = planned(dir, "0:3");
+    EXPECT_EQ(grown.cells.size(), 6u);
+  }  // a prepared plan holds the sweep folder's lock while it lives
   EXPECT_EQ(read_sweep(dir).cells.size(), 6u);
   EXPECT_EQ(read_sweep(dir).cells[0].name, "clip_coef_0.1-s0");
   expect_one_line_error(run_cli("sweep " + kSmoke + " --seeds 0:2 --grid ppo.clip_coef=0.1,0.2 --out " + dir +
