@@ -14,6 +14,7 @@
 #include "core/atomic_file.h"
 #include "core/digest.h"
 #include "core/error.h"
+#include "core/isolated.h"
 #include "core/spec.h"
 #include "core/text.h"
 #include "envs/registry.h"
@@ -98,20 +99,15 @@ void require_finite(double value, const std::string& path, const std::string& pa
 }  // namespace
 
 void survive_libtorch_crash(const std::function<void()>& read, const std::string& crashed) {
-  const pid_t child = ::fork();
-  if (child < 0) return;  // cannot probe: the caller reads directly
-  if (child == 0) {
-    try {
-      read();
-    } catch (...) {
-    }
-    ::_exit(0);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  // A crash is a signal, or a non-zero exit when a sanitizer caught it.
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw CorruptFile(crashed);
+  run_isolated(
+      [&read] {
+        try {
+          read();
+        } catch (...) {  // left for the caller's own read to report in its words
+        }
+        return std::string();
+      },
+      crashed);
 }
 
 void Checkpoint::add(const std::string& name, torch::nn::Module& m, bool optional) {

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/spec.h"
-#include "core/video.h"
+#include "media/video.h"
 #include "envs/registry.h"
 
 namespace shardlab {
@@ -60,14 +60,14 @@ EpisodeStats EpisodePlayer::play(const FrameSink& sink, int64_t every) {
   const ActionSpec act = env_->action_spec();
   std::vector<float> obs(env_->observation_spec().size());
   std::vector<float> continuous(std::max<int64_t>(1, act.dim));
-  sink(draw_frame(*env_));
+  sink(env_->draw());
   for (int64_t t = 1;; ++t) {
     env_->write_observation(obs.data());
     Action a;
     policy_(obs.data(), 1, &a.index, continuous.data());
     if (!act.discrete) a.values = continuous.data();
     const bool done = env_->step(a).done();
-    if (done || t % every == 0) sink(draw_frame(*env_));
+    if (done || t % every == 0) sink(env_->draw());
     if (done) break;
   }
   return env_->episode_stats();

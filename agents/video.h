@@ -12,7 +12,7 @@
 
 #include "core/experience.h"
 #include "envs/collection.h"
-#include "envs/frame.h"
+#include "envs/env.h"
 
 namespace shardlab {
 

@@ -231,13 +231,6 @@ std::vector<maze::Cell> ActivationLog::cheese_cells() const {
   return out;
 }
 
-std::pair<int64_t, int64_t> activation_position(int world_size, int64_t h, int64_t w, maze::Cell cell) {
-  const double n = world_size;
-  const auto clamp = [](int64_t v, int64_t hi) { return std::max<int64_t>(0, std::min(v, hi - 1)); };
-  return {clamp(static_cast<int64_t>(std::floor((n - 1 - cell.y + 0.5) * h / n)), h),
-          clamp(static_cast<int64_t>(std::floor((cell.x + 0.5) * w / n)), w)};
-}
-
 namespace {
 
 struct ChannelStats {

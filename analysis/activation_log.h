@@ -73,9 +73,4 @@ class ActivationLog {
 std::string describe_layer(const ActivationLog& log, const std::string& layer, std::optional<int64_t> channel,
                            int64_t row, const std::string& svg);
 
-// The activation position (row, column) covering a world cell in a layer of spatial size h x w:
-// row = floor((world_row_from_top + 0.5) * h / world_size), likewise columns (studies.md's rule
-// for 64 x 64 input, written for any input that spans the world).
-std::pair<int64_t, int64_t> activation_position(int world_size, int64_t h, int64_t w, maze::Cell cell);
-
 }  // namespace shardlab::analysis

@@ -8,12 +8,12 @@
 #include <deque>
 #include <limits>
 #include <numeric>
-#include <random>
 #include <unordered_set>
 
 #include "analysis/steering.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/rng.h"
 #include "envs/maze/maze_paths.h"
 
 namespace shardlab::analysis {
@@ -142,12 +142,11 @@ LogisticFit fit_logistic(const std::vector<std::vector<double>>& x, const std::v
 
 std::vector<uint32_t> draw_level_seeds(int64_t count, int64_t range, uint64_t seed) {
   if (count < 1 || count > range) throw InputError("--episodes: expected 1.." + std::to_string(range));
-  std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int64_t> draw(0, range - 1);
+  Rng rng(seed);
   std::unordered_set<int64_t> seen;
   std::vector<uint32_t> out;
   while (static_cast<int64_t>(out.size()) < count) {
-    const int64_t s = draw(rng);
+    const int64_t s = static_cast<int64_t>(rng.uniform_u64(static_cast<uint64_t>(range)));
     if (seen.insert(s).second) out.push_back(static_cast<uint32_t>(s));
   }
   return out;
@@ -383,11 +382,11 @@ SplitRegression repeated_split_regression(const std::vector<std::vector<double>>
   std::vector<std::vector<double>> coefficients(d);
   std::vector<double> accuracies;
   r.nonzero_splits.assign(d, 0);
-  std::mt19937_64 rng(seed);
+  Rng rng(seed);
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   for (int split = 0; split < splits; ++split) {
-    std::shuffle(order.begin(), order.end(), rng);
+    rng.shuffle(order);
     std::vector<std::vector<double>> xt;
     std::vector<bool> yt;
     for (int64_t i = test; i < n; ++i) {

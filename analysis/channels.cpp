@@ -5,10 +5,10 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <numeric>
-#include <random>
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/rng.h"
 
 namespace shardlab::analysis {
 namespace {
@@ -116,11 +116,9 @@ double vector_field_change_percent(const at::Tensor& original, const at::Tensor&
   return 100.0 * moves.norm().item<double>() / static_cast<double>(cells) / 2.0;
 }
 
-MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell,
-                           std::mt19937_64& rng) {
-  std::uniform_int_distribution<uint32_t> any_seed(0, 2147483646u);
+MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell, Rng& rng) {
   for (int tries = 0; tries < 100000; ++tries) {
-    const uint32_t s = any_seed(rng);
+    const uint32_t s = rng.uniform_int(2147483647u);  // a level seed in [0, 2^31 - 1)
     if (s == target_seed) continue;
     auto level = policy.level(s);
     if (!level) continue;
@@ -131,7 +129,7 @@ MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const
     std::vector<Cell> cells;
     for (const Cell c : free_cells(*level))
       if (c != level->cheese) cells.push_back(c);
-    const Cell mouse = cells[std::uniform_int_distribution<size_t>(0, cells.size() - 1)(rng)];
+    const Cell mouse = cells[rng.uniform_u64(cells.size())];
     return {*level, mouse};
   }
   throw InputError("resample: no source level found for maze " + std::to_string(target_seed));
@@ -151,13 +149,13 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
     if (l.has_cheese()) mazes.push_back(l);
   if (mazes.size() < 2) throw InputError("--seeds: need at least 2 mazes with cheese");
 
-  std::mt19937_64 rng(seed);
+  Rng rng(seed);
   std::vector<int64_t> rest;
   for (int64_t ch = 0; ch < shape[0]; ++ch)
     if (std::find(channels.begin(), channels.end(), ch) == channels.end()) rest.push_back(ch);
   std::vector<std::vector<int64_t>> random;
   for (int s = 0; s < random_sets; ++s) {
-    std::shuffle(rest.begin(), rest.end(), rng);
+    rng.shuffle(rest);
     const size_t k = std::min(channels.size(), rest.size());
     random.emplace_back(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(k));
   }

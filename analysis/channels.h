@@ -3,11 +3,11 @@
 #pragma once
 
 #include <cstdint>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "analysis/maze_policy.h"
+#include "core/rng.h"
 
 namespace shardlab::analysis {
 
@@ -56,8 +56,7 @@ struct InterventionResult {
 // but the target's, of a size the policy studies) with the cheese moved onto `cheese_cell` if given
 // ("same"; redrawn where that cell is a wall or the start there) or left where it is ("other"),
 // the mouse on a random free cell but the cheese's.
-MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell,
-                           std::mt19937_64& rng);
+MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell, Rng& rng);
 
 // Interventions on `channels` of `layer`, each against `random_sets` random sets of the same size
 // drawn from the other channels with `seed`.

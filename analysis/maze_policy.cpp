@@ -2,11 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "agents/run_dir.h"
-#include "analysis/activation_log.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "envs/maze/maze_generator.h"
@@ -177,6 +177,13 @@ std::vector<MazeLayout> study_levels(const MazePolicy& policy, int64_t begin, in
   progress.settle(end - begin, end - begin, "");
   if (skipped) *skipped = n_skipped;
   return out;
+}
+
+std::pair<int64_t, int64_t> activation_position(int world_size, int64_t h, int64_t w, Cell cell) {
+  const double n = world_size;
+  const auto clamp = [](int64_t v, int64_t hi) { return std::max<int64_t>(0, std::min(v, hi - 1)); };
+  return {clamp(static_cast<int64_t>(std::floor((n - 1 - cell.y + 0.5) * h / n)), h),
+          clamp(static_cast<int64_t>(std::floor((cell.x + 0.5) * w / n)), w)};
 }
 
 }  // namespace shardlab::analysis

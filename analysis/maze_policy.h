@@ -112,4 +112,9 @@ std::vector<Cell> free_cells(const MazeLayout& layout);
 // `skipped` counts the others.
 std::vector<MazeLayout> study_levels(const MazePolicy& policy, int64_t begin, int64_t end, int64_t* skipped = nullptr);
 
+// The activation position (row, column) covering a world cell in a layer of spatial size h x w:
+// row = floor((world_row_from_top + 0.5) * h / world_size), likewise columns (studies.md's rule
+// for 64 x 64 input, written for any input that spans the world).
+std::pair<int64_t, int64_t> activation_position(int world_size, int64_t h, int64_t w, Cell cell);
+
 }  // namespace shardlab::analysis

@@ -15,7 +15,7 @@
 #include "analysis/ridge.h"
 #include "analysis/steering.h"
 #include "core/error.h"
-#include "core/line_chart.h"
+#include "media/line_chart.h"
 #include "core/progress.h"
 
 namespace shardlab::analysis {

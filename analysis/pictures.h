@@ -1,12 +1,12 @@
 // Pictures of the studies: mazes drawn cell by cell, with heatmaps (channel activations,
 // success over targets) and arrows (vector fields) on top. Each Canvas becomes one panel of an
-// SVG figure (core/figure.h), which adds the words: title, captions, colour scale, legend.
+// SVG figure (media/figure.h), which adds the words: title, captions, colour scale, legend.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "core/figure.h"
+#include "media/figure.h"
 #include "envs/maze/maze_generator.h"
 
 namespace shardlab::analysis {

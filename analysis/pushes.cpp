@@ -8,7 +8,7 @@
 
 #include "analysis/report_json.h"
 #include "analysis/steering.h"
-#include "core/bar_chart.h"
+#include "media/bar_chart.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/statistics.h"

@@ -9,7 +9,7 @@
 #include "analysis/report_json.h"
 #include "analysis/steering.h"
 #include "core/error.h"
-#include "core/line_chart.h"
+#include "media/line_chart.h"
 #include "core/progress.h"
 #include "core/statistics.h"
 #include "core/text.h"

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "agents/random_policy.h"
-#include "core/video.h"
-#include "envs/frame.h"
+#include "media/video.h"
+#include "envs/env.h"
 #include "envs/registry.h"
 #include "experiments/schema.h"
 
@@ -23,7 +23,7 @@ std::vector<Frame> episode_frames(const std::string& env_name, int count) {
   std::vector<float> values(std::max<int64_t>(1, env->action_spec().dim));
   std::vector<Frame> frames;
   while (static_cast<int>(frames.size()) < count) {
-    frames.push_back(draw_frame(*env));
+    frames.push_back(env->draw());
     Action a;
     if (env->action_spec().discrete) {
       policy.act(&a.index, 1);

@@ -23,7 +23,7 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/figure.h"
+#include "media/figure.h"
 #include "core/statistics.h"
 #include "envs/maze/maze_paths.h"
 

@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/line_chart.h"
+#include "media/line_chart.h"
 #include "core/metrics_csv.h"
 #include "core/statistics.h"
 

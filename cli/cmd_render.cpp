@@ -1,6 +1,6 @@
 // `shardlab render`: episodes of any environment under a policy (scripted, or a trained run's,
 // online or offline), as numbered PNG frames in a folder or as a video (animated GIF, or MP4 where
-// ffmpeg's libraries were built in: core/video.h). The episodes are played by agents/video.h.
+// ffmpeg's libraries were built in: media/video.h). The episodes are played by agents/video.h.
 #include <torch/torch.h>
 
 #include <cerrno>
@@ -16,9 +16,9 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/png.h"
-#include "core/video.h"
-#include "envs/frame.h"
+#include "media/png.h"
+#include "media/video.h"
+#include "envs/env.h"
 #include "envs/registry.h"
 
 namespace shardlab::cli {

@@ -22,10 +22,10 @@
 
 #include "cli/cli.h"
 #include "core/atomic_file.h"
-#include "core/bar_chart.h"
+#include "media/bar_chart.h"
 #include "core/error.h"
 #include "core/html.h"
-#include "core/line_chart.h"
+#include "media/line_chart.h"
 #include "core/metrics_csv.h"
 #include "core/statistics.h"
 #include "core/text.h"

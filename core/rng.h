@@ -1,7 +1,9 @@
 // The project's one random number generator, and how seeds are derived from (seed, index).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace shardlab {
 
@@ -42,6 +44,23 @@ class Rng {
 
   // Uniform double in [0, 1).
   double uniform01() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+
+  // Uniform integer in [0, n), n > 0, over 64 bits (rejection: no bias).
+  uint64_t uniform_u64(uint64_t n) {
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x = next_u64();
+    while (x >= limit) x = next_u64();
+    return x % n;
+  }
+
+  // Fisher-Yates: the same order on every standard library (std::shuffle's is not).
+  template <typename Vector>
+  void shuffle(Vector& v) {
+    for (size_t i = v.size(); i > 1; --i) {
+      const size_t j = static_cast<size_t>(uniform_u64(i));
+      std::swap(v[i - 1], v[j]);
+    }
+  }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

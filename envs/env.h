@@ -25,6 +25,12 @@ struct StepResult {
 };
 
 // A constructed environment is ready to step, as if reset() had just been called.
+// A picture of an environment's state (envs draw themselves: Env::draw).
+struct Frame {
+  int width = 0, height = 0;
+  std::vector<float> chw;  // (3, height, width) in [0, 1], row 0 at the top
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -55,6 +61,10 @@ class Env {
 
   // A human-readable picture of the state.
   virtual std::string to_string() const = 0;
+  // The current state drawn at a size a person can read, for `shardlab render` and training
+  // videos (the Box2D tasks their 600 x 400 scene, the maze at least 360 pixels a side), mouse,
+  // cheese, lander and walker included. Every environment draws (tests/test_env_conformance.cpp).
+  virtual Frame draw() const = 0;
   virtual std::unique_ptr<Env> clone() const = 0;
 };
 

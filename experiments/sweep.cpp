@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "agents/evaluate.h"
-#include "core/bar_chart.h"
+#include "media/bar_chart.h"
 #include "core/error.h"
 #include "core/spec.h"
 #include "core/statistics.h"

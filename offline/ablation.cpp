@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "core/bar_chart.h"
+#include "media/bar_chart.h"
 #include "core/error.h"
 #include "core/folder_lock.h"
 #include "core/experience_file.h"
@@ -16,6 +16,7 @@
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
+#include "envs/registry.h"
 #include "offline/dataset_maker.h"
 #include "offline/offline_run.h"
 #include "offline/relabel.h"
@@ -159,7 +160,15 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
 
   // 3. Results.
   std::ostringstream csv;
-  csv << "task,dataset,algo,reward,seed,normalized_score,mean_return,mean_length\n";
+  // The tasks' outcome rates (fell, landed, crashed, cheese, ...), each task's own filled in.
+  std::vector<std::string> rate_columns;
+  for (const auto& task : tasks)
+    for (const EpisodeRate& rate : find_env(task).rates)
+      if (std::find(rate_columns.begin(), rate_columns.end(), rate.name) == rate_columns.end())
+        rate_columns.push_back(rate.name);
+  csv << "task,dataset,algo,reward,seed,normalized_score,mean_return,mean_length";
+  for (const auto& rate : rate_columns) csv << "," << rate;
+  csv << "\n";
   std::map<std::pair<std::string, std::string>, std::vector<double>> table;  // (row, column) -> scores
   std::vector<std::string> rows, columns = {"behavior", "BC"};
   for (const auto& algo : algos)
@@ -183,7 +192,10 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
     const double score = e.is_object() ? number_or_nan(e, "normalized_score") : std::nan("");
     csv << cell.task << "," << cell.dataset << "," << cell.algo << "," << cell.reward << "," << cell.seed << ","
         << csv_number(score) << "," << csv_number(e.is_object() ? number_or_nan(e, "mean_return") : std::nan("")) << ","
-        << csv_number(e.is_object() ? number_or_nan(e, "mean_length") : std::nan("")) << "\n";
+        << csv_number(e.is_object() ? number_or_nan(e, "mean_length") : std::nan(""));
+    for (const auto& rate : rate_columns)
+      csv << "," << (e.is_object() && e.contains(rate) ? csv_number(number_or_nan(e, rate.c_str())) : "");
+    csv << "\n";
     const std::string column = cell.algo == "bc" ? "BC" : cell.algo + " " + cell.reward;
     table[{cell.task + "-" + cell.dataset, column}].push_back(score);
   }

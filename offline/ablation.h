@@ -4,7 +4,7 @@
 // ROOT/cells/<task>-<dataset>-<algo>-<reward>-s<seed>/, run --jobs at a time, each once its task's
 // datasets exist (one process makes a task's datasets, since they share its expert run). Finished cells
 // (result.json present) are not rerun; a killed cell resumes from its checkpoint. Results:
-//   ROOT/ablation.csv   one row per cell: normalized score, return, the task's rates
+//   ROOT/ablation.csv   one row per cell: normalized score, return, length, the task's outcome rates
 //   ROOT/ablation.md    the paper's table: mean and 95% interval over seeds per cell
 //   ROOT/ablation.svg   grouped bars of the same numbers
 #pragma once

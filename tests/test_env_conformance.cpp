@@ -1,5 +1,5 @@
 // The conformance test every registered environment must pass (OpenSpiel's RandomSimTest idea):
-// shapes and bounds, determinism by seed, episode accounting, auto-reset in the vector env.
+// shapes and bounds, determinism by seed, episode accounting, drawing, auto-reset in the vector env.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -121,6 +121,26 @@ TEST_P(EnvConformance, CloneContinuesIdentically) {
       copy->reset();
     }
   }
+}
+
+// Every environment draws its state: a readable RGB picture in [0, 1] that changes as it moves.
+TEST_P(EnvConformance, DrawsItsStateAsAReadablePicture) {
+  auto env = make_env(spec(), 0);
+  RandomPolicy policy(env->action_spec(), 6);
+  std::vector<float> continuous(std::max<int64_t>(1, env->action_spec().dim));
+  const Frame first = env->draw();
+  ASSERT_GE(first.width, 300);
+  ASSERT_GE(first.height, 300);
+  ASSERT_EQ(first.chw.size(), 3u * static_cast<size_t>(first.width) * first.height);
+  for (float v : first.chw) ASSERT_TRUE(v >= 0.0f && v <= 1.0f) << v;
+  bool changed = false;
+  for (int t = 0; t < 20 && !changed; ++t) {
+    if (random_step(*env, policy, continuous).done()) env->reset();
+    const Frame next = env->draw();
+    ASSERT_EQ(next.width, first.width);
+    changed = next.chw != first.chw;
+  }
+  EXPECT_TRUE(changed) << GetParam() << ": 20 steps and the picture never changed";
 }
 
 TEST_P(EnvConformance, VectorEnvAutoResetsAndKeepsFinalObservations) {

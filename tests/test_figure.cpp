@@ -1,4 +1,4 @@
-// Pictures with words on them (core/figure.h): the raster pictures of `inspect --svg`,
+// Pictures with words on them (media/figure.h): the raster pictures of `inspect --svg`,
 // `maze show --svg`, `analyze vector-field --svg`, channels_top.svg and retarget.svg are SVG
 // documents that python3's xml.etree parses, with their title, captions, labels and colour scale
 // as text, and every panel an embedded PNG that python's base64 and zlib decode to its size.
@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/figure.h"
-#include "core/png.h"
+#include "media/figure.h"
+#include "media/png.h"
 #include "tests/test_util.h"
 
 namespace shardlab {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -350,11 +351,18 @@ TEST(OfflineAblation, KilledGridContinuesWithoutRerunningFinishedCells) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find(std::to_string(finished.size()) + " finished"), std::string::npos) << again.err;
   for (const auto& [f, t] : stamps) EXPECT_EQ(fs::last_write_time(f + "/result.json"), t) << f;  // not rerun
-  std::ifstream csv(dir + "/grid/ablation.csv");
-  std::string line;
-  int rows = -1;
-  while (std::getline(csv, line)) ++rows;
-  EXPECT_EQ(rows, 6);  // 2 seeds x (2 IQL rewards + BC)
+  const auto csv = test::read_csv(dir + "/grid/ablation.csv");
+  ASSERT_EQ(csv.size(), 7u);  // a header and 2 seeds x (2 IQL rewards + BC)
+  // Each cell carries the lander's outcome rates from its evaluation.
+  const std::vector<std::string> header = csv[0];
+  const auto landed = std::find(header.begin(), header.end(), "landed_rate");
+  ASSERT_NE(landed, header.end()) << test::read_file(dir + "/grid/ablation.csv");
+  EXPECT_NE(std::find(header.begin(), header.end(), "crashed_rate"), header.end());
+  for (size_t i = 1; i < csv.size(); ++i) {
+    ASSERT_EQ(csv[i].size(), header.size());
+    const double rate = std::stod(csv[i][static_cast<size_t>(landed - header.begin())]);
+    EXPECT_TRUE(rate >= 0 && rate <= 1) << rate;
+  }
   const std::string table = test::read_file(dir + "/grid/ablation.md");
   for (const char* column : {"behavior", "BC", "iql true", "iql zero", "lunar_lander_continuous-medium-replay"})
     EXPECT_NE(table.find(column), std::string::npos) << column << "\n" << table;

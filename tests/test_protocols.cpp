@@ -271,7 +271,7 @@ TEST(ProtocolResample, ProtocolsGiveBothQuantities) {
   EXPECT_THROW(parse_protocol("exact"), InputError);
   // The reference's sources: another level; "same" has the cheese on the target's cheese cell,
   // "other" its own cheese; the mouse is never on the cheese.
-  std::mt19937_64 rng(1);
+  Rng rng(1);
   int checked = 0;
   for (const auto& target : levels) {
     if (!target.has_cheese()) continue;

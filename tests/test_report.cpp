@@ -15,7 +15,7 @@
 #include <set>
 
 #include "core/html.h"
-#include "core/png.h"
+#include "media/png.h"
 #include "experiments/sweep.h"
 #include "tests/test_util.h"
 

@@ -1,4 +1,4 @@
-// Videos (core/video.h, core/mp4.h, agents/video.h): an MP4 decodes back with libavformat and
+// Videos (media/video.h, media/mp4.h, agents/video.h): an MP4 decodes back with libavformat and
 // libavcodec to every frame, at its even size and its colours; an abandoned or killed write leaves
 // no file; training's run.video_every videos decode with giflib, are what `render --run` draws of
 // the same update's checkpoint, and leave training's numbers as they were.
@@ -17,11 +17,11 @@ extern "C" {
 #include <libavformat/avformat.h>
 #include <libswscale/swscale.h>
 }
-#include "core/mp4.h"
+#include "media/mp4.h"
 #endif
 
 #include "core/error.h"
-#include "core/video.h"
+#include "media/video.h"
 #include "tests/test_util.h"
 
 namespace shardlab {

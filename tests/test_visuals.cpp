@@ -1,5 +1,5 @@
-// Training curves (`shardlab plot`, core/line_chart.h) and videos (`shardlab render --out FILE.gif`,
-// core/gif.h): the SVG parses as XML with its titles, axis titles, legend and one path per series;
+// Training curves (`shardlab plot`, media/line_chart.h) and videos (`shardlab render --out FILE.gif`,
+// media/gif.h): the SVG parses as XML with its titles, axis titles, legend and one path per series;
 // the GIF decodes with giflib.
 #include <gif_lib.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "core/gif.h"
+#include "media/gif.h"
 #include "core/metrics_csv.h"
 #include "core/statistics.h"
 #include "tests/test_util.h"

@@ -60,7 +60,7 @@ struct WalkerTerrain {
 };
 WalkerTerrain generate_walker_terrain(Rng& rng, bool hardcore);
 
-class BipedalWalkerEnv : public Env, public Drawable {
+class BipedalWalkerEnv : public Env {
  public:
   BipedalWalkerEnv(const WalkerConfig& config, uint64_t seed);
   ~BipedalWalkerEnv() override;
@@ -78,7 +78,8 @@ class BipedalWalkerEnv : public Env, public Drawable {
   std::string to_string() const override;
   std::unique_ptr<Env> clone() const override;
 
-  Scene scene() const override;
+  Frame draw() const override { return draw_scene(scene()); }
+  Scene scene() const;
 
   // For tests and analysis.
   const WalkerConfig& config() const { return config_; }

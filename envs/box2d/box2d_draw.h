@@ -7,6 +7,8 @@
 #include <array>
 #include <vector>
 
+#include "envs/env.h"
+
 namespace shardlab::box2d {
 
 using Colour = std::array<float, 3>;  // RGB in [0, 1]
@@ -29,14 +31,10 @@ struct Scene {
   void add_body(const b2Body& body, Colour fill, Colour outline);
 };
 
-// Environments that can draw themselves.
-class Drawable {
- public:
-  virtual ~Drawable() = default;
-  virtual Scene scene() const = 0;
-};
 
 // (3, height, width) floats in [0, 1], row 0 at the top.
 std::vector<float> rasterize(const Scene& scene);
+// The scene rasterised as a frame of its own size.
+inline Frame draw_scene(const Scene& scene) { return {scene.width, scene.height, rasterize(scene)}; }
 
 }  // namespace shardlab::box2d

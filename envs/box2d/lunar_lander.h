@@ -63,7 +63,7 @@ enum class LanderOutcome { kNone, kCrashed, kLanded, kOutOfBounds, kTimeout };
 // Gymnasium's shaping potential of an observation (reward = its difference minus fuel).
 float lander_shaping(const float* observation);
 
-class LunarLanderEnv : public Env, public Drawable {
+class LunarLanderEnv : public Env {
  public:
   LunarLanderEnv(const LanderConfig& config, uint64_t seed);
   ~LunarLanderEnv() override;
@@ -81,7 +81,8 @@ class LunarLanderEnv : public Env, public Drawable {
   std::string to_string() const override;
   std::unique_ptr<Env> clone() const override;
 
-  Scene scene() const override;
+  Frame draw() const override { return draw_scene(scene()); }
+  Scene scene() const;
 
   // For tests and analysis.
   const LanderConfig& config() const { return config_; }

@@ -263,6 +263,15 @@ EpisodeStats MazeEnv::episode_stats() const {
   return stats;
 }
 
+Frame MazeEnv::draw() const {
+  constexpr int kMinPixels = 360;  // Procgen's 64 x 64 shows a hard maze at 2.56 pixels per cell
+  const int world = layout_.world_size;
+  const int size = (kMinPixels + world - 1) / world * world;  // whole pixels per cell
+  Frame frame{size, size, std::vector<float>(3 * static_cast<size_t>(size) * size)};
+  MazeRaster(world, size).draw(layout_, mouse_, frame.chw.data());
+  return frame;
+}
+
 std::string MazeEnv::to_string() const {
   std::ostringstream out;
   out << "maze level " << layout_.level_seed << " step " << steps_ << " mouse (" << mouse_.position.x << ", "

@@ -74,6 +74,7 @@ class MazeEnv : public Env {
   void write_info(int64_t* out) const override { out[0] = layout_.level_seed; }
   std::string to_string() const override;
   std::unique_ptr<Env> clone() const override { return std::make_unique<MazeEnv>(*this); }
+  Frame draw() const override;
 
   // Editing, for analysis: each starts a fresh episode on the edited maze.
   void reset_to_level(uint32_t level_seed);

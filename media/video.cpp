@@ -1,12 +1,12 @@
-#include "core/video.h"
+#include "media/video.h"
 
 #include <cctype>
 
 #include "core/error.h"
-#include "core/gif.h"
+#include "media/gif.h"
 #include "core/text.h"
 #ifdef SHARDLAB_HAVE_FFMPEG
-#include "core/mp4.h"
+#include "media/mp4.h"
 #endif
 
 namespace shardlab {

@@ -1,5 +1,5 @@
 // PNG encoding for pictures a person opens: mazes, heatmaps, vector fields (embedded in SVG
-// figures, core/figure.h) and `render`'s frames.
+// figures, media/figure.h) and `render`'s frames.
 #pragma once
 
 #include <string>

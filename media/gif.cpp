@@ -1,4 +1,4 @@
-#include "core/gif.h"
+#include "media/gif.h"
 
 #include <fcntl.h>
 #include <gif_lib.h>

@@ -1,7 +1,7 @@
 // MP4 videos of episodes (`shardlab render --out FILE.mp4`) through ffmpeg's libraries
 // (libavformat, libavcodec, libswscale; built only when CMake finds them: SHARDLAB_HAVE_FFMPEG).
 // H.264 through libx264 when libavcodec has it, else MPEG-4 part 2 (libavcodec's own encoder, in
-// every build of it); yuv420p at a constant frame rate. Use open_video() (core/video.h) rather
+// every build of it); yuv420p at a constant frame rate. Use open_video() (media/video.h) rather
 // than this class: it picks the format by the path's extension.
 //
 // yuv420p stores colour for 2 x 2 blocks of pixels, so both sides must be even: a frame with an
@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "core/video.h"
+#include "media/video.h"
 
 namespace shardlab {
 

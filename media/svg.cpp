@@ -1,4 +1,4 @@
-#include "core/svg.h"
+#include "media/svg.h"
 
 #include <cmath>
 #include <cstdio>

@@ -1,4 +1,4 @@
-// The pieces every SVG chart shares (core/bar_chart.h, core/line_chart.h): text escaping, axes
+// The pieces every SVG chart shares (media/bar_chart.h, media/line_chart.h): text escaping, axes
 // with round ticks, axis titles and a legend. Charts are SVG so their words stay sharp text a
 // browser renders and a search finds.
 #pragma once

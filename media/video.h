@@ -1,5 +1,5 @@
 // Videos of episodes, one interface over the formats a path's extension names: an animated GIF
-// (core/gif.h, giflib, always built) or an MP4 (core/mp4.h, ffmpeg's libraries, built when CMake
+// (media/gif.h, giflib, always built) or an MP4 (media/mp4.h, ffmpeg's libraries, built when CMake
 // finds them: SHARDLAB_HAVE_FFMPEG). `shardlab render --out FILE.gif|FILE.mp4` and training's
 // run.video_every videos both write through it.
 #pragma once
@@ -24,7 +24,7 @@ class VideoWriter {
   // Completes the file and renames it onto its path (`replace`: as AtomicFile::commit).
   virtual void finish(bool replace = true) = 0;
 
-  // The frames' size as given (a format may store a pixel less: see core/mp4.h).
+  // The frames' size as given (a format may store a pixel less: see media/mp4.h).
   int width() const { return width_; }
   int height() const { return height_; }
   int64_t frames() const { return frames_; }

@@ -1,4 +1,4 @@
-#include "core/png.h"
+#include "media/png.h"
 
 #include <zlib.h>
 

@@ -1,4 +1,4 @@
-#include "core/mp4.h"
+#include "media/mp4.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>

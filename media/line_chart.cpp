@@ -1,10 +1,10 @@
-#include "core/line_chart.h"
+#include "media/line_chart.h"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "core/svg.h"
+#include "media/svg.h"
 
 namespace shardlab {
 namespace {

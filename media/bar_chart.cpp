@@ -1,11 +1,11 @@
-#include "core/bar_chart.h"
+#include "media/bar_chart.h"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "core/statistics.h"
-#include "core/svg.h"
+#include "media/svg.h"
 
 namespace shardlab {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/svg.h"
+#include "media/svg.h"
 
 namespace shardlab {
 

@@ -1,4 +1,4 @@
-#include "core/figure.h"
+#include "media/figure.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/png.h"
+#include "media/png.h"
 #include "core/text.h"
 
 namespace shardlab {

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "core/video.h"
+#include "media/video.h"
 
 namespace shardlab {
 
