@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agents/training_run.h"
+#include "core/flags.h"
 #include "core/progress.h"
 #include "core/spec.h"
 #include "core/text.h"
@@ -17,18 +18,12 @@ namespace shardlab::cli {
 
 namespace po = boost::program_options;
 
-// Parses a subcommand's flags; unknown flags and bad values become InputError naming the command.
-po::variables_map parse_flags(const std::string& command, const std::vector<std::string>& args,
-                              const po::options_description& flags,
-                              const po::positional_options_description& positional);
+// parse_flags and flag_at_least: core/flags.h.
 
 // Adds the flags every spec-driven command takes: SPEC (positional), --set, --env.
 void add_spec_flags(po::options_description& flags, po::positional_options_description& positional);
 // Resolves the spec from those flags.
 Spec load_spec(const po::variables_map& vm);
-// The integer flag `name` (given or defaulted); InputError "--name V: expected at least MIN" below
-// `min`. (parse_flags already refuses every non-finite number.)
-int64_t flag_at_least(const po::variables_map& vm, const std::string& name, int64_t min);
 
 // The --out and --resume flags of a training command, and the run they name: DIR/<run.name, or
 // the spec file's name, or `fallback`>.

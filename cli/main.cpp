@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/study.h"
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -25,9 +26,8 @@ commands:
   eval RUN|CHECKPOINT     evaluate a trained policy (JSON: return, length, cheese and corner rates)
   eval --env E --policy P evaluate the random policy or the lunar lander's heuristic pilot (same JSON)
   collect                 run a policy in an environment and write D4RL-layout experience (HDF5)
-  analyze STUDY RUN       the maze studies: record activations, cheese / top-right vectors, vector
-                          fields, cheese channels, resampling, retargeting, behaviour
-  render --env E --out D  draw episodes of any environment as PNG frames in D, or as FILE.gif
+  analyze STUDY RUN       the maze studies (`analyze --help` says what each reads and writes):
+{studies}  render --env E --out D  draw episodes of any environment as PNG frames in D, or as FILE.gif
   plot RUN [RUN ...]      training curves of metrics.csv as SVG (several runs: their mean and min-max)
   report DIR              one self-contained HTML page of a run, demo, sweep or ablation folder
   import procgen-tools F  a procgen-tools maze network (F.pth, torch.save) as a run folder: --out RUN_DIR
@@ -44,6 +44,22 @@ commands:
 
 `shardlab COMMAND --help` shows a command's flags. Seed ranges A:B mean A, A+1, ..., B-1.
 )";
+
+// The usage, with every study of the registry (analysis/study.h) listed.
+std::string usage() {
+  std::string list, line = "                         ";
+  for (const auto& study : shardlab::analysis::study_commands()) {
+    if (line.size() + study.name.size() + 2 > 100) {
+      list += line + "\n";
+      line = "                         ";
+    }
+    line += " " + study.name + ",";
+  }
+  list += line.substr(0, line.size() - 1) + "\n";
+  std::string text = kUsage;
+  text.replace(text.find("{studies}"), 9, list);
+  return text;
+}
 
 // The one error line: at most one line, long messages cut in the middle.
 int fail(const std::string& message, int code) {
@@ -68,11 +84,11 @@ int main(int argc, char** argv) {
   AtomicFile::remove_temporaries_on_signals();  // Ctrl-C leaves no FILE.tmp.PID behind
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {  // a usage error: the usage on stderr
-    std::cerr << kUsage;
+    std::cerr << usage();
     return 2;
   }
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::cout << kUsage;
+    std::cout << usage();
     return 0;
   }
   const std::string command = args[0];

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "analysis/study.h"
 #include "tests/test_util.h"
 
 namespace shardlab {
@@ -194,6 +195,28 @@ TEST(Cli, TrainThroughputScriptRefusesBadInputInOneLine) {
   }
   EXPECT_EQ(test::read_file(dir + "/kept/1/result.txt"), "earlier");
   EXPECT_FALSE(std::filesystem::exists(dir + "/a"));
+}
+
+// Every study of the registry is listed by `shardlab --help` and `analyze --help`, and runs its
+// own --help: none can be left out of the lists.
+TEST(Cli, EveryStudyIsListedFromTheRegistry) {
+  const auto top = test::run_cli("--help");
+  const auto analyze = test::run_cli("analyze --help");
+  ASSERT_EQ(analyze.exit_code, 0);
+  ASSERT_GE(analysis::study_commands().size(), 12u);
+  for (const auto& study : analysis::study_commands()) {
+    EXPECT_NE(top.out.find(" " + study.name), std::string::npos) << study.name;
+    EXPECT_NE(analyze.out.find("  " + study.name + " "), std::string::npos) << study.name;
+    EXPECT_NE(analyze.out.find(study.writes), std::string::npos) << study.name;
+    const auto help = test::run_cli("analyze " + study.name + " --help");
+    EXPECT_EQ(help.exit_code, 0) << study.name << help.err;
+    EXPECT_NE(help.out.find("shardlab analyze " + study.name), std::string::npos) << study.name << help.out;
+  }
+  test::expect_one_line_error(test::run_cli("analyze nope"), "unknown study 'nope'");
+  const auto bare = test::run_cli("analyze");
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_TRUE(bare.out.empty());
+  EXPECT_NE(bare.err.find("usage: shardlab analyze"), std::string::npos);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // `shardlab analyze milestones RUN`: the developmental-milestones study (analysis/milestones.h) over
-// a run folder's milestone checkpoints. Apart from the other studies because it reads a run's
+// a run folder's milestone checkpoints. Apart from the other studies' shape because it reads a run's
 // history, not one policy.
 #include <filesystem>
 #include <iostream>
@@ -7,17 +7,17 @@
 #include "agents/evaluate.h"
 #include "agents/run_dir.h"
 #include "analysis/milestones.h"
-#include "cli/cli.h"
+#include "analysis/study.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/flags.h"
 #include "core/text.h"
-#include "experiments/schema.h"
 
-namespace shardlab::cli {
+namespace shardlab::analysis {
 
 namespace fs = std::filesystem;
 
-int analyze_milestones(const std::vector<std::string>& args) {
+int milestones_study(const std::vector<std::string>& args, const SpecSchema& schema) {
   po::options_description flags(
       "shardlab analyze milestones RUN_DIR [--episodes N] [--seeds A:B] [--layer L] [--threshold NAME=V ...] "
       "[--out DIR]\n\n"
@@ -47,7 +47,7 @@ int analyze_milestones(const std::vector<std::string>& args) {
   const std::string run = vm["run"].as<std::string>();
   const auto milestones = run_milestones(run);
 
-  analysis::MilestoneOptions options;
+  MilestoneOptions options;
   options.episodes = flag_at_least(vm, "episodes", 1);
   const auto range = parse_range(vm["seeds"].as<std::string>(), "--seeds");
   if (range.first < 0 || range.second > 2147483647)
@@ -58,7 +58,7 @@ int analyze_milestones(const std::vector<std::string>& args) {
   if (vm.count("set")) options.overrides = vm["set"].as<std::vector<std::string>>();
   check_policy_overrides(options.overrides, "analyze milestones --set");
 
-  auto thresholds = analysis::default_milestone_thresholds();
+  auto thresholds = default_milestone_thresholds();
   if (vm.count("threshold"))
     for (const auto& t : vm["threshold"].as<std::vector<std::string>>()) {
       const auto eq = t.find('=');
@@ -80,15 +80,15 @@ int analyze_milestones(const std::vector<std::string>& args) {
   claim_outputs({path("milestones.csv"), path("milestones.json"), path("milestones.svg")}, vm.count("force") > 0);
 
   std::cerr << "analyze milestones: " << milestones.size() << " checkpoints in " << run << "/milestones\n";
-  const auto study = analysis::measure_milestones(run, milestones, shardlab_schema(), options, thresholds);
-  write_text_file(path("milestones.csv"), analysis::milestones_csv(study));
-  write_text_file(path("milestones.json"), analysis::milestones_json(study));
-  write_text_file(path("milestones.svg"), analysis::milestones_svg(study));
+  const auto study = measure_milestones(run, milestones, schema, options, thresholds);
+  write_text_file(path("milestones.csv"), milestones_csv(study));
+  write_text_file(path("milestones.json"), milestones_json(study));
+  write_text_file(path("milestones.svg"), milestones_svg(study));
 
   std::cout << "milestones of " << run << " (" << study.mazes << " mazes with cheese, " << study.dropped
             << " outside the run's maze sizes left out; " << study.decision_square_mazes
             << " with a decision square):\n";
-  for (const auto& name : analysis::milestone_measures()) {
+  for (const auto& name : milestone_measures()) {
     if (!study.first_crossing.count(name)) continue;
     const int64_t first = study.first_crossing.at(name);
     std::cout << "  " << name << " >= " << study.thresholds.at(name).value << ": "
@@ -100,4 +100,4 @@ int analyze_milestones(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace shardlab::cli
+}  // namespace shardlab::analysis

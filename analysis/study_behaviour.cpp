@@ -1,0 +1,144 @@
+// `shardlab analyze behaviour`: logistic regression of "gets the cheese" on decision-square features.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "agents/checkpoint.h"
+#include "analysis/study.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/flags.h"
+#include "core/spec.h"
+#include "core/statistics.h"
+#include "core/text.h"
+#include "analysis/behaviour.h"
+#include "analysis/study_reports.h"
+#include "envs/maze/maze_paths.h"
+
+namespace shardlab::analysis {
+
+namespace fs = std::filesystem;
+
+
+namespace {
+
+constexpr int64_t kReferenceSeedRange = 1000000;  // gather_data.py: level seeds from [0, 10^6)
+
+// The reference protocol: random level seeds, episodes cut at --max-steps, "got the cheese" judged
+// from the last recorded state, mazes with a decision square whose cheese is outside the top-right
+// 5x5, eleven z-scored features, L1 logistic regression over --splits random splits.
+int behaviour_reference(Study& s) {
+  if (s.has("seeds"))
+    throw InputError("--seeds is for --protocol ours; the reference protocol draws --episodes level seeds from [0, " +
+                     std::to_string(kReferenceSeedRange) + ") with --seed");
+  BehaviourProtocol p;
+  p.episodes = s.vm["episodes"].as<int64_t>();
+  p.seed_range = kReferenceSeedRange;
+  p.max_steps = s.vm["max-steps"].as<int64_t>();
+  p.seed = static_cast<uint64_t>(flag_at_least(s.vm, "seed", 0));
+  if (p.max_steps < 1 || p.max_steps > 100000) throw InputError("--max-steps: expected 1..100000");
+  const double c = s.bounded("c", 1e12);
+  if (!(c > 0)) throw InputError("--c: expected a positive number");
+  const int64_t splits = s.vm["splits"].as<int64_t>();
+  if (splits < 1 || splits > 100000) throw InputError("--splits: expected 1..100000");
+  s.claim({"behaviour_reference.json", "behaviour_reference.csv"});
+
+  MazeCounts counts;
+  counts.seeds = p.episodes;
+  counts.min_maze_size = s.p().maze_config().min_maze_size;
+  counts.max_maze_size = s.p().maze_config().max_maze_size;
+  int64_t no_square = 0, in_region = 0;
+  std::vector<MazeLayout> mazes;
+  for (const uint32_t seed : draw_level_seeds(p.episodes, p.seed_range, p.seed)) {
+    const auto level = s.p().level(seed);
+    if (!level) {
+      ++counts.outside_sizes;
+    } else if (!find_decision_square(*level)) {
+      ++no_square;
+    } else if (cheese_in_top_right_region(*level, 5)) {
+      ++in_region;
+    } else {
+      mazes.push_back(*level);
+    }
+  }
+  counts.other_left_out = {{"without_decision_square", no_square}, {"cheese_in_top_right_5x5", in_region}};
+  counts.used = static_cast<int64_t>(mazes.size());
+  if (mazes.size() < 10)
+    throw InputError("--episodes " + std::to_string(p.episodes) + ": only " + std::to_string(mazes.size()) +
+                     " mazes kept (decision square, cheese outside the top-right 5x5); need at least 10");
+  // Only the kept mazes are played: the episodes are independent, so the others would not change them.
+  const auto got = gets_cheese(s.p(), mazes, p.seed, static_cast<int>(p.max_steps),
+                               CheeseJudgement::kReferenceLastStateNextToCheese);
+  std::vector<std::vector<double>> x;
+  for (const auto& l : mazes) x.push_back(reference_features(l).values);
+  const SplitRegression r =
+      repeated_split_regression(x, got, ReferenceFeatures::names(), c, static_cast<int>(splits), 0.2, p.seed);
+  write_file((fs::path(s.out_dir) / "behaviour_reference.csv").string(), behaviour_reference_csv(mazes, got, x));
+  const std::string json = behaviour_reference_json(s.p(), p, r, counts);
+  write_file((fs::path(s.out_dir) / "behaviour_reference.json").string(), json);
+  std::cout << json;
+  return 0;
+}
+
+}  // namespace
+
+int behaviour_study(const std::vector<std::string>& args, const SpecSchema& schema) {
+  StudyFlags f(
+      "shardlab analyze behaviour RUN [--protocol reference|ours] [--out DIR]\n"
+      "  reference (procgen-tools' behavioural statistics): --episodes level seeds drawn without replacement\n"
+      "    from [0, 10^6) with --seed, episodes cut at --max-steps (256), 'got the cheese' = the mouse next to\n"
+      "    the cheese in the last recorded state (it reached the cheese, or stopped next to it when cut); kept:\n"
+      "    mazes with a decision square whose cheese is outside the maze's top-right 5x5; the eleven distance\n"
+      "    features of metrics.py (no taxicab ones) z-scored; L1 logistic regression as liblinear (C = --c,\n"
+      "    intercept penalized) over --splits random 80/20 splits, against the majority class.\n"
+      "    Writes behaviour_reference.json and behaviour_reference.csv\n"
+      "  ours: the mazes of --seeds A:B with a decision square, episodes of env.max_episode_steps, six features,\n"
+      "    L2 logistic regression on one --train-fraction split: behaviour.json");
+  f.flags.add_options()("protocol", po::value<std::string>()->default_value("reference"), kProtocolHelp)(
+      "episodes", po::value<int64_t>()->default_value(10000), "reference: episodes (level seeds) to draw")(
+      "max-steps", po::value<int64_t>()->default_value(256), "reference: steps an episode is cut at")(
+      "splits", po::value<int64_t>()->default_value(50), "reference: random 80/20 train/test splits")(
+      "c", po::value<double>()->default_value(1.0),
+      "reference: liblinear's C, the inverse L1 strength (sklearn's default 1)")(
+      "seeds", po::value<std::string>(), "ours: maze seeds A:B (mazes without a decision square are left out)")(
+      "train-fraction", po::value<double>()->default_value(0.8),
+      "ours: share of the mazes the regression is fitted on")(
+      "seed", po::value<int64_t>()->default_value(0),
+      "seed of the policy's sampled moves (reference: also of the level seeds and the splits)")(
+      "out", po::value<std::string>(), "output folder (default RUN/analysis)");
+  auto s = open_study(schema, "behaviour", args, f, true);
+  if (!s) return 0;
+  if (protocol_of(*s) == Protocol::kReference) {
+    refuse_flags_of_other_protocol(*s, Protocol::kReference, {"train-fraction"});
+    return behaviour_reference(*s);
+  }
+  refuse_flags_of_other_protocol(*s, Protocol::kOurs, {"episodes", "max-steps", "splits", "c"});
+  const double fraction = s->vm["train-fraction"].as<double>();
+  if (!(fraction > 0 && fraction < 1)) throw InputError("--train-fraction: expected a number in (0, 1)");
+  s->claim({"behaviour.json"});
+  MazeCounts counts;
+  std::vector<MazeLayout> mazes;
+  const auto levels = levels_of(*s, &counts);
+  for (const auto& l : levels)
+    if (find_decision_square(l)) mazes.push_back(l);
+  counts.used = static_cast<int64_t>(mazes.size());
+  counts.other_left_out.push_back({"without_decision_square", static_cast<int64_t>(levels.size() - mazes.size())});
+  if (mazes.size() < 10)
+    throw InputError("--seeds: need at least 10 mazes with a decision square, got " + std::to_string(mazes.size()));
+  const auto got = gets_cheese(s->p(), mazes, static_cast<uint64_t>(flag_at_least(s->vm, "seed", 0)));
+  std::vector<std::vector<double>> x;
+  for (const auto& l : mazes) x.push_back(decision_features(l).values);
+  const int64_t train = std::max<int64_t>(2, static_cast<int64_t>(fraction * static_cast<double>(mazes.size())));
+  const LogisticFit fit = fit_logistic(x, got, std::min<int64_t>(train, mazes.size() - 1), DecisionFeatures::names());
+  const std::string json =
+      behaviour_summary_json(s->p(), s->str("seeds"), static_cast<int64_t>(mazes.size()), fit, counts);
+  write_file((fs::path(s->out_dir) / "behaviour.json").string(), json);
+  std::cout << json;
+  return 0;
+}
+
+}  // namespace shardlab::analysis
