@@ -11,8 +11,8 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/spec.h"
-#include "media/video.h"
 #include "envs/registry.h"
+#include "media/video.h"
 
 namespace shardlab {
 namespace {

@@ -15,8 +15,8 @@
 #include "analysis/ridge.h"
 #include "analysis/steering.h"
 #include "core/error.h"
-#include "media/line_chart.h"
 #include "core/progress.h"
+#include "media/line_chart.h"
 
 namespace shardlab::analysis {
 namespace {

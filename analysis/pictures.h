@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "media/figure.h"
 #include "envs/maze/maze_generator.h"
+#include "media/figure.h"
 
 namespace shardlab::analysis {
 

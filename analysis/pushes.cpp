@@ -8,10 +8,10 @@
 
 #include "analysis/report_json.h"
 #include "analysis/steering.h"
-#include "media/bar_chart.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/statistics.h"
+#include "media/bar_chart.h"
 
 namespace shardlab::analysis {
 namespace {

@@ -9,10 +9,10 @@
 #include "analysis/report_json.h"
 #include "analysis/steering.h"
 #include "core/error.h"
-#include "media/line_chart.h"
 #include "core/progress.h"
 #include "core/statistics.h"
 #include "core/text.h"
+#include "media/line_chart.h"
 
 namespace shardlab::analysis {
 namespace {

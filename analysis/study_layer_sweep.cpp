@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "agents/checkpoint.h"
+#include "analysis/steering_compare.h"
 #include "analysis/study.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -15,7 +16,6 @@
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
-#include "analysis/steering_compare.h"
 
 namespace shardlab::analysis {
 

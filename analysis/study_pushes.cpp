@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "agents/checkpoint.h"
+#include "analysis/channels.h"
+#include "analysis/pushes.h"
 #include "analysis/study.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -15,8 +17,6 @@
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
-#include "analysis/channels.h"
-#include "analysis/pushes.h"
 
 namespace shardlab::analysis {
 

@@ -8,15 +8,15 @@
 #include <iostream>
 
 #include "agents/checkpoint.h"
+#include "analysis/channels.h"
 #include "analysis/study.h"
+#include "analysis/study_reports.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/flags.h"
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
-#include "analysis/channels.h"
-#include "analysis/study_reports.h"
 
 namespace shardlab::analysis {
 

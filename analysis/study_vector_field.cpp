@@ -8,15 +8,15 @@
 #include <iostream>
 
 #include "agents/checkpoint.h"
+#include "analysis/steering.h"
 #include "analysis/study.h"
+#include "analysis/vector_field.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/flags.h"
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
-#include "analysis/steering.h"
-#include "analysis/vector_field.h"
 #include "media/figure.h"
 
 namespace shardlab::analysis {

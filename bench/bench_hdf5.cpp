@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "agents/random_policy.h"
-#include "experiments/schema.h"
 #include "core/episode_assembler.h"
 #include "core/experience_file.h"
 #include "core/hdf5_file.h"
 #include "core/rng.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
+#include "experiments/schema.h"
 
 namespace shardlab {
 namespace {

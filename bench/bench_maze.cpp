@@ -3,10 +3,10 @@
 #include <benchmark/benchmark.h>
 
 #include "agents/random_policy.h"
-#include "experiments/schema.h"
 #include "envs/maze/maze_generator.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
+#include "experiments/schema.h"
 
 namespace shardlab {
 namespace {

@@ -7,10 +7,10 @@
 #include <filesystem>
 
 #include "agents/random_policy.h"
-#include "media/video.h"
 #include "envs/env.h"
 #include "envs/registry.h"
 #include "experiments/schema.h"
+#include "media/video.h"
 
 namespace shardlab {
 namespace {

@@ -9,8 +9,8 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
-#include "media/figure.h"
 #include "core/isolated.h"
+#include "media/figure.h"
 
 namespace shardlab::cli {
 namespace {

@@ -9,11 +9,11 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "media/figure.h"
-#include "media/png.h"
 #include "envs/maze/maze_env.h"
 #include "envs/maze/maze_generator.h"
 #include "envs/maze/maze_render.h"
+#include "media/figure.h"
+#include "media/png.h"
 
 namespace shardlab::cli {
 namespace {

@@ -10,9 +10,9 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "media/line_chart.h"
 #include "core/metrics_csv.h"
 #include "core/statistics.h"
+#include "media/line_chart.h"
 
 namespace shardlab::cli {
 namespace {

@@ -16,10 +16,10 @@
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "media/png.h"
-#include "media/video.h"
 #include "envs/env.h"
 #include "envs/registry.h"
+#include "media/png.h"
+#include "media/video.h"
 
 namespace shardlab::cli {
 namespace {

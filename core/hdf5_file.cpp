@@ -16,8 +16,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "core/text.h"
 #include "core/hdf5_internal.h"
+#include "core/text.h"
 
 namespace shardlab {
 namespace hdf5_internal {

@@ -7,8 +7,8 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "media/png.h"
 #include "core/text.h"
+#include "media/png.h"
 
 namespace shardlab {
 namespace {

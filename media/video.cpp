@@ -3,8 +3,8 @@
 #include <cctype>
 
 #include "core/error.h"
-#include "media/gif.h"
 #include "core/text.h"
+#include "media/gif.h"
 #ifdef SHARDLAB_HAVE_FFMPEG
 #include "media/mp4.h"
 #endif

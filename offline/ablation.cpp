@@ -8,15 +8,15 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "media/bar_chart.h"
 #include "core/error.h"
-#include "core/folder_lock.h"
 #include "core/experience_file.h"
+#include "core/folder_lock.h"
 #include "core/process_pool.h"
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
 #include "envs/registry.h"
+#include "media/bar_chart.h"
 #include "offline/dataset_maker.h"
 #include "offline/offline_run.h"
 #include "offline/relabel.h"

@@ -10,8 +10,8 @@
 #include "agents/ppo.h"
 #include "agents/reinforce.h"
 #include "agents/run_dir.h"
-#include "experiments/schema.h"
 #include "core/error.h"
+#include "experiments/schema.h"
 #include "tests/test_util.h"
 
 namespace shardlab {

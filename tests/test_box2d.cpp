@@ -8,11 +8,11 @@
 
 #include "agents/evaluate.h"
 #include "cli/cli.h"
-#include "experiments/schema.h"
 #include "core/error.h"
 #include "envs/box2d/bipedal_walker.h"
 #include "envs/box2d/lunar_lander.h"
 #include "envs/registry.h"
+#include "experiments/schema.h"
 #include "tests/test_util.h"
 
 namespace shardlab {

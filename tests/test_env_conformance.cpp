@@ -5,9 +5,9 @@
 #include <cmath>
 
 #include "agents/random_policy.h"
-#include "experiments/schema.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
+#include "experiments/schema.h"
 
 namespace shardlab {
 namespace {

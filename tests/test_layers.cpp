@@ -28,7 +28,8 @@ const std::map<std::string, std::set<std::string>>& allowed_includes() {
       {"offline", {"core", "media", "envs", "agents", "offline"}},
       {"analysis", {"core", "media", "envs", "agents", "analysis"}},
       {"experiments", {"core", "media", "envs", "agents", "offline", "experiments"}},
-      {"cli", {"core", "media", "envs", "agents", "offline", "analysis", "experiments", "cli"}},
+      {"report", {"core", "media", "envs", "agents", "offline", "experiments", "report"}},
+      {"cli", {"core", "media", "envs", "agents", "offline", "analysis", "experiments", "report", "cli"}},
   };
   return allowed;
 }

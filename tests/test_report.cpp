@@ -14,9 +14,9 @@
 #include <regex>
 #include <set>
 
-#include "core/html.h"
-#include "media/png.h"
 #include "experiments/sweep.h"
+#include "media/png.h"
+#include "report/html.h"
 #include "tests/test_util.h"
 
 namespace shardlab {

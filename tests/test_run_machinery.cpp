@@ -65,10 +65,11 @@ void expect_same_metrics(const std::string& actual_path, const std::string& expe
         continue;
       }
       const double a = std::stod(got), e = std::stod(value);
-      if (i == 0)
+      if (i == 0) {
         EXPECT_NEAR(a, e, 1e-4 * std::max(1.0, std::abs(e))) << column << " row " << i;
-      else if (column == "global_step" || column == "update")
+      } else if (column == "global_step" || column == "update") {
         EXPECT_EQ(a, e) << column << " row " << i;
+      }
     }
 }
 
@@ -113,7 +114,9 @@ TEST(RunMachinery, FirstFormatCheckpointsEvaluateAsBefore) {
                   1e-3 * std::max(1.0, std::abs(want[key].get<double>())))
           << c.checkpoint << " " << key;
     for (const auto& [key, value] : want.items())
-      if (key.size() > 5 && key.substr(key.size() - 5) == "_rate") EXPECT_EQ(got[key], value) << key;
+      if (key.size() > 5 && key.substr(key.size() - 5) == "_rate") {
+        EXPECT_EQ(got[key], value) << key;
+      }
   }
 }
 

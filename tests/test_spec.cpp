@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "experiments/schema.h"
 #include "core/error.h"
 #include "core/spec.h"
+#include "experiments/schema.h"
 #include "tests/test_util.h"
 
 namespace shardlab {

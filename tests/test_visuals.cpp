@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "media/gif.h"
 #include "core/metrics_csv.h"
 #include "core/statistics.h"
+#include "media/gif.h"
 #include "tests/test_util.h"
 
 namespace shardlab {

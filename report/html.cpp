@@ -1,4 +1,4 @@
-#include "core/html.h"
+#include "report/html.h"
 
 #include <algorithm>
 #include <cctype>
