@@ -27,8 +27,11 @@ ExperienceReader::ExperienceReader(const std::string& path) : impl_(std::make_un
   m.columns = check_columns(file, reader);
   const ExperienceColumns& c = m.columns;
 
-  // Observations.
+  // Observations: a row of features per transition ((N,) would be one number with no shape).
   m.observation_spec.shape = c.observations.row_shape();
+  if (m.observation_spec.shape.empty())
+    reader.fail("dataset 'observations' is " + format_shape(c.observations.shape) +
+                ": expected (N, features...), a row of features per transition");
   if (file.has_attribute("/", "observation_shape")) {
     const std::vector<int64_t> shape = file.int_array_attribute("/", "observation_shape");
     if (shape != m.observation_spec.shape)

@@ -35,7 +35,7 @@ void expect_error_after_progress(const test::CommandResult& r, const std::string
   test::expect_one_line_error(r, needle, /*after_progress=*/true);
 }
 
-void write(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+using test::write_file;
 
 std::vector<std::string> temporaries_in(const std::string& dir) {
   std::vector<std::string> out;
@@ -47,7 +47,7 @@ std::vector<std::string> temporaries_in(const std::string& dir) {
 // 1. --force never replaces what is not a regular file.
 TEST(Hardening, ForceReplacesOnlyRegularFiles) {
   const std::string dir = test::make_temp_dir();
-  write(dir + "/target.h5", "mine");
+  write_file(dir + "/target.h5", "mine");
   fs::create_symlink(dir + "/target.h5", dir + "/link.h5");
   ASSERT_EQ(::mkfifo((dir + "/fifo.h5").c_str(), 0600), 0);
   fs::create_directory(dir + "/folder.h5");
@@ -66,16 +66,16 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
   const std::string dir = test::make_temp_dir();
   const std::string policy = test::untrained_maze_policy(dir);
   // collect's spec sidecar
-  write(dir + "/a.h5.spec.ini", "mine");
+  write_file(dir + "/a.h5.spec.ini", "mine");
   expect_error_after_progress(run_cli("collect --env maze --steps 10 --out " + dir + "/a.h5"), "a.h5.spec.ini exists");
   EXPECT_FALSE(fs::exists(dir + "/a.h5"));
   ASSERT_EQ(run_cli("collect --env maze --steps 10 --force --out " + dir + "/a.h5").exit_code, 0);
   EXPECT_NE(test::read_file(dir + "/a.h5.spec.ini"), "mine");
   // eval --out, maze show --svg
-  write(dir + "/eval.json", "mine");
+  write_file(dir + "/eval.json", "mine");
   expect_error_after_progress(run_cli("eval --env maze --policy random --episodes 2 --out " + dir + "/eval.json"),
                               "eval.json exists; pass --force");
-  write(dir + "/mazes.svg", "mine");
+  write_file(dir + "/mazes.svg", "mine");
   expect_error_after_progress(run_cli("maze show --seed 1 --svg " + dir + "/mazes.svg"), "mazes.svg exists");
   // every study's files, refused before the study runs
   const std::vector<std::pair<std::string, std::string>> studies = {
@@ -91,13 +91,13 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
   };
   fs::create_directory(dir + "/analysis");
   for (const auto& [study, file] : studies) {
-    write(dir + "/analysis/" + file, "mine");
+    write_file(dir + "/analysis/" + file, "mine");
     expect_error_after_progress(run_cli("analyze " + study.substr(0, study.find(' ')) + " " + policy +
                                         study.substr(study.find(' ')) + " --out " + dir + "/analysis"),
                                 file + " exists; pass --force");
     EXPECT_EQ(test::read_file(dir + "/analysis/" + file), "mine") << study;
   }
-  write(dir + "/field.svg", "mine");
+  write_file(dir + "/field.svg", "mine");
   expect_error_after_progress(run_cli("analyze vector-field " + policy + " --seed 1 --svg " + dir + "/field.svg"),
                               "field.svg exists");
   // record and inspect --svg
@@ -105,7 +105,7 @@ TEST(Hardening, ExistingOutputsAreKeptWithoutForce) {
   expect_error_after_progress(run_cli("analyze record " + policy + " --seeds 0:3 --out " + dir + "/log.h5"),
                               "log.h5 exists");
   const std::string layer = "embedder.block2.res1.resadd_out";
-  write(dir + "/layer.svg", "mine");
+  write_file(dir + "/layer.svg", "mine");
   expect_error_after_progress(run_cli("inspect " + dir + "/log.h5 --layer " + layer + " --svg " + dir + "/layer.svg"),
                               "layer.svg exists");
   EXPECT_EQ(test::read_file(dir + "/layer.svg"), "mine");
@@ -121,7 +121,7 @@ TEST(Hardening, RenderForceRemovesTheEarlierEpisodesExtraFrames) {
   ASSERT_EQ(first.exit_code, 0) << first.err;
   const auto count = [&] { return std::distance(fs::directory_iterator(dir + "/frames"), fs::directory_iterator()); };
   const auto before = count();
-  write(dir + "/frames/notes.txt", "mine");  // not a frame: kept
+  write_file(dir + "/frames/notes.txt", "mine");  // not a frame: kept
   const auto second = run_cli("render --env lunar_lander --policy random --every 50 --force --out " + dir + "/frames");
   ASSERT_EQ(second.exit_code, 0) << second.err;
   const int64_t written = std::stoll(second.out.substr(second.out.find("wrote ") + 6));
@@ -175,7 +175,7 @@ TEST(Hardening, FlippedBitsInExperienceFilesAreCaughtByChecksums) {
     s << sum;
     return s.str();
   };
-  write(path, good);
+  write_file(path, good);
   const std::string expected = everything();
   int caught = 0, same = 0;
   for (size_t k = 0; k < 300; ++k) {
@@ -183,7 +183,7 @@ TEST(Hardening, FlippedBitsInExperienceFilesAreCaughtByChecksums) {
     const size_t at = 8 + (k * 7919) % (good.size() - 8);
     bad[at] = static_cast<char>(bad[at] ^ (1 << (k % 8)));
     path = dir + "/flipped" + std::to_string(k) + ".h5";
-    write(path, bad);
+    write_file(path, bad);
     try {
       EXPECT_EQ(everything(), expected) << "a flipped bit at byte " << at << " changed what was read";
       ++same;
@@ -205,7 +205,7 @@ TEST(Hardening, CorruptCheckpointsAreRefusedAndResumeFallsBack) {
     std::string bad = bytes;
     const size_t at = (k * 104729) % bytes.size();
     bad[at] = static_cast<char>(bad[at] ^ 0x10);
-    write(dir + "/bad.pt", bad);
+    write_file(dir + "/bad.pt", bad);
     try {
       load_policy(dir + "/bad.pt", shardlab_schema());
     } catch (const FileError& e) {
@@ -216,7 +216,7 @@ TEST(Hardening, CorruptCheckpointsAreRefusedAndResumeFallsBack) {
   EXPECT_GT(caught, 30);
   std::string bad = bytes;
   bad[bytes.size() / 2] = static_cast<char>(bad[bytes.size() / 2] ^ 1);
-  write(dir + "/bad.pt", bad);
+  write_file(dir + "/bad.pt", bad);
   expect_error_after_progress(run_cli("eval " + dir + "/bad.pt --episodes 2"), "bad.pt");
 
   // NaN weights: refused on load, not sampled from.
@@ -240,7 +240,7 @@ TEST(Hardening, CorruptCheckpointsAreRefusedAndResumeFallsBack) {
   const std::string newest = checkpoints + "update_0000004.pt";
   std::string ckpt = test::read_file(newest);
   ckpt[ckpt.size() / 2] = static_cast<char>(ckpt[ckpt.size() / 2] ^ 1);
-  write(newest, ckpt);
+  write_file(newest, ckpt);
   const auto resumed = run_cli(args + " --resume");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("set aside as " + newest + ".corrupt"), std::string::npos) << resumed.err;

@@ -35,7 +35,7 @@ const std::string kTiny =
     " --set train.total_steps=2048 --set agent.channels=4,8,8 --set agent.hidden=32 --set run.checkpoint_every=1"
     " --episodes 8";
 
-void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+using test::write_file;
 
 std::vector<std::string> names(const std::vector<SweepCell>& cells) {
   std::vector<std::string> out;
@@ -141,7 +141,7 @@ SweepPlan planned(const std::string& dir, const std::string& seeds = "0:4") {
 
 void write_eval(const SweepPlan& plan, const SweepCell& cell, double ret, double cheese) {
   fs::create_directories(plan.run_dir(cell));
-  write(plan.eval_path(cell), nlohmann::json{{"episodes", 8},
+  write_file(plan.eval_path(cell), nlohmann::json{{"episodes", 8},
                                              {"mean_return", ret},
                                              {"mean_length", 10 * ret},
                                              {"cheese_rate", cheese},
@@ -197,7 +197,7 @@ TEST(Sweep, SummaryGivesMeanAndStudentTIntervalPerGridPointAndListsMissingCells)
   EXPECT_NE(test::read_file(dir + "/summary.svg").find("cheese_rate per grid point"), std::string::npos);
   expect_one_line_error(run_cli("sweep summarize " + dir + " --metric corner_rate"), "cheese_rate");
   // A damaged eval.json is named, not skipped.
-  write(plan.eval_path(plan.cells[0]), "{not json");
+  write_file(plan.eval_path(plan.cells[0]), "{not json");
   expect_one_line_error(run_cli("sweep summarize " + dir), "eval.json: not readable JSON");
 }
 

@@ -33,6 +33,8 @@ CommandResult run_shell(const std::string& command);
 void expect_one_line_error(const CommandResult& r, const std::string& needle, bool after_progress = false);
 
 std::string read_file(const std::string& path);
+// Writes `text` as the whole file `path` (binary), for the tests' own inputs.
+void write_file(const std::string& path, const std::string& text);
 // The rows of a CSV file split at commas (no quoting); a trailing comma gives an empty last cell.
 std::vector<std::vector<std::string>> read_csv(const std::string& path);
 

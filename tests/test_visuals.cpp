@@ -22,12 +22,12 @@ namespace fs = std::filesystem;
 using test::expect_one_line_error;
 using test::run_cli;
 
-void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+using test::write_file;
 
 // A run folder holding only `metrics` as its metrics.csv.
 std::string make_run(const std::string& root, const std::string& name, const std::string& metrics) {
   fs::create_directories(root + "/" + name);
-  write(root + "/" + name + "/metrics.csv", metrics);
+  write_file(root + "/" + name + "/metrics.csv", metrics);
   return root + "/" + name;
 }
 
@@ -35,7 +35,7 @@ std::string make_run(const std::string& root, const std::string& name, const std
 // with its class and the points of its d attribute, one list per subpath.
 nlohmann::json parse_svg(const std::string& path) {
   const std::string script = fs::path(path).parent_path().string() + "/parse_svg.py";
-  write(script, R"(import json, re, sys
+  write_file(script, R"(import json, re, sys
 import xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 ns = '{http://www.w3.org/2000/svg}'
@@ -101,13 +101,13 @@ TEST(TrainingCurves, TrailingMeanWeighsByEpisodesAndSkipsGaps) {
 
 TEST(TrainingCurves, MetricsCsvReadsBackAndNamesABadCell) {
   const std::string dir = test::make_temp_dir();
-  write(dir + "/m.csv", "global_step,charts/x\n10,1.5\n20,\n30,2");  // a partial last row
+  write_file(dir + "/m.csv", "global_step,charts/x\n10,1.5\n20,\n30,2");  // a partial last row
   const MetricsTable table = read_metrics_csv(dir + "/m.csv");
   EXPECT_EQ(table.names, (std::vector<std::string>{"global_step", "charts/x"}));
   ASSERT_EQ(table.rows(), 2u);
   EXPECT_EQ(table.columns.at("charts/x")[0], 1.5);
   EXPECT_TRUE(std::isnan(table.columns.at("charts/x")[1]));
-  write(dir + "/bad.csv", "global_step,charts/x\n10,1.5\n20,fast\n");
+  write_file(dir + "/bad.csv", "global_step,charts/x\n10,1.5\n20,fast\n");
   try {
     read_metrics_csv(dir + "/bad.csv");
     FAIL() << "no error";
@@ -215,7 +215,7 @@ TEST(TrainingCurves, BadCellsAndFlagsAreOneLineAndAnExistingSvgIsKeptWithoutForc
   expect_one_line_error(run_cli("plot " + good + " " + words + " --out " + out), "line 3, column charts/cheese_rate");
   expect_one_line_error(run_cli("plot " + good + " --smooth 0 --out " + out), "--smooth 0");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 3);
-  write(out, "mine");
+  write_file(out, "mine");
   expect_one_line_error(run_cli("plot " + good + " --out " + out), "exists; pass --force");
   EXPECT_EQ(test::read_file(out), "mine");
   ASSERT_EQ(run_cli("plot " + good + " --out " + out + " --force").exit_code, 0);
