@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/spec.h"
 
@@ -17,15 +18,6 @@ at::Device pick_device(const std::string& name) {
   if (name == "cuda" && !torch::cuda::is_available())
     throw InputError("run.device = cuda, but this libtorch has no CUDA device available; use cpu");
   return at::Device(name == "cuda" ? at::kCUDA : at::kCPU);
-}
-
-// `base`, or `base.1`, `base.2`, ... : the first name that nothing has.
-std::string unused_name(const std::string& base) {
-  std::string name = base;
-  std::error_code error;
-  for (int n = 1; std::filesystem::exists(std::filesystem::symlink_status(name, error)); ++n)
-    name = base + "." + std::to_string(n);
-  return name;
 }
 
 }  // namespace
@@ -81,7 +73,7 @@ std::string TrainingRun::restore_from_folder() {
     try {
       checkpoint_.load(*it);
     } catch (const FileError& e) {
-      const std::string kept = unused_name(*it + ".corrupt");
+      const std::string kept = free_name(*it + ".corrupt");
       std::error_code error;
       std::filesystem::rename(*it, kept, error);
       if (error) throw FileError(std::string(e.what()) + "; and it cannot be set aside: " + error.message());

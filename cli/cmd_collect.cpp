@@ -51,7 +51,7 @@ void collect_scripted(const Spec& spec, const std::string& policy, int64_t steps
   // while holding the folder's flock, so two collects to one file cannot leave the .h5 of one
   // and the .spec.ini of the other.
   AtomicFile sidecar(out_path + ".spec.ini");
-  write_file_atomically(sidecar.temporary_path(), spec.to_ini());
+  sidecar.write(spec.to_ini());
   {
     const FolderFlock pair(std::filesystem::path(out_path).parent_path().string());
     writer.close();

@@ -1,6 +1,5 @@
 // `shardlab offline` (train an offline learner from a dataset) and `shardlab relabel` (a copy of
 // a dataset with wrong rewards).
-#include <algorithm>
 #include <iostream>
 
 #include "cli/cli.h"
@@ -100,9 +99,7 @@ int cmd_dataset(const std::vector<std::string>& args) {
   std::vector<DatasetRequest> requests;
   std::vector<std::string> outs;
   for (const std::string& quality : qualities) {
-    const auto& known = dataset_qualities();
-    if (std::find(known.begin(), known.end(), quality) == known.end())
-      throw InputError("--quality " + quality + ": expected random, medium, medium-replay, expert or medium-expert");
+    check_dataset_quality(quality, "--quality");
     DatasetRequest request;
     request.task = vm["task"].as<std::string>();
     request.quality = quality;

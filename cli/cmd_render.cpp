@@ -3,7 +3,6 @@
 // ffmpeg's libraries were built in: media/video.h). The episodes are played by agents/video.h.
 #include <torch/torch.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -45,12 +44,7 @@ class RenderSink {
     if (!video()) {
       // Each frame under a temporary name until every frame is drawn and their names are claimed.
       pending_.push_back(std::make_unique<AtomicFile>(frame_path(out_, frames_)));
-      const std::string bytes = png_bytes(frame.chw.data(), frame.height, frame.width);
-      std::FILE* file = std::fopen(pending_.back()->temporary_path().c_str(), "wb");
-      if (!file) throw_write_failure(pending_.back()->path(), "cannot write", errno);
-      const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
-      const int error = ok ? 0 : errno;
-      if (std::fclose(file) != 0 || !ok) throw_write_failure(pending_.back()->path(), "cannot write", ok ? errno : error);
+      pending_.back()->write(png_bytes(frame.chw.data(), frame.height, frame.width));
     } else {
       if (!writer_) writer_ = open_video(out_, frame.width, frame.height, fps_);
       writer_->add_frame(frame.chw.data());

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace shardlab {
 namespace {
@@ -97,11 +98,7 @@ void check_replaceable(const std::string& path) {
   struct stat s;
   if (::lstat(path.c_str(), &s) != 0) return;
   if (S_ISREG(s.st_mode)) return;
-  const char* what = S_ISDIR(s.st_mode)                         ? "a folder"
-                     : S_ISLNK(s.st_mode)                       ? "a symbolic link"
-                     : S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode) ? "a device"
-                                                                : "not a regular file";
-  throw InputError(path + " is " + what + "; shardlab only writes regular files");
+  throw InputError(path + " is " + file_kind(s.st_mode) + "; shardlab only writes regular files");
 }
 
 void claim_outputs(const std::vector<std::string>& paths, bool force) {
@@ -179,13 +176,6 @@ std::string without_trailing_slashes(std::string path) {
   return path;
 }
 
-// A name next to `base` that nothing holds yet: base, base.1, base.2, ...
-std::string free_name(const std::string& base) {
-  std::string name = base;
-  for (int attempt = 1; exists(name); ++attempt) name = base + "." + std::to_string(attempt);
-  return name;
-}
-
 void remove_tree(const std::string& path) {
   std::error_code error;
   std::filesystem::remove_all(path, error);
@@ -244,6 +234,12 @@ void AtomicFolder::commit() {
   sync_path(folder_of(path_), O_RDONLY | O_DIRECTORY);
 }
 
+std::string free_name(const std::string& base) {
+  std::string name = base;
+  for (int attempt = 1; exists(name); ++attempt) name = base + "." + std::to_string(attempt);
+  return name;
+}
+
 std::string final_name_of(const std::string& path) {
   const size_t mark = path.rfind(".tmp.");
   if (mark == std::string::npos || mark == 0) return path;
@@ -268,14 +264,18 @@ void throw_write_failure(const std::string& path, const std::string& what, int e
   throw FileError(message);
 }
 
-void write_file_atomically(const std::string& path, const std::string& contents, bool replace) {
-  AtomicFile file(path);
-  std::FILE* out = std::fopen(file.temporary_path().c_str(), "wb");
-  if (!out) throw_write_failure(path, "cannot write", errno);
+void AtomicFile::write(const std::string& contents) const {
+  std::FILE* out = std::fopen(temporary_.c_str(), "wb");
+  if (!out) throw_write_failure(path_, "cannot write", errno);
   const bool ok = std::fwrite(contents.data(), 1, contents.size(), out) == contents.size();
   const int write_error = ok ? 0 : errno;
   const bool closed = std::fclose(out) == 0;
-  if (!ok || !closed) throw_write_failure(path, "cannot write", ok ? errno : write_error);
+  if (!ok || !closed) throw_write_failure(path_, "cannot write", ok ? errno : write_error);
+}
+
+void write_file_atomically(const std::string& path, const std::string& contents, bool replace) {
+  AtomicFile file(path);
+  file.write(contents);
   file.commit(replace);
 }
 

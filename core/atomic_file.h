@@ -30,6 +30,9 @@ class AtomicFile {
   const std::string& path() const { return path_; }
   // Where the caller writes (any library that takes a file name: HDF5, libtorch, streams).
   const std::string& temporary_path() const { return temporary_; }
+  // Writes `contents` as the whole temporary; throw_write_failure on failure (a full disk is a
+  // StorageError naming path()).
+  void write(const std::string& contents) const;
 
   // fsyncs the temporary and renames it onto path(). With `replace` false, an existing file at
   // path() is kept and InputError is thrown (link() publishes only if the name is still free).
@@ -78,6 +81,9 @@ class AtomicFolder {
 
 // The bytes of `contents` as the file `path`, through AtomicFile. FileError on failure.
 void write_file_atomically(const std::string& path, const std::string& contents, bool replace = true);
+
+// A name next to `base` that nothing holds yet: base, base.1, base.2, ... (nothing is ever replaced).
+std::string free_name(const std::string& base);
 
 // The final name of a temporary `<path>.tmp.<pid>[.<n>]` (what a message names), or `path` itself.
 std::string final_name_of(const std::string& path);

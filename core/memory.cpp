@@ -20,10 +20,6 @@ std::string gib(double bytes) {
   return text;
 }
 
-}  // namespace
-
-namespace {
-
 // "KEY:   N kB" of a /proc file, in bytes; -1 if absent.
 int64_t proc_kib_field(const char* path, const std::string& wanted) {
   std::ifstream in(path);

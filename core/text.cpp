@@ -50,12 +50,16 @@ void check_regular_file(const std::string& path) {
   if (::stat(path.c_str(), &status) != 0)
     throw FileError(path + ": " + (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
   if (S_ISREG(status.st_mode)) return;
-  const char* what = S_ISDIR(status.st_mode)    ? "a folder"
-                     : S_ISFIFO(status.st_mode) ? "a FIFO (named pipe)"
-                     : S_ISSOCK(status.st_mode) ? "a socket"
-                     : S_ISCHR(status.st_mode) || S_ISBLK(status.st_mode) ? "a device"
-                                                                         : "not a regular file";
-  throw FileError(path + ": is " + std::string(what) + ", not a regular file");
+  throw FileError(path + ": is " + file_kind(status.st_mode) + ", not a regular file");
+}
+
+std::string file_kind(unsigned mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a regular file";
 }
 
 std::string read_text_file(const std::string& path) {

@@ -17,6 +17,9 @@ std::optional<double> parse_double(const std::string& text);
 void write_text_file(const std::string& path, const std::string& text);
 // The whole file; FileError if it cannot be read or is not a regular file (check_regular_file).
 std::string read_text_file(const std::string& path);
+// What a file that is not a regular one is, as messages name it: "a folder", "a symbolic link",
+// "a FIFO (named pipe)", "a socket", "a device" (`mode` as stat(2) gives it).
+std::string file_kind(unsigned mode);
 // FileError unless `path` is a regular file (or a link to one): "no such file", "is a folder",
 // "is a FIFO (named pipe), not a regular file", ... A FIFO would block the reader forever.
 void check_regular_file(const std::string& path);

@@ -78,9 +78,7 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
   const auto tasks = list(c.tasks, "ablate.tasks"), datasets = list(c.datasets, "ablate.datasets");
   const auto algos = list(c.algos, "ablate.algos"), rewards = list(c.rewards, "ablate.rewards");
   for (const auto& t : tasks) expert_spec_path(t);  // InputError for an unknown task
-  for (const auto& q : datasets)
-    if (std::find(dataset_qualities().begin(), dataset_qualities().end(), q) == dataset_qualities().end())
-      throw InputError("ablate.datasets: unknown quality '" + q + "'");
+  for (const auto& q : datasets) check_dataset_quality(q, "ablate.datasets:");
   for (const auto& r : rewards) parse_reward_label(r, "ablate.rewards");
   // Every key a cell will be given, checked now rather than after hours of expert training.
   for (const auto& a : algos) Spec(spec).set("offline.algo", a, "ablate.algos");

@@ -219,11 +219,14 @@ std::string expert_spec_path(const std::string& task) {
   throw InputError("--task " + task + ": no expert spec for this task (known: " + known + ")");
 }
 
-std::string make_dataset(const DatasetRequest& request, const DatasetConfig& config, const SpecSchema& schema) {
+void check_dataset_quality(const std::string& quality, const std::string& where) {
   const auto& qualities = dataset_qualities();
-  if (std::find(qualities.begin(), qualities.end(), request.quality) == qualities.end())
-    throw InputError("--quality " + request.quality +
-                     ": expected random, medium, medium-replay, expert or medium-expert");
+  if (std::find(qualities.begin(), qualities.end(), quality) == qualities.end())
+    throw InputError(where + " " + quality + ": expected random, medium, medium-replay, expert or medium-expert");
+}
+
+std::string make_dataset(const DatasetRequest& request, const DatasetConfig& config, const SpecSchema& schema) {
+  check_dataset_quality(request.quality, "--quality");
   const Spec spec = expert_spec(request.task, config, schema);
   claim_outputs({request.out}, request.force);
 

@@ -37,6 +37,8 @@ struct DatasetConfig {
 // The tasks with a shipped expert spec: bipedal_walker, lunar_lander_continuous, maze.
 const std::vector<std::string>& dataset_tasks();
 const std::vector<std::string>& dataset_qualities();
+// InputError "`where` Q: expected random, medium, ..." unless `quality` is one of them.
+void check_dataset_quality(const std::string& quality, const std::string& where);
 
 struct DatasetRequest {
   std::string task;     // one of dataset_tasks()
