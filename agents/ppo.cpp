@@ -158,4 +158,16 @@ std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Ada
           {"losses/explained_variance", explained_variance(b_values, b_returns)}};
 }
 
+PpoLearner::PpoLearner(const LearnerContext& context)
+    : RolloutLearner(context, "ppo"), config_(PpoConfig::from_spec(context.spec)) {}
+
+GradientLoad PpoLearner::load(const Spec& spec, int64_t rollout_rows) {
+  const PpoConfig c = PpoConfig::from_spec(spec);
+  return {rollout_rows / c.num_minibatches, 1, "env.num_envs, train.num_steps, ppo.num_minibatches"};
+}
+
+std::map<std::string, double> PpoLearner::learn(const Rollout& rollout, at::Generator& gen) {
+  return ppo_update(*net_, optimizer_, rollout, train_, config_, gen, device_, ranks_);
+}
+
 }  // namespace shardlab

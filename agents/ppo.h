@@ -12,6 +12,7 @@
 #include "agents/actor_critic.h"
 #include "agents/collective.h"
 #include "agents/gradient_step.h"
+#include "agents/online_learner.h"
 #include "agents/rollout.h"
 #include "agents/train_config.h"
 
@@ -47,6 +48,21 @@ const std::vector<std::string>& ppo_metrics();
 std::map<std::string, double> ppo_update(ActorCriticImpl& net, torch::optim::Adam& optimizer, const Rollout& rollout,
                                          const TrainConfig& train, const PpoConfig& c, at::Generator& gen,
                                          at::Device device, const Collective& ranks);
+
+// PPO as a learner of the run loop (agents/learner.h).
+class PpoLearner : public RolloutLearner {
+ public:
+  explicit PpoLearner(const LearnerContext& context);
+  // Checks the ppo.* keys; one gradient step holds a minibatch of the rollout.
+  static GradientLoad load(const Spec& spec, int64_t rollout_rows);
+
+ protected:
+  std::vector<std::string> losses() const override { return ppo_metrics(); }
+  std::map<std::string, double> learn(const Rollout& rollout, at::Generator& gen) override;
+
+ private:
+  PpoConfig config_;
+};
 
 double explained_variance(const at::Tensor& predicted, const at::Tensor& target);
 

@@ -82,4 +82,16 @@ std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::opti
            explained_variance(out.value.detach().masked_select(mask > 0), g_flat.masked_select(mask > 0))}};
 }
 
+ReinforceLearner::ReinforceLearner(const LearnerContext& context)
+    : RolloutLearner(context, "reinforce"), config_(ReinforceConfig::from_spec(context.spec)) {}
+
+GradientLoad ReinforceLearner::load(const Spec& spec, int64_t rollout_rows) {
+  ReinforceConfig::from_spec(spec);
+  return {rollout_rows, 1, "env.num_envs, train.num_steps"};
+}
+
+std::map<std::string, double> ReinforceLearner::learn(const Rollout& rollout, at::Generator&) {
+  return reinforce_update(*net_, optimizer_, rollout, train_, config_, device_, ranks_);
+}
+
 }  // namespace shardlab

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "agents/actor_critic.h"
+#include "agents/online_learner.h"
 #include "agents/rollout.h"
 #include "agents/train_config.h"
 
@@ -31,5 +32,20 @@ const std::vector<std::string>& reinforce_metrics();
 std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
                                                const Rollout& rollout, const TrainConfig& c,
                                                const ReinforceConfig& r, at::Device device, const Collective& ranks);
+
+// REINFORCE as a learner of the run loop (agents/learner.h).
+class ReinforceLearner : public RolloutLearner {
+ public:
+  explicit ReinforceLearner(const LearnerContext& context);
+  // One gradient step holds the whole rollout.
+  static GradientLoad load(const Spec& spec, int64_t rollout_rows);
+
+ protected:
+  std::vector<std::string> losses() const override { return reinforce_metrics(); }
+  std::map<std::string, double> learn(const Rollout& rollout, at::Generator& gen) override;
+
+ private:
+  ReinforceConfig config_;
+};
 
 }  // namespace shardlab

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "agents/learner_loop.h"
 #include "agents/online_learner.h"
 #include "agents/rollout.h"
 #include "core/error.h"
@@ -45,27 +46,146 @@ void require_rollout_memory(const Spec& spec, const TrainConfig& config, const O
                  "lower either");
 }
 
-// The update's metrics over every rank: the learner's losses as the ranks' mean, the episodes
-// (count, mean return and length, outcome rates) over all ranks' episodes. One all-reduce.
-void merge_metrics(std::map<std::string, double>& row, const std::vector<EpisodeStats>& episodes,
-                   const EnvRegistration& env, const std::vector<std::string>& learner_metrics,
-                   const Collective& ranks) {
-  std::vector<std::string> fields = {"return", "length"};
-  for (const EpisodeRate& rate : env.rates) fields.push_back(rate.stat);
-  std::vector<double> sums = {static_cast<double>(episodes.size())};
-  for (const std::string& f : fields)
-    sums.push_back(episodes.empty() ? 0.0 : EpisodeWindow::mean(episodes, f) * static_cast<double>(episodes.size()));
-  for (const std::string& m : learner_metrics) sums.push_back(row.count(m) ? row[m] : std::nan(""));
-  ranks.sum(sums);
-  const double n = sums[0];
-  const double nan = std::nan("");
-  row["charts/episodes"] = n;
-  row["charts/episodic_return"] = n > 0 ? sums[1] / n : nan;
-  row["charts/episodic_length"] = n > 0 ? sums[2] / n : nan;
-  for (size_t i = 0; i < env.rates.size(); ++i) row["charts/" + env.rates[i].name] = n > 0 ? sums[3 + i] / n : nan;
-  for (size_t i = 0; i < learner_metrics.size(); ++i)
-    row[learner_metrics[i]] = sums[1 + fields.size() + i] / static_cast<double>(ranks.world_size());
-}
+// Batches from rollouts of this rank's share of the vector environment. Owns the observation and
+// return normalisers (checkpoint parts "obs", "ret", with the settings "obs_normalize" and
+// "obs_clip" that evaluation reads), and the episodes' columns: count, mean return and length,
+// the environment's outcome rates, over every rank's episodes of the update.
+class RolloutSource : public BatchSource {
+ public:
+  RolloutSource(const Spec& spec, const TrainOptions& options, const EnvRegistration& env, int64_t num_envs,
+                std::string algo)
+      : spec_(spec),
+        options_(options),
+        env_(env),
+        config_(TrainConfig::from_spec(spec)),
+        num_envs_(num_envs),
+        algo_(std::move(algo)),
+        normalize_observations_(config_.normalize_observations),
+        observation_clip_(config_.observation_clip) {}
+
+  // The updates of the run: train.total_steps in batches of every rank's rollout.
+  int64_t batch() const { return config_.num_steps * num_envs_ * options_.ranks.world_size(); }
+  int64_t rows() const override { return std::max<int64_t>(1, config_.total_steps / batch()); }
+  int64_t updates_in_row(int64_t) const override { return 1; }
+  int64_t steps_per_update() const override { return batch(); }
+  std::string generator_part() const override { return "generator_state"; }
+  uint64_t generator_stream() const override { return kSamplingStream; }
+
+  void add_parts(Checkpoint& checkpoint) override {
+    checkpoint.add("obs", observation_stats_);
+    checkpoint.add("ret", return_stats_);
+    checkpoint.add("obs_normalize", normalize_observations_, /*optional=*/true);
+    checkpoint.add("obs_clip", observation_clip_, /*optional=*/true);
+  }
+
+  std::vector<std::string> columns(const std::vector<std::string>& learner_metrics) const override {
+    std::vector<std::string> columns;
+    for (const std::string& m : learner_metrics)  // the learner's schedule first (its learning rate)
+      if (m.rfind("charts/", 0) == 0) columns.push_back(m);
+    for (const char* c : {"charts/episodes", "charts/episodic_return", "charts/episodic_length"}) columns.push_back(c);
+    for (const EpisodeRate& rate : env_.rates) columns.push_back("charts/" + rate.name);
+    for (const std::string& m : learner_metrics)
+      if (m.rfind("charts/", 0) != 0) columns.push_back(m);
+    columns.push_back("time/rollout_s");
+    columns.push_back("time/update_s");
+    return columns;
+  }
+
+  nlohmann::json facts() const override {
+    return {{"algo", algo_}, {"num_updates", rows()}, {"batch_size", batch()}};
+  }
+
+  void start(const TrainingRun& run) override {
+    const Collective& ranks = options_.ranks;
+    // A resumed run restarts its environments from a fresh stream (their states are not saved).
+    // Rank r steps environments r*n .. r*n+n-1 of the run's env.num_envs.
+    collector_ = std::make_unique<RolloutCollector>(
+        make_vector_env(spec_, options_.resume ? mix_seed(kResumeStream, run.update()) : 0, num_envs_,
+                        ranks.rank() * num_envs_),
+        config_, run.device(), ranks);
+    if (options_.resume) {
+      collector_->observation_stats() = observation_stats_;
+      collector_->reward_scaler().stats = return_stats_;
+    }
+    if (ranks.distributed() && ranks.leader())
+      std::cerr << "data-parallel: " << ranks.world_size() << " ranks of " << num_envs_ << " environments and "
+                << run.config().threads << " thread(s) each\n";
+    if (run.config().save_experience && ranks.leader()) {
+      const auto& v = collector_->venv();
+      collector_->save_experience_to(std::make_unique<ExperienceWriter>(
+          run.dir().file("experience.h5"), v.observation_spec(), v.action_spec(), false, v.info_names(),
+          std::map<std::string, std::string>{
+              {"spec", spec_.to_ini()},
+              {"seed", std::to_string(run.config().seed)},
+              {"policy", "training (" + algo_ + ", from update " + std::to_string(run.update()) + ")"},
+              {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}},
+          /*overwrite=*/true));
+    }
+  }
+
+  Batch next(Learner& learner, at::Generator& gen) override {
+    collector_->episodes().this_update.clear();
+    const auto start = std::chrono::steady_clock::now();
+    Rollout rollout = collector_->collect(*learner.policy(), gen, config_.num_steps);
+    rollout_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return rollout;
+  }
+
+  std::string finish_row(int64_t row, Learner&, std::map<std::string, double>& values,
+                         const Collective& ranks) override {
+    values["time/rollout_s"] = rollout_s_;
+    add_episode_columns(values, collector_->episodes().this_update, ranks);
+    observation_stats_ = collector_->observation_stats();
+    return_stats_ = collector_->reward_scaler().stats;
+    const auto recent = collector_->episodes().recent_list();
+    std::string progress = "update " + std::to_string(row) + "/" + std::to_string(rows()) + " return " +
+                           format_rate(EpisodeWindow::mean(recent, "return"));
+    if (!env_.rates.empty()) {
+      const EpisodeRate& first = env_.rates.front();
+      progress += " " + first.name.substr(0, first.name.rfind("_rate")) + " " +
+                  format_rate(EpisodeWindow::mean(recent, first.stat));
+    }
+    return progress;
+  }
+
+  void finish() override {
+    if (collector_) collector_->finish_experience();
+  }
+
+ private:
+  // The episodes' columns over every rank's episodes of the update (one all-reduce).
+  void add_episode_columns(std::map<std::string, double>& row, const std::vector<EpisodeStats>& episodes,
+                           const Collective& ranks) const {
+    std::vector<std::string> fields = {"return", "length"};
+    for (const EpisodeRate& rate : env_.rates) fields.push_back(rate.stat);
+    const double count = static_cast<double>(episodes.size());
+    std::vector<double> sums = {count};
+    for (const std::string& f : fields) sums.push_back(episodes.empty() ? 0.0 : EpisodeWindow::mean(episodes, f));
+    if (ranks.distributed()) {
+      for (size_t i = 1; i < sums.size(); ++i) sums[i] *= count;
+      ranks.sum(sums);
+      for (size_t i = 1; i < sums.size(); ++i) sums[i] = sums[0] > 0 ? sums[i] / sums[0] : std::nan("");
+    } else if (episodes.empty()) {
+      for (size_t i = 1; i < sums.size(); ++i) sums[i] = std::nan("");
+    }
+    row["charts/episodes"] = sums[0];
+    row["charts/episodic_return"] = sums[1];
+    row["charts/episodic_length"] = sums[2];
+    for (size_t i = 0; i < env_.rates.size(); ++i) row["charts/" + env_.rates[i].name] = sums[3 + i];
+  }
+
+  const Spec& spec_;
+  const TrainOptions& options_;
+  const EnvRegistration& env_;
+  TrainConfig config_;
+  int64_t num_envs_;
+  std::string algo_;
+  RunningMeanStd observation_stats_, return_stats_;
+  bool normalize_observations_;
+  double observation_clip_;
+  std::unique_ptr<RolloutCollector> collector_;
+  double rollout_s_ = 0;
+};
 
 }  // namespace
 
@@ -79,147 +199,32 @@ int64_t rank_envs(const Spec& spec, int64_t world_size) {
   return total / world_size;
 }
 
-std::vector<std::string> online_metric_columns(const Spec& spec) {
-  std::vector<std::string> columns = {"global_step",
-                                      "update",
-                                      "time_s",
-                                      "charts/SPS",
-                                      "charts/learning_rate",
-                                      "charts/episodes",
-                                      "charts/episodic_return",
-                                      "charts/episodic_length"};
-  for (const EpisodeRate& rate : find_env(spec.get_string("env.name")).rates) columns.push_back("charts/" + rate.name);
-  for (const auto& l : online_learners())
-    if (l.name == spec.get_string("agent.algo"))
-      for (const auto& m : l.make(spec, TrainConfig::from_spec(spec), at::kCPU).metrics) columns.push_back(m);
-  columns.push_back("time/rollout_s");
-  columns.push_back("time/update_s");
-  return columns;
-}
-
 std::string train(const Spec& spec, const TrainOptions& options) {
-  const TrainConfig config = TrainConfig::from_spec(spec);
   // What a spec can get wrong is refused before the run folder exists.
-  const std::vector<std::string> columns = online_metric_columns(spec);
-  const Collective& ranks = options.ranks;
-  const int64_t num_envs = rank_envs(spec, ranks.world_size());
-  auto probe = make_env(spec, 0);
-  require_rollout_memory(spec, config, probe->observation_spec(), num_envs);
-  // PPO's gradient steps take minibatches of the rollout; REINFORCE takes all of it.
-  const int64_t minibatches = spec.get_string("agent.algo") == "ppo" ? spec.get_int("ppo.num_minibatches") : 1;
-  const int64_t rows = std::max<int64_t>(num_envs, num_envs * config.num_steps / minibatches);
-  require_network_memory(spec, probe->observation_spec(), probe->action_spec(), rows, 1,
-                         std::to_string(rows) + " samples per gradient step (env.num_envs, train.num_steps, "
-                                                "ppo.num_minibatches)");
-  TrainingRun run(spec, options);
-  const at::Device device = run.device();
-  const uint64_t seed = run.config().seed;
+  const TrainConfig config = TrainConfig::from_spec(spec);
   const EnvRegistration& env = find_env(spec.get_string("env.name"));
-  const OnlineLearner learner = make_online_learner(spec, config, device);
-
-  // The parts of the checkpoint: the network, its optimizer, the sampling stream, the normalisers.
-  at::Generator init = at::detail::createCPUGenerator(seed);
-  at::Generator gen = at::detail::createCPUGenerator(mix_seed(seed, kSamplingStream));
-  ActorCritic net(NetworkConfig::from_spec(spec), probe->observation_spec(), probe->action_spec(), init);
-  probe.reset();
-  net->to(device);
-  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(config.learning_rate).eps(1e-5));
-  RunningMeanStd observation_stats, return_stats;
-  bool normalize_observations = config.normalize_observations;
-  double observation_clip = config.observation_clip;
-  Checkpoint& checkpoint = run.checkpoint();
-  checkpoint.add("model", *net);
-  checkpoint.add("optimizer", optimizer);
-  checkpoint.add("generator_state", gen);
-  checkpoint.add("obs", observation_stats);
-  checkpoint.add("ret", return_stats);
-  checkpoint.add("obs_normalize", normalize_observations, /*optional=*/true);
-  checkpoint.add("obs_clip", observation_clip, /*optional=*/true);
-  run.restore();
-  // Each rank samples actions and minibatches from its own stream (rank 0 keeps the saved one).
-  if (!ranks.leader())
-    gen.set_current_seed(mix_seed(mix_seed(mix_seed(seed, kSamplingStream), ranks.rank()), run.update()));
-
-  // A resumed run restarts its environments from a fresh stream (their states are not saved).
-  // Rank r steps environments r*n .. r*n+n-1 of the run's env.num_envs.
-  RolloutCollector collector(make_vector_env(spec, options.resume ? mix_seed(kResumeStream, run.update()) : 0, num_envs,
-                                             ranks.rank() * num_envs),
-                             config, device, ranks);
-  if (options.resume) {
-    collector.observation_stats() = observation_stats;
-    collector.reward_scaler().stats = return_stats;
+  const LearnerRegistration& algo = find_learner(online_learners(), spec, "agent.algo");
+  const int64_t num_envs = rank_envs(spec, options.ranks.world_size());
+  ObservationSpec observations;
+  ActionSpec actions;
+  {
+    const auto probe = make_env(spec, 0);
+    observations = probe->observation_spec();
+    actions = probe->action_spec();
   }
-  const int64_t batch = config.num_steps * collector.venv().num_envs() * ranks.world_size();
-  const int64_t num_updates = std::max<int64_t>(1, config.total_steps / batch);
-  run.start(columns, {{"algo", learner.name}, {"num_updates", num_updates}, {"batch_size", batch}});
-  if (ranks.distributed() && ranks.leader())
-    std::cerr << "data-parallel: " << ranks.world_size() << " ranks of " << num_envs << " environments and "
-              << run.config().threads << " thread(s) each\n";
-  if (run.config().save_experience && ranks.leader()) {
-    const auto& v = collector.venv();
-    collector.save_experience_to(std::make_unique<ExperienceWriter>(
-        run.dir().file("experience.h5"), v.observation_spec(), v.action_spec(), false, v.info_names(),
-        std::map<std::string, std::string>{
-            {"spec", spec.to_ini()},
-            {"seed", std::to_string(seed)},
-            {"policy", "training (" + learner.name + ", from update " + std::to_string(run.update()) + ")"},
-            {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}},
-        /*overwrite=*/true));
-  }
+  require_rollout_memory(spec, config, observations, num_envs);
+  const GradientLoad load = algo.check(spec, num_envs * config.num_steps);
+  const int64_t rows = std::max<int64_t>(num_envs, load.samples);
+  require_network_memory(spec, observations, actions, rows, load.networks,
+                         std::to_string(rows) + " samples per gradient step (" + load.from + ")");
 
-  int64_t global_step = run.global_step();
-  for (int64_t update = run.update() + 1; update <= num_updates; ++update) {
-    const double lr =
-        config.anneal_lr ? config.learning_rate * (1.0 - (update - 1.0) / num_updates) : config.learning_rate;
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-
-    collector.episodes().this_update.clear();
-    net->train();
-    const auto rollout_start = std::chrono::steady_clock::now();
-    const Rollout rollout = collector.collect(*net, gen, config.num_steps);
-    const auto update_start = std::chrono::steady_clock::now();
-    std::map<std::string, double> row;
-    try {
-      row = learner.update(*net, optimizer, rollout, gen, ranks);
-    } catch (const NonFiniteLoss& e) {
-      collector.finish_experience();
-      if (!ranks.leader()) throw;
-      const auto last_good = run.dir().newest_checkpoint();
-      throw NonFiniteLoss(
-          "training stopped at update " + std::to_string(update) + ": " + e.what() +
-          (last_good ? "; the last good checkpoint is " + *last_good : "; no checkpoint was written before it"));
-    }
-    const auto update_end = std::chrono::steady_clock::now();
-    global_step += batch;
-    row["time/rollout_s"] = std::chrono::duration<double>(update_start - rollout_start).count();
-    row["time/update_s"] = std::chrono::duration<double>(update_end - update_start).count();
-
-    const auto& episodes = collector.episodes().this_update;
-    row["charts/learning_rate"] = lr;
-    if (ranks.distributed()) {
-      merge_metrics(row, episodes, env, learner.metrics, ranks);
-    } else {
-      row["charts/episodes"] = static_cast<double>(episodes.size());
-      row["charts/episodic_return"] = EpisodeWindow::mean(episodes, "return");
-      row["charts/episodic_length"] = EpisodeWindow::mean(episodes, "length");
-      for (const EpisodeRate& rate : env.rates) row["charts/" + rate.name] = EpisodeWindow::mean(episodes, rate.stat);
-    }
-
-    observation_stats = collector.observation_stats();
-    return_stats = collector.reward_scaler().stats;
-    const auto recent = collector.episodes().recent_list();
-    std::string extra = "update " + std::to_string(update) + "/" + std::to_string(num_updates) + " return " +
-                        format_rate(EpisodeWindow::mean(recent, "return"));
-    if (!env.rates.empty()) {
-      const EpisodeRate& first = env.rates.front();
-      extra += " " + first.name.substr(0, first.name.rfind("_rate")) + " " +
-               format_rate(EpisodeWindow::mean(recent, first.stat));
-    }
-    row["charts/SPS"] = run.steps_per_second(global_step);
-    run.finish_update(update, global_step, std::move(row), num_updates * batch, extra, update == num_updates);
-  }
-  collector.finish_experience();
-  return ranks.leader() ? run.dir().path() : "";
+  TrainingRun run(spec, options);
+  RolloutSource source(spec, options, env, num_envs, algo.name);
+  at::Generator init = at::detail::createCPUGenerator(run.config().seed);
+  const std::unique_ptr<Learner> learner =
+      algo.make({spec, observations, actions, run.device(), init, source.rows(), NAN, NAN, options.ranks});
+  run_learner(run, *learner, source);
+  return options.ranks.leader() ? run.dir().path() : "";
 }
 
 }  // namespace shardlab

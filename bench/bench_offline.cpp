@@ -32,8 +32,8 @@ void set_threads(int torch_threads, int blas_threads) {
   set_blas_threads(blas_threads);
 }
 
-Batch hopper_batch(at::Generator& g) {
-  Batch b;
+Transitions hopper_batch(at::Generator& g) {
+  Transitions b;
   b.observations = at::randn({kBatch, kObs}, g, torch::kFloat32);
   b.next_observations = at::randn({kBatch, kObs}, g, torch::kFloat32);
   b.actions = at::rand({kBatch, kAct}, g, torch::kFloat32) * 2 - 1;
@@ -52,9 +52,9 @@ void run_updates(benchmark::State& state, const std::vector<std::pair<std::strin
   act.discrete = false;
   act.dim = kAct;
   at::Generator init = at::detail::createCPUGenerator(0), gen = at::detail::createCPUGenerator(1);
-  std::unique_ptr<OfflineLearner> learner = make_offline_learner({spec, obs, act, torch::kCPU, init, 1000000});
+  std::unique_ptr<Learner> learner = make_offline_learner({spec, obs, act, torch::kCPU, init, 1000000});
   // A few fixed batches, so the data cost is not what is measured.
-  std::vector<Batch> batches;
+  std::vector<Transitions> batches;
   for (int i = 0; i < 8; ++i) batches.push_back(hopper_batch(gen));
   int64_t step = 1;
   for (auto _ : state) {

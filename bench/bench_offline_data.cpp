@@ -46,7 +46,7 @@ void BM_OfflineSampleBatch(benchmark::State& state) {
   const OfflineDataset& d = dataset(state.range(0) != 0);
   at::Generator gen = at::detail::createCPUGenerator(1);
   for (auto _ : state) {
-    Batch b = d.sample(kBatch, gen, at::kCPU);
+    Transitions b = d.sample(kBatch, gen, at::kCPU);
     benchmark::DoNotOptimize(b.observations.data_ptr<float>());
   }
   state.counters["batches_per_s"] =

@@ -16,14 +16,14 @@
 //      entropy = -mean log pi(a_pi|s) of the same sample (the reference's estimate).
 //   4. Actor: normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha) through the second head only
 //      (the reference's `both(...)[-1]`), the critic's weights detached; Adam 5e-7.
-// Terminals never include time-limit cuts (Batch::terminals), so timeouts bootstrap.
+// Terminals never include time-limit cuts (Transitions::terminals), so timeouts bootstrap.
 //
 // Choices, and where they differ from lightATAC:
 // - beta defaults to 1.0, lightATAC's ATAC class default (its main.py passes 3.0; the paper tunes
 //   beta in 4^k per dataset, so experiment specs set it).
 // - Value clipping follows offline.md: the whole backup y (and y_i) is clipped. lightATAC clips
 //   only Qt(s', a') before the backup and never the residual backup. Off by default (so both
-//   agree); Vmin/Vmax come from the reward range the caller puts in OfflineLearnerContext.
+//   agree); Vmin/Vmax come from the reward range the caller puts in LearnerContext.
 // - Warm start (atac.warmup_steps, 100k as the reference): as lightATAC's BehaviorPretraining,
 //   with its own Adam optimizers (lr 5e-4 for actor, critic and temperature) and its own
 //   temperature (log alpha from 0), so ATAC proper starts with fresh optimizers and alpha = 1
@@ -157,7 +157,7 @@ struct AtacLearner::Temperatures {
   Temperature main{nullptr}, warmup{nullptr};
 };
 
-AtacLearner::AtacLearner(const OfflineLearnerContext& context, const AtacConfig& config)
+AtacLearner::AtacLearner(const LearnerContext& context, const AtacConfig& config)
     : config_(config),
       ranks_(context.ranks),
       action_spec_(context.action_spec),
@@ -251,7 +251,7 @@ void AtacLearner::project_critic() {
 
 at::Tensor AtacLearner::clip(const at::Tensor& y) const { return config_.clip_values ? y.clamp(vmin_, vmax_) : y; }
 
-at::Tensor AtacLearner::target_backup(const Batch& batch, const at::Tensor& next_policy) {
+at::Tensor AtacLearner::target_backup(const Transitions& batch, const at::Tensor& next_policy) {
   torch::NoGradGuard no_grad;
   const at::Tensor discount = config_.gamma * (1.0 - batch.terminals);
   if (action_spec_.discrete) {
@@ -262,7 +262,7 @@ at::Tensor AtacLearner::target_backup(const Batch& batch, const at::Tensor& next
   return clip(batch.rewards + discount * qt);
 }
 
-AtacCriticLoss AtacLearner::combine_critic_terms(const Batch& batch, const at::Tensor& y, const at::Tensor& q_data,
+AtacCriticLoss AtacLearner::combine_critic_terms(const Transitions& batch, const at::Tensor& y, const at::Tensor& q_data,
                                                  const at::Tensor& q_next, const at::Tensor& q_policy, bool warmup) {
   const at::Tensor discount = config_.gamma * (1.0 - batch.terminals);
   // Residual backup: the gradient flows through Q_i(s', a') too.
@@ -276,7 +276,7 @@ AtacCriticLoss AtacLearner::combine_critic_terms(const Batch& batch, const at::T
   return out;
 }
 
-AtacCriticLoss AtacLearner::critic_loss(const Batch& batch, const at::Tensor& next_policy, const at::Tensor& policy,
+AtacCriticLoss AtacLearner::critic_loss(const Transitions& batch, const at::Tensor& next_policy, const at::Tensor& policy,
                                         bool warmup) {
   const int64_t n = batch.rewards.size(0);
   const at::Tensor y = target_backup(batch, next_policy);  // (batch,)
@@ -302,7 +302,7 @@ AtacCriticLoss AtacLearner::critic_loss(const Batch& batch, const at::Tensor& ne
   return combine_critic_terms(batch, y, q_data, q_next, q_policy, warmup);
 }
 
-AtacCriticLoss AtacLearner::head_critic_loss(int64_t head, const Batch& batch, const at::Tensor& y,
+AtacCriticLoss AtacLearner::head_critic_loss(int64_t head, const Transitions& batch, const at::Tensor& y,
                                              const at::Tensor& next_policy, const at::Tensor& policy, bool warmup) {
   const int64_t n = batch.rewards.size(0);
   const at::Tensor q_all =
@@ -316,7 +316,7 @@ AtacCriticLoss AtacLearner::head_critic_loss(int64_t head, const Batch& batch, c
                               warmup ? at::Tensor() : q.narrow(1, 2 * n, n), warmup);
 }
 
-AtacActorLoss AtacLearner::actor_loss(const Batch& batch, const at::Tensor& policy, const at::Tensor& log_prob,
+AtacActorLoss AtacLearner::actor_loss(const Transitions& batch, const at::Tensor& policy, const at::Tensor& log_prob,
                                       double alpha) {
   AtacActorLoss out;
   if (action_spec_.discrete) {
@@ -331,7 +331,8 @@ AtacActorLoss AtacLearner::actor_loss(const Batch& batch, const at::Tensor& poli
   return out;
 }
 
-std::map<std::string, double> AtacLearner::update(const Batch& batch, int64_t step, at::Generator& gen) {
+std::map<std::string, double> AtacLearner::update(const Batch& given, int64_t step, at::Generator& gen) {
+  const Transitions& batch = transitions_of(given, "atac");
   const bool warmup = step <= config_.warmup_steps;
   torch::optim::Adam& critic_optimizer = warmup ? *warmup_critic_optimizer_ : *critic_optimizer_;
   torch::optim::Adam& actor_optimizer = warmup ? *warmup_actor_optimizer_ : *actor_optimizer_;

@@ -55,24 +55,24 @@ struct AtacActorLoss {
   at::Tensor entropy;   // mean entropy (estimate: -log pi(a_pi|s) for continuous actions)
 };
 
-class AtacLearner : public OfflineLearner {
+class AtacLearner : public Learner {
  public:
-  AtacLearner(const OfflineLearnerContext& context, const AtacConfig& config);
+  AtacLearner(const LearnerContext& context, const AtacConfig& config);
   ~AtacLearner() override;
   ActorCritic policy() override { return net_; }
   std::vector<std::string> metrics() const override;
   void add_parts(Checkpoint& checkpoint) override;
-  std::map<std::string, double> update(const Batch& batch, int64_t step, at::Generator& gen) override;
+  std::map<std::string, double> update(const Batch& given, int64_t step, at::Generator& gen) override;
 
   // The critic's loss given the policy's actions, exposed so tests check it by hand.
   // Continuous: next_policy = a' ~ pi(s') (batch, dim), policy = a_pi ~ pi(s) (batch, dim).
   // Discrete: next_policy = pi(. | s') and policy = pi(. | s), probabilities (batch, num_actions):
   // every Q(s, a_pi) becomes the expectation sum_a pi(a|s) Q(s, a).
-  AtacCriticLoss critic_loss(const Batch& batch, const at::Tensor& next_policy, const at::Tensor& policy, bool warmup);
+  AtacCriticLoss critic_loss(const Transitions& batch, const at::Tensor& next_policy, const at::Tensor& policy, bool warmup);
   // The actor's ATAC loss normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha). Continuous: policy =
   // a_pi with gradient (batch, dim), log_prob its log pi (batch,). Discrete: policy = pi(. | s)
   // (batch, num_actions), log_prob = log pi(. | s) (batch, num_actions).
-  AtacActorLoss actor_loss(const Batch& batch, const at::Tensor& policy, const at::Tensor& log_prob, double alpha);
+  AtacActorLoss actor_loss(const Transitions& batch, const at::Tensor& policy, const at::Tensor& log_prob, double alpha);
   // Projects every critic weight matrix to the norm constraint.
   void project_critic();
   double alpha() const;  // exp(log_alpha) of ATAC proper
@@ -87,12 +87,12 @@ class AtacLearner : public OfflineLearner {
   struct Temperatures;
   at::Tensor clip(const at::Tensor& y) const;
   // y = clip(r + (1 - d) gamma E min(Qt1, Qt2)(s', pi)), without gradient.
-  at::Tensor target_backup(const Batch& batch, const at::Tensor& next_policy);
+  at::Tensor target_backup(const Transitions& batch, const at::Tensor& next_policy);
   // The loss terms from Q values (heads, batch): Q(s, a), Q(s', pi), Q(s, pi) (undefined in warm-up).
-  AtacCriticLoss combine_critic_terms(const Batch& batch, const at::Tensor& y, const at::Tensor& q_data,
+  AtacCriticLoss combine_critic_terms(const Transitions& batch, const at::Tensor& y, const at::Tensor& q_data,
                                       const at::Tensor& q_next, const at::Tensor& q_policy, bool warmup);
   // One continuous head's terms (the parallel critic).
-  AtacCriticLoss head_critic_loss(int64_t head, const Batch& batch, const at::Tensor& y, const at::Tensor& next_policy,
+  AtacCriticLoss head_critic_loss(int64_t head, const Transitions& batch, const at::Tensor& y, const at::Tensor& next_policy,
                                   const at::Tensor& policy, bool warmup);
   torch::nn::Module& q_module();
   torch::nn::Module& q_target_module();

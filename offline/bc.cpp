@@ -27,7 +27,7 @@ BcConfig BcConfig::from_spec(const Spec& spec) {
   return c;
 }
 
-BcLearner::BcLearner(const OfflineLearnerContext& context, const BcConfig& config)
+BcLearner::BcLearner(const LearnerContext& context, const BcConfig& config)
     : config_(config), device_(context.device), ranks_(context.ranks) {
   net_ =
       ActorCritic(NetworkConfig::from_spec(context.spec), context.observation_spec, context.action_spec, context.init);
@@ -45,7 +45,8 @@ void BcLearner::add_parts(Checkpoint& checkpoint) {
   checkpoint.add("optimizer", *optimizer_);
 }
 
-std::map<std::string, double> BcLearner::update(const Batch& batch, int64_t step, at::Generator& gen) {
+std::map<std::string, double> BcLearner::update(const Batch& given, int64_t step, at::Generator& gen) {
+  const Transitions& batch = transitions_of(given, "bc");
   const PolicyOutput out = net_->forward(batch.observations);
   const at::Tensor log_likelihood = log_prob_of(*net_, out.logits_or_mean, batch.actions).mean();
   const at::Tensor entropy = entropy_of(*net_, out.logits_or_mean).mean();

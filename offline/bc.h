@@ -22,13 +22,13 @@ struct BcConfig {
   static BcConfig from_spec(const Spec& spec);
 };
 
-class BcLearner : public OfflineLearner {
+class BcLearner : public Learner {
  public:
-  BcLearner(const OfflineLearnerContext& context, const BcConfig& config);
+  BcLearner(const LearnerContext& context, const BcConfig& config);
   ActorCritic policy() override { return net_; }
   std::vector<std::string> metrics() const override;
   void add_parts(Checkpoint& checkpoint) override;
-  std::map<std::string, double> update(const Batch& batch, int64_t step, at::Generator& gen) override;
+  std::map<std::string, double> update(const Batch& given, int64_t step, at::Generator& gen) override;
 
  private:
   BcConfig config_;

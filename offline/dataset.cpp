@@ -86,10 +86,10 @@ OfflineDataset OfflineDataset::from_experience(Experience e, const std::vector<i
   return d;
 }
 
-Batch OfflineDataset::sample(int64_t size, at::Generator& gen, at::Device device) const {
+Transitions OfflineDataset::sample(int64_t size, at::Generator& gen, at::Device device) const {
   const at::Tensor pick = at::randint(usable_.numel(), {size}, gen, torch::kInt64);
   const at::Tensor rows = usable_.index_select(0, pick);
-  Batch b;
+  Transitions b;
   b.observations = observations_.index_select(0, rows);
   b.next_observations = next_observations_.defined() ? next_observations_.index_select(0, rows)
                                                      : observations_.index_select(0, next_index_.index_select(0, rows));

@@ -39,7 +39,7 @@ class OfflineDataset {
   float reward_max() const { return reward_max_; }
 
   // `size` transitions drawn uniformly with replacement, on `device`.
-  Batch sample(int64_t size, at::Generator& gen, at::Device device) const;
+  Transitions sample(int64_t size, at::Generator& gen, at::Device device) const;
 
  private:
   std::string path_;

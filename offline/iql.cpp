@@ -47,11 +47,11 @@ at::Tensor expectile_loss(const at::Tensor& u, double tau) {
   return (weight * u.pow(2)).mean();
 }
 
-IqlLearner::IqlLearner(const OfflineLearnerContext& context, const IqlConfig& config)
+IqlLearner::IqlLearner(const LearnerContext& context, const IqlConfig& config)
     : config_(config),
       ranks_(context.ranks),
       action_spec_(context.action_spec),
-      total_steps_(std::max<int64_t>(1, context.total_steps)) {
+      total_steps_(std::max<int64_t>(1, context.total_updates)) {
   const NetworkConfig network = NetworkConfig::from_spec(context.spec);
   const ObservationSpec& obs = context.observation_spec;
   net_ = ActorCritic(network, obs, action_spec_, context.init);
@@ -111,7 +111,7 @@ double IqlLearner::actor_lr_at(int64_t step) const {
   return config_.actor_lr * 0.5 * (1.0 + std::cos(M_PI * t / static_cast<double>(total_steps_)));
 }
 
-at::Tensor IqlLearner::q_of(const Batch& batch, bool target) {
+at::Tensor IqlLearner::q_of(const Transitions& batch, bool target) {
   if (action_spec_.discrete) {
     const at::Tensor q =
         target ? discrete_q_target->forward(batch.observations) : discrete_q->forward(batch.observations);
@@ -122,7 +122,8 @@ at::Tensor IqlLearner::q_of(const Batch& batch, bool target) {
                 : continuous_q->forward(batch.observations, batch.actions);
 }
 
-std::map<std::string, double> IqlLearner::update(const Batch& batch, int64_t step, at::Generator& gen) {
+std::map<std::string, double> IqlLearner::update(const Batch& given, int64_t step, at::Generator& gen) {
+  const Transitions& batch = transitions_of(given, "iql");
   const int64_t n = batch.rewards.size(0);
 
   // 1. Value: expectile regression onto the target critic's min at the dataset action.

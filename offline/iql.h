@@ -44,13 +44,13 @@ struct IqlConfig {
 // mean(|tau - 1(u < 0)| u^2).
 at::Tensor expectile_loss(const at::Tensor& u, double tau);
 
-class IqlLearner : public OfflineLearner {
+class IqlLearner : public Learner {
  public:
-  IqlLearner(const OfflineLearnerContext& context, const IqlConfig& config);
+  IqlLearner(const LearnerContext& context, const IqlConfig& config);
   ActorCritic policy() override { return net_; }
   std::vector<std::string> metrics() const override;
   void add_parts(Checkpoint& checkpoint) override;
-  std::map<std::string, double> update(const Batch& batch, int64_t step, at::Generator& gen) override;
+  std::map<std::string, double> update(const Batch& given, int64_t step, at::Generator& gen) override;
 
   // The actor's learning rate at gradient step `step` (1-based).
   double actor_lr_at(int64_t step) const;
@@ -61,7 +61,7 @@ class IqlLearner : public OfflineLearner {
 
  private:
   // Q_i(s, a) of the dataset actions, (2, batch), from the target or the trained critic.
-  at::Tensor q_of(const Batch& batch, bool target);
+  at::Tensor q_of(const Transitions& batch, bool target);
   torch::nn::Module& q_module();
   torch::nn::Module& q_target_module();
 

@@ -11,36 +11,41 @@
 
 namespace shardlab {
 
-const std::vector<OfflineLearnerRegistration>& offline_learners() {
-  static const std::vector<OfflineLearnerRegistration> learners = {
+namespace {
+
+template <class L, class Config>
+std::unique_ptr<Learner> make(const LearnerContext& context) {
+  return std::make_unique<L>(context, Config::from_spec(context.spec));
+}
+
+// One gradient step holds offline.batch_size transitions through `networks` networks of the
+// policy's size (the actor; critics and their targets).
+template <class Config, int networks>
+GradientLoad load(const Spec& spec, int64_t batch_rows) {
+  Config::from_spec(spec);
+  return {batch_rows, networks, "offline.batch_size"};
+}
+
+}  // namespace
+
+const std::vector<LearnerRegistration>& offline_learners() {
+  static const std::vector<LearnerRegistration> learners = {
       {"atac", "ATAC: adversarially trained actor critic, relative pessimism (Cheng et al. 2022)",
-       AtacConfig::declare_keys,
-       [](const OfflineLearnerContext& c) { return std::make_unique<AtacLearner>(c, AtacConfig::from_spec(c.spec)); }},
+       AtacConfig::declare_keys, load<AtacConfig, 4>, make<AtacLearner, AtacConfig>},
       {"iql", "IQL: expectile value, advantage-weighted policy extraction (Kostrikov et al. 2022)",
-       IqlConfig::declare_keys,
-       [](const OfflineLearnerContext& c) { return std::make_unique<IqlLearner>(c, IqlConfig::from_spec(c.spec)); }},
+       IqlConfig::declare_keys, load<IqlConfig, 4>, make<IqlLearner, IqlConfig>},
       {"bc", "behaviour cloning: maximum likelihood of the dataset's actions", BcConfig::declare_keys,
-       [](const OfflineLearnerContext& c) { return std::make_unique<BcLearner>(c, BcConfig::from_spec(c.spec)); }},
+       load<BcConfig, 1>, make<BcLearner, BcConfig>},
   };
   return learners;
 }
 
 void declare_offline_learner_keys(SpecSchema& schema) {
-  std::vector<std::string> names;
-  std::string help = "offline learning algorithm:";
-  for (const auto& l : offline_learners()) {
-    names.push_back(l.name);
-    help += " " + l.name + " (" + l.description + ")";
-  }
-  schema.add_string("offline.algo", "atac", help, names);
-  for (const auto& l : offline_learners()) l.declare_keys(schema);
+  declare_learner_keys(schema, "offline.algo", "offline learning algorithm", offline_learners());
 }
 
-std::unique_ptr<OfflineLearner> make_offline_learner(const OfflineLearnerContext& context) {
-  const std::string& name = context.spec.get_string("offline.algo");
-  for (const auto& l : offline_learners())
-    if (l.name == name) return l.make(context);
-  throw InputError("offline.algo = '" + name + "': no such offline learner");
+std::unique_ptr<Learner> make_offline_learner(const LearnerContext& context) {
+  return find_learner(offline_learners(), context.spec, "offline.algo").make(context);
 }
 
 void keep_freed_memory_for_reuse() {

@@ -11,6 +11,7 @@
 #include "agents/actor_critic.h"
 #include "agents/checkpoint.h"
 #include "agents/evaluate.h"
+#include "agents/learner_loop.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/experience_file.h"
@@ -118,6 +119,144 @@ Spec resolve_offline_spec(const Spec& spec, bool* can_evaluate) {
   return resolved;
 }
 
+namespace {
+
+// Batches sampled from the dataset (checkpoint part "batch_generator"), log_every gradient steps
+// a row, and the evaluation columns: the policy's episodes in the task every eval_every steps
+// and at the last, on the leader, with the D4RL normalised score when the dataset records its
+// reference returns. Writes result.json at the end.
+class DatasetSource : public BatchSource {
+ public:
+  DatasetSource(const Spec& spec, const OfflineConfig& config, OfflineDataset& data, bool can_evaluate,
+                std::string reward)
+      : spec_(spec),
+        config_(config),
+        data_(data),
+        can_evaluate_(can_evaluate),
+        reward_(std::move(reward)),
+        rates_(can_evaluate ? find_env(spec.get_string("env.name")).rates : std::vector<EpisodeRate>{}),
+        random_return_(metadata_number(data.metadata(), "reference_random_return")),
+        expert_return_(metadata_number(data.metadata(), "reference_expert_return")) {}
+
+  std::string generator_part() const override { return "batch_generator"; }
+  uint64_t generator_stream() const override { return kBatchStream; }
+  void add_parts(Checkpoint&) override {}
+  int64_t rows() const override { return (config_.steps + config_.log_every - 1) / config_.log_every; }
+  int64_t updates_in_row(int64_t row) const override {
+    return std::min(config_.steps, row * config_.log_every) - (row - 1) * config_.log_every;
+  }
+  int64_t steps_per_update() const override { return 1; }
+
+  std::vector<std::string> columns(const std::vector<std::string>& learner_metrics) const override {
+    std::vector<std::string> columns = learner_metrics;
+    for (const char* c : {"charts/episodic_return", "charts/episodic_length", "charts/normalized_score"})
+      columns.push_back(c);
+    for (const EpisodeRate& r : rates_) columns.push_back("charts/" + r.name);
+    columns.push_back("time/update_s");
+    columns.push_back("time/eval_s");
+    return columns;
+  }
+
+  nlohmann::json facts() const override {
+    return {{"algo", spec_.get_string("offline.algo")},
+            {"dataset", config_.dataset},
+            {"dataset_rows", data_.rows()},
+            {"transitions_sampled_from", data_.transitions()},
+            {"reward", reward_},
+            {"reward_range", {data_.reward_min(), data_.reward_max()}},
+            {"steps", config_.steps},
+            {"batch_size", config_.batch_size}};
+  }
+
+  void start(const TrainingRun& run) override { device_ = run.device(); }
+
+  Batch next(Learner&, at::Generator& gen) override { return data_.sample(config_.batch_size, gen, device_); }
+
+  std::string finish_row(int64_t row, Learner& learner, std::map<std::string, double>& values,
+                         const Collective& ranks) override {
+    const int64_t row_end = std::min(config_.steps, row * config_.log_every);
+    const bool last = row == rows();
+    const bool due = last || (row_end / config_.eval_every) > ((row_end - updates_in_row(row)) / config_.eval_every);
+    if (!can_evaluate_ || !due || !ranks.leader()) return "";
+    const auto start = std::chrono::steady_clock::now();
+    const EvalResult result = evaluate(learner);
+    const double score = normalized_score(result.mean_return, random_return_, expert_return_);
+    values["charts/episodic_return"] = result.mean_return;
+    values["charts/episodic_length"] = result.mean_length;
+    values["charts/normalized_score"] = score;
+    for (const EpisodeRate& r : rates_)
+      if (result.rates.count(r.name)) values["charts/" + r.name] = result.rates.at(r.name).rate;
+    values["time/eval_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (last) last_evaluation_ = summary(result);
+    return "return " + format_score(result.mean_return) + " score " + format_score(score);
+  }
+
+  EvalResult evaluate(Learner& learner) const {
+    LoadedPolicy policy;
+    policy.net = learner.policy();
+    policy.net->eval();
+    EvalResult result = evaluate_policy(policy, spec_, config_.eval_episodes, config_.eval_greedy);
+    policy.net->train();
+    return result;
+  }
+
+  // The final evaluation for result.json (null when the run cannot evaluate). A run resumed after
+  // its last row but before result.json evaluates the final policy now.
+  nlohmann::ordered_json final_evaluation(Learner& learner) {
+    if (can_evaluate_ && last_evaluation_.is_null()) last_evaluation_ = summary(evaluate(learner));
+    return last_evaluation_;
+  }
+
+ private:
+  nlohmann::ordered_json summary(const EvalResult& result) const {
+    auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(result.to_json());
+    j["normalized_score"] = finite(normalized_score(result.mean_return, random_return_, expert_return_));
+    j["reference_random_return"] = finite(random_return_);
+    j["reference_expert_return"] = finite(expert_return_);
+    return j;
+  }
+
+  const Spec& spec_;
+  OfflineConfig config_;
+  OfflineDataset& data_;
+  bool can_evaluate_;
+  std::string reward_;
+  std::vector<EpisodeRate> rates_;
+  double random_return_, expert_return_;
+  at::Device device_ = at::kCPU;
+  nlohmann::ordered_json last_evaluation_;
+};
+
+// The evaluation environment's specs, which must fit the data's; the data's own when the run
+// cannot evaluate.
+std::pair<ObservationSpec, ActionSpec> check_environment(const Spec& spec, const OfflineConfig& config,
+                                                         const OfflineDataset& data, bool can_evaluate) {
+  const std::string env_name = spec.get_string("env.name");
+  if (!can_evaluate) {
+    if (config.eval_episodes > 0)
+      std::cerr << config.dataset << " records no shardlab environment; training without evaluation\n";
+    return {data.observation_spec(), data.action_spec()};
+  }
+  const auto probe = make_env(spec, 0);
+  const ObservationSpec& os = probe->observation_spec();
+  const ActionSpec& as = probe->action_spec();
+  if (os.shape != data.observation_spec().shape)
+    throw InputError(config.dataset + ": observations of shape " + format_shape(data.observation_spec().shape) +
+                     ", but environment " + env_name + " has " + format_shape(os.shape));
+  const ActionSpec& ds = data.action_spec();
+  if (as.discrete != ds.discrete || (as.discrete && as.num_actions < ds.num_actions) ||
+      (!as.discrete && as.dim != ds.dim))
+    throw InputError(config.dataset + ": its actions (" +
+                     (ds.discrete ? std::to_string(ds.num_actions) + " discrete" : std::to_string(ds.dim) + "-dim") +
+                     ") do not fit environment " + env_name + "'s (" +
+                     (as.discrete ? std::to_string(as.num_actions) + " discrete" : std::to_string(as.dim) + "-dim") +
+                     ")");
+  return {data.observation_spec(), as};  // bounds and counts from the task
+}
+
+}  // namespace
+
 std::string train_offline(const Spec& given, const TrainOptions& options) {
   bool can_evaluate = false;
   const Spec spec = resolve_offline_spec(given, &can_evaluate);
@@ -125,147 +264,33 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   const uint64_t seed = static_cast<uint64_t>(spec.get_int("run.seed"));
   const RewardLabel label = parse_reward_label(config.reward, "offline.reward");
   OfflineDataset data = OfflineDataset::load(config.dataset, label, mix_seed(seed, kRelabelStream));
+  const auto [observations, actions] = check_environment(spec, config, data, can_evaluate);
+  const LearnerRegistration& algo = find_learner(offline_learners(), spec, "offline.algo");
+  const GradientLoad load = algo.check(spec, config.batch_size);
+  require_network_memory(spec, observations, actions, load.samples, load.networks,
+                         load.from + " = " + std::to_string(load.samples));
 
-  // The evaluation environment must fit the data.
-  const std::string env_name = spec.get_string("env.name");
-  ActionSpec action_spec = data.action_spec();  // bounds and counts from the task when there is one
-  if (can_evaluate) {
-    const auto probe = make_env(spec, 0);
-    const ObservationSpec& os = probe->observation_spec();
-    const ActionSpec& as = probe->action_spec();
-    if (os.shape != data.observation_spec().shape)
-      throw InputError(config.dataset + ": observations of shape " + format_shape(data.observation_spec().shape) +
-                       ", but environment " + env_name + " has " + format_shape(os.shape));
-    const ActionSpec& ds = data.action_spec();
-    if (as.discrete != ds.discrete || (as.discrete && as.num_actions < ds.num_actions) ||
-        (!as.discrete && as.dim != ds.dim))
-      throw InputError(config.dataset + ": its actions (" +
-                       (ds.discrete ? std::to_string(ds.num_actions) + " discrete" : std::to_string(ds.dim) + "-dim") +
-                       ") do not fit environment " + env_name + "'s (" +
-                       (as.discrete ? std::to_string(as.num_actions) + " discrete" : std::to_string(as.dim) + "-dim") +
-                       ")");
-    action_spec = as;
-  } else if (config.eval_episodes > 0) {
-    std::cerr << config.dataset << " records no shardlab environment; training without evaluation\n";
-  }
-
-  // The actor, and for IQL and ATAC the critics and their targets, at the batch size.
-  require_network_memory(spec, data.observation_spec(), action_spec, config.batch_size,
-                         spec.get_string("offline.algo") == "bc" ? 1 : 4,
-                         "offline.batch_size = " + std::to_string(config.batch_size));
   TrainingRun run(spec, options);
-  at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
-  at::Generator batches = at::detail::createCPUGenerator(mix_seed(seed, kBatchStream));
   // run.threads sizes OpenBLAS's pool, which does the matrix products; torch's own intra-op pool
   // stays at one thread: both at two threads contend and run 4x slower (bench/bench_offline.cpp,
   // docs/benchmarks.md). Freed tensors are kept for the next step's.
   at::set_num_threads(1);
   set_blas_threads(static_cast<int>(run.config().threads));
   keep_freed_memory_for_reuse();
-  OfflineLearnerContext context{spec, data.observation_spec(), action_spec, run.device(), init, config.steps};
-  context.reward_min = data.reward_min();
-  context.reward_max = data.reward_max();
-  const Collective& ranks = options.ranks;
-  context.ranks = ranks;
-  std::unique_ptr<OfflineLearner> learner = make_offline_learner(context);
-  Checkpoint& checkpoint = run.checkpoint();
-  learner->add_parts(checkpoint);
-  checkpoint.add("batch_generator", batches);
-  run.restore();
-  // In a data-parallel run each rank draws its own batches (rank 0 keeps the saved stream).
-  if (!ranks.leader())
-    batches.set_current_seed(mix_seed(mix_seed(mix_seed(seed, kBatchStream), ranks.rank()), run.update()));
-
-  const double random_return = metadata_number(data.metadata(), "reference_random_return");
-  const double expert_return = metadata_number(data.metadata(), "reference_expert_return");
-  const std::vector<EpisodeRate> rates = can_evaluate ? find_env(env_name).rates : std::vector<EpisodeRate>{};
-  std::vector<std::string> columns = {"global_step", "update", "time_s", "charts/SPS"};
-  for (const std::string& m : learner->metrics()) columns.push_back(m);
-  for (const char* c : {"charts/episodic_return", "charts/episodic_length", "charts/normalized_score"})
-    columns.push_back(c);
-  for (const EpisodeRate& r : rates) columns.push_back("charts/" + r.name);
-  columns.push_back("time/update_s");
-  columns.push_back("time/eval_s");
-  const int64_t rows = (config.steps + config.log_every - 1) / config.log_every;
-  run.start(columns, {{"algo", spec.get_string("offline.algo")},
-                      {"dataset", config.dataset},
-                      {"dataset_rows", data.rows()},
-                      {"transitions_sampled_from", data.transitions()},
-                      {"reward", describe_reward_label(label, mix_seed(seed, kRelabelStream))},
-                      {"reward_range", {data.reward_min(), data.reward_max()}},
-                      {"steps", config.steps},
-                      {"batch_size", config.batch_size}});
-
-  auto evaluate = [&] {
-    LoadedPolicy policy;
-    policy.net = learner->policy();
-    policy.net->eval();
-    EvalResult result = evaluate_policy(policy, spec, config.eval_episodes, config.eval_greedy);
-    policy.net->train();
-    return result;
-  };
-  auto finite = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  auto summary = [&](const EvalResult& result) {
-    nlohmann::ordered_json j = nlohmann::ordered_json::parse(result.to_json());
-    j["normalized_score"] = finite(normalized_score(result.mean_return, random_return, expert_return));
-    j["reference_random_return"] = finite(random_return);
-    j["reference_expert_return"] = finite(expert_return);
-    return j;
-  };
-
-  int64_t step = run.global_step();
-  nlohmann::ordered_json last_eval;
-  for (int64_t row_index = run.update() + 1; row_index <= rows; ++row_index) {
-    const int64_t row_end = std::min(config.steps, row_index * config.log_every);
-    std::map<std::string, double> sums;
-    int64_t count = 0;
-    const auto update_start = std::chrono::steady_clock::now();
-    for (; step < row_end; ++step) {
-      const Batch batch = data.sample(config.batch_size, batches, run.device());
-      for (const auto& [name, value] : learner->update(batch, step + 1, batches)) sums[name] += value;
-      ++count;
-    }
-    const auto update_end = std::chrono::steady_clock::now();
-    std::map<std::string, double> row;
-    for (const auto& [name, sum] : sums) row[name] = sum / static_cast<double>(std::max<int64_t>(count, 1));
-    if (ranks.distributed()) {  // the losses as the ranks' mean
-      const std::vector<std::string> names = learner->metrics();
-      std::vector<double> values;
-      for (const std::string& m : names) values.push_back(row.count(m) ? row[m] : std::nan(""));
-      ranks.sum(values);
-      for (size_t i = 0; i < names.size(); ++i)
-        if (row.count(names[i])) row[names[i]] = values[i] / static_cast<double>(ranks.world_size());
-    }
-    row["time/update_s"] = std::chrono::duration<double>(update_end - update_start).count();
-
-    std::string extra;
-    const bool last = row_index == rows;
-    const bool eval_due = last || (row_end / config.eval_every) > ((row_end - count) / config.eval_every);
-    if (can_evaluate && eval_due && ranks.leader()) {
-      const EvalResult result = evaluate();
-      const double score = normalized_score(result.mean_return, random_return, expert_return);
-      row["charts/episodic_return"] = result.mean_return;
-      row["charts/episodic_length"] = result.mean_length;
-      row["charts/normalized_score"] = score;
-      for (const EpisodeRate& r : rates)
-        if (result.rates.count(r.name)) row["charts/" + r.name] = result.rates.at(r.name).rate;
-      row["time/eval_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - update_end).count();
-      extra = "return " + format_score(result.mean_return) + " score " + format_score(score);
-      if (last) last_eval = summary(result);
-    }
-    row["charts/SPS"] = run.steps_per_second(step);
-    run.finish_update(row_index, step, std::move(row), config.steps, extra, last);
-  }
-  if (!ranks.leader()) return "";
-  // A run resumed after its last row but before this file: evaluate the final policy now.
-  if (can_evaluate && last_eval.is_null()) last_eval = summary(evaluate());
+  at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
+  const std::unique_ptr<Learner> learner = algo.make({spec, observations, actions, run.device(), init, config.steps,
+                                                      data.reward_min(), data.reward_max(), options.ranks});
+  DatasetSource source(spec, config, data, can_evaluate, describe_reward_label(label, mix_seed(seed, kRelabelStream)));
+  run_learner(run, *learner, source);
+  if (!options.ranks.leader()) return "";
   nlohmann::ordered_json result;
-  result["algo"] = spec.get_string("offline.algo");
+  result["algo"] = algo.name;
   result["reward"] = config.reward;
   result["dataset"] = config.dataset;
   result["seed"] = seed;
-  result["steps"] = step;
-  result["evaluation"] = last_eval.is_null() ? nlohmann::ordered_json(nullptr) : last_eval;
+  result["steps"] = run.global_step();
+  const nlohmann::ordered_json evaluation = source.final_evaluation(*learner);
+  result["evaluation"] = evaluation.is_null() ? nlohmann::ordered_json(nullptr) : evaluation;
   write_file_atomically(run.dir().file("result.json"), result.dump(2) + "\n");
   return run.dir().path();
 }

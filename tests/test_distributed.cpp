@@ -265,7 +265,7 @@ TEST(Collective, OfflineLearnersStepOnTwoRanksLikeOneRankOnTheWholeBatch) {
     act.num_actions = 3;
     act.dim = 2;
     at::Generator data_gen = at::detail::createCPUGenerator(2);
-    Batch batch;
+    Transitions batch;
     batch.observations = torch::rand({16, 4}, data_gen);
     batch.next_observations = torch::rand({16, 4}, data_gen);
     batch.actions =
@@ -273,7 +273,7 @@ TEST(Collective, OfflineLearnersStepOnTwoRanksLikeOneRankOnTheWholeBatch) {
     batch.rewards = torch::rand({16}, data_gen);
     batch.terminals = (torch::rand({16}, data_gen) < 0.2).to(torch::kFloat32);
     auto half = [&](int64_t r) {
-      Batch b;
+      Transitions b;
       b.observations = batch.observations.slice(0, 8 * r, 8 * r + 8);
       b.next_observations = batch.next_observations.slice(0, 8 * r, 8 * r + 8);
       b.actions = batch.actions.slice(0, 8 * r, 8 * r + 8);
@@ -281,9 +281,9 @@ TEST(Collective, OfflineLearnersStepOnTwoRanksLikeOneRankOnTheWholeBatch) {
       b.terminals = batch.terminals.slice(0, 8 * r, 8 * r + 8);
       return b;
     };
-    auto step = [&](const Batch& b, const Collective& ranks) {
+    auto step = [&](const Transitions& b, const Collective& ranks) {
       at::Generator init = at::detail::createCPUGenerator(7);
-      OfflineLearnerContext context{spec, obs, act, torch::kCPU, init, 100};
+      LearnerContext context{spec, obs, act, torch::kCPU, init, 100};
       context.reward_min = 0;
       context.reward_max = 1;
       context.ranks = ranks;

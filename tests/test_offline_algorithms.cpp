@@ -60,11 +60,11 @@ ActionSpec discrete(int64_t n) {
   return a;
 }
 
-Batch random_batch(const ObservationSpec& obs, const ActionSpec& act, int64_t n, uint64_t seed) {
+Transitions random_batch(const ObservationSpec& obs, const ActionSpec& act, int64_t n, uint64_t seed) {
   at::Generator g = at::detail::createCPUGenerator(seed);
   std::vector<int64_t> shape = {n};
   shape.insert(shape.end(), obs.shape.begin(), obs.shape.end());
-  Batch b;
+  Transitions b;
   b.observations = at::rand(shape, g, torch::kFloat32);
   b.next_observations = at::rand(shape, g, torch::kFloat32);
   b.actions = act.discrete ? at::randint(act.num_actions, {n}, g, torch::kInt64)
@@ -161,7 +161,7 @@ struct HandAtac {
   Spec spec;
   at::Generator init = at::detail::createCPUGenerator(3);
   std::unique_ptr<AtacLearner> learner;
-  Batch batch;
+  Transitions batch;
   explicit HandAtac(double beta)
       : spec(make_spec({{"agent.torso", "mlp"},
                         {"agent.policy_head", "tanh_gaussian"},
@@ -169,7 +169,7 @@ struct HandAtac {
                         {"atac.layers", "1"},
                         {"atac.beta", std::to_string(beta)}})) {
     learner = std::make_unique<AtacLearner>(
-        OfflineLearnerContext{spec, vector_obs(1), continuous(1), torch::kCPU, init, 10}, AtacConfig::from_spec(spec));
+        LearnerContext{spec, vector_obs(1), continuous(1), torch::kCPU, init, 10}, AtacConfig::from_spec(spec));
     HandCritic::set(*learner->continuous_q);
     HandCritic::set(*learner->continuous_q_target);
     batch.observations = torch::tensor({1.0f, 2.0f}).view({2, 1});
@@ -250,7 +250,7 @@ TEST(OfflineAtac, DiscreteExpectationsEqualSumsOverActions) {
   at::Generator init = at::detail::createCPUGenerator(5);
   const int64_t A = 4, n = 3;
   AtacLearner learner({spec, image_obs(), discrete(A), torch::kCPU, init, 10}, AtacConfig::from_spec(spec));
-  const Batch b = random_batch(image_obs(), discrete(A), n, 7);
+  const Transitions b = random_batch(image_obs(), discrete(A), n, 7);
   const at::Tensor pi_next = torch::softmax(torch::randn({n, A}), 1);
   const at::Tensor pi = torch::softmax(torch::randn({n, A}), 1);
   const AtacCriticLoss loss = learner.critic_loss(b, pi_next, pi, false);
@@ -311,12 +311,12 @@ TEST(OfflineAtac, ClipValuesNeedsTheRewardRange) {
   at::Generator init = at::detail::createCPUGenerator(1);
   EXPECT_THROW(AtacLearner({spec, vector_obs(2), continuous(1), torch::kCPU, init, 10}, AtacConfig::from_spec(spec)),
                InputError);
-  OfflineLearnerContext context{spec, vector_obs(2), continuous(1), torch::kCPU, init, 10};
+  LearnerContext context{spec, vector_obs(2), continuous(1), torch::kCPU, init, 10};
   context.reward_min = 0.0;
   context.reward_max = 1.0;
   AtacLearner learner(context, AtacConfig::from_spec(spec));
   // Targets beyond [Vmin, Vmax] = [0, 100] are clipped: a reward of 1000 backs up to 100.
-  Batch b = random_batch(vector_obs(2), continuous(1), 4, 2);
+  Transitions b = random_batch(vector_obs(2), continuous(1), 4, 2);
   b.rewards.fill_(1000.0);
   b.terminals.fill_(1.0);
   const AtacCriticLoss loss = learner.critic_loss(b, b.actions, b.actions, true);
@@ -339,7 +339,7 @@ TEST(OfflineAtac, ParallelCriticMatchesTheFusedUpdate) {
                        AtacConfig::from_spec(parallel_spec));
   at::Generator gen_a = at::detail::createCPUGenerator(2), gen_b = at::detail::createCPUGenerator(2);
   for (int64_t step = 1; step <= 3; ++step) {
-    const Batch b = random_batch(vector_obs(3), continuous(2), 16, 10 + step);
+    const Transitions b = random_batch(vector_obs(3), continuous(2), 16, 10 + step);
     const auto ma = fused.update(b, step, gen_a);
     const auto mb = parallel.update(b, step, gen_b);
     ASSERT_EQ(ma.size(), mb.size());
@@ -391,7 +391,7 @@ TEST(OfflineBc, RecoversAScriptedContinuousPolicy) {
     return torch::stack({0.5 * x.select(1, 0).sign(), -0.5 * x.select(1, 1).sign()}, 1);
   };
   for (int64_t step = 1; step <= 1000; ++step) {
-    Batch b;
+    Transitions b;
     b.observations = margin_observations(128, data);
     b.actions = script(b.observations);
     b.next_observations = b.observations;
@@ -417,7 +417,7 @@ TEST(OfflineBc, RecoversAScriptedDiscretePolicy) {
     return ((x.select(1, 0) > 0).to(torch::kInt64) + 2 * (x.select(1, 1) > 0).to(torch::kInt64));
   };
   for (int64_t step = 1; step <= 400; ++step) {
-    Batch b;
+    Transitions b;
     b.observations = at::rand({128, 2}, data) * 2 - 1;
     b.actions = script(b.observations);
     b.next_observations = b.observations;
@@ -441,7 +441,7 @@ struct LearnerCase {
   bool is_discrete;
 };
 
-std::unique_ptr<OfflineLearner> build(const LearnerCase& c, const Spec& spec, at::Generator& init) {
+std::unique_ptr<Learner> build(const LearnerCase& c, const Spec& spec, at::Generator& init) {
   const ObservationSpec obs = c.is_discrete ? image_obs() : vector_obs(3);
   const ActionSpec act = c.is_discrete ? discrete(4) : continuous(2);
   return make_offline_learner({spec, obs, act, torch::kCPU, init, 50});
@@ -454,7 +454,7 @@ Spec case_spec(const LearnerCase& c) {
   return make_spec(values);
 }
 
-Batch case_batch(const LearnerCase& c, uint64_t seed) {
+Transitions case_batch(const LearnerCase& c, uint64_t seed) {
   return c.is_discrete ? random_batch(image_obs(), discrete(4), 8, seed)
                        : random_batch(vector_obs(3), continuous(2), 8, seed);
 }
@@ -481,7 +481,7 @@ TEST_P(OfflineLearners, NonFiniteInputsThrowNonFiniteLoss) {
   const Spec spec = case_spec(GetParam());
   at::Generator init = at::detail::createCPUGenerator(1), gen = at::detail::createCPUGenerator(2);
   auto learner = build(GetParam(), spec, init);
-  Batch b = case_batch(GetParam(), 3);
+  Transitions b = case_batch(GetParam(), 3);
   // BC never reads rewards: poison what it reads instead.
   if (GetParam().algo == "bc")
     b.observations[0].fill_(std::nan(""));
@@ -506,7 +506,7 @@ TEST_P(OfflineLearners, CheckpointReproducesTheNextUpdate) {
   b->add_parts(loaded);
   loaded.load(path);
 
-  const Batch batch = case_batch(GetParam(), 4);
+  const Transitions batch = case_batch(GetParam(), 4);
   at::Generator gen_b = gen.clone();
   const auto ma = a->update(batch, 4, gen);
   const auto mb = b->update(batch, 4, gen_b);
