@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "core/spec.h"
 #include "core/text.h"
+#include "experiments/grid.h"
 #include "experiments/schema.h"
 
 namespace shardlab::cli {
@@ -32,6 +33,13 @@ TrainOptions run_options(const po::variables_map& vm, const Spec& spec, const st
 
 // The running shardlab executable (/proc/self/exe), for commands that start more of it.
 std::string self_executable();
+
+// The --emit slurm flags of `sweep` and `ablate` (cli/cmd_grid.cpp), the options they give (none
+// without --emit slurm; InputError for a bad one, before anything is written; `jobs` throttles
+// the arrays), and the emitted scripts written and explained on stdout.
+void add_slurm_flags(po::options_description& flags);
+std::optional<SlurmOptions> slurm_options(const po::variables_map& vm, int64_t jobs, const std::string& dir);
+void emit_and_explain(const Grid& grid, const SlurmOptions& options, const std::string& summarize);
 
 // The data-parallel flags of a training command (cli/launch.cpp): --nproc, --world-size, --rank,
 // --master, --timeout.
@@ -63,6 +71,7 @@ int cmd_relabel(const std::vector<std::string>& args);
 int cmd_dataset(const std::vector<std::string>& args);
 int cmd_ablate(const std::vector<std::string>& args);
 int cmd_sweep(const std::vector<std::string>& args);
+int cmd_grid(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 int cmd_import(const std::vector<std::string>& args);

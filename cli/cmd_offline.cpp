@@ -1,11 +1,12 @@
 // `shardlab offline` (train an offline learner from a dataset) and `shardlab relabel` (a copy of
 // a dataset with wrong rewards).
+#include <filesystem>
 #include <iostream>
 
 #include "cli/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "offline/ablation.h"
+#include "experiments/ablation.h"
 #include "offline/dataset_maker.h"
 #include "offline/offline_run.h"
 #include "offline/relabel.h"
@@ -74,7 +75,8 @@ int cmd_dataset(const std::vector<std::string>& args) {
       "quality", po::value<std::string>(), "dataset quality, or a comma-separated list with --out-dir")(
       "out", po::value<std::string>(), "the file to write (one quality)")(
       "out-dir", po::value<std::string>(), "write DIR/<task>-<quality>.h5 for each quality")(
-      "seed", po::value<int64_t>()->default_value(0), "collection seed")("force", "replace existing files");
+      "seed", po::value<int64_t>()->default_value(0), "collection seed")("force", "replace existing files")(
+      "missing", "make only the qualities whose files do not exist yet (a grid's dataset cell, run again)");
   po::positional_options_description positional;
   positional.add("action", 1);
   add_spec_flags(flags, positional);
@@ -107,6 +109,7 @@ int cmd_dataset(const std::vector<std::string>& args) {
                                   : vm["out-dir"].as<std::string>() + "/" + request.task + "-" + quality + ".h5";
     request.seed = static_cast<uint64_t>(seed);
     request.force = vm.count("force") > 0;
+    if (vm.count("missing") && !request.force && std::filesystem::exists(request.out)) continue;
     outs.push_back(request.out);
     requests.push_back(request);
   }
@@ -117,11 +120,23 @@ int cmd_dataset(const std::vector<std::string>& args) {
 }
 
 int cmd_ablate(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "summarize") {
+    if (args.size() != 2 || args[1].rfind("-", 0) == 0)
+      throw InputError("shardlab ablate summarize: expected the grid folder ROOT (ablate.out)");
+    std::cout << summarize_ablation(args[1]);
+    return 0;
+  }
   po::options_description flags(
       "shardlab ablate SPEC [--set key=value ...] [--jobs N]\n"
-      "  the survival-instinct grid of the spec's ablate.* keys; rerun to continue an unfinished grid");
+      "               [--emit slurm [--time T] [--cpus-per-task C] [--mem M] [--sbatch OPTION ...]]\n"
+      "shardlab ablate summarize ROOT\n"
+      "  the survival-instinct grid of the spec's ablate.* keys in ROOT (ablate.out): the datasets, every\n"
+      "  cell, the table and a chart; rerun to continue an unfinished grid. --emit slurm writes ROOT/datasets.sbatch,\n"
+      "  ROOT/runs.sbatch and ROOT/summary.sbatch (job arrays) and ROOT/submit.sh, which submits them in order");
   flags.add_options()("help,h", "show this help")("jobs", po::value<int>()->default_value(2),
-                                                  "cells run at once (each a process with run.threads threads)");
+                                                  "cells run at once (each a process with run.threads threads); "
+                                                  "with --emit slurm, each array's limit of running tasks");
+  add_slurm_flags(flags);
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("ablate", args, flags, positional);
@@ -131,7 +146,14 @@ int cmd_ablate(const std::vector<std::string>& args) {
   }
   if (!vm.count("spec")) throw InputError("shardlab ablate: expected a spec (experiments/survival_instinct.ini)");
   const Spec spec = load_spec(vm);
-  run_ablation(spec, vm["spec"].as<std::string>(), self_executable(), static_cast<int>(flag_at_least(vm, "jobs", 1)));
+  const int jobs = static_cast<int>(flag_at_least(vm, "jobs", 1));
+  const std::optional<SlurmOptions> slurm = slurm_options(vm, vm["jobs"].defaulted() ? 0 : jobs, spec.get_string("ablate.out"));
+  if (!slurm) {
+    run_ablation(spec, vm["spec"].as<std::string>(), self_executable(), jobs);
+    return 0;
+  }
+  const AblationGrid prepared = prepare_ablation(spec, vm["spec"].as<std::string>());
+  emit_and_explain(prepared.grid, *slurm, "ablate summarize " + prepared.grid.dir);
   return 0;
 }
 

@@ -46,8 +46,8 @@ int cmd_report(const std::vector<std::string>& args) {
   if (!fs::is_directory(dir)) throw InputError("shardlab report: " + dir + " is not a folder");
   if (!report::holds_report(dir))
     throw InputError("shardlab report: " + dir +
-                     " is not a run, demo, sweep or ablation folder (no spec.ini with metrics.csv or run.json, "
-                     "sweep.json or ablation.csv in it or its subfolders)");
+                     " is not a run, demo, sweep or ablation folder (no spec.ini with metrics.csv or run.json, nor "
+                     "grid.json in it or its subfolders)");
   const std::string out = vm.count("out") ? vm["out"].as<std::string>() : (fs::path(dir) / "report.html").string();
   const bool force = vm.count("force") > 0;
   claim_outputs({out}, force);

@@ -1,5 +1,5 @@
 // `shardlab sweep`: seeds x a grid of spec values, each cell trained and evaluated in its own
-// processes here or as a SLURM job array (experiments/sweep.h); `sweep summarize` and `sweep cell`.
+// processes here or as a SLURM job array (experiments/sweep.h); `sweep summarize`.
 #include <iostream>
 
 #include "cli/cli.h"
@@ -14,10 +14,10 @@ constexpr const char* kSweepUsage =
     "               [--jobs N] [--nproc R] [--episodes N] [--greedy] [--eval-set key=value ...]\n"
     "               [--emit slurm [--time T] [--cpus-per-task C] [--mem M] [--sbatch OPTION ...]]\n"
     "shardlab sweep summarize DIR [--metric NAME]\n"
-    "shardlab sweep cell DIR INDEX\n"
     "  every cell (a seed and one value of each --grid key) is `shardlab train` into DIR/runs/<cell>/,\n"
     "  then `shardlab eval` into DIR/runs/<cell>/eval.json; rerun to continue (finished cells are\n"
-    "  skipped, started ones resume). --emit slurm writes DIR/sweep.sbatch (one array task per cell)";
+    "  skipped, started ones resume). --emit slurm writes DIR/runs.sbatch (one array task per cell)\n"
+    "  and DIR/submit.sh; `shardlab grid status DIR` lists the unfinished cells";
 
 int cmd_sweep_summarize(const std::vector<std::string>& args) {
   po::options_description flags("shardlab sweep summarize DIR [--metric NAME]");
@@ -36,29 +36,10 @@ int cmd_sweep_summarize(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_sweep_cell(const std::vector<std::string>& args) {
-  po::options_description flags(
-      "shardlab sweep cell DIR INDEX\n"
-      "  trains and evaluates cell INDEX of DIR/sweep.json (a SLURM array task); nothing if it is finished");
-  flags.add_options()("help,h", "show this help")("dir", po::value<std::string>(), "the sweep folder")(
-      "index", po::value<int64_t>(), "the cell's index (0-based, as in sweep.json)");
-  po::positional_options_description positional;
-  positional.add("dir", 1).add("index", 1);
-  const auto vm = parse_flags("sweep cell", args, flags, positional);
-  if (vm.count("help")) {
-    std::cout << flags;
-    return 0;
-  }
-  if (!vm.count("dir") || !vm.count("index")) throw InputError("shardlab sweep cell: expected DIR INDEX");
-  run_sweep_cell(vm["dir"].as<std::string>(), flag_at_least(vm, "index", 0), self_executable());
-  return 0;
-}
-
 }  // namespace
 
 int cmd_sweep(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "summarize") return cmd_sweep_summarize({args.begin() + 1, args.end()});
-  if (!args.empty() && args[0] == "cell") return cmd_sweep_cell({args.begin() + 1, args.end()});
   po::options_description flags(kSweepUsage);
   flags.add_options()("help,h", "show this help")("seeds", po::value<std::string>(),
                                                   "seeds A:B of every grid point (run.seed = A, ..., B-1)")(
@@ -72,13 +53,8 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "episodes", po::value<int64_t>(), "episodes of each cell's final eval (default: the spec's eval.episodes)")(
       "greedy", "evaluate the most likely action (default: the spec's eval.greedy)")(
       "eval-set", po::value<std::vector<std::string>>()->composing(),
-      "override a key of each cell's spec in its eval only: --eval-set env.placement=uniform")(
-      "emit", po::value<std::string>(), "slurm: write DIR/sweep.sbatch (a job array) instead of running")(
-      "time", po::value<std::string>(), "--emit slurm: each task's time limit (sbatch --time, e.g. 2:00:00)")(
-      "cpus-per-task", po::value<int64_t>(), "--emit slurm: CPUs per rank (default: the spec's run.threads)")(
-      "mem", po::value<std::string>(), "--emit slurm: memory per node (sbatch --mem, e.g. 4G)")(
-      "sbatch", po::value<std::vector<std::string>>()->composing(),
-      "--emit slurm: another #SBATCH option, e.g. --sbatch --partition=cpu");
+      "override a key of each cell's spec in its eval only: --eval-set env.placement=uniform");
+  add_slurm_flags(flags);
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
   const auto vm = parse_flags("sweep", args, flags, positional);
@@ -89,12 +65,6 @@ int cmd_sweep(const std::vector<std::string>& args) {
   if (!vm.count("spec")) throw InputError("shardlab sweep: expected a spec file (experiments/*.ini)");
   if (!vm.count("seeds")) throw InputError("shardlab sweep: --seeds A:B is required");
   if (!vm.count("out")) throw InputError("shardlab sweep: --out DIR is required");
-  const bool slurm = vm.count("emit") > 0;
-  if (slurm && vm["emit"].as<std::string>() != "slurm")
-    throw InputError("--emit " + vm["emit"].as<std::string>() + ": expected --emit slurm");
-  for (const char* flag : {"time", "cpus-per-task", "mem", "sbatch"})
-    if (!slurm && vm.count(flag)) throw InputError(std::string("--") + flag + " goes with --emit slurm");
-
   SweepRequest request;
   request.spec = vm["spec"].as<std::string>();
   if (vm.count("env")) request.sets.push_back("env.name=" + vm["env"].as<std::string>());
@@ -111,27 +81,13 @@ int cmd_sweep(const std::vector<std::string>& args) {
   request.command.insert(request.command.end(), args.begin(), args.end());
   const int jobs = vm.count("jobs") ? static_cast<int>(flag_at_least(vm, "jobs", 1)) : 0;
 
-  SlurmOptions options;
-  if (slurm) {
-    if (vm.count("time")) options.time = vm["time"].as<std::string>();
-    if (vm.count("mem")) options.mem = vm["mem"].as<std::string>();
-    if (vm.count("cpus-per-task")) options.cpus_per_task = flag_at_least(vm, "cpus-per-task", 1);
-    if (vm.count("sbatch")) options.extra = vm["sbatch"].as<std::vector<std::string>>();
-    options.max_running = jobs;
-    check_slurm_options(options, request.out);
-  }
+  const std::optional<SlurmOptions> slurm = slurm_options(vm, jobs, request.out);
   const SweepPlan plan = prepare_sweep(request);
-  const std::string self = self_executable();
   if (!slurm) {
-    run_sweep(plan, self, jobs);
+    run_sweep(plan, self_executable(), jobs);
     return 0;
   }
-  const std::string script = emit_slurm(plan, options, self);
-  std::cout << "wrote " << script << ": " << plan.cells.size() << " array tasks, task i = cell i of " << plan.dir
-            << "/sweep.json" << (plan.nproc > 1 ? " (" + std::to_string(plan.nproc) + " ranks each, through srun)" : "")
-            << "\n"
-            << "submit:     sbatch " << script << "\n"
-            << "afterwards: " << self << " sweep summarize " << plan.dir << "\n";
+  emit_and_explain(sweep_grid(plan), *slurm, "sweep summarize " + plan.dir);
   return 0;
 }
 

@@ -34,9 +34,11 @@ commands:
   offline SPEC            train an offline learner (bc, iql, atac) on a dataset, rewards true or relabeled
   relabel IN OUT          copy a dataset with zero, random or negative rewards
   dataset make            random / medium / medium-replay / expert / medium-expert data of a task
-  ablate SPEC             the survival-instinct grid: datasets, every cell, the table and a chart
+  ablate SPEC             the survival-instinct grid: datasets, every cell, the table and a chart, here
+                          or as SLURM job arrays (--emit slurm)
   sweep SPEC --seeds A:B  train and evaluate seeds x a --grid of spec values, each cell a process here
                           or a SLURM job array (--emit slurm); `sweep summarize DIR`: mean and 95% interval
+  grid status DIR         a sweep's or ablation's finished, unfinished and unstarted cells
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
   spec show [SPEC]        the fully resolved spec (with --set overrides)
@@ -99,7 +101,7 @@ int main(int argc, char** argv) {
       {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze}, {"render", cli::cmd_render},
       {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel}, {"dataset", cli::cmd_dataset},
       {"ablate", cli::cmd_ablate},   {"sweep", cli::cmd_sweep},     {"plot", cli::cmd_plot},
-      {"report", cli::cmd_report},   {"import", cli::cmd_import},
+      {"report", cli::cmd_report},   {"import", cli::cmd_import},   {"grid", cli::cmd_grid},
   };
   try {
     if (command == "version" || command == "--version") {

@@ -1,4 +1,4 @@
-#include "offline/ablation.h"
+#include "experiments/ablation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,16 +7,17 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/experience_file.h"
 #include "core/folder_lock.h"
-#include "core/process_pool.h"
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
 #include "envs/registry.h"
-#include "media/bar_chart.h"
+#include "experiments/grid_summary.h"
+#include "experiments/schema.h"
 #include "offline/dataset_maker.h"
 #include "offline/offline_run.h"
 #include "offline/relabel.h"
@@ -31,10 +32,6 @@ std::vector<std::string> list(const std::string& text, const std::string& key) {
     if (!item.empty()) out.push_back(item);
   if (out.empty()) throw InputError(key + ": expected a comma-separated list, got '" + text + "'");
   return out;
-}
-
-double number_or_nan(const nlohmann::json& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
 }
 
 struct Cell {
@@ -72,17 +69,25 @@ AblationConfig AblationConfig::from_spec(const Spec& spec) {
   return c;
 }
 
-std::string run_ablation(const Spec& spec, const std::string& spec_path, const std::string& self, int jobs) {
-  if (jobs < 1) throw InputError("--jobs " + std::to_string(jobs) + ": expected at least 1");
+namespace {
+
+struct Axes {
+  std::vector<std::string> tasks, datasets, algos, rewards;
+  int64_t seed_begin = 0, seed_end = 0;
+  bool bc = true;
+};
+
+// The grid's axes; InputError for an unknown task, quality, learner, reward label or override, so
+// nothing is checked only after hours of expert training.
+Axes check_axes(const Spec& spec) {
   const AblationConfig c = AblationConfig::from_spec(spec);
-  const auto tasks = list(c.tasks, "ablate.tasks"), datasets = list(c.datasets, "ablate.datasets");
-  const auto algos = list(c.algos, "ablate.algos"), rewards = list(c.rewards, "ablate.rewards");
-  for (const auto& t : tasks) expert_spec_path(t);  // InputError for an unknown task
-  for (const auto& q : datasets) check_dataset_quality(q, "ablate.datasets:");
-  for (const auto& r : rewards) parse_reward_label(r, "ablate.rewards");
-  // Every key a cell will be given, checked now rather than after hours of expert training.
-  for (const auto& a : algos) Spec(spec).set("offline.algo", a, "ablate.algos");
-  for (const auto& task : tasks) {
+  Axes axes{list(c.tasks, "ablate.tasks"), list(c.datasets, "ablate.datasets"), list(c.algos, "ablate.algos"),
+            list(c.rewards, "ablate.rewards")};
+  for (const auto& t : axes.tasks) expert_spec_path(t);
+  for (const auto& q : axes.datasets) check_dataset_quality(q, "ablate.datasets:");
+  for (const auto& r : axes.rewards) parse_reward_label(r, "ablate.rewards");
+  for (const auto& a : axes.algos) Spec(spec).set("offline.algo", a, "ablate.algos");
+  for (const auto& task : axes.tasks) {
     const std::string key = "ablate.overrides_" + task;
     if (!spec.schema().find(key)) throw InputError("ablate.tasks: no " + key + " key for task '" + task + "'");
     for (const std::string& o : split(spec.get_string(key), ';')) {
@@ -92,143 +97,157 @@ std::string run_ablation(const Spec& spec, const std::string& spec_path, const s
       Spec(spec).set(o.substr(0, eq), o.substr(eq + 1), key);
     }
   }
-  const auto [seed_begin, seed_end] = parse_range(c.seeds, "ablate.seeds");
-  const fs::path root = c.out;
+  std::tie(axes.seed_begin, axes.seed_end) = parse_range(c.seeds, "ablate.seeds");
+  axes.bc = c.bc;
+  return axes;
+}
+
+// Every cell of the runs stage, in the table's order.
+std::vector<Cell> ablation_cells(const Axes& axes) {
+  std::vector<Cell> cells;
+  for (const auto& task : axes.tasks)
+    for (const auto& q : axes.datasets)
+      for (int64_t seed = axes.seed_begin; seed < axes.seed_end; ++seed) {
+        for (const auto& algo : axes.algos)
+          for (const auto& reward : axes.rewards) cells.push_back({task, q, algo, reward, seed});
+        if (axes.bc) cells.push_back({task, q, "bc", "true", seed});
+      }
+  return cells;
+}
+
+std::string dataset_path(const fs::path& root, const std::string& task, const std::string& quality) {
+  return (root / "datasets" / (task + "-" + quality + ".h5")).string();
+}
+
+Grid ablation_grid(const Spec& spec, const Axes& axes, const fs::path& root) {
+  const std::string base = (root / "spec.ini").string();
+  Grid grid{root.string(), "ablate", spec.get_int("run.threads"), {{"datasets", {}}, {"runs", {}}, {"summary", {}}}};
+  for (const auto& task : axes.tasks) {
+    std::string qualities;
+    std::vector<std::string> outputs;
+    for (const auto& q : axes.datasets) {
+      qualities += (qualities.empty() ? "" : ",") + q;
+      outputs.push_back(dataset_path(root, task, q));
+    }
+    grid.stages[0].cells.push_back({task + "-datasets",
+                                    {{{"shardlab", "dataset", "make", base, "--task", task, "--quality", qualities,
+                                       "--out-dir", (root / "datasets").string(), "--missing"},
+                                      "",
+                                      1}},
+                                    outputs,
+                                    -1});
+  }
+  for (const Cell& cell : ablation_cells(axes)) {
+    const fs::path dir = root / "runs" / cell.name();
+    GridStep step{{"shardlab", "offline", base, "--out", (root / "runs").string(), "--set", "run.name=" + cell.name(),
+                   "--set", "offline.dataset=" + dataset_path(root, cell.task, cell.dataset), "--set",
+                   "offline.algo=" + cell.algo, "--set", "offline.reward=" + cell.reward, "--set",
+                   "run.seed=" + std::to_string(cell.seed)},
+                  dir.string(),
+                  1};
+    for (const std::string& o : split(spec.get_string("ablate.overrides_" + cell.task), ';'))
+      if (!o.empty()) step.argv.insert(step.argv.end(), {"--set", o});
+    const auto task = std::find(axes.tasks.begin(), axes.tasks.end(), cell.task) - axes.tasks.begin();
+    grid.stages[1].cells.push_back({cell.name(), {step}, {(dir / "result.json").string()}, task});
+  }
+  grid.stages[2].cells.push_back({"summary", {{{"shardlab", "ablate", "summarize", root.string()}, "", 1}}, {}, -1});
+  return grid;
+}
+
+}  // namespace
+
+AblationGrid prepare_ablation(const Spec& spec, const std::string& spec_path) {
+  const Axes axes = check_axes(spec);
+  const fs::path root = fs::absolute(AblationConfig::from_spec(spec).out).lexically_normal();
   std::error_code error;
   fs::create_directories(root / "datasets", error);
-  if (!error) fs::create_directories(root / "cells", error);
   if (error) throw FileError(root.string() + ": cannot create the ablation folder: " + error.message());
-  const FolderLock lock(root.string(), "an ablation");
+  AblationGrid out{{}, std::make_shared<FolderLock>(root.string(), "an ablation")};
   // The grid's resolved spec: every cell starts from it, with its own --set keys on top.
   const std::string base = (root / "spec.ini").string();
   if (fs::exists(base) && read_text_file(base) != spec.to_ini())
     std::cerr << "ablate: " << base << " differs from " << spec_path << "; finished cells keep their old results\n";
   write_text_file(base, spec.to_ini());
+  out.grid = ablation_grid(spec, axes, root);
+  write_grid(out.grid);
+  return out;
+}
 
-  // Datasets: one process per task (its datasets share one expert run); a task's cells start as
-  // soon as its datasets exist, while other tasks' experts still train.
-  std::vector<ProcessJob> queue;
-  std::map<std::string, int> dataset_job;  // task -> index in queue
-  for (const auto& task : tasks) {
-    std::string missing;
-    for (const auto& q : datasets)
-      if (!fs::exists(root / "datasets" / (task + "-" + q + ".h5"))) missing += (missing.empty() ? "" : ",") + q;
-    if (missing.empty()) continue;
-    dataset_job[task] = static_cast<int>(queue.size());
-    queue.push_back({"datasets of " + task,
-                     {self, "dataset", "make", base, "--task", task, "--quality", missing, "--out-dir",
-                      (root / "datasets").string()},
-                     (root / "datasets" / (task + ".log")).string()});
-  }
-  const size_t dataset_jobs = queue.size();
+std::string run_ablation(const Spec& spec, const std::string& spec_path, const std::string& self, int jobs) {
+  if (jobs < 1) throw InputError("--jobs " + std::to_string(jobs) + ": expected at least 1");
+  const AblationGrid prepared = prepare_ablation(spec, spec_path);
+  run_grid(prepared.grid, self, jobs, "ablate");
+  std::cout << read_text_file(prepared.grid.dir + "/ablation.md");
+  return prepared.grid.dir + "/ablation.md";
+}
 
-  // Cells.
-  std::vector<Cell> cells;
-  for (const auto& task : tasks)
-    for (const auto& q : datasets)
-      for (int64_t seed = seed_begin; seed < seed_end; ++seed) {
-        for (const auto& algo : algos)
-          for (const auto& reward : rewards) cells.push_back({task, q, algo, reward, seed});
-        if (c.bc) cells.push_back({task, q, "bc", "true", seed});
-      }
-  size_t finished = 0;
-  for (const Cell& cell : cells) {
-    const fs::path dir = root / "cells" / cell.name();
-    if (fs::exists(dir / "result.json")) {
-      ++finished;
-      continue;
-    }
-    ProcessJob job{
-        cell.name(),
-        {self, "offline", base, "--out", (root / "cells").string(), "--set", "run.name=" + cell.name(), "--set",
-         "offline.dataset=" + (root / "datasets" / (cell.task + "-" + cell.dataset + ".h5")).string(), "--set",
-         "offline.algo=" + cell.algo, "--set", "offline.reward=" + cell.reward, "--set",
-         "run.seed=" + std::to_string(cell.seed)},
-        (root / "cells" / (cell.name() + ".log")).string(),
-        dataset_job.count(cell.task) ? dataset_job.at(cell.task) : -1};
-    for (const std::string& o : split(spec.get_string("ablate.overrides_" + cell.task), ';'))
-      if (!o.empty()) job.argv.insert(job.argv.end(), {"--set", o});
-    if (fs::exists(dir / "spec.ini")) job.argv.push_back("--resume");
-    queue.push_back(std::move(job));
-  }
-  std::cerr << "ablate: " << dataset_jobs << " tasks' datasets to make (logs in " << (root / "datasets").string()
-            << "); " << cells.size() << " cells, " << finished << " finished, " << queue.size() - dataset_jobs
-            << " to run, " << jobs << " jobs at a time (logs in " << (root / "cells").string() << ")\n";
-  if (!queue.empty()) run_process_pool(queue, jobs, "ablate");
-
-  // 3. Results.
-  std::ostringstream csv;
+std::string summarize_ablation(const std::string& root_text) {
+  const fs::path root = fs::absolute(root_text).lexically_normal();
+  const std::string base = (root / "spec.ini").string();
+  if (!fs::is_regular_file(base)) throw FileError(root_text + ": not an ablation folder (no spec.ini)");
+  const Spec spec = Spec::load(shardlab_schema(), base, {});
+  const Axes axes = check_axes(spec);
   // The tasks' outcome rates (fell, landed, crashed, cheese, ...), each task's own filled in.
-  std::vector<std::string> rate_columns;
-  for (const auto& task : tasks)
-    for (const EpisodeRate& rate : find_env(task).rates)
-      if (std::find(rate_columns.begin(), rate_columns.end(), rate.name) == rate_columns.end())
-        rate_columns.push_back(rate.name);
-  csv << "task,dataset,algo,reward,seed,normalized_score,mean_return,mean_length";
-  for (const auto& rate : rate_columns) csv << "," << rate;
-  csv << "\n";
-  std::map<std::pair<std::string, std::string>, std::vector<double>> table;  // (row, column) -> scores
-  std::vector<std::string> rows, columns = {"behavior", "BC"};
-  for (const auto& algo : algos)
-    for (const auto& reward : rewards) columns.push_back(algo + " " + reward);
-  if (!c.bc) columns.erase(columns.begin() + 1);
-  for (const auto& task : tasks)
-    for (const auto& q : datasets) {
+  GridTable table;
+  table.heading = "Survival instinct: normalized scores";
+  table.key_names = {"dataset"};
+  table.seed_column = false;
+  table.columns = {"behavior"};
+  if (axes.bc) table.columns.push_back("BC");
+  for (const auto& algo : axes.algos)
+    for (const auto& reward : axes.rewards) table.columns.push_back(algo + " " + reward);
+  for (const std::string& c : table.columns) table.decimals[c] = 1;
+  std::map<std::string, size_t> row_of;
+  for (const auto& task : axes.tasks)
+    for (const auto& q : axes.datasets) {
       const std::string row = task + "-" + q;
-      rows.push_back(row);
-      const ExperienceReader data((root / "datasets" / (row + ".h5")).string());
+      row_of[row] = table.rows.size();
+      table.rows.push_back({{row}, {}, {}});
+      const std::string path = dataset_path(root, task, q);
+      if (!fs::exists(path)) continue;
+      const ExperienceReader data(path);
       const auto& m = data.metadata();
       auto get = [&](const char* key) { return m.count(key) ? std::stod(m.at(key)) : std::nan(""); };
-      table[{row, "behavior"}].push_back(
+      table.samples[{row_of[row], "behavior"}].push_back(
           normalized_score(get("policy_mean_return"), get("reference_random_return"), get("reference_expert_return")));
     }
-  for (const Cell& cell : cells) {
-    const fs::path file = root / "cells" / cell.name() / "result.json";
+  std::vector<GridCellNumbers> numbers;
+  for (const Cell& cell : ablation_cells(axes)) {
+    const fs::path file = root / "runs" / cell.name() / "result.json";
+    if (!fs::exists(file)) {
+      table.missing.push_back(cell.name());
+      continue;
+    }
     const nlohmann::json j = nlohmann::json::parse(read_text_file(file.string()), nullptr, false);
     if (j.is_discarded()) throw FileError(file.string() + ": not readable JSON");
     const nlohmann::json e = j.value("evaluation", nlohmann::json());
-    const double score = e.is_object() ? number_or_nan(e, "normalized_score") : std::nan("");
-    csv << cell.task << "," << cell.dataset << "," << cell.algo << "," << cell.reward << "," << cell.seed << ","
-        << csv_number(score) << "," << csv_number(e.is_object() ? number_or_nan(e, "mean_return") : std::nan("")) << ","
-        << csv_number(e.is_object() ? number_or_nan(e, "mean_length") : std::nan(""));
-    for (const auto& rate : rate_columns)
-      csv << "," << (e.is_object() && e.contains(rate) ? csv_number(number_or_nan(e, rate.c_str())) : "");
-    csv << "\n";
+    GridCellNumbers n{cell.name(), {{"task", cell.task}, {"dataset", cell.dataset}, {"algo", cell.algo},
+                                    {"reward", cell.reward}}, cell.seed, {}};
+    if (e.is_object())
+      for (const auto& [key, value] : e.items())
+        if (value.is_number() && (key == "normalized_score" || key == "mean_return" || key == "mean_length" ||
+                                  ends_with(key, "_rate")))
+          n.numbers[key] = value.get<double>();
+    const double score = n.numbers.count("normalized_score") ? n.numbers["normalized_score"] : std::nan("");
     const std::string column = cell.algo == "bc" ? "BC" : cell.algo + " " + cell.reward;
-    table[{cell.task + "-" + cell.dataset, column}].push_back(score);
+    table.samples[{row_of[cell.task + "-" + cell.dataset], column}].push_back(score);
+    numbers.push_back(std::move(n));
   }
-  std::ostringstream md;
-  md << "# Survival instinct: normalized scores\n\nFrom `" << spec_path
-     << "`; mean ± 95% interval (Student t) over seeds " << c.seeds
-     << ". Normalized score = 100 (R - R_random) / (R_expert - R_random) with the references recorded in "
-     << "each dataset; behavior = the dataset's behaviour policy.\n\n| dataset |";
-  for (const auto& col : columns) md << " " << col << " |";
-  md << "\n|---|";
-  for (size_t i = 0; i < columns.size(); ++i) md << "---|";
-  md << "\n";
-  for (const auto& row : rows) {
-    md << "| " << row << " |";
-    for (const auto& col : columns) {
-      const auto it = table.find({row, col});
-      md << " " << (it == table.end() ? "-" : mean_and_interval_text(it->second, 1)) << " |";
-    }
-    md << "\n";
-  }
-  write_text_file((root / "ablation.csv").string(), csv.str());
-  write_text_file((root / "ablation.md").string(), md.str());
+  const AblationConfig c = AblationConfig::from_spec(spec);
+  table.intro = "From `" + base + "`; mean ± 95% interval (Student t) over seeds " + c.seeds +
+                ". Normalized score = 100 (R - R_random) / (R_expert - R_random) with the references recorded in "
+                "each dataset; behavior = the dataset's behaviour policy.";
   BarChart chart;
   chart.title = "Normalized score by reward label (mean, 95% interval over seeds)";
   chart.x_label = "task-dataset";
   chart.y_label = "normalized score";
-  chart.groups = rows;
-  chart.series = columns;
+  for (const auto& row : table.rows) chart.groups.push_back(row.keys[0]);
+  chart.series = table.columns;
   chart.colors = {"#7f7f7f", "#bcbd22", "#1f77b4", "#aec7e8", "#9edae5",
                   "#17becf", "#d62728", "#ff9896", "#f7b6d2", "#e377c2"};
-  chart.samples = table;
+  for (const auto& [key, samples] : table.samples) chart.samples[{table.rows[key.first].keys[0], key.second}] = samples;
   chart.y_max = 100;
-  write_text_file((root / "ablation.svg").string(), bar_chart_svg(chart));
-  std::cout << md.str();
-  return (root / "ablation.md").string();
+  return write_grid_summary(root.string(), "ablation", table, chart, numbers);
 }
 
 }  // namespace shardlab

@@ -1,15 +1,21 @@
 // `shardlab ablate`: the survival-instinct grid (Li et al. 2023; ../shared/reference/offline.md)
 // from one spec: tasks x datasets x algorithms x rewards {true, zero, random, negative} x seeds,
-// plus behaviour cloning and the behaviour policy. Each cell is a `shardlab offline` process in
-// ROOT/cells/<task>-<dataset>-<algo>-<reward>-s<seed>/, run --jobs at a time, each once its task's
-// datasets exist (one process makes a task's datasets, since they share its expert run). Finished cells
-// (result.json present) are not rerun; a killed cell resumes from its checkpoint. Results:
-//   ROOT/ablation.csv   one row per cell: normalized score, return, length, the task's outcome rates
-//   ROOT/ablation.md    the paper's table: mean and 95% interval over seeds per cell
+// plus behaviour cloning and the behaviour policy. A grid of three stages (experiments/grid.h):
+// "datasets" (one cell per task: its datasets share one expert run), "runs" (each a `shardlab
+// offline` process in ROOT/runs/<task>-<dataset>-<algo>-<reward>-s<seed>/, started here as soon as
+// its task's datasets exist) and "summary". Finished cells (result.json present) are not rerun; a
+// killed cell resumes from its checkpoint. Results, by the grid's summary writer:
+//   ROOT/cells.csv      one row per cell: normalized score, return, length, the task's outcome rates
+//   ROOT/ablation.csv   per task and dataset: each column's mean and 95% interval over seeds
+//   ROOT/ablation.md    the paper's table: mean ± 95% interval over seeds per cell
 //   ROOT/ablation.svg   grouped bars of the same numbers
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include "core/folder_lock.h"
+#include "experiments/grid.h"
 
 namespace shardlab {
 
@@ -29,8 +35,20 @@ struct AblationConfig {
   static AblationConfig from_spec(const Spec& spec);
 };
 
-// Runs (or continues) the grid; `self` is the shardlab executable that runs the cells. Returns
-// the path of ablation.md.
+// Checks every key a cell will be given, creates ROOT (locked while the grid lives) with its
+// resolved spec.ini and grid.json, and returns the grid.
+struct AblationGrid {
+  Grid grid;
+  std::shared_ptr<FolderLock> lock;
+};
+AblationGrid prepare_ablation(const Spec& spec, const std::string& spec_path);
+
+// Runs (or continues) the grid here, `jobs` processes at a time; `self` is the shardlab
+// executable that runs the cells. Returns the path of ablation.md.
 std::string run_ablation(const Spec& spec, const std::string& spec_path, const std::string& self, int jobs);
+
+// Writes ROOT/ablation.csv, .md, .svg and cells.csv from the finished cells (unfinished ones are
+// listed as missing). Returns the Markdown table.
+std::string summarize_ablation(const std::string& root);
 
 }  // namespace shardlab

@@ -7,7 +7,7 @@
 #include "agents/train_config.h"
 #include "agents/video.h"
 #include "envs/registry.h"
-#include "offline/ablation.h"
+#include "experiments/ablation.h"
 #include "offline/dataset_maker.h"
 #include "offline/offline_run.h"
 

@@ -42,37 +42,21 @@ std::pair<std::string, std::string> key_value(const std::string& text, const std
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-// A word the shell reads back as `text`.
-std::string shell_quoted(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::vector<std::string> train_argv(const SweepPlan& plan, const SweepCell& cell, const std::string& self,
-                                    RankLauncher launcher, bool resume) {
-  std::vector<std::string> argv;
-  const bool srun = launcher == RankLauncher::kSrun && plan.nproc > 1;
-  if (srun) {
-    argv = {"srun", "--ntasks=" + std::to_string(plan.nproc), "--kill-on-bad-exit=1"};
-    // Slurm 22.05 to 23.02 do not hand the batch job's --cpus-per-task on to srun.
-    if (const char* cpus = std::getenv("SLURM_CPUS_PER_TASK")) argv.push_back(std::string("--cpus-per-task=") + cpus);
-  }
-  argv.insert(argv.end(), {self, "train", plan.spec_path(), "--out", plan.dir + "/runs", "--set",
-                           "run.seed=" + std::to_string(cell.seed)});
+// The cell's training, resumed by the grid runner once its run folder has started.
+GridStep train_step(const SweepPlan& plan, const SweepCell& cell) {
+  std::vector<std::string> argv = {"shardlab", "train", plan.spec_path(), "--out", plan.dir + "/runs", "--set",
+                                   "run.seed=" + std::to_string(cell.seed)};
   for (const auto& [key, value] : cell.values) argv.insert(argv.end(), {"--set", key + "=" + value});
   argv.insert(argv.end(), {"--set", "run.name=" + cell.name});
-  if (plan.nproc > 1 && !srun) argv.insert(argv.end(), {"--nproc", std::to_string(plan.nproc)});
-  if (resume) argv.push_back("--resume");
-  return argv;
+  return {argv, plan.run_dir(cell), plan.nproc};
 }
 
-std::vector<std::string> eval_argv(const SweepPlan& plan, const SweepCell& cell, const std::string& self) {
-  std::vector<std::string> argv = {self, "eval", plan.run_dir(cell), "--episodes", std::to_string(plan.episodes)};
+GridStep eval_step(const SweepPlan& plan, const SweepCell& cell) {
+  std::vector<std::string> argv = {"shardlab", "eval", plan.run_dir(cell), "--episodes", std::to_string(plan.episodes)};
   if (plan.greedy) argv.push_back("--greedy");
   for (const std::string& s : plan.eval_sets) argv.insert(argv.end(), {"--set", s});
   argv.insert(argv.end(), {"--out", plan.eval_path(cell)});
-  return argv;
+  return {argv, "", 1};
 }
 
 Json plan_json(const SweepPlan& plan) {
@@ -90,13 +74,8 @@ Json plan_json(const SweepPlan& plan) {
     const SweepCell& cell = plan.cells[i];
     Json values = Json::object();
     for (const auto& [key, value] : cell.values) values[key] = value;
-    // The commands are for reading; `sweep cell` rebuilds them (adding --resume where needed).
-    j["cells"].push_back({{"index", i},
-                          {"name", cell.name},
-                          {"seed", cell.seed},
-                          {"values", values},
-                          {"train", train_argv(plan, cell, "shardlab", RankLauncher::kLocal, false)},
-                          {"eval", eval_argv(plan, cell, "shardlab")}});
+    // Their commands are in grid.json.
+    j["cells"].push_back({{"index", i}, {"name", cell.name}, {"seed", cell.seed}, {"values", values}});
   }
   return j;
 }
@@ -120,9 +99,10 @@ namespace {
 // return R", "<cell> train failed".
 std::string job_note(const ProcessJob& job, bool ok) {
   if (!ok) return job.name + " failed";
-  const bool eval = job.argv.size() > 1 && job.argv[1] == "eval";
+  const std::string verb = job.argv.size() > 1 ? job.argv[1] : "";
   const std::string cell = job.name.substr(0, job.name.rfind(' '));
-  if (!eval) return cell + " trained";
+  if (verb == "train") return cell + " trained";
+  if (verb != "eval") return job.name + " done";
   const auto metrics = eval_metrics(job.argv.back());  // eval's --out comes last
   const auto it = metrics.find("mean_return");
   return cell + " evaluated" + (it == metrics.end() ? "" : ": mean return " + csv_number(it->second));
@@ -250,6 +230,7 @@ SweepPlan prepare_sweep(const SweepRequest& request) {
   }
   if (!fs::exists(plan.spec_path())) write_text_file(plan.spec_path(), base.to_ini());
   write_text_file(plan.dir + "/sweep.json", plan_json(plan).dump(2) + "\n");
+  write_grid(sweep_grid(plan));
   return plan;
 }
 
@@ -284,132 +265,35 @@ SweepPlan read_sweep(const std::string& dir_text) {
 
 bool cell_finished(const SweepPlan& plan, const SweepCell& cell) { return fs::exists(plan.eval_path(cell)); }
 
-std::vector<ProcessJob> cell_jobs(const SweepPlan& plan, const SweepCell& cell, const std::string& self,
-                                  RankLauncher launcher) {
-  if (cell_finished(plan, cell)) return {};
-  const fs::path run = plan.run_dir(cell);
-  const bool resume = fs::exists(run / "spec.ini");
-  if (!resume && fs::exists(run)) {
-    // Killed before its spec was written: only empty folders are there. Anything else stays, and
-    // train refuses the folder, naming it.
-    std::error_code ignored;
-    fs::remove(run / "checkpoints", ignored);
-    fs::remove(run, ignored);
-  }
-  const std::string log = plan.log_path(cell);
-  return {{cell.name + " train", train_argv(plan, cell, self, launcher, resume), log, -1},
-          {cell.name + " eval", eval_argv(plan, cell, self), log, 0}};
+Grid sweep_grid(const SweepPlan& plan) {
+  const Spec spec = Spec::load(shardlab_schema(), plan.spec_path(), {});
+  Grid grid{plan.dir, "sweep", spec.get_int("run.threads"), {{"runs", {}}}};
+  for (const GridAxis& axis : plan.grid)
+    if (axis.key == "run.threads")
+      for (const std::string& v : axis.values) grid.threads = std::max(grid.threads, parse_integer(v).value_or(1));
+  for (const SweepCell& cell : plan.cells)
+    grid.stages[0].cells.push_back({cell.name, {train_step(plan, cell), eval_step(plan, cell)}, {plan.eval_path(cell)}, -1});
+  grid.stages.push_back({"summary", {{"summary", {{{"shardlab", "sweep", "summarize", plan.dir}, "", 1}}, {}, -1}}});
+  return grid;
 }
 
 void run_sweep(const SweepPlan& plan, const std::string& self, int jobs) {
   if (jobs < 0) throw InputError("--jobs " + std::to_string(jobs) + ": expected at least 1");
-  const Spec spec = Spec::load(shardlab_schema(), plan.spec_path(), {});
-  int64_t threads = spec.get_int("run.threads");
-  for (const GridAxis& axis : plan.grid)
-    if (axis.key == "run.threads")
-      for (const std::string& v : axis.values) threads = std::max(threads, parse_integer(v).value_or(1));
-  std::vector<ProcessJob> queue;
-  size_t finished = 0, resumed = 0;
-  for (const SweepCell& cell : plan.cells) {
-    if (cell_finished(plan, cell)) {
-      ++finished;
-      continue;
-    }
-    resumed += fs::exists(plan.run_dir(cell) + "/spec.ini");
-    const int offset = static_cast<int>(queue.size());
-    for (ProcessJob job : cell_jobs(plan, cell, self, RankLauncher::kLocal)) {
-      if (job.after >= 0) job.after += offset;
-      queue.push_back(std::move(job));
-    }
-  }
+  const Grid grid = sweep_grid(plan);
   size_t points = 1;
   for (const GridAxis& axis : plan.grid) points *= axis.values.size();
   const unsigned cores = std::thread::hardware_concurrency();
-  if (jobs == 0) jobs = static_cast<int>(std::max<int64_t>(1, static_cast<int64_t>(cores) / (plan.nproc * threads)));
-  std::cerr << "sweep: " << plan.cells.size() << " cells (" << points << " grid points x seeds " << plan.seeds << "), "
-            << finished << " finished, " << resumed << " to resume, " << plan.cells.size() - finished - resumed
-            << " to start (a train and an eval process each); " << jobs << " processes at a time; logs in " << plan.dir
-            << "/logs\n";
-  const int64_t busy =
-      std::min<int64_t>(jobs, static_cast<int64_t>(plan.cells.size() - finished)) * plan.nproc * threads;
+  if (jobs == 0)
+    jobs = static_cast<int>(std::max<int64_t>(1, static_cast<int64_t>(cores) / (plan.nproc * grid.threads)));
+  const size_t unfinished = grid_status(grid).cells - grid_status(grid).finished.size();
+  std::cerr << "sweep: " << plan.cells.size() << " cells (" << points << " grid points x seeds " << plan.seeds
+            << "), a train and an eval process each\n";
+  const int64_t busy = std::min<int64_t>(jobs, static_cast<int64_t>(unfinished)) * plan.nproc * grid.threads;
   if (cores > 0 && busy > static_cast<int64_t>(cores))
     std::cerr << "sweep: warning: up to " << busy << " threads (--jobs x --nproc x run.threads) on " << cores
               << " cores; cells will slow each other down\n";
-  if (!queue.empty()) run_process_pool(queue, jobs, "sweep", [&](size_t i, bool ok) { return job_note(queue[i], ok); });
-  std::cout << summarize_sweep(plan.dir, "mean_return");
-}
-
-void run_sweep_cell(const std::string& dir, int64_t index, const std::string& self) {
-  const SweepPlan plan = read_sweep(dir);
-  if (index < 0 || index >= static_cast<int64_t>(plan.cells.size()))
-    throw InputError("sweep cell " + std::to_string(index) + ": expected an index 0.." +
-                     std::to_string(plan.cells.size() - 1) + " (" + plan.dir + "/sweep.json has " +
-                     std::to_string(plan.cells.size()) + " cells)");
-  const SweepCell& cell = plan.cells[static_cast<size_t>(index)];
-  const std::string what = "sweep cell " + std::to_string(index) + " (" + cell.name + ")";
-  if (cell_finished(plan, cell)) {
-    std::cerr << what << ": finished already (" << plan.eval_path(cell) << ")\n";
-    return;
-  }
-  const bool resume = fs::exists(plan.run_dir(cell) + "/spec.ini");
-  const RankLauncher launcher = std::getenv("SLURM_JOB_ID") ? RankLauncher::kSrun : RankLauncher::kLocal;
-  std::cerr << what << ": " << (resume ? "resuming" : "starting") << " its training"
-            << (plan.nproc > 1 ? " on " + std::to_string(plan.nproc) + " ranks" : std::string())
-            << ", then its eval; log " << plan.log_path(cell) << "\n";
-  const std::vector<ProcessJob> jobs = cell_jobs(plan, cell, self, launcher);
-  run_process_pool(jobs, 1, what, [&](size_t i, bool ok) { return job_note(jobs[i], ok); });
-  std::cout << plan.eval_path(cell) << "\n";
-}
-
-void check_slurm_options(const SlurmOptions& options, const std::string& dir_text) {
-  // sbatch's formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS; memory in MB or with K/M/G/T.
-  static const std::regex time_format(R"(\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2}|UNLIMITED|INFINITE)");
-  static const std::regex mem_format(R"(\d+[KMGT]?)");
-  if (!options.time.empty() && !std::regex_match(options.time, time_format))
-    throw InputError("--time '" + options.time +
-                     "': expected minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (sbatch's formats)");
-  if (!options.mem.empty() && !std::regex_match(options.mem, mem_format))
-    throw InputError("--mem '" + options.mem + "': expected megabytes, or a number with K, M, G or T (e.g. 4G)");
-  for (const std::string& e : options.extra)
-    if (e.rfind("--", 0) != 0 || e.find('\n') != std::string::npos || e.find("--array") == 0)
-      throw InputError("--sbatch '" + e + "': expected one sbatch option such as --partition=cpu (not --array)");
-  // #SBATCH lines are not read by a shell: a path there cannot be quoted, and '%' is a pattern.
-  const std::string dir = fs::absolute(dir_text).lexically_normal().string();
-  if (dir.find_first_of(" \t%'\"\\") != std::string::npos)
-    throw InputError("--emit slurm: the sweep folder " + dir +
-                     " holds a space, quote, backslash or '%', which #SBATCH lines cannot carry; choose another --out");
-}
-
-std::string emit_slurm(const SweepPlan& plan, const SlurmOptions& options, const std::string& self) {
-  check_slurm_options(options, plan.dir);
-  const int64_t cpus = options.cpus_per_task > 0
-                           ? options.cpus_per_task
-                           : Spec::load(shardlab_schema(), plan.spec_path(), {}).get_int("run.threads");
-  const std::string path = plan.dir + "/sweep.sbatch";
-  const std::string dir = plan.dir;
-  std::ostringstream s;
-  s << "#!/bin/bash\n"
-    << "# A shardlab sweep as a SLURM job array: array task i trains cell i of " << dir << "/sweep.json\n"
-    << "# and evaluates it (`shardlab sweep cell DIR i`); a finished cell is skipped and a started one\n"
-    << "# resumes from its checkpoint, so resubmitting the script continues the sweep.\n"
-    << "#   submit:     sbatch " << path << "\n"
-    << "#   afterwards: " << self << " sweep summarize " << dir << "\n"
-    << "#SBATCH --job-name=sweep-" << name_piece(fs::path(dir).filename().string()) << "\n"
-    << "#SBATCH --array=0-" << plan.cells.size() - 1
-    << (options.max_running > 0 ? "%" + std::to_string(options.max_running) : std::string()) << "\n"
-    << "#SBATCH --ntasks=" << plan.nproc << "\n"
-    << "#SBATCH --cpus-per-task=" << cpus << "\n";
-  if (!options.time.empty()) s << "#SBATCH --time=" << options.time << "\n";
-  if (!options.mem.empty()) s << "#SBATCH --mem=" << options.mem << "\n";
-  for (const std::string& e : options.extra) s << "#SBATCH " << e << "\n";
-  s << "#SBATCH --output=" << dir << "/logs/slurm-%A_%a.out\n"
-    << "set -eu\n";
-  if (plan.nproc > 1)
-    s << "# " << plan.nproc << " ranks: `srun " << self
-      << " train ...` (ranks from SLURM's variables), then one eval.\n";
-  s << "exec " << shell_quoted(self) << " sweep cell " << shell_quoted(dir) << " \"$SLURM_ARRAY_TASK_ID\"\n";
-  write_text_file(path, s.str());
-  return path;
+  run_grid(grid, self, jobs, "sweep", job_note);
+  std::cout << read_text_file(plan.dir + "/summary.md");
 }
 
 }  // namespace shardlab

@@ -1,12 +1,12 @@
-// `shardlab sweep`: one spec trained over seeds x the product of a grid of spec values, every cell
-// its own `shardlab train` process followed by its final `shardlab eval`, run through the process
-// pool (core/process_pool.h) on this machine, or emitted as a SLURM job array. The sweep folder:
+// `shardlab sweep`: one spec trained over seeds x the product of a grid of spec values, a grid of
+// one stage (experiments/grid.h) whose every cell is a `shardlab train` process followed by its
+// final `shardlab eval`, run here or as a SLURM job array. The sweep folder, beside the grid's own
+// files (grid.json, runs/<cell>/, logs/<cell>.log, runs.sbatch and submit.sh):
 //   DIR/spec.ini               the resolved spec (with the sweep's --set); every cell starts from it
 //   DIR/sweep.json             the sweep: its command line, seeds, grid, eval settings and cells
-//   DIR/runs/<cell>/           each cell's run folder, with eval.json once the cell is finished
-//   DIR/logs/<cell>.log        each cell's train and eval output (SLURM: also slurm-<job>_<task>.out)
-//   DIR/summary.csv, .md, .svg mean and 95% interval over seeds per grid point (`sweep summarize`)
-//   DIR/sweep.sbatch           the job array (`--emit slurm`)
+//   DIR/runs/<cell>/eval.json  a finished cell's evaluation
+//   DIR/summary.csv, .md, .svg mean and 95% interval over seeds per grid point, cells.csv one row
+//                              per cell (`sweep summarize`, experiments/grid_summary.h)
 // A cell with eval.json is finished and never rerun; a cell whose run folder has started resumes
 // from its checkpoint (`train --resume`), then evaluates.
 #pragma once
@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/folder_lock.h"
-#include "core/process_pool.h"
+#include "experiments/grid.h"
 
 namespace shardlab {
 
@@ -90,42 +90,19 @@ SweepPlan prepare_sweep(const SweepRequest& request);
 // The sweep written in DIR/sweep.json; FileError when there is none or it is unreadable.
 SweepPlan read_sweep(const std::string& dir);
 
-// How a data-parallel cell's ranks start: `train --nproc R` on this machine, or `srun` inside a
-// SLURM allocation (train then reads SLURM's variables).
-enum class RankLauncher { kLocal, kSrun };
-
 bool cell_finished(const SweepPlan& plan, const SweepCell& cell);
 
 // The numbers of a cell's eval.json a summary reports: mean return and length, and every
 // *_rate. FileError if the file is not readable JSON.
 std::map<std::string, double> eval_metrics(const std::string& path);
-// The processes of an unfinished cell: train (with --resume once its run folder has started),
-// then eval after it; `self` is the shardlab executable.
-std::vector<ProcessJob> cell_jobs(const SweepPlan& plan, const SweepCell& cell, const std::string& self,
-                                  RankLauncher launcher);
+
+// The sweep as a grid of one stage, "runs": cell i trains and evaluates plan.cells[i].
+Grid sweep_grid(const SweepPlan& plan);
 
 // Runs every unfinished cell, `jobs` processes at a time (0: as many cells as the cores hold at
 // --nproc x run.threads each), then writes the summary. Progress on stderr; Error naming the first
 // failed cell and its log.
 void run_sweep(const SweepPlan& plan, const std::string& self, int jobs);
-
-// Runs cell `index` of DIR's sweep (a SLURM array task); nothing when it is finished.
-void run_sweep_cell(const std::string& dir, int64_t index, const std::string& self);
-
-struct SlurmOptions {
-  std::string time, mem;           // sbatch --time, --mem; empty: the cluster's defaults
-  int64_t cpus_per_task = 0;       // per rank; 0: the spec's run.threads
-  int64_t max_running = 0;         // array throttle (%N); 0: none
-  std::vector<std::string> extra;  // more sbatch options, e.g. --partition=cpu
-};
-
-// InputError for a malformed --time, --mem or --sbatch option, or a sweep folder `dir` that
-// #SBATCH lines cannot name; called before anything is written.
-void check_slurm_options(const SlurmOptions& options, const std::string& dir);
-
-// Writes DIR/sweep.sbatch: a job array with one task per cell, each running `self sweep cell DIR
-// i`. Returns the script's path.
-std::string emit_slurm(const SweepPlan& plan, const SlurmOptions& options, const std::string& self);
 
 // Reads every finished cell's eval.json and writes DIR/summary.csv, .md and .svg (the chart of
 // `metric`, e.g. mean_return or cheese_rate). Returns the Markdown table. Unfinished cells are

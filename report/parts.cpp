@@ -33,15 +33,11 @@ bool folder(const fs::path& p) {
 bool is_run(const fs::path& dir) {
   return regular(dir / "spec.ini") && (regular(dir / "metrics.csv") || regular(dir / "run.json"));
 }
-bool is_sweep(const fs::path& dir) { return regular(dir / "sweep.json"); }
-bool is_ablation(const fs::path& dir) {
-  return regular(dir / "ablation.csv") || regular(dir / "ablation.md") ||
-         (folder(dir / "cells") && folder(dir / "datasets"));
-}
+bool is_grid(const fs::path& dir) { return regular(dir / "grid.json"); }
 
 // Whether `dir` or a folder below it (to kMaxDepth) is something a report is about.
 bool holds_results(const fs::path& dir, int depth) {
-  if (is_run(dir) || is_sweep(dir) || is_ablation(dir)) return true;
+  if (is_run(dir) || is_grid(dir)) return true;
   if (depth >= kMaxDepth) return false;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(dir, error))

@@ -31,8 +31,7 @@ constexpr int kSmoothWindow = 10;                  // updates in the running mea
 bool regular(const fs::path& p);
 bool folder(const fs::path& p);
 bool is_run(const fs::path& dir);
-bool is_sweep(const fs::path& dir);
-bool is_ablation(const fs::path& dir);
+bool is_grid(const fs::path& dir);  // a sweep's or ablation's folder (experiments/grid.h)
 bool holds_results(const fs::path& dir, int depth);
 std::string extension(const fs::path& p);
 std::string size_text(uintmax_t bytes);

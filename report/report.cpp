@@ -9,6 +9,7 @@
 #include "core/metrics_csv.h"
 #include "core/statistics.h"
 #include "core/text.h"
+#include "experiments/grid.h"
 #include "experiments/sweep.h"
 #include "media/bar_chart.h"
 #include "report/html.h"
@@ -25,15 +26,14 @@ class Report {
     visit(root_, 0);
     html::Page page("shardlab report: " + display_name, subtitle);
     std::vector<std::vector<std::string>> overview;
-    if (!sweeps_.empty()) overview.push_back({"sweeps", std::to_string(sweeps_.size())});
-    if (!ablations_.empty()) overview.push_back({"ablation grids", std::to_string(ablations_.size())});
+    if (grid_folders_ > 0) overview.push_back({"grids (sweeps, ablations)", std::to_string(grid_folders_)});
     overview.push_back({"run folders", std::to_string(run_folders_)});
     overview.push_back({"folders of other results", std::to_string(result_folders_)});
     page.add({"overview", "Overview",
               note("Everything below is embedded in this one file; it links to nothing outside itself.") +
                   html::table({"found in " + display_name, "count"}, overview),
               2});
-    for (auto* list : {&sweeps_, &ablations_, &runs_, &results_})
+    for (auto* list : {&grids_, &runs_, &results_})
       for (html::Section& s : *list) page.add(std::move(s));
     return page;
   }
@@ -41,8 +41,8 @@ class Report {
  private:
   fs::path root_;
   std::set<std::string> ids_ = {"overview"};
-  std::vector<html::Section> sweeps_, ablations_, runs_, results_;
-  int result_folders_ = 0, run_folders_ = 0;
+  std::vector<html::Section> grids_, runs_, results_;
+  int result_folders_ = 0, run_folders_ = 0, grid_folders_ = 0;
 
   std::string rel(const fs::path& p) const {
     const std::string r = fs::relative(p, root_).string();
@@ -67,13 +67,9 @@ class Report {
       run_section(dir);
       return;  // a run's subfolders (videos, analysis) belong to its section
     }
-    if (is_sweep(dir)) {
-      sweep_section(dir, used_files);
-      skip_folders.insert({"runs", "logs"});
-    }
-    if (is_ablation(dir)) {
-      ablation_section(dir, used_files);
-      skip_folders.insert({"cells", "datasets"});
+    if (is_grid(dir)) {
+      grid_section(dir, used_files);
+      skip_folders.insert({"runs", "logs", "datasets"});
     }
     std::vector<fs::path> files;
     for (const fs::path& p : entries(dir, false))
@@ -162,147 +158,74 @@ class Report {
     run_files(dir, dir, 0, run_id);
   }
 
-  void sweep_section(const fs::path& dir, std::set<std::string>& used) {
+  // A sweep or ablation folder, read through the grid runner's own files: grid.json (its cells and
+  // their status), the summary its summary writer made (NAME.md, .svg, .csv) and cells.csv.
+  void grid_section(const fs::path& dir, std::set<std::string>& used) {
     const std::string name = rel(dir);
-    const std::string sweep_id = id("sweep " + name);
-    used.insert({"sweep.json", "spec.ini", "summary.csv", "summary.md", "summary.svg"});
-    SweepPlan plan;
+    const std::string grid_id = id("grid " + name);
+    ++grid_folders_;
+    Grid grid;
     try {
-      plan = read_sweep(dir.string());
+      grid = read_grid(dir.string());
     } catch (const Error& e) {
-      sweeps_.push_back({sweep_id, "Sweep " + name, note(e.what()), 2});
+      grids_.push_back({grid_id, "Grid " + name, note(e.what()), 2});
       return;
     }
-    std::string grid;
-    for (const GridAxis& axis : plan.grid) {
-      std::string values;
-      for (const auto& v : axis.values) values += (values.empty() ? "" : ", ") + v;
-      grid += (grid.empty() ? "" : "; ") + axis.key + " = " + values;
-    }
-    std::string command, eval_sets;
-    for (const auto& a : plan.command) command += (command.empty() ? "" : " ") + a;
-    for (const auto& s : plan.eval_sets) eval_sets += (eval_sets.empty() ? "" : " ") + s;
-    // The cells, with their final evaluation once finished.
-    std::vector<std::string> header = {"cell", "seed", "grid point", "status"}, metrics;
-    std::vector<std::map<std::string, double>> results;
-    size_t finished = 0;
-    for (const SweepCell& cell : plan.cells) {
-      std::map<std::string, double> r;
-      if (cell_finished(plan, cell)) {
-        try {
-          r = eval_metrics(plan.eval_path(cell));
-          ++finished;
-        } catch (const Error&) {
-          // An unreadable eval.json: the cell shows no numbers, as if unfinished.
-        }
-        for (const auto& item : r)
-          if (std::find(metrics.begin(), metrics.end(), item.first) == metrics.end()) metrics.push_back(item.first);
+    const bool sweep = grid.kind == "sweep";
+    const std::string summary_name = sweep ? "summary" : "ablation";
+    for (const char* ext : {".md", ".svg", ".csv"}) used.insert(summary_name + ext);
+    used.insert({"grid.json", "sweep.json", "spec.ini", "cells.csv", "submit.sh"});
+    for (const GridStage& stage : grid.stages) used.insert(stage.name + ".sbatch");
+    const GridStatus status = grid_status(grid);
+    std::vector<std::vector<std::string>> facts = {{"folder", name}, {"command", "shardlab " + grid.kind}};
+    if (sweep) {
+      try {
+        std::string command;
+        for (const auto& a : read_sweep(dir.string()).command) command += (command.empty() ? "" : " ") + a;
+        facts[1][1] = command;
+      } catch (const Error&) {
+        // The facts keep the command's name.
       }
-      results.push_back(std::move(r));
     }
-    std::vector<std::vector<std::string>> facts = {
-        {"folder", name},
-        {"command", command},
-        {"seeds", plan.seeds},
-        {"grid", grid.empty() ? "(none: seeds only)" : grid},
-        {"ranks per cell", std::to_string(plan.nproc)},
-        {"evaluation", std::to_string(plan.episodes) + " episodes, " + (plan.greedy ? "greedy" : "sampled") +
-                           (eval_sets.empty() ? "" : ", --set " + eval_sets)},
-        {"cells", std::to_string(plan.cells.size()) + ", " + std::to_string(finished) + " finished"}};
-    sweeps_.push_back({sweep_id, "Sweep " + name, html::table({"fact", "value"}, facts, false), 2});
+    std::string stages;
+    for (const GridStage& stage : grid.stages)
+      stages += (stages.empty() ? "" : ", ") + stage.name + " (" + std::to_string(stage.cells.size()) + ")";
+    facts.push_back({"stages (cells)", stages});
+    facts.push_back({"cells", status.text(grid)});
+    grids_.push_back({grid_id, (sweep ? "Sweep " : "Ablation ") + name, html::table({"fact", "value"}, facts, false), 2});
 
     std::string summary;
-    if (regular(dir / "summary.md")) summary += html::markdown(read_text_file((dir / "summary.md").string()), 3);
-    if (regular(dir / "summary.svg")) {
-      summary += picture_html(dir / "summary.svg", name + "/summary.svg");
-    } else if (finished > 0) {
-      summary += note("Not summarized yet (`shardlab sweep summarize " + name +
-                      "` writes summary.csv, .md, .svg); the finished cells' mean_return:");
-      BarChart chart;
-      chart.title = "mean_return per grid point (mean and 95% interval over finished seeds)";
-      chart.y_label = "mean_return";
-      chart.x_label = "grid point";
-      chart.series = {"mean_return"};
-      for (size_t i = 0; i < plan.cells.size(); ++i) {
-        const std::string point = plan.cells[i].point();
-        if (std::find(chart.groups.begin(), chart.groups.end(), point) == chart.groups.end())
-          chart.groups.push_back(point);
-        if (results[i].count("mean_return")) chart.samples[{point, "mean_return"}].push_back(results[i]["mean_return"]);
-      }
-      summary += "<figure class='chart'>" + html::inline_svg(bar_chart_svg(chart)) + "<figcaption>" +
-                 html::escaped(chart.title) + "</figcaption></figure>\n";
+    const fs::path md = dir / (summary_name + ".md");
+    if (regular(md)) {
+      summary += html::markdown(read_text_file(md.string()), 3);
+      if (regular(dir / (summary_name + ".svg")))
+        summary += picture_html(dir / (summary_name + ".svg"), name + "/" + summary_name + ".svg");
+      for (const std::string& csv : {summary_name + ".csv", std::string("cells.csv")})
+        if (regular(dir / csv))
+          summary += "<details><summary>" + csv + (csv == "cells.csv" ? " (one row per cell)" : " (per row)") +
+                     "</summary>\n" + html::csv_table(read_text_file((dir / csv).string()), kMaxTableRows) +
+                     "</details>\n";
     } else {
-      summary += note("No cell has finished yet.");
+      summary += note("Not summarized yet: `shardlab " + grid.kind + " summarize " + name + "` writes " + summary_name +
+                      ".md, .svg and .csv from the finished cells.");
     }
-    if (regular(dir / "summary.csv"))
-      summary += "<details><summary>summary.csv</summary>\n" +
-                 html::csv_table(read_text_file((dir / "summary.csv").string()), kMaxTableRows) + "</details>\n";
-    sweeps_.push_back({id(sweep_id + " summary"), "Summary", summary, 3});
-
-    header.insert(header.end(), metrics.begin(), metrics.end());
-    std::vector<std::vector<std::string>> rows;
-    for (size_t i = 0; i < plan.cells.size() && i < kMaxTableRows; ++i) {
-      const SweepCell& cell = plan.cells[i];
-      const bool started = regular(fs::path(plan.run_dir(cell)) / "metrics.csv");
-      std::vector<std::string> row = {cell.name, std::to_string(cell.seed), cell.point(),
-                                      cell_finished(plan, cell) ? "finished"
-                                      : started                 ? "started"
-                                                                : "not started"};
-      for (const auto& m : metrics) row.push_back(results[i].count(m) ? number_text(results[i][m]) : "");
-      rows.push_back(std::move(row));
-    }
-    std::string cells = html::table(header, rows);
-    if (plan.cells.size() > kMaxTableRows)
-      cells += note("The first " + std::to_string(kMaxTableRows) + " of " + std::to_string(plan.cells.size()) +
-                    " cells; sweep.json lists them all.");
-    sweeps_.push_back({id(sweep_id + " cells"), "Cells (runs/<cell>/)", cells, 3});
-    if (regular(dir / "spec.ini"))
-      sweeps_.push_back({id(sweep_id + " spec"), "Spec of every cell", spec_html(dir / "spec.ini"), 3});
-  }
-
-  void ablation_section(const fs::path& dir, std::set<std::string>& used) {
-    const std::string name = rel(dir);
-    const std::string ablation_id = id("ablation " + name);
-    used.insert({"ablation.csv", "ablation.md", "ablation.svg", "spec.ini"});
-    std::string table;
-    if (regular(dir / "ablation.md"))
-      table += html::markdown(read_text_file((dir / "ablation.md").string()), 2);
-    else
-      table += note("No ablation.md yet: `shardlab ablate` writes it when every cell has finished.");
-    if (regular(dir / "ablation.svg")) table += picture_html(dir / "ablation.svg", name + "/ablation.svg");
-    if (regular(dir / "ablation.csv"))
-      table += "<details><summary>ablation.csv (one row per cell)</summary>\n" +
-               html::csv_table(read_text_file((dir / "ablation.csv").string()), kMaxTableRows) + "</details>\n";
-    ablations_.push_back({ablation_id, "Ablation " + name, table, 2});
+    grids_.push_back({id(grid_id + " summary"), "Summary", summary, 3});
 
     std::vector<std::vector<std::string>> rows;
-    const auto cells = entries(dir / "cells", true);
-    for (const fs::path& cell : cells) {
-      if (rows.size() == kMaxTableRows) break;
-      std::string status = "not started", score, mean_return;
-      if (const auto j = regular(cell / "result.json") ? read_json(cell / "result.json") : std::nullopt) {
-        status = "finished";
-        const json e = j->value("evaluation", json());
-        if (e.is_object()) {
-          score = json_text(e.value("normalized_score", json()));
-          mean_return = json_text(e.value("mean_return", json()));
-        }
-      } else if (regular(cell / "metrics.csv")) {
-        status = "started";
+    for (const GridStage& stage : grid.stages)
+      for (const GridCell& cell : stage.cells) {
+        if (cell.outputs.empty() || rows.size() == kMaxTableRows) continue;
+        const bool finished = cell_finished(cell);
+        const bool started = regular(grid.log_path(cell));
+        rows.push_back({cell.name, stage.name, finished ? "finished" : started ? "started, not finished" : "not started"});
       }
-      rows.push_back({cell.filename().string(), status, score, mean_return});
-    }
-    std::string list = html::table({"cell", "status", "normalized_score", "mean_return"}, rows);
-    if (cells.size() > kMaxTableRows)
-      list += note("The first " + std::to_string(kMaxTableRows) + " of " + std::to_string(cells.size()) + " cells.");
-    std::string datasets;
-    for (const fs::path& p : entries(dir / "datasets", false))
-      if (extension(p) == ".h5")
-        datasets += (datasets.empty() ? "" : ", ") + p.filename().string() + " (" + size_text(bytes_on_disk(p)) + ")";
-    if (!datasets.empty()) list += note("Datasets (datasets/, not embedded): " + datasets + ".");
-    ablations_.push_back({id(ablation_id + " cells"), "Cells (cells/<cell>/)", list, 3});
+    std::string cells = html::table({"cell", "stage", "status"}, rows);
+    if (static_cast<size_t>(status.cells) > kMaxTableRows)
+      cells += note("The first " + std::to_string(kMaxTableRows) + " of " + std::to_string(status.cells) +
+                    " cells; grid.json lists them all, cells.csv has every finished cell's numbers.");
+    grids_.push_back({id(grid_id + " cells"), "Cells (runs/<cell>/, logs/<cell>.log)", cells, 3});
     if (regular(dir / "spec.ini"))
-      ablations_.push_back({id(ablation_id + " spec"), "Spec of the grid", spec_html(dir / "spec.ini"), 3});
+      grids_.push_back({id(grid_id + " spec"), "Spec of every cell", spec_html(dir / "spec.ini"), 3});
   }
 };
 

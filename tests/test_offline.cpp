@@ -70,7 +70,7 @@ TEST(OfflineData, SamplesOnlyTransitionsWithAKnownNextObservation) {
   EXPECT_EQ(d.rows(), 10);
   EXPECT_EQ(d.transitions(), 8);  // rows 5 (timeout) and 9 (unfinished) have none
   at::Generator gen = at::detail::createCPUGenerator(1);
-  const Batch b = d.sample(2000, gen, at::kCPU);
+  const Transitions b = d.sample(2000, gen, at::kCPU);
   const at::Tensor row = b.rewards.to(torch::kInt64);  // reward i marks row i
   for (int i : {5, 9}) EXPECT_EQ((row == i).sum().item<int64_t>(), 0) << i;
   for (int i : {0, 1, 2, 3, 4, 6, 7, 8}) EXPECT_GT((row == i).sum().item<int64_t>(), 150) << i;
@@ -84,7 +84,7 @@ TEST(OfflineData, SamplesOnlyTransitionsWithAKnownNextObservation) {
   // With stored next observations every row is a transition, timeouts included.
   const OfflineDataset n = OfflineDataset::load(write_small(dir + "/n.h5", true), RewardLabel::kTrue, 0);
   EXPECT_EQ(n.transitions(), 10);
-  const Batch nb = n.sample(64, gen, at::kCPU);
+  const Transitions nb = n.sample(64, gen, at::kCPU);
   EXPECT_TRUE(torch::equal(nb.next_observations, nb.observations + 100));
 }
 
@@ -310,7 +310,7 @@ TEST(OfflineData, BadDatasetAndGridRequestsGiveOneLine) {
   EXPECT_FALSE(fs::exists(dir + "/experts"));
   EXPECT_FALSE(fs::exists(dir + "/lunar_lander_continuous-random.h5"));
   expect_one_line_error(run_cli("render --run " + dir + "/nothing --out " + dir + "/frames"), "nothing");
-  EXPECT_FALSE(fs::exists(dir + "/grid/cells"));
+  EXPECT_FALSE(fs::exists(dir + "/grid"));
   EXPECT_FALSE(fs::exists(dir + "/frames"));
 }
 
@@ -329,7 +329,7 @@ std::string tiny_grid(const std::string& dir) {
 TEST(OfflineAblation, KilledGridContinuesWithoutRerunningFinishedCells) {
   const std::string dir = test::make_temp_dir();
   const std::string spec = tiny_grid(dir);
-  const std::string cells = dir + "/grid/cells/";
+  const std::string cells = dir + "/grid/runs/";
   // Kill the grid (and its cells) once the first cell has finished.
   const auto killed =
       test::run_shell("( setsid " + std::string(SHARDLAB_CLI) + " ablate " + spec +
@@ -349,14 +349,16 @@ TEST(OfflineAblation, KilledGridContinuesWithoutRerunningFinishedCells) {
 
   const auto again = run_cli("ablate " + spec + " --jobs 2");
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_NE(again.err.find(std::to_string(finished.size()) + " finished"), std::string::npos) << again.err;
+  // The dataset cell and the finished run cells: "K of 7 cells finished".
+  EXPECT_NE(again.err.find(std::to_string(finished.size() + 1) + " of 7 cells finished"), std::string::npos)
+      << again.err;
   for (const auto& [f, t] : stamps) EXPECT_EQ(fs::last_write_time(f + "/result.json"), t) << f;  // not rerun
-  const auto csv = test::read_csv(dir + "/grid/ablation.csv");
+  const auto csv = test::read_csv(dir + "/grid/cells.csv");
   ASSERT_EQ(csv.size(), 7u);  // a header and 2 seeds x (2 IQL rewards + BC)
   // Each cell carries the lander's outcome rates from its evaluation.
   const std::vector<std::string> header = csv[0];
   const auto landed = std::find(header.begin(), header.end(), "landed_rate");
-  ASSERT_NE(landed, header.end()) << test::read_file(dir + "/grid/ablation.csv");
+  ASSERT_NE(landed, header.end()) << test::read_file(dir + "/grid/cells.csv");
   EXPECT_NE(std::find(header.begin(), header.end(), "crashed_rate"), header.end());
   for (size_t i = 1; i < csv.size(); ++i) {
     ASSERT_EQ(csv[i].size(), header.size());
@@ -367,10 +369,14 @@ TEST(OfflineAblation, KilledGridContinuesWithoutRerunningFinishedCells) {
   for (const char* column : {"behavior", "BC", "iql true", "iql zero", "lunar_lander_continuous-medium-replay"})
     EXPECT_NE(table.find(column), std::string::npos) << column << "\n" << table;
   EXPECT_NE(test::read_file(dir + "/grid/ablation.svg").find("<svg"), std::string::npos);
+  // Per task and dataset, each column's mean and interval over the seeds.
+  const auto summary = test::read_csv(dir + "/grid/ablation.csv");
+  ASSERT_EQ(summary.size(), 2u);
+  EXPECT_EQ(summary[1][0], "lunar_lander_continuous-medium-replay");
   // A third call finds everything done and only rewrites the results.
   const auto done = run_cli("ablate " + spec);
   ASSERT_EQ(done.exit_code, 0) << done.err;
-  EXPECT_NE(done.err.find("6 finished, 0 to run"), std::string::npos) << done.err;
+  EXPECT_NE(done.err.find("7 of 7 cells finished; processes to run: 1"), std::string::npos) << done.err;
 }
 
 }  // namespace

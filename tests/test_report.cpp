@@ -14,6 +14,8 @@
 #include <regex>
 #include <set>
 
+#include "experiments/ablation.h"
+#include "experiments/schema.h"
 #include "experiments/sweep.h"
 #include "media/png.h"
 #include "report/html.h"
@@ -270,15 +272,16 @@ TEST(Report, SweepFolderGivesItsTableChartAndCells) {
   for (const SweepCell& cell : plan.cells)
     if (returns.count(cell.name)) write(plan.eval_path(cell), eval_json(8, returns.at(cell.name), 0.5, "uniform"));
 
-  // Before `sweep summarize`: the chart is drawn from the cells' evaluations.
+  // Before `sweep summarize`: the cells and their status from grid.json, and what makes the summary.
   auto r = run_cli("report " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string html = test::read_file(dir + "/report.html");
   expect_self_contained(html);
   for (const char* text :
-       {"Sweep sweep", "ppo.clip_coef = 0.1, 0.2", "4, 3 finished", "clip_coef_0.2-s1", "not started",
-        "Not summarized yet", "mean_return per grid point", "<td>ppo.clip_coef=0.1</td>", "Spec of every cell"})
+       {"Sweep sweep", "shardlab sweep (test)", "runs (4), summary (1)", "3 of 4 cells finished",
+        "<td>clip_coef_0.2-s1</td><td>runs</td><td>not started</td>", "Not summarized yet", "Spec of every cell"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
+  EXPECT_EQ(count(html, "src='data:image/svg+xml;base64,"), 0u);
 
   summarize_sweep(dir, "mean_return");
   r = run_cli("report " + dir + " --force");
@@ -286,7 +289,7 @@ TEST(Report, SweepFolderGivesItsTableChartAndCells) {
   html = test::read_file(dir + "/report.html");
   expect_self_contained(html);
   for (const char* text : {"<td>0.1</td><td>2</td><td>2.00 ± 12.71</td>", "summary.svg", "summary.csv",
-                           "Missing (not finished): clip_coef_0.2-s1"})
+                           "cells.csv (one row per cell)", "Missing (not finished): clip_coef_0.2-s1"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
   EXPECT_EQ(html.find("Not summarized yet"), std::string::npos);
   EXPECT_EQ(count(html, "src='data:image/svg+xml;base64,"), 1u);
@@ -295,32 +298,39 @@ TEST(Report, SweepFolderGivesItsTableChartAndCells) {
 }
 
 TEST(Report, AblationFolderGivesItsTableChartAndCells) {
-  const std::string dir = test::make_temp_dir() + "/survival_instinct";
+  const std::string root = test::make_temp_dir(), dir = root + "/survival_instinct";
+  write(root + "/grid.ini", "[ablate]\nout = " + dir +
+                                "\ntasks = maze\ndatasets = medium-replay\nalgos = iql\nrewards = true,zero\n"
+                                "seeds = 0:1\nbc = false\n");
+  {
+    const AblationGrid prepared = prepare_ablation(Spec::load(shardlab_schema(), root + "/grid.ini", {}), "grid.ini");
+    EXPECT_EQ(prepared.grid.stages.size(), 3u);
+  }  // the grid's lock is let go
   write(dir + "/ablation.md",
         "# Survival instinct: normalized scores\n\nMean over seeds.\n\n| dataset | BC | iql true | iql zero |\n"
         "|---|---|---|---|\n| maze-medium-replay | 41.0 ± 3.0 | 55.5 ± 2.0 | 52.25 ± 4.0 |\n");
-  write(dir + "/ablation.csv",
-        "task,dataset,algo,reward,seed,normalized_score,mean_return,mean_length\n"
-        "maze,medium-replay,iql,true,0,55.5,8.1,30\n");
+  write(dir + "/cells.csv", "cell,task,dataset,algo,reward,seed,normalized_score\nmaze-medium-replay-iql-true-s0,maze,"
+                            "medium-replay,iql,true,0,55.5\n");
   write(dir + "/ablation.svg",
         "<svg xmlns='http://www.w3.org/2000/svg' width='60' height='30'><rect width='60' "
         "height='30' fill='#17becf'/></svg>");
   write(dir + "/datasets/maze-medium-replay.h5", std::string(3000, 'd'));
-  const std::string cell = fake_run(dir + "/cells", "maze-medium-replay-iql-true-s0");
+  const std::string cell = fake_run(dir + "/runs", "maze-medium-replay-iql-true-s0");
   write(cell + "/result.json", R"({"seed": 0, "evaluation": {"normalized_score": 55.5, "mean_return": 8.1}})");
-  fake_run(dir + "/cells", "maze-medium-replay-iql-zero-s0");
+  fake_run(dir + "/runs", "maze-medium-replay-iql-zero-s0");
+  write(dir + "/logs/maze-medium-replay-iql-zero-s0.log", "training\n");
   const auto r = run_cli("report " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string html = test::read_file(dir + "/report.html");
   expect_self_contained(html);
-  for (const char* text :
-       {"Ablation survival_instinct", "<th>iql zero</th>", "<td>52.25 ± 4.0</td>",
-        "<td>maze-medium-replay-iql-true-s0</td><td>finished</td><td class='num'>55.5</td><td class='num'>8.1</td>",
-        "<td>maze-medium-replay-iql-zero-s0</td><td>started</td>", "maze-medium-replay.h5",
-        "ablation.csv (one row per cell)"})
+  for (const char* text : {"Ablation survival_instinct", "<th>iql zero</th>", "<td>52.25 ± 4.0</td>",
+                           "datasets (1), runs (2), summary (1)", "<td>maze-datasets</td><td>datasets</td><td>finished</td>",
+                           "<td>maze-medium-replay-iql-true-s0</td><td>runs</td><td>finished</td>",
+                           "<td>maze-medium-replay-iql-zero-s0</td><td>runs</td><td>started, not finished</td>",
+                           "cells.csv (one row per cell)", "2 of 3 cells finished"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
   EXPECT_EQ(count(html, "src='data:image/svg+xml;base64,"), 1u);
-  EXPECT_EQ(html.find("Run survival_instinct/cells/"), std::string::npos);
+  EXPECT_EQ(html.find("Run survival_instinct/runs/"), std::string::npos);
 }
 
 TEST(Report, BadFolderGivesOneLineAndWritesNothing) {

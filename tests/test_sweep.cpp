@@ -124,7 +124,7 @@ TEST(Sweep, BadFlagsGiveOneLineAndWriteNothing) {
   EXPECT_FALSE(fs::exists(out)) << "a refused sweep wrote its folder";
   // Through the binary: exit code 2 and the one line.
   expect_one_line_error(run_cli("sweep " + ok + " --seeds 0:2 --grid train.learning_rat=1e-3"), "train.learning_rat");
-  expect_one_line_error(run_cli("sweep cell " + dir + "/nothing 0"), "no sweep.json");
+  expect_one_line_error(run_cli("grid cell " + dir + "/nothing runs 0"), "no grid.json");
   EXPECT_FALSE(fs::exists(out));
 }
 
@@ -224,13 +224,18 @@ TEST(Sweep, EmitSlurmWritesAJobArrayWithOneTaskPerCell) {
   const auto r = run_cli("sweep " + kSmoke + " --seeds 0:2 --grid ppo.clip_coef=0.1,0.2 --out " + dir +
                          " --emit slurm --time 0:30:00 --mem 2G --cpus-per-task 2 --jobs 3 --sbatch --partition=cpu");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string script = test::read_file(dir + "/sweep.sbatch");
+  const std::string script = test::read_file(dir + "/runs.sbatch");
   for (const std::string& line : std::vector<std::string>{
            "#SBATCH --array=0-3%3\n", "#SBATCH --ntasks=1\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --time=0:30:00\n",
-           "#SBATCH --mem=2G\n", "#SBATCH --partition=cpu\n", "#SBATCH --output=" + dir + "/logs/slurm-%A_%a.out\n",
-           "exec '" + std::string(SHARDLAB_CLI) + "' sweep cell '" + dir + "' \"$SLURM_ARRAY_TASK_ID\"\n"})
+           "#SBATCH --mem=2G\n", "#SBATCH --partition=cpu\n", "#SBATCH --output=" + dir + "/logs/slurm-runs-%A_%a.out\n",
+           "exec '" + std::string(SHARDLAB_CLI) + "' grid cell '" + dir + "' runs \"$SLURM_ARRAY_TASK_ID\"\n"})
     EXPECT_NE(script.find(line), std::string::npos) << line << "\n" << script;
-  EXPECT_NE(r.out.find("sbatch " + dir + "/sweep.sbatch"), std::string::npos) << r.out;
+  // The summary is a stage of its own, submitted after the cells' array has succeeded.
+  EXPECT_NE(test::read_file(dir + "/summary.sbatch").find("grid cell '" + dir + "' summary"), std::string::npos);
+  const std::string submit = test::read_file(dir + "/submit.sh");
+  EXPECT_LT(submit.find("runs.sbatch"), submit.find("summary.sbatch")) << submit;
+  EXPECT_NE(submit.find("--dependency=afterok:$job"), std::string::npos) << submit;
+  EXPECT_NE(r.out.find("bash " + dir + "/submit.sh"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sweep summarize " + dir), std::string::npos) << r.out;
   EXPECT_TRUE(fs::is_directory(dir + "/logs"));              // SLURM writes its output files there
   EXPECT_FALSE(fs::exists(dir + "/runs/clip_coef_0.1-s0"));  // nothing ran
@@ -242,13 +247,14 @@ TEST(Sweep, EmitSlurmWritesAJobArrayWithOneTaskPerCell) {
   // Data-parallel cells: one array task of 2 SLURM tasks each; CPUs per rank from run.threads.
   const std::string dp = test::make_temp_dir() + "/dp";
   ASSERT_EQ(run_cli("sweep " + kSmoke + " --seeds 0:2 --nproc 2 --out " + dp + " --emit slurm").exit_code, 0);
-  const std::string dp_script = test::read_file(dp + "/sweep.sbatch");
+  const std::string dp_script = test::read_file(dp + "/runs.sbatch");
   for (const char* line : {"#SBATCH --array=0-1\n", "#SBATCH --ntasks=2\n", "#SBATCH --cpus-per-task=1\n"})
     EXPECT_NE(dp_script.find(line), std::string::npos) << line << "\n" << dp_script;
   // Inside an allocation the cell's ranks start through srun, without --nproc; here through --nproc.
   const SweepPlan plan = read_sweep(dp);
   setenv("SLURM_CPUS_PER_TASK", "3", 1);
-  const auto srun = cell_jobs(plan, plan.cells[0], "/x/shardlab", RankLauncher::kSrun);
+  const Grid grid = sweep_grid(plan);
+  const auto srun = cell_processes(grid, grid.stages[0].cells[0], "/x/shardlab", RankLauncher::kSrun);
   unsetenv("SLURM_CPUS_PER_TASK");
   ASSERT_EQ(srun.size(), 2u);
   EXPECT_EQ(std::vector<std::string>(srun[0].argv.begin(), srun[0].argv.begin() + 6),
@@ -257,7 +263,7 @@ TEST(Sweep, EmitSlurmWritesAJobArrayWithOneTaskPerCell) {
   EXPECT_EQ(std::count(srun[0].argv.begin(), srun[0].argv.end(), "--nproc"), 0);
   EXPECT_EQ(srun[1].argv[1], "eval");
   EXPECT_EQ(srun[1].after, 0);
-  const auto local = cell_jobs(plan, plan.cells[0], "/x/shardlab", RankLauncher::kLocal);
+  const auto local = cell_processes(grid, grid.stages[0].cells[0], "/x/shardlab", RankLauncher::kLocal);
   EXPECT_EQ(local[0].argv[0], "/x/shardlab");
   EXPECT_EQ(std::count(local[0].argv.begin(), local[0].argv.end(), "--nproc"), 1);
 }
@@ -286,7 +292,8 @@ TEST(SweepRun, KilledSweepContinuesWithoutRerunningFinishedCellsAndResumesStarte
 
   const auto again = run_cli(args + " --jobs 2");
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  EXPECT_NE(again.err.find("2 cells (1 grid points x seeds 0:2), 1 finished"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("2 cells (1 grid points x seeds 0:2)"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("1 of 2 cells finished"), std::string::npos) << again.err;
   EXPECT_EQ(fs::last_write_time(dir + "/runs/clip_coef_0.15-s0/eval.json"), stamp);  // not rerun
   EXPECT_EQ(finished_cells(dir), (std::vector<std::string>{"clip_coef_0.15-s0", "clip_coef_0.15-s1"}));
   for (const char* cell : {"clip_coef_0.15-s0", "clip_coef_0.15-s1"}) {
@@ -307,82 +314,21 @@ TEST(SweepRun, KilledSweepContinuesWithoutRerunningFinishedCellsAndResumesStarte
   fs::remove(dir + "/runs/clip_coef_0.15-s1/eval.json");
   const auto resumed = run_cli(args);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-  EXPECT_NE(resumed.err.find("1 finished, 1 to resume, 0 to start"), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("1 of 2 cells finished; started but not finished"), std::string::npos) << resumed.err;
   const auto history = nlohmann::json::parse(test::read_file(dir + "/runs/clip_coef_0.15-s1/run.json"))["history"];
   EXPECT_EQ(history.back()["event"], "resume");
   EXPECT_EQ(history.back()["update"], 2);  // the last checkpoint: nothing trained twice
   EXPECT_EQ(read_csv(dir + "/runs/clip_coef_0.15-s1/metrics.csv").size(), 3u);  // header + 2 updates
   EXPECT_TRUE(fs::exists(dir + "/runs/clip_coef_0.15-s1/eval.json"));
-  // Everything finished: `sweep cell` does nothing.
-  const auto cell = run_cli("sweep cell " + dir + " 1");
+  // Everything finished: `grid cell` does nothing, and `grid status` says so.
+  const auto cell = run_cli("grid cell " + dir + " runs 1");
   EXPECT_EQ(cell.exit_code, 0) << cell.err;
   EXPECT_NE(cell.err.find("finished already"), std::string::npos) << cell.err;
-  expect_one_line_error(run_cli("sweep cell " + dir + " 2"), "expected an index 0..1");
-}
-
-TEST(SweepSlurm, EmittedSweepRunsAsAJobArrayOnARealSlurm) {
-  const std::string dir = test::make_temp_dir();
-  const std::string out = dir + "/sweep";
-  const std::string self = SHARDLAB_CLI;
-  // Inside the script's cluster: emit, submit, wait for the array (bounded), submit it again (every
-  // cell finished: nothing reruns), summarize.
-  // Then, in the same cluster, one data-parallel run as a 2-task srun step (the ranks from SLURM's
-  // variables, no --nproc), resumed by a second 2-task step (every update done: it loads the
-  // checkpoint on rank 0, sends it to rank 1, and stops), and evaluated.
-  const std::string dp = dir + "/dp";
-  const std::string train = "srun --ntasks=2 --kill-on-bad-exit=1 " + self + " train " + kSmoke +
-                            " --set train.total_steps=4096 --set run.checkpoint_every=1 --set run.name=dp --out " + dp;
-  const std::string job = self + " sweep " + kSmoke + " --seeds 0:2 --out " + out + kTiny +
-                          " --emit slurm --time 10 && sbatch --wait " + out + "/sweep.sbatch && sbatch --wait " + out +
-                          "/sweep.sbatch && " + self + " sweep summarize " + out + " && " + train + " >" + dir +
-                          "/dp1.out 2>" + dir + "/dp1.err && " + train + " --resume >" + dir + "/dp2.out 2>" + dir +
-                          "/dp2.err";
-  // Where it can (root, mount namespaces), the cluster runs with no cgroup filesystem, as in a
-  // chroot or an unprivileged container: an empty tmpfs over /sys/fs/cgroup in a mount namespace
-  // of its own (hardening round two, case 18).
-  const std::string script =
-      "timeout 600 " + std::string(SHARDLAB_SOURCE_DIR) + "/scripts/slurm-local.sh bash -c " + "'" + job + "'";
-  const bool hide_cgroups = test::run_shell("unshare -m true").exit_code == 0;
-  const auto r = test::run_shell(hide_cgroups ? "unshare -m sh -c \"mount -t tmpfs none /sys/fs/cgroup && " + script + "\""
-                                              : script);
-  std::cout << (hide_cgroups ? "[ cgroups  ] hidden: an empty tmpfs over /sys/fs/cgroup\n"
-                             : "[ cgroups  ] as the machine has them (unshare -m is not allowed here)\n");
-  if (r.exit_code == 77) {
-    // The script's exit code for "this machine cannot run slurmd" (no root, packages not
-    // installable, slurmd exits while starting); its last stderr line says which.
-    const std::string reason = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
-    GTEST_SKIP() << reason;
-  }
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(finished_cells(out), (std::vector<std::string>{"s0", "s1"}));
-  // Each array task of both submissions wrote its SLURM output file; the second found its cell done.
-  int slurm_outputs = 0, skipped = 0;
-  for (const auto& e : fs::directory_iterator(out + "/logs"))
-    if (e.path().filename().string().rfind("slurm-", 0) == 0) {
-      ++slurm_outputs;
-      skipped += test::read_file(e.path().string()).find("finished already") != std::string::npos;
-    }
-  EXPECT_EQ(slurm_outputs, 4);
-  EXPECT_EQ(skipped, 2);
-  const auto history = nlohmann::json::parse(test::read_file(out + "/runs/s1/run.json"))["history"];
-  EXPECT_EQ(history.size(), 1u);  // trained once
-  const auto rows = read_csv(out + "/summary.csv");
-  ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[1][0], "0 1");
-  EXPECT_EQ(rows[1][1], "");
-  EXPECT_TRUE(std::isfinite(std::stod(rows[1][2])));
-
-  // The srun run: rank 0 alone printed the folder and wrote it; all four updates once each.
-  const std::string dp1 = test::read_file(dir + "/dp1.out"), dp1_err = test::read_file(dir + "/dp1.err");
-  EXPECT_EQ(dp1, "run folder: " + dp + "/dp\n") << dp1_err;
-  EXPECT_NE(dp1_err.find("data-parallel: 2 ranks of 8 environments"), std::string::npos) << dp1_err;
-  EXPECT_NE(test::read_file(dir + "/dp2.err").find("(update 4, step 4096)"), std::string::npos);
-  const auto metrics = read_csv(dp + "/dp/metrics.csv");
-  ASSERT_EQ(metrics.size(), 5u);
-  for (size_t i = 1; i < metrics.size(); ++i) EXPECT_EQ(metrics[i][1], std::to_string(i));
-  EXPECT_EQ(nlohmann::json::parse(test::read_file(dp + "/dp/run.json"))["world_size"], 2);
-  const auto eval = test::run_cli("eval " + dp + "/dp --episodes 4");
-  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+  expect_one_line_error(run_cli("grid cell " + dir + " runs 2"), "expected an index 0..1");
+  expect_one_line_error(run_cli("grid cell " + dir + " train 0"), "no stage 'train'");
+  const auto status = run_cli("grid status " + dir);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(status.out, "2 of 2 cells finished\n");
 }
 
 }  // namespace

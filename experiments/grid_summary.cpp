@@ -1,0 +1,130 @@
+#include "experiments/grid_summary.h"
+
+#include <cmath>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "core/statistics.h"
+#include "core/text.h"
+
+namespace shardlab {
+namespace {
+
+// A CSV cell: quoted when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string joined(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+std::string summary_csv(const GridTable& table) {
+  std::ostringstream csv;
+  for (const std::string& key : table.key_names) csv << csv_field(key) << ",";
+  csv << "seeds,missing_seeds";
+  for (const std::string& c : table.columns) csv << "," << csv_field(c) << "," << csv_field(c + "_ci95");
+  csv << "\n";
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    const GridTable::Row& row = table.rows[r];
+    for (const std::string& key : row.keys) csv << csv_field(key) << ",";
+    csv << csv_field(joined(row.seeds, " ")) << "," << csv_field(joined(row.missing_seeds, " "));
+    for (const std::string& c : table.columns) {
+      const auto it = table.samples.find({r, c});
+      const std::vector<double> v = it == table.samples.end() ? std::vector<double>{} : it->second;
+      csv << "," << csv_number(finite_mean(v)) << "," << (std::isfinite(finite_mean(v)) ? csv_number(t_interval95(v)) : "");
+    }
+    csv << "\n";
+  }
+  return csv.str();
+}
+
+std::string summary_markdown(const GridTable& table) {
+  std::ostringstream md;
+  md << "# " << table.heading << "\n\n" << table.intro << "\n\n|";
+  for (const std::string& key : table.key_names) md << " " << key << " |";
+  if (table.seed_column) md << " seeds |";
+  for (const std::string& c : table.columns) md << " " << c << " |";
+  md << "\n|";
+  for (size_t i = 0; i < table.key_names.size() + (table.seed_column ? 1 : 0) + table.columns.size(); ++i) md << "---|";
+  md << "\n";
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    const GridTable::Row& row = table.rows[r];
+    md << "|";
+    for (const std::string& key : row.keys) md << " " << key << " |";
+    if (table.seed_column)
+      md << " " << row.seeds.size()
+         << (row.missing_seeds.empty() ? "" : " (" + std::to_string(row.missing_seeds.size()) + " missing)") << " |";
+    for (const std::string& c : table.columns) {
+      const auto it = table.samples.find({r, c});
+      const auto digits = table.decimals.find(c);
+      md << " "
+         << (it == table.samples.end() || it->second.empty()
+                 ? "-"
+                 : mean_and_interval_text(it->second, digits == table.decimals.end() ? 3 : digits->second))
+         << " |";
+    }
+    md << "\n";
+  }
+  md << "\n"
+     << (table.missing.empty() ? "Every cell finished.\n"
+                               : "Missing (not finished): " + joined(table.missing, ", ") + "\n");
+  return md.str();
+}
+
+std::string cells_csv(const std::vector<GridCellNumbers>& cells) {
+  std::vector<std::string> keys, numbers;
+  std::set<std::string> seen_keys, seen_numbers;
+  for (const GridCellNumbers& cell : cells) {
+    for (const auto& [key, value] : cell.keys)
+      if (seen_keys.insert(key).second) keys.push_back(key);
+    for (const auto& [name, value] : cell.numbers)
+      if (seen_numbers.insert(name).second) numbers.push_back(name);
+  }
+  std::ostringstream csv;
+  csv << "cell";
+  for (const std::string& key : keys) csv << "," << csv_field(key);
+  csv << ",seed";
+  for (const std::string& n : numbers) csv << "," << csv_field(n);
+  csv << "\n";
+  for (const GridCellNumbers& cell : cells) {
+    csv << csv_field(cell.name);
+    for (const std::string& key : keys) {
+      std::string value;
+      for (const auto& [k, v] : cell.keys)
+        if (k == key) value = v;
+      csv << "," << csv_field(value);
+    }
+    csv << "," << cell.seed;
+    for (const std::string& n : numbers) {
+      const auto it = cell.numbers.find(n);
+      csv << "," << (it == cell.numbers.end() ? "" : csv_number(it->second));
+    }
+    csv << "\n";
+  }
+  return csv.str();
+}
+
+}  // namespace
+
+std::string write_grid_summary(const std::string& dir, const std::string& name, const GridTable& table,
+                               const BarChart& chart, const std::vector<GridCellNumbers>& cells) {
+  const std::string md = summary_markdown(table);
+  write_text_file(dir + "/" + name + ".csv", summary_csv(table));
+  write_text_file(dir + "/" + name + ".md", md);
+  write_text_file(dir + "/" + name + ".svg", bar_chart_svg(chart));
+  write_text_file(dir + "/cells.csv", cells_csv(cells));
+  if (!table.missing.empty())
+    std::cerr << name << ": " << table.missing.size() << " cells not finished (listed as missing in " << dir << "/"
+              << name << ".md)\n";
+  std::cerr << name << ": wrote " << dir << "/" << name << ".csv, " << name << ".md, " << name << ".svg, cells.csv\n";
+  return md;
+}
+
+}  // namespace shardlab

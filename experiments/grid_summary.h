@@ -1,0 +1,48 @@
+// The one summary writer of a grid (`sweep`, `ablate`): a table of rows (grid points; datasets)
+// by columns (metrics; learners and reward labels), each entry the samples over seeds, written as
+//   DIR/NAME.csv   per row: its key values, the seeds present and missing, each column's mean and
+//                  95% interval half-width (ci95)
+//   DIR/NAME.md    the table, mean ± 95% interval (Student t), and the cells not finished
+//   DIR/NAME.svg   a bar chart the caller lays out
+//   DIR/cells.csv  one row per finished cell: its name, key values, seed and every number it has
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "media/bar_chart.h"
+
+namespace shardlab {
+
+struct GridTable {
+  std::string heading;                 // the Markdown page's title
+  std::string intro;                   // the paragraph under it: where the numbers come from
+  std::vector<std::string> key_names;  // the columns that name a row
+  struct Row {
+    std::vector<std::string> keys;  // one value per key name
+    std::vector<std::string> seeds, missing_seeds;
+  };
+  std::vector<Row> rows;
+  std::vector<std::string> columns;                                  // the numbers of each row
+  std::map<std::pair<size_t, std::string>, std::vector<double>> samples;  // (row, column) -> over seeds
+  std::map<std::string, int> decimals;                               // per column; 3 when absent
+  bool seed_column = true;                                           // a "seeds" column in the Markdown
+  std::vector<std::string> missing;                                  // the cells not finished
+};
+
+// One finished cell's numbers, for cells.csv.
+struct GridCellNumbers {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> keys;  // (key, value)
+  int64_t seed = 0;
+  std::map<std::string, double> numbers;
+};
+
+// Writes the four files (see above) and returns the Markdown.
+std::string write_grid_summary(const std::string& dir, const std::string& name, const GridTable& table,
+                               const BarChart& chart, const std::vector<GridCellNumbers>& cells);
+
+}  // namespace shardlab
