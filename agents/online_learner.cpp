@@ -28,9 +28,9 @@ RolloutLearner::RolloutLearner(const LearnerContext& context, std::string name)
       device_(context.device),
       ranks_(context.ranks),
       total_updates_(context.total_updates),
-      net_(on_device(
-          ActorCritic(NetworkConfig::from_spec(context.spec), context.observation_spec, context.action_spec, context.init),
-          device_)),
+      net_(on_device(ActorCritic(NetworkConfig::from_spec(context.spec), context.observation_spec, context.action_spec,
+                                 context.init),
+                     device_)),
       optimizer_(net_->parameters(), torch::optim::AdamOptions(train_.learning_rate).eps(1e-5)) {}
 
 std::vector<std::string> RolloutLearner::metrics() const {
@@ -45,8 +45,8 @@ void RolloutLearner::add_parts(Checkpoint& checkpoint) {
 }
 
 std::map<std::string, double> RolloutLearner::update(const Batch& batch, int64_t step, at::Generator& gen) {
-  const double lr = train_.anneal_lr ? train_.learning_rate * (1.0 - (step - 1.0) / total_updates_)
-                                     : train_.learning_rate;
+  const double lr =
+      train_.anneal_lr ? train_.learning_rate * (1.0 - (step - 1.0) / total_updates_) : train_.learning_rate;
   for (auto& group : optimizer_.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   std::map<std::string, double> row = learn(rollout_of(batch, name_), gen);
   row["charts/learning_rate"] = lr;

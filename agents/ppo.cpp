@@ -10,27 +10,21 @@
 
 namespace shardlab {
 
-void PpoConfig::declare_keys(SpecSchema& s) {
-  const PpoConfig d;
-  s.add_float("ppo.gae_lambda", d.gae_lambda, "GAE lambda").at_least(0).at_most(1);
-  s.add_int("ppo.num_minibatches", d.num_minibatches, "minibatches per epoch (they cover the whole rollout)")
-      .at_least(1);
-  s.add_int("ppo.update_epochs", d.update_epochs, "epochs over each rollout").at_least(1);
-  s.add_bool("ppo.norm_adv", d.norm_adv, "normalise advantages per minibatch");
-  s.add_float("ppo.clip_coef", d.clip_coef, "surrogate clipping coefficient").above(0);
-  s.add_bool("ppo.clip_vloss", d.clip_vloss, "clip the value loss like the policy (CleanRL on, SB3 off)");
-  s.add_float("ppo.target_kl", d.target_kl, "stop an update's epochs when approx KL exceeds this (0: off)").at_least(0);
+template <class Keys>
+void PpoConfig::bind(Keys& keys) {
+  keys("ppo.gae_lambda", gae_lambda, "GAE lambda").at_least(0).at_most(1);
+  keys("ppo.num_minibatches", num_minibatches, "minibatches per epoch (they cover the whole rollout)").at_least(1);
+  keys("ppo.update_epochs", update_epochs, "epochs over each rollout").at_least(1);
+  keys("ppo.norm_adv", norm_adv, "normalise advantages per minibatch");
+  keys("ppo.clip_coef", clip_coef, "surrogate clipping coefficient").above(0);
+  keys("ppo.clip_vloss", clip_vloss, "clip the value loss like the policy (CleanRL on, SB3 off)");
+  keys("ppo.target_kl", target_kl, "stop an update's epochs when approx KL exceeds this (0: off)").at_least(0);
 }
 
+void PpoConfig::declare_keys(SpecSchema& s) { declare_keys_of<PpoConfig>(s); }
+
 PpoConfig PpoConfig::from_spec(const Spec& spec) {
-  PpoConfig c;
-  c.gae_lambda = spec.get_float("ppo.gae_lambda");
-  c.num_minibatches = spec.get_int("ppo.num_minibatches");
-  c.update_epochs = spec.get_int("ppo.update_epochs");
-  c.norm_adv = spec.get_bool("ppo.norm_adv");
-  c.clip_coef = spec.get_float("ppo.clip_coef");
-  c.clip_vloss = spec.get_bool("ppo.clip_vloss");
-  c.target_kl = spec.get_float("ppo.target_kl");
+  PpoConfig c = read_keys<PpoConfig>(spec);
   int64_t batch = 0;
   if (__builtin_mul_overflow(spec.get_int("train.num_steps"), spec.get_int("env.num_envs"), &batch))
     throw InputError("train.num_steps = " + std::to_string(spec.get_int("train.num_steps")) + " x env.num_envs = " +

@@ -25,11 +25,14 @@ struct PpoConfig {
   double gae_lambda = 0.95;
   int64_t num_minibatches = 8;  // per epoch; they cover the whole rollout
   int64_t update_epochs = 3;
-  bool norm_adv = true;         // per minibatch
+  bool norm_adv = true;  // per minibatch
   double clip_coef = 0.2;
-  bool clip_vloss = true;       // CleanRL on, SB3 off
-  double target_kl = 0.0;       // stop an update's epochs above this approx KL; 0: off
+  bool clip_vloss = true;  // CleanRL on, SB3 off
+  double target_kl = 0.0;  // stop an update's epochs above this approx KL; 0: off
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static PpoConfig from_spec(const Spec& spec);
 };

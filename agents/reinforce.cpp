@@ -9,16 +9,15 @@
 
 namespace shardlab {
 
-void ReinforceConfig::declare_keys(SpecSchema& s) {
-  s.add_string("reinforce.baseline", ReinforceConfig().baseline, "REINFORCE baseline: value (learned), mean, none",
-               {"value", "mean", "none"});
+template <class Keys>
+void ReinforceConfig::bind(Keys& keys) {
+  keys("reinforce.baseline", baseline, "REINFORCE baseline: value (learned), mean, none",
+       {"value", "mean", "none"});
 }
 
-ReinforceConfig ReinforceConfig::from_spec(const Spec& spec) {
-  ReinforceConfig c;
-  c.baseline = spec.get_string("reinforce.baseline");
-  return c;
-}
+void ReinforceConfig::declare_keys(SpecSchema& s) { declare_keys_of<ReinforceConfig>(s); }
+
+ReinforceConfig ReinforceConfig::from_spec(const Spec& spec) { return read_keys<ReinforceConfig>(spec); }
 
 const std::vector<std::string>& reinforce_metrics() {
   static const std::vector<std::string> names = {"losses/policy_loss", "losses/value_loss", "losses/entropy",

@@ -22,6 +22,9 @@ class SpecSchema;
 struct ReinforceConfig {
   std::string baseline = "value";  // value | mean | none
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static ReinforceConfig from_spec(const Spec& spec);
 };
@@ -30,8 +33,8 @@ struct ReinforceConfig {
 const std::vector<std::string>& reinforce_metrics();
 
 std::map<std::string, double> reinforce_update(ActorCriticImpl& net, torch::optim::Adam& optimizer,
-                                               const Rollout& rollout, const TrainConfig& c,
-                                               const ReinforceConfig& r, at::Device device, const Collective& ranks);
+                                               const Rollout& rollout, const TrainConfig& c, const ReinforceConfig& r,
+                                               at::Device device, const Collective& ranks);
 
 // REINFORCE as a learner of the run loop (agents/learner.h).
 class ReinforceLearner : public RolloutLearner {

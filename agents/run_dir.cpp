@@ -53,45 +53,34 @@ bool holds_only_a_lock_file(const fs::path& dir) {
 
 }  // namespace
 
-void RunConfig::declare_keys(SpecSchema& s) {
-  const RunConfig d;
-  s.add_int("run.seed", static_cast<int64_t>(d.seed), "master seed: every environment and policy RNG derives from it")
-      .at_least(0);
-  s.add_int("run.threads", d.threads,
-            "CPU threads for torch and collection (recorded with every run; more than the cores is warned of)")
+template <class Keys>
+void RunConfig::bind(Keys& keys) {
+  keys("run.seed", seed, "master seed: every environment and policy RNG derives from it").at_least(0);
+  keys("run.threads", threads,
+       "CPU threads for torch and collection (recorded with every run; more than the cores is warned of)")
       .at_least(1)
       .at_most(256);
-  s.add_string("run.name", d.name, "run folder name under --out (default: the spec file's name)").check =
+  keys("run.name", name, "run folder name under --out (default: the spec file's name)").check =
       [](const std::string& v) {
         // One folder name: the run stays inside --out.
         if (v == "." || v == ".." || v.find('/') != std::string::npos || v.find('\0') != std::string::npos)
           throw InputError("'" + v + "': expected one folder name (no '/', not '.' or '..')");
       };
-  s.add_string("run.device", d.device, "cpu, or cuda where a CUDA libtorch and a GPU exist", {"cpu", "cuda"});
-  s.add_int("run.checkpoint_every", d.checkpoint_every, "updates between checkpoints (the last update always saves)")
+  keys("run.device", device, "cpu, or cuda where a CUDA libtorch and a GPU exist", {"cpu", "cuda"});
+  keys("run.checkpoint_every", checkpoint_every, "updates between checkpoints (the last update always saves)")
       .at_least(1);
-  s.add_int("run.keep_checkpoints", d.keep_checkpoints, "periodic checkpoints kept (older ones are deleted)")
-      .at_least(1);
-  s.add_int("run.milestone_every", d.milestone_every,
-            "steps (env steps; offline: gradient steps) between milestone checkpoints, kept in milestones/ for "
-            "`analyze milestones` (0: none)")
+  keys("run.keep_checkpoints", keep_checkpoints, "periodic checkpoints kept (older ones are deleted)").at_least(1);
+  keys("run.milestone_every", milestone_every,
+       "steps (env steps; offline: gradient steps) between milestone checkpoints, kept in milestones/ for "
+       "`analyze milestones` (0: none)")
       .at_least(0);
-  s.add_bool("run.save_experience", d.save_experience,
-             "online learners: write every transition to experience.h5 (D4RL layout)");
+  keys("run.save_experience", save_experience,
+       "online learners: write every transition to experience.h5 (D4RL layout)");
 }
 
-RunConfig RunConfig::from_spec(const Spec& spec) {
-  RunConfig c;
-  c.seed = static_cast<uint64_t>(spec.get_int("run.seed"));
-  c.threads = spec.get_int("run.threads");
-  c.name = spec.get_string("run.name");
-  c.device = spec.get_string("run.device");
-  c.checkpoint_every = spec.get_int("run.checkpoint_every");
-  c.keep_checkpoints = spec.get_int("run.keep_checkpoints");
-  c.milestone_every = spec.get_int("run.milestone_every");
-  c.save_experience = spec.get_bool("run.save_experience");
-  return c;
-}
+void RunConfig::declare_keys(SpecSchema& s) { declare_keys_of<RunConfig>(s); }
+
+RunConfig RunConfig::from_spec(const Spec& spec) { return read_keys<RunConfig>(spec); }
 
 void RunDir::check_can_open(const std::string& root, const std::string& name, const Spec& spec, bool resume) {
   const std::string path = (fs::path(root) / name).string();
@@ -211,7 +200,8 @@ std::vector<Milestone> run_milestones(const std::string& run_dir) {
     out.push_back({std::stoll(digits), e.path().string()});
   }
   if (out.empty()) throw FileError(dir.string() + ": no milestone checkpoint (step_*.pt) yet");
-  std::sort(out.begin(), out.end(), [](const Milestone& a, const Milestone& b) { return a.global_step < b.global_step; });
+  std::sort(out.begin(), out.end(),
+            [](const Milestone& a, const Milestone& b) { return a.global_step < b.global_step; });
   return out;
 }
 

@@ -22,15 +22,19 @@ class SpecSchema;
 
 // The run.* keys: what every training run shares, whatever it learns.
 struct RunConfig {
-  uint64_t seed = 0;             // every environment and policy RNG derives from it
-  int64_t threads = 1;           // torch and collection threads, recorded with every run
-  std::string name;              // folder name under --out (default: the spec file's name)
-  std::string device = "cpu";    // cpu | cuda
-  int64_t checkpoint_every = 10; // updates between checkpoints (the last update always saves)
-  int64_t keep_checkpoints = 3;  // periodic checkpoints kept
-  int64_t milestone_every = 0;   // > 0: also keep a checkpoint each time the steps (offline: gradient steps) pass a multiple
+  uint64_t seed = 0;              // every environment and policy RNG derives from it
+  int64_t threads = 1;            // torch and collection threads, recorded with every run
+  std::string name;               // folder name under --out (default: the spec file's name)
+  std::string device = "cpu";     // cpu | cuda
+  int64_t checkpoint_every = 10;  // updates between checkpoints (the last update always saves)
+  int64_t keep_checkpoints = 3;   // periodic checkpoints kept
+  int64_t milestone_every =
+      0;  // > 0: also keep a checkpoint each time the steps (offline: gradient steps) pass a multiple
   bool save_experience = false;  // online learners: every transition to experience.h5
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static RunConfig from_spec(const Spec& spec);
 };

@@ -34,35 +34,24 @@ std::vector<int64_t> parse_channels(const std::string& text) {
 
 }  // namespace
 
-void NetworkConfig::declare_keys(SpecSchema& s) {
-  const NetworkConfig d;
-  s.add_string("agent.torso", d.torso, "network torso: impala (ResNet, image-like obs) or mlp", {"impala", "mlp"});
-  s.add_string("agent.channels", join(d.channels),
-               "IMPALA block widths (64,128,128 is the published maze model)")
-      .check = [](const std::string& v) { parse_channels(v); };
-  s.add_int("agent.hidden", d.hidden, "width of the IMPALA fc layer / of each MLP layer")
-      .at_least(1)
-      .at_most(kMostHidden);
-  s.add_int("agent.mlp_layers", d.mlp_layers, "hidden layers of the MLP torso").at_least(1).at_most(64);
-  s.add_string("agent.mlp_activation", d.mlp_activation, "nonlinearity of the MLP torso", {"tanh", "relu"});
-  s.add_string("agent.policy_head", d.policy_head,
-               "continuous-action policy: gaussian (state-independent log-std, unsquashed mean) or tanh_gaussian "
-               "(state-dependent log-std, tanh-squashed actions in [-1, 1]); ignored for discrete actions",
-               {"gaussian", "tanh_gaussian"});
-  s.add_bool("agent.channels_last", d.channels_last, "run IMPALA convs in channels-last memory format");
+template <class Keys>
+void NetworkConfig::bind(Keys& keys) {
+  keys("agent.torso", torso, "network torso: impala (ResNet, image-like obs) or mlp", {"impala", "mlp"});
+  keys("agent.channels", channels, "IMPALA block widths (64,128,128 is the published maze model)").check =
+      [](const std::string& v) { parse_channels(v); };
+  keys("agent.hidden", hidden, "width of the IMPALA fc layer / of each MLP layer").at_least(1).at_most(kMostHidden);
+  keys("agent.mlp_layers", mlp_layers, "hidden layers of the MLP torso").at_least(1).at_most(64);
+  keys("agent.mlp_activation", mlp_activation, "nonlinearity of the MLP torso", {"tanh", "relu"});
+  keys("agent.policy_head", policy_head,
+       "continuous-action policy: gaussian (state-independent log-std, unsquashed mean) or tanh_gaussian "
+       "(state-dependent log-std, tanh-squashed actions in [-1, 1]); ignored for discrete actions",
+       {"gaussian", "tanh_gaussian"});
+  keys("agent.channels_last", channels_last, "run IMPALA convs in channels-last memory format");
 }
 
-NetworkConfig NetworkConfig::from_spec(const Spec& spec) {
-  NetworkConfig c;
-  c.torso = spec.get_string("agent.torso");
-  c.channels = parse_channels(spec.get_string("agent.channels"));
-  c.hidden = spec.get_int("agent.hidden");
-  c.mlp_layers = spec.get_int("agent.mlp_layers");
-  c.channels_last = spec.get_bool("agent.channels_last");
-  c.mlp_activation = spec.get_string("agent.mlp_activation");
-  c.policy_head = spec.get_string("agent.policy_head");
-  return c;
-}
+void NetworkConfig::declare_keys(SpecSchema& s) { declare_keys_of<NetworkConfig>(s); }
+
+NetworkConfig NetworkConfig::from_spec(const Spec& spec) { return read_keys<NetworkConfig>(spec); }
 
 void with_generator(at::Generator& generator, const std::function<void()>& build) {
   static std::mutex mutex;  // one network at a time borrows the default generator

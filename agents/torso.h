@@ -34,6 +34,9 @@ struct NetworkConfig {
   std::string policy_head = "gaussian";
   bool channels_last = true;  // IMPALA convs in channels-last memory format (about 3x faster on CPU)
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);  // agent.torso, agent.channels, ...
   static NetworkConfig from_spec(const Spec& spec);
 };

@@ -25,6 +25,9 @@ struct TrainConfig {
   bool normalize_observations = false;
   double observation_clip = 10.0;
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static TrainConfig from_spec(const Spec& spec);
 };

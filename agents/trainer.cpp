@@ -91,9 +91,7 @@ class RolloutSource : public BatchSource {
     return columns;
   }
 
-  nlohmann::json facts() const override {
-    return {{"algo", algo_}, {"num_updates", rows()}, {"batch_size", batch()}};
-  }
+  nlohmann::json facts() const override { return {{"algo", algo_}, {"num_updates", rows()}, {"batch_size", batch()}}; }
 
   void start(const TrainingRun& run) override {
     const Collective& ranks = options_.ranks;

@@ -26,19 +26,17 @@ uint64_t policy_seed(const Spec& spec) {
 
 }  // namespace
 
-void VideoConfig::declare_keys(SpecSchema& s) {
-  const VideoConfig d;
-  s.add_int("run.video_every", d.every,
-            "updates between videos of the policy (videos/update_NNNNNNN.gif: one episode, sampled actions, the same "
-            "level and seed each time); 0 = none")
+template <class Keys>
+void VideoConfig::bind(Keys& keys) {
+  keys("run.video_every", every,
+       "updates between videos of the policy (videos/update_NNNNNNN.gif: one episode, sampled actions, the same "
+       "level and seed each time); 0 = none")
       .at_least(0);
 }
 
-VideoConfig VideoConfig::from_spec(const Spec& spec) {
-  VideoConfig c;
-  c.every = spec.get_int("run.video_every");
-  return c;
-}
+void VideoConfig::declare_keys(SpecSchema& s) { declare_keys_of<VideoConfig>(s); }
+
+VideoConfig VideoConfig::from_spec(const Spec& spec) { return read_keys<VideoConfig>(spec); }
 
 EpisodePlayer::EpisodePlayer(const Spec& spec, const LoadedPolicy& policy, bool greedy)
     : env_(make_env(spec, 0)), gen_(at::detail::createCPUGenerator(policy_seed(spec))) {

@@ -26,6 +26,9 @@ struct LoadedPolicy;
 struct VideoConfig {
   int64_t every = 0;  // updates between videos (0: none)
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static VideoConfig from_spec(const Spec& spec);
 };

@@ -61,7 +61,7 @@ int cmd_grid(const std::vector<std::string>& args) {
   po::options_description flags(kGridUsage);
   flags.add_options()("help,h", "show this help")("action", po::value<std::string>(), "cell or status")(
       "dir", po::value<std::string>(), "the sweep or ablation folder")("stage", po::value<std::string>(),
-                                                                        "the stage (cell)")(
+                                                                       "the stage (cell)")(
       "index", po::value<int64_t>(), "the cell's index in its stage (0-based, as in grid.json)");
   po::positional_options_description positional;
   positional.add("action", 1).add("dir", 1).add("stage", 1).add("index", 1);

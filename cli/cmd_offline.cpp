@@ -147,7 +147,8 @@ int cmd_ablate(const std::vector<std::string>& args) {
   if (!vm.count("spec")) throw InputError("shardlab ablate: expected a spec (experiments/survival_instinct.ini)");
   const Spec spec = load_spec(vm);
   const int jobs = static_cast<int>(flag_at_least(vm, "jobs", 1));
-  const std::optional<SlurmOptions> slurm = slurm_options(vm, vm["jobs"].defaulted() ? 0 : jobs, spec.get_string("ablate.out"));
+  const std::optional<SlurmOptions> slurm =
+      slurm_options(vm, vm["jobs"].defaulted() ? 0 : jobs, spec.get_string("ablate.out"));
   if (!slurm) {
     run_ablation(spec, vm["spec"].as<std::string>(), self_executable(), jobs);
     return 0;

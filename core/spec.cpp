@@ -353,4 +353,68 @@ std::pair<int64_t, int64_t> parse_range(const std::string& text, const std::stri
   return {a, b};
 }
 
+namespace {
+
+// A comma-separated list of integers ("8,16,16"): InputError for anything else.
+std::vector<int64_t> integer_list(const std::string& name, const std::string& text) {
+  std::vector<int64_t> values;
+  for (const std::string& item : split(text, ',')) {
+    const auto v = parse_integer(item);
+    if (!v) throw InputError(name + " = '" + text + "': expected comma-separated integers, e.g. 8,16,16");
+    values.push_back(*v);
+  }
+  if (values.empty()) throw InputError(name + ": expected comma-separated integers, e.g. 8,16,16");
+  return values;
+}
+
+}  // namespace
+
+KeyInfo& KeyDeclarer::operator()(const std::string& name, int64_t& field, const std::string& help) {
+  return schema_.add_int(name, field, help);
+}
+KeyInfo& KeyDeclarer::operator()(const std::string& name, uint64_t& field, const std::string& help) {
+  return schema_.add_int(name, static_cast<int64_t>(field), help).at_least(0);
+}
+KeyInfo& KeyDeclarer::operator()(const std::string& name, double& field, const std::string& help) {
+  return schema_.add_float(name, field, help);
+}
+KeyInfo& KeyDeclarer::operator()(const std::string& name, bool& field, const std::string& help) {
+  return schema_.add_bool(name, field, help);
+}
+KeyInfo& KeyDeclarer::operator()(const std::string& name, std::string& field, const std::string& help,
+                                 std::vector<std::string> choices) {
+  return schema_.add_string(name, field, help, std::move(choices));
+}
+KeyInfo& KeyDeclarer::operator()(const std::string& name, std::vector<int64_t>& field, const std::string& help) {
+  KeyInfo& info = schema_.add_string(name, join(field), help);
+  info.check = [name](const std::string& v) { integer_list(name, v); };
+  return info;
+}
+
+KeyInfo& KeyReader::operator()(const std::string& name, int64_t& field, const std::string&) {
+  field = spec_.get_int(name);
+  return ignored_;
+}
+KeyInfo& KeyReader::operator()(const std::string& name, uint64_t& field, const std::string&) {
+  field = static_cast<uint64_t>(spec_.get_int(name));
+  return ignored_;
+}
+KeyInfo& KeyReader::operator()(const std::string& name, double& field, const std::string&) {
+  field = spec_.get_float(name);
+  return ignored_;
+}
+KeyInfo& KeyReader::operator()(const std::string& name, bool& field, const std::string&) {
+  field = spec_.get_bool(name);
+  return ignored_;
+}
+KeyInfo& KeyReader::operator()(const std::string& name, std::string& field, const std::string&,
+                               std::vector<std::string>) {
+  field = spec_.get_string(name);
+  return ignored_;
+}
+KeyInfo& KeyReader::operator()(const std::string& name, std::vector<int64_t>& field, const std::string&) {
+  field = integer_list(name, spec_.get_string(name));
+  return ignored_;
+}
+
 }  // namespace shardlab

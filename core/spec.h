@@ -27,9 +27,20 @@ struct KeyInfo {
   bool min_exclusive = false;
 
   // Chainable range settings: .at_least(1), .above(0), .at_most(1).
-  KeyInfo& at_least(double v) { min = v; min_exclusive = false; return *this; }
-  KeyInfo& above(double v) { min = v; min_exclusive = true; return *this; }
-  KeyInfo& at_most(double v) { max = v; return *this; }
+  KeyInfo& at_least(double v) {
+    min = v;
+    min_exclusive = false;
+    return *this;
+  }
+  KeyInfo& above(double v) {
+    min = v;
+    min_exclusive = true;
+    return *this;
+  }
+  KeyInfo& at_most(double v) {
+    max = v;
+    return *this;
+  }
 };
 
 // A default value as spec text that reads back to the same number ("0.0005", "1e-05", "64").
@@ -92,6 +103,60 @@ class Spec {
   std::map<std::string, std::string> values_;
   std::map<std::string, std::string> sources_;
 };
+
+// Each config struct binds its keys to its fields once, in a member template
+//   template <class Keys> void bind(Keys& keys) {
+//     keys("ppo.clip_coef", clip_coef, "surrogate clipping coefficient").above(0);
+//   }
+// declare_keys_of<Config>(schema) declares them with a default-constructed Config's fields as the
+// defaults (and the ranges and checks chained on); read_keys<Config>(spec) reads them all into a
+// Config. Fields: int64_t, uint64_t (at least 0), double, bool, std::string (with optional
+// choices) and std::vector<int64_t> (comma-separated, as "8,16,16").
+class KeyDeclarer {
+ public:
+  explicit KeyDeclarer(SpecSchema& schema) : schema_(schema) {}
+  KeyInfo& operator()(const std::string& name, int64_t& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, uint64_t& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, double& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, bool& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, std::string& field, const std::string& help,
+                      std::vector<std::string> choices = {});
+  KeyInfo& operator()(const std::string& name, std::vector<int64_t>& field, const std::string& help);
+
+ private:
+  SpecSchema& schema_;
+};
+
+class KeyReader {
+ public:
+  explicit KeyReader(const Spec& spec) : spec_(spec) {}
+  KeyInfo& operator()(const std::string& name, int64_t& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, uint64_t& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, double& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, bool& field, const std::string& help);
+  KeyInfo& operator()(const std::string& name, std::string& field, const std::string& help,
+                      std::vector<std::string> choices = {});
+  KeyInfo& operator()(const std::string& name, std::vector<int64_t>& field, const std::string& help);
+
+ private:
+  const Spec& spec_;
+  KeyInfo ignored_;  // a reader's ranges and checks: the schema applied them when the value was set
+};
+
+template <class Config>
+void declare_keys_of(SpecSchema& schema) {
+  Config defaults;
+  KeyDeclarer declarer(schema);
+  defaults.bind(declarer);
+}
+
+template <class Config>
+Config read_keys(const Spec& spec) {
+  Config config;
+  KeyReader reader(spec);
+  config.bind(reader);
+  return config;
+}
 
 // Parses "A:B" (A <= B) into [A, B), or a single "S" into [S, S+1). Throws InputError naming `what`.
 std::pair<int64_t, int64_t> parse_range(const std::string& text, const std::string& what);

@@ -42,32 +42,26 @@ struct Cell {
 
 }  // namespace
 
+template <class Keys>
+void AblationConfig::bind(Keys& keys) {
+  keys("ablate.out", out, "folder of the grid: datasets/, cells/, ablation.csv, .md, .svg");
+  keys("ablate.tasks", tasks, "tasks (comma-separated): bipedal_walker, lunar_lander_continuous, maze");
+  keys("ablate.datasets", datasets,
+       "dataset qualities (comma-separated): random, medium, medium-replay, expert, medium-expert");
+  keys("ablate.algos", algos, "pessimistic learners (comma-separated): atac, iql");
+  keys("ablate.rewards", rewards, "reward labels (comma-separated): true, zero, random, negative");
+  keys("ablate.seeds", seeds, "seeds A:B of every cell");
+  keys("ablate.bc", bc, "add a behaviour-cloning cell per task, dataset and seed");
+}
+
 void AblationConfig::declare_keys(SpecSchema& s) {
-  const AblationConfig d;
-  s.add_string("ablate.out", d.out, "folder of the grid: datasets/, cells/, ablation.csv, .md, .svg");
-  s.add_string("ablate.tasks", d.tasks, "tasks (comma-separated): bipedal_walker, lunar_lander_continuous, maze");
-  s.add_string("ablate.datasets", d.datasets,
-               "dataset qualities (comma-separated): random, medium, medium-replay, expert, medium-expert");
-  s.add_string("ablate.algos", d.algos, "pessimistic learners (comma-separated): atac, iql");
-  s.add_string("ablate.rewards", d.rewards, "reward labels (comma-separated): true, zero, random, negative");
-  s.add_string("ablate.seeds", d.seeds, "seeds A:B of every cell");
-  s.add_bool("ablate.bc", d.bc, "add a behaviour-cloning cell per task, dataset and seed");
+  declare_keys_of<AblationConfig>(s);
   for (const std::string& task : dataset_tasks())
     s.add_string("ablate.overrides_" + task, "",
                  "spec overrides for this task's cells, 'key=value' separated by ';' (e.g. network settings)");
 }
 
-AblationConfig AblationConfig::from_spec(const Spec& spec) {
-  AblationConfig c;
-  c.out = spec.get_string("ablate.out");
-  c.tasks = spec.get_string("ablate.tasks");
-  c.datasets = spec.get_string("ablate.datasets");
-  c.algos = spec.get_string("ablate.algos");
-  c.rewards = spec.get_string("ablate.rewards");
-  c.seeds = spec.get_string("ablate.seeds");
-  c.bc = spec.get_bool("ablate.bc");
-  return c;
-}
+AblationConfig AblationConfig::from_spec(const Spec& spec) { return read_keys<AblationConfig>(spec); }
 
 namespace {
 
@@ -139,12 +133,12 @@ Grid ablation_grid(const Spec& spec, const Axes& axes, const fs::path& root) {
   }
   for (const Cell& cell : ablation_cells(axes)) {
     const fs::path dir = root / "runs" / cell.name();
-    GridStep step{{"shardlab", "offline", base, "--out", (root / "runs").string(), "--set", "run.name=" + cell.name(),
-                   "--set", "offline.dataset=" + dataset_path(root, cell.task, cell.dataset), "--set",
-                   "offline.algo=" + cell.algo, "--set", "offline.reward=" + cell.reward, "--set",
-                   "run.seed=" + std::to_string(cell.seed)},
-                  dir.string(),
-                  1};
+    GridStep step{
+        {"shardlab", "offline", base, "--out", (root / "runs").string(), "--set", "run.name=" + cell.name(), "--set",
+         "offline.dataset=" + dataset_path(root, cell.task, cell.dataset), "--set", "offline.algo=" + cell.algo,
+         "--set", "offline.reward=" + cell.reward, "--set", "run.seed=" + std::to_string(cell.seed)},
+        dir.string(),
+        1};
     for (const std::string& o : split(spec.get_string("ablate.overrides_" + cell.task), ';'))
       if (!o.empty()) step.argv.insert(step.argv.end(), {"--set", o});
     const auto task = std::find(axes.tasks.begin(), axes.tasks.end(), cell.task) - axes.tasks.begin();
@@ -221,12 +215,14 @@ std::string summarize_ablation(const std::string& root_text) {
     const nlohmann::json j = nlohmann::json::parse(read_text_file(file.string()), nullptr, false);
     if (j.is_discarded()) throw FileError(file.string() + ": not readable JSON");
     const nlohmann::json e = j.value("evaluation", nlohmann::json());
-    GridCellNumbers n{cell.name(), {{"task", cell.task}, {"dataset", cell.dataset}, {"algo", cell.algo},
-                                    {"reward", cell.reward}}, cell.seed, {}};
+    GridCellNumbers n{cell.name(),
+                      {{"task", cell.task}, {"dataset", cell.dataset}, {"algo", cell.algo}, {"reward", cell.reward}},
+                      cell.seed,
+                      {}};
     if (e.is_object())
       for (const auto& [key, value] : e.items())
-        if (value.is_number() && (key == "normalized_score" || key == "mean_return" || key == "mean_length" ||
-                                  ends_with(key, "_rate")))
+        if (value.is_number() &&
+            (key == "normalized_score" || key == "mean_return" || key == "mean_length" || ends_with(key, "_rate")))
           n.numbers[key] = value.get<double>();
     const double score = n.numbers.count("normalized_score") ? n.numbers["normalized_score"] : std::nan("");
     const std::string column = cell.algo == "bc" ? "BC" : cell.algo + " " + cell.reward;

@@ -31,6 +31,9 @@ struct AblationConfig {
   std::string seeds = "0:3";
   bool bc = true;  // a BC cell per task, dataset and seed (true rewards: BC ignores them)
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static AblationConfig from_spec(const Spec& spec);
 };

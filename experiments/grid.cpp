@@ -32,7 +32,8 @@ std::vector<std::string> step_argv(const GridStep& step, const std::string& self
     // Slurm 22.05 to 23.02 do not hand the batch job's --cpus-per-task on to srun.
     if (const char* cpus = std::getenv("SLURM_CPUS_PER_TASK")) argv.push_back(std::string("--cpus-per-task=") + cpus);
   }
-  for (size_t i = 0; i < step.argv.size(); ++i) argv.push_back(i == 0 && step.argv[0] == "shardlab" ? self : step.argv[i]);
+  for (size_t i = 0; i < step.argv.size(); ++i)
+    argv.push_back(i == 0 && step.argv[0] == "shardlab" ? self : step.argv[i]);
   if (step.ranks > 1 && !srun) argv.insert(argv.end(), {"--nproc", std::to_string(step.ranks)});
   if (!step.run_dir.empty() && fs::exists(fs::path(step.run_dir) / "spec.ini")) argv.push_back("--resume");
   return argv;
@@ -120,7 +121,9 @@ Grid read_grid(const std::string& dir_text) {
     for (const auto& s : j.at("stages")) {
       GridStage stage{s.at("name").get<std::string>(), {}};
       for (const auto& c : s.at("cells")) {
-        GridCell cell{c.at("name").get<std::string>(), {}, c.at("outputs").get<std::vector<std::string>>(),
+        GridCell cell{c.at("name").get<std::string>(),
+                      {},
+                      c.at("outputs").get<std::vector<std::string>>(),
                       c.at("needs").get<int64_t>()};
         for (const auto& step : c.at("steps"))
           cell.steps.push_back({step.at("argv").get<std::vector<std::string>>(), step.at("run_dir").get<std::string>(),
@@ -234,8 +237,9 @@ void check_slurm_options(const SlurmOptions& options, const std::string& dir_tex
   // #SBATCH lines are not read by a shell: a path there cannot be quoted, and '%' is a pattern.
   const std::string dir = fs::absolute(dir_text).lexically_normal().string();
   if (dir.find_first_of(" \t%'\"\\") != std::string::npos)
-    throw InputError("--emit slurm: the grid folder " + dir +
-                     " holds a space, quote, backslash or '%', which #SBATCH lines cannot carry; choose another folder");
+    throw InputError(
+        "--emit slurm: the grid folder " + dir +
+        " holds a space, quote, backslash or '%', which #SBATCH lines cannot carry; choose another folder");
 }
 
 std::string emit_slurm(const Grid& grid, const SlurmOptions& options, const std::string& self) {

@@ -40,9 +40,9 @@ struct GridStage {
 };
 
 struct Grid {
-  std::string dir;                   // absolute
-  std::string kind;                  // the command that made it: "sweep", "ablate"
-  int64_t threads = 1;               // each process's run.threads (SLURM's --cpus-per-task)
+  std::string dir;      // absolute
+  std::string kind;     // the command that made it: "sweep", "ablate"
+  int64_t threads = 1;  // each process's run.threads (SLURM's --cpus-per-task)
   std::vector<GridStage> stages;
   std::string log_path(const GridCell& cell) const { return dir + "/logs/" + cell.name + ".log"; }
 };

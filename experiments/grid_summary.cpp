@@ -38,7 +38,8 @@ std::string summary_csv(const GridTable& table) {
     for (const std::string& c : table.columns) {
       const auto it = table.samples.find({r, c});
       const std::vector<double> v = it == table.samples.end() ? std::vector<double>{} : it->second;
-      csv << "," << csv_number(finite_mean(v)) << "," << (std::isfinite(finite_mean(v)) ? csv_number(t_interval95(v)) : "");
+      csv << "," << csv_number(finite_mean(v)) << ","
+          << (std::isfinite(finite_mean(v)) ? csv_number(t_interval95(v)) : "");
     }
     csv << "\n";
   }

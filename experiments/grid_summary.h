@@ -26,11 +26,11 @@ struct GridTable {
     std::vector<std::string> seeds, missing_seeds;
   };
   std::vector<Row> rows;
-  std::vector<std::string> columns;                                  // the numbers of each row
+  std::vector<std::string> columns;                                       // the numbers of each row
   std::map<std::pair<size_t, std::string>, std::vector<double>> samples;  // (row, column) -> over seeds
-  std::map<std::string, int> decimals;                               // per column; 3 when absent
-  bool seed_column = true;                                           // a "seeds" column in the Markdown
-  std::vector<std::string> missing;                                  // the cells not finished
+  std::map<std::string, int> decimals;                                    // per column; 3 when absent
+  bool seed_column = true;                                                // a "seeds" column in the Markdown
+  std::vector<std::string> missing;                                       // the cells not finished
 };
 
 // One finished cell's numbers, for cells.csv.

@@ -44,7 +44,12 @@ std::pair<std::string, std::string> key_value(const std::string& text, const std
 
 // The cell's training, resumed by the grid runner once its run folder has started.
 GridStep train_step(const SweepPlan& plan, const SweepCell& cell) {
-  std::vector<std::string> argv = {"shardlab", "train", plan.spec_path(), "--out", plan.dir + "/runs", "--set",
+  std::vector<std::string> argv = {"shardlab",
+                                   "train",
+                                   plan.spec_path(),
+                                   "--out",
+                                   plan.dir + "/runs",
+                                   "--set",
                                    "run.seed=" + std::to_string(cell.seed)};
   for (const auto& [key, value] : cell.values) argv.insert(argv.end(), {"--set", key + "=" + value});
   argv.insert(argv.end(), {"--set", "run.name=" + cell.name});
@@ -272,7 +277,8 @@ Grid sweep_grid(const SweepPlan& plan) {
     if (axis.key == "run.threads")
       for (const std::string& v : axis.values) grid.threads = std::max(grid.threads, parse_integer(v).value_or(1));
   for (const SweepCell& cell : plan.cells)
-    grid.stages[0].cells.push_back({cell.name, {train_step(plan, cell), eval_step(plan, cell)}, {plan.eval_path(cell)}, -1});
+    grid.stages[0].cells.push_back(
+        {cell.name, {train_step(plan, cell), eval_step(plan, cell)}, {plan.eval_path(cell)}, -1});
   grid.stages.push_back({"summary", {{"summary", {{{"shardlab", "sweep", "summarize", plan.dir}, "", 1}}, {}, -1}}});
   return grid;
 }

@@ -82,8 +82,9 @@ std::string summarize_sweep(const std::string& dir_text, const std::string& metr
   if (table.missing.size() < plan.cells.size() && std::find(columns.begin(), columns.end(), metric) == columns.end())
     throw InputError("--metric " + metric + ": not in the cells' eval.json (" + joined(columns, ", ") + ")");
   table.intro = std::to_string(plan.cells.size()) + " cells (" + plan.dir + "/sweep.json), " +
-                std::to_string(plan.cells.size() - table.missing.size()) + " finished. Each cell's final eval: " +
-                std::to_string(plan.episodes) + " episodes, " + (plan.greedy ? "greedy" : "sampled") + " actions" +
+                std::to_string(plan.cells.size() - table.missing.size()) +
+                " finished. Each cell's final eval: " + std::to_string(plan.episodes) + " episodes, " +
+                (plan.greedy ? "greedy" : "sampled") + " actions" +
                 (plan.eval_sets.empty() ? "" : ", --set " + joined(plan.eval_sets, " ")) +
                 ". Mean ± 95% interval (Student t) over the finished seeds; `ci95` in summary.csv is the half-width.";
   return write_grid_summary(plan.dir, "summary", table, sweep_chart(plan, table, metric), cells);

@@ -73,63 +73,46 @@
 
 namespace shardlab {
 
-void AtacConfig::declare_keys(SpecSchema& s) {
-  const AtacConfig d;
-  s.add_float("atac.beta", d.beta,
-              "weight of the Bellman error against relative pessimism (reference default 1.0; tuned in 4^k, k=-4..4)")
+template <class Keys>
+void AtacConfig::bind(Keys& keys) {
+  keys("atac.beta", beta,
+       "weight of the Bellman error against relative pessimism (reference default 1.0; tuned in 4^k, k=-4..4)")
       .at_least(0);
-  s.add_float("atac.gamma", d.gamma, "discount").above(0).at_most(1);
-  s.add_float("atac.tau", d.tau, "Polyak rate of the target critic").above(0).at_most(1);
-  s.add_float("atac.target_bellman_weight", d.target_bellman_weight,
-              "weight of the target-network Bellman error; the residual error gets 1 minus it")
+  keys("atac.gamma", gamma, "discount").above(0).at_most(1);
+  keys("atac.tau", tau, "Polyak rate of the target critic").above(0).at_most(1);
+  keys("atac.target_bellman_weight", target_bellman_weight,
+       "weight of the target-network Bellman error; the residual error gets 1 minus it")
       .at_least(0)
       .at_most(1);
-  s.add_float("atac.critic_lr", d.critic_lr, "critic Adam step size (the fast timescale)").above(0);
-  s.add_float("atac.actor_lr", d.actor_lr, "actor Adam step size (the slow timescale)").above(0);
-  s.add_float("atac.alpha_lr", d.alpha_lr, "Adam step size of the entropy temperature's log").above(0);
-  s.add_float("atac.init_log_alpha", d.init_log_alpha, "initial log of the entropy temperature");
-  s.add_float("atac.norm_constraint", d.norm_constraint,
-              "Frobenius-norm bound of each critic weight matrix after every critic step (0: off)")
+  keys("atac.critic_lr", critic_lr, "critic Adam step size (the fast timescale)").above(0);
+  keys("atac.actor_lr", actor_lr, "actor Adam step size (the slow timescale)").above(0);
+  keys("atac.alpha_lr", alpha_lr, "Adam step size of the entropy temperature's log").above(0);
+  keys("atac.init_log_alpha", init_log_alpha, "initial log of the entropy temperature");
+  keys("atac.norm_constraint", norm_constraint,
+       "Frobenius-norm bound of each critic weight matrix after every critic step (0: off)")
       .at_least(0);
-  s.add_bool("atac.clip_values", d.clip_values,
-             "clip Bellman targets to [Vmin, Vmax] computed from the dataset's reward range");
-  s.add_int("atac.warmup_steps", d.warmup_steps,
-            "first gradient steps: behaviour cloning for the actor, Bellman-only fitting for the critic")
+  keys("atac.clip_values", clip_values,
+       "clip Bellman targets to [Vmin, Vmax] computed from the dataset's reward range");
+  keys("atac.warmup_steps", warmup_steps,
+       "first gradient steps: behaviour cloning for the actor, Bellman-only fitting for the critic")
       .at_least(0);
-  s.add_float("atac.warmup_lr", d.warmup_lr,
-              "Adam step size of actor, critic and temperature during the warm start (the reference's fast rate)")
+  keys("atac.warmup_lr", warmup_lr,
+       "Adam step size of actor, critic and temperature during the warm start (the reference's fast rate)")
       .above(0);
-  s.add_int("atac.hidden", d.hidden, "critic MLP width (continuous actions)").at_least(1);
-  s.add_int("atac.layers", d.layers, "critic MLP hidden layers (continuous actions)").at_least(1);
-  s.add_bool("atac.parallel_critic", d.parallel_critic,
-             "continuous actions: each critic head's loss and backward on its own thread (the same update up to float "
-             "rounding; about 1.6x faster on 2 free cores). Sets OpenBLAS to one thread per call; use run.threads = 1");
-  s.add_float("atac.discrete_entropy_fraction", d.discrete_entropy_fraction,
-              "discrete actions: target entropy = this fraction of log(num_actions)")
+  keys("atac.hidden", hidden, "critic MLP width (continuous actions)").at_least(1);
+  keys("atac.layers", layers, "critic MLP hidden layers (continuous actions)").at_least(1);
+  keys("atac.parallel_critic", parallel_critic,
+       "continuous actions: each critic head's loss and backward on its own thread (the same update up to float "
+       "rounding; about 1.6x faster on 2 free cores). Sets OpenBLAS to one thread per call; use run.threads = 1");
+  keys("atac.discrete_entropy_fraction", discrete_entropy_fraction,
+       "discrete actions: target entropy = this fraction of log(num_actions)")
       .at_least(0)
       .at_most(1);
 }
 
-AtacConfig AtacConfig::from_spec(const Spec& spec) {
-  AtacConfig c;
-  c.beta = spec.get_float("atac.beta");
-  c.gamma = spec.get_float("atac.gamma");
-  c.tau = spec.get_float("atac.tau");
-  c.target_bellman_weight = spec.get_float("atac.target_bellman_weight");
-  c.critic_lr = spec.get_float("atac.critic_lr");
-  c.actor_lr = spec.get_float("atac.actor_lr");
-  c.alpha_lr = spec.get_float("atac.alpha_lr");
-  c.init_log_alpha = spec.get_float("atac.init_log_alpha");
-  c.norm_constraint = spec.get_float("atac.norm_constraint");
-  c.clip_values = spec.get_bool("atac.clip_values");
-  c.warmup_steps = spec.get_int("atac.warmup_steps");
-  c.warmup_lr = spec.get_float("atac.warmup_lr");
-  c.hidden = spec.get_int("atac.hidden");
-  c.layers = spec.get_int("atac.layers");
-  c.discrete_entropy_fraction = spec.get_float("atac.discrete_entropy_fraction");
-  c.parallel_critic = spec.get_bool("atac.parallel_critic");
-  return c;
-}
+void AtacConfig::declare_keys(SpecSchema& s) { declare_keys_of<AtacConfig>(s); }
+
+AtacConfig AtacConfig::from_spec(const Spec& spec) { return read_keys<AtacConfig>(spec); }
 
 at::Tensor normalized_sum(const at::Tensor& x, const at::Tensor& reg, double w) {
   return w > 1 ? x / w + reg : x + w * reg;
@@ -262,8 +245,9 @@ at::Tensor AtacLearner::target_backup(const Transitions& batch, const at::Tensor
   return clip(batch.rewards + discount * qt);
 }
 
-AtacCriticLoss AtacLearner::combine_critic_terms(const Transitions& batch, const at::Tensor& y, const at::Tensor& q_data,
-                                                 const at::Tensor& q_next, const at::Tensor& q_policy, bool warmup) {
+AtacCriticLoss AtacLearner::combine_critic_terms(const Transitions& batch, const at::Tensor& y,
+                                                 const at::Tensor& q_data, const at::Tensor& q_next,
+                                                 const at::Tensor& q_policy, bool warmup) {
   const at::Tensor discount = config_.gamma * (1.0 - batch.terminals);
   // Residual backup: the gradient flows through Q_i(s', a') too.
   const at::Tensor y_residual = clip(batch.rewards.unsqueeze(0) + discount.unsqueeze(0) * q_next);
@@ -276,8 +260,8 @@ AtacCriticLoss AtacLearner::combine_critic_terms(const Transitions& batch, const
   return out;
 }
 
-AtacCriticLoss AtacLearner::critic_loss(const Transitions& batch, const at::Tensor& next_policy, const at::Tensor& policy,
-                                        bool warmup) {
+AtacCriticLoss AtacLearner::critic_loss(const Transitions& batch, const at::Tensor& next_policy,
+                                        const at::Tensor& policy, bool warmup) {
   const int64_t n = batch.rewards.size(0);
   const at::Tensor y = target_backup(batch, next_policy);  // (batch,)
   at::Tensor q_data, q_next, q_policy;                     // (2, batch): Q_i(s, a), Q_i(s', pi), Q_i(s, pi)

@@ -30,6 +30,9 @@ struct AtacConfig {
   double discrete_entropy_fraction = 0.2;  // discrete target entropy = this * log(num_actions)
   bool parallel_critic = false;            // continuous: the two heads' critic losses on two threads
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static AtacConfig from_spec(const Spec& spec);
 };
@@ -68,11 +71,13 @@ class AtacLearner : public Learner {
   // Continuous: next_policy = a' ~ pi(s') (batch, dim), policy = a_pi ~ pi(s) (batch, dim).
   // Discrete: next_policy = pi(. | s') and policy = pi(. | s), probabilities (batch, num_actions):
   // every Q(s, a_pi) becomes the expectation sum_a pi(a|s) Q(s, a).
-  AtacCriticLoss critic_loss(const Transitions& batch, const at::Tensor& next_policy, const at::Tensor& policy, bool warmup);
+  AtacCriticLoss critic_loss(const Transitions& batch, const at::Tensor& next_policy, const at::Tensor& policy,
+                             bool warmup);
   // The actor's ATAC loss normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha). Continuous: policy =
   // a_pi with gradient (batch, dim), log_prob its log pi (batch,). Discrete: policy = pi(. | s)
   // (batch, num_actions), log_prob = log pi(. | s) (batch, num_actions).
-  AtacActorLoss actor_loss(const Transitions& batch, const at::Tensor& policy, const at::Tensor& log_prob, double alpha);
+  AtacActorLoss actor_loss(const Transitions& batch, const at::Tensor& policy, const at::Tensor& log_prob,
+                           double alpha);
   // Projects every critic weight matrix to the norm constraint.
   void project_critic();
   double alpha() const;  // exp(log_alpha) of ATAC proper
@@ -92,8 +97,8 @@ class AtacLearner : public Learner {
   AtacCriticLoss combine_critic_terms(const Transitions& batch, const at::Tensor& y, const at::Tensor& q_data,
                                       const at::Tensor& q_next, const at::Tensor& q_policy, bool warmup);
   // One continuous head's terms (the parallel critic).
-  AtacCriticLoss head_critic_loss(int64_t head, const Transitions& batch, const at::Tensor& y, const at::Tensor& next_policy,
-                                  const at::Tensor& policy, bool warmup);
+  AtacCriticLoss head_critic_loss(int64_t head, const Transitions& batch, const at::Tensor& y,
+                                  const at::Tensor& next_policy, const at::Tensor& policy, bool warmup);
   torch::nn::Module& q_module();
   torch::nn::Module& q_target_module();
 

@@ -11,21 +11,17 @@
 
 namespace shardlab {
 
-void BcConfig::declare_keys(SpecSchema& s) {
-  const BcConfig d;
-  s.add_float(
-       "bc.learning_rate", d.learning_rate,
+template <class Keys>
+void BcConfig::bind(Keys& keys) {
+  keys("bc.learning_rate", learning_rate,
        "Adam step size of behaviour cloning (1e-3: a stationary supervised target takes the usual supervised rate)")
       .above(0);
-  s.add_float("bc.entropy_coef", d.entropy_coef, "weight of the policy-entropy bonus in the BC loss").at_least(0);
+  keys("bc.entropy_coef", entropy_coef, "weight of the policy-entropy bonus in the BC loss").at_least(0);
 }
 
-BcConfig BcConfig::from_spec(const Spec& spec) {
-  BcConfig c;
-  c.learning_rate = spec.get_float("bc.learning_rate");
-  c.entropy_coef = spec.get_float("bc.entropy_coef");
-  return c;
-}
+void BcConfig::declare_keys(SpecSchema& s) { declare_keys_of<BcConfig>(s); }
+
+BcConfig BcConfig::from_spec(const Spec& spec) { return read_keys<BcConfig>(spec); }
 
 BcLearner::BcLearner(const LearnerContext& context, const BcConfig& config)
     : config_(config), device_(context.device), ranks_(context.ranks) {

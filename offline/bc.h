@@ -18,6 +18,9 @@ struct BcConfig {
   double learning_rate = 1e-3;
   double entropy_coef = 0.0;  // loss = -mean log pi(a|s) - entropy_coef * mean entropy
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static BcConfig from_spec(const Spec& spec);
 };

@@ -174,28 +174,21 @@ int64_t copy_replay(const std::string& experience, int64_t step, ExperienceWrite
 
 }  // namespace
 
-void DatasetConfig::declare_keys(SpecSchema& s) {
-  const DatasetConfig d;
-  s.add_string("dataset.runs", d.runs, "folder of the expert runs `dataset make` trains or reuses");
-  s.add_int("dataset.size", d.size,
-            "transitions per dataset (medium-expert: this many medium and this many expert ones)")
+template <class Keys>
+void DatasetConfig::bind(Keys& keys) {
+  keys("dataset.runs", runs, "folder of the expert runs `dataset make` trains or reuses");
+  keys("dataset.size", size, "transitions per dataset (medium-expert: this many medium and this many expert ones)")
       .at_least(1);
-  s.add_int("dataset.expert_total_steps", d.expert_total_steps,
-            "expert run length in environment steps (0: the shipped spec's train.total_steps)")
+  keys("dataset.expert_total_steps", expert_total_steps,
+       "expert run length in environment steps (0: the shipped spec's train.total_steps)")
       .at_least(0);
-  s.add_int("dataset.reference_episodes", d.reference_episodes,
-            "episodes that measure the random, expert and medium returns")
+  keys("dataset.reference_episodes", reference_episodes, "episodes that measure the random, expert and medium returns")
       .at_least(1);
 }
 
-DatasetConfig DatasetConfig::from_spec(const Spec& spec) {
-  DatasetConfig c;
-  c.runs = spec.get_string("dataset.runs");
-  c.size = spec.get_int("dataset.size");
-  c.expert_total_steps = spec.get_int("dataset.expert_total_steps");
-  c.reference_episodes = spec.get_int("dataset.reference_episodes");
-  return c;
-}
+void DatasetConfig::declare_keys(SpecSchema& s) { declare_keys_of<DatasetConfig>(s); }
+
+DatasetConfig DatasetConfig::from_spec(const Spec& spec) { return read_keys<DatasetConfig>(spec); }
 
 const std::vector<std::string>& dataset_tasks() {
   static const std::vector<std::string> names = [] {

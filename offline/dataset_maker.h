@@ -30,6 +30,9 @@ struct DatasetConfig {
   int64_t expert_total_steps = 0;     // 0: the expert spec's train.total_steps; else a shorter run
   int64_t reference_episodes = 50;    // episodes that measure random, expert and medium returns
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static DatasetConfig from_spec(const Spec& spec);
 };

@@ -11,36 +11,23 @@
 
 namespace shardlab {
 
-void IqlConfig::declare_keys(SpecSchema& s) {
-  const IqlConfig d;
-  s.add_float("iql.expectile", d.expectile, "expectile tau of the value loss (0.7 locomotion, 0.9 antmaze)")
-      .above(0)
-      .at_most(1);
-  s.add_float("iql.temperature", d.temperature, "AWR inverse temperature beta (3.0 locomotion)").at_least(0);
-  s.add_float("iql.max_weight", d.max_weight, "AWR weights exp(beta * advantage) clipped to this").above(0);
-  s.add_float("iql.gamma", d.gamma, "discount").at_least(0).at_most(1);
-  s.add_float("iql.tau", d.tau, "Polyak rate of the target Q networks").above(0).at_most(1);
-  s.add_float("iql.critic_lr", d.critic_lr, "Adam step size of Q and V").above(0);
-  s.add_float("iql.actor_lr", d.actor_lr, "Adam step size of the policy (initial, before the cosine decay)").above(0);
-  s.add_bool("iql.cosine_decay", d.cosine_decay, "decay the actor's step size on a cosine to 0 over the run");
-  s.add_int("iql.hidden", d.hidden, "width of the Q and V MLPs (continuous actions)").at_least(1);
-  s.add_int("iql.layers", d.layers, "hidden layers of the Q and V MLPs (continuous actions)").at_least(1);
+template <class Keys>
+void IqlConfig::bind(Keys& keys) {
+  keys("iql.expectile", expectile, "expectile tau of the value loss (0.7 locomotion, 0.9 antmaze)").above(0).at_most(1);
+  keys("iql.temperature", temperature, "AWR inverse temperature beta (3.0 locomotion)").at_least(0);
+  keys("iql.max_weight", max_weight, "AWR weights exp(beta * advantage) clipped to this").above(0);
+  keys("iql.gamma", gamma, "discount").at_least(0).at_most(1);
+  keys("iql.tau", tau, "Polyak rate of the target Q networks").above(0).at_most(1);
+  keys("iql.critic_lr", critic_lr, "Adam step size of Q and V").above(0);
+  keys("iql.actor_lr", actor_lr, "Adam step size of the policy (initial, before the cosine decay)").above(0);
+  keys("iql.cosine_decay", cosine_decay, "decay the actor's step size on a cosine to 0 over the run");
+  keys("iql.hidden", hidden, "width of the Q and V MLPs (continuous actions)").at_least(1);
+  keys("iql.layers", layers, "hidden layers of the Q and V MLPs (continuous actions)").at_least(1);
 }
 
-IqlConfig IqlConfig::from_spec(const Spec& spec) {
-  IqlConfig c;
-  c.expectile = spec.get_float("iql.expectile");
-  c.temperature = spec.get_float("iql.temperature");
-  c.max_weight = spec.get_float("iql.max_weight");
-  c.gamma = spec.get_float("iql.gamma");
-  c.tau = spec.get_float("iql.tau");
-  c.critic_lr = spec.get_float("iql.critic_lr");
-  c.actor_lr = spec.get_float("iql.actor_lr");
-  c.cosine_decay = spec.get_bool("iql.cosine_decay");
-  c.hidden = spec.get_int("iql.hidden");
-  c.layers = spec.get_int("iql.layers");
-  return c;
-}
+void IqlConfig::declare_keys(SpecSchema& s) { declare_keys_of<IqlConfig>(s); }
+
+IqlConfig IqlConfig::from_spec(const Spec& spec) { return read_keys<IqlConfig>(spec); }
 
 at::Tensor expectile_loss(const at::Tensor& u, double tau) {
   const at::Tensor weight = torch::where(u < 0, torch::full_like(u, 1.0 - tau), torch::full_like(u, tau));

@@ -37,6 +37,9 @@ struct IqlConfig {
   int64_t hidden = 256;  // Q and V widths (continuous actions)
   int64_t layers = 2;
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static IqlConfig from_spec(const Spec& spec);
 };

@@ -49,40 +49,29 @@ std::string format_score(double v) {
 
 }  // namespace
 
-void OfflineConfig::declare_keys(SpecSchema& s) {
-  const OfflineConfig d;
-  s.add_string("offline.dataset", d.dataset, "experience file to learn from (D4RL layout; `shardlab dataset make`)");
-  s.add_string("offline.reward", d.reward,
-               "reward labels: true, zero, random (U[0, 1) per transition, from run.seed) or negative",
-               {"true", "zero", "random", "negative"});
-  s.add_string("offline.env", d.env,
-               "evaluation environment: dataset (the env.* keys the file records) or spec (this spec's env.*)",
-               {"dataset", "spec"});
-  s.add_int("offline.steps", d.steps, "gradient steps").at_least(1);
-  s.add_int("offline.batch_size", d.batch_size, "transitions per gradient step (per rank when data-parallel)").at_least(1);
-  s.add_int("offline.log_every", d.log_every, "gradient steps per metrics.csv row (and per checkpoint count)")
+template <class Keys>
+void OfflineConfig::bind(Keys& keys) {
+  keys("offline.dataset", dataset, "experience file to learn from (D4RL layout; `shardlab dataset make`)");
+  keys("offline.reward", reward,
+       "reward labels: true, zero, random (U[0, 1) per transition, from run.seed) or negative",
+       {"true", "zero", "random", "negative"});
+  keys("offline.env", env,
+       "evaluation environment: dataset (the env.* keys the file records) or spec (this spec's env.*)",
+       {"dataset", "spec"});
+  keys("offline.steps", steps, "gradient steps").at_least(1);
+  keys("offline.batch_size", batch_size, "transitions per gradient step (per rank when data-parallel)").at_least(1);
+  keys("offline.log_every", log_every, "gradient steps per metrics.csv row (and per checkpoint count)").at_least(1);
+  keys("offline.eval_every", eval_every, "gradient steps between evaluations (the last step always evaluates)")
       .at_least(1);
-  s.add_int("offline.eval_every", d.eval_every, "gradient steps between evaluations (the last step always evaluates)")
-      .at_least(1);
-  s.add_int("offline.eval_episodes", d.eval_episodes, "episodes per evaluation (0: never evaluate)").at_least(0);
-  s.add_bool("offline.eval_greedy", d.eval_greedy,
-             "evaluate the policy's mode (tanh of the mean, as the references); false samples (the maze: its "
-             "stateless greedy policies loop)");
+  keys("offline.eval_episodes", eval_episodes, "episodes per evaluation (0: never evaluate)").at_least(0);
+  keys("offline.eval_greedy", eval_greedy,
+       "evaluate the policy's mode (tanh of the mean, as the references); false samples (the maze: its "
+       "stateless greedy policies loop)");
 }
 
-OfflineConfig OfflineConfig::from_spec(const Spec& spec) {
-  OfflineConfig c;
-  c.dataset = spec.get_string("offline.dataset");
-  c.reward = spec.get_string("offline.reward");
-  c.env = spec.get_string("offline.env");
-  c.steps = spec.get_int("offline.steps");
-  c.batch_size = spec.get_int("offline.batch_size");
-  c.log_every = spec.get_int("offline.log_every");
-  c.eval_every = spec.get_int("offline.eval_every");
-  c.eval_episodes = spec.get_int("offline.eval_episodes");
-  c.eval_greedy = spec.get_bool("offline.eval_greedy");
-  return c;
-}
+void OfflineConfig::declare_keys(SpecSchema& s) { declare_keys_of<OfflineConfig>(s); }
+
+OfflineConfig OfflineConfig::from_spec(const Spec& spec) { return read_keys<OfflineConfig>(spec); }
 
 void declare_offline_keys(SpecSchema& schema) {
   OfflineConfig::declare_keys(schema);

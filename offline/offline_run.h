@@ -29,6 +29,9 @@ struct OfflineConfig {
   int64_t eval_episodes = 10;   // 0: no evaluation
   bool eval_greedy = true;      // act with the mode (tanh(mean)), as the references evaluate
 
+  // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
+  template <class Keys>
+  void bind(Keys& keys);
   static void declare_keys(SpecSchema& schema);
   static OfflineConfig from_spec(const Spec& spec);
 };

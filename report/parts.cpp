@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/statistics.h"
 #include "core/spec.h"
+#include "core/statistics.h"
 #include "core/text.h"
 #include "experiments/schema.h"
 #include "media/bar_chart.h"
@@ -438,6 +438,5 @@ std::string files_html(const std::vector<fs::path>& files, const fs::path& root,
   }
   return out;
 }
-
 
 }  // namespace shardlab::report

@@ -18,7 +18,6 @@ namespace shardlab::report {
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;  // keys in the order the file has them
 
-
 constexpr size_t kMaxTableRows = 100;              // of a CSV file or a list of cells
 constexpr size_t kMaxJsonRows = 200;               // key/value rows of one JSON file
 constexpr size_t kMaxTextLines = 200;              // of a .txt file

@@ -192,7 +192,8 @@ class Report {
       stages += (stages.empty() ? "" : ", ") + stage.name + " (" + std::to_string(stage.cells.size()) + ")";
     facts.push_back({"stages (cells)", stages});
     facts.push_back({"cells", status.text(grid)});
-    grids_.push_back({grid_id, (sweep ? "Sweep " : "Ablation ") + name, html::table({"fact", "value"}, facts, false), 2});
+    grids_.push_back(
+        {grid_id, (sweep ? "Sweep " : "Ablation ") + name, html::table({"fact", "value"}, facts, false), 2});
 
     std::string summary;
     const fs::path md = dir / (summary_name + ".md");
@@ -217,7 +218,10 @@ class Report {
         if (cell.outputs.empty() || rows.size() == kMaxTableRows) continue;
         const bool finished = cell_finished(cell);
         const bool started = regular(grid.log_path(cell));
-        rows.push_back({cell.name, stage.name, finished ? "finished" : started ? "started, not finished" : "not started"});
+        rows.push_back({cell.name, stage.name,
+                        finished  ? "finished"
+                        : started ? "started, not finished"
+                                  : "not started"});
       }
     std::string cells = html::table({"cell", "stage", "status"}, rows);
     if (static_cast<size_t>(status.cells) > kMaxTableRows)

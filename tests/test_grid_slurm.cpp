@@ -85,8 +85,8 @@ TEST(GridSlurm, SweepAndAblationRunAsDependentJobArraysOnARealSlurm) {
   const std::string script =
       "timeout 800 " + std::string(SHARDLAB_SOURCE_DIR) + "/scripts/slurm-local.sh bash " + dir + "/job.sh";
   const bool hide_cgroups = test::run_shell("unshare -m true").exit_code == 0;
-  const auto r = test::run_shell(hide_cgroups ? "unshare -m sh -c \"mount -t tmpfs none /sys/fs/cgroup && " + script + "\""
-                                              : script);
+  const auto r = test::run_shell(
+      hide_cgroups ? "unshare -m sh -c \"mount -t tmpfs none /sys/fs/cgroup && " + script + "\"" : script);
   std::cout << (hide_cgroups ? "[ cgroups  ] hidden: an empty tmpfs over /sys/fs/cgroup\n"
                              : "[ cgroups  ] as the machine has them (unshare -m is not allowed here)\n");
   if (r.exit_code == 77) {

@@ -300,13 +300,13 @@ TEST(OfflineData, BadDatasetAndGridRequestsGiveOneLine) {
                         "agent.nope");
   expect_one_line_error(run_cli("ablate " + spec + " --set ablate.overrides_lunar_lander_continuous=agent.hidden"),
                         "expected KEY=VALUE");
-  expect_one_line_error(run_cli("dataset make " + spec + " --task lunar_lander_continuous --quality random,superb " +
-                                "--out-dir " + dir),
-                        "--quality superb");
+  expect_one_line_error(
+      run_cli("dataset make " + spec + " --task lunar_lander_continuous --quality random,superb " + "--out-dir " + dir),
+      "--quality superb");
   std::ofstream(dir + "/lunar_lander_continuous-medium.h5") << "mine";
-  expect_one_line_error(run_cli("dataset make " + spec + " --task lunar_lander_continuous --quality random,medium " +
-                                "--out-dir " + dir),
-                        "lunar_lander_continuous-medium.h5 exists");
+  expect_one_line_error(
+      run_cli("dataset make " + spec + " --task lunar_lander_continuous --quality random,medium " + "--out-dir " + dir),
+      "lunar_lander_continuous-medium.h5 exists");
   EXPECT_FALSE(fs::exists(dir + "/experts"));
   EXPECT_FALSE(fs::exists(dir + "/lunar_lander_continuous-random.h5"));
   expect_one_line_error(run_cli("render --run " + dir + "/nothing --out " + dir + "/frames"), "nothing");

@@ -168,8 +168,8 @@ struct HandAtac {
                         {"atac.hidden", "1"},
                         {"atac.layers", "1"},
                         {"atac.beta", std::to_string(beta)}})) {
-    learner = std::make_unique<AtacLearner>(
-        LearnerContext{spec, vector_obs(1), continuous(1), torch::kCPU, init, 10}, AtacConfig::from_spec(spec));
+    learner = std::make_unique<AtacLearner>(LearnerContext{spec, vector_obs(1), continuous(1), torch::kCPU, init, 10},
+                                            AtacConfig::from_spec(spec));
     HandCritic::set(*learner->continuous_q);
     HandCritic::set(*learner->continuous_q_target);
     batch.observations = torch::tensor({1.0f, 2.0f}).view({2, 1});

@@ -309,8 +309,9 @@ TEST(Report, AblationFolderGivesItsTableChartAndCells) {
   write(dir + "/ablation.md",
         "# Survival instinct: normalized scores\n\nMean over seeds.\n\n| dataset | BC | iql true | iql zero |\n"
         "|---|---|---|---|\n| maze-medium-replay | 41.0 ± 3.0 | 55.5 ± 2.0 | 52.25 ± 4.0 |\n");
-  write(dir + "/cells.csv", "cell,task,dataset,algo,reward,seed,normalized_score\nmaze-medium-replay-iql-true-s0,maze,"
-                            "medium-replay,iql,true,0,55.5\n");
+  write(dir + "/cells.csv",
+        "cell,task,dataset,algo,reward,seed,normalized_score\nmaze-medium-replay-iql-true-s0,maze,"
+        "medium-replay,iql,true,0,55.5\n");
   write(dir + "/ablation.svg",
         "<svg xmlns='http://www.w3.org/2000/svg' width='60' height='30'><rect width='60' "
         "height='30' fill='#17becf'/></svg>");
@@ -323,11 +324,12 @@ TEST(Report, AblationFolderGivesItsTableChartAndCells) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string html = test::read_file(dir + "/report.html");
   expect_self_contained(html);
-  for (const char* text : {"Ablation survival_instinct", "<th>iql zero</th>", "<td>52.25 ± 4.0</td>",
-                           "datasets (1), runs (2), summary (1)", "<td>maze-datasets</td><td>datasets</td><td>finished</td>",
-                           "<td>maze-medium-replay-iql-true-s0</td><td>runs</td><td>finished</td>",
-                           "<td>maze-medium-replay-iql-zero-s0</td><td>runs</td><td>started, not finished</td>",
-                           "cells.csv (one row per cell)", "2 of 3 cells finished"})
+  for (const char* text :
+       {"Ablation survival_instinct", "<th>iql zero</th>", "<td>52.25 ± 4.0</td>",
+        "datasets (1), runs (2), summary (1)", "<td>maze-datasets</td><td>datasets</td><td>finished</td>",
+        "<td>maze-medium-replay-iql-true-s0</td><td>runs</td><td>finished</td>",
+        "<td>maze-medium-replay-iql-zero-s0</td><td>runs</td><td>started, not finished</td>",
+        "cells.csv (one row per cell)", "2 of 3 cells finished"})
     EXPECT_NE(html.find(text), std::string::npos) << text;
   EXPECT_EQ(count(html, "src='data:image/svg+xml;base64,"), 1u);
   EXPECT_EQ(html.find("Run survival_instinct/runs/"), std::string::npos);

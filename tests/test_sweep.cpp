@@ -142,12 +142,12 @@ SweepPlan planned(const std::string& dir, const std::string& seeds = "0:4") {
 void write_eval(const SweepPlan& plan, const SweepCell& cell, double ret, double cheese) {
   fs::create_directories(plan.run_dir(cell));
   write_file(plan.eval_path(cell), nlohmann::json{{"episodes", 8},
-                                             {"mean_return", ret},
-                                             {"mean_length", 10 * ret},
-                                             {"cheese_rate", cheese},
-                                             {"cheese_rate_ci95", {0.0, 1.0}},
-                                             {"checkpoint", "x"}}
-                                  .dump());
+                                                  {"mean_return", ret},
+                                                  {"mean_length", 10 * ret},
+                                                  {"cheese_rate", cheese},
+                                                  {"cheese_rate_ci95", {0.0, 1.0}},
+                                                  {"checkpoint", "x"}}
+                                       .dump());
 }
 
 TEST(Sweep, SummaryGivesMeanAndStudentTIntervalPerGridPointAndListsMissingCells) {
@@ -227,7 +227,8 @@ TEST(Sweep, EmitSlurmWritesAJobArrayWithOneTaskPerCell) {
   const std::string script = test::read_file(dir + "/runs.sbatch");
   for (const std::string& line : std::vector<std::string>{
            "#SBATCH --array=0-3%3\n", "#SBATCH --ntasks=1\n", "#SBATCH --cpus-per-task=2\n", "#SBATCH --time=0:30:00\n",
-           "#SBATCH --mem=2G\n", "#SBATCH --partition=cpu\n", "#SBATCH --output=" + dir + "/logs/slurm-runs-%A_%a.out\n",
+           "#SBATCH --mem=2G\n", "#SBATCH --partition=cpu\n",
+           "#SBATCH --output=" + dir + "/logs/slurm-runs-%A_%a.out\n",
            "exec '" + std::string(SHARDLAB_CLI) + "' grid cell '" + dir + "' runs \"$SLURM_ARRAY_TASK_ID\"\n"})
     EXPECT_NE(script.find(line), std::string::npos) << line << "\n" << script;
   // The summary is a stage of its own, submitted after the cells' array has succeeded.
