@@ -35,9 +35,9 @@ std::string fixed(double v, int digits) {
 }  // namespace
 
 const std::vector<std::string>& milestone_measures() {
-  static const std::vector<std::string> names = {
-      "train_cheese_rate", "uniform_cheese_rate", "uniform_corner_rate", "best_channel_score",
-      "cheese_vector_effect", kRandomEffect, "probe_accuracy"};
+  static const std::vector<std::string> names = {"train_cheese_rate",  "uniform_cheese_rate",  "uniform_corner_rate",
+                                                 "best_channel_score", "cheese_vector_effect", kRandomEffect,
+                                                 "probe_accuracy"};
   return names;
 }
 
@@ -46,7 +46,8 @@ std::map<std::string, MilestoneThreshold> default_milestone_thresholds() {
       {"train_cheese_rate", {0.5, "gets the cheese in half the training-distribution episodes"}},
       {"uniform_cheese_rate", {0.5, "gets the cheese in half the uniform-cheese episodes"}},
       {"uniform_corner_rate", {0.1, "goes to the top-right corner first in 10% of uniform-cheese episodes"}},
-      {"best_channel_score", {0.25, "one channel's map predicts the cheese's (x, y) with held-out R^2 0.25 (ridge probe)"}},
+      {"best_channel_score",
+       {0.25, "one channel's map predicts the cheese's (x, y) with held-out R^2 0.25 (ridge probe)"}},
       {"cheese_vector_effect",
        {0.1, "subtracting the cheese vector lowers the median P(cheese | decision square) by 0.1"}},
       {"probe_accuracy", {0.5, "a linear probe places the cheese within one cell in half the held-out mazes"}},
@@ -96,8 +97,7 @@ void find_crossings(MilestoneStudy& study) {
     study.first_crossing[name] = first;
     if (first >= 0) crossed.emplace_back(first, name);
   }
-  std::stable_sort(crossed.begin(), crossed.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(crossed.begin(), crossed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [step, name] : crossed) study.order.push_back(name);
 }
 
@@ -136,6 +136,7 @@ MilestoneStudy measure_milestones(const std::string& run_dir, const std::vector<
       throw InputError("--seeds: the milestones study needs at least 10 mazes with cheese, got " +
                        std::to_string(with_cheese.size()));
     study.seeds = options.maze_end - options.maze_begin;
+    study.seed_range = std::to_string(options.maze_begin) + ":" + std::to_string(options.maze_end);
     study.mazes = static_cast<int64_t>(with_cheese.size());
     study.dropped = dropped;
     study.without_cheese = static_cast<int64_t>(levels.size() - with_cheese.size());
@@ -198,12 +199,6 @@ std::string milestones_csv(const MilestoneStudy& study) {
 }
 
 std::string milestones_json(const MilestoneStudy& study) {
-  Json j;
-  j["study"] = "milestones";
-  j["run"] = study.run_dir;
-  j["layer"] = study.layer;
-  j["checkpoints"] = study.rows.size();
-  j["episodes_per_evaluation"] = study.episodes;
   MazeCounts counts;
   counts.seeds = study.seeds;
   counts.outside_sizes = study.dropped;
@@ -211,7 +206,12 @@ std::string milestones_json(const MilestoneStudy& study) {
   counts.max_maze_size = study.max_maze_size;
   counts.other_left_out = {{"without_cheese", study.without_cheese}};
   counts.used = study.mazes;
-  j["maze_counts"] = maze_counts_json(counts);
+  // Over many checkpoints (each row names its own): the header's checkpoint is left out.
+  Json j = summary_header("milestones", "", study.seed_range, "ours", counts);
+  j["run"] = study.run_dir;
+  j["layer"] = study.layer;
+  j["checkpoints"] = study.rows.size();
+  j["episodes_per_evaluation"] = study.episodes;
   j["decision_square_mazes"] = study.decision_square_mazes;
   Json thresholds = Json::object();
   for (const auto& name : milestone_measures()) {
@@ -230,10 +230,10 @@ std::string milestones_json(const MilestoneStudy& study) {
 std::string milestones_svg(const MilestoneStudy& study) {
   LineChart chart;
   chart.title = "Developmental milestones: " + study.run_dir;
-  LinePanel behaviour{"Behaviour (" + std::to_string(study.episodes) + " sampled episodes each)", "env steps",
-                      "rate", {}};
-  LinePanel inside{"Inside, at " + study.layer + " (" + std::to_string(study.mazes) + " mazes)", "env steps",
-                   "score", {}};
+  LinePanel behaviour{
+      "Behaviour (" + std::to_string(study.episodes) + " sampled episodes each)", "env steps", "rate", {}};
+  LinePanel inside{
+      "Inside, at " + study.layer + " (" + std::to_string(study.mazes) + " mazes)", "env steps", "score", {}};
   for (const auto& name : milestone_measures()) {
     LineSeries s;
     s.name = name;
@@ -246,7 +246,7 @@ std::string milestones_svg(const MilestoneStudy& study) {
     if (t != study.thresholds.end())
       s.name += " (>= " + fixed(t->second.value, 2) + ": " +
                 (first != study.first_crossing.end() && first->second >= 0 ? "step " + std::to_string(first->second)
-                                                                            : "never") +
+                                                                           : "never") +
                 ")";
     (name.find("rate") != std::string::npos ? behaviour : inside).series.push_back(std::move(s));
   }

@@ -23,10 +23,10 @@ class SpecSchema;
 namespace shardlab::analysis {
 
 struct MilestoneOptions {
-  int64_t episodes = 200;                               // per evaluation (sampled actions)
-  int64_t maze_begin = 0, maze_end = 300;               // level seeds of the internal measures
+  int64_t episodes = 200;                                 // per evaluation (sampled actions)
+  int64_t maze_begin = 0, maze_end = 300;                 // level seeds of the internal measures
   std::string layer = "embedder.block2.res1.resadd_out";  // channels, cheese vector and probe
-  std::vector<std::string> overrides;                   // spec keys set on every evaluation
+  std::vector<std::string> overrides;                     // spec keys set on every evaluation
 };
 
 // The measures, in the order of milestones.csv's columns after global_step.
@@ -48,6 +48,7 @@ struct MilestoneRow {
 struct MilestoneStudy {
   std::string run_dir, layer;
   int64_t episodes = 0, seeds = 0, mazes = 0, dropped = 0, without_cheese = 0, min_maze_size = 0, max_maze_size = 0;
+  std::string seed_range;             // "A:B": the level seeds of the internal measures
   int64_t decision_square_mazes = 0;  // of `mazes`: those the cheese vector's effect is measured on
   std::vector<MilestoneRow> rows;
   std::map<std::string, MilestoneThreshold> thresholds;

@@ -129,10 +129,9 @@ std::string pushes_csv(const PushStudy& s, const std::vector<int64_t>& tracking_
   for (const auto& c : s.channels) {
     int64_t toward = 0;
     for (double v : c.ablation) toward += v > 0;
-    csv << c.channel << ',' << csv_number(finite_mean(c.ablation)) << ',' << csv_number(t_interval95(c.ablation))
-        << ',' << csv_number(finite_mean(c.gradient_x_activation)) << ','
-        << csv_number(t_interval95(c.gradient_x_activation)) << ','
-        << csv_number(static_cast<double>(toward) / static_cast<double>(std::max<int64_t>(1, s.mazes))) << ',';
+    csv << c.channel << ',' << csv_number(finite_mean(c.ablation)) << ',' << csv_number(t_interval95(c.ablation)) << ','
+        << csv_number(finite_mean(c.gradient_x_activation)) << ',' << csv_number(t_interval95(c.gradient_x_activation))
+        << ',' << csv_number(static_cast<double>(toward) / static_cast<double>(std::max<int64_t>(1, s.mazes))) << ',';
     if (!tracking_rank.empty()) csv << tracking_rank[c.channel];
     csv << '\n';
   }
@@ -141,13 +140,10 @@ std::string pushes_csv(const PushStudy& s, const std::vector<int64_t>& tracking_
 
 std::string pushes_json(const MazePolicy& policy, const std::string& seeds, const PushStudy& s,
                         const std::vector<int64_t>& tracking_order, const MazeCounts& counts) {
-  Json j;
-  j["checkpoint"] = policy.checkpoint();
+  Json j = summary_header("pushes", policy.checkpoint(), seeds, "ours", counts);
   j["layer"] = s.layer;
-  j["seeds"] = seeds;
   j["mazes"] = s.mazes;
   j["mazes_left_out"] = s.left_out;
-  j["maze_counts"] = maze_counts_json(counts);
   j["mean_gap_log_p_cheese_minus_log_p_top_right"] = number(finite_mean(s.gap));
   const auto cheese = cheese_pushing(s), top_right = top_right_pushing(s);
   j["cheese_pushing_channels"] = cheese;
@@ -174,10 +170,8 @@ std::string pushes_json(const MazePolicy& policy, const std::string& seeds, cons
                                         tracking_order.begin() + std::min(k, tracking_order.size()));
     int64_t overlap = 0;
     for (int64_t c : by_push) overlap += std::count(tracking.begin(), tracking.end(), c) > 0;
-    j["cheese_tracking"] = {{"top_k", k},
-                            {"top_pushing_toward_cheese", by_push},
-                            {"top_tracking_cheese", tracking},
-                            {"overlap", overlap}};
+    j["cheese_tracking"] = {
+        {"top_k", k}, {"top_pushing_toward_cheese", by_push}, {"top_tracking_cheese", tracking}, {"overlap", overlap}};
   }
   return dump(j);
 }

@@ -1,4 +1,4 @@
-// How the studies' JSON summaries write numbers and text (shared by analysis/*_reports): keys in
+// How the studies' JSON summaries are written: one header first (summary_header), then keys in
 // the order they are set, 6 significant digits, null for a number that is not finite.
 #pragma once
 
@@ -33,7 +33,7 @@ inline std::string dump(const Json& j) {
 // as "maze_counts" (the published sets use every maze size, ours may not). The counts add up:
 // used = seeds - outside_sizes - every count in other_left_out.
 struct MazeCounts {
-  int64_t seeds = 0;      // level seeds asked for
+  int64_t seeds = 0;          // level seeds asked for
   int64_t outside_sizes = 0;  // left out: outside the run's env.min_maze_size..env.max_maze_size
   int64_t min_maze_size = 0, max_maze_size = 0;
   int64_t used = 0;  // mazes the study's numbers come from
@@ -60,5 +60,13 @@ inline Json maze_counts_json(const MazeCounts& c) {
                            " mazes, not 'used'");
   return j;
 }
+
+// The header every study's summary JSON starts with, written here once: the study's name, the
+// checkpoint and the SHA-256 of its bytes, the seeds as given, the protocol ("reference": the
+// published one; "ours": shardlab's own design), the maze counts and the shardlab version. An empty
+// `checkpoint` (a study over many) leaves it out. FileError if the checkpoint cannot be read;
+// std::logic_error if the counts do not add up.
+Json summary_header(const std::string& study, const std::string& checkpoint, const std::string& seeds,
+                    const std::string& protocol, const MazeCounts& counts);
 
 }  // namespace shardlab::analysis

@@ -160,7 +160,9 @@ SteeringComparison compare_steering(const MazePolicy& policy, const std::vector<
 
   // The probe: even-numbered mazes train it, odd-numbered ones test it.
   const at::Tensor even = torch::arange(0, n, 2), odd = torch::arange(1, n, 2);
-  const auto rows_of = [&](const at::Tensor& index) { return at::cat({with.index_select(0, index), without.index_select(0, index)}); };
+  const auto rows_of = [&](const at::Tensor& index) {
+    return at::cat({with.index_select(0, index), without.index_select(0, index)});
+  };
   const auto labels_of = [&](const at::Tensor& index) {
     return at::cat({torch::ones({index.size(0)}), torch::zeros({index.size(0)})});
   };
@@ -168,9 +170,9 @@ SteeringComparison compare_steering(const MazePolicy& policy, const std::vector<
   c.probe_train_accuracy = probe.train_accuracy;
   c.probe_test_accuracy = probe_accuracy(probe, rows_of(odd), labels_of(odd));
   const double md_norm = mean_difference.norm().item<double>(), probe_norm = probe.weight.norm().item<double>();
-  c.cosine_mean_difference_probe =
-      md_norm > 0 && probe_norm > 0 ? (mean_difference * probe.weight).sum().item<double>() / (md_norm * probe_norm)
-                                    : std::nan("");
+  c.cosine_mean_difference_probe = md_norm > 0 && probe_norm > 0
+                                       ? (mean_difference * probe.weight).sum().item<double>() / (md_norm * probe_norm)
+                                       : std::nan("");
 
   // Unit directions, one per maze.
   const auto expand = [&](const at::Tensor& v) { return v.unsqueeze(0).expand(per_maze.sizes()).contiguous(); };
@@ -288,13 +290,10 @@ std::string steering_compare_csv(const SteeringComparison& c) {
 
 std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c,
                                   const MazeCounts& counts) {
-  Json j;
-  j["checkpoint"] = policy.checkpoint();
+  Json j = summary_header("steering-compare", policy.checkpoint(), seeds, "ours", counts);
   j["layer"] = c.layer;
-  j["seeds"] = seeds;
   j["mazes"] = c.mazes;
   j["mazes_left_out"] = c.left_out;
-  j["maze_counts"] = maze_counts_json(counts);
   j["common_norm"] = number(c.norm);
   j["probe_train_accuracy"] = number(c.probe_train_accuracy);
   j["probe_test_accuracy"] = number(c.probe_test_accuracy);
@@ -345,8 +344,8 @@ std::string steering_compare_svg(const SteeringComparison& c) {
     return p;
   };
   LineChart chart;
-  chart.title = "Steering directions compared at " + c.layer + " (" + std::to_string(c.mazes) +
-                " decision-square mazes)";
+  chart.title =
+      "Steering directions compared at " + c.layer + " (" + std::to_string(c.mazes) + " decision-square mazes)";
   chart.panels.push_back(
       panel("P(cheese move | decision square)", &SteeringCompareRow::median_p_cheese, c.median_p_cheese));
   chart.panels.push_back(
@@ -372,13 +371,10 @@ std::string layer_sweep_csv(const LayerSweep& s) {
 
 std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds, const LayerSweep& s,
                              const MazeCounts& counts) {
-  Json j;
-  j["checkpoint"] = policy.checkpoint();
-  j["seeds"] = seeds;
+  Json j = summary_header("layer-sweep", policy.checkpoint(), seeds, "ours", counts);
   j["coeff"] = number(s.coeff);
   j["mazes"] = s.mazes;
   j["mazes_left_out"] = s.left_out;
-  j["maze_counts"] = maze_counts_json(counts);
   j["median_p_cheese_no_vector"] = number(s.median_p_cheese);
   // The layer where each vector moves P(cheese) the most (largest mean |change|).
   const auto strongest = [&](std::vector<double> LayerSweepRow::*field) {
@@ -403,8 +399,8 @@ std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds,
 
 std::string layer_sweep_svg(const LayerSweep& s) {
   LinePanel p;
-  p.title = "Change of P(cheese move | decision square), vector added with coefficient " +
-            csv_number(s.coeff) + " (mean over " + std::to_string(s.mazes) + " mazes, 95% interval)";
+  p.title = "Change of P(cheese move | decision square), vector added with coefficient " + csv_number(s.coeff) +
+            " (mean over " + std::to_string(s.mazes) + " mazes, 95% interval)";
   p.x_label = "tap index in the network (0 = first; names in layer_sweep.csv)";
   p.y_label = "change of P(cheese)";
   const auto series = [&](const std::string& name, std::vector<double> LayerSweepRow::*field) {

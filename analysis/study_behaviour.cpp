@@ -6,11 +6,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "agents/checkpoint.h"
 #include "analysis/behaviour.h"
+#include "analysis/pictures.h"
+#include "analysis/report_json.h"
+#include "analysis/steering.h"
 #include "analysis/study.h"
-#include "analysis/study_reports.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/flags.h"
@@ -23,6 +27,80 @@ namespace shardlab::analysis {
 
 namespace fs = std::filesystem;
 
+// ---- what the study writes
+
+namespace {
+
+struct BehaviourProtocol {
+  int64_t episodes = 0, seed_range = 0, max_steps = 0;
+  uint64_t seed = 0;
+};
+
+std::string behaviour_summary_json(const MazePolicy& policy, const std::string& seeds, int64_t mazes,
+                                   const LogisticFit& fit, const MazeCounts& counts) {
+  Json j = summary_header("behaviour", policy.checkpoint(), seeds, "ours", counts);
+  j["mazes"] = mazes;
+  j["cheese_rate"] = number(fit.positive_rate);
+  j["train"] = fit.train;
+  j["test"] = fit.test;
+  j["train_accuracy"] = number(fit.train_accuracy);
+  j["test_accuracy"] = number(fit.test_accuracy);
+  j["majority_baseline"] = number(fit.majority_baseline);
+  j["intercept"] = number(fit.intercept);
+  Json coefficients = Json::object();
+  for (size_t i = 0; i < fit.names.size(); ++i) coefficients[fit.names[i]] = number(fit.coefficients[i]);
+  j["coefficients"] = coefficients;
+  return dump(j);
+}
+
+std::string behaviour_reference_json(const MazePolicy& policy, const BehaviourProtocol& p, const SplitRegression& r,
+                                     const MazeCounts& counts) {
+  Json j = summary_header(
+      "behaviour", policy.checkpoint(),
+      "drawn without replacement from [0, " + std::to_string(p.seed_range) + ") with seed " + std::to_string(p.seed),
+      "reference", counts);
+  j["episodes"] = p.episodes;
+  j["max_steps"] = p.max_steps;
+  j["got_cheese_means"] =
+      "as procgen-tools' Episode.got_cheese: the last recorded state has the mouse next to the cheese, i.e. it "
+      "reached the cheese within max_steps or stopped next to it when cut";
+  j["kept"] = "mazes with a decision square whose cheese is not in the maze's top-right 5x5";
+  j["cheese_rate"] = number(r.positive_rate);
+  j["regression"] =
+      "L1 logistic (liblinear objective: |w|_1 + |b| + C * log-loss, intercept penalized), features "
+      "z-scored over all mazes";
+  j["c"] = number(r.c);
+  j["splits"] = r.splits;
+  j["train"] = r.train;
+  j["test"] = r.test;
+  j["mean_test_accuracy"] = number(r.mean_test_accuracy);
+  j["sd_test_accuracy"] = number(r.sd_test_accuracy);
+  j["mean_majority_baseline"] = number(r.mean_majority_baseline);
+  j["mean_intercept"] = number(r.mean_intercept);
+  Json coefficients = Json::object();
+  for (size_t i = 0; i < r.names.size(); ++i)
+    coefficients[r.names[i]] = {{"mean", number(r.mean_coefficients[i])},
+                                {"sd", number(r.sd_coefficients[i])},
+                                {"nonzero_splits", r.nonzero_splits[i]}};
+  j["coefficients"] = coefficients;
+  return dump(j);
+}
+
+std::string behaviour_reference_csv(const std::vector<MazeLayout>& mazes, const std::vector<bool>& got,
+                                    const std::vector<std::vector<double>>& features) {
+  std::ostringstream csv;
+  csv << "seed,maze_dim,got_cheese";
+  for (const auto& name : ReferenceFeatures::names()) csv << ',' << name;
+  csv << '\n';
+  for (size_t i = 0; i < mazes.size(); ++i) {
+    csv << mazes[i].level_seed << ',' << mazes[i].maze_dim << ',' << (got[i] ? 1 : 0);
+    for (const double v : features[i]) csv << ',' << v;
+    csv << '\n';
+  }
+  return csv.str();
+}
+
+}  // namespace
 
 namespace {
 

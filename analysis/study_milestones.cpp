@@ -34,7 +34,8 @@ int milestones_study(const std::vector<std::string>& args, const SpecSchema& sch
       "threshold", po::value<std::vector<std::string>>()->composing(),
       "NAME=V: the threshold of one measure (train_cheese_rate, uniform_cheese_rate, uniform_corner_rate, "
       "best_channel_score, cheese_vector_effect, probe_accuracy)")(
-      "set", po::value<std::vector<std::string>>()->composing(), "override a key of the run's spec for every evaluation")(
+      "set", po::value<std::vector<std::string>>()->composing(),
+      "override a key of the run's spec for every evaluation")(
       "out", po::value<std::string>(), "output folder (default RUN_DIR/analysis)")("force", "overwrite outputs");
   po::positional_options_description positional;
   positional.add("run", 1);

@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 int pushes_study(const std::vector<std::string>& args, const SpecSchema& schema) {
   StudyFlags f("shardlab analyze pushes RUN --seeds A:B [--layer L] [--out DIR]");
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
-      "layer", po::value<std::string>(), (std::string("layer whose channels are ablated (default ") + kDefaultLayer + ")").c_str())(
+      "layer", po::value<std::string>(),
+      (std::string("layer whose channels are ablated (default ") + kDefaultLayer + ")").c_str())(
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
   auto s = open_study(schema, "pushes", args, f, true);
   if (!s) return 0;

@@ -21,7 +21,6 @@ namespace shardlab::analysis {
 
 namespace fs = std::filesystem;
 
-
 int record_study(const std::vector<std::string>& args, const SpecSchema& schema) {
   StudyFlags f("shardlab analyze record RUN --seeds A:B [--layers L1,L2|all] [--mouse start|all] --out FILE.h5");
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B (A, ..., B-1)")(

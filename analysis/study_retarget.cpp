@@ -6,11 +6,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "agents/checkpoint.h"
+#include "analysis/pictures.h"
+#include "analysis/report_json.h"
 #include "analysis/retarget.h"
+#include "analysis/steering.h"
 #include "analysis/study.h"
-#include "analysis/study_reports.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/flags.h"
@@ -23,6 +27,123 @@ namespace shardlab::analysis {
 
 namespace fs = std::filesystem;
 
+// ---- what the study writes
+
+namespace {
+
+std::string retarget_csv(const std::vector<RetargetRow>& rows) {
+  std::ostringstream csv;
+  csv << "seed,target_x,target_y,path_length,distance_to_top_right,npp_before,npp_after\n";
+  for (const auto& r : rows)
+    csv << r.seed << ',' << r.target.x << ',' << r.target.y << ',' << r.path_length << ',' << r.distance_to_top_right
+        << ',' << r.npp_before << ',' << r.npp_after << '\n';
+  return csv.str();
+}
+
+std::string retarget_summary_json(const MazePolicy& policy, const std::string& seeds, const std::string& layer,
+                                  const std::string& channels, double value, const std::vector<RetargetRow>& rows,
+                                  const MazeCounts& counts) {
+  double before = 0, after = 0;
+  int64_t improved = 0, success = 0;
+  for (const auto& r : rows) {
+    before += r.npp_before;
+    after += r.npp_after;
+    improved += r.npp_after > r.npp_before;
+    success += r.npp_after > 0.5;
+  }
+  const double n = static_cast<double>(std::max<size_t>(1, rows.size()));
+  Json j = summary_header("retarget", policy.checkpoint(), seeds, "ours", counts);
+  j["layer"] = layer;
+  j["channels"] = channels;
+  j["value"] = number(value);
+  j["targets"] = rows.size();
+  j["mean_npp_before"] = number(before / n);
+  j["mean_npp_after"] = number(after / n);
+  j["share_improved"] = number(improved / n);
+  j["share_npp_after_above_half"] = number(success / n);
+  return dump(j);
+}
+
+std::string reference_retarget_csv(const std::vector<ReferenceRetargetRow>& rows) {
+  std::ostringstream csv;
+  csv << "seed,target_x,target_y,path_length,distance_to_top_right,npp_normal,npp_channel,npp_effective,npp_all,"
+         "npp_cheese\n";
+  for (const auto& r : rows)
+    csv << r.seed << ',' << r.target.x << ',' << r.target.y << ',' << r.path_length << ',' << r.distance_to_top_right
+        << ',' << r.npp_normal << ',' << r.npp_channel << ',' << r.npp_effective << ',' << r.npp_all << ','
+        << r.npp_cheese << '\n';
+  return csv.str();
+}
+
+std::string reference_retarget_summary_json(const MazePolicy& policy, const std::string& seeds,
+                                            const std::string& layer, const RetargetConditions& k,
+                                            const std::vector<ReferenceRetargetRow>& rows, const MazeCounts& counts) {
+  const auto join = [](const std::vector<int64_t>& v) {
+    std::string out;
+    for (const int64_t c : v) out += (out.empty() ? "" : ",") + std::to_string(c);
+    return out;
+  };
+  const double n = static_cast<double>(std::max<size_t>(1, rows.size()));
+  Json j = summary_header("retarget", policy.checkpoint(), seeds, "reference", counts);
+  j["layer"] = layer;
+  j["targets"] = rows.size();
+  j["metric"] = "normalized path probability from the start to the target (geometric mean of P(correct move))";
+  Json conditions = Json::object();
+  const auto condition = [&](const std::string& name, const std::string& what, double ReferenceRetargetRow::*field) {
+    double sum = 0;
+    int64_t above_normal = 0;
+    for (const auto& r : rows) {
+      sum += r.*field;
+      above_normal += r.*field > r.npp_normal;
+    }
+    Json c;
+    c["edit"] = what;
+    c["mean_npp"] = number(sum / n);
+    if (field != &ReferenceRetargetRow::npp_normal) c["share_above_normal"] = number(above_normal / n);
+    conditions[name] = c;
+  };
+  char text[160];
+  condition("normal", "cheese removed, no edit", &ReferenceRetargetRow::npp_normal);
+  std::snprintf(text, sizeof text, "channel %lld := %g at the target", static_cast<long long>(k.channel),
+                k.channel_value);
+  condition("channel", text, &ReferenceRetargetRow::npp_channel);
+  std::snprintf(text, sizeof text, "channels %s := %g at the target", join(k.effective).c_str(), k.effective_value);
+  condition("effective", text, &ReferenceRetargetRow::npp_effective);
+  std::snprintf(text, sizeof text, "channels %s := %g at the target", join(k.cheese_channels).c_str(), k.all_value);
+  condition("all", text, &ReferenceRetargetRow::npp_all);
+  condition("cheese", "no edit, the cheese moved onto the target", &ReferenceRetargetRow::npp_cheese);
+  j["conditions"] = conditions;
+  return dump(j);
+}
+
+void draw_retarget(const MazeLayout& level, const std::vector<RetargetRow>& rows, const std::string& layer,
+                   const std::string& channels, double value, const std::string& svg_path) {
+  const MazeLayout maze = without_cheese(level);
+  const int cell = 24, w = maze.world_size;
+  char value_text[32];
+  std::snprintf(value_text, sizeof value_text, "%g", value);
+  Figure f;
+  f.title = "Retargeting: " + layer + " channels " + channels + " set to " + value_text + " at the target";
+  f.notes = {"level seed " + std::to_string(maze.level_seed) + ", cheese removed; each target cell coloured by the " +
+             "normalized probability of the path from the start to it"};
+  f.columns = 2;
+  for (int panel = 0; panel < 2; ++panel) {
+    Canvas canvas(cell * w, cell * w);
+    draw_maze(canvas, maze, 0, 0, cell, maze.start);
+    for (const auto& r : rows)
+      if (r.seed == maze.level_seed) {
+        const double v = panel == 0 ? r.npp_before : r.npp_after;
+        canvas.blend_rect(r.target.x * cell, (w - 1 - r.target.y) * cell, cell, cell, diverging_color(v), 0.8f);
+      }
+    f.panels.push_back(
+        canvas.panel(panel == 0 ? "before the edit" : std::string("after: channels set to ") + value_text));
+  }
+  f.scales.push_back(diverging_scale("path probability", 0, 1, 1, 0.8f));
+  f.legend = maze_legend(false, true);
+  write_figure(svg_path, f);
+}
+
+}  // namespace
 
 int retarget_study(const std::vector<std::string>& args, const SpecSchema& schema) {
   StudyFlags f(
@@ -78,9 +199,9 @@ int retarget_study(const std::vector<std::string>& args, const SpecSchema& schem
     std::cout << json;
     return 0;
   }
-  refuse_flags_of_other_protocol(*s, protocol,
-                                 {"channel", "channel-value", "effective-channels", "effective-value",
-                                  "cheese-channels", "all-value"});
+  refuse_flags_of_other_protocol(
+      *s, protocol,
+      {"channel", "channel-value", "effective-channels", "effective-value", "cheese-channels", "all-value"});
   if (!s->has("channels")) throw InputError("--channels C1,C2,... is required with --protocol ours");
   const auto channels = channels_of(s->str("channels"));
   const double value = s->bounded("value");

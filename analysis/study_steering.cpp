@@ -1,4 +1,5 @@
-// `shardlab analyze cheese-vector` and `top-right-vector`: steering with a vector, P(cheese | decision square) before and after.
+// `shardlab analyze cheese-vector` and `top-right-vector`: steering with a vector, P(cheese | decision square) before
+// and after.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -6,11 +7,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "agents/checkpoint.h"
+#include "analysis/pictures.h"
+#include "analysis/report_json.h"
 #include "analysis/steering.h"
 #include "analysis/study.h"
-#include "analysis/study_reports.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/flags.h"
@@ -22,6 +26,48 @@ namespace shardlab::analysis {
 
 namespace fs = std::filesystem;
 
+// ---- what the study writes
+
+namespace {
+
+std::string steering_csv(const std::vector<SteeringRow>& rows) {
+  std::ostringstream out;
+  out << "seed,maze_dim,decision_x,decision_y,cheese_x,cheese_y,vector_norm,p_cheese,p_cheese_steered,"
+         "p_cheese_random,p_top_right,p_top_right_steered,p_top_right_random\n";
+  for (const auto& r : rows)
+    out << r.seed << ',' << r.maze_dim << ',' << r.decision_square.x << ',' << r.decision_square.y << ',' << r.cheese.x
+        << ',' << r.cheese.y << ',' << r.vector_norm << ',' << r.p_cheese << ',' << r.p_cheese_steered << ','
+        << r.p_cheese_random << ',' << r.p_top_right << ',' << r.p_top_right_steered << ',' << r.p_top_right_random
+        << '\n';
+  return out.str();
+}
+
+std::string steering_summary_json(const MazePolicy& policy, const std::string& seeds, const SteeringStudy& study,
+                                  const SteeringSummary& m, int64_t mazes_left_out, const MazeCounts& counts) {
+  Json j = summary_header(study.vector == SteeringVector::kCheese ? "cheese-vector" : "top-right-vector",
+                          policy.checkpoint(), seeds, "ours", counts);
+  j["layer"] = study.layer;
+  j["vector"] = study.vector == SteeringVector::kCheese ? "cheese" : "top_right";
+  j["coeff"] = number(study.coeff);
+  if (study.compose_coeff) j["compose_coeff"] = number(*study.compose_coeff);
+  if (study.transfer_from) j["transfer_from"] = *study.transfer_from;
+  j["mazes"] = m.mazes;
+  j["mazes_left_out"] = mazes_left_out;
+  j["median_p_cheese"] = number(m.median_p_cheese);
+  j["median_p_cheese_steered"] = number(m.median_p_cheese_steered);
+  j["median_p_cheese_random"] = number(m.median_p_cheese_random);
+  j["median_p_top_right"] = number(m.median_p_top_right);
+  j["median_p_top_right_steered"] = number(m.median_p_top_right_steered);
+  j["median_p_top_right_random"] = number(m.median_p_top_right_random);
+  j["p_cheese_rose"] = m.cheese_rose;
+  j["p_cheese_fell"] = m.cheese_fell;
+  j["max_p_cheese_rise"] = number(m.max_cheese_rise);
+  j["p_top_right_rose"] = m.top_right_rose;
+  j["p_top_right_fell"] = m.top_right_fell;
+  return dump(j);
+}
+
+}  // namespace
 
 namespace {
 

@@ -21,7 +21,6 @@ namespace shardlab::analysis {
 
 namespace fs = std::filesystem;
 
-
 namespace {
 
 std::vector<double> coeffs_of(const std::string& text) {
@@ -60,8 +59,8 @@ int steering_compare_study(const std::vector<std::string>& args, const SpecSchem
   write_file((fs::path(s->out_dir) / "steering_compare.svg").string(), steering_compare_svg(c));
   const std::string json = steering_compare_json(s->p(), s->str("seeds"), c, counts);
   write_file((fs::path(s->out_dir) / "steering_compare.json").string(), json);
-  std::printf("%d mazes with a decision square (%lld left out), layer %s, common norm %.4g\n", static_cast<int>(c.mazes),
-              static_cast<long long>(c.left_out), c.layer.c_str(), c.norm);
+  std::printf("%d mazes with a decision square (%lld left out), layer %s, common norm %.4g\n",
+              static_cast<int>(c.mazes), static_cast<long long>(c.left_out), c.layer.c_str(), c.norm);
   std::printf("probe accuracy: %.3f train (even mazes), %.3f test (odd mazes); cosine(mean difference, probe) %.3f\n",
               c.probe_train_accuracy, c.probe_test_accuracy, c.cosine_mean_difference_probe);
   std::printf("%-16s %7s %18s %21s %12s\n", "direction", "coeff", "median P(cheese)", "median P(top-right)",

@@ -23,7 +23,6 @@ namespace shardlab::analysis {
 
 namespace fs = std::filesystem;
 
-
 int vector_field_study(const std::vector<std::string>& args, const SpecSchema& schema) {
   StudyFlags f("shardlab analyze vector-field RUN --seed S [--patch P ...] --svg OUT.svg");
   f.flags.add_options()("seed", po::value<int64_t>(), "maze seed")(
@@ -41,7 +40,8 @@ int vector_field_study(const std::vector<std::string>& args, const SpecSchema& s
   if (seed < 0 || seed >= 2147483647) throw InputError("--seed " + std::to_string(seed) + ": not a level seed");
   s->claim({s->str("svg")});
   auto layout = s->p().level(static_cast<uint32_t>(seed));
-  if (!layout) throw InputError("--seed " + std::to_string(seed) + ": maze outside " + s->p().maze_config().maze_size_limits());
+  if (!layout)
+    throw InputError("--seed " + std::to_string(seed) + ": maze outside " + s->p().maze_config().maze_size_limits());
   ActivationTaps taps;
   std::string patches;  // as given, for the picture's title
   if (s->has("patch"))

@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "analysis/study.h"
+#include "core/digest.h"
+#include "core/text.h"
 #include "tests/test_util.h"
 
 namespace shardlab {
@@ -217,6 +220,44 @@ TEST(Cli, EveryStudyIsListedFromTheRegistry) {
   EXPECT_EQ(bare.exit_code, 2);
   EXPECT_TRUE(bare.out.empty());
   EXPECT_NE(bare.err.find("usage: shardlab analyze"), std::string::npos);
+}
+
+// Every study's summary JSON starts with the one header (analysis/report_json.h): the study, the
+// checkpoint and its SHA-256, the seeds, the protocol, the maze counts, the shardlab version.
+TEST(Cli, EveryStudySummaryStartsWithTheSharedHeader) {
+  const std::string dir = test::make_temp_dir();
+  const std::string policy = test::untrained_maze_policy(dir);
+  const std::string bytes = read_text_file(policy);
+  const std::vector<std::pair<std::string, std::string>> studies = {
+      {"cheese-vector --seeds 0:12", "cheese_vector_summary.json"},
+      {"top-right-vector --seeds 0:12", "top_right_vector_summary.json"},
+      {"channels --seeds 0:12", "channels_summary.json"},
+      {"resample --channels 0 --seeds 0:4 --random-sets 1", "resample.json"},
+      {"retarget --protocol ours --channels 0 --seeds 0:2", "retarget_summary.json"},
+      {"behaviour --protocol ours --seeds 0:40", "behaviour.json"},
+      {"steering-compare --seeds 0:12", "steering_compare.json"},
+      {"layer-sweep --seeds 0:12", "layer_sweep.json"},
+      {"pushes --seeds 0:12", "pushes.json"},
+  };
+  for (const auto& [study, file] : studies) {
+    const std::string name = study.substr(0, study.find(' '));
+    const std::string out = dir + "/" + name;
+    const auto r = test::run_cli("analyze " + name + " " + policy + study.substr(study.find(' ')) + " --out " + out);
+    ASSERT_EQ(r.exit_code, 0) << study << "\n" << r.err;
+    const auto j = nlohmann::ordered_json::parse(test::read_file(out + "/" + file));
+    std::vector<std::string> first;
+    for (const auto& item : j.items()) {
+      if (first.size() == 7) break;
+      first.push_back(item.key());
+    }
+    EXPECT_EQ(first, (std::vector<std::string>{"study", "checkpoint", "checkpoint_sha256", "seeds", "protocol",
+                                               "maze_counts", "shardlab_version"}))
+        << study;
+    EXPECT_EQ(j["study"], name) << study;
+    EXPECT_EQ(j["checkpoint_sha256"], sha256_hex(bytes.data(), bytes.size())) << study;
+    EXPECT_EQ(j["shardlab_version"], SHARDLAB_VERSION) << study;
+    EXPECT_TRUE(j["maze_counts"].contains("used")) << study;
+  }
 }
 
 }  // namespace
