@@ -34,9 +34,8 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vector<std::string>& layers, Hdf5File& f,
-               const std::string& version, int64_t& rows) {
-  const int w = policy.world_size();
+void write_attributes(const MazePolicy& policy, const RecordOptions& o, const std::vector<std::string>& layers,
+                      Hdf5File& f, const std::string& version) {
   f.set_string_attribute("/", "format", kActivationLogFormat);
   f.set_string_attribute("/", "version", version);
   f.set_string_attribute("/", "checkpoint", policy.checkpoint());
@@ -44,8 +43,11 @@ void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vect
   f.set_string_attribute("/", "layers", join(layers));
   f.set_string_attribute("/", "placement", policy.maze_config().placement.to_string());
   f.set_string_attribute("/", "mouse", o.mouse_everywhere ? "all" : "start");
-  f.set_int_attribute("/", "world_size", w);
+  f.set_int_attribute("/", "world_size", policy.world_size());
+}
 
+void create_datasets(const MazePolicy& policy, const std::vector<std::string>& layers, Hdf5File& f) {
+  const int w = policy.world_size();
   Hdf5DatasetOptions small;
   f.create_dataset("mazes/grid", Hdf5Type::kUint8, {w, w}, small);
   f.create_dataset("mazes/cheese", Hdf5Type::kInt32, {2}, small);
@@ -63,8 +65,10 @@ void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vect
     }
     f.create_dataset("activations/" + layer, Hdf5Type::kFloat32, shape, options);
   }
+}
 
-  // The inputs: every maze of the range, mouse at the start or on every free cell.
+// The inputs: every maze of the range, mouse at the start or on every free cell.
+std::vector<MazeInput> recorded_inputs(const MazePolicy& policy, const RecordOptions& o) {
   int64_t skipped = 0;
   const auto levels = study_levels(policy, o.seed_begin, o.seed_end, &skipped);
   std::vector<MazeInput> inputs;
@@ -79,43 +83,62 @@ void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vect
   if (inputs.empty()) throw InputError("--seeds: no maze in that range fits " + limits);
   if (skipped > 0)
     std::fprintf(stderr, "record: %lld mazes outside %s left out\n", static_cast<long long>(skipped), limits.c_str());
+  return inputs;
+}
+
+// The policy's activations, move probabilities and values on a batch.
+void append_policy_rows(const MazePolicy& policy, const std::vector<std::string>& layers,
+                        const std::vector<MazeInput>& batch, Hdf5File& f) {
+  ActivationTaps taps;
+  for (const auto& layer : layers) taps.record(layer);
+  const MoveProbabilities out = policy.forward(batch, &taps);
+  for (const auto& layer : layers) {
+    const at::Tensor a = taps.recorded().at(layer).to(torch::kFloat32).contiguous();
+    f.append("activations/" + layer, a.data_ptr<float>(), a.size(0));
+  }
+  const at::Tensor probs = out.probs.contiguous(), value = out.value.contiguous();
+  f.append("policy/probs", probs.data_ptr<float>(), probs.size(0));
+  f.append("policy/value", value.data_ptr<float>(), value.size(0));
+}
+
+// The mazes of a batch: the grid (top row first), cheese, mouse, size and level seed.
+void append_maze_rows(const std::vector<MazeInput>& batch, int w, Hdf5File& f) {
+  std::vector<uint8_t> grid;
+  std::vector<int32_t> cheese, mouse, dims;
+  std::vector<int64_t> seeds;
+  for (const auto& in : batch) {
+    const MazeLayout& l = in.layout;
+    for (int row = 0; row < w; ++row)
+      for (int x = 0; x < w; ++x) {
+        const maze::Cell c{x, w - 1 - row};
+        grid.push_back(c == in.mouse ? kMouse : c == l.cheese ? kCheese : l.is_wall(c) ? kWall : kFree);
+      }
+    cheese.insert(cheese.end(), {l.cheese.x, l.cheese.y});
+    mouse.insert(mouse.end(), {in.mouse.x, in.mouse.y});
+    dims.push_back(l.maze_dim);
+    seeds.push_back(l.level_seed);
+  }
+  f.append("mazes/grid", grid);
+  f.append("mazes/cheese", cheese);
+  f.append("mazes/mouse", mouse);
+  f.append("mazes/maze_dim", dims);
+  f.append("mazes/level_seed", seeds);
+}
+
+void write_log(const MazePolicy& policy, const RecordOptions& o, const std::vector<std::string>& layers, Hdf5File& f,
+               const std::string& version, int64_t& rows) {
+  const int w = policy.world_size();
+  write_attributes(policy, o, layers, f, version);
+  create_datasets(policy, layers, f);
+  const std::vector<MazeInput> inputs = recorded_inputs(policy, o);
 
   Progress progress("record");
   const int64_t total = static_cast<int64_t>(inputs.size());
   for (size_t begin = 0; begin < inputs.size(); begin += kBatch) {
     const size_t end = std::min(inputs.size(), begin + kBatch);
     const std::vector<MazeInput> batch(inputs.begin() + begin, inputs.begin() + end);
-    ActivationTaps taps;
-    for (const auto& layer : layers) taps.record(layer);
-    const MoveProbabilities out = policy.forward(batch, &taps);
-    for (const auto& layer : layers) {
-      const at::Tensor a = taps.recorded().at(layer).to(torch::kFloat32).contiguous();
-      f.append("activations/" + layer, a.data_ptr<float>(), a.size(0));
-    }
-    const at::Tensor probs = out.probs.contiguous(), value = out.value.contiguous();
-    f.append("policy/probs", probs.data_ptr<float>(), probs.size(0));
-    f.append("policy/value", value.data_ptr<float>(), value.size(0));
-
-    std::vector<uint8_t> grid;
-    std::vector<int32_t> cheese, mouse, dims;
-    std::vector<int64_t> seeds;
-    for (const auto& in : batch) {
-      const MazeLayout& l = in.layout;
-      for (int row = 0; row < w; ++row)
-        for (int x = 0; x < w; ++x) {
-          const maze::Cell c{x, w - 1 - row};
-          grid.push_back(c == in.mouse ? kMouse : c == l.cheese ? kCheese : l.is_wall(c) ? kWall : kFree);
-        }
-      cheese.insert(cheese.end(), {l.cheese.x, l.cheese.y});
-      mouse.insert(mouse.end(), {in.mouse.x, in.mouse.y});
-      dims.push_back(l.maze_dim);
-      seeds.push_back(l.level_seed);
-    }
-    f.append("mazes/grid", grid);
-    f.append("mazes/cheese", cheese);
-    f.append("mazes/mouse", mouse);
-    f.append("mazes/maze_dim", dims);
-    f.append("mazes/level_seed", seeds);
+    append_policy_rows(policy, layers, batch, f);
+    append_maze_rows(batch, w, f);
     rows += static_cast<int64_t>(batch.size());
     progress.update(rows, total, "");
   }

@@ -245,6 +245,133 @@ namespace {
 // log(1 + exp(-m)) without overflow.
 double log1p_exp_neg(double m) { return m > 0 ? std::log1p(std::exp(-m)) : -m + std::log1p(std::exp(m)); }
 
+// The rows of an L1-penalized logistic regression: X with a last column of ones (the intercept's
+// weight is the last), labels s = +1/-1, C weighting the loss term against the penalty.
+struct L1LogisticProblem {
+  Eigen::MatrixXd X;
+  Eigen::VectorXd s;
+  std::vector<bool> penalized;
+  double c = 0;
+  int64_t n = 0, k = 0;
+
+  double penalty(const Eigen::VectorXd& w) const {
+    double p = 0;
+    for (int64_t j = 0; j < k; ++j)
+      if (penalized[j]) p += std::abs(w(j));
+    return p;
+  }
+  double objective(const Eigen::VectorXd& w) const {
+    const Eigen::VectorXd margin = s.cwiseProduct(X * w);
+    double loss = 0;
+    for (int64_t i = 0; i < n; ++i) loss += log1p_exp_neg(margin(i));
+    return penalty(w) + c * loss;
+  }
+};
+
+L1LogisticProblem l1_logistic_problem(const std::vector<std::vector<double>>& x, const std::vector<bool>& y, double c,
+                                      bool penalize_intercept) {
+  L1LogisticProblem p;
+  p.n = static_cast<int64_t>(x.size());
+  const int64_t n = p.n, d = static_cast<int64_t>(x[0].size());
+  p.k = d + 1;  // the last weight is the intercept
+  p.c = c;
+  p.X.resize(n, p.k);
+  p.s.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < d; ++j) p.X(i, j) = x[i][j];
+    p.X(i, d) = 1.0;
+    p.s(i) = y[i] ? 1.0 : -1.0;
+  }
+  p.penalized.assign(p.k, true);
+  p.penalized[d] = penalize_intercept;
+  return p;
+}
+
+// Gradient and Hessian of the loss term around the current weights.
+struct LossModel {
+  Eigen::VectorXd g;
+  Eigen::MatrixXd H;
+};
+
+LossModel loss_model(const L1LogisticProblem& p, const Eigen::VectorXd& w, double scale) {
+  const Eigen::VectorXd margin = p.s.cwiseProduct(p.X * w);
+  Eigen::VectorXd coef(p.n), curvature(p.n);
+  for (int64_t i = 0; i < p.n; ++i) {
+    const double sigma = 1.0 / (1.0 + std::exp(-margin(i)));  // P(the row's own label)
+    coef(i) = p.c * (sigma - 1.0) * p.s(i);
+    curvature(i) = p.c * sigma * (1.0 - sigma);
+  }
+  Eigen::VectorXd g = p.X.transpose() * coef;
+  Eigen::MatrixXd H = p.X.transpose() * curvature.asDiagonal() * p.X;
+  H.diagonal().array() += 1e-12 * scale;
+  return {std::move(g), std::move(H)};
+}
+
+// Largest violation of the optimality conditions (minimum-norm subgradient).
+double max_violation(const L1LogisticProblem& p, const Eigen::VectorXd& g, const Eigen::VectorXd& w) {
+  double violation = 0;
+  for (int64_t j = 0; j < p.k; ++j) {
+    double v;
+    if (!p.penalized[j])
+      v = std::abs(g(j));
+    else if (w(j) > 0)
+      v = std::abs(g(j) + 1.0);
+    else if (w(j) < 0)
+      v = std::abs(g(j) - 1.0);
+    else
+      v = std::max(0.0, std::abs(g(j)) - 1.0);
+    violation = std::max(violation, v);
+  }
+  return violation;
+}
+
+// Coordinate descent on the L1-penalized quadratic model of the loss around w: the step from w.
+Eigen::VectorXd quadratic_model_step(const L1LogisticProblem& p, const LossModel& m, const Eigen::VectorXd& w) {
+  const Eigen::VectorXd& g = m.g;
+  const Eigen::MatrixXd& H = m.H;
+  Eigen::VectorXd step = Eigen::VectorXd::Zero(p.k), h_step = Eigen::VectorXd::Zero(p.k);
+  for (int sweep = 0; sweep < 1000; ++sweep) {
+    double largest = 0;
+    for (int64_t j = 0; j < p.k; ++j) {
+      const double a = H(j, j), b = g(j) + h_step(j), u = w(j) + step(j);
+      double z;
+      if (!p.penalized[j])
+        z = -b / a;
+      else if (b + 1.0 < a * u)
+        z = -(b + 1.0) / a;
+      else if (b - 1.0 > a * u)
+        z = -(b - 1.0) / a;
+      else
+        z = -u;
+      if (z != 0) {
+        step(j) += z;
+        h_step += z * H.col(j);
+        largest = std::max(largest, std::abs(z));
+      }
+    }
+    if (largest < 1e-14 * (1.0 + step.cwiseAbs().maxCoeff())) break;
+  }
+  return step;
+}
+
+// Backtracking line search with liblinear's sufficient-decrease rule: moves w along the step and
+// returns true, or leaves w and returns false when no fraction of the step decreases enough.
+bool line_search(const L1LogisticProblem& p, const Eigen::VectorXd& g, const Eigen::VectorXd& step,
+                 Eigen::VectorXd& w) {
+  const double before = p.objective(w);
+  const double predicted = g.dot(step) + p.penalty(w + step) - p.penalty(w);
+  double t = 1.0;
+  while (t > 1e-12) {
+    const Eigen::VectorXd trial = w + t * step;
+    if (p.objective(trial) <= before + 0.01 * t * predicted) {
+      w = trial;
+      return true;
+    }
+    t *= 0.5;
+  }
+  return false;
+}
+
 }  // namespace
 
 L1Logistic fit_l1_logistic(const std::vector<std::vector<double>>& x, const std::vector<bool>& y, double c,
@@ -252,100 +379,19 @@ L1Logistic fit_l1_logistic(const std::vector<std::vector<double>>& x, const std:
   const int64_t n = static_cast<int64_t>(x.size());
   if (n < 1 || static_cast<int64_t>(y.size()) != n) throw InputError("L1 logistic regression: no rows");
   if (!(c > 0)) throw InputError("L1 logistic regression: C must be positive");
-  const int64_t d = static_cast<int64_t>(x[0].size()), k = d + 1;  // the last weight is the intercept
-  Eigen::MatrixXd X(n, k);
-  Eigen::VectorXd s(n);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < d; ++j) X(i, j) = x[i][j];
-    X(i, d) = 1.0;
-    s(i) = y[i] ? 1.0 : -1.0;
-  }
-  std::vector<bool> penalized(k, true);
-  penalized[d] = penalize_intercept;
-  const auto penalty = [&](const Eigen::VectorXd& w) {
-    double p = 0;
-    for (int64_t j = 0; j < k; ++j)
-      if (penalized[j]) p += std::abs(w(j));
-    return p;
-  };
-  const auto objective = [&](const Eigen::VectorXd& w) {
-    const Eigen::VectorXd margin = s.cwiseProduct(X * w);
-    double loss = 0;
-    for (int64_t i = 0; i < n; ++i) loss += log1p_exp_neg(margin(i));
-    return penalty(w) + c * loss;
-  };
+  const L1LogisticProblem problem = l1_logistic_problem(x, y, c, penalize_intercept);
+  const int64_t d = problem.k - 1;
   const double scale = c * static_cast<double>(n);
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(k);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(problem.k);
   L1Logistic out;
   for (int iter = 0; iter < 500; ++iter) {
-    // Gradient and Hessian of the loss term.
-    const Eigen::VectorXd margin = s.cwiseProduct(X * w);
-    Eigen::VectorXd coef(n), curvature(n);
-    for (int64_t i = 0; i < n; ++i) {
-      const double sigma = 1.0 / (1.0 + std::exp(-margin(i)));  // P(the row's own label)
-      coef(i) = c * (sigma - 1.0) * s(i);
-      curvature(i) = c * sigma * (1.0 - sigma);
-    }
-    const Eigen::VectorXd g = X.transpose() * coef;
-    Eigen::MatrixXd H = X.transpose() * curvature.asDiagonal() * X;
-    H.diagonal().array() += 1e-12 * scale;
-
-    // Largest violation of the optimality conditions (minimum-norm subgradient).
-    double violation = 0;
-    for (int64_t j = 0; j < k; ++j) {
-      double v;
-      if (!penalized[j])
-        v = std::abs(g(j));
-      else if (w(j) > 0)
-        v = std::abs(g(j) + 1.0);
-      else if (w(j) < 0)
-        v = std::abs(g(j) - 1.0);
-      else
-        v = std::max(0.0, std::abs(g(j)) - 1.0);
-      violation = std::max(violation, v);
-    }
+    const LossModel model = loss_model(problem, w, scale);
+    const double violation = max_violation(problem, model.g, w);
     out.iterations = iter;
     out.max_violation = violation;
     if (violation <= tolerance * scale) break;
-
-    // Coordinate descent on the L1-penalized quadratic model of the loss around w.
-    Eigen::VectorXd step = Eigen::VectorXd::Zero(k), h_step = Eigen::VectorXd::Zero(k);
-    for (int sweep = 0; sweep < 1000; ++sweep) {
-      double largest = 0;
-      for (int64_t j = 0; j < k; ++j) {
-        const double a = H(j, j), b = g(j) + h_step(j), u = w(j) + step(j);
-        double z;
-        if (!penalized[j])
-          z = -b / a;
-        else if (b + 1.0 < a * u)
-          z = -(b + 1.0) / a;
-        else if (b - 1.0 > a * u)
-          z = -(b - 1.0) / a;
-        else
-          z = -u;
-        if (z != 0) {
-          step(j) += z;
-          h_step += z * H.col(j);
-          largest = std::max(largest, std::abs(z));
-        }
-      }
-      if (largest < 1e-14 * (1.0 + step.cwiseAbs().maxCoeff())) break;
-    }
-    // Backtracking line search with liblinear's sufficient-decrease rule.
-    const double before = objective(w);
-    const double predicted = g.dot(step) + penalty(w + step) - penalty(w);
-    double t = 1.0;
-    bool moved = false;
-    while (t > 1e-12) {
-      const Eigen::VectorXd trial = w + t * step;
-      if (objective(trial) <= before + 0.01 * t * predicted) {
-        w = trial;
-        moved = true;
-        break;
-      }
-      t *= 0.5;
-    }
-    if (!moved) break;  // no descent left at machine precision
+    const Eigen::VectorXd step = quadratic_model_step(problem, model, w);
+    if (!line_search(problem, model.g, step, w)) break;  // no descent left at machine precision
   }
   out.coefficients.assign(w.data(), w.data() + d);
   out.intercept = w(d);

@@ -89,50 +89,125 @@ at::Tensor random_vector_like(const at::Tensor& like, at::Generator& gen) {
   return rnorm > 0 ? r * (norm / rnorm) : r;
 }
 
+namespace {
+
+// The mazes the study applies to: those with a decision square and, when the study needs the
+// top-right vector, room for the corridor (`corridors`: the same mazes with it cut).
+struct SteeredMazes {
+  std::vector<MazeLayout> mazes;
+  std::vector<DecisionSquare> squares;
+  std::vector<MazeLayout> corridors;
+};
+
+SteeredMazes steered_mazes(const std::vector<MazeLayout>& levels, bool needs_corridor) {
+  SteeredMazes out;
+  const DecisionSquareMazes with_square = decision_square_mazes(levels);
+  for (size_t i = 0; i < with_square.mazes.size(); ++i) {
+    const auto corridor = with_top_right_corridor(with_square.mazes[i]);
+    if (needs_corridor && !corridor) continue;
+    out.mazes.push_back(with_square.mazes[i]);
+    out.squares.push_back(with_square.squares[i]);
+    if (needs_corridor) out.corridors.push_back(*corridor);
+  }
+  return out;
+}
+
+// Vectors for the batch of mazes [begin, end): (batch, C, H, W).
+at::Tensor batch_vectors(const MazePolicy& policy, const std::string& layer, const SteeredMazes& s, SteeringVector kind,
+                         size_t begin, size_t end) {
+  std::vector<MazeLayout> with, without;
+  for (size_t i = begin; i < end; ++i) {
+    if (kind == SteeringVector::kCheese) {
+      with.push_back(s.mazes[i]);
+      without.push_back(without_cheese(s.mazes[i]));
+    } else {
+      with.push_back(s.corridors[i]);
+      without.push_back(s.mazes[i]);
+    }
+  }
+  return policy.activations(at_start(with), layer) - policy.activations(at_start(without), layer);
+}
+
+// A transferred vector comes from one maze, used on all.
+std::optional<at::Tensor> transferred_vector(const MazePolicy& policy, const SteeringStudy& study) {
+  if (!study.transfer_from) return std::nullopt;
+  const auto source = policy.level(*study.transfer_from);
+  if (!source)
+    throw InputError("--transfer-from " + std::to_string(*study.transfer_from) + ": maze outside " +
+                     policy.maze_config().maze_size_limits());
+  return study.vector == SteeringVector::kCheese ? cheese_vector(policy, study.layer, *source)
+                                                 : top_right_vector(policy, study.layer, *source);
+}
+
+// What the study adds to the batch of mazes [begin, end): (batch, C, H, W).
+at::Tensor batch_delta(const MazePolicy& policy, const SteeringStudy& study, const SteeredMazes& s,
+                       const std::optional<at::Tensor>& transferred, size_t begin, size_t end) {
+  const int64_t n = static_cast<int64_t>(end - begin);
+  at::Tensor delta = transferred ? transferred->unsqueeze(0).expand({n, -1, -1, -1}).contiguous() * study.coeff
+                                 : batch_vectors(policy, study.layer, s, study.vector, begin, end) * study.coeff;
+  if (study.compose_coeff) {
+    const SteeringVector other =
+        study.vector == SteeringVector::kCheese ? SteeringVector::kTopRight : SteeringVector::kCheese;
+    delta = delta + batch_vectors(policy, study.layer, s, other, begin, end) * *study.compose_coeff;
+  }
+  return delta;
+}
+
+// The move probabilities at the decision squares of a batch: plain, steered, and with the random
+// control added instead.
+struct DecisionProbs {
+  at::Tensor plain, steered, controlled;
+};
+
+DecisionProbs decision_probs(const MazePolicy& policy, const std::string& layer, const SteeredMazes& s,
+                             const at::Tensor& delta, const at::Tensor& random, size_t begin, size_t end) {
+  std::vector<MazeInput> at_square;
+  for (size_t i = begin; i < end; ++i) at_square.push_back({s.mazes[i], s.squares[i].cell});
+  const at::Tensor obs = policy.observations(at_square);
+  DecisionProbs p;
+  p.plain = policy.forward(obs).probs;
+  ActivationTaps steer;
+  steer.add_patch(layer, add_per_sample(delta));
+  p.steered = policy.forward(obs, &steer).probs;
+  ActivationTaps control;
+  control.add_patch(layer, add_per_sample(random));
+  p.controlled = policy.forward(obs, &control).probs;
+  return p;
+}
+
+void append_rows(const SteeredMazes& s, size_t begin, size_t end, const at::Tensor& delta, const DecisionProbs& p,
+                 std::vector<SteeringRow>& rows) {
+  for (int64_t i = 0; i < static_cast<int64_t>(end - begin); ++i) {
+    const MazeLayout& m = s.mazes[begin + i];
+    const DecisionSquare& ds = s.squares[begin + i];
+    SteeringRow row;
+    row.seed = m.level_seed;
+    row.maze_dim = m.maze_dim;
+    row.decision_square = ds.cell;
+    row.cheese = m.cheese;
+    row.vector_norm = delta[i].norm().item<double>();
+    row.p_cheese = p.plain[i][ds.cheese_move].item<double>();
+    row.p_top_right = p.plain[i][ds.top_right_move].item<double>();
+    row.p_cheese_steered = p.steered[i][ds.cheese_move].item<double>();
+    row.p_top_right_steered = p.steered[i][ds.top_right_move].item<double>();
+    row.p_cheese_random = p.controlled[i][ds.cheese_move].item<double>();
+    row.p_top_right_random = p.controlled[i][ds.top_right_move].item<double>();
+    rows.push_back(row);
+  }
+}
+
+}  // namespace
+
 std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vector<MazeLayout>& levels,
                                       const SteeringStudy& study, int64_t* skipped) {
   policy.layer_shape(study.layer);  // checks the name
   at::Generator gen = at::detail::createCPUGenerator(study.seed);
 
-  // The mazes the study applies to.
-  std::vector<MazeLayout> mazes;
-  std::vector<DecisionSquare> squares;
-  std::vector<MazeLayout> corridors;
   const bool needs_corridor = study.vector == SteeringVector::kTopRight || study.compose_coeff.has_value();
-  const DecisionSquareMazes with_square = decision_square_mazes(levels);
-  for (size_t i = 0; i < with_square.mazes.size(); ++i) {
-    const auto corridor = with_top_right_corridor(with_square.mazes[i]);
-    if (needs_corridor && !corridor) continue;
-    mazes.push_back(with_square.mazes[i]);
-    squares.push_back(with_square.squares[i]);
-    if (needs_corridor) corridors.push_back(*corridor);
-  }
+  const SteeredMazes s = steered_mazes(levels, needs_corridor);
+  const std::vector<MazeLayout>& mazes = s.mazes;
   if (skipped) *skipped = static_cast<int64_t>(levels.size() - mazes.size());
-
-  // Vectors for a batch of mazes: (batch, C, H, W).
-  const auto vectors = [&](SteeringVector kind, size_t begin, size_t end) {
-    std::vector<MazeLayout> with, without;
-    for (size_t i = begin; i < end; ++i) {
-      if (kind == SteeringVector::kCheese) {
-        with.push_back(mazes[i]);
-        without.push_back(without_cheese(mazes[i]));
-      } else {
-        with.push_back(corridors[i]);
-        without.push_back(mazes[i]);
-      }
-    }
-    return policy.activations(at_start(with), study.layer) - policy.activations(at_start(without), study.layer);
-  };
-  // A transferred vector comes from one maze, used on all.
-  std::optional<at::Tensor> transferred;
-  if (study.transfer_from) {
-    const auto source = policy.level(*study.transfer_from);
-    if (!source)
-      throw InputError("--transfer-from " + std::to_string(*study.transfer_from) +
-                       ": maze outside " + policy.maze_config().maze_size_limits());
-    transferred = study.vector == SteeringVector::kCheese ? cheese_vector(policy, study.layer, *source)
-                                                          : top_right_vector(policy, study.layer, *source);
-  }
+  const std::optional<at::Tensor> transferred = transferred_vector(policy, study);
 
   std::vector<SteeringRow> rows;
   Progress progress("steer");
@@ -140,44 +215,11 @@ std::vector<SteeringRow> run_steering(const MazePolicy& policy, const std::vecto
     progress.update(static_cast<int64_t>(begin), static_cast<int64_t>(mazes.size()), "mazes");
     const size_t end = std::min(mazes.size(), begin + kChunk);
     const int64_t n = static_cast<int64_t>(end - begin);
-    at::Tensor delta = transferred ? transferred->unsqueeze(0).expand({n, -1, -1, -1}).contiguous() * study.coeff
-                                   : vectors(study.vector, begin, end) * study.coeff;
-    if (study.compose_coeff) {
-      const SteeringVector other =
-          study.vector == SteeringVector::kCheese ? SteeringVector::kTopRight : SteeringVector::kCheese;
-      delta = delta + vectors(other, begin, end) * *study.compose_coeff;
-    }
+    const at::Tensor delta = batch_delta(policy, study, s, transferred, begin, end);
     at::Tensor random = torch::empty_like(delta);
     for (int64_t i = 0; i < n; ++i) random[i].copy_(random_vector_like(delta[i], gen));
-
-    std::vector<MazeInput> at_square;
-    for (size_t i = begin; i < end; ++i) at_square.push_back({mazes[i], squares[i].cell});
-    const at::Tensor obs = policy.observations(at_square);
-    const at::Tensor plain = policy.forward(obs).probs;
-    ActivationTaps steer;
-    steer.add_patch(study.layer, add_per_sample(delta));
-    const at::Tensor steered = policy.forward(obs, &steer).probs;
-    ActivationTaps control;
-    control.add_patch(study.layer, add_per_sample(random));
-    const at::Tensor controlled = policy.forward(obs, &control).probs;
-
-    for (int64_t i = 0; i < n; ++i) {
-      const MazeLayout& m = mazes[begin + i];
-      const DecisionSquare& ds = squares[begin + i];
-      SteeringRow row;
-      row.seed = m.level_seed;
-      row.maze_dim = m.maze_dim;
-      row.decision_square = ds.cell;
-      row.cheese = m.cheese;
-      row.vector_norm = delta[i].norm().item<double>();
-      row.p_cheese = plain[i][ds.cheese_move].item<double>();
-      row.p_top_right = plain[i][ds.top_right_move].item<double>();
-      row.p_cheese_steered = steered[i][ds.cheese_move].item<double>();
-      row.p_top_right_steered = steered[i][ds.top_right_move].item<double>();
-      row.p_cheese_random = controlled[i][ds.cheese_move].item<double>();
-      row.p_top_right_random = controlled[i][ds.top_right_move].item<double>();
-      rows.push_back(row);
-    }
+    const DecisionProbs probs = decision_probs(policy, study.layer, s, delta, random, begin, end);
+    append_rows(s, begin, end, delta, probs, rows);
   }
   progress.settle(static_cast<int64_t>(mazes.size()), static_cast<int64_t>(mazes.size()), "mazes");
   return rows;

@@ -81,10 +81,7 @@ std::vector<double> smoothed(const Run& run, const std::string& column, int wind
   return trailing_mean(run.metrics.columns.at(column), weighted ? episodes->second : std::vector<double>(), window);
 }
 
-}  // namespace
-
-int cmd_plot(const std::vector<std::string>& args) {
-  po::options_description flags("shardlab plot RUN_DIR [RUN_DIR ...] [--columns c1,c2] [--smooth W] --out FILE.svg");
+void add_plot_flags(po::options_description& flags) {
   flags.add_options()("help,h", "show this help")("runs", po::value<std::vector<std::string>>(),
                                                   "run folders (each with metrics.csv)")(
       "columns", po::value<std::string>(),
@@ -93,6 +90,86 @@ int cmd_plot(const std::vector<std::string>& args) {
       "smooth", po::value<int64_t>()->default_value(10),
       "running mean over the last W updates (episode statistics weighted by charts/episodes; 1: none)")(
       "out", po::value<std::string>(), "the SVG file (required)")("force", "overwrite an existing --out file");
+}
+
+// The columns to plot (--columns, else the defaults of the first run), each present in every run.
+std::vector<std::string> checked_columns(const po::variables_map& vm, const std::vector<Run>& runs) {
+  const std::vector<std::string> columns =
+      vm.count("columns") ? split(vm["columns"].as<std::string>(), ',') : default_columns(runs[0].metrics);
+  if (columns.empty())
+    throw InputError("shardlab plot: " + runs[0].path + " has neither charts/episodic_return nor a charts/*_rate " +
+                     "column; choose --columns from: " + joined(runs[0].metrics.names));
+  for (const Run& run : runs)
+    for (const auto& column : columns)
+      if (!run.metrics.columns.count(column))
+        throw InputError("shardlab plot: --columns " + column + ": " + run.path +
+                         " has no such column; it has: " + joined(run.metrics.names));
+  return columns;
+}
+
+// The global_step values every run logged, and per run its row of each.
+struct SharedSteps {
+  std::vector<double> steps;
+  std::vector<std::vector<size_t>> rows;  // per run, its row of each shared step
+};
+
+// Several runs are compared at the steps they all logged (the seeds of a sweep log the same).
+SharedSteps shared_steps(const std::vector<Run>& runs, const std::vector<std::string>& names) {
+  SharedSteps shared;
+  shared.rows.resize(runs.size());
+  for (size_t i = 0; i < runs[0].metrics.rows(); ++i) {
+    const double step = runs[0].metrics.columns.at("global_step")[i];
+    std::vector<size_t> found = {i};
+    for (size_t r = 1; r < runs.size(); ++r) {
+      const auto& other = runs[r].metrics.columns.at("global_step");
+      const auto it = std::find(other.begin(), other.end(), step);
+      if (it == other.end()) break;
+      found.push_back(static_cast<size_t>(it - other.begin()));
+    }
+    if (found.size() < runs.size()) continue;
+    shared.steps.push_back(step);
+    for (size_t r = 0; r < runs.size(); ++r) shared.rows[r].push_back(found[r]);
+  }
+  if (shared.steps.empty()) throw InputError("shardlab plot: the runs " + joined(names) + " share no global_step");
+  return shared;
+}
+
+// One column's panel: a single run's curve, or several runs' mean with their min-max band.
+LinePanel column_panel(const std::vector<Run>& runs, const std::vector<std::string>& names, const SharedSteps& shared,
+                       const std::string& column, int window) {
+  const std::string smoothing = window == 1 ? "" : ", running mean over " + std::to_string(window) + " updates";
+  LinePanel panel;
+  panel.title = column + smoothing;
+  panel.x_label = "environment steps (global_step)";
+  panel.y_label = column_label(column);
+  LineSeries series;
+  series.x = shared.steps;
+  std::vector<std::vector<double>> curves;
+  for (const Run& run : runs) curves.push_back(smoothed(run, column, window));
+  for (size_t i = 0; i < shared.steps.size(); ++i) {
+    std::vector<double> at_step;
+    for (size_t r = 0; r < runs.size(); ++r) at_step.push_back(curves[r][shared.rows[r][i]]);
+    const std::vector<double> finite = finite_values(at_step);
+    series.y.push_back(finite_mean(at_step));
+    if (runs.size() == 1) continue;
+    series.band_lo.push_back(finite.empty() ? NAN : *std::min_element(finite.begin(), finite.end()));
+    series.band_hi.push_back(finite.empty() ? NAN : *std::max_element(finite.begin(), finite.end()));
+  }
+  if (runs.size() == 1) {
+    series.name = names[0];
+  } else {
+    series.name = "mean of " + std::to_string(runs.size()) + " runs";
+    series.band_name = "min-max of " + std::to_string(runs.size()) + " runs";
+  }
+  panel.series.push_back(std::move(series));
+  return panel;
+}
+
+}  // namespace
+
+int cmd_plot(const std::vector<std::string>& args) {
+  po::options_description flags("shardlab plot RUN_DIR [RUN_DIR ...] [--columns c1,c2] [--smooth W] --out FILE.svg");
+  add_plot_flags(flags);
   po::positional_options_description positional;
   positional.add("runs", -1);
   const auto vm = parse_flags("plot", args, flags, positional);
@@ -112,70 +189,17 @@ int cmd_plot(const std::vector<std::string>& args) {
     runs.push_back(read_run(dir));
     names.push_back(runs.back().name);
   }
-  const std::vector<std::string> columns =
-      vm.count("columns") ? split(vm["columns"].as<std::string>(), ',') : default_columns(runs[0].metrics);
-  if (columns.empty())
-    throw InputError("shardlab plot: " + runs[0].path + " has neither charts/episodic_return nor a charts/*_rate " +
-                     "column; choose --columns from: " + joined(runs[0].metrics.names));
-  for (const Run& run : runs)
-    for (const auto& column : columns)
-      if (!run.metrics.columns.count(column))
-        throw InputError("shardlab plot: --columns " + column + ": " + run.path +
-                         " has no such column; it has: " + joined(run.metrics.names));
-
-  // Several runs are compared at the steps they all logged (the seeds of a sweep log the same).
-  std::vector<std::vector<size_t>> rows(runs.size());  // per run, its row of each shared step
-  std::vector<double> steps;
-  for (size_t i = 0; i < runs[0].metrics.rows(); ++i) {
-    const double step = runs[0].metrics.columns.at("global_step")[i];
-    std::vector<size_t> found = {i};
-    for (size_t r = 1; r < runs.size(); ++r) {
-      const auto& other = runs[r].metrics.columns.at("global_step");
-      const auto it = std::find(other.begin(), other.end(), step);
-      if (it == other.end()) break;
-      found.push_back(static_cast<size_t>(it - other.begin()));
-    }
-    if (found.size() < runs.size()) continue;
-    steps.push_back(step);
-    for (size_t r = 0; r < runs.size(); ++r) rows[r].push_back(found[r]);
-  }
-  if (steps.empty()) throw InputError("shardlab plot: the runs " + joined(names) + " share no global_step");
+  const std::vector<std::string> columns = checked_columns(vm, runs);
+  const SharedSteps shared = shared_steps(runs, names);
 
   LineChart chart;
   chart.title = runs.size() == 1 ? "Training curves of " + names[0]
                                  : "Training curves of " + std::to_string(runs.size()) + " runs: " + joined(names);
   if (chart.title.size() > 120) chart.title = chart.title.substr(0, 117) + "...";
-  const std::string smoothing = window == 1 ? "" : ", running mean over " + std::to_string(window) + " updates";
-  for (const auto& column : columns) {
-    LinePanel panel;
-    panel.title = column + smoothing;
-    panel.x_label = "environment steps (global_step)";
-    panel.y_label = column_label(column);
-    LineSeries series;
-    series.x = steps;
-    std::vector<std::vector<double>> curves;
-    for (const Run& run : runs) curves.push_back(smoothed(run, column, window));
-    for (size_t i = 0; i < steps.size(); ++i) {
-      std::vector<double> at_step;
-      for (size_t r = 0; r < runs.size(); ++r) at_step.push_back(curves[r][rows[r][i]]);
-      const std::vector<double> finite = finite_values(at_step);
-      series.y.push_back(finite_mean(at_step));
-      if (runs.size() == 1) continue;
-      series.band_lo.push_back(finite.empty() ? NAN : *std::min_element(finite.begin(), finite.end()));
-      series.band_hi.push_back(finite.empty() ? NAN : *std::max_element(finite.begin(), finite.end()));
-    }
-    if (runs.size() == 1) {
-      series.name = names[0];
-    } else {
-      series.name = "mean of " + std::to_string(runs.size()) + " runs";
-      series.band_name = "min-max of " + std::to_string(runs.size()) + " runs";
-    }
-    panel.series.push_back(std::move(series));
-    chart.panels.push_back(std::move(panel));
-  }
+  for (const auto& column : columns) chart.panels.push_back(column_panel(runs, names, shared, column, window));
   write_file_atomically(out, line_chart_svg(chart), vm.count("force") > 0);
   std::cout << "wrote " << out << " (" << columns.size() << " columns of " << runs.size() << " run"
-            << (runs.size() == 1 ? "" : "s") << ", " << steps.size() << " points each)\n";
+            << (runs.size() == 1 ? "" : "s") << ", " << shared.steps.size() << " points each)\n";
   return 0;
 }
 

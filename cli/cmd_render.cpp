@@ -84,12 +84,7 @@ class RenderSink {
   int width_ = 0, height_ = 0;
 };
 
-}  // namespace
-
-int cmd_render(const std::vector<std::string>& args) {
-  po::options_description flags(
-      "shardlab render --env NAME --policy random|heuristic [--seed S] --out DIR|FILE.gif|FILE.mp4 [flags]\n"
-      "shardlab render --run RUN_DIR|CHECKPOINT [--greedy] [--seed S] --out DIR|FILE.gif|FILE.mp4 [flags]");
+void add_render_flags(po::options_description& flags) {
   flags.add_options()("help,h", "show this help")("policy", po::value<std::string>()->default_value("random"),
                                                   "random, or heuristic (lunar landers)")(
       "run", po::value<std::string>(),
@@ -103,28 +98,21 @@ int cmd_render(const std::vector<std::string>& args) {
                                                           "draw every K-th step (and each episode's first and last)")(
       "fps", po::value<int64_t>()->default_value(20), "video frames per second (GIF: at most 100)")(
       "force", "overwrite the video or the frames already in the folder");
-  po::positional_options_description positional;
-  add_spec_flags(flags, positional);
-  const auto vm = parse_flags("render", args, flags, positional);
-  if (vm.count("help")) {
-    std::cout << flags;
-    return 0;
-  }
-  if (!vm.count("out")) throw InputError("shardlab render: --out DIR, FILE.gif or FILE.mp4 is required");
-  const std::string out = vm["out"].as<std::string>();
-  const int64_t every = flag_at_least(vm, "every", 1);
-  const int64_t episodes = flag_at_least(vm, "episodes", 1);
-  const int64_t fps = flag_at_least(vm, "fps", 1);
-  if (const auto format = video_format(out)) {
-    if (*format == VideoFormat::kMp4 && !mp4_available())
-      throw InputError("shardlab render: --out " + out + ": MP4 is not built in (no ffmpeg libraries); use FILE.gif");
-    if (fps > max_video_fps(*format))
-      throw InputError("--fps " + std::to_string(fps) + ": expected at most " + std::to_string(max_video_fps(*format)) +
-                       (*format == VideoFormat::kGif ? " (GIF delays are in 1/100 s)" : ""));
-  }
-  const bool force = vm.count("force") > 0;
-  // The policy and the spec of its environment: a trained policy brings its own spec.
-  std::optional<LoadedPolicy> trained;
+}
+
+// A video --out: its format built in, and --fps within what the format can hold.
+void check_video_flags(const std::string& out, int64_t fps) {
+  const auto format = video_format(out);
+  if (!format) return;
+  if (*format == VideoFormat::kMp4 && !mp4_available())
+    throw InputError("shardlab render: --out " + out + ": MP4 is not built in (no ffmpeg libraries); use FILE.gif");
+  if (fps > max_video_fps(*format))
+    throw InputError("--fps " + std::to_string(fps) + ": expected at most " + std::to_string(max_video_fps(*format)) +
+                     (*format == VideoFormat::kGif ? " (GIF delays are in 1/100 s)" : ""));
+}
+
+// The policy and the spec of its environment: a trained policy brings its own spec.
+Spec policy_spec(const po::variables_map& vm, std::optional<LoadedPolicy>& trained) {
   Spec spec(shardlab_schema());
   if (vm.count("run")) {
     if (vm.count("env")) throw InputError("shardlab render: --env goes with --policy; a run brings its environment");
@@ -139,6 +127,58 @@ int cmd_render(const std::vector<std::string>& args) {
     spec = load_spec(vm);
   }
   if (vm.count("seed")) spec.set("run.seed", std::to_string(flag_at_least(vm, "seed", 0)), "--seed");
+  return spec;
+}
+
+// Frames already there: refused now without --force, or when one is not a regular file.
+void prepare_frame_folder(const std::string& out, bool force) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(out, ec))
+    for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("frame_", 0) != 0 || entry.path().extension() != ".png" || name.find(".tmp.") != std::string::npos)
+        continue;
+      if (!force)
+        throw InputError("shardlab render: " + out + " already holds frames (" + name +
+                         "); pass --force to overwrite them");
+      check_replaceable(entry.path().string());
+    }
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw FileError("cannot create " + out + ": " + ec.message());
+}
+
+// One line per episode: its return, its length and its outcome (the metric that is set, if any).
+void print_episode(int64_t episode, const EpisodeStats& stats) {
+  std::string outcome;
+  for (const auto& [metric, value] : stats.metrics)
+    if (value > 0.5 && metric.find('/') != std::string::npos) outcome = metric.substr(metric.find('/') + 1);
+  std::cout << "episode " << episode + 1 << ": return " << stats.episode_return << ", length " << stats.length
+            << (outcome.empty() ? "" : ", " + outcome) << "\n";
+}
+
+}  // namespace
+
+int cmd_render(const std::vector<std::string>& args) {
+  po::options_description flags(
+      "shardlab render --env NAME --policy random|heuristic [--seed S] --out DIR|FILE.gif|FILE.mp4 [flags]\n"
+      "shardlab render --run RUN_DIR|CHECKPOINT [--greedy] [--seed S] --out DIR|FILE.gif|FILE.mp4 [flags]");
+  add_render_flags(flags);
+  po::positional_options_description positional;
+  add_spec_flags(flags, positional);
+  const auto vm = parse_flags("render", args, flags, positional);
+  if (vm.count("help")) {
+    std::cout << flags;
+    return 0;
+  }
+  if (!vm.count("out")) throw InputError("shardlab render: --out DIR, FILE.gif or FILE.mp4 is required");
+  const std::string out = vm["out"].as<std::string>();
+  const int64_t every = flag_at_least(vm, "every", 1);
+  const int64_t episodes = flag_at_least(vm, "episodes", 1);
+  const int64_t fps = flag_at_least(vm, "fps", 1);
+  check_video_flags(out, fps);
+  const bool force = vm.count("force") > 0;
+  std::optional<LoadedPolicy> trained;
+  const Spec spec = policy_spec(vm, trained);
   const std::string env_name = spec.get_string("env.name");
   const bool greedy = vm.count("greedy") > 0;
   const std::string scripted = vm["policy"].as<std::string>();
@@ -146,33 +186,13 @@ int cmd_render(const std::vector<std::string>& args) {
   const std::string policy_name = trained ? trained->path + (greedy ? " (greedy)" : " (sampled)") : scripted;
 
   RenderSink sink(out, fps);
-  if (sink.video()) {
+  if (sink.video())
     claim_outputs({out}, force);
-  } else {
-    // Frames already there: refused now without --force, or when one is not a regular file.
-    std::error_code ec;
-    if (std::filesystem::is_directory(out, ec))
-      for (const auto& entry : std::filesystem::directory_iterator(out, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind("frame_", 0) != 0 || entry.path().extension() != ".png" || name.find(".tmp.") != std::string::npos)
-          continue;
-        if (!force)
-          throw InputError("shardlab render: " + out + " already holds frames (" + name +
-                           "); pass --force to overwrite them");
-        check_replaceable(entry.path().string());
-      }
-    std::filesystem::create_directories(out, ec);
-    if (ec) throw FileError("cannot create " + out + ": " + ec.message());
-  }
+  else
+    prepare_frame_folder(out, force);
 
-  for (int64_t episode = 0; episode < episodes; ++episode) {
-    const EpisodeStats stats = player.play([&sink](const Frame& frame) { sink.add(frame); }, every);
-    std::string outcome;
-    for (const auto& [metric, value] : stats.metrics)
-      if (value > 0.5 && metric.find('/') != std::string::npos) outcome = metric.substr(metric.find('/') + 1);
-    std::cout << "episode " << episode + 1 << ": return " << stats.episode_return << ", length " << stats.length
-              << (outcome.empty() ? "" : ", " + outcome) << "\n";
-  }
+  for (int64_t episode = 0; episode < episodes; ++episode)
+    print_episode(episode, player.play([&sink](const Frame& frame) { sink.add(frame); }, every));
   sink.finish(force);
   std::cout << "wrote " << sink.frames() << " frames of " << sink.width() << " x " << sink.height() << " to " << out
             << " (" << env_name << ", seed " << spec.get_int("run.seed") << ", " << episodes << " episode"

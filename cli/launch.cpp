@@ -82,9 +82,8 @@ WorldConfig world_from_flags(const po::variables_map& vm) {
   return w;
 }
 
-// Starts `nproc` ranks of `shardlab COMMAND ARGS` and waits for them; returns the exit status (the
-// failed rank's, after stopping the others).
-int launch_ranks(const std::string& command, const std::vector<std::string>& args, int64_t nproc, int64_t threads) {
+// At most kMaxRanks ranks; a warning when their threads are more than the machine's cores.
+void check_rank_count(int64_t nproc, int64_t threads) {
   if (nproc > kMaxRanks)
     throw InputError("--nproc " + std::to_string(nproc) + ": at most " + std::to_string(kMaxRanks));
   const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
@@ -92,33 +91,33 @@ int launch_ranks(const std::string& command, const std::vector<std::string>& arg
     std::cerr << "shardlab: warning: " << nproc << " ranks x " << threads
               << " thread(s) (run.threads) = " << nproc * threads << " threads on " << cores
               << " cores: they will oversubscribe them\n";
+}
 
-  const std::string self = self_executable();
-  const int port = free_loopback_port();
-  std::vector<std::string> argv_strings = {self, command};
-  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_strings) argv.push_back(a.data());
-  argv.push_back(nullptr);
+// A rank's environment: this process's, with its place in the world in torchrun's variables.
+std::vector<std::string> rank_environment(int64_t nproc, int64_t rank, int port, int64_t threads) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    const std::string key = entry.substr(0, entry.find('='));
+    if (key != "WORLD_SIZE" && key != "RANK" && key != "LOCAL_RANK" && key != "MASTER_ADDR" && key != "MASTER_PORT")
+      env_strings.push_back(entry);
+  }
+  env_strings.push_back("WORLD_SIZE=" + std::to_string(nproc));
+  env_strings.push_back("RANK=" + std::to_string(rank));
+  env_strings.push_back("LOCAL_RANK=" + std::to_string(rank));
+  env_strings.push_back("MASTER_ADDR=127.0.0.1");
+  env_strings.push_back("MASTER_PORT=" + std::to_string(port));
+  // OpenBLAS would start a thread per core in every rank; each rank gets its run.threads.
+  if (!std::getenv("OPENBLAS_NUM_THREADS")) env_strings.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(threads));
+  return env_strings;
+}
 
-  ::signal(SIGINT, forward_signal);
-  ::signal(SIGTERM, forward_signal);
+// Starts the ranks, each known to the signal handler; when one cannot start, stops those started.
+std::vector<pid_t> spawn_ranks(const std::string& self, const std::vector<char*>& argv, int64_t nproc, int port,
+                               int64_t threads) {
   std::vector<pid_t> pids;
   for (int64_t rank = 0; rank < nproc; ++rank) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e; ++e) {
-      const std::string entry = *e;
-      const std::string key = entry.substr(0, entry.find('='));
-      if (key != "WORLD_SIZE" && key != "RANK" && key != "LOCAL_RANK" && key != "MASTER_ADDR" && key != "MASTER_PORT")
-        env_strings.push_back(entry);
-    }
-    env_strings.push_back("WORLD_SIZE=" + std::to_string(nproc));
-    env_strings.push_back("RANK=" + std::to_string(rank));
-    env_strings.push_back("LOCAL_RANK=" + std::to_string(rank));
-    env_strings.push_back("MASTER_ADDR=127.0.0.1");
-    env_strings.push_back("MASTER_PORT=" + std::to_string(port));
-    // OpenBLAS would start a thread per core in every rank; each rank gets its run.threads.
-    if (!std::getenv("OPENBLAS_NUM_THREADS")) env_strings.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(threads));
+    std::vector<std::string> env_strings = rank_environment(nproc, rank, port, threads);
     std::vector<char*> envp;
     for (auto& e : env_strings) envp.push_back(e.data());
     envp.push_back(nullptr);
@@ -132,16 +131,24 @@ int launch_ranks(const std::string& command, const std::vector<std::string>& arg
     g_children[rank] = pid;
     g_child_count = static_cast<sig_atomic_t>(rank + 1);
   }
+  return pids;
+}
 
-  // Wait for every rank; on the first failure stop the others (SIGTERM, then SIGKILL after a grace).
+// How the ranks ended: `what` empty when all succeeded, else the failed rank and how it ended.
+struct RankFailure {
+  std::string what;
+  int status = 0;
+};
+
+// Wait for every rank; on the first failure stop the others (SIGTERM, then SIGKILL after a grace).
+RankFailure wait_for_ranks(std::vector<pid_t>& pids) {
   constexpr auto kGrace = std::chrono::seconds(10);
-  std::string failure;
-  int failed_status = 0;
+  RankFailure failure;
   size_t running = pids.size();
   auto deadline = std::chrono::steady_clock::time_point::max();
   while (running > 0) {
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, failure.empty() ? 0 : WNOHANG);
+    const pid_t pid = ::waitpid(-1, &status, failure.what.empty() ? 0 : WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid < 0) break;
     if (pid == 0) {  // stopping the others: wait a little, then insist
@@ -166,7 +173,7 @@ int launch_ranks(const std::string& command, const std::vector<std::string>& arg
     const size_t rank = reap(pid);
     if (rank == pids.size()) continue;
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok && failure.empty()) {
+    if (!ok && failure.what.empty()) {
       // A rank killed by a signal is the cause; the others then fail their next collective
       // operation. If one of those was reaped first, the killed one has ended already: look.
       size_t cause = rank;
@@ -178,19 +185,38 @@ int launch_ranks(const std::string& command, const std::vector<std::string>& arg
           cause_status = status;
         }
       }
-      failure = "rank " + std::to_string(cause) + " " + describe_exit(cause_status);
-      failed_status = cause_status;
+      failure.what = "rank " + std::to_string(cause) + " " + describe_exit(cause_status);
+      failure.status = cause_status;
       for (pid_t p : pids)
         if (p > 0) ::kill(p, SIGTERM);
       deadline = std::chrono::steady_clock::now() + kGrace;
     }
   }
+  return failure;
+}
+
+// Starts `nproc` ranks of `shardlab COMMAND ARGS` and waits for them; returns the exit status (the
+// failed rank's, after stopping the others).
+int launch_ranks(const std::string& command, const std::vector<std::string>& args, int64_t nproc, int64_t threads) {
+  check_rank_count(nproc, threads);
+  const std::string self = self_executable();
+  const int port = free_loopback_port();
+  std::vector<std::string> argv_strings = {self, command};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  ::signal(SIGINT, forward_signal);
+  ::signal(SIGTERM, forward_signal);
+  std::vector<pid_t> pids = spawn_ranks(self, argv, nproc, port, threads);
+  const RankFailure failure = wait_for_ranks(pids);
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGTERM, SIG_DFL);
-  if (failure.empty()) return 0;
+  if (failure.what.empty()) return 0;
   // A rank that exited on its own said why on its own line; this line names the rank.
-  std::cerr << "shardlab: error: data-parallel run stopped: " << failure << "; the other ranks were stopped\n";
-  return WIFEXITED(failed_status) ? WEXITSTATUS(failed_status) : 1;
+  std::cerr << "shardlab: error: data-parallel run stopped: " << failure.what << "; the other ranks were stopped\n";
+  return WIFEXITED(failure.status) ? WEXITSTATUS(failure.status) : 1;
 }
 
 }  // namespace

@@ -68,6 +68,31 @@ void Hdf5File::Impl::append(const std::string& dataset, const T* data, int64_t r
   if (status < 0) fail("cannot write " + std::to_string(rows) + " rows to dataset " + quoted(name));
 }
 
+namespace {
+
+// The little-endian file type of a dataset of `type` (bool: HDF5's enum of FALSE and TRUE).
+Id file_type_of(Hdf5Type type) {
+  switch (type) {
+    case Hdf5Type::kFloat32:
+      return Id(H5Tcopy(H5T_IEEE_F32LE));
+    case Hdf5Type::kFloat64:
+      return Id(H5Tcopy(H5T_IEEE_F64LE));
+    case Hdf5Type::kInt8:
+      return Id(H5Tcopy(H5T_STD_I8LE));
+    case Hdf5Type::kInt32:
+      return Id(H5Tcopy(H5T_STD_I32LE));
+    case Hdf5Type::kInt64:
+      return Id(H5Tcopy(H5T_STD_I64LE));
+    case Hdf5Type::kUint8:
+      return Id(H5Tcopy(H5T_STD_U8LE));
+    case Hdf5Type::kBool:
+      return make_bool_type(H5T_STD_I8LE);
+  }
+  return Id();
+}
+
+}  // namespace
+
 void Hdf5File::create_dataset(const std::string& dataset, Hdf5Type type, const std::vector<int64_t>& row_shape,
                               const Hdf5DatasetOptions& options) {
   quiet();
@@ -82,30 +107,7 @@ void Hdf5File::create_dataset(const std::string& dataset, Hdf5Type type, const s
   if (options.gzip_level < 0 || options.gzip_level > 9)
     m.fail("dataset " + quoted(name) + ": gzip level " + std::to_string(options.gzip_level) + " not in 0..9", false);
 
-  Id file_type;
-  switch (type) {
-    case Hdf5Type::kFloat32:
-      file_type = Id(H5Tcopy(H5T_IEEE_F32LE));
-      break;
-    case Hdf5Type::kFloat64:
-      file_type = Id(H5Tcopy(H5T_IEEE_F64LE));
-      break;
-    case Hdf5Type::kInt8:
-      file_type = Id(H5Tcopy(H5T_STD_I8LE));
-      break;
-    case Hdf5Type::kInt32:
-      file_type = Id(H5Tcopy(H5T_STD_I32LE));
-      break;
-    case Hdf5Type::kInt64:
-      file_type = Id(H5Tcopy(H5T_STD_I64LE));
-      break;
-    case Hdf5Type::kUint8:
-      file_type = Id(H5Tcopy(H5T_STD_U8LE));
-      break;
-    case Hdf5Type::kBool:
-      file_type = make_bool_type(H5T_STD_I8LE);
-      break;
-  }
+  const Id file_type = file_type_of(type);
   if (!file_type.ok()) m.fail("cannot make the type of dataset " + quoted(name));
   const size_t element_size = H5Tget_size(file_type.get());
 

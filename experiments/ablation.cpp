@@ -44,7 +44,7 @@ struct Cell {
 
 template <class Keys>
 void AblationConfig::bind(Keys& keys) {
-  keys("ablate.out", out, "folder of the grid: datasets/, cells/, ablation.csv, .md, .svg");
+  keys("ablate.out", out, "folder of the grid: datasets/, runs/, logs/, ablation.md, .svg, .csv, cells.csv");
   keys("ablate.tasks", tasks, "tasks (comma-separated): bipedal_walker, lunar_lander_continuous, maze");
   keys("ablate.datasets", datasets,
        "dataset qualities (comma-separated): random, medium, medium-replay, expert, medium-expert");

@@ -218,6 +218,42 @@ void check_dataset_quality(const std::string& quality, const std::string& where)
     throw InputError(where + " " + quality + ": expected random, medium, medium-replay, expert or medium-expert");
 }
 
+namespace {
+
+// Names the behaviour policy of a dataset of `quality` in `metadata` and returns its measured
+// return (NaN for medium-replay: its data's own return is measured when it is copied).
+double describe_behaviour_policy(const std::string& quality, const std::string& expert, const std::string& medium,
+                                 double medium_training_return, const References& refs, const DatasetConfig& config,
+                                 const SpecSchema& schema, std::map<std::string, std::string>& metadata) {
+  double policy_return = std::nan("");
+  if (quality == "random") {
+    metadata["policy"] = "random";
+    policy_return = refs.random_return;
+  } else if (quality == "expert") {
+    metadata["policy"] = "expert (sampled)";
+    metadata["source_checkpoint"] = expert;
+    policy_return = refs.expert_return;
+  } else {
+    metadata["source_checkpoint"] = medium;
+    metadata["medium_training_return"] = std::to_string(medium_training_return);
+    const double medium_return = evaluate_checkpoint(medium, schema, {}, config.reference_episodes, false).mean_return;
+    metadata["medium_return"] = std::to_string(medium_return);
+    if (quality == "medium") {
+      metadata["policy"] = "medium (sampled)";
+      policy_return = medium_return;
+    } else if (quality == "medium-expert") {
+      metadata["policy"] = "medium (sampled), then expert (sampled)";
+      metadata["expert_checkpoint"] = expert;
+      policy_return = 0.5 * (medium_return + refs.expert_return);
+    } else {
+      metadata["policy"] = "training (PPO) up to the medium checkpoint";
+    }
+  }
+  return policy_return;
+}
+
+}  // namespace
+
 std::string make_dataset(const DatasetRequest& request, const DatasetConfig& config, const SpecSchema& schema) {
   check_dataset_quality(request.quality, "--quality");
   const Spec spec = expert_spec(request.task, config, schema);
@@ -242,30 +278,8 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
                                                  {"reference_episodes", std::to_string(config.reference_episodes)},
                                                  {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
   // The behaviour policy's measured return: what the "behavior" column of the ablation shows.
-  double policy_return = std::nan("");
-  if (request.quality == "random") {
-    metadata["policy"] = "random";
-    policy_return = refs.random_return;
-  } else if (request.quality == "expert") {
-    metadata["policy"] = "expert (sampled)";
-    metadata["source_checkpoint"] = expert;
-    policy_return = refs.expert_return;
-  } else {
-    metadata["source_checkpoint"] = medium;
-    metadata["medium_training_return"] = std::to_string(medium_training_return);
-    const double medium_return = evaluate_checkpoint(medium, schema, {}, config.reference_episodes, false).mean_return;
-    metadata["medium_return"] = std::to_string(medium_return);
-    if (request.quality == "medium") {
-      metadata["policy"] = "medium (sampled)";
-      policy_return = medium_return;
-    } else if (request.quality == "medium-expert") {
-      metadata["policy"] = "medium (sampled), then expert (sampled)";
-      metadata["expert_checkpoint"] = expert;
-      policy_return = 0.5 * (medium_return + refs.expert_return);
-    } else {
-      metadata["policy"] = "training (PPO) up to the medium checkpoint";
-    }
-  }
+  double policy_return =
+      describe_behaviour_policy(request.quality, expert, medium, medium_training_return, refs, config, schema, metadata);
 
   ExperienceWriter writer(request.out, venv_probe.observation_spec(), venv_probe.action_spec(), false,
                           venv_probe.info_names(), {}, request.force);
