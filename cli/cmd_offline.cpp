@@ -121,6 +121,11 @@ int cmd_dataset(const std::vector<std::string>& args) {
 
 int cmd_ablate(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "summarize") {
+    if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
+      std::cout << "shardlab ablate summarize ROOT\n  rewrites ROOT/ablation.md, .svg, .csv and cells.csv from the "
+                   "grid's finished cells (unfinished ones are listed as missing)\n";
+      return 0;
+    }
     if (args.size() != 2 || args[1].rfind("-", 0) == 0)
       throw InputError("shardlab ablate summarize: expected the grid folder ROOT (ablate.out)");
     std::cout << summarize_ablation(args[1]);

@@ -2,10 +2,83 @@
 // type, chunks and filters, links' targets and every object's attributes.
 #include <hdf5.h>
 
+#include <cstring>
+#include <string>
+
 #include "core/hdf5_file.h"
 #include "core/hdf5_internal.h"
 
 namespace shardlab {
+namespace hdf5_internal {
+
+// How a type is named and classified (declared in core/hdf5_internal.h).
+bool is_bool_enum(hid_t type) {
+  if (H5Tget_class(type) != H5T_ENUM || H5Tget_nmembers(type) != 2 || H5Tget_size(type) != 1) return false;
+  bool ok = true;
+  for (unsigned i = 0; i < 2; ++i) {
+    char* name = H5Tget_member_name(type, i);
+    int8_t value = -1;
+    if (name == nullptr || H5Tget_member_value(type, i, &value) < 0) {
+      ok = false;
+    } else {
+      const char* expected = value == 0 ? "FALSE" : value == 1 ? "TRUE" : nullptr;
+      ok = ok && expected != nullptr && std::strcmp(name, expected) == 0;
+    }
+    if (name != nullptr) H5free_memory(name);
+  }
+  return ok;
+}
+
+std::string type_name(hid_t type) {
+  const size_t bits = H5Tget_size(type) * 8;
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER:
+      return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
+    case H5T_FLOAT:
+      return "float" + std::to_string(bits);
+    case H5T_ENUM: {
+      if (is_bool_enum(type)) return "bool";
+      Id base(H5Tget_super(type));
+      return "enum(" + (base.ok() ? type_name(base.get()) : std::string("?")) + ")";
+    }
+    case H5T_STRING:
+      return H5Tis_variable_str(type) > 0 ? "string" : "string[" + std::to_string(H5Tget_size(type)) + "]";
+    case H5T_COMPOUND:
+      return "compound";
+    case H5T_ARRAY:
+      return "array";
+    case H5T_OPAQUE:
+      return "opaque";
+    case H5T_REFERENCE:
+      return "reference";
+    case H5T_VLEN:
+      return "vlen";
+    case H5T_BITFIELD:
+      return "bitfield";
+    case H5T_TIME:
+      return "time";
+    default:
+      return "unknown";
+  }
+}
+
+Hdf5Class class_of(hid_t type) {
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER:
+      return Hdf5Class::kInteger;
+    case H5T_FLOAT:
+      return Hdf5Class::kFloat;
+    case H5T_ENUM:
+      return is_bool_enum(type) ? Hdf5Class::kBool : Hdf5Class::kInteger;
+    case H5T_STRING:
+      return Hdf5Class::kString;
+    default:
+      return Hdf5Class::kOther;
+  }
+}
+
+}  // namespace hdf5_internal
+
 namespace {
 
 // Groups nested deeper than this are not listed; it also stops hard-link cycles.

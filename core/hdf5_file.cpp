@@ -70,71 +70,6 @@ Id make_bool_type(hid_t base) {
   return type;
 }
 
-bool is_bool_enum(hid_t type) {
-  if (H5Tget_class(type) != H5T_ENUM || H5Tget_nmembers(type) != 2 || H5Tget_size(type) != 1) return false;
-  bool ok = true;
-  for (unsigned i = 0; i < 2; ++i) {
-    char* name = H5Tget_member_name(type, i);
-    int8_t value = -1;
-    if (name == nullptr || H5Tget_member_value(type, i, &value) < 0) {
-      ok = false;
-    } else {
-      const char* expected = value == 0 ? "FALSE" : value == 1 ? "TRUE" : nullptr;
-      ok = ok && expected != nullptr && std::strcmp(name, expected) == 0;
-    }
-    if (name != nullptr) H5free_memory(name);
-  }
-  return ok;
-}
-
-std::string type_name(hid_t type) {
-  const size_t bits = H5Tget_size(type) * 8;
-  switch (H5Tget_class(type)) {
-    case H5T_INTEGER:
-      return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
-    case H5T_FLOAT:
-      return "float" + std::to_string(bits);
-    case H5T_ENUM: {
-      if (is_bool_enum(type)) return "bool";
-      Id base(H5Tget_super(type));
-      return "enum(" + (base.ok() ? type_name(base.get()) : std::string("?")) + ")";
-    }
-    case H5T_STRING:
-      return H5Tis_variable_str(type) > 0 ? "string" : "string[" + std::to_string(H5Tget_size(type)) + "]";
-    case H5T_COMPOUND:
-      return "compound";
-    case H5T_ARRAY:
-      return "array";
-    case H5T_OPAQUE:
-      return "opaque";
-    case H5T_REFERENCE:
-      return "reference";
-    case H5T_VLEN:
-      return "vlen";
-    case H5T_BITFIELD:
-      return "bitfield";
-    case H5T_TIME:
-      return "time";
-    default:
-      return "unknown";
-  }
-}
-
-Hdf5Class class_of(hid_t type) {
-  switch (H5Tget_class(type)) {
-    case H5T_INTEGER:
-      return Hdf5Class::kInteger;
-    case H5T_FLOAT:
-      return Hdf5Class::kFloat;
-    case H5T_ENUM:
-      return is_bool_enum(type) ? Hdf5Class::kBool : Hdf5Class::kInteger;
-    case H5T_STRING:
-      return Hdf5Class::kString;
-    default:
-      return Hdf5Class::kOther;
-  }
-}
-
 std::vector<int64_t> dimensions(hid_t space) {
   const int rank = H5Sget_simple_extent_ndims(space);
   if (rank <= 0) return {};
@@ -397,11 +332,20 @@ hid_t create_file(const std::string& path, unsigned flags) {
   // 1.10 and later (h5py built on 1.10+); the oldest format (superblock 0) has no checksums.
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
   Id fcpl = checksummed_creation(H5P_FILE_CREATE);
+  // Whether the file was there before: on a full disk H5Fcreate makes the file, fails to write
+  // its superblock, and leaves it behind, which is not "already exists".
+  struct stat status;
+  const bool existed = ::stat(path.c_str(), &status) == 0;
   const hid_t file = H5Fcreate(path.c_str(), flags, fcpl.get(), fapl.get());
   if (file >= 0) return file;
   const std::string reason = hdf5_reason();
-  struct stat status;
-  if ((flags & H5F_ACC_EXCL) && ::stat(path.c_str(), &status) == 0) throw FileError(path + ": already exists");
+  if ((flags & H5F_ACC_EXCL) && existed) throw FileError(path + ": already exists");
+  for (const char* full : {"No space left on device", "Disk quota exceeded"})
+    if (reason.find(full) != std::string::npos) {
+      // The file is this call's own (it got as far as writing): remove what it left.
+      if (!existed) ::unlink(path.c_str());
+      throw StorageError(final_name_of(path) + ": cannot create HDF5 file: " + full);
+    }
   throw FileError(path + ": cannot create HDF5 file" + (reason.empty() ? "" : " (HDF5: " + reason + ")"));
 }
 

@@ -79,9 +79,11 @@ TEST(Cli, SpecErrorsNameFileLineAndKey) {
 TEST(Cli, CollectWritesD4rlFileThatH5pyReads) {
   const std::string dir = test::make_temp_dir();
   const std::string out = dir + "/data.h5";
-  const auto r = run_cli("collect --env maze --set env.num_envs=8 --set env.distribution=hard --steps 6000 --out " + out);
+  const auto r =
+      run_cli("collect --env maze --set env.num_envs=8 --set env.distribution=hard --steps 6000 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto check = run_shell("/usr/bin/python3 " SHARDLAB_SOURCE_DIR "/tests/h5py_check_experience.py " + out + " 6000");
+  const auto check =
+      run_shell("/usr/bin/python3 " SHARDLAB_SOURCE_DIR "/tests/h5py_check_experience.py " + out + " 6000");
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_EQ(check.out.rfind("OK", 0), 0u) << check.out;
   // The resolved spec sits next to the data and loads back.
@@ -100,10 +102,11 @@ TEST(Cli, CollectIsReproducibleAndRefusesToOverwrite) {
   const std::string args = "collect --set env.num_envs=4 --set run.seed=5 --steps 3000 --out ";
   ASSERT_EQ(run_cli(args + dir + "/a.h5").exit_code, 0);
   ASSERT_EQ(run_cli(args + dir + "/b.h5").exit_code, 0);
-  const auto same = run_shell("/usr/bin/python3 -c \"import h5py,numpy as np,sys;a=h5py.File(sys.argv[1]);b=h5py.File(sys.argv[2]);"
-                              "sys.exit(0 if all(np.array_equal(a[k][:],b[k][:]) for k in "
-                              "('observations','actions','rewards','terminals','timeouts')) else 1)\" " +
-                              dir + "/a.h5 " + dir + "/b.h5");
+  const auto same = run_shell(
+      "/usr/bin/python3 -c \"import h5py,numpy as np,sys;a=h5py.File(sys.argv[1]);b=h5py.File(sys.argv[2]);"
+      "sys.exit(0 if all(np.array_equal(a[k][:],b[k][:]) for k in "
+      "('observations','actions','rewards','terminals','timeouts')) else 1)\" " +
+      dir + "/a.h5 " + dir + "/b.h5");
   EXPECT_EQ(same.exit_code, 0) << same.err;
 
   const std::string before = test::read_file(dir + "/a.h5");
@@ -152,10 +155,12 @@ TEST(Cli, QuickDemoRunsEveryStep) {
   const std::string dir = test::make_temp_dir();
   const auto r = test::run_cli("demo --quick --episodes 16 --out " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* step : {"== 1.", "== 2.", "== 3.", "== 4.", "== 5."}) EXPECT_NE(r.out.find(step), std::string::npos) << step;
-  for (const char* file : {"/mazes.svg", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json",
-                           "/eval_uniform_500_steps.json", "/eval_random_uniform.json",
-                           "/eval_random_uniform_500_steps.json", "/analysis/cheese_vector_summary.json", "/analysis/channels.csv", "/analysis/vector_field.svg"})
+  for (const char* step : {"== 1.", "== 2.", "== 3.", "== 4.", "== 5."})
+    EXPECT_NE(r.out.find(step), std::string::npos) << step;
+  for (const char* file :
+       {"/mazes.svg", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json", "/eval_uniform_500_steps.json",
+        "/eval_random_uniform.json", "/eval_random_uniform_500_steps.json", "/analysis/cheese_vector_summary.json",
+        "/analysis/channels.csv", "/analysis/vector_field.svg"})
     EXPECT_TRUE(std::ifstream(dir + file).good()) << file;
   // The random-policy control and the trained agent in Procgen's 500-step episodes: the JSON says which.
   const std::string control = test::read_file(dir + "/eval_random_uniform_500_steps.json");
@@ -257,6 +262,22 @@ TEST(Cli, EveryStudySummaryStartsWithTheSharedHeader) {
     EXPECT_EQ(j["checkpoint_sha256"], sha256_hex(bytes.data(), bytes.size())) << study;
     EXPECT_EQ(j["shardlab_version"], SHARDLAB_VERSION) << study;
     EXPECT_TRUE(j["maze_counts"].contains("used")) << study;
+  }
+}
+
+// docs/commands.md and docs/spec-keys.md are the binary's own --help and `spec keys`
+// (scripts/reference-docs.sh): they cannot drift from the code.
+TEST(Cli, ReferenceDocsAreGeneratedFromTheBinary) {
+  const std::string dir = test::make_temp_dir();
+  const std::string source = SHARDLAB_SOURCE_DIR;
+  const auto r =
+      test::run_shell(source + "/scripts/reference-docs.sh " + std::string(SHARDLAB_CLI) + " " + dir + " 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* page : {"commands.md", "spec-keys.md"}) {
+    const std::string generated = test::read_file(dir + "/" + page);
+    EXPECT_NE(generated.find("shardlab"), std::string::npos) << page;
+    EXPECT_EQ(test::read_file(source + "/docs/" + page), generated)
+        << "docs/" << page << " differs from the binary's help: run scripts/reference-docs.sh";
   }
 }
 

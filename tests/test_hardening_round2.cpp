@@ -74,7 +74,8 @@ TEST(HardeningRound2, SecondWriterOfAFolderIsRefusedNamingTheHolder) {
   }
   // Two real trainings of one folder: exactly one of them runs it.
   const std::string longer = "train " + kSmoke + " --set train.total_steps=400000 --out " + dir + "/race";
-  ASSERT_EQ(run_shell("cd " + dir + " && (" + SHARDLAB_CLI + " " + longer + " >/dev/null 2>first.err &) ").exit_code, 0);
+  ASSERT_EQ(run_shell("cd " + dir + " && (" + SHARDLAB_CLI + " " + longer + " >/dev/null 2>first.err &) ").exit_code,
+            0);
   for (int i = 0; i < 200 && !fs::exists(dir + "/race/ppo_maze_smoke/spec.ini"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   expect_failure(run_cli(longer + " --resume"), "is in use by process");
@@ -165,8 +166,9 @@ TEST(HardeningRound2, ConcurrentCollectsLeaveAMatchingPair) {
   for (int round = 0; round < 3; ++round) {
     std::string both;
     for (int seed : {11, 22})
-      both += std::string(SHARDLAB_CLI) + " collect --env maze --steps 300 --force --set run.seed=" +
-              std::to_string(seed) + " --out " + out + " >/dev/null 2>&1 & ";
+      both += std::string(SHARDLAB_CLI) +
+              " collect --env maze --steps 300 --force --set run.seed=" + std::to_string(seed) + " --out " + out +
+              " >/dev/null 2>&1 & ";
     ASSERT_EQ(run_shell(both + "wait").exit_code, 0);
     const ExperienceReader data(out);
     const std::string seed = data.metadata().at("seed");
@@ -214,6 +216,15 @@ TEST(HardeningRound2, FullDiskIsOneLineAndExitOne) {
     }
     run_shell("rm -rf " + full + "/*");
   }
+  // A disk with no room at all: the file cannot even get its first block. Once HDF5 reported that
+  // as "already exists" (it made the file, failed, and found it there) and left the file behind.
+  run_shell("dd if=/dev/zero of=" + full + "/filler bs=4096 status=none 2>/dev/null");
+  const auto none_left = run_cli("collect --env maze --steps 10 --out " + full + "/c.h5");
+  expect_failure(none_left, "No space left on device");
+  EXPECT_EQ(none_left.err.find("already exists"), std::string::npos) << none_left.err;
+  EXPECT_FALSE(fs::exists(full + "/c.h5"));
+  for (const auto& e : fs::directory_iterator(full))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
 }
 
 // 7. Sizes that pass the key's own check but cannot be allocated: one line, exit 2, no run folder.
@@ -223,9 +234,10 @@ TEST(HardeningRound2, SizesThatCannotBeAllocatedAreRefusedBeforeTheRunFolder) {
                           "agent.channels=4096,4096,4096", "run.threads=1000"})
     expect_error(run_cli("train " + kSmoke + " --set " + set + " --out " + dir), std::string(set).substr(0, 8));
   // Buildable, but its gradient steps' activations need hundreds of GiB.
-  expect_error(run_cli("train " + kSmoke +
-                       " --set agent.channels=256,256,256 --set env.observation=rgb --set env.num_envs=64 --out " + dir),
-               "lower agent.channels");
+  expect_error(
+      run_cli("train " + kSmoke +
+              " --set agent.channels=256,256,256 --set env.observation=rgb --set env.num_envs=64 --out " + dir),
+      "lower agent.channels");
   // Under an address-space limit (AddressSanitizer reserves terabytes of shadow memory up front and
   // cannot start under one, so that build leaves this case out).
   if (!kAddressSanitizer) {
@@ -233,9 +245,9 @@ TEST(HardeningRound2, SizesThatCannotBeAllocatedAreRefusedBeforeTheRunFolder) {
                                    " --set env.num_envs=40000 --out " + dir);
     expect_error(limited, "env.num_envs");
   }
-  ASSERT_EQ(run_cli("collect --env lunar_lander_continuous --policy heuristic --steps 500 --out " + dir + "/l.h5")
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      run_cli("collect --env lunar_lander_continuous --policy heuristic --steps 500 --out " + dir + "/l.h5").exit_code,
+      0);
   expect_error(run_cli("offline --set offline.dataset=" + dir +
                        "/l.h5 --set agent.torso=mlp --set offline.batch_size=100000000 --out " + dir),
                "offline.batch_size = 100000000");
@@ -280,8 +292,10 @@ TEST(HardeningRound2, NonFiniteDataAndUnusedKeysAreRefused) {
                "dataset 'observations' is (50,): expected (N, features...)");
   EXPECT_FALSE(fs::exists(dir + "/flat_out.h5"));
   const std::string policy = test::untrained_maze_policy(dir);
-  expect_error(run_cli("analyze cheese-vector " + policy + " --seeds 0:4 --coeff 1e308 --out " + dir), "--coeff 1e+308");
-  expect_error(run_cli("analyze steering-compare " + policy + " --seeds 0:4 --coeffs 1,1e300 --out " + dir), "--coeffs");
+  expect_error(run_cli("analyze cheese-vector " + policy + " --seeds 0:4 --coeff 1e308 --out " + dir),
+               "--coeff 1e+308");
+  expect_error(run_cli("analyze steering-compare " + policy + " --seeds 0:4 --coeffs 1,1e300 --out " + dir),
+               "--coeffs");
   EXPECT_FALSE(fs::exists(dir + "/cheese_vector.json"));
   expect_error(run_cli("eval " + policy + " --episodes 2 --set agent.hidden=32"), "agent.hidden");
   expect_error(run_cli("analyze cheese-vector " + policy + " --seeds 0:4 --set train.gamma=0.5 --out " + dir),
