@@ -1,5 +1,6 @@
-// `shardlab offline`: an offline learner (offline/learner.h) trained on a dataset file, in a run
-// folder shared with the online learners (agents/training_run.h):
+// `shardlab offline`: an offline learner (offline/learner.h) run by the one training loop
+// (agents/learner_loop.h) on batches sampled from a dataset file, in a run folder like the online
+// learners' (agents/training_run.h):
 //   spec.ini, run.json, metrics.csv (one row per offline.log_every gradient steps),
 //   checkpoints/update_NNNNNNN.pt (part "model" is the policy: `eval`, `render`, `analyze` load it),
 //   result.json  the final evaluation (normalized score, return, the task's rates), once finished.
