@@ -52,12 +52,12 @@ void require_rollout_memory(const Spec& spec, const TrainConfig& config, const O
 // the environment's outcome rates, over every rank's episodes of the update.
 class RolloutSource : public BatchSource {
  public:
-  RolloutSource(const Spec& spec, const TrainOptions& options, const EnvRegistration& env, int64_t num_envs,
-                std::string algo)
+  RolloutSource(const Spec& spec, const TrainConfig& config, const TrainOptions& options, const EnvRegistration& env,
+                int64_t num_envs, std::string algo)
       : spec_(spec),
         options_(options),
         env_(env),
-        config_(TrainConfig::from_spec(spec)),
+        config_(config),
         num_envs_(num_envs),
         algo_(std::move(algo)),
         normalize_observations_(config_.normalize_observations),
@@ -217,7 +217,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
                          std::to_string(rows) + " samples per gradient step (" + load.from + ")");
 
   TrainingRun run(spec, options);
-  RolloutSource source(spec, options, env, num_envs, algo.name);
+  RolloutSource source(spec, config, options, env, num_envs, algo.name);
   at::Generator init = at::detail::createCPUGenerator(run.config().seed);
   const std::unique_ptr<Learner> learner =
       algo.make({spec, observations, actions, run.device(), init, source.rows(), NAN, NAN, options.ranks});

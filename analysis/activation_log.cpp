@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 constexpr size_t kBatch = 128;  // rows per forward pass
 constexpr uint8_t kFree = 0, kWall = 1, kCheese = 2, kMouse = 3;
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
   for (auto& item : split(text, ','))

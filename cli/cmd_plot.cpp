@@ -30,12 +30,6 @@ Run read_run(const std::string& dir) {
   return {std::filesystem::path(dir).lexically_normal().filename().string(), path, read_metrics_csv(path)};
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 bool outcome_rate(const std::string& column) {
   return column.rfind("charts/", 0) == 0 && column.size() > 5 && column.substr(column.size() - 5) == "_rate" &&
          column != "charts/learning_rate";
@@ -98,12 +92,12 @@ std::vector<std::string> checked_columns(const po::variables_map& vm, const std:
       vm.count("columns") ? split(vm["columns"].as<std::string>(), ',') : default_columns(runs[0].metrics);
   if (columns.empty())
     throw InputError("shardlab plot: " + runs[0].path + " has neither charts/episodic_return nor a charts/*_rate " +
-                     "column; choose --columns from: " + joined(runs[0].metrics.names));
+                     "column; choose --columns from: " + join(runs[0].metrics.names, ", "));
   for (const Run& run : runs)
     for (const auto& column : columns)
       if (!run.metrics.columns.count(column))
         throw InputError("shardlab plot: --columns " + column + ": " + run.path +
-                         " has no such column; it has: " + joined(run.metrics.names));
+                         " has no such column; it has: " + join(run.metrics.names, ", "));
   return columns;
 }
 
@@ -130,7 +124,7 @@ SharedSteps shared_steps(const std::vector<Run>& runs, const std::vector<std::st
     shared.steps.push_back(step);
     for (size_t r = 0; r < runs.size(); ++r) shared.rows[r].push_back(found[r]);
   }
-  if (shared.steps.empty()) throw InputError("shardlab plot: the runs " + joined(names) + " share no global_step");
+  if (shared.steps.empty()) throw InputError("shardlab plot: the runs " + join(names, ", ") + " share no global_step");
   return shared;
 }
 
@@ -194,7 +188,7 @@ int cmd_plot(const std::vector<std::string>& args) {
 
   LineChart chart;
   chart.title = runs.size() == 1 ? "Training curves of " + names[0]
-                                 : "Training curves of " + std::to_string(runs.size()) + " runs: " + joined(names);
+                                 : "Training curves of " + std::to_string(runs.size()) + " runs: " + join(names, ", ");
   if (chart.title.size() > 120) chart.title = chart.title.substr(0, 117) + "...";
   for (const auto& column : columns) chart.panels.push_back(column_panel(runs, names, shared, column, window));
   write_file_atomically(out, line_chart_svg(chart), vm.count("force") > 0);

@@ -4,8 +4,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -85,6 +85,12 @@ std::vector<std::string> split(const std::string& text, char separator) {
 std::string join(const std::vector<int64_t>& values, const std::string& separator) {
   std::string out;
   for (size_t i = 0; i < values.size(); ++i) out += (i ? separator : "") + std::to_string(values[i]);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& values, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? separator : "") + values[i];
   return out;
 }
 

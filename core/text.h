@@ -32,6 +32,7 @@ std::vector<std::string> split(const std::string& text, char separator);
 
 // `values` in base 10 between separators: {64, 128, 128} -> "64,128,128" (how spec lists read).
 std::string join(const std::vector<int64_t>& values, const std::string& separator = ",");
+std::string join(const std::vector<std::string>& values, const std::string& separator = ",");
 
 // `value` as an error message shows it: control characters escaped (\x00), and a long value cut
 // to its first 60 characters with its length ("aaaa... (10485760 characters)").

@@ -218,12 +218,7 @@ std::string summarize_ablation(const std::string& root_text) {
     GridCellNumbers n{cell.name(),
                       {{"task", cell.task}, {"dataset", cell.dataset}, {"algo", cell.algo}, {"reward", cell.reward}},
                       cell.seed,
-                      {}};
-    if (e.is_object())
-      for (const auto& [key, value] : e.items())
-        if (value.is_number() &&
-            (key == "normalized_score" || key == "mean_return" || key == "mean_length" || ends_with(key, "_rate")))
-          n.numbers[key] = value.get<double>();
+                      evaluation_numbers(e)};
     const double score = n.numbers.count("normalized_score") ? n.numbers["normalized_score"] : std::nan("");
     const std::string column = cell.algo == "bc" ? "BC" : cell.algo + " " + cell.reward;
     table.samples[{row_of[cell.task + "-" + cell.dataset], column}].push_back(score);

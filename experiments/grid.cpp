@@ -16,12 +16,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;  // grid.json keeps its keys in the order written
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
 // A step's command line as run: this executable for "shardlab", --resume for a started run, its
 // ranks through --nproc here or an srun step under SLURM.
 std::vector<std::string> step_argv(const GridStep& step, const std::string& self, RankLauncher launcher) {
@@ -44,8 +38,8 @@ const GridStage& find_stage(const Grid& grid, const std::string& name) {
     if (stage.name == name) return stage;
   std::vector<std::string> names;
   for (const GridStage& stage : grid.stages) names.push_back(stage.name);
-  throw InputError("grid cell: no stage '" + name + "' in " + grid.dir + "/grid.json (its stages: " + joined(names) +
-                   ")");
+  throw InputError("grid cell: no stage '" + name + "' in " + grid.dir +
+                   "/grid.json (its stages: " + join(names, ", ") + ")");
 }
 
 }  // namespace
@@ -138,18 +132,34 @@ Grid read_grid(const std::string& dir_text) {
   return grid;
 }
 
+CellState cell_state(const Grid& grid, const GridCell& cell) {
+  if (cell_finished(cell)) return CellState::kFinished;
+  return fs::exists(grid.log_path(cell)) ? CellState::kUnfinished : CellState::kNotStarted;
+}
+
+const char* cell_state_name(CellState state) {
+  switch (state) {
+    case CellState::kFinished:
+      return "finished";
+    case CellState::kUnfinished:
+      return "started, not finished";
+    case CellState::kNotStarted:
+      return "not started";
+  }
+  return "";
+}
+
 GridStatus grid_status(const Grid& grid) {
   GridStatus status;
   for (const GridStage& stage : grid.stages)
     for (const GridCell& cell : stage.cells) {
       if (cell.outputs.empty()) continue;
       ++status.cells;
-      if (cell_finished(cell))
-        status.finished.push_back(cell.name);
-      else if (fs::exists(grid.log_path(cell)))
-        status.unfinished.push_back(cell.name);
-      else
-        status.not_started.push_back(cell.name);
+      const CellState state = cell_state(grid, cell);
+      (state == CellState::kFinished     ? status.finished
+       : state == CellState::kUnfinished ? status.unfinished
+                                         : status.not_started)
+          .push_back(cell.name);
     }
   return status;
 }
@@ -157,8 +167,8 @@ GridStatus grid_status(const Grid& grid) {
 std::string GridStatus::text(const Grid& grid) const {
   std::string out = std::to_string(finished.size()) + " of " + std::to_string(cells) + " cells finished";
   if (!unfinished.empty())
-    out += "; started but not finished (failed or interrupted; see " + grid.dir + "/logs): " + joined(unfinished);
-  if (!not_started.empty()) out += "; not started: " + joined(not_started);
+    out += "; started but not finished (failed or interrupted; see " + grid.dir + "/logs): " + join(unfinished, ", ");
+  if (!not_started.empty()) out += "; not started: " + join(not_started, ", ");
   return out;
 }
 

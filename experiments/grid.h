@@ -62,6 +62,12 @@ void write_grid(const Grid& grid);
 // The grid of DIR/grid.json; FileError when there is none or it is unreadable.
 Grid read_grid(const std::string& dir);
 
+// A cell as its folder shows it: finished (its outputs exist), started but not finished (its log
+// exists: failed or interrupted), or not started.
+enum class CellState { kFinished, kUnfinished, kNotStarted };
+CellState cell_state(const Grid& grid, const GridCell& cell);
+const char* cell_state_name(CellState state);  // "finished", "started, not finished", "not started"
+
 // What a grid's folder shows of its cells (those with outputs): finished, started but not finished (failed or
 // interrupted: its log says which), never started.
 struct GridStatus {

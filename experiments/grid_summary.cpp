@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -19,12 +20,6 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
-std::string joined(const std::vector<std::string>& items, const std::string& separator) {
-  std::string out;
-  for (const std::string& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
-
 std::string summary_csv(const GridTable& table) {
   std::ostringstream csv;
   for (const std::string& key : table.key_names) csv << csv_field(key) << ",";
@@ -34,7 +29,7 @@ std::string summary_csv(const GridTable& table) {
   for (size_t r = 0; r < table.rows.size(); ++r) {
     const GridTable::Row& row = table.rows[r];
     for (const std::string& key : row.keys) csv << csv_field(key) << ",";
-    csv << csv_field(joined(row.seeds, " ")) << "," << csv_field(joined(row.missing_seeds, " "));
+    csv << csv_field(join(row.seeds, " ")) << "," << csv_field(join(row.missing_seeds, " "));
     for (const std::string& c : table.columns) {
       const auto it = table.samples.find({r, c});
       const std::vector<double> v = it == table.samples.end() ? std::vector<double>{} : it->second;
@@ -75,7 +70,7 @@ std::string summary_markdown(const GridTable& table) {
   }
   md << "\n"
      << (table.missing.empty() ? "Every cell finished.\n"
-                               : "Missing (not finished): " + joined(table.missing, ", ") + "\n");
+                               : "Missing (not finished): " + join(table.missing, ", ") + "\n");
   return md.str();
 }
 
@@ -113,6 +108,17 @@ std::string cells_csv(const std::vector<GridCellNumbers>& cells) {
 }
 
 }  // namespace
+
+std::map<std::string, double> evaluation_numbers(const nlohmann::json& evaluation) {
+  std::map<std::string, double> out;
+  if (!evaluation.is_object()) return out;
+  for (const auto& [key, value] : evaluation.items()) {
+    const bool wanted = key == "mean_return" || key == "mean_length" || key == "normalized_score" ||
+                        (key.size() > 5 && ends_with(key, "_rate"));
+    if (wanted) out[key] = value.is_number() ? value.get<double>() : std::nan("");
+  }
+  return out;
+}
 
 std::string write_grid_summary(const std::string& dir, const std::string& name, const GridTable& table,
                                const BarChart& chart, const std::vector<GridCellNumbers>& cells) {

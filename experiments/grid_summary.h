@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,10 @@ struct GridCellNumbers {
   int64_t seed = 0;
   std::map<std::string, double> numbers;
 };
+
+// The numbers of an evaluation (eval.json, or an offline run's result.json "evaluation") a grid
+// summarizes: mean_return, mean_length, normalized_score and every *_rate; NaN for a null.
+std::map<std::string, double> evaluation_numbers(const nlohmann::json& evaluation);
 
 // Writes the four files (see above) and returns the Markdown.
 std::string write_grid_summary(const std::string& dir, const std::string& name, const GridTable& table,

@@ -17,6 +17,7 @@
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
+#include "experiments/grid_summary.h"
 #include "experiments/schema.h"
 #include "media/bar_chart.h"
 
@@ -90,12 +91,7 @@ Json plan_json(const SweepPlan& plan) {
 std::map<std::string, double> eval_metrics(const std::string& path) {
   const nlohmann::json j = nlohmann::json::parse(read_text_file(path), nullptr, false);
   if (j.is_discarded() || !j.is_object()) throw FileError(path + ": not readable JSON");
-  std::map<std::string, double> out;
-  for (const auto& [key, value] : j.items()) {
-    const bool wanted = key == "mean_return" || key == "mean_length" || (key.size() > 5 && ends_with(key, "_rate"));
-    if (wanted) out[key] = value.is_number() ? value.get<double>() : std::nan("");
-  }
-  return out;
+  return evaluation_numbers(j);
 }
 
 namespace {
@@ -291,7 +287,8 @@ void run_sweep(const SweepPlan& plan, const std::string& self, int jobs) {
   const unsigned cores = std::thread::hardware_concurrency();
   if (jobs == 0)
     jobs = static_cast<int>(std::max<int64_t>(1, static_cast<int64_t>(cores) / (plan.nproc * grid.threads)));
-  const size_t unfinished = grid_status(grid).cells - grid_status(grid).finished.size();
+  const GridStatus status = grid_status(grid);
+  const size_t unfinished = static_cast<size_t>(status.cells) - status.finished.size();
   std::cerr << "sweep: " << plan.cells.size() << " cells (" << points << " grid points x seeds " << plan.seeds
             << "), a train and an eval process each\n";
   const int64_t busy = std::min<int64_t>(jobs, static_cast<int64_t>(unfinished)) * plan.nproc * grid.threads;

@@ -6,17 +6,12 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "experiments/grid_summary.h"
 #include "experiments/sweep.h"
 
 namespace shardlab {
 namespace {
-
-std::string joined(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
-  return out;
-}
 
 // With two or more grid keys, the last one's values are the bars of each group.
 BarChart sweep_chart(const SweepPlan& plan, const GridTable& table, const std::string& metric) {
@@ -26,13 +21,13 @@ BarChart sweep_chart(const SweepPlan& plan, const GridTable& table, const std::s
   std::vector<std::string> keys;
   for (size_t i = 0; i + 1 < plan.grid.size(); ++i) keys.push_back(plan.grid[i].key);
   if (plan.grid.size() == 1) keys.push_back(plan.grid[0].key);
-  chart.x_label = joined(keys, ", ");
+  chart.x_label = join(keys, ", ");
   for (size_t r = 0; r < table.rows.size(); ++r) {
     const std::vector<std::string>& values = table.rows[r].keys;
     std::string group = "all seeds", series = metric;
     if (values.size() == 1) group = values[0];
     if (values.size() >= 2) {
-      group = joined({values.begin(), values.end() - 1}, " ");
+      group = join(std::vector<std::string>(values.begin(), values.end() - 1), " ");
       series = plan.grid.back().key + "=" + values.back();
     }
     if (std::find(chart.groups.begin(), chart.groups.end(), group) == chart.groups.end()) chart.groups.push_back(group);
@@ -80,12 +75,12 @@ std::string summarize_sweep(const std::string& dir_text, const std::string& metr
   table.decimals = {{"mean_return", 2}, {"mean_length", 2}};
   const auto& columns = table.columns;
   if (table.missing.size() < plan.cells.size() && std::find(columns.begin(), columns.end(), metric) == columns.end())
-    throw InputError("--metric " + metric + ": not in the cells' eval.json (" + joined(columns, ", ") + ")");
+    throw InputError("--metric " + metric + ": not in the cells' eval.json (" + join(columns, ", ") + ")");
   table.intro = std::to_string(plan.cells.size()) + " cells (" + plan.dir + "/sweep.json), " +
                 std::to_string(plan.cells.size() - table.missing.size()) +
                 " finished. Each cell's final eval: " + std::to_string(plan.episodes) + " episodes, " +
                 (plan.greedy ? "greedy" : "sampled") + " actions" +
-                (plan.eval_sets.empty() ? "" : ", --set " + joined(plan.eval_sets, " ")) +
+                (plan.eval_sets.empty() ? "" : ", --set " + join(plan.eval_sets, " ")) +
                 ". Mean ± 95% interval (Student t) over the finished seeds; `ci95` in summary.csv is the half-width.";
   return write_grid_summary(plan.dir, "summary", table, sweep_chart(plan, table, metric), cells);
 }

@@ -216,12 +216,7 @@ class Report {
     for (const GridStage& stage : grid.stages)
       for (const GridCell& cell : stage.cells) {
         if (cell.outputs.empty() || rows.size() == kMaxTableRows) continue;
-        const bool finished = cell_finished(cell);
-        const bool started = regular(grid.log_path(cell));
-        rows.push_back({cell.name, stage.name,
-                        finished  ? "finished"
-                        : started ? "started, not finished"
-                                  : "not started"});
+        rows.push_back({cell.name, stage.name, cell_state_name(cell_state(grid, cell))});
       }
     std::string cells = html::table({"cell", "stage", "status"}, rows);
     if (static_cast<size_t>(status.cells) > kMaxTableRows)
