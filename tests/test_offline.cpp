@@ -300,6 +300,13 @@ TEST(OfflineData, BadDatasetAndGridRequestsGiveOneLine) {
                         "agent.nope");
   expect_one_line_error(run_cli("ablate " + spec + " --set ablate.overrides_lunar_lander_continuous=agent.hidden"),
                         "expected KEY=VALUE");
+  // The grid runner's flags and `ablate summarize`, refused before anything is written.
+  expect_one_line_error(run_cli("ablate " + spec + " --emit pbs"), "--emit slurm");
+  expect_one_line_error(run_cli("ablate " + spec + " --time 10"), "--time goes with --emit slurm");
+  expect_one_line_error(run_cli("ablate " + spec + " --emit slurm --mem 4X"), "--mem '4X'");
+  expect_one_line_error(run_cli("ablate summarize " + dir + "/nothing"), "not an ablation folder");
+  expect_one_line_error(run_cli("ablate summarize"), "expected the grid folder");
+  expect_one_line_error(run_cli("grid status " + dir), "not a grid folder");
   expect_one_line_error(
       run_cli("dataset make " + spec + " --task lunar_lander_continuous --quality random,superb " + "--out-dir " + dir),
       "--quality superb");
