@@ -75,6 +75,7 @@ int cmd_grid(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 int cmd_import(const std::vector<std::string>& args);
+int cmd_reproduce(const std::vector<std::string>& args);
 
 }  // namespace shardlab::cli
 

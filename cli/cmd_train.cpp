@@ -2,7 +2,9 @@
 #include <fstream>
 #include <iostream>
 
+#include "agents/checkpoint.h"
 #include "agents/evaluate.h"
+#include "agents/run_dir.h"
 #include "agents/trainer.h"
 #include "cli/cli.h"
 #include "core/atomic_file.h"
@@ -39,14 +41,16 @@ int cmd_train(const std::vector<std::string>& args) {
 int cmd_eval(const std::vector<std::string>& args) {
   po::options_description flags(
       "shardlab eval RUN_DIR|CHECKPOINT [--set env.key=value ...] [--episodes N] [--out FILE.json]\n"
-      "shardlab eval --env NAME --policy random|heuristic [--set key=value ...] [--episodes N] [--out FILE.json]");
+      "shardlab eval --env NAME --policy random|heuristic [--set key=value ...] [--episodes N] [--out FILE.json]\n"
+      "shardlab eval RUN_DIR|CHECKPOINT --policy random|heuristic [--set env.key=value ...]: the policy in the run's "
+      "environments (a control)");
   flags.add_options()("help,h", "show this help")("run", po::value<std::string>(), "run folder or checkpoint file")(
       "set", po::value<std::vector<std::string>>()->composing(),
       "override a key of the run's spec (or of the defaults)")(
       "env", po::value<std::string>(), "with --policy: the environment (shorthand for --set env.name=NAME)")(
       "policy", po::value<std::string>(),
-      "evaluate an untrained policy instead of a run: random, or heuristic (lunar landers)")(
-      "episodes", po::value<int64_t>(), "episodes to run (default 200)")(
+      "evaluate an untrained policy instead of a trained one: random, or heuristic (lunar landers); with a run, in "
+      "its environments")("episodes", po::value<int64_t>(), "episodes to run (default 200)")(
       "greedy", "take the most likely action instead of sampling")(
       "out", po::value<std::string>(), "also write the JSON to this file")("force", "overwrite an existing --out file");
   po::positional_options_description positional;
@@ -63,11 +67,18 @@ int cmd_eval(const std::vector<std::string>& args) {
   if (vm.count("out")) claim_outputs({vm["out"].as<std::string>()}, vm.count("force") > 0);
   EvalResult result;
   if (vm.count("policy")) {
-    if (vm.count("run")) throw InputError("shardlab eval: give a run folder or --policy, not both");
     if (vm.count("greedy")) throw InputError("shardlab eval: --greedy applies to trained policies, not --policy");
+    if (vm.count("run") && vm.count("env"))
+      throw InputError("shardlab eval: with a run, --policy plays in the run's environment; leave out --env");
     if (vm.count("env")) overrides.insert(overrides.begin(), "env.name=" + vm["env"].as<std::string>());
-    const Spec spec = Spec::load(shardlab_schema(), "", overrides);
+    // With a run: the control in the run's own environments (its spec, then --set).
+    const std::string checkpoint = vm.count("run") ? resolve_checkpoint(vm["run"].as<std::string>()) : "";
+    const Spec spec = checkpoint.empty()
+                          ? Spec::load(shardlab_schema(), "", overrides)
+                          : Spec::from_text(shardlab_schema(), load_policy(checkpoint, shardlab_schema()).spec_ini,
+                                            checkpoint + " (spec)", overrides);
     result = evaluate_scripted(spec, vm["policy"].as<std::string>(), episodes);
+    if (!checkpoint.empty()) result.context["environment_of"] = checkpoint;
   } else {
     if (!vm.count("run")) throw InputError("shardlab eval: expected a run folder or checkpoint, or --policy");
     if (vm.count("env"))

@@ -38,6 +38,8 @@ commands:
                           or as SLURM job arrays (--emit slurm)
   sweep SPEC --seeds A:B  train and evaluate seeds x a --grid of spec values, each cell a process here
                           or a SLURM job array (--emit slurm); `sweep summarize DIR`: mean and 95% interval
+  reproduce NAME          a published result from its recipe (experiments/recipes/): trains, measures,
+                          writes its numbers and page; `reproduce --list` names them all
   grid status DIR         a sweep's or ablation's finished, unfinished and unstarted cells
   inspect FILE.h5         list what an HDF5 file holds (experience statistics for experience files)
   spec keys               every spec key with its type, default and help
@@ -96,12 +98,13 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   args.erase(args.begin());
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"maze", cli::cmd_maze},       {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
-      {"spec", cli::cmd_spec},       {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
-      {"eval", cli::cmd_eval},       {"analyze", cli::cmd_analyze}, {"render", cli::cmd_render},
-      {"offline", cli::cmd_offline}, {"relabel", cli::cmd_relabel}, {"dataset", cli::cmd_dataset},
-      {"ablate", cli::cmd_ablate},   {"sweep", cli::cmd_sweep},     {"plot", cli::cmd_plot},
-      {"report", cli::cmd_report},   {"import", cli::cmd_import},   {"grid", cli::cmd_grid},
+      {"maze", cli::cmd_maze},           {"collect", cli::cmd_collect}, {"inspect", cli::cmd_inspect},
+      {"spec", cli::cmd_spec},           {"demo", cli::cmd_demo},       {"train", cli::cmd_train},
+      {"eval", cli::cmd_eval},           {"analyze", cli::cmd_analyze}, {"render", cli::cmd_render},
+      {"offline", cli::cmd_offline},     {"relabel", cli::cmd_relabel}, {"dataset", cli::cmd_dataset},
+      {"ablate", cli::cmd_ablate},       {"sweep", cli::cmd_sweep},     {"plot", cli::cmd_plot},
+      {"report", cli::cmd_report},       {"import", cli::cmd_import},   {"grid", cli::cmd_grid},
+      {"reproduce", cli::cmd_reproduce},
   };
   try {
     if (command == "version" || command == "--version") {

@@ -93,9 +93,10 @@ void validate(const KeyInfo& key, const std::string& value, const std::string& w
   }
 }
 
-// Maps each dotted key of an INI file to its line number, for error messages.
-std::map<std::string, int> key_lines(const std::string& text) {
-  std::map<std::string, int> lines;
+// The entries of an INI file in order; stops at the first line that is neither blank, a comment,
+// `[section]` nor `key = value`, and gives its number in `bad_line` (0 when there is none).
+std::vector<IniEntry> scan_ini(const std::string& text, int* bad_line) {
+  std::vector<IniEntry> entries;
   std::istringstream in(text);
   std::string line, section;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -106,27 +107,38 @@ std::map<std::string, int> key_lines(const std::string& text) {
       continue;
     }
     const auto eq = t.find('=');
-    const std::string key = trim(eq == std::string::npos ? t : t.substr(0, eq));
-    const std::string dotted = section.empty() ? key : section + "." + key;
-    if (!lines.count(dotted)) lines[dotted] = number;
+    if (eq == std::string::npos || eq == 0) {
+      if (bad_line) *bad_line = number;
+      break;
+    }
+    entries.push_back({section, trim(t.substr(0, eq)), trim(t.substr(eq + 1)), number});
   }
+  return entries;
+}
+
+// Maps each dotted key of an INI file to its line number, for error messages.
+std::map<std::string, int> key_lines(const std::string& text) {
+  std::map<std::string, int> lines;
+  for (const IniEntry& e : scan_ini(text, nullptr))
+    lines.emplace(e.section.empty() ? e.key : e.section + "." + e.key, e.line);
   return lines;
 }
 
 // The first line of an INI file that is neither blank, a comment, a section nor key = value.
 int first_malformed_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    const std::string t = trim(line);
-    if (t.empty() || t[0] == '#' || t[0] == ';') continue;
-    if (t.front() == '[' && t.back() == ']') continue;
-    if (t.find('=') == std::string::npos) return number;
-  }
-  return 0;
+  int bad_line = 0;
+  scan_ini(text, &bad_line);
+  return bad_line;
 }
 
 }  // namespace
+
+std::vector<IniEntry> ini_entries(const std::string& text, const std::string& name) {
+  int bad_line = 0;
+  std::vector<IniEntry> entries = scan_ini(text, &bad_line);
+  if (bad_line) throw InputError(name + ":" + std::to_string(bad_line) + ": expected `[section]` or `key = value`");
+  return entries;
+}
 
 KeyInfo& SpecSchema::add(const std::string& name, KeyType type, const std::string& default_value,
                          const std::string& help) {

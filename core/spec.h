@@ -43,6 +43,15 @@ struct KeyInfo {
   }
 };
 
+// One `key = value` line of an INI file (specs, recipes), in file order, duplicates kept.
+struct IniEntry {
+  std::string section, key, value;  // trimmed; section "" before the first [section]
+  int line = 0;
+};
+// Every entry of an INI text; `#` and `;` start comment lines. InputError "NAME:LINE: ..." for a
+// line that is neither blank, a comment, `[section]` nor `key = value`.
+std::vector<IniEntry> ini_entries(const std::string& text, const std::string& name);
+
 // A default value as spec text that reads back to the same number ("0.0005", "1e-05", "64").
 std::string spec_number(double value);
 

@@ -10,6 +10,7 @@
 #include "core/statistics.h"
 #include "core/text.h"
 #include "experiments/grid.h"
+#include "experiments/result_page.h"
 #include "experiments/sweep.h"
 #include "media/bar_chart.h"
 #include "report/html.h"
@@ -29,6 +30,7 @@ class Report {
     if (grid_folders_ > 0) overview.push_back({"grids (sweeps, ablations)", std::to_string(grid_folders_)});
     overview.push_back({"run folders", std::to_string(run_folders_)});
     overview.push_back({"folders of other results", std::to_string(result_folders_)});
+    for (html::Section& s : findings_) page.add(std::move(s));
     page.add({"overview", "Overview",
               note("Everything below is embedded in this one file; it links to nothing outside itself.") +
                   html::table({"found in " + display_name, "count"}, overview),
@@ -41,7 +43,7 @@ class Report {
  private:
   fs::path root_;
   std::set<std::string> ids_ = {"overview"};
-  std::vector<html::Section> grids_, runs_, results_;
+  std::vector<html::Section> findings_, grids_, runs_, results_;
   int result_folders_ = 0, run_folders_ = 0, grid_folders_ = 0;
 
   std::string rel(const fs::path& p) const {
@@ -67,7 +69,11 @@ class Report {
       run_section(dir);
       return;  // a run's subfolders (videos, analysis) belong to its section
     }
-    if (is_grid(dir)) {
+    if (regular(dir / "result.json")) {
+      findings_section(dir, used_files);
+      used_files.insert("grid.json");
+      skip_folders.insert("logs");
+    } else if (is_grid(dir)) {
       grid_section(dir, used_files);
       skip_folders.insert({"runs", "logs", "datasets"});
     }
@@ -156,6 +162,25 @@ class Report {
         {id(run_id + " spec"), "Spec of " + fs::path(name).filename().string(), spec_html(dir / "spec.ini"), 3});
     runs_.push_back({id(run_id + " curves"), "Training curves", curves, 3});
     run_files(dir, dir, 0, run_id);
+  }
+
+  // A recipe's result (`shardlab reproduce`), first on the page: what it found (its tables with a
+  // sentence each), its figures, then how it was made; its files follow with the other results.
+  void findings_section(const fs::path& dir, std::set<std::string>& used) {
+    const auto result = read_json(dir / "result.json");
+    if (!result || !result->contains("numbers")) return;
+    used.insert({"result.json", "result.md", "recipe.json"});
+    std::string body = html::markdown(result_findings(*result), 3);
+    for (const auto& figure : (*result)["figures"]) {
+      const fs::path file = dir / figure["file"].get<std::string>();
+      if (regular(file)) body += picture_html(file, result_text(*result, figure["caption"]));
+    }
+    std::string made = "Made by `" + (*result)["command"].get<std::string>() + "` on commit " +
+                       (*result)["commit"].get<std::string>() + ", " + (*result)["date"].get<std::string>() +
+                       "; its commands are in result.md, its numbers in result.json.";
+    if ((*result)["scale"] == "smoke") made = "**Smoke scale: not results.** " + made;
+    body += html::markdown(made, 3);
+    findings_.push_back({id("findings " + rel(dir)), result_text(*result, (*result)["title"]), body, 2});
   }
 
   // A sweep or ablation folder, read through the grid runner's own files: grid.json (its cells and

@@ -350,7 +350,8 @@ TEST(Box2DCli, CollectRunsTheHeuristic) {
 }
 
 TEST(Box2DCli, BadFlagsGiveOneLineErrors) {
-  expect_one_line_error(test::run_cli("eval some_run --policy random"), "not both");
+  expect_one_line_error(test::run_cli("eval some_run --policy random --env maze"), "leave out --env");
+  expect_one_line_error(test::run_cli("eval some_run --policy random"), "some_run: neither a checkpoint");
   EXPECT_THROW(cli::cmd_eval({"--env", "lunar_lander", "--policy", "expert"}), InputError);
   EXPECT_THROW(cli::cmd_eval({"--env", "bipedal_walker", "--policy", "heuristic"}), InputError);
   EXPECT_THROW(cli::cmd_eval({"--env", "lunar_lander", "--policy", "random", "--greedy"}), InputError);

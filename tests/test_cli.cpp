@@ -150,32 +150,44 @@ TEST(Cli, InspectSurvivesCorruptedFiles) {
   EXPECT_GT(errors, 0);
 }
 
-// The README's first command, with the smoke spec: every step runs and leaves its files.
+// The README's first command at the demo recipe's smoke scale: every step runs and leaves its
+// files, the report leads with the findings, and a second demo in the folder trains nothing again.
 TEST(Cli, QuickDemoRunsEveryStep) {
   const std::string dir = test::make_temp_dir();
-  const auto r = test::run_cli("demo --quick --episodes 16 --out " + dir);
+  const auto r = test::run_cli("demo --quick --out " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* step : {"== 1.", "== 2.", "== 3.", "== 4.", "== 5."})
+  for (const char* step : {"== 1.", "== 2.", "== 3.", "== 4.", "## Trained against random"})
     EXPECT_NE(r.out.find(step), std::string::npos) << step;
-  for (const char* file :
-       {"/mazes.svg", "/random_maze.h5", "/eval_train.json", "/eval_uniform.json", "/eval_uniform_500_steps.json",
-        "/eval_random_uniform.json", "/eval_random_uniform_500_steps.json", "/analysis/cheese_vector_summary.json",
-        "/analysis/channels.csv", "/analysis/vector_field.svg"})
+  for (const char* file : {"/mazes.svg", "/random_maze.h5", "/demo/eval_train.json", "/demo/eval_uniform.json",
+                           "/demo/eval_uniform_500_steps.json", "/demo/eval_random_uniform.json",
+                           "/demo/eval_random_uniform_500_steps.json", "/demo/analysis/cheese_vector_summary.json",
+                           "/demo/analysis/channels.csv", "/demo/vector_field.svg", "/demo/result.json",
+                           "/demo/result.md", "/report.html"})
     EXPECT_TRUE(std::ifstream(dir + file).good()) << file;
-  // The random-policy control and the trained agent in Procgen's 500-step episodes: the JSON says which.
-  const std::string control = test::read_file(dir + "/eval_random_uniform_500_steps.json");
+  // The random-policy control plays in the run's own mazes, in Procgen's 500-step episodes: the JSON says so.
+  const std::string control = test::read_file(dir + "/demo/eval_random_uniform_500_steps.json");
   EXPECT_NE(control.find("\"policy\": \"random\""), std::string::npos) << control;
   EXPECT_NE(control.find("\"max_episode_steps\": \"500\""), std::string::npos) << control;
-  EXPECT_NE(test::read_file(dir + "/eval_uniform.json").find("\"policy\": \"sampled\""), std::string::npos);
-  // The demo trains as two data-parallel ranks unless told otherwise.
-  EXPECT_NE(test::read_file(dir + "/ppo_maze_smoke/run.json").find("\"world_size\": 2"), std::string::npos);
+  EXPECT_NE(control.find("\"environment_of\": \"" + dir + "/runs/"), std::string::npos) << control;
+  EXPECT_NE(test::read_file(dir + "/demo/eval_uniform.json").find("\"policy\": \"sampled\""), std::string::npos);
+  // The demo trains as two data-parallel ranks.
+  std::string run;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/runs")) run = e.path().string();
+  EXPECT_NE(test::read_file(run + "/run.json").find("\"world_size\": 2"), std::string::npos);
+  // The page leads with what the demo found: the evaluation table comes before the run's facts.
+  const std::string html = test::read_file(dir + "/report.html");
+  ASSERT_NE(html.find("<h2>The demo agent"), std::string::npos);
+  EXPECT_LT(html.find("<h2>The demo agent"), html.find("<h2>Overview"));
+  // Again: the run is reused (its train returns at once) and the finished steps are skipped.
+  const auto again = test::run_cli("demo --quick --out " + dir);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("processes to run: 0"), std::string::npos) << again.err;
 }
 
-// A bad --nproc or --episodes is one error line before the demo writes anything.
+// A bad --jobs is one error line before the demo writes anything.
 TEST(Cli, DemoRefusesBadCountsBeforeWriting) {
   const std::string dir = test::make_temp_dir() + "/demo";
-  expect_one_line_error(run_cli("demo --quick --nproc 0 --out " + dir), "--nproc");
-  expect_one_line_error(run_cli("demo --quick --episodes 0 --out " + dir), "--episodes");
+  expect_one_line_error(run_cli("demo --quick --jobs 0 --out " + dir), "--jobs");
   EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
