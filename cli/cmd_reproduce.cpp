@@ -18,14 +18,17 @@ namespace {
 constexpr const char* kUsage =
     "shardlab reproduce --list\n"
     "shardlab reproduce NAME|FILE.ini... | --all [--out DIR] [--smoke] [--fresh] [--jobs N] [--publish]\n"
+    "shardlab reproduce publish NAME... [--out DIR]\n"
     "shardlab reproduce check\n"
     "  runs each named recipe of experiments/recipes/ into DIR/NAME (result.json, result.md, its files),\n"
     "  training its runs in DIR/runs/ unless a run of the same resolved spec, ranks and training code is\n"
     "  there (then reused; an unfinished one resumes); a rerun skips finished steps. --publish copies a\n"
-    "  full-scale result to docs/results/NAME.md (with NAME.json and NAME/ for its figures). `check` compares\n"
+    "  full-scale result to docs/results/NAME.md (with NAME.json and NAME/ for its figures) and fills the README's\n"
+    "  tables quoted from it; `publish` does that for results measured before. `check` compares\n"
     "  every page in docs/results/ with what its JSON gives (exit 1 when one differs)";
 
 std::string docs_results() { return std::string(SHARDLAB_SOURCE_DIR) + "/docs/results"; }
+std::string readme() { return std::string(SHARDLAB_SOURCE_DIR) + "/README.md"; }
 
 // One line per recipe: its name, the wall time of its published run (or the recipe's estimate) and its title.
 void list_recipes() {
@@ -45,9 +48,10 @@ void list_recipes() {
 }
 
 int check_pages() {
-  const std::vector<std::string> problems = check_published(docs_results());
+  const std::vector<std::string> problems = check_published(docs_results(), readme());
   for (const std::string& problem : problems) std::cerr << problem << "\n";
-  if (problems.empty()) std::cout << "every page in " << docs_results() << " matches its JSON\n";
+  if (problems.empty())
+    std::cout << "every page in " << docs_results() << " matches its JSON, and so do the README's quoted tables\n";
   return problems.empty() ? 0 : 1;
 }
 
@@ -77,6 +81,17 @@ int cmd_reproduce(const std::vector<std::string>& args) {
     return 0;
   }
   if (names.size() == 1 && names[0] == "check") return check_pages();
+  if (!names.empty() && names[0] == "publish") {  // results measured earlier, as they are
+    if (names.size() == 1) throw InputError("shardlab reproduce publish: expected recipe names");
+    for (size_t i = 1; i < names.size(); ++i) {
+      find_recipe(names[i]);
+      const std::string dir = vm["out"].as<std::string>() + "/" + names[i];
+      if (!fs::is_regular_file(dir + "/result.json"))
+        throw InputError(dir + ": no result.json (run `shardlab reproduce " + names[i] + "` first)");
+      std::cout << "published " << publish_result(dir, docs_results(), readme()) << "\n";
+    }
+    return 0;
+  }
   if (vm.count("all")) names = recipe_names();
   if (names.empty()) throw InputError("shardlab reproduce: expected recipe names, --all or --list");
   if (vm.count("publish") && vm.count("smoke"))
@@ -95,7 +110,8 @@ int cmd_reproduce(const std::vector<std::string>& args) {
     const std::string result = reproduce(recipe, options, self_executable());
     std::cout << "wrote " << result << " and " << fs::path(result).parent_path().string() << "/result.md\n";
     if (vm.count("publish"))
-      std::cout << "published " << publish_result(fs::path(result).parent_path().string(), docs_results()) << "\n";
+      std::cout << "published " << publish_result(fs::path(result).parent_path().string(), docs_results(), readme())
+                << "\n";
   }
   return 0;
 }

@@ -115,8 +115,9 @@ Grid recipe_grid(const Recipe& recipe, const std::vector<PlannedRun>& runs, cons
 }
 
 // The recipe's folder made ready: refused when it holds something else, or the results of other code or
-// another scale (unless --fresh, which empties it).
-void prepare_folder(const std::string& dir, const Json& facts, bool fresh) {
+// another scale (unless --fresh, which empties it). Returns its recipe.json: the facts, and what the
+// earlier calls on the folder spent ("wall_seconds") and trained ("trained_here": run keys).
+Json prepare_folder(const std::string& dir, Json facts, bool fresh) {
   const std::string marker = dir + "/recipe.json";
   if (fs::is_regular_file(marker)) {
     const Json before = Json::parse(read_text_file(marker), nullptr, /*allow_exceptions=*/false);
@@ -127,15 +128,22 @@ void prepare_folder(const std::string& dir, const Json& facts, bool fresh) {
                        " scale from commit " + (before.is_object() ? before.value("commit", "?") : "?") + "; this is " +
                        facts["scale"].get<std::string>() + " scale on " + facts["commit"].get<std::string>() +
                        ": add --fresh to measure again (trained runs are kept), or choose another --out");
-    if (fresh)
+    if (fresh) {
       for (const auto& e : fs::directory_iterator(dir))
         if (e.path().filename() != ".lock") fs::remove_all(e.path());
+    } else {
+      facts["wall_seconds"] = before.value("wall_seconds", 0.0);
+      facts["trained_here"] = before.value("trained_here", Json::array());
+    }
   } else if (fs::exists(dir)) {
     for (const auto& e : fs::directory_iterator(dir))
       if (e.path().filename() != ".lock")
         throw InputError(dir + " holds files but no recipe.json: not a recipe's folder; choose another --out");
   }
+  if (!facts.contains("wall_seconds")) facts["wall_seconds"] = 0.0;
+  if (!facts.contains("trained_here")) facts["trained_here"] = Json::array();
   write_text_file(marker, facts.dump(2) + "\n");
+  return facts;
 }
 
 }  // namespace
@@ -167,7 +175,7 @@ std::string reproduce(const Recipe& recipe, const ReproduceOptions& options, con
   facts["recipe"] = recipe.name;
   facts["scale"] = options.smoke ? "smoke" : "full";
   facts["commit"] = source_commit().empty() ? "unknown" : source_commit();
-  prepare_folder(dir, facts, options.fresh);
+  Json marker = prepare_folder(dir, facts, options.fresh);
 
   const std::string code = training_code_version();
   std::vector<PlannedRun> runs;
@@ -191,9 +199,19 @@ std::string reproduce(const Recipe& recipe, const ReproduceOptions& options, con
   outcome.smoke = options.smoke;
   outcome.commit = facts["commit"];
   outcome.code_version = code;
-  outcome.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  // A recipe resumed over several calls: its wall time is theirs together, and a run trained by an
+  // earlier call on this folder counts as trained here.
+  marker["wall_seconds"] = marker["wall_seconds"].get<double>() +
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   for (const PlannedRun& run : runs)
-    outcome.runs.push_back({run.run->name, run.run->spec, run.key, run.overrides, run.run->nproc, run.reused});
+    if (!run.reused) marker["trained_here"].push_back(run.key);
+  write_text_file(dir + "/recipe.json", marker.dump(2) + "\n");
+  outcome.wall_seconds = marker["wall_seconds"];
+  for (const PlannedRun& run : runs) {
+    const auto& here = marker["trained_here"];
+    const bool trained_here = std::find(here.begin(), here.end(), run.key) != here.end();
+    outcome.runs.push_back({run.run->name, run.run->spec, run.key, run.overrides, run.run->nproc, !trained_here});
+  }
   for (const GridStage& stage : grid.stages)
     for (const GridCell& cell : stage.cells) {
       std::vector<std::string> argv = cell.steps[0].argv;

@@ -286,7 +286,27 @@ std::string result_page(const Json& r, const std::string& figure_prefix) {
   return md.str();
 }
 
-std::string publish_result(const std::string& result_dir, const std::string& docs) {
+std::string with_quoted_tables(const std::string& text, const std::string& docs) {
+  static const std::string open = "<!-- result ", close = "<!-- end result -->";
+  std::string out;
+  size_t at = 0;
+  for (size_t begin; (begin = text.find(open, at)) != std::string::npos;) {
+    const size_t head_end = text.find("-->", begin);
+    const size_t end = head_end == std::string::npos ? std::string::npos : text.find(close, head_end);
+    if (end == std::string::npos) break;
+    const std::vector<std::string> words = split(text.substr(begin + open.size(), head_end - begin - open.size()), ' ');
+    out += text.substr(at, head_end + 4 - at);  // up to and with the head's line break
+    const std::string json = words.size() >= 2 ? docs + "/" + words[0] + ".json" : "";
+    if (!json.empty() && fs::is_regular_file(json))
+      out += result_table(Json::parse(read_text_file(json)), words[1]);
+    else
+      out += text.substr(head_end + 4, end - head_end - 4);
+    at = end;
+  }
+  return out + text.substr(at);
+}
+
+std::string publish_result(const std::string& result_dir, const std::string& docs, const std::string& readme) {
   const Json r = Json::parse(read_text_file(result_dir + "/result.json"));
   const std::string name = r["recipe"];
   if (r["scale"] != "full") throw InputError(result_dir + ": a smoke result is never published");
@@ -297,11 +317,27 @@ std::string publish_result(const std::string& result_dir, const std::string& doc
   }
   write_text_file(docs + "/" + name + ".json", r.dump(2) + "\n");
   write_text_file(docs + "/" + name + ".md", result_page(r, name + "/"));
+  if (!readme.empty()) {
+    const std::string text = read_text_file(readme);
+    if (const std::string filled = with_quoted_tables(text, docs); filled != text) write_text_file(readme, filled);
+  }
   return docs + "/" + name + ".md";
 }
 
-std::vector<std::string> check_published(const std::string& docs) {
+std::vector<std::string> check_published(const std::string& docs, const std::string& readme) {
   std::vector<std::string> problems;
+  if (!readme.empty()) {
+    const std::string text = read_text_file(readme);
+    if (with_quoted_tables(text, docs) != text)
+      problems.push_back(readme + ": a quoted table differs from its result in " + docs +
+                         " (edited by hand, or stale)");
+    for (size_t at = 0; (at = text.find("<!-- result ", at)) != std::string::npos; ++at) {
+      const std::string name = split(text.substr(at + 12, text.find("-->", at) - at - 12), ' ')[0];
+      if (!fs::is_regular_file(docs + "/" + name + ".json"))
+        problems.push_back(readme + ": quotes a table of " + name + ", which is not published (" + docs + "/" + name +
+                           ".json)");
+    }
+  }
   if (!fs::is_directory(docs)) return problems;
   for (const auto& e : fs::directory_iterator(docs)) {
     if (e.path().extension() != ".json") continue;

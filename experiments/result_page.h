@@ -47,12 +47,21 @@ std::string result_text(const nlohmann::ordered_json& result, const std::string&
 // One table of a result as Markdown (for the README's generated blocks). InputError if none is named so.
 std::string result_table(const nlohmann::ordered_json& result, const std::string& table);
 
+// A Markdown text (the README) with each block
+//   <!-- result NAME TABLE -->
+//   <!-- end result -->
+// filled with table TABLE of DOCS/NAME.json, so a page quotes a published table without copying it
+// by hand. A block whose result is not published yet stays as it is.
+std::string with_quoted_tables(const std::string& text, const std::string& docs);
+
 // Copies a full-scale result (RESULT_DIR/result.json and its figures) to DOCS/NAME.json, DOCS/NAME.md
-// and DOCS/NAME/. InputError for a smoke result. Returns the page's path.
-std::string publish_result(const std::string& result_dir, const std::string& docs);
+// and DOCS/NAME/, and fills the README's blocks of it (when `readme` is not empty). InputError for a
+// smoke result. Returns the page's path.
+std::string publish_result(const std::string& result_dir, const std::string& docs, const std::string& readme = "");
 
 // The differences between the published pages in DOCS and what their JSON gives (pages edited by
-// hand, a figure missing), one line each; empty when every page matches.
-std::vector<std::string> check_published(const std::string& docs);
+// hand, a figure missing), and between the README's quoted tables and their results (when `readme`
+// is not empty), one line each; empty when everything matches.
+std::vector<std::string> check_published(const std::string& docs, const std::string& readme = "");
 
 }  // namespace shardlab

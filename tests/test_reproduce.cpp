@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -35,22 +36,31 @@ TEST(Reproduce, EveryRecipeRunsAtSmokeScale) {
     for (const auto& figure : result["figures"])
       EXPECT_TRUE(fs::is_regular_file(out + "/" + name + "/" + figure["file"].get<std::string>())) << figure;
   }
-  // Run again: every run is reused and every step skipped.
+  // Run again: every run is reused (its metrics stay as they were) and every step skipped.
+  std::map<std::string, std::string> trained;
+  for (const auto& e : fs::directory_iterator(out + "/runs"))
+    trained[e.path().string()] = test::read_file(e.path().string() + "/metrics.csv");
+  EXPECT_GE(trained.size(), 4u);  // the demo's agent, the lander, the walker, the REINFORCE agent
   const auto again = run_cli("reproduce --all --smoke --out " + out);
   ASSERT_EQ(again.exit_code, 0) << again.err;
   for (const std::string& name : recipe_names())
     EXPECT_NE(again.err.find(name + " steps: "), std::string::npos) << again.err;
   EXPECT_EQ(again.err.find("not started"), std::string::npos) << again.err;
+  // The second call trained nothing; the result still counts the runs as trained by this folder's
+  // calls, whose wall times add up.
   for (const std::string& name : recipe_names()) {
     const Json result = Json::parse(test::read_file(out + "/" + name + "/result.json"));
-    for (const auto& run : result["runs"]) EXPECT_TRUE(run["trained_before"].get<bool>()) << name << run;
+    for (const auto& run : result["runs"]) EXPECT_FALSE(run["trained_before"].get<bool>()) << name << run;
+    const Json marker = Json::parse(test::read_file(out + "/" + name + "/recipe.json"));
+    EXPECT_GT(marker["wall_seconds"].get<double>(), 0) << name;
   }
+  for (const auto& [run, metrics] : trained) EXPECT_EQ(test::read_file(run + "/metrics.csv"), metrics) << run;
 }
 
 // The pages in docs/results are what their JSON gives, and each is a recipe's.
 TEST(Reproduce, PublishedPagesMatchTheirJson) {
   const std::string docs = SHARDLAB_SOURCE_DIR "/docs/results";
-  for (const std::string& problem : check_published(docs)) ADD_FAILURE() << problem;
+  for (const std::string& problem : check_published(docs, SHARDLAB_SOURCE_DIR "/README.md")) ADD_FAILURE() << problem;
   if (!fs::is_directory(docs)) return;
   const std::vector<std::string> names = recipe_names();
   for (const auto& e : fs::directory_iterator(docs))
@@ -101,6 +111,17 @@ TEST(Reproduce, CheckFindsAPageEditedByHand) {
   fs::remove(docs + "/toy/pics_f.svg");
   ASSERT_EQ(check_published(docs).size(), 1u);
   EXPECT_NE(check_published(docs)[0].find("pics_f.svg is missing"), std::string::npos);
+  // A README quoting the table gets it on publishing; edited by hand, the check says so.
+  const std::string readme = dir + "/README.md";
+  test::write_file(readme, "Intro\n<!-- result toy t -->\nold\n<!-- end result -->\nEnd\n");
+  publish_result(dir, docs, readme);
+  EXPECT_EQ(
+      test::read_file(readme),
+      "Intro\n<!-- result toy t -->\n| a | b |\n|---|---|\n| x | 0.91 [0.88, 0.93] |\n<!-- end result -->\nEnd\n");
+  EXPECT_TRUE(check_published(docs, readme).empty());
+  test::write_file(readme, "Intro\n<!-- result toy t -->\n| a | b |\n|---|---|\n| x | 0.99 |\n<!-- end result -->\n");
+  ASSERT_EQ(check_published(docs, readme).size(), 1u);
+  EXPECT_NE(check_published(docs, readme)[0].find("quoted table differs"), std::string::npos);
   // A smoke result is never published.
   r["scale"] = "smoke";
   test::write_file(dir + "/result.json", r.dump(2));
