@@ -20,15 +20,15 @@
 namespace shardlab {
 
 struct Rollout {
-  at::Tensor obs;        // (T, N, obs...) as the network saw them (normalised if enabled)
-  at::Tensor actions;    // (T, N) int64 or (T, N, dim) unclipped
-  at::Tensor log_probs;  // (T, N)
-  at::Tensor values;     // (T, N)
-  at::Tensor rewards;    // (T, N) scaled if reward normalisation is on
-  at::Tensor terminated;       // (T, N) 1 where the step ended the episode by the task
-  at::Tensor truncated;        // (T, N) 1 where the time limit cut the episode
-  at::Tensor final_values;     // (T, N) V(final observation) where truncated, else 0
-  at::Tensor next_value;       // (N,) V(observation after the last step)
+  at::Tensor obs;           // (T, N, obs...) as the network saw them (normalised if enabled)
+  at::Tensor actions;       // (T, N) int64 or (T, N, dim) unclipped
+  at::Tensor log_probs;     // (T, N)
+  at::Tensor values;        // (T, N)
+  at::Tensor rewards;       // (T, N) scaled if reward normalisation is on
+  at::Tensor terminated;    // (T, N) 1 where the step ended the episode by the task
+  at::Tensor truncated;     // (T, N) 1 where the time limit cut the episode
+  at::Tensor final_values;  // (T, N) V(final observation) where truncated, else 0
+  at::Tensor next_value;    // (N,) V(observation after the last step)
 };
 
 // Recent episodes, for the progress line and metrics.
@@ -57,6 +57,9 @@ class RolloutCollector {
   void finish_experience();
 
   VectorEnv& venv() { return venv_; }
+  // Collects from other environments from now on (a curriculum's next phase), with the same
+  // shapes; the normalisers and the episode window carry over.
+  void replace_venv(VectorEnv venv) { venv_ = std::move(venv); }
   EpisodeWindow& episodes() { return episodes_; }
   RunningMeanStd& observation_stats() { return obs_stats_; }
   RewardScaler& reward_scaler() { return reward_scaler_; }

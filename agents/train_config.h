@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace shardlab {
 
@@ -24,6 +25,8 @@ struct TrainConfig {
   double reward_clip = 10.0;
   bool normalize_observations = false;
   double observation_clip = 10.0;
+  // env.* keys that change during training (a curriculum): "STEP:env.KEY=VALUE;...", steps increasing.
+  std::string env_schedule;
 
   // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
   template <class Keys>
@@ -31,5 +34,20 @@ struct TrainConfig {
   static void declare_keys(SpecSchema& schema);
   static TrainConfig from_spec(const Spec& spec);
 };
+
+// One change of train.env_schedule: from the first update that starts at or after `step`, the
+// environments are made anew with `key` = `value`.
+struct EnvChange {
+  int64_t step = 0;
+  std::string key, value;
+};
+
+// The changes of train.env_schedule, in order; InputError for malformed text, a key outside env.*,
+// a value the key refuses, or steps that do not increase.
+std::vector<EnvChange> env_schedule(const Spec& spec);
+// The spec as the environments see it once the first `changes` changes have been made.
+Spec spec_after_changes(const Spec& spec, const std::vector<EnvChange>& schedule, size_t changes);
+// How many changes have been made by environment step `step`.
+size_t changes_by(const std::vector<EnvChange>& schedule, int64_t step);
 
 }  // namespace shardlab

@@ -22,6 +22,7 @@ namespace {
 // Random streams, apart from the environments' (run.seed, stream, index).
 constexpr uint64_t kSamplingStream = 0x5A4D;
 constexpr uint64_t kResumeStream = 0xE5E7;
+constexpr uint64_t kScheduleStream = 0xC0DE;  // environments made anew by train.env_schedule
 
 std::string format_rate(double v) {
   if (std::isnan(v)) return "-";
@@ -61,7 +62,8 @@ class RolloutSource : public BatchSource {
         num_envs_(num_envs),
         algo_(std::move(algo)),
         normalize_observations_(config_.normalize_observations),
-        observation_clip_(config_.observation_clip) {}
+        observation_clip_(config_.observation_clip),
+        schedule_(env_schedule(spec)) {}
 
   // The updates of the run: train.total_steps in batches of every rank's rollout.
   int64_t batch() const { return config_.num_steps * num_envs_ * options_.ranks.world_size(); }
@@ -97,10 +99,13 @@ class RolloutSource : public BatchSource {
     const Collective& ranks = options_.ranks;
     // A resumed run restarts its environments from a fresh stream (their states are not saved).
     // Rank r steps environments r*n .. r*n+n-1 of the run's env.num_envs.
-    collector_ = std::make_unique<RolloutCollector>(
-        make_vector_env(spec_, options_.resume ? mix_seed(kResumeStream, run.update()) : 0, num_envs_,
-                        ranks.rank() * num_envs_),
-        config_, run.device(), ranks);
+    update_ = run.update();
+    changes_ = changes_by(schedule_, update_ * batch());
+    collector_ =
+        std::make_unique<RolloutCollector>(make_vector_env(spec_after_changes(spec_, schedule_, changes_),
+                                                           options_.resume ? mix_seed(kResumeStream, run.update()) : 0,
+                                                           num_envs_, ranks.rank() * num_envs_),
+                                           config_, run.device(), ranks);
     if (options_.resume) {
       collector_->observation_stats() = observation_stats_;
       collector_->reward_scaler().stats = return_stats_;
@@ -122,6 +127,7 @@ class RolloutSource : public BatchSource {
   }
 
   Batch next(Learner& learner, at::Generator& gen) override {
+    follow_schedule();
     collector_->episodes().this_update.clear();
     const auto start = std::chrono::steady_clock::now();
     Rollout rollout = collector_->collect(*learner.policy(), gen, config_.num_steps);
@@ -151,6 +157,22 @@ class RolloutSource : public BatchSource {
   }
 
  private:
+  // train.env_schedule: the environments made anew when this update starts a new phase.
+  void follow_schedule() {
+    const int64_t step = update_++ * batch();
+    const size_t changes = changes_by(schedule_, step);
+    if (changes == changes_) return;
+    changes_ = changes;
+    collector_->replace_venv(make_vector_env(spec_after_changes(spec_, schedule_, changes_),
+                                             mix_seed(kScheduleStream, static_cast<uint64_t>(update_)), num_envs_,
+                                             options_.ranks.rank() * num_envs_));
+    if (options_.ranks.leader()) {
+      const EnvChange& change = schedule_[changes_ - 1];
+      std::cerr << "train.env_schedule: " << change.key << " = " << change.value << " from update " << update_
+                << " (step " << step << ")\n";
+    }
+  }
+
   // The episodes' columns over every rank's episodes of the update (one all-reduce).
   void add_episode_columns(std::map<std::string, double>& row, const std::vector<EpisodeStats>& episodes,
                            const Collective& ranks) const {
@@ -183,6 +205,9 @@ class RolloutSource : public BatchSource {
   double observation_clip_;
   std::unique_ptr<RolloutCollector> collector_;
   double rollout_s_ = 0;
+  std::vector<EnvChange> schedule_;
+  int64_t update_ = 0;  // updates started
+  size_t changes_ = 0;  // of schedule_, made
 };
 
 }  // namespace
@@ -210,6 +235,20 @@ std::string train(const Spec& spec, const TrainOptions& options) {
     observations = probe->observation_spec();
     actions = probe->action_spec();
   }
+  // Every phase of a curriculum keeps the environments' shapes.
+  const std::vector<EnvChange> schedule = env_schedule(spec);
+  for (size_t n = 1; n <= schedule.size(); ++n) {
+    const auto phase = make_env(spec_after_changes(spec, schedule, n), 0);
+    const ActionSpec& a = phase->action_spec();
+    if (phase->observation_spec().shape != observations.shape || a.discrete != actions.discrete ||
+        a.num_actions != actions.num_actions || a.dim != actions.dim)
+      throw InputError("train.env_schedule: " + schedule[n - 1].key + "=" + schedule[n - 1].value +
+                       " changes the observation or action shape; a curriculum keeps them");
+  }
+  if (!schedule.empty() && spec.get_bool("run.save_experience"))
+    throw InputError(
+        "train.env_schedule and run.save_experience: an experience file holds one environment's "
+        "episodes; save the phases as separate runs");
   require_rollout_memory(spec, config, observations, num_envs);
   const GradientLoad load = algo.check(spec, num_envs * config.num_steps);
   const int64_t rows = std::max<int64_t>(num_envs, load.samples);

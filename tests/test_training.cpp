@@ -2,6 +2,8 @@
 // evaluation, determinism, resume after kill -9, the non-finite-loss stop.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -11,8 +13,8 @@
 namespace shardlab {
 namespace {
 
-using test::run_cli;
 using test::read_csv;
+using test::run_cli;
 using test::run_shell;
 
 const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
@@ -65,14 +67,52 @@ TEST(Training, SameSpecSeedAndThreadsGiveTheSameMetrics) {
   EXPECT_NE(without_clock(read_csv(c + "/ppo_maze_smoke/metrics.csv")), ma);
 }
 
+// A curriculum as a spec key: from step 8192 (update 9 of 16) episodes last at most 5 steps; the
+// updates before it are those of the run without the schedule, and the run says when it changed.
+TEST(Training, EnvScheduleChangesTheEnvironmentsMidRun) {
+  const std::string a = test::make_temp_dir(), b = test::make_temp_dir();
+  const auto r = run_cli("train " + kSmoke + " --set train.env_schedule=8192:env.max_episode_steps=5 --out " + a);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("train.env_schedule: env.max_episode_steps = 5 from update 9 (step 8192)"), std::string::npos)
+      << r.err;
+  ASSERT_EQ(run_cli("train " + kSmoke + " --out " + b).exit_code, 0);
+  const auto scheduled = without_clock(read_csv(a + "/ppo_maze_smoke/metrics.csv"));
+  const auto plain = without_clock(read_csv(b + "/ppo_maze_smoke/metrics.csv"));
+  ASSERT_EQ(scheduled.size(), 17u);
+  for (size_t row = 1; row <= 8; ++row) EXPECT_EQ(scheduled[row], plain[row]) << "update " << row;
+  const auto& header = scheduled[0];
+  const size_t length = std::find(header.begin(), header.end(), "charts/episodic_length") - header.begin();
+  ASSERT_LT(length, header.size());
+  bool longer_before = false;
+  for (size_t row = 1; row < scheduled.size(); ++row) {
+    const double mean = scheduled[row][length].empty() ? 0 : std::stod(scheduled[row][length]);
+    if (row <= 8) longer_before |= mean > 5;
+    if (row >= 9) EXPECT_LE(mean, 5.0) << "update " << row;
+  }
+  EXPECT_TRUE(longer_before);
+  // A malformed schedule is one line before a run folder exists.
+  const std::string c = test::make_temp_dir() + "/runs";
+  for (const auto& [schedule, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"abc", "expected STEP:env.KEY=VALUE"},
+           {"100:agent.hidden=3", "only env.* keys"},
+           {"100:env.max_episode_steps=-1", "env.max_episode_steps"},
+           {"200:env.max_episode_steps=5;100:env.max_episode_steps=9", "steps must be at least 1 and increase"},
+           {"100:env.observation=rgb", "changes the observation or action shape"}}) {
+    test::expect_one_line_error(run_cli("train " + kSmoke + " --set 'train.env_schedule=" + schedule + "' --out " + c),
+                                needle);
+    EXPECT_FALSE(std::filesystem::exists(c)) << schedule;
+  }
+}
+
 TEST(Training, ResumeAfterKill9LeavesNoGapOrDuplicate) {
   const std::string out = test::make_temp_dir();
-  const std::string args = "train " + kSmoke + " --set train.total_steps=40960 --set run.checkpoint_every=3 --out " + out;
+  const std::string args =
+      "train " + kSmoke + " --set train.total_steps=40960 --set run.checkpoint_every=3 --out " + out;
   // Start, wait for the second checkpoint, kill -9 mid-run.
-  const auto killed = run_shell("( " + std::string(SHARDLAB_CLI) + " " + args + " & pid=$!; " +
-                                "for i in $(seq 600); do [ -e " + out +
-                                "/ppo_maze_smoke/checkpoints/update_0000006.pt ] && break; sleep 0.1; done; "
-                                "sleep 0.3; kill -9 $pid; wait $pid; echo killed=$? )");
+  const auto killed =
+      run_shell("( " + std::string(SHARDLAB_CLI) + " " + args + " & pid=$!; " + "for i in $(seq 600); do [ -e " + out +
+                "/ppo_maze_smoke/checkpoints/update_0000006.pt ] && break; sleep 0.1; done; "
+                "sleep 0.3; kill -9 $pid; wait $pid; echo killed=$? )");
   ASSERT_NE(killed.out.find("killed=137"), std::string::npos) << killed.out << killed.err;
   const auto partial = read_csv(out + "/ppo_maze_smoke/metrics.csv");
   ASSERT_LT(partial.size(), 41u);
@@ -108,7 +148,9 @@ TEST(Training, ResumedProgressRateCountsOnlyTheNewSteps) {
 
 TEST(Training, NonFiniteLossStopsWithOneLineError) {
   const std::string out = test::make_temp_dir();
-  const auto r = run_cli("train " + kSmoke + " --set train.learning_rate=1 --set train.max_grad_norm=1e6 --set train.anneal_lr=false --out " + out);
+  const auto r =
+      run_cli("train " + kSmoke +
+              " --set train.learning_rate=1 --set train.max_grad_norm=1e6 --set train.anneal_lr=false --out " + out);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("non-finite loss"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -120,12 +162,14 @@ TEST(Training, NonFiniteLossStopsWithOneLineError) {
 
 TEST(Training, SavesEveryTransitionWhenAsked) {
   const std::string out = test::make_temp_dir();
-  const auto r = run_cli("train " + kSmoke + " --set train.total_steps=4096 --set run.save_experience=true --out " + out);
+  const auto r =
+      run_cli("train " + kSmoke + " --set train.total_steps=4096 --set run.save_experience=true --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto check = run_shell("/usr/bin/python3 -c \"import h5py,sys;f=h5py.File(sys.argv[1]);"
-                               "n=len(f['rewards']);sys.exit(0 if n==4096 and f['observations'].shape[1:]==(3,15,15) "
-                               "and f['terminals'].dtype==bool else 1)\" " +
-                               out + "/ppo_maze_smoke/experience.h5");
+  const auto check = run_shell(
+      "/usr/bin/python3 -c \"import h5py,sys;f=h5py.File(sys.argv[1]);"
+      "n=len(f['rewards']);sys.exit(0 if n==4096 and f['observations'].shape[1:]==(3,15,15) "
+      "and f['terminals'].dtype==bool else 1)\" " +
+      out + "/ppo_maze_smoke/experience.h5");
   EXPECT_EQ(check.exit_code, 0) << check.err;
 }
 
