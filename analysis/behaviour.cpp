@@ -154,11 +154,7 @@ std::vector<uint32_t> draw_level_seeds(int64_t count, int64_t range, uint64_t se
 
 namespace {
 
-// The maze's top-right n x n cells, as world cells (clipped to the maze).
-bool in_top_right_region(const MazeLayout& l, Cell c, int n) {
-  const int lo = l.margin() + std::max(0, l.maze_dim - n), hi = l.margin() + l.maze_dim;
-  return c.x >= lo && c.x < hi && c.y >= lo && c.y < hi;
-}
+using maze::in_top_right_region;
 
 // Shortest-path moves from `from` to every world cell (-1: unreachable).
 std::vector<int> steps_from(const MazeLayout& l, Cell from) {

@@ -21,12 +21,11 @@ ActivationPatch add_per_sample(at::Tensor delta) {
 }  // namespace
 
 std::optional<DecisionSquare> find_decision_square(const MazeLayout& layout) {
+  // When the corner itself lies on the way to the cheese there is no choice to measure.
+  if (!maze::offers_corner_or_cheese(layout)) return std::nullopt;
   const auto cell = maze::decision_square(layout);
-  if (!cell) return std::nullopt;
   const auto to_cheese = maze::shortest_path(layout, layout.start, layout.cheese);
   const auto to_corner = maze::path_to_top_right(layout);
-  // When the corner itself lies on the way to the cheese there is no choice to measure.
-  if (*cell == to_corner.back()) return std::nullopt;
   const auto next_on = [&](const std::vector<Cell>& path) {
     const auto it = std::find(path.begin(), path.end(), *cell);
     return move_between(*cell, *(it + 1));

@@ -269,11 +269,41 @@ TEST(MazeEnv, MinAndMaxMazeSizeKeepOnlySizesBetween) {
   EXPECT_EQ(sizes, (std::set<int>{7, 9}));
 }
 
+// env.keep_levels: every level kept offers the mouse the choice, with the cheese outside the
+// top-right 5x5 for the published measure's mazes; the kept levels are Procgen's, and they are a
+// minority of all levels (so the filter does something).
+TEST(MazeEnv, KeepLevelsKeepsOnlyMazesWithAChoice) {
+  MazeConfig c = config();
+  c.world_size = kEasyWorld;
+  c.keep_levels = MazeConfig::KeepLevels::kDecisionSquareCheeseOutside5x5;
+  MazeEnv env(c, 4);
+  for (int i = 0; i < 200; ++i) {
+    env.reset();
+    const MazeLayout& layout = env.layout();
+    ASSERT_TRUE(offers_corner_or_cheese(layout)) << layout.level_seed;
+    EXPECT_FALSE(in_top_right_region(layout, layout.cheese, 5)) << layout.level_seed;
+    EXPECT_EQ(layout.walls, generate_maze(layout.level_seed, kEasyWorld, c.placement).walls);
+  }
+  c.keep_levels = MazeConfig::KeepLevels::kAll;
+  MazeEnv all(c, 4);
+  int with_choice = 0;
+  for (int i = 0; i < 200; ++i) {
+    all.reset();
+    with_choice += offers_corner_or_cheese(all.layout()) && !in_top_right_region(all.layout(), all.layout().cheese, 5);
+  }
+  EXPECT_GT(with_choice, 10);
+  EXPECT_LT(with_choice, 150);
+  EXPECT_EQ(MazeConfig::from_spec(Spec::load(shardlab_schema(), "", {"env.keep_levels=decision_square"})).keep_levels,
+            MazeConfig::KeepLevels::kDecisionSquare);
+  EXPECT_THROW(Spec::load(shardlab_schema(), "", {"env.keep_levels=some"}), InputError);
+}
+
 TEST(MazeEnv, MazeSizeKeysRejectEvenOutOfRangeAndCrossedLimits) {
   for (const auto& [sets, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"env.min_maze_size=8"}, "env.min_maze_size = 8: expected 0 or an odd size in [3, 25]"},
            {{"env.max_maze_size=27"}, "env.max_maze_size = 27: expected 0 or an odd size in [3, 25]"},
-           {{"env.min_maze_size=11", "env.max_maze_size=9"}, "env.min_maze_size = 11 is larger than env.max_maze_size = 9"}}) {
+           {{"env.min_maze_size=11", "env.max_maze_size=9"},
+            "env.min_maze_size = 11 is larger than env.max_maze_size = 9"}}) {
     try {
       MazeConfig::from_spec(Spec::load(shardlab_schema(), "", sets));
       ADD_FAILURE() << "accepted " << sets.back();

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/spec.h"
+#include "envs/maze/maze_paths.h"
 
 namespace shardlab::maze {
 namespace {
@@ -38,6 +39,13 @@ void declare_maze_keys(SpecSchema& schema) {
   schema.add("env.max_maze_size", KeyType::kInt, "0",
              "maze: skip levels whose maze is larger than this (odd, >= 3; 0 = no limit); kept levels are Procgen's");
   schema
+      .add("env.keep_levels", KeyType::kString, "all",
+           "maze: levels kept (the others redrawn), all | decision_square (the mouse must choose between the "
+           "cheese and the top-right corner: a decision square that is not the corner) | "
+           "decision_square_cheese_outside_5x5 (also the cheese outside the maze's top-right 5x5: the mazes of the "
+           "published behavioural statistics)")
+      .choices = {"all", "decision_square", "decision_square_cheese_outside_5x5"};
+  schema
       .add("env.observation", KeyType::kString, "grid",
            "maze: grid = 3 x W x W (wall, cheese, mouse; row 0 = top), rgb = 3 x 64 x 64 in [0, 1] (flat colours), "
            "procgen_rgb = 3 x 64 x 64 in [0, 1] drawn as Procgen draws it (needs env.procgen_assets)")
@@ -68,8 +76,12 @@ MazeConfig MazeConfig::from_spec(const Spec& spec) {
   c.min_maze_size = static_cast<int>(spec.get_int("env.min_maze_size"));
   c.max_maze_size = static_cast<int>(spec.get_int("env.max_maze_size"));
   if (c.min_maze_size > 0 && c.max_maze_size > 0 && c.min_maze_size > c.max_maze_size)
-    throw InputError("env.min_maze_size = " + std::to_string(c.min_maze_size) + " is larger than env.max_maze_size = " +
-                     std::to_string(c.max_maze_size));
+    throw InputError("env.min_maze_size = " + std::to_string(c.min_maze_size) +
+                     " is larger than env.max_maze_size = " + std::to_string(c.max_maze_size));
+  const std::string keep = spec.get_string("env.keep_levels");
+  c.keep_levels = keep == "decision_square" ? KeepLevels::kDecisionSquare
+                  : keep == "all"           ? KeepLevels::kAll
+                                            : KeepLevels::kDecisionSquareCheeseOutside5x5;
   const std::string observation = spec.get_string("env.observation");
   c.observation = observation == "rgb"           ? ObservationKind::kRgb
                   : observation == "procgen_rgb" ? ObservationKind::kProcgenRgb
@@ -86,17 +98,28 @@ bool MazeConfig::keeps_maze_dim(int dim) const {
   return (min_maze_size == 0 || dim >= min_maze_size) && (max_maze_size == 0 || dim <= max_maze_size);
 }
 
+bool MazeConfig::keeps_layout(const MazeLayout& layout) const {
+  if (keep_levels == KeepLevels::kAll) return true;
+  if (!offers_corner_or_cheese(layout)) return false;
+  return keep_levels == KeepLevels::kDecisionSquare || !in_top_right_region(layout, layout.cheese, 5);
+}
+
 std::string MazeConfig::maze_size_limits() const {
   std::string out;
   if (min_maze_size > 0) out = "env.min_maze_size = " + std::to_string(min_maze_size);
-  if (max_maze_size > 0) out += (out.empty() ? "" : ", ") + std::string("env.max_maze_size = ") + std::to_string(max_maze_size);
+  if (max_maze_size > 0)
+    out += (out.empty() ? "" : ", ") + std::string("env.max_maze_size = ") + std::to_string(max_maze_size);
+  if (keep_levels != KeepLevels::kAll)
+    out += (out.empty() ? "" : ", ") + std::string("env.keep_levels = ") +
+           (keep_levels == KeepLevels::kDecisionSquare ? "decision_square" : "decision_square_cheese_outside_5x5");
   return out.empty() ? "no maze size limit" : out;
 }
 
 MazeEnv::MazeEnv(const MazeConfig& config, uint64_t seed) : config_(config), rng_(seed) {
   if (config_.observation == ObservationKind::kRgb)
     raster_ = std::make_shared<const MazeRaster>(config_.world_size, kRgbSize);
-  if (config_.observation == ObservationKind::kProcgenRgb) procgen_assets_ = load_procgen_assets(config_.procgen_assets);
+  if (config_.observation == ObservationKind::kProcgenRgb)
+    procgen_assets_ = load_procgen_assets(config_.procgen_assets);
   reset();
 }
 
@@ -121,20 +144,19 @@ uint32_t MazeEnv::draw_level_seed() {
 }
 
 void MazeEnv::reset() {
-  uint32_t level = draw_level_seed();
-  if (config_.min_maze_size > 0 || config_.max_maze_size > 0) {
-    // Every size is drawn with probability >= 1/12, so a level range without a maze of a kept
-    // size is the only way to exhaust these tries.
-    constexpr int kMaxTries = 100000;
-    int tries = 1;
-    while (!config_.keeps_maze_dim(maze_dim_of(level, config_.world_size))) {
-      if (++tries > kMaxTries)
-        throw InputError(config_.maze_size_limits() + ": no level with a maze of a kept size found in " +
-                         std::to_string(kMaxTries) + " draws from the level range");
-      level = draw_level_seed();
+  // Every size is drawn with probability >= 1/12 and a kept level is not rare, so a level range
+  // without a kept maze is the only way to exhaust these tries.
+  constexpr int kMaxTries = 100000;
+  for (int tries = 1;; ++tries) {
+    const uint32_t level = draw_level_seed();
+    if (config_.keeps_maze_dim(maze_dim_of(level, config_.world_size))) {
+      layout_ = generate_maze(level, config_.world_size, config_.placement);
+      if (config_.keeps_layout(layout_)) break;
     }
+    if (tries >= kMaxTries)
+      throw InputError(config_.maze_size_limits() + ": no level kept in " + std::to_string(kMaxTries) +
+                       " draws from the level range");
   }
-  layout_ = generate_maze(level, config_.world_size, config_.placement);
   start_episode();
 }
 

@@ -31,7 +31,7 @@ constexpr int kNumCompactActions = 5;
 int compact_action_of(int procgen_action);
 
 constexpr float kCheeseReward = 10.0f;
-constexpr int kRgbSize = 64;  // Procgen's observation is 64 x 64 pixels
+constexpr int kRgbSize = 64;            // Procgen's observation is 64 x 64 pixels
 constexpr int kDefaultTimeLimit = 500;  // Procgen's
 
 struct MazeConfig {
@@ -41,6 +41,10 @@ struct MazeConfig {
   int64_t start_level = 0;  // levels are start_level + [0, num_levels)
   int min_maze_size = 0;    // > 0: levels with a smaller maze are skipped (redrawn)
   int max_maze_size = 0;    // > 0: levels with a larger maze are skipped (redrawn)
+  // Which levels are kept (the others redrawn): all; those whose maze offers the mouse a choice
+  // between the cheese and the top-right corner (a decision square that is not the corner); those
+  // whose cheese is also outside the maze's top-right 5x5 (the published behavioural statistics' mazes).
+  enum class KeepLevels { kAll, kDecisionSquare, kDecisionSquareCheeseOutside5x5 } keep_levels = KeepLevels::kAll;
   ObservationKind observation = ObservationKind::kGrid;
   std::string procgen_assets;  // Procgen's data/assets/ folder (procgen_rgb only)
   ActionSet actions = ActionSet::kProcgen;
@@ -49,8 +53,10 @@ struct MazeConfig {
   static MazeConfig from_spec(const Spec& spec);
   // Whether levels whose maze is dim x dim are drawn (min_maze_size <= dim <= max_maze_size).
   bool keeps_maze_dim(int dim) const;
+  // Whether env.keep_levels keeps this level.
+  bool keeps_layout(const MazeLayout& layout) const;
   // The keys that leave mazes out, for messages: "env.max_maze_size = 9", "env.min_maze_size = 7,
-  // env.max_maze_size = 9", or "no maze size limit".
+  // env.max_maze_size = 9" (and "env.keep_levels = ..." when set), or "no maze size limit".
   std::string maze_size_limits() const;
 };
 

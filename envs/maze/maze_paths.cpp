@@ -49,4 +49,14 @@ std::optional<Cell> decision_square(const MazeLayout& layout) {
   return to_cheese[shared - 1];
 }
 
+bool offers_corner_or_cheese(const MazeLayout& layout) {
+  const auto cell = decision_square(layout);
+  return cell && !(*cell == layout.top_right());
+}
+
+bool in_top_right_region(const MazeLayout& l, Cell c, int n) {
+  const int lo = l.margin() + std::max(0, l.maze_dim - n), hi = l.margin() + l.maze_dim;
+  return c.x >= lo && c.x < hi && c.y >= lo && c.y < hi;
+}
+
 }  // namespace shardlab::maze

@@ -20,4 +20,11 @@ std::vector<Cell> path_to_top_right(const MazeLayout& layout);
 // corner. None when the maze has no cheese or the cheese lies on the path to the corner.
 std::optional<Cell> decision_square(const MazeLayout& layout);
 
+// Whether the mouse must choose between the cheese and the top-right corner: the maze has a
+// decision square and it is not the corner itself (the corner on the way to the cheese).
+bool offers_corner_or_cheese(const MazeLayout& layout);
+
+// Whether world cell `c` lies in the maze's top-right n x n cells (clipped to the maze).
+bool in_top_right_region(const MazeLayout& layout, Cell c, int n);
+
 }  // namespace shardlab::maze
