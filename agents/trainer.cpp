@@ -54,7 +54,7 @@ void require_rollout_memory(const Spec& spec, const TrainConfig& config, const O
 class RolloutSource : public BatchSource {
  public:
   RolloutSource(const Spec& spec, const TrainConfig& config, const TrainOptions& options, const EnvRegistration& env,
-                int64_t num_envs, std::string algo)
+                int64_t num_envs, std::string algo, std::vector<EnvChange> schedule)
       : spec_(spec),
         options_(options),
         env_(env),
@@ -63,7 +63,7 @@ class RolloutSource : public BatchSource {
         algo_(std::move(algo)),
         normalize_observations_(config_.normalize_observations),
         observation_clip_(config_.observation_clip),
-        schedule_(env_schedule(spec)) {}
+        schedule_(std::move(schedule)) {}
 
   // The updates of the run: train.total_steps in batches of every rank's rollout.
   int64_t batch() const { return config_.num_steps * num_envs_ * options_.ranks.world_size(); }
@@ -256,7 +256,7 @@ std::string train(const Spec& spec, const TrainOptions& options) {
                          std::to_string(rows) + " samples per gradient step (" + load.from + ")");
 
   TrainingRun run(spec, options);
-  RolloutSource source(spec, config, options, env, num_envs, algo.name);
+  RolloutSource source(spec, config, options, env, num_envs, algo.name, schedule);
   at::Generator init = at::detail::createCPUGenerator(run.config().seed);
   const std::unique_ptr<Learner> learner =
       algo.make({spec, observations, actions, run.device(), init, source.rows(), NAN, NAN, options.ranks});

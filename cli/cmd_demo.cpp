@@ -59,8 +59,8 @@ void add_demo_flags(po::options_description& flags) {
       "out", po::value<std::string>()->default_value("runs/demo"),
       "output folder (an unfinished demo there is resumed; runs/demo-quick with --quick)")(
       "quick",
-      "the demo recipe at its smoke scale (seconds, not a real agent) instead of its full scale (about 15 minutes on 2 "
-      "cores)")(
+      "the demo recipe at its smoke scale (seconds, not a real agent) instead of its full scale (`reproduce --list` gives "
+      "its wall time)")(
       "fresh",
       "measure again: remove the results of an earlier demo in the folder (its trained run is reused when it matches)")(
       "jobs", po::value<int64_t>()->default_value(2), "processes at once (the training's two ranks count two)");

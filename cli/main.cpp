@@ -18,8 +18,8 @@ namespace {
 constexpr const char* kUsage = R"(usage: shardlab COMMAND [ARGS]
 
 commands:
-  demo                    the main job: train the maze agent of experiments/ppo_maze_demo.ini (two ranks,
-                          about 15 minutes), evaluate it against a random policy, look inside, one report
+  demo                    the main job: train the maze agent of experiments/ppo_maze_demo.ini (two ranks;
+                          `reproduce --list`: its wall time), evaluate it against a random policy, look inside, one report
   maze show               print Procgen maze layouts (and draw them): maze show --seed S | --seeds A:B
   maze frames             the observations of one level along a list of actions, as PNG files
   train SPEC              train a policy from an experiment spec (PPO or REINFORCE) into runs/<name>/

@@ -31,13 +31,6 @@ const char* type_name(KeyType type) {
   return "";
 }
 
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
-
 // Checks `value` against the key's type, choices and check; throws InputError.
 void validate(const KeyInfo& key, const std::string& value, const std::string& where) {
   auto fail = [&](const std::string& expected) {

@@ -39,6 +39,20 @@ std::optional<double> parse_double(const std::string& text) {
   return value;
 }
 
+std::string trim(const std::string& text) {
+  const auto b = text.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  const auto e = text.find_last_not_of(" \t\r");
+  return text.substr(b, e - b + 1);
+}
+
+std::vector<std::string> words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string word; in >> word;) out.push_back(word);
+  return out;
+}
+
 bool ends_with(const std::string& text, const std::string& tail) {
   return text.size() >= tail.size() && text.compare(text.size() - tail.size(), tail.size(), tail) == 0;
 }

@@ -24,6 +24,11 @@ std::string file_kind(unsigned mode);
 // "is a FIFO (named pipe), not a regular file", ... A FIFO would block the reader forever.
 void check_regular_file(const std::string& path);
 
+// `text` without the spaces, tabs and carriage returns at either end.
+std::string trim(const std::string& text);
+// The words of `text`, as separated by whitespace ("a  b\tc" -> a, b, c).
+std::vector<std::string> words(const std::string& text);
+
 // Whether `text` ends with `tail`.
 bool ends_with(const std::string& text, const std::string& tail);
 

@@ -96,9 +96,8 @@ void write_grid(const Grid& grid) {
     j["stages"].push_back({{"name", stage.name}, {"cells", cells}});
   }
   std::error_code error;
-  fs::create_directories(grid.dir + "/logs", error);
-  if (!error) fs::create_directories(grid.dir + "/runs", error);
-  if (error) throw FileError(grid.dir + ": cannot create the grid's folders: " + error.message());
+  fs::create_directories(grid.dir + "/logs", error);  // a training step makes its own run folder
+  if (error) throw FileError(grid.dir + ": cannot create the grid's logs folder: " + error.message());
   write_text_file(grid.dir + "/grid.json", j.dump(2) + "\n");
 }
 

@@ -57,7 +57,7 @@ bool cell_finished(const GridCell& cell);
 std::vector<ProcessJob> cell_processes(const Grid& grid, const GridCell& cell, const std::string& self,
                                        RankLauncher launcher);
 
-// Writes DIR/grid.json and creates DIR/logs and DIR/runs.
+// Writes DIR/grid.json and creates DIR/logs (each training step makes its own run folder).
 void write_grid(const Grid& grid);
 // The grid of DIR/grid.json; FileError when there is none or it is unreadable.
 Grid read_grid(const std::string& dir);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
 #include "core/spec.h"
@@ -12,19 +11,6 @@
 namespace shardlab {
 namespace fs = std::filesystem;
 namespace {
-
-std::vector<std::string> words_of(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string word; in >> word;) words.push_back(word);
-  return words;
-}
-
-std::string trimmed(const std::string& text) {
-  const size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
-}
 
 // The cells of a `|`-separated line; a `|` inside {...} (a number's decimals) separates nothing.
 std::vector<std::string> cells_of(const std::string& text) {
@@ -37,7 +23,7 @@ std::vector<std::string> cells_of(const std::string& text) {
     else
       cells.back() += c;
   }
-  for (std::string& cell : cells) cell = trimmed(cell);
+  for (std::string& cell : cells) cell = trim(cell);
   return cells;
 }
 
@@ -120,7 +106,7 @@ class RecipeReader {
       if (!n || *n < 1 || *n > 64) fail("nproc: expected 1 to 64, found '" + shown(e.value) + "'");
       run.nproc = *n;
     } else if (e.key == "set" || e.key == "smoke") {
-      for (const std::string& word : words_of(e.value)) {
+      for (const std::string& word : words(e.value)) {
         if (word.find('=') == std::string::npos || word[0] == '=')
           fail(e.key + ": expected key=value words, found '" + shown(word) + "'");
         (e.key == "set" ? run.set : run.smoke).push_back(word);
@@ -132,11 +118,11 @@ class RecipeReader {
 
   void read_step(RecipeStep& step, const IniEntry& e) {
     if (e.key == "command") {
-      step.words = words_of(e.value);
+      step.words = words(e.value);
       if (step.words.empty()) fail("command: empty");
       if (step.words[0] == "shardlab") fail("command: leave out 'shardlab' (every command is one of its own)");
     } else if (e.key == "makes") {
-      for (const std::string& file : words_of(e.value)) {
+      for (const std::string& file : words(e.value)) {
         if (!is_inside(file)) fail("makes: '" + shown(file) + "' is not a relative path inside the recipe's folder");
         step.makes.push_back(file);
       }

@@ -7,7 +7,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 
 #include "core/digest.h"
 #include "core/error.h"
@@ -67,8 +66,7 @@ std::vector<std::string> step_words(const Recipe& recipe, const RecipeStep& step
     const std::string whole =
         word.size() > 2 && word.front() == '{' && word.back() == '}' ? word.substr(1, word.size() - 2) : "";
     if (recipe.scale.count(whole)) {  // a value of flags: its words, or none
-      std::istringstream in(recipe.scaled(whole, smoke));
-      for (std::string w; in >> w;) words.push_back(w);
+      for (const std::string& w : shardlab::words(recipe.scaled(whole, smoke))) words.push_back(w);
       continue;
     }
     words.push_back(fill_placeholders(
@@ -174,7 +172,8 @@ std::string reproduce(const Recipe& recipe, const ReproduceOptions& options, con
   Json facts;
   facts["recipe"] = recipe.name;
   facts["scale"] = options.smoke ? "smoke" : "full";
-  facts["commit"] = source_commit().empty() ? "unknown" : source_commit();
+  const std::string commit = source_commit();
+  facts["commit"] = commit.empty() ? "unknown" : commit;
   Json marker = prepare_folder(dir, facts, options.fresh);
 
   const std::string code = training_code_version();
@@ -182,7 +181,6 @@ std::string reproduce(const Recipe& recipe, const ReproduceOptions& options, con
   for (const RecipeRun& run : recipe.runs) runs.push_back(plan_run(run, out + "/runs", options.smoke, code));
   const Grid grid = recipe_grid(recipe, runs, dir, options.smoke);
   write_grid(grid);
-  fs::remove(dir + "/runs");  // the grid runner's folder for runs; a recipe's runs are shared in OUT/runs
 
   int64_t most_ranks = 1;
   for (const PlannedRun& run : runs) most_ranks = std::max(most_ranks, run.run->nproc);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -45,7 +46,7 @@ std::string with_scale(const Recipe& recipe, const std::string& text, bool smoke
 }
 
 // The value of FIELD (dotted, array elements by index) in a parsed JSON file; null when absent.
-const nlohmann::json* field_of(const nlohmann::json& file, const std::string& field, std::string* last) {
+const nlohmann::json* field_of(const nlohmann::json& file, const std::string& field) {
   const nlohmann::json* node = &file;
   for (const std::string& part : split(field, '.')) {
     if (node->is_object() && node->contains(part)) {
@@ -56,37 +57,52 @@ const nlohmann::json* field_of(const nlohmann::json& file, const std::string& fi
     } else {
       return nullptr;
     }
-    *last = part;
   }
   return node;
 }
 
-// Reads the numbers a template refers to into `numbers`; `where` names the template for errors.
-void collect_numbers(const Recipe& recipe, const std::string& dir, const std::string& text, const std::string& where,
-                     Json& numbers) {
-  for (const std::string& p : placeholders(text, recipe.path)) {
-    if (p.find(':') == std::string::npos) continue;
-    const Reference ref = parse_reference(p);
-    if (ref.decimals == -2) throw InputError(recipe.path + ": " + where + ": {" + p + "}: expected |D with D 0 to 9");
-    if (numbers.contains(ref.key)) continue;
-    const std::string file = ref.key.substr(0, ref.key.find(':'));
-    const std::string field = ref.key.substr(ref.key.find(':') + 1);
-    const std::string path = dir + "/" + file;
-    if (!fs::is_regular_file(path))
-      throw InputError(recipe.name + ": " + where + " needs " + file + ", which its steps did not write");
-    const nlohmann::json parsed = nlohmann::json::parse(read_text_file(path), nullptr, false);
-    std::string last;
-    const nlohmann::json* value = field_of(parsed, field, &last);
-    if (!value || !(value->is_number() || value->is_null()))
-      throw InputError(recipe.name + ": " + where + ": " + file + " has no number at '" + field + "'");
-    Json entry;
-    entry["value"] = *value;
-    const std::string ci_field = field + "_ci95";
-    if (const nlohmann::json* ci = field_of(parsed, ci_field, &last); ci && ci->is_array() && ci->size() == 2)
-      entry["ci95"] = *ci;
-    numbers[ref.key] = entry;
+// The numbers a recipe's templates refer to, each JSON file read once.
+class NumberReader {
+ public:
+  NumberReader(const Recipe& recipe, const std::string& dir) : recipe_(recipe), dir_(dir) {}
+
+  // Reads the numbers `text` refers to; `where` names the template for errors.
+  void collect(const std::string& text, const std::string& where) {
+    for (const std::string& p : placeholders(text, recipe_.path)) {
+      if (p.find(':') == std::string::npos) continue;
+      const Reference ref = parse_reference(p);
+      if (ref.decimals == -2)
+        throw InputError(recipe_.path + ": " + where + ": {" + p + "}: expected |D with D 0 to 9");
+      if (numbers.contains(ref.key)) continue;
+      const std::string file = ref.key.substr(0, ref.key.find(':'));
+      const std::string field = ref.key.substr(ref.key.find(':') + 1);
+      const nlohmann::json& parsed = read(file, where);
+      const nlohmann::json* value = field_of(parsed, field);
+      if (!value || !(value->is_number() || value->is_null()))
+        throw InputError(recipe_.name + ": " + where + ": " + file + " has no number at '" + field + "'");
+      Json entry;
+      entry["value"] = *value;
+      if (const nlohmann::json* ci = field_of(parsed, field + "_ci95"); ci && ci->is_array() && ci->size() == 2)
+        entry["ci95"] = *ci;
+      numbers[ref.key] = entry;
+    }
   }
-}
+
+  Json numbers = Json::object();
+
+ private:
+  const nlohmann::json& read(const std::string& file, const std::string& where) {
+    if (const auto it = files_.find(file); it != files_.end()) return it->second;
+    const std::string path = dir_ + "/" + file;
+    if (!fs::is_regular_file(path))
+      throw InputError(recipe_.name + ": " + where + " needs " + file + ", which its steps did not write");
+    return files_[file] = nlohmann::json::parse(read_text_file(path), nullptr, false);
+  }
+
+  const Recipe& recipe_;
+  std::string dir_;
+  std::map<std::string, nlohmann::json> files_;
+};
 
 std::string format_number(const nlohmann::json& value, int decimals) {
   if (!value.is_number()) return "n/a";
@@ -166,6 +182,27 @@ std::string shown_command(const std::vector<std::string>& argv, const RecipeOutc
   return join(words, " ");
 }
 
+// A block of a Markdown text that quotes a published table:
+//   <!-- result RESULT TABLE -->      (its body, the table, starts after this line)
+//   <!-- end result -->               (at `end`)
+struct QuotedTable {
+  std::string result, table;
+  size_t body = 0, end = 0;
+};
+
+std::vector<QuotedTable> quoted_tables(const std::string& text) {
+  static const std::string open = "<!-- result ", close = "<!-- end result -->";
+  std::vector<QuotedTable> blocks;
+  for (size_t begin = text.find(open); begin != std::string::npos; begin = text.find(open, begin + 1)) {
+    const size_t head_end = text.find("-->\n", begin);
+    const size_t end = head_end == std::string::npos ? std::string::npos : text.find(close, head_end);
+    if (end == std::string::npos) break;
+    const std::vector<std::string> names = words(text.substr(begin + open.size(), head_end - begin - open.size()));
+    if (names.size() == 2) blocks.push_back({names[0], names[1], head_end + 4, end});
+  }
+  return blocks;
+}
+
 }  // namespace
 
 Json result_json(const Recipe& recipe, const RecipeOutcome& o) {
@@ -189,9 +226,9 @@ Json result_json(const Recipe& recipe, const RecipeOutcome& o) {
                          {"trained_before", run.trained_before}});
   j["commands"] = Json::array();
   for (const auto& argv : o.commands) j["commands"].push_back(shown_command(argv, o));
-  Json numbers = Json::object();
+  NumberReader numbers(recipe, o.dir);
   j["about"] = with_scale(recipe, recipe.about, o.smoke);
-  collect_numbers(recipe, o.dir, j["about"], "about", numbers);
+  numbers.collect(j["about"], "about");
   j["tables"] = Json::array();
   for (const RecipeTable& table : recipe.tables) {
     Json t = {{"name", table.name},
@@ -216,9 +253,9 @@ Json result_json(const Recipe& recipe, const RecipeOutcome& o) {
       t["rows"].push_back(cells);
     }
     for (const std::string& text : {t["title"].get<std::string>(), t["caption"].get<std::string>()})
-      collect_numbers(recipe, o.dir, text, "table " + table.name, numbers);
+      numbers.collect(text, "table " + table.name);
     for (const auto& row : t["rows"])
-      for (const auto& cell : row) collect_numbers(recipe, o.dir, cell, "table " + table.name, numbers);
+      for (const auto& cell : row) numbers.collect(cell, "table " + table.name);
     j["tables"].push_back(t);
   }
   j["figures"] = Json::array();
@@ -227,10 +264,10 @@ Json result_json(const Recipe& recipe, const RecipeOutcome& o) {
       throw InputError(recipe.name + ": figure " + figure.name + " needs " + figure.file +
                        ", which its steps did not write");
     const std::string caption = with_scale(recipe, figure.caption, o.smoke);
-    collect_numbers(recipe, o.dir, caption, "figure " + figure.name, numbers);
+    numbers.collect(caption, "figure " + figure.name);
     j["figures"].push_back({{"name", figure.name}, {"file", figure.file}, {"caption", caption}});
   }
-  j["numbers"] = numbers;
+  j["numbers"] = numbers.numbers;
   return j;
 }
 
@@ -287,21 +324,14 @@ std::string result_page(const Json& r, const std::string& figure_prefix) {
 }
 
 std::string with_quoted_tables(const std::string& text, const std::string& docs) {
-  static const std::string open = "<!-- result ", close = "<!-- end result -->";
   std::string out;
   size_t at = 0;
-  for (size_t begin; (begin = text.find(open, at)) != std::string::npos;) {
-    const size_t head_end = text.find("-->", begin);
-    const size_t end = head_end == std::string::npos ? std::string::npos : text.find(close, head_end);
-    if (end == std::string::npos) break;
-    const std::vector<std::string> words = split(text.substr(begin + open.size(), head_end - begin - open.size()), ' ');
-    out += text.substr(at, head_end + 4 - at);  // up to and with the head's line break
-    const std::string json = words.size() >= 2 ? docs + "/" + words[0] + ".json" : "";
-    if (!json.empty() && fs::is_regular_file(json))
-      out += result_table(Json::parse(read_text_file(json)), words[1]);
-    else
-      out += text.substr(head_end + 4, end - head_end - 4);
-    at = end;
+  for (const QuotedTable& q : quoted_tables(text)) {
+    const std::string json = docs + "/" + q.result + ".json";
+    out += text.substr(at, q.body - at);
+    out += fs::is_regular_file(json) ? result_table(Json::parse(read_text_file(json)), q.table)
+                                     : text.substr(q.body, q.end - q.body);
+    at = q.end;
   }
   return out + text.substr(at);
 }
@@ -331,12 +361,10 @@ std::vector<std::string> check_published(const std::string& docs, const std::str
     if (with_quoted_tables(text, docs) != text)
       problems.push_back(readme + ": a quoted table differs from its result in " + docs +
                          " (edited by hand, or stale)");
-    for (size_t at = 0; (at = text.find("<!-- result ", at)) != std::string::npos; ++at) {
-      const std::string name = split(text.substr(at + 12, text.find("-->", at) - at - 12), ' ')[0];
-      if (!fs::is_regular_file(docs + "/" + name + ".json"))
-        problems.push_back(readme + ": quotes a table of " + name + ", which is not published (" + docs + "/" + name +
-                           ".json)");
-    }
+    for (const QuotedTable& q : quoted_tables(text))
+      if (!fs::is_regular_file(docs + "/" + q.result + ".json"))
+        problems.push_back(readme + ": quotes a table of " + q.result + ", which is not published (" + docs + "/" +
+                           q.result + ".json)");
   }
   if (!fs::is_directory(docs)) return problems;
   for (const auto& e : fs::directory_iterator(docs)) {

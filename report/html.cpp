@@ -6,6 +6,8 @@
 #include <sstream>
 #include <utility>
 
+#include "core/text.h"
+
 namespace shardlab::html {
 namespace {
 
@@ -106,27 +108,21 @@ std::string inline_markdown(const std::string& text) {
   return out;
 }
 
-std::string trimmed(const std::string& text) {
-  const size_t a = text.find_first_not_of(" \t\r");
-  if (a == std::string::npos) return "";
-  return text.substr(a, text.find_last_not_of(" \t\r") - a + 1);
-}
-
 std::vector<std::string> pipe_cells(const std::string& line) {
-  std::string body = trimmed(line);
+  std::string body = trim(line);
   if (!body.empty() && body.front() == '|') body.erase(0, 1);
   if (!body.empty() && body.back() == '|') body.pop_back();
   std::vector<std::string> cells;
   std::string cell;
   for (char c : body) {
     if (c == '|') {
-      cells.push_back(trimmed(cell));
+      cells.push_back(trim(cell));
       cell.clear();
     } else {
       cell += c;
     }
   }
-  cells.push_back(trimmed(cell));
+  cells.push_back(trim(cell));
   return cells;
 }
 
@@ -306,19 +302,19 @@ std::string markdown(const std::string& text, int level) {
     paragraph.clear();
   };
   for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string line = trimmed(lines[i]);
+    const std::string line = trim(lines[i]);
     if (line.empty()) {
       flush();
     } else if (line[0] == '#') {
       flush();
       const size_t hashes = line.find_first_not_of('#');
       const int h = std::min<int>(6, level + static_cast<int>(hashes == std::string::npos ? line.size() : hashes));
-      out << "<h" << h << ">" << inline_markdown(trimmed(line.substr(std::min(line.size(), hashes)))) << "</h" << h
+      out << "<h" << h << ">" << inline_markdown(trim(line.substr(std::min(line.size(), hashes)))) << "</h" << h
           << ">\n";
     } else if (line[0] == '|') {
       flush();
       std::vector<std::vector<std::string>> rows;
-      for (; i < lines.size() && !trimmed(lines[i]).empty() && trimmed(lines[i])[0] == '|'; ++i) {
+      for (; i < lines.size() && !trim(lines[i]).empty() && trim(lines[i])[0] == '|'; ++i) {
         auto cells = pipe_cells(lines[i]);
         if (!separator_row(cells)) rows.push_back(std::move(cells));
       }
