@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "agents/checkpoint.h"
-#include "analysis/channels.h"
 #include "analysis/pictures.h"
 #include "analysis/report_json.h"
+#include "analysis/resample.h"
 #include "analysis/study.h"
 #include "core/atomic_file.h"
 #include "core/error.h"

@@ -15,6 +15,7 @@
 #include "analysis/channels.h"
 #include "analysis/maze_policy.h"
 #include "analysis/report_json.h"
+#include "analysis/resample.h"
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
 #include "core/error.h"
