@@ -6,27 +6,58 @@
 #include <cmath>
 #include <tuple>
 
+#include "analysis/steering.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/statistics.h"
 
 namespace shardlab::analysis {
-MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, const Cell* cheese_cell, Rng& rng) {
+namespace {
+
+// A random level the policy studies (a seed in [0, 2^31 - 1) whose maze size is in the run's range)
+// with cheese.
+MazeLayout random_level(const MazePolicy& policy, Rng& rng) {
+  for (int tries = 0; tries < 100000; ++tries)
+    if (auto level = policy.level(rng.uniform_int(2147483647u)); level && level->has_cheese()) return *level;
+  throw InputError("resample: no level of the run's maze sizes found in 100000 draws");
+}
+
+}  // namespace
+
+MazeInput reference_source(const MazePolicy& policy, uint32_t target_seed, Cell cheese_cell, Rng& rng) {
   for (int tries = 0; tries < 100000; ++tries) {
-    const uint32_t s = rng.uniform_int(2147483647u);  // a level seed in [0, 2^31 - 1)
-    if (s == target_seed) continue;
-    auto level = policy.level(s);
-    if (!level) continue;
-    if (cheese_cell) {
-      if (!level->is_free(*cheese_cell) || *cheese_cell == level->start) continue;
-      level->cheese = *cheese_cell;
-    }
-    std::vector<Cell> cells;
-    for (const Cell c : free_cells(*level))
-      if (c != level->cheese) cells.push_back(c);
-    const Cell mouse = cells[rng.uniform_u64(cells.size())];
-    return {*level, mouse};
+    MazeLayout level = random_level(policy, rng);
+    if (level.level_seed == target_seed) continue;
+    // get_random_obs_opts skips a level where the cell is neither empty nor its own cheese's.
+    if (!level.is_free(cheese_cell)) continue;
+    // The mouse goes on an empty cell of the level as generated (its own cheese cell is not
+    // empty), drawn before the cheese moves: it may stand on the moved cheese, as there.
+    std::vector<Cell> empty;
+    for (const Cell c : free_cells(level))
+      if (c != level.cheese) empty.push_back(c);
+    const Cell mouse = empty[rng.uniform_u64(empty.size())];
+    level.cheese = cheese_cell;
+    return {level, mouse};
   }
-  throw InputError("resample: no source level found for maze " + std::to_string(target_seed));
+  throw InputError("resample: no source level with cell (" + std::to_string(cheese_cell.x) + ", " +
+                   std::to_string(cheese_cell.y) + ") open found for maze " + std::to_string(target_seed));
+}
+
+ReferenceSources reference_sources(const MazePolicy& policy, const MazeLayout& target, size_t channels,
+                                   bool same_cheese, Rng& rng) {
+  ReferenceSources out;
+  if (same_cheese) {
+    out.cheese_level_seed = target.level_seed;
+    out.cheese = target.cheese;
+  } else {
+    // resample_activations: np.random.randint(0, 1e8), any level (the target's too).
+    const MazeLayout third = random_level(policy, rng);
+    out.cheese_level_seed = third.level_seed;
+    out.cheese = third.cheese;
+  }
+  for (size_t k = 0; k < channels; ++k)
+    out.sources.push_back(reference_source(policy, target.level_seed, out.cheese, rng));
+  return out;
 }
 
 namespace {
@@ -91,9 +122,10 @@ at::Tensor reference_set_values(const MazePolicy& policy, const std::string& lay
                                 bool same_cheese, Rng& rng, int64_t max_batch) {
   // One source per (maze, channel), as patch_utils.get_random_patch draws one per channel.
   std::vector<MazeInput> sources;
-  for (const auto& target : studied)
-    for (size_t k = 0; k < set.size(); ++k)
-      sources.push_back(reference_source(policy, target.level_seed, same_cheese ? &target.cheese : nullptr, rng));
+  for (const auto& target : studied) {
+    const ReferenceSources drawn = reference_sources(policy, target, set.size(), same_cheese, rng);
+    sources.insert(sources.end(), drawn.sources.begin(), drawn.sources.end());
+  }
   const at::Tensor acts = policy.activations(sources, layer, max_batch);  // (mazes * k, C, H, W)
   at::Tensor values =
       torch::zeros({static_cast<int64_t>(studied.size()), shape[0], shape[1], shape[2]}, acts.options());
@@ -103,12 +135,14 @@ at::Tensor reference_set_values(const MazePolicy& policy, const std::string& lay
   return values;
 }
 
-// Protocol::kReference: every maze is studied; each set's sources are drawn same cheese first.
+// Protocol::kReference: the mazes with a decision square are studied (cheese_scrubbing.ipynb skips
+// the others); each set's sources are drawn same cheese first.
 ResampledValues reference_values(const MazePolicy& policy, const std::string& layer, const std::vector<int64_t>& shape,
                                  const std::vector<MazeLayout>& mazes, const std::vector<int64_t>& channels,
                                  const std::vector<std::vector<int64_t>>& random, Rng& rng, int64_t max_batch) {
   ResampledValues out;
-  out.studied = mazes;
+  out.studied = decision_square_mazes(mazes).mazes;
+  if (out.studied.empty()) throw InputError("--seeds: no maze with a decision square; use more seeds");
   std::vector<std::vector<int64_t>> sets = {channels};
   sets.insert(sets.end(), random.begin(), random.end());
   Progress progress("resample sources");
@@ -197,18 +231,18 @@ std::vector<at::Tensor> condition_probs(const MazePolicy& policy, const std::str
   return probs;
 }
 
-// The mean total variation and the reference's percent (mean over mazes) of one condition.
-std::pair<double, double> condition_change(const at::Tensor& plain, const at::Tensor& patched,
-                                           const std::vector<int64_t>& maze_of, size_t maze_count) {
-  double percent = 0;
+// The mean total variation of one condition and the reference's percent of each maze.
+std::pair<double, std::vector<double>> condition_change(const at::Tensor& plain, const at::Tensor& patched,
+                                                        const std::vector<int64_t>& maze_of, size_t maze_count) {
+  std::vector<double> percent;
   int64_t begin = 0;
   for (size_t m = 0; m < maze_count; ++m) {
     int64_t end = begin;
     while (end < static_cast<int64_t>(maze_of.size()) && maze_of[end] == static_cast<int64_t>(m)) ++end;
-    percent += vector_field_change_percent(plain.slice(0, begin, end), patched.slice(0, begin, end));
+    percent.push_back(vector_field_change_percent(plain.slice(0, begin, end), patched.slice(0, begin, end)));
     begin = end;
   }
-  return std::make_pair(mean_tv(patched, plain), percent / static_cast<double>(maze_count));
+  return std::make_pair(mean_tv(patched, plain), percent);
 }
 
 // Each intervention's change on the chosen channels and, averaged, on the random sets. `probs`:
@@ -223,15 +257,19 @@ std::vector<InterventionResult> intervention_results(const std::vector<std::stri
   for (const auto& name : interventions) {
     InterventionResult r;
     r.intervention = name;
-    std::tie(r.tv_channels, r.percent_channels) = condition_change(plain, probs[next++], maze_of, maze_count);
-    double tv_sum = 0, percent_sum = 0;
+    std::tie(r.tv_channels, r.percent_channels_per_maze) = condition_change(plain, probs[next++], maze_of, maze_count);
+    r.percent_channels = finite_mean(r.percent_channels_per_maze);
+    double tv_sum = 0;
+    std::vector<double> percent_sum(maze_count, 0.0);
     for (size_t s = 0; s < random_count; ++s) {
       const auto [tv, percent] = condition_change(plain, probs[next++], maze_of, maze_count);
       tv_sum += tv;
-      percent_sum += percent;
+      for (size_t m = 0; m < maze_count; ++m) percent_sum[m] += percent[m];
     }
     r.tv_random = random_count == 0 ? std::nan("") : tv_sum / static_cast<double>(random_count);
-    r.percent_random = random_count == 0 ? std::nan("") : percent_sum / static_cast<double>(random_count);
+    for (size_t m = 0; m < maze_count && random_count > 0; ++m)
+      r.percent_random_per_maze.push_back(percent_sum[m] / static_cast<double>(random_count));
+    r.percent_random = finite_mean(r.percent_random_per_maze);
     out.push_back(r);
   }
   return out;
@@ -251,7 +289,7 @@ std::vector<InterventionResult> intervene_on_channels(const MazePolicy& policy, 
   std::vector<MazeLayout> mazes;
   for (const auto& l : levels)
     if (l.has_cheese()) mazes.push_back(l);
-  if (mazes.size() < 2) throw InputError("--seeds: need at least 2 mazes with cheese");
+  if (protocol == Protocol::kOurs && mazes.size() < 2) throw InputError("--seeds: need at least 2 mazes with cheese");
 
   // One generator for the random sets, then (reference) the resampling sources, in that order.
   Rng rng(seed);

@@ -270,29 +270,111 @@ TEST(ProtocolResample, ProtocolsGiveBothQuantities) {
     }
   }
   EXPECT_THROW(parse_protocol("exact"), InputError);
-  // The reference's sources: another level; "same" has the cheese on the target's cheese cell,
-  // "other" its own cheese; the mouse is never on the cheese.
+}
+
+// A hand-drawn 7x7 maze (rows top first) centred in the 15x15 easy world (margin 4).
+MazeLayout in_easy_world(const std::vector<std::string>& maze) {
+  std::vector<std::string> rows(4, std::string(15, '#'));
+  for (const auto& r : maze) rows.push_back("####" + r + "####");
+  while (rows.size() < 15) rows.push_back(std::string(15, '#'));
+  return maze::layout_from_rows(rows);
+}
+
+// The cell whose cheese plane (grid observation, channel 1, row 0 the top) is lit.
+Cell cheese_in_observation(const MazePolicy& p, const MazeInput& input) {
+  const at::Tensor plane = p.observations({input})[0][1];
+  const int64_t w = plane.size(1), at = plane.flatten().argmax().item<int64_t>();
+  EXPECT_EQ(plane.sum().item<double>(), 1.0);  // one cheese
+  return Cell{static_cast<int>(at % w), static_cast<int>(w - 1 - at / w)};
+}
+
+// cheese_scrubbing.ipynb moves every source's cheese in both conditions: onto the target's cheese
+// cell (same) or onto a third random level's cheese cell (different); the source is a random
+// other level where that cell is open, the mouse on one of its empty cells.
+TEST(ProtocolResample, ReferenceSourcesMoveTheCheeseInBothConditions) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
   Rng rng(1);
-  int checked = 0;
-  for (const auto& target : levels) {
-    if (!target.has_cheese()) continue;
-    for (int draw = 0; draw < 5; ++draw) {
-      const MazeInput same = reference_source(p, target.level_seed, &target.cheese, rng);
-      EXPECT_NE(same.layout.level_seed, target.level_seed);
-      EXPECT_EQ(same.layout.cheese, target.cheese);
-      EXPECT_TRUE(same.layout.is_free(same.mouse));
-      EXPECT_NE(same.mouse, same.layout.cheese);
-      const MazeInput other = reference_source(p, target.level_seed, nullptr, rng);
-      EXPECT_NE(other.layout.level_seed, target.level_seed);
-      const auto own = p.level(other.layout.level_seed);
-      ASSERT_TRUE(own.has_value());
-      EXPECT_EQ(other.layout.cheese, own->cheese);
-      EXPECT_TRUE(other.layout.is_free(other.mouse));
-      EXPECT_NE(other.mouse, other.layout.cheese);
-      ++checked;
+  int sources = 0, third_differs = 0;
+  for (const MazeLayout& target : study_levels(p, 0, 6)) {
+    ASSERT_TRUE(target.has_cheese());
+    for (const bool same : {true, false}) {
+      const ReferenceSources drawn = reference_sources(p, target, 3, same, rng);
+      ASSERT_EQ(drawn.sources.size(), 3u);
+      const auto third = p.level(drawn.cheese_level_seed);
+      ASSERT_TRUE(third.has_value());
+      if (same) {
+        EXPECT_EQ(drawn.cheese_level_seed, target.level_seed);
+        EXPECT_EQ(drawn.cheese, target.cheese);
+      } else {
+        EXPECT_EQ(drawn.cheese, third->cheese);  // the third level's cheese cell
+        third_differs += drawn.cheese != target.cheese;
+      }
+      for (const MazeInput& src : drawn.sources) {
+        const auto own = p.level(src.layout.level_seed);  // the source level as generated
+        ASSERT_TRUE(own.has_value());
+        EXPECT_NE(src.layout.level_seed, target.level_seed);
+        EXPECT_EQ(src.layout.walls, own->walls);
+        EXPECT_TRUE(own->is_free(drawn.cheese));                 // the cell is open in the source
+        EXPECT_EQ(src.layout.cheese, drawn.cheese);              // moved there ...
+        EXPECT_EQ(cheese_in_observation(p, src), drawn.cheese);  // ... in what the network sees
+        EXPECT_TRUE(own->is_free(src.mouse));
+        EXPECT_NE(src.mouse, own->cheese);  // an empty cell before the move
+        ++sources;
+      }
     }
   }
-  EXPECT_GT(checked, 20);
+  EXPECT_EQ(sources, 6 * 2 * 3);
+  EXPECT_GT(third_differs, 0);
+}
+
+// The reference studies only the mazes with a decision square: adding a maze without one changes
+// nothing, not even the random draws.
+TEST(ProtocolResample, ReferenceLeavesOutMazesWithoutADecisionSquare) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  // The hand maze (cheese off the path to the corner: a decision square), and the same maze with
+  // the cheese on that path (up the left column): none.
+  const MazeLayout with_square = in_easy_world({
+      ".......",
+      ".#####.",
+      ".#...#.",
+      ".#.#.#.",
+      ".C.#.#.",
+      ".#####.",
+      "M.....#",
+  });
+  const MazeLayout without_square = in_easy_world({
+      ".......",
+      ".#####.",
+      "C#...#.",
+      ".#.#.#.",
+      "...#.#.",
+      ".#####.",
+      "M.....#",
+  });
+  ASSERT_TRUE(find_decision_square(with_square).has_value());
+  ASSERT_FALSE(find_decision_square(without_square).has_value());
+  const std::string layer = "embedder.block2.res1.resadd_out";
+  int64_t used_one = 0, used_both = 0;
+  const auto one = intervene_on_channels(p, layer, {1, 2}, {with_square}, 1, 3, Protocol::kReference, &used_one);
+  const auto both = intervene_on_channels(p, layer, {1, 2}, {without_square, with_square, without_square}, 1, 3,
+                                          Protocol::kReference, &used_both);
+  EXPECT_EQ(used_one, 1);
+  EXPECT_EQ(used_both, 1);
+  ASSERT_EQ(one.size(), both.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(both[i].percent_channels_per_maze.size(), 1u);
+    EXPECT_EQ(one[i].percent_channels, both[i].percent_channels) << one[i].intervention;
+    EXPECT_EQ(one[i].percent_random, both[i].percent_random) << one[i].intervention;
+    EXPECT_EQ(one[i].tv_channels, both[i].tv_channels) << one[i].intervention;
+    EXPECT_GT(one[i].tv_channels, 0.0) << one[i].intervention;
+  }
+  EXPECT_THROW(intervene_on_channels(p, layer, {1, 2}, {without_square}, 1, 3, Protocol::kReference), InputError);
+  // Ours keeps every maze with cheese.
+  int64_t used_ours = 0;
+  intervene_on_channels(p, layer, {1, 2}, {without_square, with_square}, 1, 3, Protocol::kOurs, &used_ours);
+  EXPECT_EQ(used_ours, 2);
 }
 
 // A compact-action policy whose move probabilities are the same everywhere: every weight of the
