@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "analysis/steering.h"
 #include "analysis/vector_field.h"
@@ -26,7 +27,6 @@ std::vector<Cell> retarget_targets(const MazeLayout& l, int max_targets) {
 }
 
 }  // namespace
-
 
 double normalized_path_probability(const std::vector<Cell>& path, const at::Tensor& probs) {
   if (path.size() < 2) return 1.0;
@@ -83,40 +83,121 @@ std::vector<RetargetRow> run_retargeting(const MazePolicy& policy, const std::st
   return rows;
 }
 
-ActivationPatch set_channels_at_each(const std::vector<int64_t>& channels, std::vector<int64_t> h,
-                                     std::vector<int64_t> w, double value) {
-  return [channels, h = std::move(h), w = std::move(w), value](const at::Tensor& x) {
-    const int64_t batch = x.size(0);
-    if (static_cast<int64_t>(h.size()) != batch || static_cast<int64_t>(w.size()) != batch)
-      throw std::logic_error("set_channels_at_each: " + std::to_string(h.size()) + " positions for a batch of " +
-                             std::to_string(batch) + " (a chunk must pass its own slice)");
+int topright_path_divergence(const MazeLayout& maze, Cell target) {
+  const std::vector<Cell> to_target = maze::shortest_path(maze, maze.start, target);
+  const std::vector<Cell> to_corner = maze::path_to_top_right(maze);
+  return static_cast<int>(std::count_if(to_target.begin(), to_target.end(), [&](Cell c) {
+    return std::find(to_corner.begin(), to_corner.end(), c) == to_corner.end();
+  }));
+}
+
+ActivationPatch first_element_map_plus_pixel(const std::vector<int64_t>& channels, int64_t h, int64_t w, double value) {
+  return [channels, h, w, value](const at::Tensor& x) {
     at::Tensor y = x.clone();
     for (const int64_t ch : channels) {
-      const at::Tensor b = torch::arange(batch, torch::kInt64);
-      const at::Tensor c = torch::full({batch}, ch, torch::kInt64);
-      y.index_put_({b, c, torch::tensor(h, torch::kInt64), torch::tensor(w, torch::kInt64)},
-                   torch::full({batch}, value, x.options()));
+      at::Tensor map = x[0][ch].clone();
+      map[h][w] = value;
+      y.select(1, ch).copy_(map.expand({x.size(0), map.size(0), map.size(1)}));
     }
     return y;
   };
 }
 
-ReferenceRetargetInputs reference_retarget_inputs(const MazePolicy& policy, const std::string& layer,
-                                                  const MazeLayout& l, const std::vector<Cell>& targets) {
-  ReferenceRetargetInputs in;
-  for (const Cell target : targets) {
-    in.paths.push_back(maze::shortest_path(l, l.start, target));
-    MazeLayout with_cheese = l;
-    with_cheese.cheese = target;
-    const auto [th, tw] = policy.activation_position(layer, target);
-    for (size_t i = 0; i + 1 < in.paths.back().size(); ++i) {
-      in.plain.push_back({l, in.paths.back()[i]});
-      in.cheese.push_back({with_cheese, in.paths.back()[i]});
-      in.h.push_back(th);
-      in.w.push_back(tw);
+RetargetNetwork retarget_network(const MazePolicy& policy, const std::string& layer, int64_t max_batch) {
+  return [&policy, layer, max_batch](const std::vector<MazeInput>& inputs, const ActivationPatch* patch) {
+    if (!patch)
+      return policy.in_chunks(
+          inputs,
+          [&](const at::Tensor& obs, int64_t, int64_t) { return std::vector<at::Tensor>{policy.forward(obs).probs}; },
+          max_batch)[0];
+    // Chunks of inputs[0] and up to max_batch - 1 others, so that the patch's element 0 is
+    // always inputs[0]; the first chunk's element 0 is inputs[0] itself.
+    const int64_t n = static_cast<int64_t>(inputs.size()), step = std::max<int64_t>(1, max_batch - 1);
+    std::vector<at::Tensor> parts;
+    for (int64_t begin = 1; begin < n || parts.empty(); begin += step) {
+      std::vector<MazeInput> chunk = {inputs.front()};
+      chunk.insert(chunk.end(), inputs.begin() + std::min(begin, n), inputs.begin() + std::min(begin + step, n));
+      ActivationTaps taps;
+      taps.add_patch(layer, *patch);
+      const at::Tensor probs = policy.forward(chunk, &taps).probs;
+      parts.push_back(parts.empty() ? probs : probs.slice(0, 1));
     }
+    return torch::cat(parts);
+  };
+}
+
+namespace {
+
+// The inputs of the path to one target: the mouse on each cell but the last.
+std::vector<MazeInput> along(const MazeLayout& maze, const std::vector<Cell>& path) {
+  std::vector<MazeInput> out;
+  for (size_t i = 0; i + 1 < path.size(); ++i) out.push_back({maze, path[i]});
+  return out;
+}
+
+// The cached conditions for the first target at its activation position (h, w): the edits run
+// with the mouse on the start as element 0 of the batch, whose output is dropped.
+void measure_position(const RetargetConditions& k, const MazeLayout& maze, const std::vector<Cell>& path, int64_t h,
+                      int64_t w, const RetargetNetwork& network, ReferenceRetargetRow& r) {
+  std::vector<MazeInput> with_start = {{maze, maze.start}};
+  const std::vector<MazeInput> on_path = along(maze, path);
+  with_start.insert(with_start.end(), on_path.begin(), on_path.end());
+  const auto edited = [&](const std::vector<int64_t>& channels, double value) {
+    const ActivationPatch patch = first_element_map_plus_pixel(channels, h, w, value);
+    return normalized_path_probability(path, network(with_start, &patch).slice(0, 1));
+  };
+  r.npp_channel = edited({k.channel}, k.channel_value);
+  r.npp_effective = edited(k.effective, k.effective_value);
+  r.npp_all = edited(k.cheese_channels, k.all_value);
+  if (h == 0 && w == 0) {
+    r.npp_cheese = std::nan("");  // cheese_at_square's `if coord == (0, 0): return None`
+  } else {
+    MazeLayout with_cheese = maze;
+    with_cheese.cheese = path.back();
+    r.npp_cheese = normalized_path_probability(path, network(along(with_cheese, path), nullptr));
   }
-  return in;
+}
+
+}  // namespace
+
+std::vector<ReferenceRetargetRow> reference_retarget_maze(const MazePolicy& policy, const std::string& layer,
+                                                          const RetargetConditions& k, const MazeLayout& original,
+                                                          const std::vector<Cell>& targets,
+                                                          const RetargetNetwork& network) {
+  const MazeLayout l = without_cheese(original);
+  std::vector<std::vector<Cell>> paths;
+  std::vector<MazeInput> every_path;
+  for (const Cell target : targets) {
+    paths.push_back(maze::shortest_path(l, l.start, target));
+    const std::vector<MazeInput> on_path = along(l, paths.back());
+    every_path.insert(every_path.end(), on_path.begin(), on_path.end());
+  }
+  const at::Tensor normal = network(every_path, nullptr);
+  std::vector<ReferenceRetargetRow> rows;
+  std::map<std::pair<int64_t, int64_t>, size_t> first_at;  // activation position -> its first row
+  int64_t begin = 0;
+  for (size_t t = 0; t < targets.size(); ++t) {
+    const std::vector<Cell>& path = paths[t];
+    const int64_t end = begin + static_cast<int64_t>(path.size()) - 1;
+    const auto [h, w] = policy.activation_position(layer, targets[t]);
+    const auto cached = first_at.find({h, w});
+    ReferenceRetargetRow r = cached == first_at.end() ? ReferenceRetargetRow{} : rows[cached->second];
+    r.seed = original.level_seed;
+    r.target = targets[t];
+    r.path_length = static_cast<int>(path.size()) - 1;
+    r.topright_path_divergence = topright_path_divergence(l, targets[t]);
+    r.filter_row = h;
+    r.filter_col = w;
+    r.npp_normal = normalized_path_probability(path, normal.slice(0, begin, end));
+    if (cached == first_at.end()) {
+      r.measured = targets[t];
+      measure_position(k, l, path, h, w, network, r);
+      first_at[{h, w}] = rows.size();
+    }
+    rows.push_back(r);
+    begin = end;
+  }
+  return rows;
 }
 
 std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& policy, const std::string& layer,
@@ -126,54 +207,14 @@ std::vector<ReferenceRetargetRow> run_reference_retargeting(const MazePolicy& po
   policy.check_channels(layer, {k.channel});
   policy.check_channels(layer, k.effective);
   policy.check_channels(layer, k.cheese_channels);
+  const RetargetNetwork network = retarget_network(policy, layer, max_batch);
   std::vector<ReferenceRetargetRow> rows;
   Progress progress("retarget");
   for (const MazeLayout& original : levels) {
     progress.update(static_cast<int64_t>(&original - levels.data()), static_cast<int64_t>(levels.size()), "mazes");
-    const MazeLayout l = without_cheese(original);
-    const std::vector<Cell> targets = retarget_targets(l, max_targets);
-    // Every target's path, run in chunks: a maze's paths run to 10^4 inputs, too many for one
-    // pass through a big network.
-    const ReferenceRetargetInputs in = reference_retarget_inputs(policy, layer, l, targets);
-    const std::vector<std::vector<Cell>>& paths = in.paths;
-    const std::vector<at::Tensor> conditions = policy.in_chunks(
-        in.plain,
-        [&](const at::Tensor& obs, int64_t b, int64_t e) {
-          const std::vector<int64_t> hc(in.h.begin() + b, in.h.begin() + e), wc(in.w.begin() + b, in.w.begin() + e);
-          const auto patched = [&](const std::vector<int64_t>& channels, double value) {
-            ActivationTaps taps;
-            taps.add_patch(layer, set_channels_at_each(channels, hc, wc, value));
-            return policy.forward(obs, &taps).probs;
-          };
-          const std::vector<MazeInput> cheese_chunk(in.cheese.begin() + b, in.cheese.begin() + e);
-          return std::vector<at::Tensor>{policy.forward(obs).probs, patched({k.channel}, k.channel_value),
-                                         patched(k.effective, k.effective_value),
-                                         patched(k.cheese_channels, k.all_value), policy.forward(cheese_chunk).probs};
-        },
-        max_batch);
-    const at::Tensor &normal = conditions[0], &channel = conditions[1], &effective = conditions[2],
-                     &all = conditions[3], &cheese = conditions[4];
-    const Cell corner = l.top_right();
-    int64_t begin = 0;
-    for (size_t t = 0; t < targets.size(); ++t) {
-      const std::vector<Cell>& path = paths[t];
-      const int64_t end = begin + static_cast<int64_t>(path.size()) - 1;
-      const auto npp = [&](const at::Tensor& probs) {
-        return normalized_path_probability(path, probs.slice(0, begin, end));
-      };
-      ReferenceRetargetRow r;
-      r.seed = original.level_seed;
-      r.target = targets[t];
-      r.path_length = static_cast<int>(path.size()) - 1;
-      r.distance_to_top_right = std::hypot(targets[t].x - corner.x, targets[t].y - corner.y);
-      r.npp_normal = npp(normal);
-      r.npp_channel = npp(channel);
-      r.npp_effective = npp(effective);
-      r.npp_all = npp(all);
-      r.npp_cheese = npp(cheese);
-      rows.push_back(r);
-      begin = end;
-    }
+    const auto maze_rows = reference_retarget_maze(policy, layer, k, original,
+                                                   retarget_targets(without_cheese(original), max_targets), network);
+    rows.insert(rows.end(), maze_rows.begin(), maze_rows.end());
   }
   progress.settle(static_cast<int64_t>(levels.size()), static_cast<int64_t>(levels.size()), "mazes");
   return rows;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -66,13 +67,54 @@ std::string retarget_summary_json(const MazePolicy& policy, const std::string& s
 
 std::string reference_retarget_csv(const std::vector<ReferenceRetargetRow>& rows) {
   std::ostringstream csv;
-  csv << "seed,target_x,target_y,path_length,distance_to_top_right,npp_normal,npp_channel,npp_effective,npp_all,"
-         "npp_cheese\n";
+  csv << "seed,target_x,target_y,path_length,topright_path_divergence,filter_row,filter_col,measured_x,measured_y,"
+         "npp_normal,npp_channel,npp_effective,npp_all,npp_cheese\n";
   for (const auto& r : rows)
-    csv << r.seed << ',' << r.target.x << ',' << r.target.y << ',' << r.path_length << ',' << r.distance_to_top_right
-        << ',' << r.npp_normal << ',' << r.npp_channel << ',' << r.npp_effective << ',' << r.npp_all << ','
-        << r.npp_cheese << '\n';
+    csv << r.seed << ',' << r.target.x << ',' << r.target.y << ',' << r.path_length << ',' << r.topright_path_divergence
+        << ',' << r.filter_row << ',' << r.filter_col << ',' << r.measured.x << ',' << r.measured.y << ','
+        << csv_number(r.npp_normal) << ',' << csv_number(r.npp_channel) << ',' << csv_number(r.npp_effective) << ','
+        << csv_number(r.npp_all) << ',' << csv_number(r.npp_cheese) << '\n';
   return csv.str();
+}
+
+// One condition's summary: the mean over mazes of each maze's mean over its targets (a maze counts
+// once, however many targets it has) with the Student-t 95% interval over mazes; the share of
+// targets above "normal"; and the mean by distance from the path to the top-right
+// (topright_path_divergence, retarget_quantitative.ipynb's analysis). NaN values are left out.
+Json retarget_condition(const std::string& edit, const std::vector<ReferenceRetargetRow>& rows,
+                        double ReferenceRetargetRow::*field) {
+  std::map<uint32_t, std::vector<double>> per_maze;
+  int64_t above = 0, finite = 0;
+  for (const auto& r : rows) {
+    per_maze[r.seed].push_back(r.*field);
+    if (!std::isfinite(r.*field)) continue;
+    ++finite;
+    above += r.*field > r.npp_normal;
+  }
+  std::vector<double> maze_means;
+  for (const auto& [seed, values] : per_maze) maze_means.push_back(finite_mean(values));
+  const double mean = finite_mean(maze_means), half = t_interval95(maze_means);
+  Json c;
+  c["edit"] = edit;
+  c["mean_npp"] = number(mean);
+  c["mean_npp_ci95"] = Json::array({number(mean - half), number(mean + half)});
+  if (field != &ReferenceRetargetRow::npp_normal)
+    c["share_above_normal"] = number(static_cast<double>(above) / static_cast<double>(std::max<int64_t>(1, finite)));
+  Json bins = Json::array();
+  const std::vector<std::pair<int, int>> ranges = {{0, 0}, {1, 2}, {3, 5}, {6, 10}, {11, 1 << 30}};
+  for (const auto& [lo, hi] : ranges) {
+    std::vector<double> values;
+    for (const auto& r : rows)
+      if (r.topright_path_divergence >= lo && r.topright_path_divergence <= hi) values.push_back(r.*field);
+    const std::string name = lo == hi    ? std::to_string(lo)
+                             : hi > 1000 ? std::to_string(lo) + "+"
+                                         : std::to_string(lo) + "-" + std::to_string(hi);
+    bins.push_back({{"topright_path_divergence", name},
+                    {"targets", static_cast<int64_t>(values.size())},
+                    {"mean_npp", number(finite_mean(values))}});
+  }
+  c["by_topright_path_divergence"] = bins;
+  return c;
 }
 
 std::string reference_retarget_summary_json(const MazePolicy& policy, const std::string& seeds,
@@ -83,24 +125,20 @@ std::string reference_retarget_summary_json(const MazePolicy& policy, const std:
     for (const int64_t c : v) out += (out.empty() ? "" : ",") + std::to_string(c);
     return out;
   };
-  const double n = static_cast<double>(std::max<size_t>(1, rows.size()));
   Json j = summary_header("retarget", policy.checkpoint(), seeds, "reference", counts);
   j["layer"] = layer;
   j["targets"] = rows.size();
   j["metric"] = "normalized path probability from the start to the target (geometric mean of P(correct move))";
+  j["cache"] =
+      "as retarget_heatmap: every condition but normal is measured once per activation position, on the path to the "
+      "first target there (bottom row first); later targets at that position share its value";
+  j["edit"] =
+      "as get_channel_pixel_patch: each edited channel's map in every input := the map with the mouse on the start, "
+      "the target's position := the value";
+  j["mean_npp_is"] = "mean over mazes of each maze's mean over its targets, Student-t 95% interval over mazes";
   Json conditions = Json::object();
   const auto condition = [&](const std::string& name, const std::string& what, double ReferenceRetargetRow::*field) {
-    double sum = 0;
-    int64_t above_normal = 0;
-    for (const auto& r : rows) {
-      sum += r.*field;
-      above_normal += r.*field > r.npp_normal;
-    }
-    Json c;
-    c["edit"] = what;
-    c["mean_npp"] = number(sum / n);
-    if (field != &ReferenceRetargetRow::npp_normal) c["share_above_normal"] = number(above_normal / n);
-    conditions[name] = c;
+    conditions[name] = retarget_condition(what, rows, field);
   };
   char text[160];
   condition("normal", "cheese removed, no edit", &ReferenceRetargetRow::npp_normal);
@@ -111,7 +149,9 @@ std::string reference_retarget_summary_json(const MazePolicy& policy, const std:
   condition("effective", text, &ReferenceRetargetRow::npp_effective);
   std::snprintf(text, sizeof text, "channels %s := %g at the target", join(k.cheese_channels).c_str(), k.all_value);
   condition("all", text, &ReferenceRetargetRow::npp_all);
-  condition("cheese", "no edit, the cheese moved onto the target", &ReferenceRetargetRow::npp_cheese);
+  condition("cheese",
+            "no edit, the cheese moved onto the target (none at activation position (0, 0), as cheese_at_square)",
+            &ReferenceRetargetRow::npp_cheese);
   j["conditions"] = conditions;
   return dump(j);
 }
@@ -151,10 +191,13 @@ int retarget_study(const std::vector<std::string>& args, const SpecSchema& schem
       "  reference (procgen-tools' four conditions, cheese removed in each): --channel C := --channel-value at the\n"
       "    target; --effective-channels := --effective-value; --cheese-channels := --all-value; and the baseline\n"
       "    with the cheese itself moved onto the target. Defaults are the published model's channels (55; 8,55,77,\n"
-      "    82,88,89,113; 7,8,42,44,55,77,82,88,89,99,113): give your own network's. Writes retarget_reference.csv,\n"
-      "    retarget_reference_summary.json\n"
-      "  ours: --channels C1,C2 := --value at the target, before / after: retarget.csv, retarget_summary.json,\n"
-      "    retarget.svg\n"
+      "    82,88,89,113; 7,8,42,44,55,77,82,88,89,99,113): give your own network's. As procgen-tools: an edited\n"
+      "    channel's map in every input is the map with the mouse on the start plus the target's pixel; every\n"
+      "    condition but no edit is measured once per activation position (later targets there share the value);\n"
+      "    the analysis is by distance from the path to the top-right (topright_path_divergence). Writes\n"
+      "    retarget_reference.csv, retarget_reference_summary.json\n"
+      "  ours: --channels C1,C2 := --value at the target (only that pixel, every target measured), before / after:\n"
+      "    retarget.csv, retarget_summary.json, retarget.svg\n"
       "  metric: normalized path probability from the start to the target");
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
       "protocol", po::value<std::string>()->default_value("reference"), kProtocolHelp)(

@@ -6,8 +6,10 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "agents/actor_critic.h"
 #include "agents/checkpoint.h"
@@ -15,6 +17,7 @@
 #include "analysis/channels.h"
 #include "analysis/maze_policy.h"
 #include "analysis/report_json.h"
+#include "analysis/resample.h"
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
 #include "core/error.h"
@@ -269,29 +272,111 @@ TEST(ProtocolResample, ProtocolsGiveBothQuantities) {
     }
   }
   EXPECT_THROW(parse_protocol("exact"), InputError);
-  // The reference's sources: another level; "same" has the cheese on the target's cheese cell,
-  // "other" its own cheese; the mouse is never on the cheese.
+}
+
+// A hand-drawn 7x7 maze (rows top first) centred in the 15x15 easy world (margin 4).
+MazeLayout in_easy_world(const std::vector<std::string>& maze) {
+  std::vector<std::string> rows(4, std::string(15, '#'));
+  for (const auto& r : maze) rows.push_back("####" + r + "####");
+  while (rows.size() < 15) rows.push_back(std::string(15, '#'));
+  return maze::layout_from_rows(rows);
+}
+
+// The cell whose cheese plane (grid observation, channel 1, row 0 the top) is lit.
+Cell cheese_in_observation(const MazePolicy& p, const MazeInput& input) {
+  const at::Tensor plane = p.observations({input})[0][1];
+  const int64_t w = plane.size(1), at = plane.flatten().argmax().item<int64_t>();
+  EXPECT_EQ(plane.sum().item<double>(), 1.0);  // one cheese
+  return Cell{static_cast<int>(at % w), static_cast<int>(w - 1 - at / w)};
+}
+
+// cheese_scrubbing.ipynb moves every source's cheese in both conditions: onto the target's cheese
+// cell (same) or onto a third random level's cheese cell (different); the source is a random
+// other level where that cell is open, the mouse on one of its empty cells.
+TEST(ProtocolResample, ReferenceSourcesMoveTheCheeseInBothConditions) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
   Rng rng(1);
-  int checked = 0;
-  for (const auto& target : levels) {
-    if (!target.has_cheese()) continue;
-    for (int draw = 0; draw < 5; ++draw) {
-      const MazeInput same = reference_source(p, target.level_seed, &target.cheese, rng);
-      EXPECT_NE(same.layout.level_seed, target.level_seed);
-      EXPECT_EQ(same.layout.cheese, target.cheese);
-      EXPECT_TRUE(same.layout.is_free(same.mouse));
-      EXPECT_NE(same.mouse, same.layout.cheese);
-      const MazeInput other = reference_source(p, target.level_seed, nullptr, rng);
-      EXPECT_NE(other.layout.level_seed, target.level_seed);
-      const auto own = p.level(other.layout.level_seed);
-      ASSERT_TRUE(own.has_value());
-      EXPECT_EQ(other.layout.cheese, own->cheese);
-      EXPECT_TRUE(other.layout.is_free(other.mouse));
-      EXPECT_NE(other.mouse, other.layout.cheese);
-      ++checked;
+  int sources = 0, third_differs = 0;
+  for (const MazeLayout& target : study_levels(p, 0, 6)) {
+    ASSERT_TRUE(target.has_cheese());
+    for (const bool same : {true, false}) {
+      const ReferenceSources drawn = reference_sources(p, target, 3, same, rng);
+      ASSERT_EQ(drawn.sources.size(), 3u);
+      const auto third = p.level(drawn.cheese_level_seed);
+      ASSERT_TRUE(third.has_value());
+      if (same) {
+        EXPECT_EQ(drawn.cheese_level_seed, target.level_seed);
+        EXPECT_EQ(drawn.cheese, target.cheese);
+      } else {
+        EXPECT_EQ(drawn.cheese, third->cheese);  // the third level's cheese cell
+        third_differs += drawn.cheese != target.cheese;
+      }
+      for (const MazeInput& src : drawn.sources) {
+        const auto own = p.level(src.layout.level_seed);  // the source level as generated
+        ASSERT_TRUE(own.has_value());
+        EXPECT_NE(src.layout.level_seed, target.level_seed);
+        EXPECT_EQ(src.layout.walls, own->walls);
+        EXPECT_TRUE(own->is_free(drawn.cheese));                 // the cell is open in the source
+        EXPECT_EQ(src.layout.cheese, drawn.cheese);              // moved there ...
+        EXPECT_EQ(cheese_in_observation(p, src), drawn.cheese);  // ... in what the network sees
+        EXPECT_TRUE(own->is_free(src.mouse));
+        EXPECT_NE(src.mouse, own->cheese);  // an empty cell before the move
+        ++sources;
+      }
     }
   }
-  EXPECT_GT(checked, 20);
+  EXPECT_EQ(sources, 6 * 2 * 3);
+  EXPECT_GT(third_differs, 0);
+}
+
+// The reference studies only the mazes with a decision square: adding a maze without one changes
+// nothing, not even the random draws.
+TEST(ProtocolResample, ReferenceLeavesOutMazesWithoutADecisionSquare) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  // The hand maze (cheese off the path to the corner: a decision square), and the same maze with
+  // the cheese on that path (up the left column): none.
+  const MazeLayout with_square = in_easy_world({
+      ".......",
+      ".#####.",
+      ".#...#.",
+      ".#.#.#.",
+      ".C.#.#.",
+      ".#####.",
+      "M.....#",
+  });
+  const MazeLayout without_square = in_easy_world({
+      ".......",
+      ".#####.",
+      "C#...#.",
+      ".#.#.#.",
+      "...#.#.",
+      ".#####.",
+      "M.....#",
+  });
+  ASSERT_TRUE(find_decision_square(with_square).has_value());
+  ASSERT_FALSE(find_decision_square(without_square).has_value());
+  const std::string layer = "embedder.block2.res1.resadd_out";
+  int64_t used_one = 0, used_both = 0;
+  const auto one = intervene_on_channels(p, layer, {1, 2}, {with_square}, 1, 3, Protocol::kReference, &used_one);
+  const auto both = intervene_on_channels(p, layer, {1, 2}, {without_square, with_square, without_square}, 1, 3,
+                                          Protocol::kReference, &used_both);
+  EXPECT_EQ(used_one, 1);
+  EXPECT_EQ(used_both, 1);
+  ASSERT_EQ(one.size(), both.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(both[i].percent_channels_per_maze.size(), 1u);
+    EXPECT_EQ(one[i].percent_channels, both[i].percent_channels) << one[i].intervention;
+    EXPECT_EQ(one[i].percent_random, both[i].percent_random) << one[i].intervention;
+    EXPECT_EQ(one[i].tv_channels, both[i].tv_channels) << one[i].intervention;
+    EXPECT_GT(one[i].tv_channels, 0.0) << one[i].intervention;
+  }
+  EXPECT_THROW(intervene_on_channels(p, layer, {1, 2}, {without_square}, 1, 3, Protocol::kReference), InputError);
+  // Ours keeps every maze with cheese.
+  int64_t used_ours = 0;
+  intervene_on_channels(p, layer, {1, 2}, {without_square, with_square}, 1, 3, Protocol::kOurs, &used_ours);
+  EXPECT_EQ(used_ours, 2);
 }
 
 // A compact-action policy whose move probabilities are the same everywhere: every weight of the
@@ -325,88 +410,174 @@ std::string known_policy(const std::string& dir, const std::vector<double>& weig
   return path;
 }
 
+// The geometric mean of P(move) along the path from the start to `target`, for a policy whose
+// move probabilities are `probs` (left, down, up, right) everywhere.
+double known_path_probability(const MazeLayout& l, Cell target, const double (&probs)[4]) {
+  const auto path = maze::shortest_path(l, l.start, target);
+  double log_sum = 0;
+  for (size_t i = 0; i + 1 < path.size(); ++i) log_sum += std::log(probs[move_between(path[i], path[i + 1])]);
+  return std::exp(log_sum / static_cast<double>(path.size() - 1));
+}
+
 TEST(ProtocolRetarget, PathProbabilityOfAPolicyWithKnownProbabilities) {
   const std::string dir = test::make_temp_dir();
   const MazePolicy p = load(known_policy(dir));
+  const std::string layer = "embedder.block2.res1.resadd_out";
   const auto levels = study_levels(p, 0, 3);
   ASSERT_FALSE(levels.empty());
   RetargetConditions k;
   k.channel = 1;
   k.effective = {1, 2};
   k.cheese_channels = {0, 1, 2, 3};
-  const auto rows = run_reference_retargeting(p, "embedder.block2.res1.resadd_out", k, levels, 0);
+  const auto rows = run_reference_retargeting(p, layer, k, levels, 0);
   const double probs[4] = {0.05, 0.1, 0.15, 0.2};  // left, down, up, right
-  size_t checked = 0;
+  size_t checked = 0, shared = 0;
+  std::map<std::tuple<uint32_t, int64_t, int64_t>, Cell> first_at;  // (maze, position) -> its first target
   for (const auto& r : rows) {
     const MazeLayout& l =
         *std::find_if(levels.begin(), levels.end(), [&](const MazeLayout& m) { return m.level_seed == r.seed; });
-    const auto path = maze::shortest_path(l, l.start, r.target);
-    ASSERT_EQ(static_cast<int>(path.size()) - 1, r.path_length);
-    double log_sum = 0;
-    for (size_t i = 0; i + 1 < path.size(); ++i) log_sum += std::log(probs[move_between(path[i], path[i + 1])]);
-    const double expected = std::exp(log_sum / static_cast<double>(path.size() - 1));
-    EXPECT_NEAR(r.npp_normal, expected, 1e-5);
-    EXPECT_NEAR(r.npp_channel, expected, 1e-5);
-    EXPECT_NEAR(r.npp_effective, expected, 1e-5);
-    EXPECT_NEAR(r.npp_all, expected, 1e-5);
-    EXPECT_NEAR(r.npp_cheese, expected, 1e-5);
+    ASSERT_EQ(static_cast<int>(maze::shortest_path(l, l.start, r.target).size()) - 1, r.path_length);
+    ASSERT_EQ(std::make_pair(r.filter_row, r.filter_col), p.activation_position(layer, r.target));
+    EXPECT_EQ(r.topright_path_divergence, topright_path_divergence(l, r.target));
+    // The cached conditions measure the path to the first target at the same position.
+    const Cell first = first_at.emplace(std::make_tuple(r.seed, r.filter_row, r.filter_col), r.target).first->second;
+    EXPECT_EQ(r.measured, first);
+    shared += r.measured != r.target;
+    const double own = known_path_probability(l, r.target, probs), measured = known_path_probability(l, first, probs);
+    EXPECT_NEAR(r.npp_normal, own, 1e-5);  // never cached
+    EXPECT_NEAR(r.npp_channel, measured, 1e-5);
+    EXPECT_NEAR(r.npp_effective, measured, 1e-5);
+    EXPECT_NEAR(r.npp_all, measured, 1e-5);
+    if (r.filter_row == 0 && r.filter_col == 0)
+      EXPECT_TRUE(std::isnan(r.npp_cheese));  // cheese_at_square returns None there
+    else
+      EXPECT_NEAR(r.npp_cheese, measured, 1e-5);
     ++checked;
   }
   EXPECT_GT(checked, 10u);
-  // Every free cell but the start is a target.
+  EXPECT_GT(shared, 0u);
+  // Every free cell but the start is a target (the cheese removed, its cell too), bottom row first.
   size_t targets = 0;
   for (const auto& l : levels) targets += free_cells(l).size() - 1;
   EXPECT_EQ(rows.size(), targets);
+}
 
-  // This policy cannot show the edits, so check them where they happen: the inputs, and the
-  // layer's activation with each condition's patch against without it.
+// get_channel_pixel_patch by hand: a batch of two inputs whose channel-1 maps differ. After the
+// patch both inputs' channel 1 is input 0's map with the pixel set; channel 0 is left alone.
+TEST(ProtocolRetarget, PatchGivesEveryInputTheFirstInputsMapPlusThePixel) {
+  const at::Tensor x = torch::tensor({1., 2., 3., 4., 10., 20., 30., 40., 5., 6., 7., 8., 50., 60., 70., 80.})
+                           .reshape({2, 2, 2, 2});  // (batch, channel, h, w): element 1 channel 1 = 50..80
+  const at::Tensor y = first_element_map_plus_pixel({1}, 0, 1, 9.0)(x);
+  const at::Tensor expected_map = torch::tensor({10., 9., 30., 40.}).reshape({2, 2});
+  EXPECT_TRUE(torch::equal(y[0][1], expected_map));
+  EXPECT_TRUE(torch::equal(y[1][1], expected_map));  // not 50, 9, 70, 80
+  EXPECT_TRUE(torch::equal(y.select(1, 0), x.select(1, 0)));
+  EXPECT_TRUE(torch::equal(x[1][1], torch::tensor({50., 60., 70., 80.}).reshape({2, 2})));  // input untouched
+  // Several channels: each from element 0, the pixel in each.
+  const at::Tensor z = first_element_map_plus_pixel({0, 1}, 1, 0, -1.0)(x);
+  EXPECT_TRUE(torch::equal(z[1][0], torch::tensor({1., 2., -1., 4.}).reshape({2, 2})));
+  EXPECT_TRUE(torch::equal(z[1][1], torch::tensor({10., 20., -1., 40.}).reshape({2, 2})));
+
+  // In a network, chunked: every chunk starts with the first input, so the numbers do not depend
+  // on the chunk size (they would if a later chunk's element 0 were another input).
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
   const std::string layer = "embedder.block2.res1.resadd_out";
-  const MazeLayout l = without_cheese(levels[0]);
-  std::vector<Cell> cells = free_cells(l);
-  cells.erase(std::find(cells.begin(), cells.end(), l.start));
-  const ReferenceRetargetInputs in = reference_retarget_inputs(p, layer, l, cells);
-  ASSERT_EQ(in.cheese.size(), in.plain.size());
-  ASSERT_EQ(in.h.size(), in.plain.size());
-  ASSERT_EQ(in.w.size(), in.plain.size());
-  size_t b = 0;
-  for (size_t t = 0; t < cells.size(); ++t) {
-    ASSERT_EQ(in.paths[t], maze::shortest_path(l, l.start, cells[t]));
-    const auto [th, tw] = p.activation_position(layer, cells[t]);
-    for (size_t i = 0; i + 1 < in.paths[t].size(); ++i, ++b) {
-      ASSERT_LT(b, in.plain.size());
-      EXPECT_FALSE(in.plain[b].layout.has_cheese());
-      EXPECT_EQ(in.plain[b].mouse, in.paths[t][i]);
-      EXPECT_EQ(in.cheese[b].layout.cheese, cells[t]);  // the baseline: the cheese on the target
-      EXPECT_EQ(in.cheese[b].mouse, in.paths[t][i]);
-      EXPECT_EQ(in.h[b], th);
-      EXPECT_EQ(in.w[b], tw);
-    }
-  }
-  EXPECT_EQ(b, in.plain.size());
-  ActivationTaps plain_taps;
-  plain_taps.record(layer);
-  p.forward(in.plain, &plain_taps);
-  const at::Tensor before = plain_taps.recorded().at(layer);
-  const std::vector<std::pair<std::vector<int64_t>, double>> edits = {
-      {{k.channel}, k.channel_value}, {k.effective, k.effective_value}, {k.cheese_channels, k.all_value}};
-  for (const auto& [channels, value] : edits) {
-    ActivationTaps taps;
-    taps.add_patch(layer, set_channels_at_each(channels, in.h, in.w, value));
-    taps.record(layer);
-    p.forward(in.plain, &taps);
-    const at::Tensor after = taps.recorded().at(layer);
-    at::Tensor expected = torch::zeros(before.sizes(), torch::kBool);
-    for (int64_t e = 0; e < before.size(0); ++e)
-      for (const int64_t c : channels) {
-        expected[e][c][in.h[e]][in.w[e]] = true;
-        EXPECT_EQ(after[e][c][in.h[e]][in.w[e]].item<double>(), static_cast<float>(value));
-      }
-    EXPECT_TRUE(torch::equal(after.ne(before), expected)) << "channels " << channels.size();
-  }
-  // A patch given positions for another batch size (a chunk that did not slice them) is refused.
-  ActivationTaps wrong;
-  wrong.add_patch(layer, set_channels_at_each({k.channel}, {0}, {0}, 1.0));
-  EXPECT_THROW(p.forward(in.plain, &wrong), std::logic_error);
+  const MazeLayout l = without_cheese(study_levels(p, 0, 1).front());
+  std::vector<MazeInput> inputs = {{l, l.start}};  // the start first, as in vector_field's batch
+  for (const Cell c : free_cells(l))
+    if (c != l.start) inputs.push_back({l, c});
+  ASSERT_GT(inputs.size(), 6u);
+  const ActivationPatch patch = first_element_map_plus_pixel({1, 2}, 1, 2, 30.0);
+  const at::Tensor one = retarget_network(p, layer, int64_t{1} << 40)(inputs, &patch);
+  const at::Tensor chunked = retarget_network(p, layer, 3)(inputs, &patch);
+  ASSERT_EQ(one.sizes(), chunked.sizes());
+  EXPECT_TRUE(torch::allclose(one, chunked, 1e-5, 1e-6));
+  ActivationTaps taps;
+  taps.add_patch(layer, patch);
+  taps.record(layer);
+  p.forward(std::vector<MazeInput>(inputs.begin(), inputs.begin() + 4), &taps);
+  const at::Tensor after = taps.recorded().at(layer);
+  for (int64_t b = 1; b < 4; ++b) EXPECT_TRUE(torch::equal(after[b][2], after[0][2])) << b;
+  EXPECT_EQ(after[3][1][1][2].item<float>(), 30.0f);
+}
+
+// retarget_heatmap's cache: targets at one activation position share the first one's value, and
+// the network runs once for them. Counted with a network that counts its calls.
+TEST(ProtocolRetarget, CacheMeasuresEachActivationPositionOnce) {
+  const std::string dir = test::make_temp_dir();
+  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const std::string layer = "embedder.block2.res1.resadd_out";
+  const MazeLayout maze = in_easy_world({
+      ".......",
+      ".#####.",
+      ".#...#.",
+      ".#.#.#.",
+      ".C.#.#.",
+      ".#####.",
+      "M.....#",
+  });
+  // On the bottom row (y = 4), right of the start (4, 4): cells (5, 4) and (6, 4) both lie in
+  // block2's position (2, 1) of 4x4 (columns floor((x + 0.5) * 4 / 15) = 1, row floor(10.5 * 4 / 15) = 2);
+  // (4, 8), up the left column, in (1, 1).
+  const Cell a{5, 4}, b{6, 4}, c{4, 8};
+  ASSERT_EQ(p.activation_position(layer, a), std::make_pair(int64_t{2}, int64_t{1}));
+  ASSERT_EQ(p.activation_position(layer, b), p.activation_position(layer, a));
+  ASSERT_EQ(p.activation_position(layer, c), std::make_pair(int64_t{1}, int64_t{1}));
+  RetargetConditions k;
+  k.channel = 1;
+  k.channel_value = 50;
+  k.effective = {1, 2};
+  k.effective_value = 20;
+  k.cheese_channels = {0, 1, 2, 3};
+  k.all_value = 10;
+  const RetargetNetwork real = retarget_network(p, layer);
+  int calls = 0, edited_calls = 0, edited_inputs = 0;
+  const RetargetNetwork counting = [&](const std::vector<MazeInput>& inputs, const ActivationPatch* patch) {
+    ++calls;
+    if (patch) ++edited_calls, edited_inputs += static_cast<int>(inputs.size());
+    return real(inputs, patch);
+  };
+  const auto rows = reference_retarget_maze(p, layer, k, maze, {a, b}, counting);
+  ASSERT_EQ(rows.size(), 2u);
+  // One pass for "normal" over both paths, then one per condition for the position: three edits
+  // (the start and a's one-move path: two inputs each) and the cheese on a.
+  EXPECT_EQ(calls, 1 + 3 + 1);
+  EXPECT_EQ(edited_calls, 3);
+  EXPECT_EQ(edited_inputs, 3 * 2);
+  EXPECT_EQ(rows[1].measured, a);
+  EXPECT_EQ(rows[1].npp_channel, rows[0].npp_channel);
+  EXPECT_EQ(rows[1].npp_effective, rows[0].npp_effective);
+  EXPECT_EQ(rows[1].npp_all, rows[0].npp_all);
+  EXPECT_EQ(rows[1].npp_cheese, rows[0].npp_cheese);
+  EXPECT_NE(rows[1].npp_normal, rows[0].npp_normal);  // each target's own path
+  // b alone measures its own path: the shared value is a's, not b's.
+  const auto alone = reference_retarget_maze(p, layer, k, maze, {b}, real);
+  EXPECT_EQ(alone[0].measured, b);
+  EXPECT_NE(alone[0].npp_channel, rows[1].npp_channel);
+  EXPECT_NEAR(alone[0].npp_normal, rows[1].npp_normal, 1e-6);
+  // A target at another position costs one more pass per condition.
+  calls = edited_calls = edited_inputs = 0;
+  reference_retarget_maze(p, layer, k, maze, {a, b, c}, counting);
+  EXPECT_EQ(calls, 1 + 2 * 4);
+  EXPECT_EQ(edited_calls, 2 * 3);
+}
+
+// retarget_quantitative.ipynb's distance (maze.distance_to_tr_path): the cells of the path to the
+// target that are off the path to the top-right, on the hand maze. The top-right path runs up the
+// left column and along the top row.
+TEST(ProtocolRetarget, DistanceFromThePathToTheTopRightOnAHandMaze) {
+  const MazeLayout m = hand_maze();
+  EXPECT_EQ(topright_path_divergence(m, {0, 0}), 0);  // the start
+  EXPECT_EQ(topright_path_divergence(m, {0, 4}), 0);  // on the path (Euclidean from the corner: 6.3)
+  EXPECT_EQ(topright_path_divergence(m, {6, 6}), 0);  // the corner
+  EXPECT_EQ(topright_path_divergence(m, {1, 2}), 1);  // the cheese's cell, one step off at (0, 2)
+  // Along the bottom row to its dead end: five cells off (Euclidean from the corner: 6.1).
+  EXPECT_EQ(topright_path_divergence(m, {5, 0}), 5);
+  // Down the right column from the corner: (6, 5) .. (6, 1).
+  EXPECT_EQ(topright_path_divergence(m, {6, 1}), 5);
+  // Into the middle room: (1, 2), (2, 2), (2, 3), (2, 4), (3, 4), (4, 4), (4, 3), (4, 2).
+  EXPECT_EQ(topright_path_divergence(m, {4, 2}), 8);
 }
 
 // Always right (every other move has probability ~1e-12), along a corridor: where the episode is
@@ -491,7 +662,9 @@ TEST(ProtocolChunks, ChunkedStudiesEqualOnePass) {
   const MazePolicy p = load(test::untrained_maze_policy(dir));
   const std::string layer = "embedder.block2.res1.resadd_out";
   constexpr int64_t kOnePass = int64_t{1} << 40, kSmall = 7;  // 7 divides no maze's input count evenly
-  const auto same = [](double a, double b) { return std::abs(a - b) <= 1e-5 * std::abs(a) + 1e-9; };
+  const auto same = [](double a, double b) {
+    return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) <= 1e-5 * std::abs(a) + 1e-9;  // NaN: no value in both
+  };
 
   RetargetConditions k;
   k.channel = 1;
