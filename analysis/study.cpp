@@ -42,8 +42,8 @@ double Study::bounded_number(double v, const std::string& flag, double limit) {
   return v;
 }
 
-std::optional<Study> open_study(const SpecSchema& schema, const std::string& name,
-                                const std::vector<std::string>& args, StudyFlags& f, bool needs_out_dir) {
+std::optional<Study> open_study(const SpecSchema& schema, const std::string& name, const std::vector<std::string>& args,
+                                StudyFlags& f, bool needs_out_dir) {
   Study s;
   s.vm = parse_flags("analyze " + name, args, f.flags, f.positional);
   if (s.vm.count("help")) {
@@ -107,7 +107,8 @@ void refuse_flags_of_other_protocol(const Study& s, Protocol in_use, const std::
   const char* other = in_use == Protocol::kReference ? "ours" : "reference";
   for (const auto& k : other_flags)
     if (s.vm.count(k) && !s.vm[k].defaulted())
-      throw InputError("--" + k + " is for --protocol " + other + "; this run uses --protocol " + protocol_name(in_use));
+      throw InputError("--" + k + " is for --protocol " + other + "; this run uses --protocol " +
+                       protocol_name(in_use));
 }
 
 std::string layer_of(const Study& s) {
@@ -116,7 +117,35 @@ std::string layer_of(const Study& s) {
   return layer;
 }
 
+namespace {
+
+// The first `k` channels of a channels.csv that `analyze channels` wrote (ranked, best first).
+std::vector<int64_t> top_channels_of(const std::string& text) {
+  const size_t colon = text.find(':', 4);
+  const auto k = colon == std::string::npos ? std::nullopt : parse_integer(text.substr(4, colon - 4));
+  if (!k || *k < 1) throw InputError("--channels " + text + ": expected top:K:FILE with K at least 1");
+  const std::string path = text.substr(colon + 1);
+  if (!fs::is_regular_file(path)) throw InputError("--channels " + text + ": no file " + path);
+  const std::vector<std::string> lines = split(read_text_file(path), '\n');
+  if (lines.empty() || lines[0].rfind("rank,channel,", 0) != 0)
+    throw InputError(path + ": not a channels.csv of `analyze channels` (its header starts rank,channel,)");
+  std::vector<int64_t> out;
+  for (size_t i = 1; i < lines.size() && static_cast<int64_t>(out.size()) < *k; ++i) {
+    if (lines[i].empty()) continue;
+    const std::vector<std::string> cells = split(lines[i], ',');
+    const auto c = cells.size() > 1 ? parse_integer(cells[1]) : std::nullopt;
+    if (!c) throw InputError(path + ":" + std::to_string(i + 1) + ": no channel number in the second column");
+    out.push_back(*c);
+  }
+  if (static_cast<int64_t>(out.size()) < *k)
+    throw InputError("--channels " + text + ": " + path + " ranks only " + std::to_string(out.size()) + " channels");
+  return out;
+}
+
+}  // namespace
+
 std::vector<int64_t> channels_of(const std::string& text) {
+  if (text.rfind("top:", 0) == 0) return top_channels_of(text);
   std::vector<std::string> items = split(text, ',');
   if (items.size() > 1 && items.back().empty()) items.pop_back();  // a trailing comma is fine
   std::vector<int64_t> out;
@@ -126,7 +155,7 @@ std::vector<int64_t> channels_of(const std::string& text) {
     if (!c) throw InputError("--channels " + text + ": '" + item + "' is not a channel number");
     out.push_back(*c);
   }
-  if (out.empty()) throw InputError("--channels: expected C1,C2,...");
+  if (out.empty()) throw InputError("--channels: expected C1,C2,... or top:K:FILE");
   return out;
 }
 

@@ -79,8 +79,8 @@ struct Study {
 // Parses the flags and loads the policy (with env.placement=uniform unless --set says otherwise,
 // and --set limited to the keys a trained policy's command uses); with `needs_out_dir`, makes
 // --out (default RUN/analysis). Nothing after printing --help.
-std::optional<Study> open_study(const SpecSchema& schema, const std::string& name,
-                                const std::vector<std::string>& args, StudyFlags& f, bool needs_out_dir);
+std::optional<Study> open_study(const SpecSchema& schema, const std::string& name, const std::vector<std::string>& args,
+                                StudyFlags& f, bool needs_out_dir);
 
 // --seeds A:B, required, within Procgen's level seeds.
 std::pair<int64_t, int64_t> seeds_of(const Study& s);
@@ -99,7 +99,8 @@ void refuse_flags_of_other_protocol(const Study& s, Protocol in_use, const std::
 
 // --layer (default kDefaultLayer), checked against the network.
 std::string layer_of(const Study& s);
-// --channels C1,C2,... (a trailing comma is fine).
+// --channels C1,C2,... (a trailing comma is fine), or top:K:FILE: the first K channels of a
+// channels.csv that `analyze channels` wrote (choose them on other mazes than the study's own).
 std::vector<int64_t> channels_of(const std::string& text);
 // Writes one of the study's files and says so on stderr.
 void write_file(const std::string& path, const std::string& text);

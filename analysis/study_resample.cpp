@@ -71,8 +71,9 @@ std::string resample_summary_json(const MazePolicy& policy, const std::string& s
 int resample_study(const std::vector<std::string>& args, const SpecSchema& schema) {
   StudyFlags f("shardlab analyze resample RUN --channels C1,C2,... --seeds A:B [--layer L] [--out DIR]");
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
-      "channels", po::value<std::string>(), "the channel set, e.g. the top of `analyze channels`")(
-      "layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
+      "channels", po::value<std::string>(),
+      "the channel set: C1,C2,... or top:K:FILE, the first K of a channels.csv of `analyze channels` (rank them on "
+      "other mazes)")("layer", po::value<std::string>(), "a spatial layer (default embedder.block2.res1.resadd_out)")(
       "random-sets", po::value<int64_t>()->default_value(10), "random channel sets of the same size to compare with")(
       "seed", po::value<int64_t>()->default_value(0), "seed for drawing the random sets (and, reference, the sources)")(
       "protocol", po::value<std::string>()->default_value("reference"),

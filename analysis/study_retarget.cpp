@@ -201,11 +201,12 @@ int retarget_study(const std::vector<std::string>& args, const SpecSchema& schem
       "  metric: normalized path probability from the start to the target");
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
       "protocol", po::value<std::string>()->default_value("reference"), kProtocolHelp)(
-      "channel", po::value<int64_t>()->default_value(55), "reference: the one channel set at the target")(
+      "channel", po::value<std::string>()->default_value("55"),
+      "reference: the one channel set at the target (or top:1:FILE, as for --channels)")(
       "channel-value", po::value<double>()->default_value(5.5, "5.5"), "reference: its value")(
       "effective-channels", po::value<std::string>()->default_value("8,55,77,82,88,89,113"),
-      "reference: the 'effective' cheese channels")("effective-value", po::value<double>()->default_value(2.3, "2.3"),
-                                                    "reference: their value")(
+      "reference: the 'effective' cheese channels (C1,C2,... or top:K:FILE)")(
+      "effective-value", po::value<double>()->default_value(2.3, "2.3"), "reference: their value")(
       "cheese-channels", po::value<std::string>()->default_value("7,8,42,44,55,77,82,88,89,99,113"),
       "reference: every cheese channel")("all-value", po::value<double>()->default_value(1.0),
                                          "reference: their value")("channels", po::value<std::string>(),
@@ -226,7 +227,9 @@ int retarget_study(const std::vector<std::string>& args, const SpecSchema& schem
           "--effective-channels and --cheese-channels");
     refuse_flags_of_other_protocol(*s, protocol, {"value"});
     RetargetConditions k;
-    k.channel = s->vm["channel"].as<int64_t>();
+    const std::vector<int64_t> one = channels_of(s->str("channel"));
+    if (one.size() != 1) throw InputError("--channel " + s->str("channel") + ": expected one channel");
+    k.channel = one[0];
     k.channel_value = s->bounded("channel-value");
     k.effective = channels_of(s->str("effective-channels"));
     k.effective_value = s->bounded("effective-value");

@@ -14,6 +14,7 @@
 #include "analysis/maze_policy.h"
 #include "analysis/retarget.h"
 #include "analysis/steering.h"
+#include "analysis/study.h"
 #include "analysis/vector_field.h"
 #include "core/error.h"
 #include "envs/maze/maze_paths.h"
@@ -139,6 +140,22 @@ TEST(Analysis, PatchesFromTextAndTheirErrors) {
   EXPECT_THROW(add_patch_from_text(p, m, "zero:" + kLayer + ":1,x", taps), InputError);
   EXPECT_THROW(add_patch_from_text(p, m, "scale:" + kLayer + ":2", taps), InputError);
   EXPECT_THROW(p.layer_shape("embedder.block2.res3.resadd_out"), InputError);
+}
+
+TEST(Analysis, ChannelSetsComeAsListsOrAsTheTopOfAChannelsRanking) {
+  EXPECT_EQ(channels_of("3,1,2,"), (std::vector<int64_t>{3, 1, 2}));
+  const std::string dir = test::make_temp_dir();
+  const std::string csv = dir + "/channels.csv";
+  std::ofstream(csv) << "rank,channel,peak_hit_rate,probe_r2,mean_at_cheese,mean_elsewhere\n1,5,0.9,0.5,1,0\n"
+                        "2,2,0.8,0.4,1,0\n3,7,0.1,0.1,0,0\n";
+  EXPECT_EQ(channels_of("top:2:" + csv), (std::vector<int64_t>{5, 2}));
+  EXPECT_EQ(channels_of("top:3:" + csv), (std::vector<int64_t>{5, 2, 7}));
+  EXPECT_THROW(channels_of("top:4:" + csv), InputError);  // ranks only 3
+  EXPECT_THROW(channels_of("top:0:" + csv), InputError);
+  EXPECT_THROW(channels_of("top:2:" + dir + "/none.csv"), InputError);
+  std::ofstream(dir + "/other.csv") << "a,b\n1,2\n";
+  EXPECT_THROW(channels_of("top:1:" + dir + "/other.csv"), InputError);
+  EXPECT_THROW(channels_of("1,x"), InputError);
 }
 
 TEST(Analysis, ActivationPositionsFollowTheReferenceRule) {
