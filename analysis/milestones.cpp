@@ -177,6 +177,9 @@ void check_comparable_runs(const std::vector<std::string>& run_dirs,
     if (seed >= 0 && !seeds.emplace(seed, run_dirs[r]).second)
       throw InputError(run_dirs[r] + ": run.seed " + std::to_string(seed) + " again (as " + seeds[seed] +
                        "): W compares runs of different seeds");
+    if (milestones[r].size() < 3)
+      throw InputError(run_dirs[r] + ": " + std::to_string(milestones[r].size()) +
+                       " milestones; a crossing after step 0 held for two milestones needs at least 3");
     if (steps_of(milestones[r]) != steps_of(milestones[0]))
       throw InputError(run_dirs[r] + ": other milestone steps than " + run_dirs[0] + " (" +
                        text(steps_of(milestones[r])) + " against " + text(steps_of(milestones[0])) +

@@ -68,7 +68,7 @@ Json quantity_json(const MilestoneRun& run, const QuantityResult& r, const Miles
   for (size_t k = 0; k < threshold_rules().size(); ++k) {
     const Crossing& c = r.crossings[k];
     j[rule_name(threshold_rules()[k])] = {
-        {"threshold", c.threshold.reachable ? number(c.threshold.value) : Json(nullptr)},
+        {"threshold", number(c.threshold.value)},
         {"reachable", c.threshold.reachable},
         {"crossing_step", step_json(run, c.index)},
         {"crossing_step_ci95", Json::array({step_json(run, c.lo_index), step_json(run, c.hi_index)})},

@@ -1,5 +1,6 @@
 // milestones.svg: one panel per milestone quantity, each run's values normalised so that step 0 is
-// 0 and the final milestone 1 (the halfway threshold is then the line at 0.5 for every run), with
+// 0 and the final milestone 1 (-1 for a quantity that fell; the halfway threshold is then the line
+// at 0.5 for every run that rose), with
 // the bootstrap band, the K-standard-error threshold, and each crossing marked with its interval.
 #include <algorithm>
 #include <cmath>
@@ -24,7 +25,7 @@ struct Normaliser {
 
 Normaliser normaliser(const QuantityResult& r) {
   const double rise = r.values.back() - r.values.front();
-  return {r.values.front(), std::isfinite(rise) && std::abs(rise) > 1e-12 ? rise : 1.0};
+  return {r.values.front(), std::isfinite(rise) && std::abs(rise) > 1e-12 ? std::abs(rise) : 1.0};
 }
 
 std::string step_label(const MilestoneRun& run, int64_t index) {
@@ -111,7 +112,7 @@ void draw_panel(std::ostringstream& out, const MilestoneStudy& study, size_t q, 
       << svg::escaped(title) << "</text>\n";
   svg::x_ticks(out, x, plot_top, bottom);
   svg::y_ticks(out, y, kLeft, right);
-  svg::axis_titles(out, "env steps", "0 = step 0, 1 = final", kLeft, right, plot_top, bottom);
+  svg::axis_titles(out, "env steps", "(value - step 0) / |final - step 0|", kLeft, right, plot_top, bottom);
   out << "<line class='threshold' x1='" << kLeft << "' x2='" << right << "' y1='" << y.at(0.5) << "' y2='" << y.at(0.5)
       << "' stroke='#555' stroke-dasharray='6,4'/>\n";
   std::vector<svg::LegendEntry> entries;
