@@ -2,256 +2,219 @@
 
 #include <torch/torch.h>
 
-#include <Eigen/Dense>
-#include <algorithm>
-#include <cmath>
-#include <iostream>
-#include <sstream>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "agents/evaluate.h"
-#include "analysis/channels.h"
 #include "analysis/maze_policy.h"
-#include "analysis/report_json.h"
-#include "analysis/ridge.h"
 #include "analysis/steering.h"
 #include "core/error.h"
 #include "core/progress.h"
-#include "media/line_chart.h"
+#include "core/rng.h"
 
 namespace shardlab::analysis {
 namespace {
 
-// A measure of one checkpoint that is a control, not a milestone: no threshold.
-constexpr const char* kRandomEffect = "random_vector_effect";
+namespace fs = std::filesystem;
 
-std::string fixed(double v, int digits) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(digits);
-  out << v;
-  return out.str();
+// The quantities' places in MilestoneRun::series.
+enum Index : size_t { kTrainCheese, kUniformCheese, kUniformCorner, kChannel, kVector, kRandomVector, kProbe, kCount };
+
+// A split's mazes with cheese, their activations at `layer` (mouse at the start) flattened to
+// (mazes, C * H * W) and the cheese's cells (x, y).
+struct SplitData {
+  std::vector<MazeLayout> mazes;
+  Eigen::MatrixXd acts, cells;
+  SplitCounts counts;
+};
+
+SplitData split_data(const MazePolicy& policy, const std::string& layer, std::pair<int64_t, int64_t> seeds,
+                     const std::string& flag) {
+  SplitData d;
+  const std::vector<MazeLayout> levels = study_levels(policy, seeds.first, seeds.second, &d.counts.outside_sizes);
+  for (const auto& l : levels)
+    if (l.has_cheese()) d.mazes.push_back(l);
+  d.counts.seeds = seeds.second - seeds.first;
+  d.counts.without_cheese = static_cast<int64_t>(levels.size() - d.mazes.size());
+  d.counts.used = static_cast<int64_t>(d.mazes.size());
+  if (d.mazes.size() < 10)
+    throw InputError(flag + ": the milestones study needs at least 10 mazes with cheese in each split, got " +
+                     std::to_string(d.mazes.size()));
+  const at::Tensor acts = policy.activations(at_start(d.mazes), layer).to(torch::kFloat64).flatten(1).contiguous();
+  d.acts = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      acts.data_ptr<double>(), acts.size(0), acts.size(1));
+  d.cells.resize(static_cast<int64_t>(d.mazes.size()), 2);
+  for (size_t i = 0; i < d.mazes.size(); ++i) {
+    d.cells(static_cast<int64_t>(i), 0) = d.mazes[i].cheese.x;
+    d.cells(static_cast<int64_t>(i), 1) = d.mazes[i].cheese.y;
+  }
+  return d;
+}
+
+// Each channel's map: the columns of the flattened layer that belong to it.
+std::vector<Eigen::MatrixXd> channel_maps(const Eigen::MatrixXd& acts, int64_t channels) {
+  const int64_t per_channel = acts.cols() / channels;
+  std::vector<Eigen::MatrixXd> maps;
+  for (int64_t c = 0; c < channels; ++c) maps.emplace_back(acts.middleCols(c * per_channel, per_channel));
+  return maps;
+}
+
+MilestoneSample paired_sample(const std::vector<SteeringRow>& rows, double SteeringRow::*after) {
+  MilestoneSample s;
+  s.statistic = MilestoneStatistic::kMedianDifference;
+  s.columns.resize(2);
+  for (const auto& r : rows) {
+    s.columns[0].push_back(r.p_cheese);
+    s.columns[1].push_back(r.*after);
+  }
+  return s;
+}
+
+int64_t run_seed_of(const std::string& run_dir) {
+  std::ifstream in(fs::path(run_dir) / "run.json");
+  if (!in) return -1;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("seed") || !j["seed"].is_number_integer()) return -1;
+  return j["seed"].get<int64_t>();
 }
 
 }  // namespace
 
-const std::vector<std::string>& milestone_measures() {
-  static const std::vector<std::string> names = {"train_cheese_rate",  "uniform_cheese_rate",  "uniform_corner_rate",
-                                                 "best_channel_score", "cheese_vector_effect", kRandomEffect,
-                                                 "probe_accuracy"};
+const std::vector<MilestoneQuantity>& milestone_quantities() {
+  static const std::vector<MilestoneQuantity> q = {
+      {"train_cheese_rate", "cheese rate, training distribution (sampled actions)"},
+      {"uniform_cheese_rate", "cheese rate, uniform cheese (sampled actions)"},
+      {"uniform_corner_rate", "top-right corner first, uniform cheese (sampled actions)"},
+      {"best_channel_score",
+       "R^2 of one channel's ridge probe for the cheese's (x, y): the channel chosen on the fit mazes, scored on the "
+       "test mazes"},
+      {"cheese_vector_effect",
+       "median P(cheese | decision square) without minus with the cheese vector subtracted (test mazes)"},
+      {"random_vector_effect", "the same with a random vector of the cheese vector's norm (a control)", false},
+      {"probe_accuracy",
+       "whole-layer ridge probe trained on the fit mazes: test mazes whose cheese it places within one cell"},
+  };
+  return q;
+}
+
+std::vector<std::string> milestone_names() {
+  std::vector<std::string> names;
+  for (const auto& q : milestone_quantities())
+    if (q.milestone) names.push_back(q.name);
   return names;
 }
 
-std::map<std::string, MilestoneThreshold> default_milestone_thresholds() {
-  return {
-      {"train_cheese_rate", {0.5, "gets the cheese in half the training-distribution episodes"}},
-      {"uniform_cheese_rate", {0.5, "gets the cheese in half the uniform-cheese episodes"}},
-      {"uniform_corner_rate", {0.1, "goes to the top-right corner first in 10% of uniform-cheese episodes"}},
-      {"best_channel_score",
-       {0.25, "one channel's map predicts the cheese's (x, y) with held-out R^2 0.25 (ridge probe)"}},
-      {"cheese_vector_effect",
-       {0.1, "subtracting the cheese vector lowers the median P(cheese | decision square) by 0.1"}},
-      {"probe_accuracy", {0.5, "a linear probe places the cheese within one cell in half the held-out mazes"}},
-  };
-}
-
-double cheese_position_probe_accuracy(const std::vector<std::vector<float>>& activations,
-                                      const std::vector<std::pair<int, int>>& cheese_cells) {
-  const int64_t n = static_cast<int64_t>(activations.size());
-  const int64_t train = n * 4 / 5, test = n - train;
-  if (train < 2 || test < 1) throw InputError("the cheese-position probe needs at least 3 mazes with cheese");
-  const int64_t features = static_cast<int64_t>(activations[0].size());
-  Eigen::MatrixXd x(n, features + 1);
-  Eigen::MatrixXd y(n, 2);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < features; ++j) x(i, j) = activations[i][j];
-    x(i, features) = 1.0;
-    y(i, 0) = cheese_cells[i].first;
-    y(i, 1) = cheese_cells[i].second;
-  }
-  const Eigen::MatrixXd beta = ridge_fit(x.topRows(train), y.topRows(train), 1.0);  // as the channels' probe
-  const Eigen::MatrixXd predicted = x.bottomRows(test) * beta;
-  int64_t correct = 0;
-  for (int64_t i = 0; i < test; ++i) {
-    const double dx = std::abs(std::round(predicted(i, 0)) - y(train + i, 0));
-    const double dy = std::abs(std::round(predicted(i, 1)) - y(train + i, 1));
-    if (dx <= 1 && dy <= 1) ++correct;
-  }
-  return static_cast<double>(correct) / static_cast<double>(test);
-}
-
-void find_crossings(MilestoneStudy& study) {
-  study.first_crossing.clear();
-  study.order.clear();
-  std::vector<std::pair<int64_t, std::string>> crossed;
-  for (const auto& name : milestone_measures()) {
-    const auto t = study.thresholds.find(name);
-    if (t == study.thresholds.end()) continue;
-    int64_t first = -1;
-    for (const auto& row : study.rows) {
-      const auto v = row.values.find(name);
-      if (v != row.values.end() && std::isfinite(v->second) && v->second >= t->second.value) {
-        first = row.global_step;
-        break;
-      }
-    }
-    study.first_crossing[name] = first;
-    if (first >= 0) crossed.emplace_back(first, name);
-  }
-  std::stable_sort(crossed.begin(), crossed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [step, name] : crossed) study.order.push_back(name);
-}
-
-MilestoneStudy measure_milestones(const std::string& run_dir, const std::vector<Milestone>& milestones,
-                                  const SpecSchema& schema, const MilestoneOptions& options,
-                                  const std::map<std::string, MilestoneThreshold>& thresholds) {
-  MilestoneStudy study;
-  study.run_dir = run_dir;
-  study.layer = options.layer;
-  study.episodes = options.episodes;
-  study.thresholds = thresholds;
+MilestoneRun measure_milestones(const std::string& run_dir, const std::vector<Milestone>& milestones,
+                                const SpecSchema& schema, const MilestoneOptions& options) {
+  MilestoneRun run;
+  run.run_dir = run_dir;
+  run.run_seed = run_seed_of(run_dir);
+  run.series.resize(kCount);
+  for (size_t q : {kChannel, kVector, kRandomVector, kProbe}) run.series[q].same_units = true;
   std::vector<std::string> uniform = options.overrides;
   uniform.push_back("env.placement=uniform");
   Progress progress("milestones");
   int64_t done = 0;
   for (const Milestone& m : milestones) {
-    MilestoneRow row;
-    row.global_step = m.global_step;
-    row.checkpoint = m.path;
-    // Behaviour: the same episodes at every milestone (the evaluation seeds come from the spec).
+    run.steps.push_back(m.global_step);
+    run.checkpoints.push_back(m.path);
+    // Behaviour: the same evaluation seeds at every milestone.
     const EvalResult train = evaluate_checkpoint(m.path, schema, options.overrides, options.episodes, false);
     const EvalResult test = evaluate_checkpoint(m.path, schema, uniform, options.episodes, false);
-    row.values["train_cheese_rate"] = train.rates.at("cheese_rate").rate;
-    row.values["uniform_cheese_rate"] = test.rates.at("cheese_rate").rate;
-    row.values["uniform_corner_rate"] = test.rates.at("corner_rate").rate;
+    run.series[kTrainCheese].samples.push_back(rate_sample(train.rates.at("cheese_rate").rate, train.episodes));
+    run.series[kUniformCheese].samples.push_back(rate_sample(test.rates.at("cheese_rate").rate, test.episodes));
+    run.series[kUniformCorner].samples.push_back(rate_sample(test.rates.at("corner_rate").rate, test.episodes));
 
-    // Inside: the same uniform-cheese mazes at every milestone.
+    // Inside: the same uniform-cheese mazes at every milestone; choices on the fit split only.
     const MazePolicy policy = MazePolicy::load(m.path, schema, uniform);
-    policy.layer_shape(options.layer);
-    int64_t dropped = 0;
-    const std::vector<MazeLayout> levels = study_levels(policy, options.maze_begin, options.maze_end, &dropped);
-    std::vector<MazeLayout> with_cheese;
-    for (const auto& l : levels)
-      if (l.has_cheese()) with_cheese.push_back(l);
-    if (with_cheese.size() < 10)
-      throw InputError("--seeds: the milestones study needs at least 10 mazes with cheese, got " +
-                       std::to_string(with_cheese.size()));
-    study.seeds = options.maze_end - options.maze_begin;
-    study.seed_range = std::to_string(options.maze_begin) + ":" + std::to_string(options.maze_end);
-    study.mazes = static_cast<int64_t>(with_cheese.size());
-    study.dropped = dropped;
-    study.without_cheese = static_cast<int64_t>(levels.size() - with_cheese.size());
-    study.min_maze_size = policy.maze_config().min_maze_size;
-    study.max_maze_size = policy.maze_config().max_maze_size;
+    const auto shape = policy.layer_shape(options.layer);
+    if (shape.size() != 3) throw InputError("--layer " + options.layer + ": not spatial (channels x h x w)");
+    const SplitData fit = split_data(policy, options.layer, options.fit_seeds, "--fit-seeds");
+    const SplitData test_split = split_data(policy, options.layer, options.test_seeds, "--seeds");
+    run.fit = fit.counts;
+    run.test = test_split.counts;
+    run.min_maze_size = policy.maze_config().min_maze_size;
+    run.max_maze_size = policy.maze_config().max_maze_size;
 
-    // The channels study ranks by peak hit rate first, but "within one position" is likely by
-    // chance on a small map (an untrained 8/16/16 net scores 0.7 on 4 x 4); R^2 is 0 by chance.
-    const auto scores = rank_cheese_channels(policy, options.layer, with_cheese);
-    const auto best = std::max_element(scores.begin(), scores.end(), [](const ChannelScore& a, const ChannelScore& b) {
-      return a.probe_r2 < b.probe_r2;
-    });
-    row.values["best_channel_score"] = best->probe_r2;
-    row.best_channel = best->channel;
+    const ChannelChoice choice = choose_cheese_channel(channel_maps(fit.acts, shape[0]), fit.cells,
+                                                       channel_maps(test_split.acts, shape[0]), test_split.cells);
+    run.series[kChannel].samples.push_back(choice.test);
+    run.best_channel.push_back(choice.channel);
+    run.best_channel_fit_r2.push_back(choice.fit_r2);
 
     SteeringStudy steering;
     steering.layer = options.layer;
-    const auto steered = run_steering(policy, with_cheese, steering);
-    study.decision_square_mazes = static_cast<int64_t>(steered.size());
-    if (steered.empty()) {
-      row.values["cheese_vector_effect"] = std::nan("");
-      row.values[kRandomEffect] = std::nan("");
-    } else {
-      const SteeringSummary s = summarize(steered);
-      row.values["cheese_vector_effect"] = s.median_p_cheese - s.median_p_cheese_steered;
-      row.values[kRandomEffect] = s.median_p_cheese - s.median_p_cheese_random;
-    }
+    const auto steered = run_steering(policy, test_split.mazes, steering);
+    run.decision_square_mazes = static_cast<int64_t>(steered.size());
+    run.series[kVector].samples.push_back(paired_sample(steered, &SteeringRow::p_cheese_steered));
+    run.series[kRandomVector].samples.push_back(paired_sample(steered, &SteeringRow::p_cheese_random));
 
-    const at::Tensor acts = policy.activations(at_start(with_cheese), options.layer).flatten(1).contiguous();
-    std::vector<std::vector<float>> rows(with_cheese.size());
-    std::vector<std::pair<int, int>> cells;
-    for (size_t i = 0; i < with_cheese.size(); ++i) {
-      const float* p = acts[static_cast<int64_t>(i)].data_ptr<float>();
-      rows[i].assign(p, p + acts.size(1));
-      cells.emplace_back(with_cheese[i].cheese.x, with_cheese[i].cheese.y);
-    }
-    row.values["probe_accuracy"] = cheese_position_probe_accuracy(rows, cells);
-    study.rows.push_back(std::move(row));
+    run.series[kProbe].samples.push_back(cheese_probe_hits(fit.acts, fit.cells, test_split.acts, test_split.cells));
     progress.update(++done, static_cast<int64_t>(milestones.size()), "checkpoints");
   }
   progress.finish(done, static_cast<int64_t>(milestones.size()), "checkpoints");
-  find_crossings(study);
+  return run;
+}
+
+void check_comparable_runs(const std::vector<std::string>& run_dirs,
+                           const std::vector<std::vector<Milestone>>& milestones) {
+  const auto steps_of = [](const std::vector<Milestone>& ms) {
+    std::vector<int64_t> steps;
+    for (const auto& m : ms) steps.push_back(m.global_step);
+    return steps;
+  };
+  const auto text = [](const std::vector<int64_t>& steps) {
+    return std::to_string(steps.size()) + " milestones, last at step " + std::to_string(steps.back());
+  };
+  std::set<std::string> folders;
+  std::map<int64_t, std::string> seeds;
+  for (size_t r = 0; r < run_dirs.size(); ++r) {
+    if (!folders.insert(fs::weakly_canonical(run_dirs[r]).string()).second)
+      throw InputError(run_dirs[r] + ": the same run twice (W compares runs of different seeds)");
+    const int64_t seed = run_seed_of(run_dirs[r]);
+    if (seed >= 0 && !seeds.emplace(seed, run_dirs[r]).second)
+      throw InputError(run_dirs[r] + ": run.seed " + std::to_string(seed) + " again (as " + seeds[seed] +
+                       "): W compares runs of different seeds");
+    if (milestones[r].size() < 3)
+      throw InputError(run_dirs[r] + ": " + std::to_string(milestones[r].size()) +
+                       " milestones; a crossing after step 0 held for two milestones needs at least 3");
+    if (steps_of(milestones[r]) != steps_of(milestones[0]))
+      throw InputError(run_dirs[r] + ": other milestone steps than " + run_dirs[0] + " (" +
+                       text(steps_of(milestones[r])) + " against " + text(steps_of(milestones[0])) +
+                       "): train every run to the same steps with the same run.milestone_every");
+  }
+}
+
+MilestoneStudy analyze_milestones(std::vector<MilestoneRun> runs, const MilestoneOptions& options) {
+  MilestoneStudy study;
+  study.options = options;
+  const auto& quantities = milestone_quantities();
+  const size_t rules = threshold_rules().size();
+  std::vector<std::vector<std::vector<int64_t>>> by_rule(rules);  // [rule][run][milestone quantity]
+  for (size_t r = 0; r < runs.size(); ++r) {
+    RunAnalysis a;
+    a.crossings.resize(rules);
+    for (size_t q = 0; q < quantities.size(); ++q) {
+      // The stream: one per (run, quantity), so adding a run leaves the others' numbers as they were.
+      a.quantities.push_back(analyze_quantity(runs[r].series[q], options.crossing, mix_seed(r, q)));
+      if (!quantities[q].milestone) continue;
+      for (size_t k = 0; k < rules; ++k) a.crossings[k].push_back(a.quantities.back().crossings[k].index);
+    }
+    const auto m = static_cast<int64_t>(runs[r].steps.size());
+    for (size_t k = 0; k < rules; ++k) {
+      a.ranks.push_back(crossing_ranks(a.crossings[k], m));
+      by_rule[k].push_back(a.crossings[k]);
+    }
+    study.analyses.push_back(std::move(a));
+  }
+  const int64_t m = runs.empty() ? 0 : static_cast<int64_t>(runs[0].steps.size());
+  for (size_t k = 0; k < rules; ++k)
+    study.agreement.push_back(
+        order_agreement(by_rule[k], m, options.permutations, mix_seed(options.crossing.seed, 1000 + k)));
+  study.runs = std::move(runs);
   return study;
-}
-
-std::string milestones_csv(const MilestoneStudy& study) {
-  std::ostringstream out;
-  out << "global_step";
-  for (const auto& name : milestone_measures()) out << ',' << name;
-  out << ",best_channel,checkpoint\n";
-  for (const auto& row : study.rows) {
-    out << row.global_step;
-    for (const auto& name : milestone_measures()) {
-      const double v = row.values.count(name) ? row.values.at(name) : std::nan("");
-      out << ',' << (std::isfinite(v) ? fixed(v, 6) : "");
-    }
-    out << ',' << row.best_channel << ',' << row.checkpoint << '\n';
-  }
-  return out.str();
-}
-
-std::string milestones_json(const MilestoneStudy& study) {
-  MazeCounts counts;
-  counts.seeds = study.seeds;
-  counts.outside_sizes = study.dropped;
-  counts.min_maze_size = study.min_maze_size;
-  counts.max_maze_size = study.max_maze_size;
-  counts.other_left_out = {{"without_cheese", study.without_cheese}};
-  counts.used = study.mazes;
-  // Over many checkpoints (each row names its own): the header's checkpoint is left out.
-  Json j = summary_header("milestones", "", study.seed_range, "ours", counts);
-  j["run"] = study.run_dir;
-  j["layer"] = study.layer;
-  j["checkpoints"] = study.rows.size();
-  j["episodes_per_evaluation"] = study.episodes;
-  j["decision_square_mazes"] = study.decision_square_mazes;
-  Json thresholds = Json::object();
-  for (const auto& name : milestone_measures()) {
-    const auto t = study.thresholds.find(name);
-    if (t == study.thresholds.end()) continue;
-    const int64_t first = study.first_crossing.count(name) ? study.first_crossing.at(name) : -1;
-    thresholds[name] = {{"threshold", number(t->second.value)},
-                        {"meaning", t->second.meaning},
-                        {"first_step", first >= 0 ? Json(first) : Json(nullptr)}};
-  }
-  j["milestones"] = thresholds;
-  j["order"] = study.order;
-  return dump(j);
-}
-
-std::string milestones_svg(const MilestoneStudy& study) {
-  LineChart chart;
-  chart.title = "Developmental milestones: " + study.run_dir;
-  LinePanel behaviour{
-      "Behaviour (" + std::to_string(study.episodes) + " sampled episodes each)", "env steps", "rate", {}};
-  LinePanel inside{
-      "Inside, at " + study.layer + " (" + std::to_string(study.mazes) + " mazes)", "env steps", "score", {}};
-  for (const auto& name : milestone_measures()) {
-    LineSeries s;
-    s.name = name;
-    for (const auto& row : study.rows) {
-      s.x.push_back(static_cast<double>(row.global_step));
-      s.y.push_back(row.values.count(name) ? row.values.at(name) : std::nan(""));
-    }
-    const auto t = study.thresholds.find(name);
-    const auto first = study.first_crossing.find(name);
-    if (t != study.thresholds.end())
-      s.name += " (>= " + fixed(t->second.value, 2) + ": " +
-                (first != study.first_crossing.end() && first->second >= 0 ? "step " + std::to_string(first->second)
-                                                                           : "never") +
-                ")";
-    (name.find("rate") != std::string::npos ? behaviour : inside).series.push_back(std::move(s));
-  }
-  chart.panels = {behaviour, inside};
-  return line_chart_svg(chart);
 }
 
 }  // namespace shardlab::analysis

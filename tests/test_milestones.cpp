@@ -2,79 +2,20 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <random>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "agents/run_dir.h"
 #include "analysis/milestones.h"
-#include "analysis/ridge.h"
 #include "test_util.h"
 
 namespace shardlab {
 namespace {
 
 namespace fs = std::filesystem;
-using analysis::MilestoneRow;
-using analysis::MilestoneStudy;
 using test::run_cli;
 
 const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
-
-MilestoneRow row(int64_t step, double train, double corner, double channel) {
-  MilestoneRow r;
-  r.global_step = step;
-  r.values = {{"train_cheese_rate", train}, {"uniform_corner_rate", corner}, {"best_channel_score", channel}};
-  return r;
-}
-
-TEST(Milestones, FirstCrossingsAndTheirOrder) {
-  MilestoneStudy s;
-  s.thresholds = analysis::default_milestone_thresholds();  // 0.5, 0.1, 0.25 for these three
-  s.rows = {row(0, 0.2, 0.0, 0.3), row(100, 0.4, 0.1, 0.1), row(200, 0.6, 0.05, 0.2), row(300, 0.9, 0.3, 0.5)};
-  analysis::find_crossings(s);
-  EXPECT_EQ(s.first_crossing.at("train_cheese_rate"), 200);
-  EXPECT_EQ(s.first_crossing.at("uniform_corner_rate"), 100);  // at least the threshold counts
-  EXPECT_EQ(s.first_crossing.at("best_channel_score"), 0);     // crossed, dipped, crossed again: the first
-  EXPECT_EQ(s.first_crossing.at("probe_accuracy"), -1);        // no values: never
-  EXPECT_EQ(s.order, (std::vector<std::string>{"best_channel_score", "uniform_corner_rate", "train_cheese_rate"}));
-  EXPECT_EQ(s.first_crossing.count("random_vector_effect"), 0u);  // a control, not a milestone
-}
-
-TEST(Milestones, ProbeFindsACheesePositionThatIsLinearInTheActivations) {
-  std::mt19937 gen(3);
-  std::uniform_int_distribution<int> cell(1, 13);
-  std::normal_distribution<float> noise(0, 1);
-  std::vector<std::vector<float>> encoded, unrelated;
-  std::vector<std::pair<int, int>> cells;
-  for (int i = 0; i < 200; ++i) {
-    const int x = cell(gen), y = cell(gen);
-    cells.emplace_back(x, y);
-    std::vector<float> a(20), b(20);
-    for (int j = 0; j < 20; ++j) {
-      a[j] = 0.01f * noise(gen);
-      b[j] = noise(gen);
-    }
-    a[3] += 0.5f * x;  // x and y, linearly, in two of the features
-    a[7] -= 0.25f * y + 1.0f;
-    encoded.push_back(a);
-    unrelated.push_back(b);
-  }
-  EXPECT_EQ(analysis::cheese_position_probe_accuracy(encoded, cells), 1.0);
-  // Within one cell of a 13 x 13 range by guessing: about (3/13)^2 = 0.05, rounded up for the mean.
-  EXPECT_LT(analysis::cheese_position_probe_accuracy(unrelated, cells), 0.3);
-}
-
-TEST(Milestones, RidgeGivesTheSameFitOverFeaturesAndOverRows) {
-  // The two forms of the one ridge solver: more rows than features, and more features than rows.
-  for (const auto& [rows, features] : std::vector<std::pair<int, int>>{{40, 7}, {7, 40}}) {
-    const Eigen::MatrixXd x = Eigen::MatrixXd::Random(rows, features);
-    const Eigen::MatrixXd y = Eigen::MatrixXd::Random(rows, 2);
-    const Eigen::MatrixXd fit = analysis::ridge_fit(x, y, 0.5);
-    Eigen::MatrixXd gram = x.transpose() * x;
-    gram.diagonal().array() += 0.5;
-    const Eigen::MatrixXd primal = gram.ldlt().solve(x.transpose() * y);
-    EXPECT_LT((fit - primal).cwiseAbs().maxCoeff(), 1e-9) << rows << " x " << features;
-  }
-}
 
 TEST(Milestones, TrainingKeepsTheUntrainedNetworkAndOneCheckpointPerSpacing) {
   const std::string out = test::make_temp_dir();
@@ -91,28 +32,60 @@ TEST(Milestones, TrainingKeepsTheUntrainedNetworkAndOneCheckpointPerSpacing) {
   for (const auto& e : fs::directory_iterator(run + "/checkpoints")) periodic += e.path().extension() == ".pt";
   EXPECT_EQ(periodic, 3);  // run.keep_checkpoints' default
 
-  r = run_cli("analyze milestones " + run + " --episodes 8 --seeds 0:40");
+  const std::string fast = " --episodes 8 --seeds 0:40 --fit-seeds 40:80 --draws 100 --permutations 100";
+  r = run_cli("analyze milestones " + run + fast);
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("order (halfway)"), std::string::npos) << r.out;
   const auto csv = test::read_csv(run + "/analysis/milestones.csv");
-  ASSERT_EQ(csv.size(), 7u);  // header + 6 milestones
-  EXPECT_EQ(csv[0][0], "global_step");
-  EXPECT_EQ(csv[1][0], "0");
-  EXPECT_EQ(csv[6][0], "15360");
+  ASSERT_EQ(csv.size(), 1u + 6 * 7);  // header + 6 milestones x 7 quantities
+  EXPECT_EQ(csv[0][2], "global_step");
+  EXPECT_EQ(csv[1][2], "0");
+  EXPECT_EQ(csv.back()[2], "15360");
   const std::string json = test::read_file(run + "/analysis/milestones.json");
-  EXPECT_NE(json.find("\"maze_counts\""), std::string::npos);
-  EXPECT_NE(json.find("\"outside_maze_sizes\""), std::string::npos);
-  EXPECT_NE(json.find("\"order\""), std::string::npos);
+  const auto j = nlohmann::json::parse(json);
+  EXPECT_EQ(j["maze_counts"]["seeds"], 40);
+  EXPECT_EQ(j["fit_seeds"], "40:80");
+  ASSERT_EQ(j["runs"].size(), 1u);
+  // Relative thresholds: whatever the tiny run learnt, step 0 never crosses.
+  for (const auto& [name, q] : j["runs"][0]["quantities"].items())
+    for (const char* rule : {"halfway", "standard_errors"})
+      if (q.contains(rule)) {
+        EXPECT_TRUE(q[rule]["crossing_step"].is_null() || q[rule]["crossing_step"].get<int64_t>() > 0) << name;
+        EXPECT_EQ(q[rule]["crossing_step_ci95"].size(), 2u);
+      }
+  EXPECT_TRUE(j["agreement"]["halfway"]["kendalls_w"].is_null());  // one run
   const std::string svg = test::read_file(run + "/analysis/milestones.svg");
   EXPECT_NE(svg.find("Developmental milestones"), std::string::npos);
   EXPECT_NE(svg.find("train_cheese_rate"), std::string::npos);
 
   // The outputs exist now: refused without --force, and left as they were.
-  r = run_cli("analyze milestones " + run + " --episodes 8 --seeds 0:40");
+  r = run_cli("analyze milestones " + run + fast);
   test::expect_one_line_error(r, "exists");
   EXPECT_EQ(test::read_file(run + "/analysis/milestones.json"), json);
-  test::expect_one_line_error(run_cli("analyze milestones " + run + " --threshold nope=1 --force"), "--threshold");
-  test::expect_one_line_error(run_cli("analyze milestones " + run + " --threshold probe_accuracy=x --force"),
-                              "not a number");
+  test::expect_one_line_error(run_cli("analyze milestones " + run + " --fit-seeds 20:60 --seeds 0:40 --force"),
+                              "overlaps");
+
+  // Several runs: the same run twice, a run that stopped early, and a second seed.
+  const std::string other = out + "/seed2";
+  fs::copy(run, other, fs::copy_options::recursive);
+  test::expect_one_line_error(run_cli("analyze milestones " + run + " " + run + " --out " + out + "/both"),
+                              "the same run twice");
+  test::expect_one_line_error(run_cli("analyze milestones " + run + " " + other + " --out " + out + "/both"),
+                              "run.seed");
+  test::expect_one_line_error(run_cli("analyze milestones " + run + " " + other), "--out");
+  auto run_json = nlohmann::json::parse(test::read_file(other + "/run.json"));
+  run_json["seed"] = 2;
+  std::ofstream(other + "/run.json") << run_json.dump();
+  fs::remove(other + "/milestones/step_00000015360.pt");
+  test::expect_one_line_error(run_cli("analyze milestones " + run + " " + other + " --out " + out + "/both"),
+                              "other milestone steps");
+  fs::copy_file(run + "/milestones/step_00000015360.pt", other + "/milestones/step_00000015360.pt");
+  r = run_cli("analyze milestones " + run + " " + other + fast + " --out " + out + "/both");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto both = nlohmann::json::parse(test::read_file(out + "/both/milestones.json"));
+  EXPECT_EQ(both["runs"].size(), 2u);
+  EXPECT_EQ(both["agreement"]["halfway"]["runs"], 2);
+  EXPECT_NE(r.out.find("Kendall's W"), std::string::npos);
 }
 
 TEST(Milestones, AResumedRunKeepsEveryMilestoneOnce) {
@@ -121,7 +94,8 @@ TEST(Milestones, AResumedRunKeepsEveryMilestoneOnce) {
   const std::string out = test::make_temp_dir();
   const std::string args = "train " + kSmoke +
                            " --set run.milestone_every=3000 --set run.checkpoint_every=4 --set train.total_steps=16384 "
-                           "--out " + out;
+                           "--out " +
+                           out;
   ASSERT_EQ(run_cli(args).exit_code, 0);
   const std::string run = out + "/ppo_maze_smoke";
   fs::remove(run + "/checkpoints/update_0000016.pt");
