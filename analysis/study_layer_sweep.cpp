@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "agents/checkpoint.h"
-#include "analysis/steering_compare.h"
+#include "analysis/layer_sweep.h"
 #include "analysis/study.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
