@@ -101,6 +101,9 @@ void refuse_flags_of_other_protocol(const Study& s, Protocol in_use, const std::
 std::string layer_of(const Study& s);
 // --channels C1,C2,... (a trailing comma is fine).
 std::vector<int64_t> channels_of(const std::string& text);
+// A list of coefficients C1,C2,... given as the flag `flag` (e.g. "coeffs"), each bounded as
+// Study::bounded; InputError naming the flag and the first item that is not a number.
+std::vector<double> coefficients_of(const Study& s, const std::string& flag);
 // Writes one of the study's files and says so on stderr.
 void write_file(const std::string& path, const std::string& text);
 
