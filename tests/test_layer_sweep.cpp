@@ -174,8 +174,6 @@ TEST(LayerSweep, CommandWritesItsFilesAndRefusesBadFlags) {
       {" --layers embedder.nope_out", "embedder.nope_out"},
       {" --random-draws 5", "--random-draws 5: expected at least 20"},
       {" --coeffs -1,x", "'x' is not a number"},
-      {" --coeffs -1,1e9", "--coeffs 1e+09"},
-      {" --seed -1", "--seed"},
   };
   for (const auto& [flags, needle] : bad)
     test::expect_one_line_error(
