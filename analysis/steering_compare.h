@@ -6,7 +6,7 @@
 //    on the layer's activations; in language models the mean difference steered much better).
 // `compare_steering` scales each to one common norm and measures P(cheese | decision square) and
 // P(top-right | decision square) at several coefficients, with a random direction of the same norm
-// as the control. `sweep_layers` applies the per-maze and mean-difference vectors at each layer.
+// as the control. The layer sweep is analysis/layer_sweep.h.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -57,7 +57,7 @@ struct SteeringCompareRow {
 struct SteeringComparison {
   std::string layer;
   int64_t mazes = 0, left_out = 0;
-  double norm = 0;  // the common norm: the mean norm of the per-maze cheese vectors
+  double norm = 0;                                     // the common norm: the mean norm of the per-maze cheese vectors
   double median_p_cheese = 0, median_p_top_right = 0;  // no vector
   double mean_p_cheese = 0, mean_p_top_right = 0;
   // The probe: fitted on the even-numbered mazes' activations (with and without cheese), its
@@ -74,47 +74,11 @@ struct SteeringComparison {
 SteeringComparison compare_steering(const MazePolicy& policy, const std::vector<MazeLayout>& levels,
                                     const SteeringCompareOptions& options);
 
-// ---- layer sweep
-
-// The layers the sweep visits by default: each block's conv and maxpool outputs, each residual
-// add, then the fc layers (relu3, flatten, fc, relufc); "all" adds every other tap except the
-// value head. The policy's layers, in network order.
-std::vector<std::string> sweep_layers(const MazePolicy& policy, bool all);
-
-struct LayerSweepRow {
-  std::string layer;
-  int64_t depth = 0;  // position among the policy's taps
-  std::string shape;  // e.g. "16x4x4"
-  double per_maze_norm = 0, mean_difference_norm = 0;
-  // Per maze: P(cheese | d.s.) with the vector minus without (one value per maze).
-  std::vector<double> effect_per_maze, effect_mean_difference, effect_random;
-  double median_p_cheese_per_maze = 0, median_p_cheese_mean_difference = 0, median_p_cheese_random = 0;
-};
-
-struct LayerSweep {
-  double coeff = -1;
-  int64_t mazes = 0, left_out = 0;
-  double median_p_cheese = 0;  // no vector
-  std::vector<LayerSweepRow> rows;
-};
-
-// At each layer: the per-maze cheese vector and the mean difference over the mazes, each added
-// with `coeff` (the published cheese vector is subtracted: coeff -1), and a random vector of each
-// maze's per-maze-vector norm. At coeff 0 every effect is exactly 0.
-LayerSweep sweep_steering_layers(const MazePolicy& policy, const std::vector<MazeLayout>& levels,
-                                 const std::vector<std::string>& layers, double coeff, uint64_t seed);
-
 // ---- reports
 std::string steering_compare_csv(const SteeringComparison& c);
 std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c,
                                   const MazeCounts& counts);
 // Two panels (P(cheese | d.s.), P(top-right | d.s.)) against the coefficient, one line per method.
 std::string steering_compare_svg(const SteeringComparison& c);
-
-std::string layer_sweep_csv(const LayerSweep& s);
-std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds, const LayerSweep& s,
-                             const MazeCounts& counts);
-// The mean change of P(cheese | d.s.) against depth, with its 95% interval as a band.
-std::string layer_sweep_svg(const LayerSweep& s);
 
 }  // namespace shardlab::analysis

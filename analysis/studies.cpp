@@ -43,7 +43,7 @@ const std::vector<StudyCommand>& study_commands() {
        "per-maze cheese vector vs mean difference vs probe direction, same norm, several coefficients",
        "a run or checkpoint", "steering_compare.csv, steering_compare.json, steering_compare.svg",
        steering_compare_study},
-      {"layer-sweep", "the per-maze and mean-difference cheese vectors at every layer: which steers best",
+      {"layer-sweep", "which layer steers: RMS-scaled cheese vector vs deleting the cheese vs random",
        "a run or checkpoint", "layer_sweep.csv, layer_sweep.json, layer_sweep.svg", layer_sweep_study},
       {"pushes", "each channel's push toward the cheese or the top-right path at the decision square",
        "a run or checkpoint", "pushes.csv, pushes.json, pushes.svg", pushes_study},

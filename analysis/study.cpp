@@ -159,6 +159,18 @@ std::vector<int64_t> channels_of(const std::string& text) {
   return out;
 }
 
+std::vector<double> coefficients_of(const Study& s, const std::string& flag) {
+  const std::string text = s.str(flag);
+  std::vector<double> out;
+  for (const auto& item : split(text, ',')) {
+    const auto v = parse_double(item);
+    if (!v) throw InputError("--" + flag + " " + text + ": '" + item + "' is not a number");
+    out.push_back(Study::bounded_number(*v, "--" + flag, Study::kLargestEdit));
+  }
+  if (out.empty()) throw InputError("--" + flag + ": expected C1,C2,...");
+  return out;
+}
+
 void write_file(const std::string& path, const std::string& text) {
   write_text_file(path, text);
   std::cerr << "wrote " << path << '\n';

@@ -102,6 +102,9 @@ std::string layer_of(const Study& s);
 // --channels C1,C2,... (a trailing comma is fine), or top:K:FILE: the first K channels of a
 // channels.csv that `analyze channels` wrote (choose them on other mazes than the study's own).
 std::vector<int64_t> channels_of(const std::string& text);
+// A list of coefficients C1,C2,... given as the flag `flag` (e.g. "coeffs"), each bounded as
+// Study::bounded; InputError naming the flag and the first item that is not a number.
+std::vector<double> coefficients_of(const Study& s, const std::string& flag);
 // Writes one of the study's files and says so on stderr.
 void write_file(const std::string& path, const std::string& text);
 

@@ -1,6 +1,6 @@
-// Steering directions compared and the layer sweep (issue 13): the probe finds a planted
-// direction, a zero coefficient changes nothing, the three directions share one norm, and the
-// commands write their files and refuse bad flags in one line.
+// Steering directions compared (issue 13): the probe finds a planted direction, a zero
+// coefficient changes nothing, the three directions share one norm, and the command writes its
+// files and refuses bad flags in one line. The layer sweep's tests are tests/test_layer_sweep.cpp.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -19,7 +19,9 @@ namespace {
 
 const std::string kLayer = "embedder.block2.res1.resadd_out";
 
-MazePolicy load(const std::string& path) { return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"}); }
+MazePolicy load(const std::string& path) {
+  return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
+}
 
 TEST(SteeringCompare, ProbeFindsAPlantedDirectionOnSeparableActivations) {
   // Activations (rows, 2, 3, 3) whose label is the sign of their projection on a planted
@@ -86,34 +88,6 @@ TEST(SteeringCompare, PerMazeDirectionAtFullNormIsTheCheeseVector) {
     EXPECT_TRUE(at::allclose(v[static_cast<int64_t>(i)], cheese_vector(policy, kLayer, sm.mazes[i]), 1e-5, 1e-6));
 }
 
-TEST(LayerSweep, ZeroCoefficientRowsEqualTheUnpatchedPolicyAndLayersAreInOrder) {
-  const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir));
-  const auto layers = sweep_layers(policy, false);
-  ASSERT_GE(layers.size(), 8u);
-  EXPECT_EQ(std::find(layers.begin(), layers.end(), "fc_value_out"), layers.end());
-  EXPECT_NE(std::find(layers.begin(), layers.end(), kLayer), layers.end());
-  EXPECT_GT(sweep_layers(policy, true).size(), layers.size());
-  const auto levels = study_levels(policy, 0, 40);
-  const LayerSweep zero = sweep_steering_layers(policy, levels, layers, 0.0, 0);
-  ASSERT_EQ(zero.rows.size(), layers.size());
-  for (size_t i = 0; i < zero.rows.size(); ++i) {
-    const auto& r = zero.rows[i];
-    if (i) {
-      EXPECT_GT(r.depth, zero.rows[i - 1].depth);
-    }
-    for (double e : r.effect_per_maze) EXPECT_EQ(e, 0) << r.layer;
-    for (double e : r.effect_mean_difference) EXPECT_EQ(e, 0) << r.layer;
-    for (double e : r.effect_random) EXPECT_EQ(e, 0) << r.layer;
-  }
-  // A non-zero coefficient moves the policy at some layer.
-  const LayerSweep steered = sweep_steering_layers(policy, levels, layers, -1.0, 0);
-  double largest = 0;
-  for (const auto& r : steered.rows)
-    for (double e : r.effect_per_maze) largest = std::max(largest, std::abs(e));
-  EXPECT_GT(largest, 1e-4);
-}
-
 TEST(SteeringCompare, CommandsWriteTheirFilesAndRefuseBadFlags) {
   const std::string dir = test::make_temp_dir();
   const std::string ckpt = test::untrained_maze_policy(dir);
@@ -124,22 +98,10 @@ TEST(SteeringCompare, CommandsWriteTheirFilesAndRefuseBadFlags) {
   EXPECT_NE(csv.find("mean_difference,-1,"), std::string::npos);
   EXPECT_NE(csv.find("probe,1,"), std::string::npos);
   EXPECT_NE(read_text_file(dir + "/a/steering_compare.svg").find("Steering directions compared"), std::string::npos);
-  r = test::run_cli("analyze layer-sweep " + ckpt + " --seeds 0:40 --out " + dir + "/a");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(read_text_file(dir + "/a/layer_sweep.csv").find(kLayer), std::string::npos);
-  EXPECT_NE(read_text_file(dir + "/a/layer_sweep.json").find("strongest_per_maze"), std::string::npos);
-  // Bad flags: one line each, nothing overwritten.
-  const std::string before = read_text_file(dir + "/a/layer_sweep.csv");
-  r = test::run_cli("analyze layer-sweep " + ckpt + " --seeds 0:40 --out " + dir + "/a");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("exists"), std::string::npos) << r.err;
-  EXPECT_EQ(read_text_file(dir + "/a/layer_sweep.csv"), before);
+  // Bad flags: one line each.
   r = test::run_cli("analyze steering-compare " + ckpt + " --seeds 0:60 --coeffs -1,x --out " + dir + "/b");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("'x' is not a number"), std::string::npos) << r.err;
-  r = test::run_cli("analyze layer-sweep " + ckpt + " --seeds 0:40 --layers embedder.nope_out --out " + dir + "/c");
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("embedder.nope_out"), std::string::npos) << r.err;
   r = test::run_cli("analyze steering-compare " + ckpt + " --seeds 0:1 --out " + dir + "/d");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("at least 4"), std::string::npos) << r.err;
