@@ -90,7 +90,7 @@ int pushes_study(const std::vector<std::string>& args, const SpecSchema& schema)
       "layer", po::value<std::string>(),
       (std::string("layer whose channels are ablated (default ") + kDefaultLayer + ")").c_str())(
       "ablation", po::value<std::string>()->default_value("all"), "zero, mean, resample or all")(
-      "alpha", po::value<double>()->default_value(0.05), "family-wise level of the Holm-corrected tests")(
+      "alpha", po::value<double>()->default_value(0.05, "0.05"), "family-wise level of the Holm-corrected tests")(
       "seed", po::value<int64_t>()->default_value(0), "seed of the resample order and the channel shuffles")(
       "out", po::value<std::string>(), "output folder (default RUN/analysis)");
   auto s = open_study(schema, "pushes", args, f, true);

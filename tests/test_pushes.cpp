@@ -125,7 +125,9 @@ TEST(PushAblations, EachChangesExactlyTheOneChannelsMap) {
                                                          : acts.select(1, c).index_select(0, torch::tensor(maps.donor));
       EXPECT_TRUE(torch::equal(y.select(1, c), expected)) << ablation_name(a) << " channel " << c;
       for (int64_t other = 0; other < channels; ++other)
-        if (other != c) EXPECT_TRUE(torch::equal(y.select(1, other), acts.select(1, other)));
+        if (other != c) {
+          EXPECT_TRUE(torch::equal(y.select(1, other), acts.select(1, other)));
+        }
     }
   }
   EXPECT_THROW(resample_donors(1, 0), InputError);
