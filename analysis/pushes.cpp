@@ -4,17 +4,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <sstream>
+#include <numeric>
 
-#include "analysis/report_json.h"
 #include "analysis/steering.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/rng.h"
+#include "core/significance.h"
 #include "core/statistics.h"
-#include "media/bar_chart.h"
 
 namespace shardlab::analysis {
 namespace {
+
+// Streams of --seed: the resample donors and the channel shuffles draw independently.
+constexpr uint64_t kDonorStream = 0, kShuffleStream = 1;
 
 // d = log P(cheese move) - log P(top-right move) per maze, from (mazes, 5) move probabilities.
 at::Tensor gap_of(const DecisionSquareMazes& sm, const at::Tensor& probs) {
@@ -33,47 +36,127 @@ std::vector<double> to_vector(const at::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
-// Channels whose mean push passes zero by more than its interval in the direction `sign`.
-std::vector<int64_t> pushing(const PushStudy& s, double sign) {
-  std::vector<std::pair<double, int64_t>> found;
-  for (const auto& c : s.channels) {
-    const double m = finite_mean(c.ablation) * sign, h = t_interval95(c.ablation);
-    if (m - h > 0) found.push_back({-m, c.channel});
+// Every channel under every ablation as one Holm family: cube[ablation][channel][maze].
+std::vector<std::vector<PushTest>> test_cube(const std::vector<std::vector<std::vector<double>>>& cube, double alpha) {
+  std::vector<std::vector<double>> rows;
+  for (const auto& by_channel : cube) rows.insert(rows.end(), by_channel.begin(), by_channel.end());
+  const std::vector<PushTest> tests = test_pushes(rows, alpha);
+  std::vector<std::vector<PushTest>> out;
+  size_t at = 0;
+  for (const auto& by_channel : cube) {
+    out.emplace_back(tests.begin() + static_cast<std::ptrdiff_t>(at),
+                     tests.begin() + static_cast<std::ptrdiff_t>(at + by_channel.size()));
+    at += by_channel.size();
   }
-  std::sort(found.begin(), found.end());
-  std::vector<int64_t> out;
-  for (const auto& f : found) out.push_back(f.second);
   return out;
 }
 
-double pearson(const std::vector<double>& a, const std::vector<double>& b) {
-  const double ma = finite_mean(a), mb = finite_mean(b);
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) * (a[i] - ma);
-    sbb += (b[i] - mb) * (b[i] - mb);
+// One ablation's pushes: every channel alone, then all at once.
+AblationPushes pushes_under(const MazePolicy& policy, const std::string& layer, const DecisionSquareMazes& sm,
+                            const at::Tensor& obs, const at::Tensor& gap, const at::Tensor& acts,
+                            const at::Tensor& grads, const AblationMaps& maps, Ablation a) {
+  torch::NoGradGuard no_grad;
+  const auto push_with = [&](int64_t channel) {
+    ActivationTaps taps;
+    taps.add_patch(layer, [&, channel](const at::Tensor& x) { return ablate(x, a, channel, maps); });
+    return gap - gap_of(sm, policy.forward(obs, &taps).probs).to(at::kDouble);
+  };
+  AblationPushes p;
+  p.ablation = a;
+  p.all_channels = to_vector(push_with(-1));
+  // The first-order estimate of each channel's push: dd/da . (a - replacement), summed over its positions.
+  const at::Tensor taylor = grads * (acts - ablate(acts, a, -1, maps));
+  const int64_t channels = acts.size(1), mazes = acts.size(0);
+  at::Tensor sum = torch::zeros({mazes}, at::kDouble);
+  Progress progress("pushes (" + ablation_name(a) + ")");
+  for (int64_t c = 0; c < channels; ++c) {
+    progress.update(c, channels, "channels");
+    const at::Tensor push = push_with(c);
+    sum += push;
+    p.by_channel.push_back(to_vector(push));
+    p.gradient_x_activation.push_back(to_vector(taylor.select(1, c).reshape({mazes, -1}).sum(1)));
   }
-  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : std::nan("");
+  progress.settle(channels, channels, "channels");
+  p.sum_of_single = to_vector(sum);
+  return p;
 }
 
 }  // namespace
 
-PushStudy measure_pushes(const MazePolicy& policy, const std::string& layer, const std::vector<MazeLayout>& levels) {
+std::string ablation_name(Ablation a) {
+  switch (a) {
+    case Ablation::kZero:
+      return "zero";
+    case Ablation::kMean:
+      return "mean";
+    case Ablation::kResample:
+      return "resample";
+  }
+  return "?";
+}
+
+std::vector<Ablation> parse_ablations(const std::string& text) {
+  if (text == "all") return {Ablation::kZero, Ablation::kMean, Ablation::kResample};
+  for (Ablation a : {Ablation::kZero, Ablation::kMean, Ablation::kResample})
+    if (text == ablation_name(a)) return {a};
+  throw InputError("--ablation " + text + ": expected zero, mean, resample or all");
+}
+
+std::vector<int64_t> resample_donors(int64_t mazes, uint64_t seed) {
+  if (mazes < 2)
+    throw InputError("pushes: " + std::to_string(mazes) +
+                     " maze(s) with a decision square among the seeds; the study needs at least 2");
+  std::vector<int64_t> order(static_cast<size_t>(mazes));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(mix_seed(seed, kDonorStream));
+  rng.shuffle(order);
+  std::vector<int64_t> donor(order.size());
+  for (size_t k = 0; k < order.size(); ++k) donor[static_cast<size_t>(order[k])] = order[(k + 1) % order.size()];
+  return donor;
+}
+
+AblationMaps ablation_maps(const at::Tensor& activations, uint64_t seed) {
+  AblationMaps m;
+  m.donor = resample_donors(activations.size(0), seed);
+  m.mean = activations.mean(0, /*keepdim=*/true);
+  m.resampled = activations.index_select(0, torch::tensor(m.donor, at::kLong));
+  return m;
+}
+
+at::Tensor ablate(const at::Tensor& activations, Ablation a, int64_t channel, const AblationMaps& maps) {
+  at::Tensor y = activations.clone();
+  at::Tensor target = channel < 0 ? y : y.select(1, channel);
+  const auto of_channel = [channel](const at::Tensor& t) { return channel < 0 ? t : t.select(1, channel); };
+  switch (a) {
+    case Ablation::kZero:
+      target.zero_();
+      break;
+    case Ablation::kMean:
+      target.copy_(of_channel(maps.mean).expand_as(target));
+      break;
+    case Ablation::kResample:
+      target.copy_(of_channel(maps.resampled));
+      break;
+  }
+  return y;
+}
+
+PushStudy measure_pushes(const MazePolicy& policy, const std::string& layer, const std::vector<MazeLayout>& levels,
+                         const std::vector<Ablation>& ablations, uint64_t seed) {
   policy.layer_shape(layer);  // checks the name
   const DecisionSquareMazes sm = decision_square_mazes(levels);
-  if (sm.mazes.empty()) throw InputError("pushes: no maze with a decision square among the seeds");
+  resample_donors(static_cast<int64_t>(sm.mazes.size()), seed);  // checks there are at least 2
   PushStudy s;
   s.layer = layer;
   s.mazes = static_cast<int64_t>(sm.mazes.size());
   s.left_out = sm.left_out;
+  s.seed = seed;
   std::vector<MazeInput> inputs;
   for (size_t i = 0; i < sm.mazes.size(); ++i) inputs.push_back({sm.mazes[i], sm.squares[i].cell});
   const at::Tensor obs = policy.observations(inputs);
 
   // The plain pass with gradients of d with respect to the layer's activation.
-  at::Tensor acts;
-  at::Tensor grads;
+  at::Tensor acts, grads;
   {
     torch::AutoGradMode grad_mode(true);
     ActivationTaps taps;
@@ -86,109 +169,90 @@ PushStudy measure_pushes(const MazePolicy& policy, const std::string& layer, con
     s.gap = to_vector(gap.detach());
     acts = acts.detach();
   }
-  const at::Tensor mean = acts.mean(0, /*keepdim=*/true);
+  const AblationMaps maps = ablation_maps(acts, seed);
   const at::Tensor gap = torch::tensor(s.gap, at::kDouble);
-
-  torch::NoGradGuard no_grad;
-  const auto push_with = [&](const ActivationPatch& patch) {
-    ActivationTaps taps;
-    taps.add_patch(layer, patch);
-    return gap - gap_of(sm, policy.forward(obs, &taps).probs).to(at::kDouble);
-  };
-  s.all_channels = to_vector(push_with([&](const at::Tensor& x) { return mean.expand_as(x).to(x.dtype()); }));
-  const int64_t channels = acts.size(1);
-  at::Tensor sum = torch::zeros({s.mazes}, at::kDouble);
-  Progress progress("pushes");
-  for (int64_t c = 0; c < channels; ++c) {
-    progress.update(c, channels, "channels");
-    ChannelPush p;
-    p.channel = c;
-    const at::Tensor push = push_with([&, c](const at::Tensor& x) {
-      at::Tensor y = x.clone();
-      y.select(1, c).copy_(mean.select(1, c).expand_as(y.select(1, c)));
-      return y;
-    });
-    sum += push;
-    p.ablation = to_vector(push);
-    const at::Tensor gxa = (grads.select(1, c) * (acts.select(1, c) - mean.select(1, c))).reshape({s.mazes, -1});
-    p.gradient_x_activation = to_vector(gxa.sum(1));
-    s.channels.push_back(std::move(p));
-  }
-  progress.settle(channels, channels, "channels");
-  s.sum_of_single = to_vector(sum);
+  for (Ablation a : ablations) s.pushes.push_back(pushes_under(policy, layer, sm, obs, gap, acts, grads, maps, a));
   return s;
 }
 
-std::vector<int64_t> cheese_pushing(const PushStudy& s) { return pushing(s, 1); }
-std::vector<int64_t> top_right_pushing(const PushStudy& s) { return pushing(s, -1); }
-
-std::string pushes_csv(const PushStudy& s, const std::vector<int64_t>& tracking_rank) {
-  std::ostringstream csv;
-  csv << "channel,mean_push_ablation,ci95_ablation,mean_push_gradient_x_activation,ci95_gradient_x_activation,"
-         "share_toward_cheese,cheese_tracking_rank\n";
-  for (const auto& c : s.channels) {
-    int64_t toward = 0;
-    for (double v : c.ablation) toward += v > 0;
-    csv << c.channel << ',' << csv_number(finite_mean(c.ablation)) << ',' << csv_number(t_interval95(c.ablation)) << ','
-        << csv_number(finite_mean(c.gradient_x_activation)) << ',' << csv_number(t_interval95(c.gradient_x_activation))
-        << ',' << csv_number(static_cast<double>(toward) / static_cast<double>(std::max<int64_t>(1, s.mazes))) << ',';
-    if (!tracking_rank.empty()) csv << tracking_rank[c.channel];
-    csv << '\n';
+std::string verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::kCheese:
+      return "cheese";
+    case Verdict::kTopRight:
+      return "top_right";
+    case Verdict::kNone:
+      break;
   }
-  return csv.str();
+  return "none";
 }
 
-std::string pushes_json(const MazePolicy& policy, const std::string& seeds, const PushStudy& s,
-                        const std::vector<int64_t>& tracking_order, const MazeCounts& counts) {
-  Json j = summary_header("pushes", policy.checkpoint(), seeds, "ours", counts);
-  j["layer"] = s.layer;
-  j["mazes"] = s.mazes;
-  j["mazes_left_out"] = s.left_out;
-  j["mean_gap_log_p_cheese_minus_log_p_top_right"] = number(finite_mean(s.gap));
-  const auto cheese = cheese_pushing(s), top_right = top_right_pushing(s);
-  j["cheese_pushing_channels"] = cheese;
-  j["top_right_pushing_channels"] = top_right;
-  j["additivity"] = {{"mean_push_all_channels", number(finite_mean(s.all_channels))},
-                     {"mean_sum_of_single_channel_pushes", number(finite_mean(s.sum_of_single))},
-                     {"correlation_over_mazes", number(pearson(s.all_channels, s.sum_of_single))}};
-  std::vector<double> ablation, gxa;
-  for (const auto& c : s.channels) {
-    ablation.push_back(finite_mean(c.ablation));
-    gxa.push_back(finite_mean(c.gradient_x_activation));
+std::vector<PushTest> test_pushes(const std::vector<std::vector<double>>& pushes, double alpha) {
+  std::vector<PushTest> out;
+  std::vector<double> p;
+  for (const auto& row : pushes) {
+    const std::vector<double> values = finite_values(row);
+    PushTest t;
+    t.mean = finite_mean(values);
+    const double half = t_interval95(values);
+    t.ci95_lo = t.mean - half;
+    t.ci95_hi = t.mean + half;
+    // A channel that changes nothing (a dead one) pushes exactly 0 in every maze: p = 1 (no
+    // evidence of a push) where a t statistic would be 0 / 0.
+    t.p = one_sample_t_p(values);
+    p.push_back(t.p);
+    out.push_back(t);
   }
-  j["correlation_ablation_gradient_x_activation_over_channels"] = number(pearson(ablation, gxa));
-  if (!tracking_order.empty()) {
-    // Are the channels that track the cheese the ones that push toward it? The overlap of the top
-    // k of each, k = the number of cheese-pushing channels (at least 1, at most 5).
-    const size_t k = std::clamp<size_t>(cheese.size(), 1, 5);
-    std::vector<int64_t> by_push;
-    std::vector<std::pair<double, int64_t>> order;
-    for (const auto& c : s.channels) order.push_back({-finite_mean(c.ablation), c.channel});
-    std::sort(order.begin(), order.end());
-    for (size_t i = 0; i < k && i < order.size(); ++i) by_push.push_back(order[i].second);
-    const std::vector<int64_t> tracking(tracking_order.begin(),
-                                        tracking_order.begin() + std::min(k, tracking_order.size()));
-    int64_t overlap = 0;
-    for (int64_t c : by_push) overlap += std::count(tracking.begin(), tracking.end(), c) > 0;
-    j["cheese_tracking"] = {
-        {"top_k", k}, {"top_pushing_toward_cheese", by_push}, {"top_tracking_cheese", tracking}, {"overlap", overlap}};
+  const std::vector<double> adjusted = holm_adjusted(p);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].p_holm = adjusted[i];
+    if (adjusted[i] < alpha && out[i].mean != 0)
+      out[i].verdict = out[i].mean > 0 ? Verdict::kCheese : Verdict::kTopRight;
   }
-  return dump(j);
+  return out;
 }
 
-std::string pushes_svg(const PushStudy& s) {
-  BarChart chart;
-  chart.title = "Channel pushes at the decision square, " + s.layer + " (" + std::to_string(s.mazes) + " mazes)";
-  chart.x_label = "channel";
-  chart.y_label = "push toward cheese: change of log P(cheese) - log P(top-right)";
-  chart.series = {"mean ablation", "gradient x activation"};
-  for (const auto& c : s.channels) {
-    const std::string group = std::to_string(c.channel);
-    chart.groups.push_back(group);
-    chart.samples[{group, chart.series[0]}] = c.ablation;
-    chart.samples[{group, chart.series[1]}] = c.gradient_x_activation;
+std::vector<std::vector<PushTest>> test_study(const PushStudy& s, double alpha) {
+  std::vector<std::vector<std::vector<double>>> cube;
+  for (const auto& a : s.pushes) cube.push_back(a.by_channel);
+  return test_cube(cube, alpha);
+}
+
+std::vector<int64_t> channels_with(const std::vector<PushTest>& tests, Verdict v) {
+  std::vector<std::pair<double, int64_t>> found;
+  for (size_t c = 0; c < tests.size(); ++c)
+    if (tests[c].verdict == v) found.push_back({-std::abs(tests[c].mean), static_cast<int64_t>(c)});
+  std::sort(found.begin(), found.end());
+  std::vector<int64_t> out;
+  for (const auto& f : found) out.push_back(f.second);
+  return out;
+}
+
+int64_t surviving(const std::vector<PushTest>& tests) {
+  return std::count_if(tests.begin(), tests.end(), [](const PushTest& t) { return t.verdict != Verdict::kNone; });
+}
+
+std::vector<std::vector<int64_t>> shuffled_channel_null(const PushStudy& s, double alpha, int64_t shuffles,
+                                                        uint64_t seed) {
+  Rng rng(mix_seed(seed, kShuffleStream));
+  std::vector<std::vector<int64_t>> out(s.pushes.size());
+  std::vector<double> column;
+  for (int64_t k = 0; k < shuffles; ++k) {
+    std::vector<std::vector<std::vector<double>>> cube;
+    for (const auto& a : s.pushes) {
+      std::vector<std::vector<double>> m = a.by_channel;
+      for (int64_t maze = 0; maze < s.mazes; ++maze) {
+        column.clear();
+        for (const auto& row : m) column.push_back(row[static_cast<size_t>(maze)]);
+        rng.shuffle(column);
+        for (size_t c = 0; c < m.size(); ++c) m[c][static_cast<size_t>(maze)] = column[c];
+      }
+      cube.push_back(std::move(m));
+    }
+    const auto tests = test_cube(cube, alpha);
+    for (size_t a = 0; a < tests.size(); ++a) out[a].push_back(surviving(tests[a]));
   }
-  return bar_chart_svg(chart);
+  return out;
 }
 
 }  // namespace shardlab::analysis

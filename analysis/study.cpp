@@ -57,6 +57,7 @@ std::optional<Study> open_study(const SpecSchema& schema, const std::string& nam
   check_policy_overrides(overrides, "analyze " + name + " --set");
   const std::string run = s.str("run");
   s.policy = MazePolicy::load(run, schema, overrides);
+  s.overrides = overrides;
   at::set_num_threads(static_cast<int>(std::max<int64_t>(1, s.policy->spec().get_int("run.threads"))));
   if (needs_out_dir) {
     if (s.vm.count("out"))

@@ -61,6 +61,9 @@ struct Study {
   std::optional<MazePolicy> policy;
   po::variables_map vm;
   std::string out_dir;
+  // The spec overrides the policy was loaded with (env.placement=uniform, then --set): a study
+  // that loads a second network (pushes' untrained null) loads it with the same ones.
+  std::vector<std::string> overrides;
 
   const MazePolicy& p() const { return *policy; }
   // The study's output files, named before it runs: kept unless --force (core/atomic_file.h).
