@@ -1,12 +1,13 @@
-// Steering vectors built three ways and applied at one layer or at every layer (issue 13,
+// Steering vectors built three ways and applied at one layer (issue 13,
 // ../shared/reference/studies.md). The field builds a steering direction from
 //  - one contrast pair (ActAdd; the per-maze cheese vector: cheese minus no cheese, mouse at the start),
 //  - the mean of many such differences (one vector for every maze), or
 //  - a linear probe's weight vector (a logistic regression telling "cheese present" from "absent"
 //    on the layer's activations; in language models the mean difference steered much better).
-// `compare_steering` scales each to one common norm and measures P(cheese | decision square) and
-// P(top-right | decision square) at several coefficients, with a random direction of the same norm
-// as the control. The layer sweep is analysis/layer_sweep.h.
+// `compare_steering` builds each from a fit split of the mazes, scales it by alpha standard
+// deviations of the activations along it (alpha chosen on a validation split) and scores it on a
+// test split only, against at least 20 random directions (analysis/steering_splits.h). The layer sweep is
+// analysis/layer_sweep.h.
 #pragma once
 
 #include <ATen/Tensor.h>
@@ -18,6 +19,7 @@
 #include "analysis/maze_policy.h"
 #include "analysis/report_json.h"
 #include "analysis/steering.h"
+#include "analysis/steering_splits.h"
 
 namespace shardlab::analysis {
 
@@ -39,46 +41,37 @@ double probe_accuracy(const LinearProbe& probe, const at::Tensor& x, const at::T
 at::Tensor per_maze_cheese_vectors(const MazePolicy& policy, const std::string& layer,
                                    const std::vector<MazeLayout>& mazes);
 
+// ---- the steering comparison (the held-out design: analysis/steering_splits.h)
+
 struct SteeringCompareOptions {
   std::string layer = "embedder.block2.res1.resadd_out";
-  std::vector<double> coeffs = {-2, -1, -0.5, 0.5, 1, 2};
-  uint64_t seed = 0;  // the random directions
-};
-
-// One (method, coefficient) of the comparison, over every maze.
-struct SteeringCompareRow {
-  std::string method;  // "per_maze", "mean_difference", "probe", "random"
-  double coeff = 0;
-  double median_p_cheese = 0, mean_p_cheese = 0;
-  double median_p_top_right = 0, mean_p_top_right = 0;
-  int64_t cheese_rose = 0, cheese_fell = 0;  // against no vector
+  SteeringDesignOptions design;
 };
 
 struct SteeringComparison {
   std::string layer;
-  int64_t mazes = 0, left_out = 0;
-  double norm = 0;                                     // the common norm: the mean norm of the per-maze cheese vectors
-  double median_p_cheese = 0, median_p_top_right = 0;  // no vector
-  double mean_p_cheese = 0, mean_p_top_right = 0;
-  // The probe: fitted on the even-numbered mazes' activations (with and without cheese), its
-  // accuracy on the odd-numbered ones; the direction used is this fit's weight.
-  double probe_train_accuracy = 0, probe_test_accuracy = 0;
-  // Cosine similarity of the mean difference with the probe direction.
-  double cosine_mean_difference_probe = 0;
-  std::vector<SteeringCompareRow> rows;
+  int64_t mazes = 0, left_out = 0;  // with a decision square; without one
+  SteeringDesign design;
 };
 
-// Each direction is scaled to norm `norm` and added with each coefficient (positive: toward
-// "cheese present") at every maze's decision square. InputError for a non-spatial or unknown
-// layer, or fewer than 4 mazes with a decision square.
+// The design's view of the policy at `layer` over the mazes with a decision square: the contrast
+// pairs and the decision-square activations, and P(cheese | d.s.) / P(top-right | d.s.) with a
+// shift added at `layer`. The problem refers to `policy`, which must outlive it.
+SteeringProblem steering_problem(const MazePolicy& policy, const std::string& layer, const DecisionSquareMazes& sm);
+
+// The held-out comparison at one layer. InputError for an unknown layer, or too few mazes with a
+// decision square for the splits (before any forward pass).
 SteeringComparison compare_steering(const MazePolicy& policy, const std::vector<MazeLayout>& levels,
                                     const SteeringCompareOptions& options);
 
 // ---- reports
+// analysis/steering_compare_report.cpp. One CSV row per test maze and direction (the methods, each
+// random draw, the per-maze oracle); the JSON summary (splits with their level seeds, each method's
+// alpha and mean effect with its interval, the null, the pairwise table); the SVG bar chart of the
+// test split's mean changes.
 std::string steering_compare_csv(const SteeringComparison& c);
 std::string steering_compare_json(const MazePolicy& policy, const std::string& seeds, const SteeringComparison& c,
                                   const MazeCounts& counts);
-// Two panels (P(cheese | d.s.), P(top-right | d.s.)) against the coefficient, one line per method.
 std::string steering_compare_svg(const SteeringComparison& c);
 
 }  // namespace shardlab::analysis

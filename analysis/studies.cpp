@@ -40,7 +40,7 @@ const std::vector<StudyCommand>& study_commands() {
       {"behaviour", "logistic regression of \"gets the cheese\" on decision-square features", "a run or checkpoint",
        "behaviour_reference.json, behaviour_reference.csv (ours: behaviour.json)", behaviour_study},
       {"steering-compare",
-       "per-maze cheese vector vs mean difference vs probe direction, same norm, several coefficients",
+       "one-pair vs mean-difference vs probe directions: fit, validation and test splits, a random null, paired tests",
        "a run or checkpoint", "steering_compare.csv, steering_compare.json, steering_compare.svg",
        steering_compare_study},
       {"layer-sweep", "which layer steers: RMS-scaled cheese vector vs deleting the cheese vs random",
