@@ -18,45 +18,60 @@
 
 namespace shardlab::analysis {
 
+namespace {
+
+// A Procgen action for each compact move (left, down, up, right, no-op): action a moves by
+// (a / 3 - 1, a % 3 - 1), so these are the pure moves.
+constexpr int kProcgenActionOfMove[maze::kNumCompactActions] = {1, 3, 5, 7, 4};
+
+bool next_to(Cell a, Cell b) { return std::abs(a.x - b.x) + std::abs(a.y - b.y) == 1; }
+
+}  // namespace
+
 std::vector<bool> gets_cheese(const MazePolicy& policy, const std::vector<MazeLayout>& levels, uint64_t seed,
-                              int max_steps, CheeseJudgement judgement) {
-  static constexpr int kDx[5] = {-1, 0, 0, 1, 0};
-  static constexpr int kDy[5] = {0, -1, 1, 0, 0};
+                              int max_steps, CheeseJudgement judgement, const RolloutObserver& observe) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   const size_t n = levels.size();
+  maze::MazeConfig config = policy.maze_config();
+  if (max_steps <= 0) max_steps = config.max_episode_steps;
+  config.max_episode_steps = max_steps;  // the cut is the protocol's, not the spec's time limit
+  // One environment per maze, copies of one (the procgen_rgb assets are shared, not reloaded).
+  const maze::MazeEnv prototype(config, 0);
+  std::vector<maze::MazeEnv> envs(n, prototype);
+  for (size_t i = 0; i < n; ++i) envs[i].set_layout(levels[i]);
+  const bool procgen_actions = config.actions == maze::ActionSet::kProcgen;
+  const int64_t size = prototype.observation_spec().size();
   std::vector<bool> got(n, false), active(n, true);
-  std::vector<Cell> mouse(n);
-  for (size_t i = 0; i < n; ++i) mouse[i] = levels[i].start;
-  if (max_steps <= 0) max_steps = policy.maze_config().max_episode_steps;
   Progress progress("behaviour");
   for (int t = 0; t < max_steps; ++t) {
     progress.update(t, max_steps, "steps of every maze's episode");
-    std::vector<MazeInput> inputs;
     std::vector<size_t> which;
     for (size_t i = 0; i < n; ++i)
-      if (active[i]) {
-        inputs.push_back({levels[i], mouse[i]});
-        which.push_back(i);
-      }
-    if (inputs.empty()) break;
-    const at::Tensor moves = at::multinomial(policy.forward(inputs).probs, 1, true, gen).flatten();
-    for (size_t j = 0; j < which.size(); ++j) {
-      const size_t i = which[j];
-      const int m = static_cast<int>(moves[static_cast<int64_t>(j)].item<int64_t>());
-      const Cell next{mouse[i].x + kDx[m], mouse[i].y + kDy[m]};
-      if (levels[i].is_free(next)) mouse[i] = next;
-      if (mouse[i] == levels[i].cheese) {
-        got[i] = true;
-        active[i] = false;
+      if (active[i]) which.push_back(i);
+    if (which.empty()) break;
+    for (size_t begin = 0; begin < which.size(); begin += kMaxBatch) {
+      const size_t count = std::min<size_t>(kMaxBatch, which.size() - begin);
+      std::vector<float> obs(count * size);
+      for (size_t j = 0; j < count; ++j) envs[which[begin + j]].write_observation(&obs[j * size]);
+      const at::Tensor probs = policy.forward(policy.prepare(obs.data(), static_cast<int64_t>(count))).probs;
+      const at::Tensor moves = at::multinomial(probs, 1, true, gen).flatten();
+      for (size_t j = 0; j < count; ++j) {
+        const size_t i = which[begin + j];
+        const int move = static_cast<int>(moves[static_cast<int64_t>(j)].item<int64_t>());
+        if (observe) observe(i, t, &obs[j * size], move);
+        // Reaching the cheese ends the episode. The reference records no state after that step,
+        // so its last state is the cell next to the cheese: both judgements count it.
+        if (envs[i].step({procgen_actions ? kProcgenActionOfMove[move] : move}).terminated) {
+          active[i] = false;
+          got[i] = true;
+        }
       }
     }
   }
   progress.settle(max_steps, max_steps, "steps of every maze's episode");
   if (judgement == CheeseJudgement::kReferenceLastStateNextToCheese)
     for (size_t i = 0; i < n; ++i)
-      if (!got[i] && levels[i].has_cheese() &&
-          std::abs(mouse[i].x - levels[i].cheese.x) + std::abs(mouse[i].y - levels[i].cheese.y) == 1)
-        got[i] = true;
+      if (active[i] && levels[i].has_cheese() && next_to(envs[i].mouse().position, levels[i].cheese)) got[i] = true;
   return got;
 }
 
@@ -236,236 +251,24 @@ ReferenceFeatures reference_features(const MazeLayout& l) {
   return f;
 }
 
-namespace {
-
-// log(1 + exp(-m)) without overflow.
-double log1p_exp_neg(double m) { return m > 0 ? std::log1p(std::exp(-m)) : -m + std::log1p(std::exp(m)); }
-
-// The rows of an L1-penalized logistic regression: X with a last column of ones (the intercept's
-// weight is the last), labels s = +1/-1, C weighting the loss term against the penalty.
-struct L1LogisticProblem {
-  Eigen::MatrixXd X;
-  Eigen::VectorXd s;
-  std::vector<bool> penalized;
-  double c = 0;
-  int64_t n = 0, k = 0;
-
-  double penalty(const Eigen::VectorXd& w) const {
-    double p = 0;
-    for (int64_t j = 0; j < k; ++j)
-      if (penalized[j]) p += std::abs(w(j));
-    return p;
-  }
-  double objective(const Eigen::VectorXd& w) const {
-    const Eigen::VectorXd margin = s.cwiseProduct(X * w);
-    double loss = 0;
-    for (int64_t i = 0; i < n; ++i) loss += log1p_exp_neg(margin(i));
-    return penalty(w) + c * loss;
-  }
-};
-
-L1LogisticProblem l1_logistic_problem(const std::vector<std::vector<double>>& x, const std::vector<bool>& y, double c,
-                                      bool penalize_intercept) {
-  L1LogisticProblem p;
-  p.n = static_cast<int64_t>(x.size());
-  const int64_t n = p.n, d = static_cast<int64_t>(x[0].size());
-  p.k = d + 1;  // the last weight is the intercept
-  p.c = c;
-  p.X.resize(n, p.k);
-  p.s.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < d; ++j) p.X(i, j) = x[i][j];
-    p.X(i, d) = 1.0;
-    p.s(i) = y[i] ? 1.0 : -1.0;
-  }
-  p.penalized.assign(p.k, true);
-  p.penalized[d] = penalize_intercept;
-  return p;
-}
-
-// Gradient and Hessian of the loss term around the current weights.
-struct LossModel {
-  Eigen::VectorXd g;
-  Eigen::MatrixXd H;
-};
-
-LossModel loss_model(const L1LogisticProblem& p, const Eigen::VectorXd& w, double scale) {
-  const Eigen::VectorXd margin = p.s.cwiseProduct(p.X * w);
-  Eigen::VectorXd coef(p.n), curvature(p.n);
-  for (int64_t i = 0; i < p.n; ++i) {
-    const double sigma = 1.0 / (1.0 + std::exp(-margin(i)));  // P(the row's own label)
-    coef(i) = p.c * (sigma - 1.0) * p.s(i);
-    curvature(i) = p.c * sigma * (1.0 - sigma);
-  }
-  Eigen::VectorXd g = p.X.transpose() * coef;
-  Eigen::MatrixXd H = p.X.transpose() * curvature.asDiagonal() * p.X;
-  H.diagonal().array() += 1e-12 * scale;
-  return {std::move(g), std::move(H)};
-}
-
-// Largest violation of the optimality conditions (minimum-norm subgradient).
-double max_violation(const L1LogisticProblem& p, const Eigen::VectorXd& g, const Eigen::VectorXd& w) {
-  double violation = 0;
-  for (int64_t j = 0; j < p.k; ++j) {
-    double v;
-    if (!p.penalized[j])
-      v = std::abs(g(j));
-    else if (w(j) > 0)
-      v = std::abs(g(j) + 1.0);
-    else if (w(j) < 0)
-      v = std::abs(g(j) - 1.0);
-    else
-      v = std::max(0.0, std::abs(g(j)) - 1.0);
-    violation = std::max(violation, v);
-  }
-  return violation;
-}
-
-// Coordinate descent on the L1-penalized quadratic model of the loss around w: the step from w.
-Eigen::VectorXd quadratic_model_step(const L1LogisticProblem& p, const LossModel& m, const Eigen::VectorXd& w) {
-  const Eigen::VectorXd& g = m.g;
-  const Eigen::MatrixXd& H = m.H;
-  Eigen::VectorXd step = Eigen::VectorXd::Zero(p.k), h_step = Eigen::VectorXd::Zero(p.k);
-  for (int sweep = 0; sweep < 1000; ++sweep) {
-    double largest = 0;
-    for (int64_t j = 0; j < p.k; ++j) {
-      const double a = H(j, j), b = g(j) + h_step(j), u = w(j) + step(j);
-      double z;
-      if (!p.penalized[j])
-        z = -b / a;
-      else if (b + 1.0 < a * u)
-        z = -(b + 1.0) / a;
-      else if (b - 1.0 > a * u)
-        z = -(b - 1.0) / a;
-      else
-        z = -u;
-      if (z != 0) {
-        step(j) += z;
-        h_step += z * H.col(j);
-        largest = std::max(largest, std::abs(z));
-      }
+ReferenceMazes draw_reference_mazes(const maze::MazeConfig& config, int64_t episodes, int64_t range, uint64_t seed) {
+  ReferenceMazes out;
+  for (const uint32_t level : draw_level_seeds(episodes, range, seed)) {
+    ++out.drawn;
+    // Every size: the run's env.min_maze_size / env.max_maze_size do not filter here.
+    MazeLayout layout = maze::generate_maze(level, config.world_size, config.placement);
+    const bool outside = !config.keeps_maze_dim(layout.maze_dim);
+    out.drawn_outside_training_sizes += outside;
+    if (!find_decision_square(layout)) {
+      ++out.without_decision_square;
+    } else if (cheese_in_top_right_region(layout, 5)) {
+      ++out.cheese_in_top_right_5x5;
+    } else {
+      out.kept_outside_training_sizes += outside;
+      out.kept.push_back(std::move(layout));
     }
-    if (largest < 1e-14 * (1.0 + step.cwiseAbs().maxCoeff())) break;
   }
-  return step;
-}
-
-// Backtracking line search with liblinear's sufficient-decrease rule: moves w along the step and
-// returns true, or leaves w and returns false when no fraction of the step decreases enough.
-bool line_search(const L1LogisticProblem& p, const Eigen::VectorXd& g, const Eigen::VectorXd& step,
-                 Eigen::VectorXd& w) {
-  const double before = p.objective(w);
-  const double predicted = g.dot(step) + p.penalty(w + step) - p.penalty(w);
-  double t = 1.0;
-  while (t > 1e-12) {
-    const Eigen::VectorXd trial = w + t * step;
-    if (p.objective(trial) <= before + 0.01 * t * predicted) {
-      w = trial;
-      return true;
-    }
-    t *= 0.5;
-  }
-  return false;
-}
-
-}  // namespace
-
-L1Logistic fit_l1_logistic(const std::vector<std::vector<double>>& x, const std::vector<bool>& y, double c,
-                           bool penalize_intercept, double tolerance) {
-  const int64_t n = static_cast<int64_t>(x.size());
-  if (n < 1 || static_cast<int64_t>(y.size()) != n) throw InputError("L1 logistic regression: no rows");
-  if (!(c > 0)) throw InputError("L1 logistic regression: C must be positive");
-  const L1LogisticProblem problem = l1_logistic_problem(x, y, c, penalize_intercept);
-  const int64_t d = problem.k - 1;
-  const double scale = c * static_cast<double>(n);
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(problem.k);
-  L1Logistic out;
-  for (int iter = 0; iter < 500; ++iter) {
-    const LossModel model = loss_model(problem, w, scale);
-    const double violation = max_violation(problem, model.g, w);
-    out.iterations = iter;
-    out.max_violation = violation;
-    if (violation <= tolerance * scale) break;
-    const Eigen::VectorXd step = quadratic_model_step(problem, model, w);
-    if (!line_search(problem, model.g, step, w)) break;  // no descent left at machine precision
-  }
-  out.coefficients.assign(w.data(), w.data() + d);
-  out.intercept = w(d);
   return out;
-}
-
-SplitRegression repeated_split_regression(const std::vector<std::vector<double>>& x, const std::vector<bool>& y,
-                                          const std::vector<std::string>& names, double c, int splits,
-                                          double test_fraction, uint64_t seed) {
-  const int64_t n = static_cast<int64_t>(x.size()), d = static_cast<int64_t>(names.size());
-  const int64_t test = static_cast<int64_t>(std::ceil(test_fraction * static_cast<double>(n)));
-  if (splits < 1) throw InputError("--splits: expected at least 1");
-  if (test < 1 || n - test < 2)
-    throw InputError("logistic regression: " + std::to_string(n) + " mazes are too few for a " +
-                     std::to_string(test_fraction) + " test split");
-  // z-score over every row, as the notebook does before splitting.
-  std::vector<std::vector<double>> z = x;
-  for (int64_t j = 0; j < d; ++j) {
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < n; ++i) mean += x[i][j];
-    mean /= static_cast<double>(n);
-    for (int64_t i = 0; i < n; ++i) var += (x[i][j] - mean) * (x[i][j] - mean);
-    const double sd = std::sqrt(var / static_cast<double>(n));
-    for (int64_t i = 0; i < n; ++i) z[i][j] = sd > 0 ? (x[i][j] - mean) / sd : 0.0;
-  }
-  SplitRegression r;
-  r.names = names;
-  r.rows = n;
-  r.test = test;
-  r.train = n - test;
-  r.splits = splits;
-  r.c = c;
-  r.positive_rate = static_cast<double>(std::count(y.begin(), y.end(), true)) / static_cast<double>(n);
-  std::vector<std::vector<double>> coefficients(d);
-  std::vector<double> accuracies;
-  r.nonzero_splits.assign(d, 0);
-  Rng rng(seed);
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  for (int split = 0; split < splits; ++split) {
-    rng.shuffle(order);
-    std::vector<std::vector<double>> xt;
-    std::vector<bool> yt;
-    for (int64_t i = test; i < n; ++i) {
-      xt.push_back(z[order[i]]);
-      yt.push_back(y[order[i]]);
-    }
-    const L1Logistic fit = fit_l1_logistic(xt, yt, c);
-    const bool majority = 2 * std::count(yt.begin(), yt.end(), true) >= static_cast<int64_t>(yt.size());
-    int64_t right = 0, majority_right = 0;
-    for (int64_t i = 0; i < test; ++i) {
-      double score = fit.intercept;
-      for (int64_t j = 0; j < d; ++j) score += fit.coefficients[j] * z[order[i]][j];
-      right += (score > 0) == y[order[i]];
-      majority_right += majority == y[order[i]];
-    }
-    accuracies.push_back(static_cast<double>(right) / static_cast<double>(test));
-    r.mean_majority_baseline += static_cast<double>(majority_right) / static_cast<double>(test) / splits;
-    r.mean_intercept += fit.intercept / splits;
-    for (int64_t j = 0; j < d; ++j) {
-      coefficients[j].push_back(fit.coefficients[j]);
-      r.nonzero_splits[j] += fit.coefficients[j] != 0.0;
-    }
-  }
-  const auto mean_sd = [](const std::vector<double>& v) {
-    double m = 0, ss = 0;
-    for (double a : v) m += a;
-    m /= static_cast<double>(v.size());
-    for (double a : v) ss += (a - m) * (a - m);
-    return std::make_pair(m, v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0);
-  };
-  std::tie(r.mean_test_accuracy, r.sd_test_accuracy) = mean_sd(accuracies);
-  for (int64_t j = 0; j < d; ++j) {
-    const auto [m, sd] = mean_sd(coefficients[j]);
-    r.mean_coefficients.push_back(m);
-    r.sd_coefficients.push_back(sd);
-  }
-  return r;
 }
 
 }  // namespace shardlab::analysis

@@ -42,8 +42,7 @@ constexpr int64_t kMaxBatch = 256;
 // What a study runs on one chunk [begin, end) of its inputs, given the chunk's observations: one
 // (end - begin, ...) tensor per quantity. A patch that reads per-input data must read elements
 // [begin, end) of it: batch element b of the chunk is input begin + b.
-using ChunkPasses =
-    std::function<std::vector<at::Tensor>(const at::Tensor& observations, int64_t begin, int64_t end)>;
+using ChunkPasses = std::function<std::vector<at::Tensor>(const at::Tensor& observations, int64_t begin, int64_t end)>;
 
 // The compact move (maze::kLeft, ...) that steps from `from` to the neighbouring cell `to`.
 int move_between(Cell from, Cell to);
@@ -76,6 +75,8 @@ class MazePolicy {
 
   // Network inputs, prepared as in training (normalised if the run normalised them).
   at::Tensor observations(const std::vector<MazeInput>& inputs) const;
+  // The same from observations an environment wrote (rows of the network's observation size).
+  at::Tensor prepare(const float* raw, int64_t rows) const { return policy_.prepare(raw, rows); }
   // One forward pass; taps (may be null) record and patch activations.
   MoveProbabilities forward(const at::Tensor& observations, ActivationTaps* taps = nullptr) const;
   // The same with autograd recording, for attributions that need gradients (analysis/pushes.h);

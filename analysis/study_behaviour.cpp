@@ -53,29 +53,60 @@ std::string behaviour_summary_json(const MazePolicy& policy, const std::string& 
   return dump(j);
 }
 
-std::string behaviour_reference_json(const MazePolicy& policy, const BehaviourProtocol& p, const SplitRegression& r,
-                                     const MazeCounts& counts) {
+// Wilson's 95% interval of a proportion: what the cheese rate is known to, from `n` mazes.
+std::pair<double, double> wilson95(double rate, int64_t n) {
+  const double z = 1.959963984540054, m = static_cast<double>(n);
+  const double centre = (rate + z * z / (2 * m)) / (1 + z * z / m);
+  const double half = z / (1 + z * z / m) * std::sqrt(rate * (1 - rate) / m + z * z / (4 * m * m));
+  return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+std::string behaviour_reference_json(const MazePolicy& policy, const BehaviourProtocol& p, const ReferenceMazes& m,
+                                     const SplitRegression& r, const MazeCounts& counts) {
   Json j = summary_header(
       "behaviour", policy.checkpoint(),
       "drawn without replacement from [0, " + std::to_string(p.seed_range) + ") with seed " + std::to_string(p.seed),
       "reference", counts);
   j["episodes"] = p.episodes;
   j["max_steps"] = p.max_steps;
+  j["maze_sizes"] =
+      "every size of the world (as gather_data.py); the run's env.min_maze_size..env.max_maze_size do not filter";
+  j["drawn_outside_training_sizes"] = m.drawn_outside_training_sizes;
+  j["used_outside_training_sizes"] = m.kept_outside_training_sizes;
+  j["rollouts"] =
+      "the maze environment's own steps and observations (procgen_rgb: Procgen's sprite, facing the last "
+      "horizontal move)";
   j["got_cheese_means"] =
       "as procgen-tools' Episode.got_cheese: the last recorded state has the mouse next to the cheese, i.e. it "
       "reached the cheese within max_steps or stopped next to it when cut";
   j["kept"] = "mazes with a decision square whose cheese is not in the maze's top-right 5x5";
+  const auto [low, high] = wilson95(r.positive_rate, r.rows);
   j["cheese_rate"] = number(r.positive_rate);
+  j["cheese_rate_ci95"] = {number(low), number(high)};
   j["regression"] =
       "L1 logistic (liblinear objective: |w|_1 + |b| + C * log-loss, intercept penalized), features "
       "z-scored over all mazes";
   j["c"] = number(r.c);
+  j["tolerance"] = number(r.solver.tolerance);
+  j["max_iterations"] = r.solver.max_iterations;
+  j["mean_iterations"] = number(r.mean_iterations);
+  j["splits_at_iteration_cap"] = r.splits_at_iteration_cap;
   j["splits"] = r.splits;
   j["train"] = r.train;
   j["test"] = r.test;
   j["mean_test_accuracy"] = number(r.mean_test_accuracy);
   j["sd_test_accuracy"] = number(r.sd_test_accuracy);
+  // The splits share their mazes, so their spread is not an interval of the mean: labelled as the spread.
+  j["test_accuracy_split_range95"] = {number(r.test_accuracy_low), number(r.test_accuracy_high)};
+  j["majority_baseline"] = number(r.majority_baseline);
+  // max(p, 1 - p) over the cheese rate's interval: 0.5 at the lowest when the interval holds 0.5.
+  const auto majority = [](double rate) { return std::max(rate, 1 - rate); };
+  const double majority_low = low <= 0.5 && high >= 0.5 ? 0.5 : std::min(majority(low), majority(high));
+  j["majority_baseline_ci95"] = {number(majority_low), number(std::max(majority(low), majority(high)))};
+  j["majority_baseline_means"] = "the notebook's: max(cheese_rate, 1 - cheese_rate) over all kept mazes";
   j["mean_majority_baseline"] = number(r.mean_majority_baseline);
+  j["mean_majority_baseline_means"] =
+      "each split's training majority scored on its test mazes, averaged over the splits (not the reference's)";
   j["mean_intercept"] = number(r.mean_intercept);
   Json coefficients = Json::object();
   for (size_t i = 0; i < r.names.size(); ++i)
@@ -125,25 +156,14 @@ int behaviour_reference(Study& s) {
   if (splits < 1 || splits > 100000) throw InputError("--splits: expected 1..100000");
   s.claim({"behaviour_reference.json", "behaviour_reference.csv"});
 
+  const ReferenceMazes drawn = draw_reference_mazes(s.p().maze_config(), p.episodes, p.seed_range, p.seed);
+  const std::vector<MazeLayout>& mazes = drawn.kept;
   MazeCounts counts;
   counts.seeds = p.episodes;
   counts.min_maze_size = s.p().maze_config().min_maze_size;
   counts.max_maze_size = s.p().maze_config().max_maze_size;
-  int64_t no_square = 0, in_region = 0;
-  std::vector<MazeLayout> mazes;
-  for (const uint32_t seed : draw_level_seeds(p.episodes, p.seed_range, p.seed)) {
-    const auto level = s.p().level(seed);
-    if (!level) {
-      ++counts.outside_sizes;
-    } else if (!find_decision_square(*level)) {
-      ++no_square;
-    } else if (cheese_in_top_right_region(*level, 5)) {
-      ++in_region;
-    } else {
-      mazes.push_back(*level);
-    }
-  }
-  counts.other_left_out = {{"without_decision_square", no_square}, {"cheese_in_top_right_5x5", in_region}};
+  counts.other_left_out = {{"without_decision_square", drawn.without_decision_square},
+                           {"cheese_in_top_right_5x5", drawn.cheese_in_top_right_5x5}};
   counts.used = static_cast<int64_t>(mazes.size());
   if (mazes.size() < 10)
     throw InputError("--episodes " + std::to_string(p.episodes) + ": only " + std::to_string(mazes.size()) +
@@ -153,10 +173,10 @@ int behaviour_reference(Study& s) {
                                CheeseJudgement::kReferenceLastStateNextToCheese);
   std::vector<std::vector<double>> x;
   for (const auto& l : mazes) x.push_back(reference_features(l).values);
-  const SplitRegression r =
-      repeated_split_regression(x, got, ReferenceFeatures::names(), c, static_cast<int>(splits), 0.2, p.seed);
+  const SplitRegression r = repeated_split_regression(x, got, ReferenceFeatures::names(), c, static_cast<int>(splits),
+                                                      0.2, p.seed, kSklearnSolver);
   write_file((fs::path(s.out_dir) / "behaviour_reference.csv").string(), behaviour_reference_csv(mazes, got, x));
-  const std::string json = behaviour_reference_json(s.p(), p, r, counts);
+  const std::string json = behaviour_reference_json(s.p(), p, drawn, r, counts);
   write_file((fs::path(s.out_dir) / "behaviour_reference.json").string(), json);
   std::cout << json;
   return 0;
@@ -168,12 +188,14 @@ int behaviour_study(const std::vector<std::string>& args, const SpecSchema& sche
   StudyFlags f(
       "shardlab analyze behaviour RUN [--protocol reference|ours] [--out DIR]\n"
       "  reference (procgen-tools' behavioural statistics): --episodes level seeds drawn without replacement\n"
-      "    from [0, 10^6) with --seed, episodes cut at --max-steps (256), 'got the cheese' = the mouse next to\n"
-      "    the cheese in the last recorded state (it reached the cheese, or stopped next to it when cut); kept:\n"
-      "    mazes with a decision square whose cheese is outside the maze's top-right 5x5; the eleven distance\n"
-      "    features of metrics.py (no taxicab ones) z-scored; L1 logistic regression as liblinear (C = --c,\n"
-      "    intercept penalized) over --splits random 80/20 splits, against the majority class.\n"
-      "    Writes behaviour_reference.json and behaviour_reference.csv\n"
+      "    from [0, 10^6) with --seed, every maze size of the world (the run's size limits do not filter; the JSON\n"
+      "    counts the mazes outside them), played in the maze environment itself (procgen_rgb: Procgen's sprite\n"
+      "    facing its last horizontal move), cut at --max-steps (256), 'got the cheese' = the mouse next to the\n"
+      "    cheese in the last recorded state (it reached the cheese, or stopped next to it when cut); kept: mazes\n"
+      "    with a decision square whose cheese is outside the maze's top-right 5x5; the eleven distance features\n"
+      "    of metrics.py (no taxicab ones) z-scored; L1 logistic regression as liblinear (C = --c, intercept\n"
+      "    penalized, sklearn's tol 1e-4 and max_iter 100) over --splits random 80/20 splits, against the\n"
+      "    majority class over all mazes. Writes behaviour_reference.json and behaviour_reference.csv\n"
       "  ours: the mazes of --seeds A:B with a decision square, episodes of env.max_episode_steps, six features,\n"
       "    L2 logistic regression on one --train-fraction split: behaviour.json");
   f.flags.add_options()("protocol", po::value<std::string>()->default_value("reference"), kProtocolHelp)(
