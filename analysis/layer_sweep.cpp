@@ -129,10 +129,16 @@ LayerSweepRow sweep_layer(const MazePolicy& policy, const DecisionSquareMazes& s
   std::vector<at::Tensor> shifts;
   for (const double c : o.coeffs) {
     shifts.push_back(rms_scaled_shift(v, row.activation_rms, c));
-    row.edits.push_back({"scaled", c});
+    SweepEdit scaled;
+    scaled.reading = "scaled";
+    scaled.coeff = c;
+    row.edits.push_back(scaled);
   }
   shifts.push_back(v * kPublishedCoeff);
-  row.edits.push_back({"published", kPublishedCoeff});
+  SweepEdit published;
+  published.reading = "published";
+  published.coeff = kPublishedCoeff;
+  row.edits.push_back(published);
   for (size_t k = 0; k < shifts.size(); ++k) {
     SweepEdit& e = row.edits[k];
     e.shift_rms = row_rms(shifts[k]).mean().item<double>();
@@ -185,14 +191,14 @@ LayerSweep sweep_steering_layers(const MazePolicy& policy, const std::vector<Maz
   s.p_cheese = p_cheese(policy, sm, sm.mazes, "", at::Tensor());
   std::vector<MazeLayout> without;
   for (const auto& m : sm.mazes) without.push_back(without_cheese(m));
-  s.ceiling = {"cheese_removed_from_input", 0};
+  s.ceiling.reading = "cheese_removed_from_input";
   s.ceiling.effect = minus(p_cheese(policy, sm, without, "", at::Tensor()), s.p_cheese);
   summarize(s.ceiling, s.ceiling.effect, options);
   const std::string& first = options.layers.front();
   const auto first_shape = policy.layer_shape(first);
   std::vector<int64_t> zeros_shape = {s.mazes};
   zeros_shape.insert(zeros_shape.end(), first_shape.begin(), first_shape.end());
-  s.no_edit = {"no_edit", 0};
+  s.no_edit.reading = "no_edit";
   s.no_edit.effect = minus(p_cheese(policy, sm, sm.mazes, first, at::zeros(zeros_shape)), s.p_cheese);
   summarize(s.no_edit, s.ceiling.effect, options);
 

@@ -185,6 +185,20 @@ void draw_retarget(const MazeLayout& level, const std::vector<RetargetRow>& rows
 
 }  // namespace
 
+// The reference protocol's conditions from the flags (channels as C1,C2,... or top:K:FILE).
+RetargetConditions reference_conditions(const Study& s) {
+  RetargetConditions k;
+  const std::vector<int64_t> one = channels_of(s.str("channel"));
+  if (one.size() != 1) throw InputError("--channel " + s.str("channel") + ": expected one channel");
+  k.channel = one[0];
+  k.channel_value = s.bounded("channel-value");
+  k.effective = channels_of(s.str("effective-channels"));
+  k.effective_value = s.bounded("effective-value");
+  k.cheese_channels = channels_of(s.str("cheese-channels"));
+  k.all_value = s.bounded("all-value");
+  return k;
+}
+
 int retarget_study(const std::vector<std::string>& args, const SpecSchema& schema) {
   StudyFlags f(
       "shardlab analyze retarget RUN --seeds A:B [--protocol reference|ours] [--layer L] [--out DIR]\n"
@@ -226,15 +240,7 @@ int retarget_study(const std::vector<std::string>& args, const SpecSchema& schem
           "--channels is for --protocol ours; the reference protocol takes --channel, "
           "--effective-channels and --cheese-channels");
     refuse_flags_of_other_protocol(*s, protocol, {"value"});
-    RetargetConditions k;
-    const std::vector<int64_t> one = channels_of(s->str("channel"));
-    if (one.size() != 1) throw InputError("--channel " + s->str("channel") + ": expected one channel");
-    k.channel = one[0];
-    k.channel_value = s->bounded("channel-value");
-    k.effective = channels_of(s->str("effective-channels"));
-    k.effective_value = s->bounded("effective-value");
-    k.cheese_channels = channels_of(s->str("cheese-channels"));
-    k.all_value = s->bounded("all-value");
+    const RetargetConditions k = reference_conditions(*s);
     s->claim({"retarget_reference.csv", "retarget_reference_summary.json"});
     MazeCounts counts;
     const auto levels = levels_of(*s, &counts);

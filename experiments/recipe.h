@@ -19,7 +19,8 @@
 // word that is only {NAME} becomes the value's words, none when it is empty: flags for one scale). In
 // a title, caption, about or table cell, {FILE:FIELD} is a number of a JSON file the steps wrote
 // (FIELD a dotted path; array elements by index), shown with its 95% interval when FILE has
-// FIELD_ci95, and {FILE:FIELD|D} with D decimals; {NAME} is a [scale] value.
+// FIELD_ci95, and {FILE:FIELD|D} with D decimals (a text field, such as a layer's name, is shown as
+// code); {NAME} is a [scale] value.
 #pragma once
 
 #include <cstdint>

@@ -78,8 +78,9 @@ class NumberReader {
       const std::string field = ref.key.substr(ref.key.find(':') + 1);
       const nlohmann::json& parsed = read(file, where);
       const nlohmann::json* value = field_of(parsed, field);
-      if (!value || !(value->is_number() || value->is_null()))
-        throw InputError(recipe_.name + ": " + where + ": " + file + " has no number at '" + field + "'");
+      // Numbers, and short texts such as the name of the layer a study found best.
+      if (!value || !(value->is_number() || value->is_null() || value->is_string()))
+        throw InputError(recipe_.name + ": " + where + ": " + file + " has no number or text at '" + field + "'");
       Json entry;
       entry["value"] = *value;
       if (const nlohmann::json* ci = field_of(parsed, field + "_ci95"); ci && ci->is_array() && ci->size() == 2)
@@ -105,6 +106,7 @@ class NumberReader {
 };
 
 std::string format_number(const nlohmann::json& value, int decimals) {
+  if (value.is_string()) return "`" + value.get<std::string>() + "`";
   if (!value.is_number()) return "n/a";
   const double v = value.get<double>();
   char text[64];

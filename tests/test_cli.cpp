@@ -252,7 +252,7 @@ TEST(Cli, EveryStudySummaryStartsWithTheSharedHeader) {
       {"resample --channels 0 --seeds 0:4 --random-sets 1", "resample.json"},
       {"retarget --protocol ours --channels 0 --seeds 0:2", "retarget_summary.json"},
       {"behaviour --protocol ours --seeds 0:40", "behaviour.json"},
-      {"steering-compare --seeds 0:12", "steering_compare.json"},
+      {"steering-compare --seeds 0:30", "steering_compare.json"},  // 6 test mazes at least
       {"layer-sweep --seeds 0:12", "layer_sweep.json"},
       {"pushes --seeds 0:12", "pushes.json"},
   };

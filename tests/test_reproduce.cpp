@@ -63,10 +63,11 @@ TEST(Reproduce, PublishedPagesMatchTheirJson) {
   for (const std::string& problem : check_published(docs, SHARDLAB_SOURCE_DIR "/README.md")) ADD_FAILURE() << problem;
   if (!fs::is_directory(docs)) return;
   const std::vector<std::string> names = recipe_names();
-  for (const auto& e : fs::directory_iterator(docs))
-    if (e.path().extension() == ".json")
-      EXPECT_NE(std::find(names.begin(), names.end(), e.path().stem().string()), names.end())
-          << e.path() << " is no recipe's result";
+  for (const auto& e : fs::directory_iterator(docs)) {
+    if (e.path().extension() != ".json") continue;
+    EXPECT_NE(std::find(names.begin(), names.end(), e.path().stem().string()), names.end())
+        << e.path() << " is no recipe's result";
+  }
 }
 
 // A result published from a folder, then a number on its page changed by hand: the check says so,
