@@ -164,7 +164,9 @@ LayerSweepRow sweep_layer(const MazePolicy& policy, const DecisionSquareMazes& s
 std::vector<std::string> sweep_layers(const MazePolicy& policy, bool all) {
   std::vector<std::string> out;
   for (const auto& layer : policy.layers()) {
-    if (layer == "fc_value_out") continue;  // the policy does not read it
+    // The value head is not read by the policy; the policy head's output is the logits themselves,
+    // where subtracting the cheese vector is an edit of the answer, not of a representation.
+    if (layer == "fc_value_out" || layer == "fc_policy_out") continue;
     const bool main = ends_with(layer, ".conv_out") || ends_with(layer, ".maxpool_out") ||
                       ends_with(layer, ".resadd_out") || layer.rfind("embedder.block", 0) != 0;
     if (all || main) out.push_back(layer);

@@ -53,7 +53,8 @@ constexpr double kPublishedCoeff = -1;
 
 // The layers the sweep visits by default: each block's conv and maxpool outputs, each residual
 // add, then the fc layers (relu3, flatten, fc, relufc); "all" adds every other tap except the
-// value head. The policy's layers, in network order.
+// two heads (the value head is not read by the policy; the policy head's output is the logits,
+// where an edit changes the answer itself). The policy's layers, in network order.
 std::vector<std::string> sweep_layers(const MazePolicy& policy, bool all);
 
 // The scaled shifts (rows, ...): row i is coeff * layer_rms * v_i / RMS(v_i) (zero where v_i is).

@@ -65,7 +65,7 @@ int layer_sweep_study(const std::vector<std::string>& args, const SpecSchema& sc
       "[--random-draws N] [--seed S] [--out DIR]");
   f.flags.add_options()("seeds", po::value<std::string>(), "maze seeds A:B")(
       "layers", po::value<std::string>()->default_value("main"),
-      "main: block conv, maxpool and residual-add outputs and the fc layers; all: every tap but the value head; "
+      "main: block conv, maxpool and residual-add outputs and the fc layers; all: every tap but the value and policy heads; "
       "or a comma-separated list")(
       "coeffs", po::value<std::string>()->default_value("-1,-0.5,-2"),
       "coefficients in units of each layer's activation RMS: shift = C * RMS(layer) * v / RMS(v), v the cheese "

@@ -40,7 +40,10 @@ TEST(LayerSweep, LayersComeInNetworkOrderWithoutTheValueHead) {
   EXPECT_EQ(layers.front(), kFirstConv);
   EXPECT_EQ(std::find(layers.begin(), layers.end(), "fc_value_out"), layers.end());
   EXPECT_NE(std::find(layers.begin(), layers.end(), kLayer), layers.end());
-  EXPECT_GT(sweep_layers(policy, true).size(), layers.size());
+  const auto all = sweep_layers(policy, true);
+  EXPECT_GT(all.size(), layers.size());
+  for (const char* head : {"fc_value_out", "fc_policy_out"})
+    EXPECT_EQ(std::find(all.begin(), all.end(), head), all.end());
 }
 
 TEST(LayerSweep, FirstConvIsAnInputEditWhosePublishedRowIsTheCeilingAndADeeperLayerIsNot) {
