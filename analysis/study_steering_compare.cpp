@@ -19,17 +19,6 @@ namespace {
 // The fewest random directions that make a null distribution (issue 30).
 constexpr int64_t kMinRandomDraws = 20;
 
-std::vector<double> alphas_of(const std::string& text) {
-  std::vector<double> out;
-  for (const auto& item : split(text, ',')) {
-    const auto v = parse_double(item);
-    if (!v) throw InputError("--alphas " + text + ": '" + item + "' is not a number");
-    out.push_back(Study::bounded_number(*v, "--alphas", Study::kLargestEdit));
-  }
-  if (out.empty()) throw InputError("--alphas: expected A1,A2,...");
-  return out;
-}
-
 std::string interval_text(const Interval& i) { return "[" + csv_number(i.lo) + ", " + csv_number(i.hi) + "]"; }
 
 void print_summary(const SteeringComparison& c) {
@@ -84,7 +73,7 @@ int steering_compare_study(const std::vector<std::string>& args, const SpecSchem
   if (!s) return 0;
   SteeringCompareOptions o;
   o.layer = layer_of(*s);
-  o.design.alphas = alphas_of(s->str("alphas"));
+  o.design.alphas = coefficients_of(*s, "alphas");
   o.design.random_draws = flag_at_least(s->vm, "random-draws", kMinRandomDraws);
   o.design.fractions = {s->vm["fit-fraction"].as<double>(), s->vm["validation-fraction"].as<double>(),
                         s->vm["test-fraction"].as<double>()};
