@@ -14,6 +14,7 @@
 #include "core/text.h"
 #include "experiments/ablation.h"
 #include "experiments/ablation_plan.h"
+#include "experiments/grid_summary.h"
 #include "experiments/schema.h"
 
 namespace shardlab {
@@ -102,7 +103,7 @@ std::string choose_ablation_beta(const std::string& root_text, const std::string
   write_file_atomically(beta_choice_path(root.string(), task, quality), j.dump(2) + "\n");
   write_file_atomically(beta_value_path(root.string(), task, quality), axes.betas[best] + "\n");
   std::cout << task << "-" << quality << ": atac.beta = " << axes.betas[best] << " (mean normalized score "
-            << mean_and_interval_text(j["candidates"][best]["normalized_scores"].get<std::vector<double>>(), 1)
+            << grid_entry_text(j["candidates"][best]["normalized_scores"].get<std::vector<double>>(), 1)
             << " over selection seeds " << config.beta_seeds
             << (tied.empty() ? "" : "; tied with " + join(tied, ", ") + ", the smaller taken") << ")\n";
   return axes.betas[best];

@@ -188,7 +188,7 @@ void add_beta_choice(Summary& s, const std::string& task, const std::string& q) 
   for (const auto& c : j.value("candidates", nlohmann::json::array())) {
     const std::string text = c.value("beta_text", std::string("?"));
     const auto scores = c.value("normalized_scores", std::vector<double>{});
-    md << "| " << (text == chosen ? "**" + text + "**" : text) << " | " << mean_and_interval_text(scores, 1) << " | "
+    md << "| " << (text == chosen ? "**" + text + "**" : text) << " | " << grid_entry_text(scores, 1) << " | "
        << scores.size() << " |\n";
   }
   s.beta_sections.push_back(md.str());

@@ -21,8 +21,9 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
-// A table entry: mean ± 95% interval; a single sample alone (it has no interval); `absent` for none.
-std::string entry_text(const std::vector<double>& samples, int decimals, const std::string& absent) {
+}  // namespace
+
+std::string grid_entry_text(const std::vector<double>& samples, int decimals, const std::string& absent) {
   std::vector<double> finite;
   for (double v : samples)
     if (std::isfinite(v)) finite.push_back(v);
@@ -32,8 +33,6 @@ std::string entry_text(const std::vector<double>& samples, int decimals, const s
   std::snprintf(b, sizeof b, "%.*f", decimals, finite[0]);
   return b;
 }
-
-}  // namespace
 
 std::string grid_table_csv(const GridTable& table) {
   std::ostringstream csv;
@@ -76,8 +75,8 @@ std::string grid_table_markdown(const GridTable& table) {
       const auto it = table.samples.find({r, c});
       const auto digits = table.decimals.find(c);
       md << " "
-         << entry_text(it == table.samples.end() ? std::vector<double>{} : it->second,
-                       digits == table.decimals.end() ? 3 : digits->second, table.absent)
+         << grid_entry_text(it == table.samples.end() ? std::vector<double>{} : it->second,
+                            digits == table.decimals.end() ? 3 : digits->second, table.absent)
          << " |";
     }
     md << "\n";

@@ -47,6 +47,10 @@ struct GridCellNumbers {
 // summarizes: mean_return, mean_length, normalized_score and every *_rate; NaN for a null.
 std::map<std::string, double> evaluation_numbers(const nlohmann::json& evaluation);
 
+// A table entry: "mean ± 95% interval (Student t)" of the finite samples, a single one alone (it
+// has no interval), `absent` when there are none.
+std::string grid_entry_text(const std::vector<double>& samples, int decimals, const std::string& absent = "-");
+
 // The table alone as Markdown lines (a header, a rule, a line per row): mean ± 95% interval
 // (Student t) of each entry's samples.
 std::string grid_table_markdown(const GridTable& table);

@@ -306,7 +306,7 @@ TEST(AblationSummary, ScoresRatesAndKlWithIntervalsOverSeeds) {
     if (row[2] == "atac true") {
       found = true;
       EXPECT_EQ(row[column("fell_rate")], "0.3");
-      EXPECT_EQ(row[column("fell_rate_ci95")], "1.27062");
+      EXPECT_EQ(row[column("fell_rate_ci95")], "1.2706");
       EXPECT_EQ(row[column("actor_kl_from_warm_start")], "0.2");
     }
   EXPECT_TRUE(found);
