@@ -81,7 +81,7 @@ TEST(GridSlurm, SweepAndAblationRunAsDependentJobArraysOnARealSlurm) {
                           "offline.eval_episodes=3",
                           "offline.batch_size=64",
                           "run.checkpoint_every=1"})
-    reduced += std::string(" --set ") + set;
+    reduced += std::string(" --set '") + set + "'";  // the job script is shell: ';' would end the command
   std::ofstream(dir + "/job.sh")
       << "set -eu\n"
       << "wait_queue() { for i in $(seq 3000); do [ -z \"$(squeue -h -o %i)\" ] && return 0; sleep 0.2; done;\n"
