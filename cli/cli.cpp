@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace shardlab::cli {
 
@@ -17,11 +18,38 @@ void add_spec_flags(po::options_description& flags, po::positional_options_descr
   positional.add("spec", 1);
 }
 
+void add_set_from_flag(po::options_description& flags) {
+  flags.add_options()("set-from", po::value<std::vector<std::string>>()->composing(),
+                      "set a spec key to a file's one line of text: --set-from atac.beta=FILE (after --set)");
+}
+
+namespace {
+
+// "KEY=VALUE" from "KEY=FILE" and FILE's one line.
+std::string set_from_file(const std::string& flag) {
+  const size_t eq = flag.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == flag.size())
+    throw InputError("--set-from '" + flag + "': expected KEY=FILE");
+  const std::string key = flag.substr(0, eq), file = flag.substr(eq + 1);
+  if (!std::filesystem::is_regular_file(file))
+    throw InputError("--set-from " + flag + ": no file " + file + " (the step that writes it has not run)");
+  std::string value = read_text_file(file);
+  while (!value.empty() && value.back() == '\n') value.pop_back();  // the line's end
+  value = trim(value);
+  if (value.empty() || value.find('\n') != std::string::npos)
+    throw InputError("--set-from " + flag + ": " + file + " should hold one line, the value of " + key);
+  return key + "=" + value;
+}
+
+}  // namespace
+
 Spec load_spec(const po::variables_map& vm) {
   std::vector<std::string> sets;
   if (vm.count("env")) sets.push_back("env.name=" + vm["env"].as<std::string>());
   if (vm.count("set"))
     for (const auto& s : vm["set"].as<std::vector<std::string>>()) sets.push_back(s);
+  if (vm.count("set-from"))
+    for (const auto& s : vm["set-from"].as<std::vector<std::string>>()) sets.push_back(set_from_file(s));
   return Spec::load(shardlab_schema(), vm.count("spec") ? vm["spec"].as<std::string>() : "", sets);
 }
 

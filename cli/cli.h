@@ -23,6 +23,10 @@ namespace po = boost::program_options;
 
 // Adds the flags every spec-driven command takes: SPEC (positional), --set, --env.
 void add_spec_flags(po::options_description& flags, po::positional_options_description& positional);
+// --set-from KEY=FILE (repeatable): KEY's value is FILE's text, one line, e.g. a value an earlier
+// cell of a grid chose and wrote (ablate's per-dataset ATAC beta), so a cell's command line stays
+// fixed while its value is decided later. Applied after --set. For commands that add it.
+void add_set_from_flag(po::options_description& flags);
 // Resolves the spec from those flags.
 Spec load_spec(const po::variables_map& vm);
 

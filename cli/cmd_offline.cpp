@@ -15,7 +15,7 @@ namespace shardlab::cli {
 
 int cmd_offline(const std::vector<std::string>& args) {
   po::options_description flags(
-      "shardlab offline SPEC [--set key=value ...] [--out DIR] [--resume]\n"
+      "shardlab offline SPEC [--set key=value ...] [--set-from key=FILE ...] [--out DIR] [--resume]\n"
       "  trains offline.algo (bc, iql, atac) on offline.dataset with offline.reward labels\n"
       "  [--nproc N | --world-size W --rank R --master HOST:PORT] [--timeout S]: data-parallel, each rank\n"
       "  sampling its own offline.batch_size rows per step");
@@ -24,6 +24,7 @@ int cmd_offline(const std::vector<std::string>& args) {
   add_parallel_flags(flags);
   po::positional_options_description positional;
   add_spec_flags(flags, positional);
+  add_set_from_flag(flags);
   const auto vm = parse_flags("offline", args, flags, positional);
   if (vm.count("help")) {
     std::cout << flags;
@@ -41,12 +42,17 @@ int cmd_offline(const std::vector<std::string>& args) {
 
 int cmd_relabel(const std::vector<std::string>& args) {
   po::options_description flags(
-      "shardlab relabel IN.h5 OUT.h5 --reward zero|random|negative|true [--seed S] [--force]");
+      "shardlab relabel IN.h5 OUT.h5 [--reward zero|random|negative|true] [--terminals keep|timeout] [--seed S]\n"
+      "                 [--force]\n"
+      "  a copy of IN.h5 with other reward labels, or with every terminal turned into a timeout (the\n"
+      "  no-early-termination control), or both; the copy's metadata records what changed");
   flags.add_options()("help,h", "show this help")("in", po::value<std::string>(), "experience file to read")(
       "out", po::value<std::string>(), "experience file to write")(
       "reward", po::value<std::string>(), "new labels: zero, random (U[0, 1) per transition), negative, or true")(
-      "seed", po::value<int64_t>()->default_value(0), "seed of the random labels")("force",
-                                                                                   "replace OUT.h5 if it exists");
+      "terminals", po::value<std::string>(),
+      "keep, or timeout: every terminal becomes a timeout, so the episode still ends there but no learner sees "
+      "it end early")("seed", po::value<int64_t>()->default_value(0), "seed of the random labels")(
+      "force", "replace OUT.h5 if it exists");
   po::positional_options_description positional;
   positional.add("in", 1).add("out", 1);
   const auto vm = parse_flags("relabel", args, flags, positional);
@@ -55,13 +61,17 @@ int cmd_relabel(const std::vector<std::string>& args) {
     return 0;
   }
   if (!vm.count("in") || !vm.count("out")) throw InputError("shardlab relabel: expected IN.h5 OUT.h5");
-  if (!vm.count("reward")) throw InputError("shardlab relabel: --reward is required (zero, random, negative or true)");
+  if (!vm.count("reward") && !vm.count("terminals"))
+    throw InputError("shardlab relabel: give --reward (zero, random, negative or true), --terminals timeout, or both");
   const int64_t seed = flag_at_least(vm, "seed", 0);
-  const RewardLabel label = parse_reward_label(vm["reward"].as<std::string>(), "--reward");
+  const RewardLabel label =
+      parse_reward_label(vm.count("reward") ? vm["reward"].as<std::string>() : "true", "--reward");
+  const TerminalLabel terminals =
+      parse_terminal_label(vm.count("terminals") ? vm["terminals"].as<std::string>() : "keep", "--terminals");
   const std::string in = vm["in"].as<std::string>(), out = vm["out"].as<std::string>();
-  const int64_t rows = relabel_file(in, out, label, static_cast<uint64_t>(seed), vm.count("force") > 0);
+  const int64_t rows = relabel_file(in, out, label, static_cast<uint64_t>(seed), vm.count("force") > 0, terminals);
   std::cout << "wrote " << rows << " transitions to " << out << " (rewards " << describe_reward_label(label, seed)
-            << ")\n";
+            << (terminals == TerminalLabel::kTimeout ? "; every terminal turned into a timeout" : "") << ")\n";
   return 0;
 }
 
@@ -120,8 +130,9 @@ int cmd_dataset(const std::vector<std::string>& args) {
 }
 
 int cmd_ablate(const std::vector<std::string>& args) {
+  const bool help = args.size() == 2 && (args[1] == "--help" || args[1] == "-h");
   if (!args.empty() && args[0] == "summarize") {
-    if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
+    if (help) {
       std::cout << "shardlab ablate summarize ROOT\n  rewrites ROOT/ablation.md, .svg, .csv and cells.csv from the "
                    "grid's finished cells (unfinished ones are listed as missing)\n";
       return 0;
@@ -131,13 +142,27 @@ int cmd_ablate(const std::vector<std::string>& args) {
     std::cout << summarize_ablation(args[1]);
     return 0;
   }
+  if (!args.empty() && args[0] == "choose-beta") {
+    if (help) {
+      std::cout << "shardlab ablate choose-beta ROOT TASK QUALITY\n  the grid's choose cell: ATAC's beta for one "
+                   "dataset, the candidate (ablate.atac_betas) with the best mean normalized score of the true-reward "
+                   "runs on ablate.beta_seeds; writes ROOT/choices/TASK-QUALITY-beta.json and .txt\n";
+      return 0;
+    }
+    if (args.size() != 4 || args[1].rfind("-", 0) == 0)
+      throw InputError("shardlab ablate choose-beta: expected ROOT TASK QUALITY");
+    choose_ablation_beta(args[1], args[2], args[3]);
+    return 0;
+  }
   po::options_description flags(
       "shardlab ablate SPEC [--set key=value ...] [--jobs N]\n"
       "               [--emit slurm [--time T] [--cpus-per-task C] [--mem M] [--sbatch OPTION ...]]\n"
       "shardlab ablate summarize ROOT\n"
-      "  the survival-instinct grid of the spec's ablate.* keys in ROOT (ablate.out): the datasets, every\n"
-      "  cell, the table and a chart; rerun to continue an unfinished grid. --emit slurm writes ROOT/datasets.sbatch,\n"
-      "  ROOT/runs.sbatch and ROOT/summary.sbatch (job arrays) and ROOT/submit.sh, which submits them in order");
+      "shardlab ablate choose-beta ROOT TASK QUALITY\n"
+      "  the survival-instinct grid of the spec's ablate.* keys in ROOT (ablate.out): the datasets and their\n"
+      "  no-termination copies, every cell, ATAC's beta per dataset, the tables and a chart; rerun to continue an\n"
+      "  unfinished grid. --emit slurm writes ROOT/STAGE.sbatch per stage (datasets, runs, [choose, atac,] summary;\n"
+      "  job arrays) and ROOT/submit.sh, which submits them in order");
   flags.add_options()("help,h", "show this help")("jobs", po::value<int>()->default_value(2),
                                                   "cells run at once (each a process with run.threads threads); "
                                                   "with --emit slurm, each array's limit of running tasks");

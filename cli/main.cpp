@@ -32,7 +32,7 @@ commands:
   report DIR              one self-contained HTML page of a run, demo, sweep or ablation folder
   import procgen-tools F  a procgen-tools maze network (F.pth, torch.save) as a run folder: --out RUN_DIR
   offline SPEC            train an offline learner (bc, iql, atac) on a dataset, rewards true or relabeled
-  relabel IN OUT          copy a dataset with zero, random or negative rewards
+  relabel IN OUT          copy a dataset with zero, random or negative rewards, or without early terminations
   dataset make            random / medium / medium-replay / expert / medium-expert data of a task
   ablate SPEC             the survival-instinct grid: datasets, every cell, the table and a chart, here
                           or as SLURM job arrays (--emit slurm)

@@ -1,6 +1,7 @@
 #include "experiments/grid_summary.h"
 
 #include <cmath>
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -20,7 +21,20 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
-std::string summary_csv(const GridTable& table) {
+}  // namespace
+
+std::string grid_entry_text(const std::vector<double>& samples, int decimals, const std::string& absent) {
+  std::vector<double> finite;
+  for (double v : samples)
+    if (std::isfinite(v)) finite.push_back(v);
+  if (finite.empty()) return absent;
+  if (finite.size() > 1) return mean_and_interval_text(finite, decimals);
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", decimals, finite[0]);
+  return b;
+}
+
+std::string grid_table_csv(const GridTable& table) {
   std::ostringstream csv;
   for (const std::string& key : table.key_names) csv << csv_field(key) << ",";
   csv << "seeds,missing_seeds";
@@ -41,9 +55,9 @@ std::string summary_csv(const GridTable& table) {
   return csv.str();
 }
 
-std::string summary_markdown(const GridTable& table) {
+std::string grid_table_markdown(const GridTable& table) {
   std::ostringstream md;
-  md << "# " << table.heading << "\n\n" << table.intro << "\n\n|";
+  md << "|";
   for (const std::string& key : table.key_names) md << " " << key << " |";
   if (table.seed_column) md << " seeds |";
   for (const std::string& c : table.columns) md << " " << c << " |";
@@ -61,20 +75,26 @@ std::string summary_markdown(const GridTable& table) {
       const auto it = table.samples.find({r, c});
       const auto digits = table.decimals.find(c);
       md << " "
-         << (it == table.samples.end() || it->second.empty()
-                 ? "-"
-                 : mean_and_interval_text(it->second, digits == table.decimals.end() ? 3 : digits->second))
+         << grid_entry_text(it == table.samples.end() ? std::vector<double>{} : it->second,
+                            digits == table.decimals.end() ? 3 : digits->second, table.absent)
          << " |";
     }
     md << "\n";
   }
-  md << "\n"
-     << (table.missing.empty() ? "Every cell finished.\n"
-                               : "Missing (not finished): " + join(table.missing, ", ") + "\n");
   return md.str();
 }
 
-std::string cells_csv(const std::vector<GridCellNumbers>& cells) {
+namespace {
+
+std::string summary_markdown(const GridTable& table) {
+  return "# " + table.heading + "\n\n" + table.intro + "\n\n" + grid_table_markdown(table) + "\n" +
+         (table.missing.empty() ? "Every cell finished.\n"
+                                : "Missing (not finished): " + join(table.missing, ", ") + "\n");
+}
+
+}  // namespace
+
+std::string grid_cells_csv(const std::vector<GridCellNumbers>& cells) {
   std::vector<std::string> keys, numbers;
   std::set<std::string> seen_keys, seen_numbers;
   for (const GridCellNumbers& cell : cells) {
@@ -107,8 +127,6 @@ std::string cells_csv(const std::vector<GridCellNumbers>& cells) {
   return csv.str();
 }
 
-}  // namespace
-
 std::map<std::string, double> evaluation_numbers(const nlohmann::json& evaluation) {
   std::map<std::string, double> out;
   if (!evaluation.is_object()) return out;
@@ -123,10 +141,10 @@ std::map<std::string, double> evaluation_numbers(const nlohmann::json& evaluatio
 std::string write_grid_summary(const std::string& dir, const std::string& name, const GridTable& table,
                                const BarChart& chart, const std::vector<GridCellNumbers>& cells) {
   const std::string md = summary_markdown(table);
-  write_text_file(dir + "/" + name + ".csv", summary_csv(table));
+  write_text_file(dir + "/" + name + ".csv", grid_table_csv(table));
   write_text_file(dir + "/" + name + ".md", md);
   write_text_file(dir + "/" + name + ".svg", bar_chart_svg(chart));
-  write_text_file(dir + "/cells.csv", cells_csv(cells));
+  write_text_file(dir + "/cells.csv", grid_cells_csv(cells));
   if (!table.missing.empty())
     std::cerr << name << ": " << table.missing.size() << " cells not finished (listed as missing in " << dir << "/"
               << name << ".md)\n";

@@ -31,6 +31,7 @@ struct GridTable {
   std::map<std::pair<size_t, std::string>, std::vector<double>> samples;  // (row, column) -> over seeds
   std::map<std::string, int> decimals;                                    // per column; 3 when absent
   bool seed_column = true;                                                // a "seeds" column in the Markdown
+  std::string absent = "-";                                               // an entry without samples
   std::vector<std::string> missing;                                       // the cells not finished
 };
 
@@ -45,6 +46,18 @@ struct GridCellNumbers {
 // The numbers of an evaluation (eval.json, or an offline run's result.json "evaluation") a grid
 // summarizes: mean_return, mean_length, normalized_score and every *_rate; NaN for a null.
 std::map<std::string, double> evaluation_numbers(const nlohmann::json& evaluation);
+
+// A table entry: "mean ± 95% interval (Student t)" of the finite samples, a single one alone (it
+// has no interval), `absent` when there are none.
+std::string grid_entry_text(const std::vector<double>& samples, int decimals, const std::string& absent = "-");
+
+// The table alone as Markdown lines (a header, a rule, a line per row): mean ± 95% interval
+// (Student t) of each entry's samples.
+std::string grid_table_markdown(const GridTable& table);
+// The table as CSV: per row its keys, the seeds present and missing, each column's mean and ci95.
+std::string grid_table_csv(const GridTable& table);
+// cells.csv: one row per cell, its keys, seed and every number any cell has.
+std::string grid_cells_csv(const std::vector<GridCellNumbers>& cells);
 
 // Writes the four files (see above) and returns the Markdown.
 std::string write_grid_summary(const std::string& dir, const std::string& name, const GridTable& table,

@@ -69,6 +69,24 @@ void relabel_rewards(RewardLabel label, uint64_t seed, int64_t first_row, std::v
   }
 }
 
+TerminalLabel parse_terminal_label(const std::string& name, const std::string& where) {
+  if (name == "keep") return TerminalLabel::kKeep;
+  if (name == "timeout") return TerminalLabel::kTimeout;
+  throw InputError(where + ": '" + name + "': expected keep or timeout (every terminal turned into a timeout)");
+}
+
+int64_t relabel_terminals(TerminalLabel label, std::vector<uint8_t>& terminals, std::vector<uint8_t>& timeouts) {
+  if (label == TerminalLabel::kKeep) return 0;
+  int64_t turned = 0;
+  for (size_t i = 0; i < terminals.size(); ++i)
+    if (terminals[i]) {
+      terminals[i] = 0;
+      timeouts[i] = 1;
+      ++turned;
+    }
+  return turned;
+}
+
 namespace {
 
 // A copy must not carry a non-finite number the learners would refuse later: InputError naming
@@ -92,7 +110,8 @@ void check_finite(const Experience& chunk, int64_t first_row, const std::string&
 
 }  // namespace
 
-int64_t relabel_file(const std::string& in, const std::string& out, RewardLabel label, uint64_t seed, bool force) {
+int64_t relabel_file(const std::string& in, const std::string& out, RewardLabel label, uint64_t seed, bool force,
+                     TerminalLabel terminals) {
   std::error_code same_error;
   if (in == out || std::filesystem::equivalent(in, out, same_error))
     throw InputError(out + ": the output would overwrite the input; choose another name");
@@ -109,6 +128,14 @@ int64_t relabel_file(const std::string& in, const std::string& out, RewardLabel 
     metadata["reward_relabel_low"] = std::to_string(kRandomRewardLow);
     metadata["reward_relabel_high"] = std::to_string(kRandomRewardHigh);
   }
+  if (terminals == TerminalLabel::kTimeout) {
+    int64_t turned = 0;
+    for (uint8_t t : reader.terminals()) turned += t != 0;
+    metadata["terminals_relabel"] =
+        "timeout: every terminal became a timeout (the no-early-termination control); no learner sees an episode "
+        "end early";
+    metadata["terminals_turned_to_timeouts"] = std::to_string(turned);
+  }
   ExperienceWriter writer(out, reader.observation_spec(), reader.action_spec(), reader.has_next_observations(),
                           info_names, metadata, force);
   Progress progress("relabel");
@@ -116,6 +143,7 @@ int64_t relabel_file(const std::string& in, const std::string& out, RewardLabel 
     if (begin > 0) chunk = reader.read(begin, std::min(kChunkRows, reader.rows() - begin));
     check_finite(chunk, begin, in);
     relabel_rewards(label, seed, begin, chunk.rewards);
+    relabel_terminals(terminals, chunk.terminals, chunk.timeouts);
     writer.append(chunk);
     progress.update(begin + static_cast<int64_t>(chunk.size()), reader.rows(), "");
   }

@@ -3,7 +3,11 @@
 // before (--dependency=afterok). Each grid is submitted, one running cell's array task is
 // cancelled (so the later stages never start), and submitted again: every cell finishes exactly
 // once (the cancelled one resumes from its checkpoint, the finished ones are skipped) and the
-// summary is written. Then a data-parallel run as a 2-task srun step, resumed and evaluated.
+// summary is written. The ablation is experiments/survival_instinct_full.ini reduced by --set to
+// one dataset, two beta candidates and two reported ATAC cells (true reward and its
+// no-termination control), tiny networks and few steps: its choose stage's beta reaches the
+// atac stage's jobs through the file they read at start. Then a data-parallel run as a 2-task
+// srun step, resumed and evaluated.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -49,14 +53,35 @@ void expect_rows_once(const std::string& csv, size_t n) {
 TEST(GridSlurm, SweepAndAblationRunAsDependentJobArraysOnARealSlurm) {
   const std::string dir = test::make_temp_dir();
   const std::string self = SHARDLAB_CLI, sweep = dir + "/sweep", grid = dir + "/ablation", dp = dir + "/dp";
-  const std::string cell0 = "lunar_lander_continuous-medium-replay-iql-true-s0";
-  std::ofstream(dir + "/tiny.ini") << "[ablate]\nout = " << grid << "\ntasks = lunar_lander_continuous\n"
-                                   << "datasets = medium-replay\nalgos = iql\nrewards = true,zero\nseeds = 0:2\n"
-                                   << "overrides_lunar_lander_continuous = agent.torso=mlp;agent.hidden=32\n"
-                                   << "[dataset]\nruns = " << dir << "/experts\nsize = 3000\n"
-                                   << "expert_total_steps = 8192\nreference_episodes = 5\n[offline]\nsteps = 1500\n"
-                                   << "log_every = 50\neval_every = 1500\neval_episodes = 3\nbatch_size = 64\n"
-                                   << "[iql]\nhidden = 32\n[run]\ncheckpoint_every = 1\n";
+  const std::string cell0 = "lunar_lander_continuous-medium-replay-atac-true-beta0.25-s100";
+  // The paper-scale spec, reduced: the lander's medium-replay data from a short expert run; beta
+  // 0.25 or 4 chosen on seed 100; ATAC true and its no-termination control on seed 0.
+  std::string reduced = " --set ablate.out=" + grid + " --set dataset.runs=" + dir + "/experts";
+  for (const char* set : {"ablate.tasks=lunar_lander_continuous",
+                          "ablate.datasets=medium-replay",
+                          "ablate.algos=atac",
+                          "ablate.rewards=true",
+                          "ablate.rewards_algo_atac=",
+                          "ablate.seeds=0:1",
+                          "ablate.bc=false",
+                          "ablate.noterm_algos=atac",
+                          "ablate.noterm_rewards=true",
+                          "ablate.atac_betas=0.25,4",
+                          "ablate.beta_seeds=100:101",
+                          "ablate.overrides_lunar_lander_continuous=agent.torso=mlp;agent.hidden=32",
+                          "ablate.overrides_algo_atac=",
+                          "atac.hidden=32",
+                          "atac.warmup_steps=100",
+                          "dataset.size=3000",
+                          "dataset.expert_total_steps=8192",
+                          "dataset.reference_episodes=5",
+                          "offline.steps=1500",
+                          "offline.log_every=50",
+                          "offline.eval_every=1500",
+                          "offline.eval_episodes=3",
+                          "offline.batch_size=64",
+                          "run.checkpoint_every=1"})
+    reduced += std::string(" --set '") + set + "'";  // the job script is shell: ';' would end the command
   std::ofstream(dir + "/job.sh")
       << "set -eu\n"
       << "wait_queue() { for i in $(seq 3000); do [ -z \"$(squeue -h -o %i)\" ] && return 0; sleep 0.2; done;\n"
@@ -70,7 +95,8 @@ TEST(GridSlurm, SweepAndAblationRunAsDependentJobArraysOnARealSlurm) {
       << "submit_and_cancel " << sweep << " runs 1 " << sweep << "/runs/s1/metrics.csv\n"
       << "test ! -e " << sweep << "/summary.md\n"
       << "bash " << sweep << "/submit.sh >/dev/null; wait_queue\n"
-      << self << " ablate " << dir << "/tiny.ini --emit slurm --time 10\n"
+      << self << " ablate " << SHARDLAB_SOURCE_DIR << "/experiments/survival_instinct_full.ini" << reduced
+      << " --emit slurm --time 10\n"
       << "submit_and_cancel " << grid << " runs 0 " << grid << "/runs/" << cell0 << "/metrics.csv\n"
       << "test ! -e " << grid << "/ablation.md\n"
       << "bash " << grid << "/submit.sh >/dev/null; wait_queue\n"
@@ -110,20 +136,31 @@ TEST(GridSlurm, SweepAndAblationRunAsDependentJobArraysOnARealSlurm) {
   EXPECT_NE(test::read_file(sweep + "/summary.md").find("Every cell finished."), std::string::npos);
   EXPECT_EQ(read_csv(sweep + "/summary.csv").size(), 2u);
 
-  // The ablation: datasets made once, six cells once each (the cancelled one resumed), the table.
+  // The ablation: datasets made once, each cell once (the cancelled one resumed), the beta chosen
+  // once and read by both ATAC cells, the table.
   EXPECT_EQ(slurm_outputs(grid, "datasets"), std::make_pair(2, 1));
+  EXPECT_EQ(slurm_outputs(grid, "choose"), std::make_pair(1, 0));
   EXPECT_EQ(slurm_outputs(grid, "summary"), std::make_pair(1, 0));
   EXPECT_EQ(history(grid + "/runs/" + cell0).back()["event"], "resume");
+  EXPECT_TRUE(fs::exists(grid + "/datasets/lunar_lander_continuous-medium-replay-noterm.h5"));
+  const std::string chosen = test::read_file(grid + "/choices/lunar_lander_continuous-medium-replay-beta.txt");
+  EXPECT_TRUE(chosen == "0.25\n" || chosen == "4\n") << chosen;
   int cells = 0;
   for (const auto& e : fs::directory_iterator(grid + "/runs")) {
     ++cells;
     EXPECT_TRUE(fs::exists(e.path() / "result.json")) << e.path();
     expect_rows_once((e.path() / "metrics.csv").string(), 30);
   }
-  EXPECT_EQ(cells, 6);
-  EXPECT_EQ(read_csv(grid + "/cells.csv").size(), 7u);
-  EXPECT_NE(test::read_file(grid + "/ablation.md").find("Every cell finished."), std::string::npos);
-  EXPECT_EQ(test::read_file(dir + "/status.out"), "7 of 7 cells finished\n");
+  EXPECT_EQ(cells, 4);
+  for (const char* cell : {"lunar_lander_continuous-medium-replay-atac-true-s0",
+                           "lunar_lander_continuous-medium-replay-noterm-atac-true-s0"})
+    EXPECT_NE(test::read_file(grid + "/runs/" + cell + "/spec.ini").find("beta = " + chosen), std::string::npos)
+        << cell;
+  EXPECT_EQ(read_csv(grid + "/cells.csv").size(), 3u);
+  const std::string table = test::read_file(grid + "/ablation.md");
+  EXPECT_NE(table.find("Every cell finished."), std::string::npos) << table;
+  EXPECT_NE(table.find("atac true noterm"), std::string::npos) << table;
+  EXPECT_EQ(test::read_file(dir + "/status.out"), "6 of 6 cells finished\n");
 
   // The srun run: rank 0 alone printed the folder and wrote it; all four updates once each.
   const std::string dp1 = test::read_file(dir + "/dp1.out"), dp1_err = test::read_file(dir + "/dp1.err");

@@ -376,10 +376,12 @@ TEST(OfflineAblation, KilledGridContinuesWithoutRerunningFinishedCells) {
   for (const char* column : {"behavior", "BC", "iql true", "iql zero", "lunar_lander_continuous-medium-replay"})
     EXPECT_NE(table.find(column), std::string::npos) << column << "\n" << table;
   EXPECT_NE(test::read_file(dir + "/grid/ablation.svg").find("<svg"), std::string::npos);
-  // Per task and dataset, each column's mean and interval over the seeds.
+  // Per task, dataset and learner, each number's mean and interval over the seeds.
   const auto summary = test::read_csv(dir + "/grid/ablation.csv");
-  ASSERT_EQ(summary.size(), 2u);
-  EXPECT_EQ(summary[1][0], "lunar_lander_continuous-medium-replay");
+  ASSERT_EQ(summary.size(), 5u);  // a header, the behaviour policy, BC, IQL true and zero
+  EXPECT_EQ(summary[1][0] + " " + summary[1][1] + " " + summary[1][2],
+            "lunar_lander_continuous medium-replay behavior");
+  EXPECT_EQ(summary[3][2] + " " + summary[3][3], "iql true 0 1");  // its seeds
   // A third call finds everything done and only rewrites the results.
   const auto done = run_cli("ablate " + spec);
   ASSERT_EQ(done.exit_code, 0) << done.err;
