@@ -60,8 +60,8 @@ PolicyDistance policy_distance(ActorCriticImpl& final_policy, ActorCriticImpl& r
     const at::Tensor q = reference.forward(x).logits_or_mean;
     kl += policy_kl(final_policy, p, final_policy.log_std, q, reference.log_std).sum().item<double>();
     const at::Tensor a = greedy_action(final_policy, p), b = greedy_action(reference, q);
-    distance +=
-        final_policy.action_spec().discrete ? (a != b).sum().item<double>() : (a - b).norm(2, {1}).sum().item<double>();
+    distance += final_policy.action_spec().discrete ? (a != b).sum().item<double>()
+                                                    : (a - b).pow(2).sum(1).sqrt().sum().item<double>();
   }
   if (was_training) final_policy.train();
   return {kl / static_cast<double>(rows), distance / static_cast<double>(rows)};

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agents/checkpoint.h"
+#include "core/error.h"
 #include "offline/policy_distance.h"
 #include "tests/test_util.h"
 
@@ -37,10 +38,11 @@ ActorCritic make_policy(bool discrete, const std::string& head, uint64_t seed) {
   return ActorCritic(config, obs, act, init);
 }
 
-// Moves every parameter of `net` by `delta`.
-void nudge(ActorCriticImpl& net, double delta) {
+// Moves every parameter of `net` by noise of standard deviation `scale`.
+void nudge(ActorCriticImpl& net, double scale) {
   torch::NoGradGuard no_grad;
-  for (auto& p : net.parameters()) p.add_(delta);
+  at::Generator gen = at::detail::createCPUGenerator(7);
+  for (auto& p : net.parameters()) p.add_(at::randn(p.sizes(), gen, p.options()) * scale);
 }
 
 TEST(PolicyDistance, IdenticalPoliciesAreAtZeroAndDifferentOnesAreNot) {
@@ -49,7 +51,7 @@ TEST(PolicyDistance, IdenticalPoliciesAreAtZeroAndDifferentOnesAreNot) {
        std::vector<std::pair<bool, std::string>>{{true, "gaussian"}, {false, "gaussian"}, {false, "tanh_gaussian"}}) {
     ActorCritic a = make_policy(discrete, head, 1), same = make_policy(discrete, head, 1);
     ActorCritic other = make_policy(discrete, head, 2);
-    nudge(*other, 0.1);
+    nudge(*other, 0.3);
     const PolicyDistance zero = policy_distance(*a, *same, states, 64);
     EXPECT_NEAR(zero.kl, 0.0, 1e-6) << head;
     EXPECT_NEAR(zero.action_distance, 0.0, 1e-6) << head;
