@@ -92,6 +92,12 @@ double normalized_score(double episode_return, double random_return, double expe
   return 100.0 * (episode_return - random_return) / (expert_return - random_return);
 }
 
+OfflineThreads offline_threads(const Spec& spec, int64_t threads) {
+  const int n = static_cast<int>(threads);
+  if (NetworkConfig::from_spec(spec).torso == "impala") return {n, 1};
+  return {1, n};
+}
+
 Spec resolve_offline_spec(const Spec& spec, bool* can_evaluate) {
   const OfflineConfig c = OfflineConfig::from_spec(spec);
   if (c.dataset.empty())
@@ -318,12 +324,10 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
                          load.from + " = " + std::to_string(load.samples));
 
   TrainingRun run(spec, options);
-  // run.threads sizes OpenBLAS's pool, which does the matrix products; torch's own intra-op pool
-  // stays at one thread: both at two threads contend and run 4x slower (bench/bench_offline.cpp,
-  // docs/benchmarks.md). Freed tensors are kept for the next step's.
-  at::set_num_threads(1);
-  set_blas_threads(static_cast<int>(run.config().threads));
-  keep_freed_memory_for_reuse();
+  const OfflineThreads threads = offline_threads(spec, run.config().threads);
+  at::set_num_threads(threads.torch);
+  set_blas_threads(threads.blas);
+  keep_freed_memory_for_reuse();  // freed tensors are kept for the next step's
   at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
   const std::unique_ptr<Learner> learner = algo.make({spec, observations, actions, run.device(), init, config.steps,
                                                       data.reward_min(), data.reward_max(), options.ranks});

@@ -1,7 +1,8 @@
 // How far an offline actor moves from its warm start (offline/policy_distance.h): the exact KL of
 // each policy head against hand computations, zero for identical policies, the warm-start copy
 // taken at the warm start's last update and kept through a checkpoint, and an ATAC run that
-// reports the distance in metrics.csv and result.json, the same after a resume.
+// reports the distance in metrics.csv and result.json, the same after a resume; and which thread
+// pool an offline run gives run.threads.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -12,6 +13,9 @@
 
 #include "agents/checkpoint.h"
 #include "core/error.h"
+#include "core/spec.h"
+#include "experiments/schema.h"
+#include "offline/offline_run.h"
 #include "offline/policy_distance.h"
 #include "tests/test_util.h"
 
@@ -117,6 +121,19 @@ TEST(PolicyDistance, WarmStartCopyIsTakenOnceAndSurvivesACheckpoint) {
   const PolicyDistance again = resumed.distance_of_current(states);
   EXPECT_DOUBLE_EQ(again.kl, moved.kl);
   EXPECT_DOUBLE_EQ(again.action_distance, moved.action_distance);
+}
+
+// run.threads goes to torch's pool for the IMPALA torso's convolutions and to OpenBLAS for an
+// MLP's matrix products; the other pool keeps one thread.
+TEST(OfflineRun, ThreadsGoToThePoolThatDoesTheNetworksProducts) {
+  Spec spec(shardlab_schema());
+  const OfflineThreads impala = offline_threads(spec, 2);
+  EXPECT_EQ(impala.torch, 2);
+  EXPECT_EQ(impala.blas, 1);
+  spec.set("agent.torso", "mlp", "test");
+  const OfflineThreads mlp = offline_threads(spec, 2);
+  EXPECT_EQ(mlp.torch, 1);
+  EXPECT_EQ(mlp.blas, 2);
 }
 
 // An ATAC run on a random-policy maze dataset whose warm start ends mid-row (update 30 of rows of
