@@ -66,7 +66,6 @@ class AtacLearner : public Learner {
   std::vector<std::string> metrics() const override;
   void add_parts(Checkpoint& checkpoint) override;
   std::map<std::string, double> update(const Batch& given, int64_t step, at::Generator& gen) override;
-  int64_t warm_start_steps() const override { return config_.warmup_steps; }
 
   // The critic's loss given the policy's actions, exposed so tests check it by hand.
   // Continuous: next_policy = a' ~ pi(s') (batch, dim), policy = a_pi ~ pi(s) (batch, dim).
