@@ -63,6 +63,10 @@ class Learner {
   // minibatches), shared with the batch source. Throws NonFiniteLoss when a loss is NaN or infinite
   // (on every rank together: each rank learns on its own batch, all with the ranks' mean gradient).
   virtual std::map<std::string, double> update(const Batch& batch, int64_t step, at::Generator& gen) = 0;
+  // Updates 1..N that are a warm start (ATAC's behaviour cloning before ATAC proper), 0 for none:
+  // an offline run keeps the policy as it stood after update N and reports how far the final
+  // policy moved from it (offline/policy_distance.h).
+  virtual int64_t warm_start_steps() const { return 0; }
 };
 
 // What a learner is built from: the spec (its own keys and agent.*), the data's specs, the run's

@@ -38,8 +38,8 @@ void single_env_steps(benchmark::State& state, const std::string& env_name) {
 
 // A vector environment of `range(0)` copies, as PPO steps it.
 void vector_env_steps(benchmark::State& state, const std::string& env_name) {
-  const Spec spec = Spec::load(shardlab_schema(), "",
-                               {"env.name=" + env_name, "env.num_envs=" + std::to_string(state.range(0))});
+  const Spec spec =
+      Spec::load(shardlab_schema(), "", {"env.name=" + env_name, "env.num_envs=" + std::to_string(state.range(0))});
   VectorEnv venv = make_vector_env(spec);
   const ActionSpec& act = venv.action_spec();
   RandomPolicy policy(act, 1);

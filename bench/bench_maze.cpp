@@ -32,8 +32,8 @@ void vector_steps(benchmark::State& state, const std::string& observation) {
     benchmark::DoNotOptimize(venv.observations());
   }
   state.SetItemsProcessed(state.iterations() * venv.num_envs());
-  state.counters["steps_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * venv.num_envs()),
-                                                     benchmark::Counter::kIsRate);
+  state.counters["steps_per_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * venv.num_envs()), benchmark::Counter::kIsRate);
 }
 
 void BM_MazeVectorStepGrid(benchmark::State& state) { vector_steps(state, "grid"); }

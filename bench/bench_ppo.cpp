@@ -20,25 +20,6 @@
 namespace shardlab {
 namespace {
 
-// Floating-point operations of one sample's forward pass through the IMPALA actor-critic
-// (multiply and add counted apart): each stage's 3x3 convolution, max-pool to half the side,
-// two residual blocks of two 3x3 convolutions; then the fc layer and the two heads. Pooling,
-// ReLUs and additions are left out (under 1%). A backward pass costs two forward passes (the
-// gradients of the inputs and of the weights), so forward + backward is 3x this.
-double forward_flops(const NetworkConfig& c, int64_t side) {
-  double flops = 0;
-  int64_t in = 3, h = side;
-  for (int64_t out : c.channels) {
-    flops += 2.0 * 9 * static_cast<double>(in * out * h * h);
-    h = (h + 1) / 2;
-    flops += 4 * 2.0 * 9 * static_cast<double>(out * out * h * h);
-    in = out;
-  }
-  flops += 2.0 * static_cast<double>(in * h * h * c.hidden);
-  flops += 2.0 * static_cast<double>(c.hidden * (kMazeNetActions + 1));
-  return flops;
-}
-
 // A rollout of one-hot-like grids (the maze's three planes) with random actions and returns.
 Rollout synthetic_rollout(int64_t envs, int64_t steps, int64_t side) {
   at::Generator gen = at::detail::createCPUGenerator(1);
@@ -72,8 +53,8 @@ void BM_PpoUpdate(benchmark::State& state) {
   for (auto _ : state) ppo_update(*net, optimizer, rollout, train, ppo, gen, at::kCPU, one_rank);
   const double samples = static_cast<double>(rollout.rewards.numel() * ppo.update_epochs * state.iterations());
   state.SetItemsProcessed(static_cast<int64_t>(samples));
-  state.counters["GFLOP/s"] = benchmark::Counter(samples * 3 * forward_flops(config, side) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(samples * 3 * maze_forward_flops(config, side) / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PpoUpdate)
     ->Args({32, 25, 64, 256, 8})  // the issue-12 settings (experiments/ppo_maze_top_right.ini)
@@ -97,7 +78,7 @@ void BM_PpoActing(benchmark::State& state) {
   const double steps = static_cast<double>(envs * state.iterations());
   state.SetItemsProcessed(static_cast<int64_t>(steps));
   state.counters["GFLOP/s"] =
-      benchmark::Counter(steps * forward_flops(config, side) / 1e9, benchmark::Counter::kIsRate);
+      benchmark::Counter(steps * maze_forward_flops(config, side) / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PpoActing)->Args({32, 25, 64})->Args({16, 15, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
 
@@ -122,9 +103,7 @@ __attribute__((always_inline)) inline double fma_chains(int64_t rounds) {
 using Float16 = float __attribute__((vector_size(64)));
 using Float8 = float __attribute__((vector_size(32)));
 
-__attribute__((target("avx512f"), noinline)) double fma512(int64_t rounds) {
-  return fma_chains<Float16, 16>(rounds);
-}
+__attribute__((target("avx512f"), noinline)) double fma512(int64_t rounds) { return fma_chains<Float16, 16>(rounds); }
 __attribute__((target("avx2,fma"), noinline)) double fma256(int64_t rounds) { return fma_chains<Float8, 8>(rounds); }
 
 // range(0): lanes (16: AVX-512, 8: AVX2). One thread: the peak of one core.
@@ -140,9 +119,9 @@ void BM_PeakFma(benchmark::State& state) {
     benchmark::DoNotOptimize(rounds);  // a fresh call each iteration, not one hoisted result
     benchmark::DoNotOptimize(lanes == 16 ? fma512(rounds) : fma256(rounds));
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kRounds * 12 * 2 * static_cast<double>(lanes) / 1e9,
-      benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kRounds * 12 * 2 * static_cast<double>(lanes) / 1e9,
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_PeakFma)->Arg(16)->Arg(8)->UseRealTime();
 

@@ -74,8 +74,8 @@ void vector_steps(benchmark::State& state, const std::string& observation) {
       venv.step(actions.data());
       benchmark::DoNotOptimize(venv.observations());
     }
-    state.counters["steps_per_s"] = benchmark::Counter(static_cast<double>(state.iterations() * venv.num_envs()),
-                                                       benchmark::Counter::kIsRate);
+    state.counters["steps_per_s"] =
+        benchmark::Counter(static_cast<double>(state.iterations() * venv.num_envs()), benchmark::Counter::kIsRate);
   } catch (const Error& e) {
     state.SkipWithError(e.what());
   }

@@ -16,6 +16,32 @@ inline NetworkConfig maze_net_config(int64_t width) {
 
 inline constexpr int64_t kMazeNetActions = 15;
 
+// Floating-point operations of one sample's forward pass through the IMPALA actor-critic on
+// 3 x side x side grids with `actions` policy outputs (multiply and add counted apart): each
+// stage's 3x3 convolution, max-pool to half the side, two residual blocks of two 3x3
+// convolutions; then the fc layer and the two heads. Pooling, ReLUs and additions are left out
+// (under 1%). A backward pass costs two forward passes (the gradients of the inputs and of the
+// weights), so forward + backward is 3x this.
+inline double maze_forward_flops(const NetworkConfig& c, int64_t side, int64_t actions = kMazeNetActions) {
+  double flops = 0;
+  int64_t in = 3, h = side;
+  for (int64_t out : c.channels) {
+    flops += 2.0 * 9 * static_cast<double>(in * out * h * h);
+    h = (h + 1) / 2;
+    flops += 4 * 2.0 * 9 * static_cast<double>(out * out * h * h);
+    in = out;
+  }
+  flops += 2.0 * static_cast<double>(in * h * h * c.hidden);
+  flops += 2.0 * static_cast<double>(c.hidden * (actions + 1));
+  return flops;
+}
+
+// The first convolution's share of maze_forward_flops: a backward pass skips its input gradient
+// (the observations need none).
+inline double maze_first_conv_flops(const NetworkConfig& c, int64_t side) {
+  return 2.0 * 9 * static_cast<double>(3 * c.channels.front() * side * side);
+}
+
 inline ActorCritic maze_net(int64_t width, int64_t side) {
   ObservationSpec obs;
   obs.shape = {3, side, side};

@@ -126,8 +126,10 @@ class RecipeReader {
         if (!is_inside(file)) fail("makes: '" + shown(file) + "' is not a relative path inside the recipe's folder");
         step.makes.push_back(file);
       }
+    } else if (e.key == "after") {
+      for (const std::string& name : words(e.value)) step.after.push_back(name);
     } else {
-      unknown(e, "command, makes");
+      unknown(e, "command, makes, after");
     }
   }
 
@@ -182,7 +184,11 @@ void check_recipe(const Recipe& r) {
     names.insert(run.name);
   }
   for (const auto& [key, values] : r.scale) names.insert(key);
+  std::set<std::string> earlier_steps;
   for (const RecipeStep& step : r.steps) {
+    for (const std::string& name : step.after)
+      if (!earlier_steps.count(name)) fail("[step." + step.name + "] after: '" + shown(name) + "' is no step above it");
+    earlier_steps.insert(step.name);
     if (step.words.empty()) fail("[step." + step.name + "] has no command");
     if (step.makes.empty()) fail("[step." + step.name + "] has no makes (the files that show it has run)");
     for (const std::string& word : step.words)

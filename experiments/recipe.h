@@ -9,7 +9,9 @@
 //                   key=value words that make it a smoke run): a training run, reused by every
 //                   recipe whose run resolves to the same spec on the same training code
 //   [step.NAME]     command (shardlab's words, without "shardlab"), makes (the files it writes,
-//                   relative to the recipe's folder); steps run once their runs are trained
+//                   relative to the recipe's folder), after (steps above it that must finish
+//                   first, e.g. one that trains what it measures); steps run once their runs are
+//                   trained, several at a time (reproduce --jobs) unless `after` orders them
 //   [table.NAME]    title, caption, columns (separated by |), row (repeated; cells separated by |),
 //                   or markdown (a Markdown table a step wrote, taken as it is)
 //   [figure.NAME]   file (relative to the recipe's folder), caption
@@ -41,6 +43,7 @@ struct RecipeStep {
   std::string name;
   std::vector<std::string> words;  // the command as written, placeholders not yet filled in
   std::vector<std::string> makes;  // relative to the recipe's folder
+  std::vector<std::string> after;  // names of earlier steps that must finish before this one
 };
 
 struct RecipeTable {

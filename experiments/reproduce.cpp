@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -101,14 +102,23 @@ Grid recipe_grid(const Recipe& recipe, const std::vector<PlannedRun>& runs, cons
     // No outputs: a finished run's `train --resume` returns at once, so the cell always runs.
     train.cells.push_back({"run-" + run.run->name, {{argv, run.dir, run.run->nproc}}, {}, -1});
   }
-  GridStage steps{"steps", {}};
+  if (!train.cells.empty()) grid.stages.push_back(std::move(train));
+  // A step named in another's `after` finishes first: each step goes to the stage after the
+  // latest of those it waits for ("steps", then "steps-2", ...), and a stage starts once the one
+  // before has finished.
+  std::map<std::string, size_t> depth;
+  std::vector<GridStage> levels;
   for (const RecipeStep& step : recipe.steps) {
+    size_t d = 0;
+    for (const std::string& name : step.after) d = std::max(d, depth.at(name) + 1);
+    depth[step.name] = d;
+    while (levels.size() <= d)
+      levels.push_back({levels.empty() ? "steps" : "steps-" + std::to_string(levels.size() + 1), {}});
     std::vector<std::string> outputs;
     for (const std::string& file : step.makes) outputs.push_back(dir + "/" + file);
-    steps.cells.push_back({step.name, {{step_words(recipe, step, runs, dir, smoke), "", 1}}, outputs, -1});
+    levels[d].cells.push_back({step.name, {{step_words(recipe, step, runs, dir, smoke), "", 1}}, outputs, -1});
   }
-  if (!train.cells.empty()) grid.stages.push_back(std::move(train));
-  grid.stages.push_back(std::move(steps));
+  for (GridStage& level : levels) grid.stages.push_back(std::move(level));
   return grid;
 }
 

@@ -106,4 +106,12 @@ Transitions OfflineDataset::sample(int64_t size, at::Generator& gen, at::Device 
   return b;
 }
 
+at::Tensor OfflineDataset::observation_sample(int64_t size, uint64_t seed) const {
+  const int64_t n = usable_.numel();
+  if (size >= n) return observations_.index_select(0, usable_);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const at::Tensor pick = at::randperm(n, gen, torch::kInt64).narrow(0, 0, size);
+  return observations_.index_select(0, usable_.index_select(0, pick));
+}
+
 }  // namespace shardlab

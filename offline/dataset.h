@@ -40,6 +40,9 @@ class OfflineDataset {
 
   // `size` transitions drawn uniformly with replacement, on `device`.
   Transitions sample(int64_t size, at::Generator& gen, at::Device device) const;
+  // The observations of `size` distinct sampled-from transitions (all of them when fewer), chosen
+  // by `seed` alone: a fixed set of dataset states to measure a policy on. On the CPU.
+  at::Tensor observation_sample(int64_t size, uint64_t seed) const;
 
  private:
   std::string path_;

@@ -6,7 +6,9 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "agents/actor_critic.h"
 #include "agents/checkpoint.h"
@@ -21,6 +23,7 @@
 #include "envs/registry.h"
 #include "offline/dataset.h"
 #include "offline/learner.h"
+#include "offline/policy_distance.h"
 
 namespace shardlab {
 namespace {
@@ -29,6 +32,11 @@ namespace {
 constexpr uint64_t kInitStream = 0x0FF1;
 constexpr uint64_t kBatchStream = 0xBA7C;
 constexpr uint64_t kRelabelStream = 0x4E1A;
+constexpr uint64_t kDistanceStream = 0xD157;
+// Dataset states the final policy is compared with its warm start on (all when fewer).
+constexpr int64_t kDistanceStates = 10000;
+constexpr const char* kKlColumn = "charts/actor_kl_from_warm_start";
+constexpr const char* kActionDistanceColumn = "charts/actor_action_distance_from_warm_start";
 
 double metadata_number(const std::map<std::string, std::string>& metadata, const std::string& key) {
   const auto it = metadata.find(key);
@@ -84,6 +92,12 @@ double normalized_score(double episode_return, double random_return, double expe
   return 100.0 * (episode_return - random_return) / (expert_return - random_return);
 }
 
+OfflineThreads offline_threads(const Spec& spec, int64_t threads) {
+  const int n = static_cast<int>(threads);
+  if (NetworkConfig::from_spec(spec).torso == "impala") return {n, 1};
+  return {1, n};
+}
+
 Spec resolve_offline_spec(const Spec& spec, bool* can_evaluate) {
   const OfflineConfig c = OfflineConfig::from_spec(spec);
   if (c.dataset.empty())
@@ -113,11 +127,12 @@ namespace {
 // Batches sampled from the dataset (checkpoint part "batch_generator"), log_every gradient steps
 // a row, and the evaluation columns: the policy's episodes in the task every eval_every steps
 // and at the last, on the leader, with the D4RL normalised score when the dataset records its
-// reference returns. Writes result.json at the end.
+// reference returns, and, for a learner with a warm start, the policy's distance from it
+// (offline/policy_distance.h). Writes result.json at the end.
 class DatasetSource : public BatchSource {
  public:
   DatasetSource(const Spec& spec, const OfflineConfig& config, OfflineDataset& data, bool can_evaluate,
-                std::string reward)
+                std::string reward, Learner& learner)
       : spec_(spec),
         config_(config),
         data_(data),
@@ -125,11 +140,16 @@ class DatasetSource : public BatchSource {
         reward_(std::move(reward)),
         rates_(can_evaluate ? find_env(spec.get_string("env.name")).rates : std::vector<EpisodeRate>{}),
         random_return_(metadata_number(data.metadata(), "reference_random_return")),
-        expert_return_(metadata_number(data.metadata(), "reference_expert_return")) {}
+        expert_return_(metadata_number(data.metadata(), "reference_expert_return")) {
+    if (learner.warm_start_steps() > 0)
+      warm_start_ = std::make_unique<WarmStartPolicy>(learner.policy(), learner.warm_start_steps());
+  }
 
   std::string generator_part() const override { return "batch_generator"; }
   uint64_t generator_stream() const override { return kBatchStream; }
-  void add_parts(Checkpoint&) override {}
+  void add_parts(Checkpoint& checkpoint) override {
+    if (warm_start_) warm_start_->add_parts(checkpoint);
+  }
   int64_t rows() const override { return (config_.steps + config_.log_every - 1) / config_.log_every; }
   int64_t updates_in_row(int64_t row) const override {
     return std::min(config_.steps, row * config_.log_every) - (row - 1) * config_.log_every;
@@ -141,6 +161,10 @@ class DatasetSource : public BatchSource {
     for (const char* c : {"charts/episodic_return", "charts/episodic_length", "charts/normalized_score"})
       columns.push_back(c);
     for (const EpisodeRate& r : rates_) columns.push_back("charts/" + r.name);
+    if (warm_start_) {
+      columns.push_back(kKlColumn);
+      columns.push_back(kActionDistanceColumn);
+    }
     columns.push_back("time/update_s");
     columns.push_back("time/eval_s");
     return columns;
@@ -157,16 +181,29 @@ class DatasetSource : public BatchSource {
             {"batch_size", config_.batch_size}};
   }
 
-  void start(const TrainingRun& run) override { device_ = run.device(); }
+  void start(const TrainingRun& run) override {
+    device_ = run.device();
+    updates_done_ = run.global_step();  // one step per update
+  }
 
-  Batch next(Learner&, at::Generator& gen) override { return data_.sample(config_.batch_size, gen, device_); }
+  Batch next(Learner&, at::Generator& gen) override {
+    if (warm_start_) warm_start_->observe(updates_done_);
+    ++updates_done_;
+    return data_.sample(config_.batch_size, gen, device_);
+  }
 
   std::string finish_row(int64_t row, Learner& learner, std::map<std::string, double>& values,
                          const Collective& ranks) override {
     const int64_t row_end = std::min(config_.steps, row * config_.log_every);
     const bool last = row == rows();
     const bool due = last || (row_end / config_.eval_every) > ((row_end - updates_in_row(row)) / config_.eval_every);
-    if (!can_evaluate_ || !due || !ranks.leader()) return "";
+    if (warm_start_) warm_start_->observe(row_end);
+    if (!due || !ranks.leader()) return "";
+    if (const auto distance = warm_start_distance()) {
+      values[kKlColumn] = distance->kl;
+      values[kActionDistanceColumn] = distance->action_distance;
+    }
+    if (!can_evaluate_) return "";
     const auto start = std::chrono::steady_clock::now();
     const EvalResult result = evaluate(learner);
     const double score = normalized_score(result.mean_return, random_return_, expert_return_);
@@ -187,6 +224,28 @@ class DatasetSource : public BatchSource {
     EvalResult result = evaluate_policy(policy, spec_, config_.eval_episodes, config_.eval_greedy);
     policy.net->train();
     return result;
+  }
+
+  // The current policy's distance from its warm start, once the warm start has ended.
+  std::optional<PolicyDistance> warm_start_distance() {
+    if (!warm_start_ || !warm_start_->taken()) return std::nullopt;
+    if (!distance_states_.defined())
+      distance_states_ = data_.observation_sample(
+          kDistanceStates, mix_seed(static_cast<uint64_t>(spec_.get_int("run.seed")), kDistanceStream));
+    if (distance_at_ != updates_done_) distance_ = warm_start_->distance_of_current(distance_states_);
+    distance_at_ = updates_done_;
+    return distance_;
+  }
+
+  // The warm start's length and the final policy's distance from it, for result.json (none
+  // without a warm start, or when the run ended within it).
+  void add_warm_start_distance(nlohmann::ordered_json& result) {
+    const auto distance = warm_start_distance();
+    if (!distance) return;
+    result["warm_start_steps"] = warm_start_->warm_start_steps();
+    result["actor_kl_from_warm_start"] = distance->kl;
+    result["actor_action_distance_from_warm_start"] = distance->action_distance;
+    result["warm_start_distance_states"] = distance_states_.size(0);
   }
 
   // The final evaluation for result.json (null when the run cannot evaluate). A run resumed after
@@ -215,6 +274,11 @@ class DatasetSource : public BatchSource {
   double random_return_, expert_return_;
   at::Device device_ = at::kCPU;
   nlohmann::ordered_json last_evaluation_;
+  std::unique_ptr<WarmStartPolicy> warm_start_;  // learners with a warm start only
+  int64_t updates_done_ = 0;
+  at::Tensor distance_states_;  // drawn at the first comparison
+  PolicyDistance distance_;     // the last comparison, made after update distance_at_
+  int64_t distance_at_ = -1;
 };
 
 // The evaluation environment's specs, which must fit the data's; the data's own when the run
@@ -260,16 +324,15 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
                          load.from + " = " + std::to_string(load.samples));
 
   TrainingRun run(spec, options);
-  // run.threads sizes OpenBLAS's pool, which does the matrix products; torch's own intra-op pool
-  // stays at one thread: both at two threads contend and run 4x slower (bench/bench_offline.cpp,
-  // docs/benchmarks.md). Freed tensors are kept for the next step's.
-  at::set_num_threads(1);
-  set_blas_threads(static_cast<int>(run.config().threads));
-  keep_freed_memory_for_reuse();
+  const OfflineThreads threads = offline_threads(spec, run.config().threads);
+  at::set_num_threads(threads.torch);
+  set_blas_threads(threads.blas);
+  keep_freed_memory_for_reuse();  // freed tensors are kept for the next step's
   at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
   const std::unique_ptr<Learner> learner = algo.make({spec, observations, actions, run.device(), init, config.steps,
                                                       data.reward_min(), data.reward_max(), options.ranks});
-  DatasetSource source(spec, config, data, can_evaluate, describe_reward_label(label, mix_seed(seed, kRelabelStream)));
+  DatasetSource source(spec, config, data, can_evaluate, describe_reward_label(label, mix_seed(seed, kRelabelStream)),
+                       *learner);
   run_learner(run, *learner, source);
   if (!options.ranks.leader()) return "";
   nlohmann::ordered_json result;
@@ -280,6 +343,7 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   result["steps"] = run.global_step();
   const nlohmann::ordered_json evaluation = source.final_evaluation(*learner);
   result["evaluation"] = evaluation.is_null() ? nlohmann::ordered_json(nullptr) : evaluation;
+  source.add_warm_start_distance(result);
   write_file_atomically(run.dir().file("result.json"), result.dump(2) + "\n");
   return run.dir().path();
 }

@@ -40,6 +40,16 @@ struct OfflineConfig {
 // Every offline key: the run's and the learners'.
 void declare_offline_keys(SpecSchema& schema);
 
+// The thread pools of an offline run of run.threads = `threads`: the pool that does the network's
+// heavy products gets them, the other keeps one thread (both at two threads contend and run up to
+// 4x slower): OpenBLAS's for an MLP torso (its matrix products), torch's own intra-op pool for the
+// IMPALA torso (its convolutions; 1.2x faster on two threads, bench/bench_offline_maze.cpp).
+struct OfflineThreads {
+  int torch = 1;
+  int blas = 1;
+};
+OfflineThreads offline_threads(const Spec& spec, int64_t threads);
+
 // The spec an offline run records: `spec` with the dataset's env.* keys when offline.env =
 // dataset and the file records them (a D4RL file does not: then the run does not evaluate).
 Spec resolve_offline_spec(const Spec& spec, bool* can_evaluate);

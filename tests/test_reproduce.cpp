@@ -145,6 +145,8 @@ TEST(Reproduce, BadRecipesNameTheirLine) {
       {good + "colour = red\n", "good.ini:8: unknown key 'colour'"},
       {good + "[step.f]\ncommand = eval {b}\nmakes = f.json\n", "{b}: no run or scale value"},
       {good + "[step.f]\ncommand = eval {a}\n", "[step.f] has no makes"},
+      {good + "[step.f]\ncommand = eval {a}\nmakes = f.json\nafter = f\n", "after: 'f' is no step above it"},
+      {good + "[step.f]\ncommand = eval {a}\nmakes = f.json\nafter = g\n", "after: 'g' is no step above it"},
       {good + "[step.f]\ncommand = eval {a}\nmakes = ../f.json\n", "not a relative path inside"},
       {good + "[run.b]\nspec = experiments/nope.ini\n", "no file experiments/nope.ini"},
       {good + "[table.t]\ncolumns = a | b\nrow = 1 | 2 | 3\n", "row: 3 cells, but 2 columns"},
@@ -207,6 +209,20 @@ TEST(Reproduce, AFailedStepIsNamedWithItsLog) {
   EXPECT_NE(r.err.find("first broken (see " + out + "/mine/logs/broken.log)"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::is_regular_file(out + "/mine/random.json"));
   EXPECT_FALSE(fs::exists(out + "/mine/result.json"));
+}
+
+// A step that reads what another writes waits for it when it names it in `after`, even with both
+// jobs free: the relabeling starts only once the collected file is complete.
+TEST(Reproduce, AfterRunsAStepOnceTheStepsItNamesHaveFinished) {
+  const std::string out = test::make_temp_dir();
+  test::write_file(out + "/mine.ini",
+                   "[recipe]\ntitle = Mine\n[step.collect]\ncommand = collect --env maze --policy random --steps "
+                   "3000 --out {out}/d.h5\nmakes = d.h5\n[step.relabel]\ncommand = relabel {out}/d.h5 {out}/z.h5 "
+                   "--reward zero\nmakes = z.h5\nafter = collect\n");
+  const auto r = run_cli("reproduce " + out + "/mine.ini --jobs 2 --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(out + "/mine/z.h5"));
+  EXPECT_NE(r.err.find("mine steps-2: "), std::string::npos) << r.err;
 }
 
 }  // namespace
