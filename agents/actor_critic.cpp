@@ -15,6 +15,9 @@ namespace {
 
 const double kLogStdMin = std::log(1e-5);
 const double kLogStdMax = std::log(10.0);
+// tanh_mean_gaussian: the IQL reference's clamp of its state-independent log-std (policy.py:
+// log_std_min = -5 passed by its learner, LOG_STD_MAX = 2).
+constexpr double kTanhMeanLogStdMin = -5.0, kTanhMeanLogStdMax = 2.0;
 const double kHalfLog2Pi = 0.5 * std::log(2 * M_PI);
 constexpr double kActionBound = 1.0 - 1e-6;  // tanh_gaussian: dataset actions clamped into the open interval
 
@@ -38,11 +41,14 @@ ActorCriticImpl::ActorCriticImpl(const NetworkConfig& config, const ObservationS
                                  at::Generator& init)
     : observation_spec_(obs),
       action_spec_(act),
-      tanh_gaussian_(!act.discrete && config.policy_head == "tanh_gaussian") {
-  if (!act.discrete && config.policy_head != "gaussian" && config.policy_head != "tanh_gaussian")
-    throw InputError("agent.policy_head = '" + config.policy_head + "': expected gaussian or tanh_gaussian");
-  if (tanh_gaussian_ && (act.low != -1.0f || act.high != 1.0f))
-    throw InputError("agent.policy_head = tanh_gaussian squashes actions into [-1, 1], but the actions range over [" +
+      tanh_gaussian_(!act.discrete && config.policy_head == "tanh_gaussian"),
+      tanh_mean_(!act.discrete && config.policy_head == "tanh_mean_gaussian") {
+  if (!act.discrete && config.policy_head != "gaussian" && !tanh_gaussian_ && !tanh_mean_)
+    throw InputError("agent.policy_head = '" + config.policy_head +
+                     "': expected gaussian, tanh_gaussian or tanh_mean_gaussian");
+  if ((tanh_gaussian_ || tanh_mean_) && (act.low != -1.0f || act.high != 1.0f))
+    throw InputError("agent.policy_head = " + config.policy_head +
+                     " keeps actions (or their mean) in [-1, 1], but the actions range over [" +
                      std::to_string(act.low) + ", " + std::to_string(act.high) + "]");
   with_generator(init, [&] {
     torso_ = register_module("embedder", Torso(config, obs));
@@ -62,6 +68,7 @@ PolicyOutput ActorCriticImpl::forward(const at::Tensor& obs, ActivationTaps* tap
   const at::Tensor x = torso_->forward(obs, taps);
   PolicyOutput out;
   out.logits_or_mean = tap(taps, "fc_policy_out", fc_policy_->forward(x));
+  if (tanh_mean_) out.logits_or_mean = torch::tanh(out.logits_or_mean);
   if (tanh_gaussian_) {
     const int64_t dim = action_spec_.dim;
     out.logits_or_mean = torch::cat(
@@ -72,6 +79,10 @@ PolicyOutput ActorCriticImpl::forward(const at::Tensor& obs, ActivationTaps* tap
   return out;
 }
 
+at::Tensor ActorCriticImpl::gaussian_log_std() const {
+  return tanh_mean_ ? log_std.clamp(kTanhMeanLogStdMin, kTanhMeanLogStdMax) : log_std;
+}
+
 ActionSample sample_action(const ActorCriticImpl& net, const at::Tensor& logits_or_mean, at::Generator& gen) {
   if (net.tanh_gaussian()) return rsample_action(net, logits_or_mean, gen);
   ActionSample s;
@@ -80,7 +91,7 @@ ActionSample sample_action(const ActorCriticImpl& net, const at::Tensor& logits_
     s.action = at::multinomial(probs, 1, /*replacement=*/true, gen).squeeze(1);
   } else {
     const at::Tensor noise = at::randn(logits_or_mean.sizes(), gen, logits_or_mean.options());
-    s.action = logits_or_mean + noise * net.log_std.exp();
+    s.action = logits_or_mean + noise * net.gaussian_log_std().exp();
   }
   s.log_prob = log_prob_of(net, logits_or_mean, s.action);
   return s;
@@ -97,7 +108,7 @@ ActionSample rsample_action(const ActorCriticImpl& net, const at::Tensor& logits
     return s;
   }
   const at::Tensor noise = at::randn(logits_or_mean.sizes(), gen, logits_or_mean.options());
-  s.action = logits_or_mean + noise * net.log_std.exp();
+  s.action = logits_or_mean + noise * net.gaussian_log_std().exp();
   s.log_prob = log_prob_of(net, logits_or_mean, s.action);
   return s;
 }
@@ -114,8 +125,9 @@ at::Tensor log_prob_of(const ActorCriticImpl& net, const at::Tensor& logits_or_m
     const at::Tensor u = torch::atanh(action.clamp(-kActionBound, kActionBound));
     return gaussian_log_prob(u, tanh_mean(logits_or_mean), tanh_log_std(logits_or_mean)) - log_tanh_jacobian(u);
   }
-  const at::Tensor var = (2 * net.log_std).exp();
-  const at::Tensor lp = -(action - logits_or_mean).pow(2) / (2 * var) - net.log_std - 0.5 * std::log(2 * M_PI);
+  const at::Tensor log_std = net.gaussian_log_std();
+  const at::Tensor var = (2 * log_std).exp();
+  const at::Tensor lp = -(action - logits_or_mean).pow(2) / (2 * var) - log_std - 0.5 * std::log(2 * M_PI);
   return lp.sum(1);
 }
 
@@ -128,7 +140,7 @@ at::Tensor entropy_of(const ActorCriticImpl& net, const at::Tensor& logits_or_me
     const at::Tensor log_std = tanh_log_std(logits_or_mean);
     return (0.5 + kHalfLog2Pi + log_std).sum(1) + log_tanh_jacobian(tanh_mean(logits_or_mean));
   }
-  const at::Tensor per_dim = 0.5 + 0.5 * std::log(2 * M_PI) + net.log_std;
+  const at::Tensor per_dim = 0.5 + 0.5 * std::log(2 * M_PI) + net.gaussian_log_std();
   return per_dim.sum().expand({logits_or_mean.size(0)});
 }
 
@@ -165,8 +177,7 @@ void require_network_memory(const Spec& spec, const ObservationSpec& obs, const 
   char what[160];
   std::snprintf(what, sizeof what, "training %d network%s of %.3g parameters and %.3g activations per sample", networks,
                 networks == 1 ? "" : "s", parameters, activations);
-  require_memory(bytes, std::string(what) + " with " + rows_what,
-                 "lower agent.channels / agent.hidden or the batch");
+  require_memory(bytes, std::string(what) + " with " + rows_what, "lower agent.channels / agent.hidden or the batch");
 }
 
 }  // namespace shardlab

@@ -1,9 +1,12 @@
 // The actor-critic of PPO and REINFORCE (and the acting policy of the offline learners): the
 // shared torso (agents/torso.h), then a policy head (`fc_policy`) and a value head (`fc_value`).
 // Policy heads (NetworkConfig::policy_head): categorical for discrete actions; for continuous
-// actions "gaussian" (a diagonal Gaussian with a state-independent log-std parameter) or
+// actions "gaussian" (a diagonal Gaussian with a state-independent log-std parameter),
 // "tanh_gaussian" (fc_policy gives mean and log-std, log-std clamped to [log 1e-5, log 10],
-// action = tanh(mean + std * eps) in [-1, 1]: the actor of ATAC and SAC).
+// action = tanh(mean + std * eps) in [-1, 1]: the actor of ATAC and SAC) or "tanh_mean_gaussian"
+// (IQL's reference policy, ikostrikov/implicit_q_learning's NormalTanhPolicy with
+// state_dependent_std=False and tanh_squash_distribution=False: mean = tanh(fc_policy), a
+// state-independent log-std clamped to [-5, 2], the Gaussian itself not squashed).
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -46,14 +49,17 @@ class ActorCriticImpl : public torch::nn::Module {
   // True for the tanh_gaussian head (continuous actions only).
   bool tanh_gaussian() const { return tanh_gaussian_; }
 
-  // The gaussian head's state-independent log standard deviation, initialised to 0 (undefined
-  // for the other heads).
+  // The gaussian and tanh_mean_gaussian heads' state-independent log standard deviation,
+  // initialised to 0 (undefined for the other heads).
   at::Tensor log_std;
+  // log_std as the distribution uses it: clamped to [-5, 2] for tanh_mean_gaussian, as is otherwise.
+  at::Tensor gaussian_log_std() const;
 
  private:
   ObservationSpec observation_spec_;
   ActionSpec action_spec_;
   bool tanh_gaussian_ = false;
+  bool tanh_mean_ = false;  // tanh_mean_gaussian
   Torso torso_{nullptr};
   torch::nn::Linear fc_policy_{nullptr}, fc_value_{nullptr};
   std::vector<std::string> layer_names_;

@@ -43,9 +43,10 @@ void NetworkConfig::bind(Keys& keys) {
   keys("agent.mlp_layers", mlp_layers, "hidden layers of the MLP torso").at_least(1).at_most(64);
   keys("agent.mlp_activation", mlp_activation, "nonlinearity of the MLP torso", {"tanh", "relu"});
   keys("agent.policy_head", policy_head,
-       "continuous-action policy: gaussian (state-independent log-std, unsquashed mean) or tanh_gaussian "
-       "(state-dependent log-std, tanh-squashed actions in [-1, 1]); ignored for discrete actions",
-       {"gaussian", "tanh_gaussian"});
+       "continuous-action policy: gaussian (state-independent log-std, unsquashed mean), tanh_gaussian "
+       "(state-dependent log-std, tanh-squashed actions in [-1, 1]: ATAC's) or tanh_mean_gaussian (mean "
+       "tanh(.), state-independent log-std in [-5, 2], not squashed: IQL's reference); ignored for discrete actions",
+       {"gaussian", "tanh_gaussian", "tanh_mean_gaussian"});
   keys("agent.channels_last", channels_last, "run IMPALA convs in channels-last memory format");
 }
 

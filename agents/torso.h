@@ -30,7 +30,8 @@ struct NetworkConfig {
   std::string mlp_activation = "tanh";  // tanh | relu: the MLP torso's nonlinearity
   // Continuous actions: gaussian (state-independent log-std, unsquashed mean) | tanh_gaussian
   // (state-dependent mean and log-std, actions squashed by tanh into [-1, 1]; the offline
-  // learners' actor). Ignored for discrete actions.
+  // learners' actor) | tanh_mean_gaussian (mean tanh(.), state-independent log-std clamped to
+  // [-5, 2], the Gaussian not squashed: IQL's reference policy). Ignored for discrete actions.
   std::string policy_head = "gaussian";
   bool channels_last = true;  // IMPALA convs in channels-last memory format (about 3x faster on CPU)
 

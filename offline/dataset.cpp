@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/experience_file.h"
+#include "core/rng.h"
 
 namespace shardlab {
 namespace {
@@ -84,6 +85,78 @@ OfflineDataset OfflineDataset::from_experience(Experience e, const std::vector<i
   d.reward_min_ = used.min().item<float>();
   d.reward_max_ = used.max().item<float>();
   return d;
+}
+
+uint64_t offline_relabel_seed(uint64_t run_seed) {
+  constexpr uint64_t kRelabelStream = 0x4E1A;  // the same stream as offline/offline_run.cpp's
+  return mix_seed(run_seed, kRelabelStream);
+}
+
+namespace {
+
+// Trajectory returns over rows fed in file order (trajectory_returns).
+class TrajectorySplitter {
+ public:
+  // Row `row` with its (relabeled) reward; `jump`: its observation is not the previous sampled
+  // row's next observation.
+  void add(int64_t row, double reward, bool jump, bool ends) {
+    if (open_ && (row != previous_ + 1 || jump)) close();
+    current_ += reward;
+    open_ = true;
+    previous_ = row;
+    if (ends) close();
+  }
+  std::vector<double> finish() {
+    if (open_) close();
+    return std::move(returns_);
+  }
+
+ private:
+  void close() {
+    returns_.push_back(current_);
+    current_ = 0;
+    open_ = false;
+  }
+  std::vector<double> returns_;
+  double current_ = 0;
+  bool open_ = false;
+  int64_t previous_ = -1;
+};
+
+}  // namespace
+
+std::vector<double> trajectory_returns(const std::string& path, RewardLabel label, uint64_t relabel_seed) {
+  const ExperienceReader reader(path);
+  if (reader.rows() == 0) throw FileError(path + ": the file holds no transitions");
+  const bool with_next = reader.has_next_observations();
+  const std::vector<int64_t> next = with_next ? std::vector<int64_t>{} : reader.next_indices();
+  const auto& terminals = reader.terminals();
+  const auto& timeouts = reader.timeouts();
+  const int64_t obs_size = reader.observation_spec().size();
+  constexpr int64_t kChunkRows = 65536;
+  TrajectorySplitter splitter;
+  std::vector<float> previous_next;  // the last sampled row's next observation (files that store it)
+  for (int64_t begin = 0; begin < reader.rows(); begin += kChunkRows) {
+    Experience chunk = reader.read(begin, std::min(kChunkRows, reader.rows() - begin));
+    require_finite(path, "rewards", chunk.rewards, 1);
+    relabel_rewards(label, relabel_seed, begin, chunk.rewards);
+    for (int64_t j = 0; j < static_cast<int64_t>(chunk.size()); ++j) {
+      const int64_t i = begin + j;
+      if (!with_next && next[i] == ExperienceReader::kNoNext) continue;  // never sampled
+      bool jump = false;
+      if (with_next) {
+        const float* obs = chunk.observations.data() + j * obs_size;
+        double squared = 0;
+        for (int64_t k = 0; k < obs_size && !previous_next.empty(); ++k)
+          squared += (obs[k] - previous_next[k]) * static_cast<double>(obs[k] - previous_next[k]);
+        jump = !previous_next.empty() && std::sqrt(squared) > 1e-6;
+        previous_next.assign(chunk.next_observations.begin() + j * obs_size,
+                             chunk.next_observations.begin() + (j + 1) * obs_size);
+      }
+      splitter.add(i, chunk.rewards[j], jump, terminals[i] || timeouts[i]);
+    }
+  }
+  return splitter.finish();
 }
 
 Transitions OfflineDataset::sample(int64_t size, at::Generator& gen, at::Device device) const {

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/experience.h"
 #include "offline/learner.h"
@@ -56,5 +57,20 @@ class OfflineDataset {
   at::Tensor usable_;                            // rows with a known next observation
   float reward_min_ = 0, reward_max_ = 0;
 };
+
+// The seed an offline run relabels its dataset with (offline.reward = random), from its run.seed:
+// offline/offline_run.cpp's relabel stream.
+uint64_t offline_relabel_seed(uint64_t run_seed);
+
+// The returns of the trajectories an offline run trains on, with rewards relabeled by `label`,
+// split as IQL's reference splits a D4RL dataset (ikostrikov/implicit_q_learning, dataset_utils.py,
+// over d4rl.qlearning_dataset): over the rows a run samples (OfflineDataset: those with a known
+// next observation), a trajectory ends after row i when row i is a terminal or a timeout, when
+// the next sampled row is not i + 1 (rows left out between them), when the next row's observation
+// is farther than 1e-6 (Euclidean) from row i's next observation, and at the last sampled row
+// (an unfinished last episode counts, as in the reference). The reference has no timeout flag in
+// its q-learning view; it finds those ends by the observation jump, which a timeout always makes.
+// Reads the file in chunks. FileError as OfflineDataset::load.
+std::vector<double> trajectory_returns(const std::string& path, RewardLabel label, uint64_t relabel_seed);
 
 }  // namespace shardlab

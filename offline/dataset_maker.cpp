@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -34,13 +35,26 @@ constexpr uint64_t kCollectStream = 0xDA7A;
 
 struct ExpertTask {
   std::string task, spec_file;
+  // How offline learners are evaluated on the task (offline.eval_greedy in the ablation's
+  // overrides): the expert reference is measured the same way. The maze samples: its stateless
+  // greedy policies loop.
+  bool evaluated_greedy;
 };
 const std::vector<ExpertTask>& expert_tasks() {
-  static const std::vector<ExpertTask> tasks = {{"bipedal_walker", "ppo_bipedal_walker.ini"},
-                                                {"lunar_lander_continuous", "ppo_lander_continuous.ini"},
-                                                {"maze", "ppo_maze_demo.ini"}};
+  static const std::vector<ExpertTask> tasks = {{"bipedal_walker", "ppo_bipedal_walker.ini", true},
+                                                {"lunar_lander_continuous", "ppo_lander_continuous.ini", true},
+                                                {"maze", "ppo_maze_demo.ini", false}};
   return tasks;
 }
+
+const ExpertTask& expert_task(const std::string& task) {
+  for (const auto& t : expert_tasks())
+    if (t.task == task) return t;
+  expert_spec_path(task);  // InputError naming the known tasks
+  throw Error("unreachable");
+}
+
+const char* action_mode(bool greedy) { return greedy ? "greedy" : "sampled"; }
 
 int64_t checkpoint_update(const std::string& path) {
   const std::string stem = fs::path(path).stem().string();  // update_0000123
@@ -80,46 +94,58 @@ std::string ensure_expert(const std::string& task, const Spec& spec, const Datas
 }
 
 struct References {
-  double random_return = 0, expert_return = 0;
+  double random_return = 0;
+  double expert_greedy = 0, expert_sampled = 0;  // the expert's return acting greedily and sampled
+  bool greedy = true;                            // the mode the learners are evaluated in
+  // The reference expert return of normalized scores: the one in the learners' mode.
+  double expert_return() const { return greedy ? expert_greedy : expert_sampled; }
 };
 
-// The task's reference returns, measured once per expert run and kept in references.json.
-References references(const std::string& run_dir, const Spec& spec, const DatasetConfig& config,
+// The task's reference returns, measured once per expert run and kept in references.json: the
+// random policy's, and the expert's greedy and sampled (the sampled one is what an expert
+// dataset's behaviour achieves; the one in the learners' evaluation mode normalizes their scores).
+References references(const std::string& run_dir, const ExpertTask& task, const Spec& spec, const DatasetConfig& config,
                       const SpecSchema& schema) {
   const std::string path = run_dir + "/references.json";
+  References r;
+  r.greedy = task.evaluated_greedy;
   if (fs::exists(path)) {
     const nlohmann::json j = nlohmann::json::parse(read_text_file(path), nullptr, false);
-    if (!j.is_discarded() && j.contains("random_return") && j.contains("expert_return") &&
-        j.value("episodes", int64_t{0}) == config.reference_episodes)
-      return {j["random_return"].get<double>(), j["expert_return"].get<double>()};
+    if (!j.is_discarded() && j.contains("random_return") && j.contains("expert_greedy_return") &&
+        j.contains("expert_sampled_return") && j.value("episodes", int64_t{0}) == config.reference_episodes) {
+      r.random_return = j["random_return"].get<double>();
+      r.expert_greedy = j["expert_greedy_return"].get<double>();
+      r.expert_sampled = j["expert_sampled_return"].get<double>();
+      return r;
+    }
   }
-  std::cerr << "dataset make: measuring the random and expert returns over " << config.reference_episodes
-            << " episodes each\n";
-  References r;
+  std::cerr << "dataset make: measuring the random and expert (greedy and sampled) returns over "
+            << config.reference_episodes << " episodes each\n";
   r.random_return = evaluate_scripted(spec, "random", config.reference_episodes).mean_return;
-  r.expert_return = evaluate_checkpoint(run_dir, schema, {}, config.reference_episodes, false).mean_return;
+  r.expert_greedy = evaluate_checkpoint(run_dir, schema, {}, config.reference_episodes, true).mean_return;
+  r.expert_sampled = evaluate_checkpoint(run_dir, schema, {}, config.reference_episodes, false).mean_return;
   nlohmann::ordered_json j;
   j["random_return"] = r.random_return;
-  j["expert_return"] = r.expert_return;
+  j["expert_greedy_return"] = r.expert_greedy;
+  j["expert_sampled_return"] = r.expert_sampled;
   j["episodes"] = config.reference_episodes;
-  j["policy"] = "sampled";
   j["expert_checkpoint"] = resolve_checkpoint(run_dir);
   write_text_file(path, j.dump(2) + "\n");
   return r;
 }
 
-// The checkpoint whose training return (mean over the rows since the previous checkpoint) is
-// closest to one third of the way from random to expert.
-std::string pick_medium(const RunDir& dir, const References& refs, double* training_return) {
+// The checkpoint (index into dir.checkpoints()) whose training return (mean over the rows since
+// the previous checkpoint) is closest to `target`: where the search for medium starts.
+size_t training_curve_pick(const RunDir& dir, double target, double* training_return) {
   const MetricsTable metrics = read_metrics_csv(dir.file("metrics.csv"));
   const std::vector<double>& updates = metrics.columns.at("update");
   const std::vector<double>& returns = metrics.columns.at("charts/episodic_return");
-  const double target = refs.random_return + (refs.expert_return - refs.random_return) / 3.0;
-  std::string best;
+  const std::vector<std::string> checkpoints = dir.checkpoints();
+  size_t best = checkpoints.size();
   double best_gap = std::numeric_limits<double>::infinity();
   int64_t previous = 0;
-  for (const std::string& path : dir.checkpoints()) {
-    const int64_t u = checkpoint_update(path);
+  for (size_t c = 0; c < checkpoints.size(); ++c) {
+    const int64_t u = checkpoint_update(checkpoints[c]);
     double sum = 0;
     int64_t n = 0;
     for (size_t i = 0; i < updates.size(); ++i)
@@ -127,10 +153,66 @@ std::string pick_medium(const RunDir& dir, const References& refs, double* train
     previous = u;
     if (n == 0) continue;
     const double r = sum / n;
-    if (std::abs(r - target) < best_gap) best_gap = std::abs(r - target), best = path, *training_return = r;
+    if (std::abs(r - target) < best_gap) best_gap = std::abs(r - target), best = c, *training_return = r;
   }
-  if (best.empty()) throw Error(dir.path() + ": no checkpoint with finished training episodes to pick medium from");
+  if (best == checkpoints.size())
+    throw Error(dir.path() + ": no checkpoint with finished training episodes to pick medium from");
   return best;
+}
+
+struct Medium {
+  std::string checkpoint;
+  double mean_return = 0;  // measured, sampled
+  std::string training_pick;
+  double training_return = 0;
+  std::string candidates;  // "update_0000050.pt 31.2, ..." normalized scores in measured order
+};
+
+// Medium by evaluation (walk_to_medium from the training curve's pick), kept in medium.json.
+Medium pick_medium(const RunDir& dir, const References& refs, const DatasetConfig& config, const SpecSchema& schema) {
+  const std::string path = dir.file("medium.json");
+  const nlohmann::json cached =
+      fs::exists(path) ? nlohmann::json::parse(read_text_file(path), nullptr, false) : nlohmann::json(nullptr);
+  if (cached.is_object() && cached.value("episodes", int64_t{0}) == config.reference_episodes &&
+      cached.value("most_candidates", int64_t{0}) == config.medium_candidates &&
+      cached.value("expert_return", std::nan("")) == refs.expert_return() && cached.contains("checkpoint") &&
+      fs::exists(cached["checkpoint"].get<std::string>()))
+    return {cached["checkpoint"].get<std::string>(), cached["mean_return"].get<double>(),
+            cached["training_pick"].get<std::string>(), cached["training_return"].get<double>(),
+            cached["candidates"].get<std::string>()};
+  Medium m;
+  const double target = 100.0 / 3.0;
+  const size_t start = training_curve_pick(dir, refs.random_return + (refs.expert_return() - refs.random_return) / 3.0,
+                                           &m.training_return);
+  const std::vector<std::string> checkpoints = dir.checkpoints();
+  m.training_pick = checkpoints[start];
+  std::cerr << "dataset make: choosing medium by evaluating up to " << config.medium_candidates << " checkpoints from "
+            << fs::path(m.training_pick).filename().string() << " (training curve)\n";
+  const std::vector<MediumCandidate> measured =
+      walk_to_medium(checkpoints, start, target, config.medium_candidates, [&](const std::string& checkpoint) {
+        const double r = evaluate_checkpoint(checkpoint, schema, {}, config.reference_episodes, false).mean_return;
+        return MediumCandidate{checkpoint, r, normalized_score(r, refs.random_return, refs.expert_return())};
+      });
+  const MediumCandidate* best = &measured.front();
+  for (const MediumCandidate& c : measured) {
+    if (std::abs(c.score - target) < std::abs(best->score - target)) best = &c;
+    char entry[96];
+    std::snprintf(entry, sizeof entry, "%s%s %.1f", m.candidates.empty() ? "" : ", ",
+                  fs::path(c.checkpoint).filename().string().c_str(), c.score);
+    m.candidates += entry;
+  }
+  m.checkpoint = best->checkpoint;
+  m.mean_return = best->mean_return;
+  nlohmann::ordered_json j = {{"checkpoint", m.checkpoint},
+                              {"mean_return", m.mean_return},
+                              {"training_pick", m.training_pick},
+                              {"training_return", m.training_return},
+                              {"candidates", m.candidates},
+                              {"episodes", config.reference_episodes},
+                              {"most_candidates", config.medium_candidates},
+                              {"expert_return", refs.expert_return()}};
+  write_text_file(path, j.dump(2) + "\n");
+  return m;
 }
 
 // Collects `rows` transitions with the policy of `checkpoint` ("" = random) into `writer`.
@@ -182,7 +264,11 @@ void DatasetConfig::bind(Keys& keys) {
   keys("dataset.expert_total_steps", expert_total_steps,
        "expert run length in environment steps (0: the shipped spec's train.total_steps)")
       .at_least(0);
-  keys("dataset.reference_episodes", reference_episodes, "episodes that measure the random, expert and medium returns")
+  keys("dataset.reference_episodes", reference_episodes,
+       "episodes (seeded) that measure the random, expert and medium candidates' returns")
+      .at_least(1);
+  keys("dataset.medium_candidates", medium_candidates,
+       "checkpoints evaluated at most to choose medium (from the training curve's pick toward one third of expert)")
       .at_least(1);
 }
 
@@ -212,6 +298,21 @@ std::string expert_spec_path(const std::string& task) {
   throw InputError("--task " + task + ": no expert spec for this task (known: " + known + ")");
 }
 
+std::vector<MediumCandidate> walk_to_medium(const std::vector<std::string>& checkpoints, size_t start, double target,
+                                            int64_t most,
+                                            const std::function<MediumCandidate(const std::string&)>& measure) {
+  std::vector<MediumCandidate> measured = {measure(checkpoints.at(start))};
+  if (measured.back().score == target) return measured;
+  const bool earlier = measured.back().score > target;
+  for (size_t i = start; static_cast<int64_t>(measured.size()) < most;) {
+    if (earlier ? i == 0 : i + 1 >= checkpoints.size()) break;
+    i = earlier ? i - 1 : i + 1;
+    measured.push_back(measure(checkpoints[i]));
+    if (earlier ? measured.back().score <= target : measured.back().score >= target) break;
+  }
+  return measured;
+}
+
 void check_dataset_quality(const std::string& quality, const std::string& where) {
   const auto& qualities = dataset_qualities();
   if (std::find(qualities.begin(), qualities.end(), quality) == qualities.end())
@@ -220,11 +321,10 @@ void check_dataset_quality(const std::string& quality, const std::string& where)
 
 namespace {
 
-// Names the behaviour policy of a dataset of `quality` in `metadata` and returns its measured
-// return (NaN for medium-replay: its data's own return is measured when it is copied).
-double describe_behaviour_policy(const std::string& quality, const std::string& expert, const std::string& medium,
-                                 double medium_training_return, const References& refs, const DatasetConfig& config,
-                                 const SpecSchema& schema, std::map<std::string, std::string>& metadata) {
+// Names the behaviour policy of a dataset of `quality` in `metadata` and returns its return as it
+// collected, sampled (NaN for medium-replay: its data's own return is measured when it is copied).
+double describe_behaviour_policy(const std::string& quality, const std::string& expert, const Medium& medium,
+                                 const References& refs, std::map<std::string, std::string>& metadata) {
   double policy_return = std::nan("");
   if (quality == "random") {
     metadata["policy"] = "random";
@@ -232,24 +332,39 @@ double describe_behaviour_policy(const std::string& quality, const std::string& 
   } else if (quality == "expert") {
     metadata["policy"] = "expert (sampled)";
     metadata["source_checkpoint"] = expert;
-    policy_return = refs.expert_return;
+    policy_return = refs.expert_sampled;
   } else {
-    metadata["source_checkpoint"] = medium;
-    metadata["medium_training_return"] = std::to_string(medium_training_return);
-    const double medium_return = evaluate_checkpoint(medium, schema, {}, config.reference_episodes, false).mean_return;
-    metadata["medium_return"] = std::to_string(medium_return);
+    metadata["source_checkpoint"] = medium.checkpoint;
+    metadata["medium_return"] = std::to_string(medium.mean_return);
+    metadata["medium_chosen_by"] = "evaluation (sampled): the candidate whose normalized score is closest to 33.3";
+    metadata["medium_candidates"] = medium.candidates;
+    metadata["medium_training_pick"] = medium.training_pick;
+    metadata["medium_training_return"] = std::to_string(medium.training_return);
     if (quality == "medium") {
       metadata["policy"] = "medium (sampled)";
-      policy_return = medium_return;
+      policy_return = medium.mean_return;
     } else if (quality == "medium-expert") {
       metadata["policy"] = "medium (sampled), then expert (sampled)";
       metadata["expert_checkpoint"] = expert;
-      policy_return = 0.5 * (medium_return + refs.expert_return);
+      policy_return = 0.5 * (medium.mean_return + refs.expert_sampled);
     } else {
       metadata["policy"] = "training (PPO) up to the medium checkpoint";
     }
   }
   return policy_return;
+}
+
+// The reference returns in a dataset's metadata: the expert's in the learners' evaluation mode
+// (what offline runs normalize by), and both modes' values.
+void describe_references(const References& refs, const DatasetConfig& config,
+                         std::map<std::string, std::string>& metadata) {
+  metadata["reference_random_return"] = std::to_string(refs.random_return);
+  metadata["reference_expert_return"] = std::to_string(refs.expert_return());
+  metadata["reference_expert_action"] = action_mode(refs.greedy);
+  metadata["reference_expert_greedy_return"] = std::to_string(refs.expert_greedy);
+  metadata["reference_expert_sampled_return"] = std::to_string(refs.expert_sampled);
+  metadata["reference_episodes"] = std::to_string(config.reference_episodes);
+  metadata["policy_mean_return_action"] = "sampled (as the data was collected)";
 }
 
 }  // namespace
@@ -261,25 +376,19 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
 
   const std::string run_dir = ensure_expert(request.task, spec, config);
   const RunDir dir = RunDir::existing(run_dir);
-  const References refs = references(run_dir, spec, config, schema);
+  const References refs = references(run_dir, expert_task(request.task), spec, config, schema);
   const std::string expert = resolve_checkpoint(run_dir);
-  double medium_training_return = std::nan("");
   const bool needs_medium = request.quality.rfind("medium", 0) == 0;
-  const std::string medium = needs_medium ? pick_medium(dir, refs, &medium_training_return) : "";
+  const Medium medium = needs_medium ? pick_medium(dir, refs, config, schema) : Medium{};
 
   auto venv_probe = make_vector_env(spec, 0, 1);
-  std::map<std::string, std::string> metadata = {{"spec", spec.to_ini()},
-                                                 {"env_name", spec.get_string("env.name")},
-                                                 {"quality", request.quality},
-                                                 {"seed", std::to_string(request.seed)},
-                                                 {"source_run", run_dir},
-                                                 {"reference_random_return", std::to_string(refs.random_return)},
-                                                 {"reference_expert_return", std::to_string(refs.expert_return)},
-                                                 {"reference_episodes", std::to_string(config.reference_episodes)},
-                                                 {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
+  std::map<std::string, std::string> metadata = {
+      {"spec", spec.to_ini()},      {"env_name", spec.get_string("env.name")},
+      {"quality", request.quality}, {"seed", std::to_string(request.seed)},
+      {"source_run", run_dir},      {"shardlab_version", std::string("shardlab ") + SHARDLAB_VERSION}};
+  describe_references(refs, config, metadata);
   // The behaviour policy's measured return: what the "behavior" column of the ablation shows.
-  double policy_return =
-      describe_behaviour_policy(request.quality, expert, medium, medium_training_return, refs, config, schema, metadata);
+  double policy_return = describe_behaviour_policy(request.quality, expert, medium, refs, metadata);
 
   ExperienceWriter writer(request.out, venv_probe.observation_spec(), venv_probe.action_spec(), false,
                           venv_probe.info_names(), {}, request.force);
@@ -288,19 +397,19 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
     int64_t step = 0;
     Checkpoint counters;
     counters.add("global_step", step);
-    counters.load(medium);
+    counters.load(medium.checkpoint);
     double replay_return = 0;
     rows = copy_replay(dir.file("experience.h5"), step, writer, &replay_return);
     metadata["replay_steps"] = std::to_string(step);
     policy_return = replay_return;
   } else if (request.quality == "medium-expert") {
-    collect_with(medium, spec, schema, config.size, request.seed, writer);
+    collect_with(medium.checkpoint, spec, schema, config.size, request.seed, writer);
     collect_with(expert, spec, schema, config.size, mix_seed(request.seed, 1), writer);
     rows = 2 * config.size;
   } else {
     const EpisodeTally tally = collect_with(request.quality == "random"   ? ""
                                             : request.quality == "expert" ? expert
-                                                                          : medium,
+                                                                          : medium.checkpoint,
                                             spec, schema, config.size, request.seed, writer);
     rows = config.size;
     metadata["collected_mean_return"] = std::to_string(tally.mean_return());
@@ -310,8 +419,8 @@ std::string make_dataset(const DatasetRequest& request, const DatasetConfig& con
   writer.close();
   std::ostringstream out;
   out << "wrote " << rows << " transitions (" << request.task << " " << request.quality << ") to " << request.out
-      << "; behaviour return " << metadata["policy_mean_return"] << ", references random " << refs.random_return
-      << " expert " << refs.expert_return;
+      << "; behaviour return " << metadata["policy_mean_return"] << " (sampled), references random "
+      << refs.random_return << " expert " << refs.expert_return() << " (" << action_mode(refs.greedy) << ")";
   return out.str();
 }
 

@@ -2,12 +2,15 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 
 #include "agents/checkpoint.h"
 #include "agents/ppo.h"
 #include "core/error.h"
 #include "core/spec.h"
+#include "offline/dataset.h"
 
 namespace shardlab {
 
@@ -23,6 +26,10 @@ void IqlConfig::bind(Keys& keys) {
   keys("iql.cosine_decay", cosine_decay, "decay the actor's step size on a cosine to 0 over the run");
   keys("iql.hidden", hidden, "width of the Q and V MLPs (continuous actions)").at_least(1);
   keys("iql.layers", layers, "hidden layers of the Q and V MLPs (continuous actions)").at_least(1);
+  keys("iql.reward_scale", reward_scale,
+       "trajectory: rewards x 1000 / (max - min trajectory return) of the relabeled dataset, as the reference "
+       "(1 when every return is equal, e.g. zero rewards); none: the rewards as relabeled",
+       {"trajectory", "none"});
 }
 
 void IqlConfig::declare_keys(SpecSchema& s) { declare_keys_of<IqlConfig>(s); }
@@ -34,14 +41,55 @@ at::Tensor expectile_loss(const at::Tensor& u, double tau) {
   return (weight * u.pow(2)).mean();
 }
 
+double iql_reward_scale(const std::vector<double>& trajectory_returns) {
+  if (trajectory_returns.empty()) return 1.0;
+  const auto [low, high] = std::minmax_element(trajectory_returns.begin(), trajectory_returns.end());
+  const double spread = *high - *low;
+  return spread > 0 && std::isfinite(1000.0 / spread) ? 1000.0 / spread : 1.0;
+}
+
+namespace {
+
+// iql.reward_scale for the run's dataset (offline.dataset relabeled as offline.reward with the
+// run's relabel seed), printed once by the leader. 1 without a dataset file.
+double reward_scale_of_run(const Spec& spec, const IqlConfig& config, bool leader) {
+  if (config.reward_scale == "none" || !spec.schema().find("offline.dataset")) return 1.0;
+  const std::string& path = spec.get_string("offline.dataset");
+  if (path.empty()) return 1.0;
+  const RewardLabel label = parse_reward_label(spec.get_string("offline.reward"), "offline.reward");
+  const std::vector<double> returns =
+      trajectory_returns(path, label, offline_relabel_seed(static_cast<uint64_t>(spec.get_int("run.seed"))));
+  const double scale = iql_reward_scale(returns);
+  if (!leader) return scale;
+  if (returns.empty()) {
+    std::cerr << "iql: " << path << " has no trajectory to rescale by; rewards unscaled (scale 1)\n";
+    return scale;
+  }
+  const auto [low, high] = std::minmax_element(returns.begin(), returns.end());
+  if (*high > *low)
+    std::cerr << "iql: rewards (" << reward_label_name(label) << ") x " << scale << " = 1000 / (" << *high << " - "
+              << *low << "), the spread of " << returns.size() << " trajectory returns of " << path << "\n";
+  else
+    std::cerr << "iql: every one of the " << returns.size() << " trajectory returns of " << path << " ("
+              << reward_label_name(label) << " rewards) is " << *low
+              << ": 1000 / (max - min) is undefined, rewards unscaled (scale 1)\n";
+  return scale;
+}
+
+}  // namespace
+
 IqlLearner::IqlLearner(const LearnerContext& context, const IqlConfig& config)
     : config_(config),
       ranks_(context.ranks),
       action_spec_(context.action_spec),
-      total_steps_(std::max<int64_t>(1, context.total_updates)) {
+      total_steps_(std::max<int64_t>(1, context.total_updates)),
+      reward_scale_(reward_scale_of_run(context.spec, config, context.ranks.leader())) {
   const NetworkConfig network = NetworkConfig::from_spec(context.spec);
   const ObservationSpec& obs = context.observation_spec;
   net_ = ActorCritic(network, obs, action_spec_, context.init);
+  if (!action_spec_.discrete && network.policy_head != "tanh_mean_gaussian" && ranks_.leader())
+    std::cerr << "iql: agent.policy_head = " << network.policy_head
+              << "; the reference's policy is agent.policy_head = tanh_mean_gaussian\n";
   // Target copies start equal to their networks; their own draws are thrown away.
   at::Generator scratch = at::detail::createCPUGenerator(0);
   if (action_spec_.discrete) {
@@ -77,8 +125,8 @@ torch::nn::Module& IqlLearner::q_target_module() {
 }
 
 std::vector<std::string> IqlLearner::metrics() const {
-  return {"losses/value_loss", "losses/q_loss",    "losses/actor_loss", "losses/q_data",
-          "losses/value",      "losses/advantage", "losses/awr_weight", "charts/actor_lr"};
+  return {"losses/value_loss", "losses/q_loss",     "losses/actor_loss", "losses/q_data",      "losses/value",
+          "losses/advantage",  "losses/awr_weight", "charts/actor_lr",   "charts/reward_scale"};
 }
 
 void IqlLearner::add_parts(Checkpoint& checkpoint) {
@@ -107,6 +155,12 @@ at::Tensor IqlLearner::q_of(const Transitions& batch, bool target) {
   }
   return target ? continuous_q_target->forward(batch.observations, batch.actions)
                 : continuous_q->forward(batch.observations, batch.actions);
+}
+
+at::Tensor IqlLearner::advantage_weights(const Transitions& batch) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor advantage = std::get<0>(q_of(batch, /*target=*/true).min(0)) - value->forward(batch.observations);
+  return torch::exp(config_.temperature * advantage).clamp_max(config_.max_weight);
 }
 
 std::map<std::string, double> IqlLearner::update(const Batch& given, int64_t step, at::Generator& gen) {
@@ -153,8 +207,8 @@ std::map<std::string, double> IqlLearner::update(const Batch& given, int64_t ste
       },
       *actor_optimizer_, ranks_);
 
-  // 3. Q: regression onto r + gamma (1 - d) V(s'); no policy action anywhere.
-  const at::Tensor y = batch.rewards + config_.gamma * (1.0 - batch.terminals) * v_next;
+  // 3. Q: regression onto scale r + gamma (1 - d) V(s'); no policy action anywhere.
+  const at::Tensor y = reward_scale_ * batch.rewards + config_.gamma * (1.0 - batch.terminals) * v_next;
   const at::Tensor q = q_of(batch, /*target=*/false);
   const at::Tensor q_loss = (q - y.unsqueeze(0)).pow(2).mean(1).sum();
   gradient_step(
@@ -174,7 +228,7 @@ std::map<std::string, double> IqlLearner::update(const Batch& given, int64_t ste
   const double* s = stats.data_ptr<double>();
   return {{"losses/value_loss", s[0]}, {"losses/q_loss", s[1]}, {"losses/actor_loss", s[2]},
           {"losses/q_data", s[3]},     {"losses/value", s[4]},  {"losses/advantage", s[5]},
-          {"losses/awr_weight", s[6]}, {"charts/actor_lr", lr}};
+          {"losses/awr_weight", s[6]}, {"charts/actor_lr", lr}, {"charts/reward_scale", reward_scale_}};
 }
 
 }  // namespace shardlab

@@ -9,16 +9,24 @@
 // Discrete actions (the maze): Q(s, .) heads over the torso, V(s) = torso + Linear(1), a
 // categorical policy and AWR on log pi(a|s).
 //
-// Rewards are NOT rescaled here. The paper rescales locomotion rewards by 1000 / (max - min
-// trajectory return of the dataset); the learner only sees minibatches, not trajectory returns,
-// and the relabeled rewards of the survival-instinct ablation make that scale undefined (zero
-// rewards: max = min; constant or random rewards: a scale set by episode lengths alone). Rewards
-// reach IQL as the dataset layer relabeled them.
+// Rewards (iql.reward_scale = trajectory, the reference's default for locomotion): every reward
+// is multiplied by 1000 / (max - min trajectory return) of the dataset as relabeled, the rewards
+// the learner trains on (ikostrikov/implicit_q_learning, train_offline.py normalize), with the
+// trajectories split as the reference splits them (offline/dataset.h, trajectory_returns). Rule
+// for labels whose trajectory returns are all equal (the zero label; a dataset of one
+// trajectory): the scale is undefined there, and the rewards are left unscaled (scale 1); for
+// zero rewards every scale gives the same zeros. A learner made without a dataset file (batches
+// given by hand) has no trajectories: scale 1. The scale is printed once and recorded as the
+// metric charts/reward_scale. iql.reward_scale = none trains on the rewards as relabeled.
+//
+// Policy: the reference's is agent.policy_head = tanh_mean_gaussian (a Gaussian with mean
+// tanh(.) and a state-independent log-std, not squashed; evaluation acts with the mean).
 #pragma once
 
 #include <torch/optim/adam.h>
 
 #include <memory>
+#include <vector>
 
 #include "offline/learner.h"
 #include "offline/q_network.h"
@@ -36,6 +44,7 @@ struct IqlConfig {
   bool cosine_decay = true;
   int64_t hidden = 256;  // Q and V widths (continuous actions)
   int64_t layers = 2;
+  std::string reward_scale = "trajectory";  // trajectory: 1000 / (max - min trajectory return); none
 
   // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
   template <class Keys>
@@ -47,6 +56,9 @@ struct IqlConfig {
 // mean(|tau - 1(u < 0)| u^2).
 at::Tensor expectile_loss(const at::Tensor& u, double tau);
 
+// 1000 / (max - min) of the trajectory returns; 1 when they are all equal or there are none.
+double iql_reward_scale(const std::vector<double>& trajectory_returns);
+
 class IqlLearner : public Learner {
  public:
   IqlLearner(const LearnerContext& context, const IqlConfig& config);
@@ -57,6 +69,10 @@ class IqlLearner : public Learner {
 
   // The actor's learning rate at gradient step `step` (1-based).
   double actor_lr_at(int64_t step) const;
+  // The factor every reward is multiplied by (iql.reward_scale).
+  double reward_scale() const { return reward_scale_; }
+  // The AWR weights min(exp(beta (min(Qt1, Qt2)(s, a) - V(s))), max_weight) of a batch, without gradient.
+  at::Tensor advantage_weights(const Transitions& batch);
 
   ContinuousTwinQ continuous_q{nullptr}, continuous_q_target{nullptr};  // continuous actions
   DiscreteTwinQ discrete_q{nullptr}, discrete_q_target{nullptr};        // discrete actions
@@ -72,6 +88,7 @@ class IqlLearner : public Learner {
   Collective ranks_;
   ActionSpec action_spec_;
   int64_t total_steps_;
+  double reward_scale_ = 1.0;
   ActorCritic net_{nullptr};
   std::unique_ptr<torch::optim::Adam> q_optimizer_, v_optimizer_, actor_optimizer_;
 };
