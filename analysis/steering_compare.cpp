@@ -68,25 +68,6 @@ std::pair<std::vector<double>, std::vector<double>> goal_probs(const DecisionSqu
   return {cheese, top_right};
 }
 
-// Rows scaled to unit norm (a zero row stays zero).
-at::Tensor unit_rows(const at::Tensor& v) {
-  const at::Tensor norms = v.flatten(1).norm(2, {1}).clamp_min(1e-12);
-  std::vector<int64_t> shape(v.dim(), 1);
-  shape[0] = v.size(0);
-  return v / norms.reshape(shape);
-}
-
-// Gaussian directions of unit norm, one per row of `like`.
-at::Tensor random_unit_rows(const at::Tensor& like, at::Generator& gen) {
-  return unit_rows(at::normal(0.0, 1.0, like.sizes(), gen, like.options()));
-}
-
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string out;
-  for (int64_t d : shape) out += (out.empty() ? "" : "x") + std::to_string(d);
-  return out;
-}
-
 }  // namespace
 
 // ---- probe

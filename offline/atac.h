@@ -63,6 +63,7 @@ class AtacLearner : public Learner {
   AtacLearner(const LearnerContext& context, const AtacConfig& config);
   ~AtacLearner() override;
   ActorCritic policy() override { return net_; }
+  int64_t warm_start_steps() const override { return config_.warmup_steps; }
   std::vector<std::string> metrics() const override;
   void add_parts(Checkpoint& checkpoint) override;
   std::map<std::string, double> update(const Batch& given, int64_t step, at::Generator& gen) override;

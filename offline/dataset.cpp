@@ -88,7 +88,7 @@ OfflineDataset OfflineDataset::from_experience(Experience e, const std::vector<i
 }
 
 uint64_t offline_relabel_seed(uint64_t run_seed) {
-  constexpr uint64_t kRelabelStream = 0x4E1A;  // the same stream as offline/offline_run.cpp's
+  constexpr uint64_t kRelabelStream = 0x4E1A;  // offline runs' relabeling stream
   return mix_seed(run_seed, kRelabelStream);
 }
 

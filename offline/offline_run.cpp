@@ -31,7 +31,6 @@ namespace {
 // Random streams of an offline run, apart from the learners' initial weights (stream 0).
 constexpr uint64_t kInitStream = 0x0FF1;
 constexpr uint64_t kBatchStream = 0xBA7C;
-constexpr uint64_t kRelabelStream = 0x4E1A;
 constexpr uint64_t kDistanceStream = 0xD157;
 // Dataset states the final policy is compared with its warm start on (all when fewer).
 constexpr int64_t kDistanceStates = 10000;
@@ -316,7 +315,7 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   const OfflineConfig config = OfflineConfig::from_spec(spec);
   const uint64_t seed = static_cast<uint64_t>(spec.get_int("run.seed"));
   const RewardLabel label = parse_reward_label(config.reward, "offline.reward");
-  OfflineDataset data = OfflineDataset::load(config.dataset, label, mix_seed(seed, kRelabelStream));
+  OfflineDataset data = OfflineDataset::load(config.dataset, label, offline_relabel_seed(seed));
   const auto [observations, actions] = check_environment(spec, config, data, can_evaluate);
   const LearnerRegistration& algo = find_learner(offline_learners(), spec, "offline.algo");
   const GradientLoad load = algo.check(spec, config.batch_size);
@@ -331,7 +330,7 @@ std::string train_offline(const Spec& given, const TrainOptions& options) {
   at::Generator init = at::detail::createCPUGenerator(mix_seed(seed, kInitStream));
   const std::unique_ptr<Learner> learner = algo.make({spec, observations, actions, run.device(), init, config.steps,
                                                       data.reward_min(), data.reward_max(), options.ranks});
-  DatasetSource source(spec, config, data, can_evaluate, describe_reward_label(label, mix_seed(seed, kRelabelStream)),
+  DatasetSource source(spec, config, data, can_evaluate, describe_reward_label(label, offline_relabel_seed(seed)),
                        *learner);
   run_learner(run, *learner, source);
   if (!options.ranks.leader()) return "";

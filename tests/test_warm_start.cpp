@@ -62,7 +62,9 @@ TEST(PolicyDistance, IdenticalPoliciesAreAtZeroAndDifferentOnesAreNot) {
     const PolicyDistance apart = policy_distance(*a, *other, states, 64);
     EXPECT_GT(apart.kl, 1e-4) << head;
     EXPECT_GT(apart.action_distance, 1e-4) << head;
-    if (discrete) EXPECT_LE(apart.action_distance, 1.0);
+    if (discrete) {
+      EXPECT_LE(apart.action_distance, 1.0);
+    }
   }
 }
 
