@@ -72,6 +72,19 @@ PolicyOutput ActorCriticImpl::forward(const at::Tensor& obs, ActivationTaps* tap
   return out;
 }
 
+void ActorCriticImpl::init_linear_defaults(at::Generator& init) {
+  torch::NoGradGuard no_grad;
+  with_generator(init, [&] {
+    for (const auto& m : modules(/*include_self=*/false))
+      if (auto* linear = dynamic_cast<nn::LinearImpl*>(m.get())) linear->reset_parameters();
+  });
+  if (tanh_gaussian_) {
+    const int64_t dim = action_spec_.dim;
+    fc_policy_->weight.narrow(0, dim, dim).zero_();
+    fc_policy_->bias.narrow(0, dim, dim).zero_();
+  }
+}
+
 ActionSample sample_action(const ActorCriticImpl& net, const at::Tensor& logits_or_mean, at::Generator& gen) {
   if (net.tanh_gaussian()) return rsample_action(net, logits_or_mean, gen);
   ActionSample s;
@@ -165,8 +178,7 @@ void require_network_memory(const Spec& spec, const ObservationSpec& obs, const 
   char what[160];
   std::snprintf(what, sizeof what, "training %d network%s of %.3g parameters and %.3g activations per sample", networks,
                 networks == 1 ? "" : "s", parameters, activations);
-  require_memory(bytes, std::string(what) + " with " + rows_what,
-                 "lower agent.channels / agent.hidden or the batch");
+  require_memory(bytes, std::string(what) + " with " + rows_what, "lower agent.channels / agent.hidden or the batch");
 }
 
 }  // namespace shardlab

@@ -53,6 +53,39 @@ at::Tensor StackedMlpImpl::forward_head(int64_t head, const at::Tensor& x, bool 
   return h;
 }
 
+at::Tensor StackedMlpImpl::forward_taped(int64_t head, const at::Tensor& x, MlpTape& tape) const {
+  tape.inputs.clear();
+  at::Tensor h = x;
+  for (size_t l = 0; l < weights.size(); ++l) {
+    if (l > 0) h.relu_();
+    tape.inputs.push_back(h);
+    h = torch::addmm(biases[l].select(0, head), h, weights[l].select(0, head));
+  }
+  return h;
+}
+
+at::Tensor StackedMlpImpl::backward_taped(int64_t head, const MlpTape& tape, const at::Tensor& grad_out,
+                                          bool weight_grads, bool input_grad) {
+  at::Tensor g = grad_out;  // d loss / d (layer l's output, before its ReLU)
+  for (size_t l = weights.size(); l-- > 0;) {
+    const at::Tensor& x = tape.inputs[l];
+    if (weight_grads) {
+      at::Tensor dw = weights[l].mutable_grad().select(0, head), db = biases[l].mutable_grad().select(0, head);
+      at::mm_out(dw, x.t(), g);
+      at::sum_out(db, g, {0}, /*keepdim=*/true);
+    }
+    if (l == 0 && !input_grad) return at::Tensor();
+    g = g.mm(weights[l].select(0, head).t());
+    if (l > 0) g = at::threshold_backward(g, x, 0);  // the ReLU that made x
+  }
+  return g;
+}
+
+void StackedMlpImpl::make_grads() {
+  for (auto& p : parameters())
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+}
+
 ContinuousTwinQImpl::ContinuousTwinQImpl(int64_t obs_size, int64_t action_dim, int64_t hidden, int64_t layers,
                                          at::Generator& init)
     : mlp(register_module("mlp", StackedMlp(2, obs_size + action_dim, hidden, layers, 1, init))) {}
