@@ -83,7 +83,7 @@ std::vector<std::pair<std::string, std::string>> atac_reference(
 // ATAC proper (after the warm start), the reference sizes: the hand-written step (atac.fused), its
 // halves in order on one thread (OpenBLAS at range(1) threads).
 void BM_OfflineAtacUpdate(benchmark::State& state) {
-  run_updates(state, atac_reference({{"atac.warmup_steps", "0"}}), kLanderObs, kLanderAct);
+  run_updates(state, atac_reference({{"atac.warmup_steps", "0"}, {"atac.threads", "1"}}), kLanderObs, kLanderAct);
 }
 BENCHMARK(BM_OfflineAtacUpdate)->Args({1, 1})->Args({1, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 

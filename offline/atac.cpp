@@ -75,6 +75,7 @@
 //   whole), as the reference's "every module with a weight".
 #include "offline/atac.h"
 
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -121,10 +122,11 @@ void AtacConfig::bind(Keys& keys) {
        "continuous ATAC proper (tanh_gaussian actor on an mlp relu torso, CPU): gradients written out by hand, "
        "the autograd path's arithmetic up to float rounding with less work (offline/atac_fused.cpp); false: autograd");
   keys("atac.threads", threads,
-       "threads of one fused step: 2 runs its independent halves (the actor at s and s', the twin critics, the "
-       "actor loss's two row halves) side by side with one-thread OpenBLAS (set process-wide); 1 runs them in "
-       "order. The same numbers either way")
-      .at_least(1)
+       "threads of one fused step: 2 runs its independent halves (the actor at s and s', the twin critics with "
+       "their Adam steps, the actor loss's two row halves) side by side, each with one-thread OpenBLAS (set "
+       "process-wide); 1 runs them in order; 0 picks 2 when OpenBLAS was given 2 or more threads (run.threads), "
+       "else 1. The same numbers either way")
+      .at_least(0)
       .at_most(2);
   keys("atac.entropy", entropy,
        "continuous actions: per_dimension averages log pi(a_pi|s) over action dimensions as lightATAC's Normal "
@@ -164,6 +166,13 @@ std::pair<double, double> atac_value_bounds(double reward_min, double reward_max
 namespace {
 
 constexpr double kDataActionBound = 1.0 - 1e-6;  // lightATAC's clip of the dataset's actions
+
+// OpenBLAS's thread count as set_blas_threads (offline/learner.h) left it; 1 without OpenBLAS.
+int blas_threads() {
+  using GetThreads = int (*)();
+  if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) return f();
+  return 1;
+}
 
 // A module holding one scalar parameter, so a temperature is a checkpoint part like any network.
 struct TemperatureImpl : torch::nn::Module {
@@ -219,7 +228,7 @@ AtacLearner::AtacLearner(const LearnerContext& context, const AtacConfig& config
   if (fused_) fused_actor_ = fused_actor_of(*net_);
   // Two threads each calling a multi-threaded OpenBLAS contend for its one pool: the two-thread
   // step runs its matrix products single-threaded (recorded in the spec by the key itself).
-  if (fused_ && config_.threads > 1) {
+  if (fused_ && (config_.threads == 2 || (config_.threads == 0 && blas_threads() >= 2))) {
     set_blas_threads(1);
     worker_ = std::make_unique<StepWorker>();
   }

@@ -31,7 +31,7 @@ struct AtacConfig {
   int64_t layers = 3;                      // critic hidden layers (continuous actions)
   double discrete_entropy_fraction = 0.2;  // discrete target entropy = this * log(num_actions)
   bool fused = true;                       // continuous ATAC proper: gradients by hand (atac_fused.cpp)
-  int64_t threads = 1;                     // the fused step's halves side by side (2) or in order (1)
+  int64_t threads = 0;  // the fused step's halves side by side (2) or in order (1); 0: 2 with run.threads >= 2
   // Continuous actions (the reference's; the discrete analogue keeps its own rules):
   std::string entropy = "per_dimension";  // per_dimension (lightATAC) | per_action (the textbook sum)
   std::string actor_init = "pytorch";     // pytorch (lightATAC: nn.Linear defaults, std 1) | orthogonal (PPO's)
@@ -56,6 +56,13 @@ struct AtacFusedActor {
   std::vector<at::Tensor> weights, biases;
 };
 AtacFusedActor fused_actor_of(ActorCriticImpl& net);
+
+// The actor's reparameterised sample at s as the fused step keeps it.
+struct AtacFusedSample {
+  at::Tensor noise, log_std_raw, std, action;  // (batch, dim); log_std_raw before the clamp
+  at::Tensor log_prob;                         // (batch,), summed over dimensions
+  MlpTape tape;                                // the actor's layers' inputs
+};
 
 // The critic's loss terms on one batch: per head, and summed over the heads in `loss`.
 struct AtacCriticLoss {
@@ -121,7 +128,13 @@ class AtacLearner : public Learner {
                                       const at::Tensor& q_next, const at::Tensor& q_policy, bool warmup);
   // ATAC proper's continuous step with gradients by hand (offline/atac_fused.cpp).
   std::map<std::string, double> fused_update(const Transitions& batch, at::Generator& gen);
-  // Runs the two on the worker and this thread (atac.threads = 2), else one after the other.
+  // Its critic step: loss terms, gradients, Adam, projection and Polyak step, per head.
+  AtacCriticLoss fused_critic_step(const Transitions& batch, const at::Tensor& next_action,
+                                   const at::Tensor& policy_action);
+  // Its actor step (after the temperature's); returns the loss and sets the lower bound.
+  at::Tensor fused_actor_step(const Transitions& batch, const AtacFusedSample& pi, const at::Tensor& entropy,
+                              double alpha, at::Tensor* lower_bound);
+  // Runs the two on the worker and this thread (two threads: atac.threads), else one after the other.
   void halves(const std::function<void()>& first, const std::function<void()>& second);
   // The metrics one step returns; q_policy undefined in the warm start.
   static std::map<std::string, double> step_metrics(const AtacCriticLoss& critic, const at::Tensor& actor,
@@ -141,7 +154,7 @@ class AtacLearner : public Learner {
   double density_dims_ = 1.0;  // divides a log-density summed over dimensions (atac.entropy)
   bool fused_ = false;         // atac.fused and a network the hand-written step covers
   AtacFusedActor fused_actor_;
-  std::unique_ptr<StepWorker> worker_;  // atac.threads = 2
+  std::unique_ptr<StepWorker> worker_;  // two threads (atac.threads)
   ActorCritic net_{nullptr};
   std::unique_ptr<Temperatures> temperatures_;  // modules holding the log-temperatures, for checkpoints
   std::unique_ptr<torch::optim::Adam> critic_optimizer_, actor_optimizer_, alpha_optimizer_;

@@ -1,14 +1,18 @@
 // ATAC proper's continuous gradient step with its gradients written out by hand (atac.fused, the
 // default): the arithmetic of AtacLearner::update's autograd path term by term, the same up to float
-// rounding (tests/test_atac.cpp checks it), with less work around the matrix products:
-// - no autograd graph: every backward product is one explicit GEMM into the gradient's own buffer,
-//   the ReLU masks read from the kept activations, the losses' derivatives in closed form;
+// rounding (tests/test_atac.cpp checks it), with less work around the same matrix products:
+// - no autograd graph: every backward product is one explicit GEMM into the gradient's own buffer;
+//   the ReLU masks are read from the kept activations, in one pass that also sums the bias
+//   gradients; the losses' derivatives are closed forms, each head's in one pass over its rows;
+// - Adam, the norm projection and the target's Polyak step are one or two passes over each
+//   parameter slice (offline/step_worker.h) instead of a dozen tensor operations each;
 // - the actor's value head (unused offline) is never evaluated;
 // - the work splits into halves that share no parameter slice: the actor at s' and at s, the twin
 //   critics' heads (target forward, forward over the stacked (s, a), (s', a'), (s, a_pi) rows,
-//   backward), and the actor's loss over two fixed halves of the batch (their weight gradients
-//   added in a fixed order). With atac.threads = 2 the halves run side by side, each with one-thread
-//   BLAS; with 1 they run in order. Either way the result is the same, bit for bit.
+//   backward, Adam, projection, Polyak), the actor's loss over two fixed halves of the batch (their
+//   weight gradients added in a fixed order) and its Adam over two groups of layers. With two
+//   threads (atac.threads) the halves run side by side, each with one-thread BLAS; with one they
+//   run in order. Either way the result is the same, bit for bit.
 // The draws from the run's generator come in the autograd path's order (a' then a_pi).
 //
 // Closed forms (n rows, D = atac.entropy's divisor, c_b/c_p and c_q/c_h the weights normalized_sum
@@ -21,10 +25,9 @@
 //     dL/dmean = g_u, dL/dlog_std = (g_u eps std - k) where the log-std clamp passes.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
-#include <exception>
 #include <functional>
-#include <future>
 
 #include "agents/collective.h"
 #include "agents/gradient_step.h"
@@ -68,27 +71,67 @@ at::Tensor actor_forward(const AtacFusedActor& actor, const at::Tensor& x, MlpTa
 }
 
 // The gradients of the actor's layers for rows [begin, begin + rows) of `tape`, given d loss / d
-// output for those rows.
+// output for those rows (the hidden layers' bias gradients summed in the ReLU masking pass).
 void actor_backward(const AtacFusedActor& actor, const MlpTape& tape, int64_t begin, int64_t rows, at::Tensor g,
                     std::vector<at::Tensor>& dw, std::vector<at::Tensor>& db) {
-  dw.assign(actor.weights.size(), at::Tensor());
-  db.assign(actor.weights.size(), at::Tensor());
-  for (size_t l = actor.weights.size(); l-- > 0;) {
+  const size_t layers = actor.weights.size();
+  dw.assign(layers, at::Tensor());
+  db.assign(layers, at::Tensor());
+  db[layers - 1] = g.sum(0);
+  for (size_t l = layers; l-- > 0;) {
     const at::Tensor x = tape.inputs[l].narrow(0, begin, rows);
     dw[l] = g.t().mm(x);
-    db[l] = g.sum(0);
     if (l == 0) break;
-    g = at::threshold_backward(g.mm(actor.weights[l]), x, 0);
+    g = g.mm(actor.weights[l]);
+    db[l - 1] = at::empty({g.size(1)}, g.options());
+    relu_backward_(g, x, db[l - 1].data_ptr<float>());
   }
 }
 
-// The tanh-Gaussian sample of rsample_action (agents/actor_critic.cpp) with the given noise.
-struct Squashed {
-  at::Tensor log_std_raw, std, action, log_prob;  // log_prob: summed over dimensions
+// One critic head's loss terms and d loss / d Q over its stacked rows (the closed forms above) in
+// one pass: q (3n) = Q(s, a), Q(s', a'), Q(s, a_pi); y the target backup (n).
+struct HeadTerms {
+  double bellman = 0, pessimism = 0;
+  at::Tensor dq;  // (3n, 1)
 };
 
-Squashed squash(const at::Tensor& out, const at::Tensor& noise, int64_t dim, bool with_log_prob) {
-  Squashed s;
+HeadTerms head_terms(const at::Tensor& q, const at::Tensor& y, const at::Tensor& rewards, const at::Tensor& discount,
+                     const AtacConfig& config, double vmin, double vmax) {
+  const int64_t n = y.size(0);
+  const double w = config.target_bellman_weight, beta = config.beta;
+  const double c_b = beta > 1 ? 1.0 : beta, c_p = beta > 1 ? 1.0 / beta : 1.0;
+  const float data_td = static_cast<float>(c_b * 2.0 * w / n),
+              data_residual = static_cast<float>(c_b * 2.0 * (1 - w) / n);
+  const float pess = static_cast<float>(c_p / n), next_residual = static_cast<float>(-c_b * 2.0 * (1.0 - w) / n);
+  const float lo = static_cast<float>(vmin), hi = static_cast<float>(vmax);
+  const at::Tensor qc = q.contiguous(), yc = y.contiguous(), rc = rewards.contiguous(), dc = discount.contiguous();
+  const float *qp = qc.data_ptr<float>(), *yp = yc.data_ptr<float>(), *r = rc.data_ptr<float>();
+  const float* d = dc.data_ptr<float>();
+  HeadTerms out;
+  out.dq = at::empty({3 * n, 1}, q.options());
+  float* dq = out.dq.data_ptr<float>();
+  double td_squares = 0, residual_squares = 0, pessimism = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const float q_data = qp[j], q_next = qp[n + j], q_pi = qp[2 * n + j];
+    const float backup = r[j] + d[j] * q_next;
+    const bool clipped = config.clip_values && (backup < lo || backup > hi);
+    const float td = q_data - yp[j], residual = q_data - (clipped ? std::min(std::max(backup, lo), hi) : backup);
+    td_squares += static_cast<double>(td) * td;
+    residual_squares += static_cast<double>(residual) * residual;
+    pessimism += static_cast<double>(q_pi) - q_data;
+    dq[j] = data_td * td + data_residual * residual - pess;
+    dq[n + j] = clipped ? 0.0f : next_residual * residual * d[j];
+    dq[2 * n + j] = pess;
+  }
+  out.bellman = (w * td_squares + (1 - w) * residual_squares) / n;
+  out.pessimism = pessimism / n;
+  return out;
+}
+
+// The tanh-Gaussian sample of rsample_action (agents/actor_critic.cpp) with the given noise.
+AtacFusedSample squash(const at::Tensor& out, const at::Tensor& noise, int64_t dim, bool with_log_prob) {
+  AtacFusedSample s;
+  s.noise = noise;
   const at::Tensor mean = out.narrow(1, 0, dim);
   s.log_std_raw = out.narrow(1, dim, dim);
   const at::Tensor log_std = s.log_std_raw.clamp(kLogStdMin, kLogStdMax);
@@ -101,6 +144,26 @@ Squashed squash(const at::Tensor& out, const at::Tensor& noise, int64_t dim, boo
                  (2.0 * (std::log(2.0) - u - torch::softplus(-2.0 * u))).sum(1);
   }
   return s;
+}
+
+// d loss / d (fc_policy's output) for rows [begin, begin + rows), given d loss / d a for them (the
+// closed forms above): (g_u, g_log_std) side by side, (rows, 2 dim).
+at::Tensor policy_output_grad(const at::Tensor& da, const AtacFusedSample& pi, int64_t begin, int64_t rows, double k) {
+  const int64_t dim = da.size(1);
+  at::Tensor g = at::empty({rows, 2 * dim}, da.options());
+  const auto d = da.accessor<float, 2>(), a = pi.action.accessor<float, 2>(), eps = pi.noise.accessor<float, 2>();
+  const auto sd = pi.std.accessor<float, 2>(), raw = pi.log_std_raw.accessor<float, 2>();
+  auto out = g.accessor<float, 2>();
+  const float k2 = static_cast<float>(2 * k), kf = static_cast<float>(k);
+  const float lo = static_cast<float>(kLogStdMin), hi = static_cast<float>(kLogStdMax);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < dim; ++c) {
+      const int64_t i = begin + r;
+      const float g_u = d[r][c] * (1.0f - a[i][c] * a[i][c]) + k2 * a[i][c];
+      out[r][c] = g_u;
+      out[r][dim + c] = (raw[i][c] >= lo && raw[i][c] <= hi) ? g_u * eps[i][c] * sd[i][c] - kf : 0.0f;
+    }
+  return g;
 }
 
 }  // namespace
@@ -126,83 +189,26 @@ void AtacLearner::halves(const std::function<void()>& first, const std::function
 
 std::map<std::string, double> AtacLearner::fused_update(const Transitions& batch, at::Generator& gen) {
   torch::NoGradGuard no_grad;
-  const int64_t n = batch.rewards.size(0), dim = action_spec_.dim, obs = flat(batch.observations).size(1);
-  StackedMlpImpl& critic = *continuous_q->mlp;
-  StackedMlpImpl& target = *continuous_q_target->mlp;
-  critic.make_grads();
+  const int64_t n = batch.rewards.size(0), dim = action_spec_.dim;
   // The draws in the autograd path's order: a' ~ pi(s'), then a_pi ~ pi(s).
   const at::Tensor noise_next = at::randn({n, dim}, gen), noise = at::randn({n, dim}, gen);
-
   // The actor at s' (no gradient needed) and at s (its layers' inputs kept).
   at::Tensor next_action;
-  Squashed pi;
-  MlpTape actor_tape;
+  AtacFusedSample pi;
   halves(
       [&] {
         next_action =
             squash(actor_forward(fused_actor_, batch.next_observations, nullptr), noise_next, dim, false).action;
       },
-      [&] { pi = squash(actor_forward(fused_actor_, batch.observations, &actor_tape), noise, dim, true); });
-
-  // 1. Critic: per head, the target at (s', a') and the forward over the stacked rows; then per
-  // head its loss terms and backward.
-  const at::Tensor x_next = torch::cat({flat(batch.next_observations), next_action}, 1);
-  const at::Tensor x =
-      torch::cat({torch::cat({flat(batch.observations), flat(batch.next_observations), flat(batch.observations)}, 0),
-                  torch::cat({batch.actions, next_action, pi.action}, 0)},
-                 1);
-  at::Tensor q_target[2], q[2];
-  MlpTape tapes[2];
-  auto forward_head = [&](int64_t h) {
-    MlpTape scratch;
-    q_target[h] = target.forward_taped(h, x_next, scratch).squeeze(1);
-    q[h] = critic.forward_taped(h, x, tapes[h]).squeeze(1);
-  };
-  halves([&] { forward_head(0); }, [&] { forward_head(1); });
-  const at::Tensor discount = config_.gamma * (1.0 - batch.terminals);
-  const at::Tensor y = clip(batch.rewards + discount * torch::min(q_target[0], q_target[1]));
-  const double w = config_.target_bellman_weight, beta = config_.beta;
-  const double c_b = beta > 1 ? 1.0 : beta, c_p = beta > 1 ? 1.0 / beta : 1.0;
-  at::Tensor bellman[2], pessimism[2], loss[2];
-  auto backward_head = [&](int64_t h) {
-    const at::Tensor q_data = q[h].narrow(0, 0, n), q_next = q[h].narrow(0, n, n), q_pi = q[h].narrow(0, 2 * n, n);
-    const at::Tensor backup = batch.rewards + discount * q_next;
-    const at::Tensor td = q_data - y, residual = q_data - clip(backup);
-    bellman[h] = w * td.pow(2).mean() + (1.0 - w) * residual.pow(2).mean();
-    pessimism[h] = (q_pi - q_data).mean();
-    loss[h] = normalized_sum(pessimism[h], bellman[h], beta);
-    at::Tensor d_next = (-c_b * 2.0 * (1.0 - w) / n) * residual * discount;
-    if (config_.clip_values) d_next = d_next * ((backup >= vmin_) & (backup <= vmax_));
-    const at::Tensor dq = torch::cat({(c_b * 2.0 / n) * (w * td + (1.0 - w) * residual) - c_p / n, d_next,
-                                      torch::full({n}, c_p / n, q_data.options())});
-    critic.backward_taped(h, tapes[h], dq.unsqueeze(1), /*weight_grads=*/true, /*input_grad=*/false);
-  };
-  halves([&] { backward_head(0); }, [&] { backward_head(1); });
-  AtacCriticLoss critic_terms;
-  critic_terms.loss = loss[0] + loss[1];
-  critic_terms.bellman = torch::stack({bellman[0], bellman[1]});
-  critic_terms.pessimism = torch::stack({pessimism[0], pessimism[1]});
-  critic_terms.q_data = torch::stack({q[0].narrow(0, 0, n), q[1].narrow(0, 0, n)});
-  average_or_stop(
-      critic_terms.loss,
       [&] {
-        return std::map<std::string, double>{{"critic_loss", critic_terms.loss.item<double>()}};
-      },
-      *critic_optimizer_, ranks_);
+        MlpTape tape;
+        const at::Tensor out = actor_forward(fused_actor_, batch.observations, &tape);
+        pi = squash(out, noise, dim, true);
+        pi.tape = std::move(tape);
+      });
 
-  // Adam, the norm projection (after the step) and 2. the target's Polyak step, per head.
-  const std::vector<AdamPart> critic_adam = prepare_adam_step(*critic_optimizer_);
-  auto finish_head = [&](int64_t h) {
-    for (const AdamPart& part : critic_adam) apply_adam_step(part, h, 1);
-    if (config_.norm_constraint > 0)
-      for (const at::Tensor& weight : critic.weights)
-        project_weight_norms({weight.narrow(0, h, 1)}, config_.norm_constraint);
-    for (size_t l = 0; l < critic.weights.size(); ++l) {
-      target.weights[l][h].lerp_(critic.weights[l][h], config_.tau);
-      target.biases[l][h].lerp_(critic.biases[l][h], config_.tau);
-    }
-  };
-  halves([&] { finish_head(0); }, [&] { finish_head(1); });
+  // 1-2. Critic, its projection and the target's Polyak step.
+  const AtacCriticLoss critic = fused_critic_step(batch, next_action, pi.action);
 
   // 3. Temperature (a scalar: autograd is cheap here).
   const at::Tensor entropy = -pi.log_prob.mean() / density_dims_;
@@ -219,8 +225,82 @@ std::map<std::string, double> AtacLearner::fused_update(const Transitions& batch
   }
   const double alpha = log_alpha.exp().item<double>();
 
-  // 4. Actor: normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha) through the updated second head,
-  // over two fixed halves of the batch.
+  // 4. Actor.
+  at::Tensor lower_bound;
+  const at::Tensor actor_loss = fused_actor_step(batch, pi, entropy, alpha, &lower_bound);
+  return step_metrics(critic, actor_loss, entropy, alpha_loss, lower_bound, alpha, false);
+}
+
+AtacCriticLoss AtacLearner::fused_critic_step(const Transitions& batch, const at::Tensor& next_action,
+                                              const at::Tensor& policy_action) {
+  const int64_t n = batch.rewards.size(0);
+  StackedMlpImpl& critic = *continuous_q->mlp;
+  StackedMlpImpl& target = *continuous_q_target->mlp;
+  critic.make_grads();
+  // Per head: the target at (s', a') and the forward over the stacked rows; then per head its loss
+  // terms and backward.
+  const at::Tensor x_next = torch::cat({flat(batch.next_observations), next_action}, 1);
+  const at::Tensor x =
+      torch::cat({torch::cat({flat(batch.observations), flat(batch.next_observations), flat(batch.observations)}, 0),
+                  torch::cat({batch.actions, next_action, policy_action}, 0)},
+                 1);
+  at::Tensor q_target[2], q[2];
+  MlpTape tapes[2];
+  auto forward_head = [&](int64_t h) {
+    MlpTape scratch;
+    q_target[h] = target.forward_taped(h, x_next, scratch).squeeze(1);
+    q[h] = critic.forward_taped(h, x, tapes[h]).squeeze(1);
+  };
+  halves([&] { forward_head(0); }, [&] { forward_head(1); });
+  const at::Tensor discount = config_.gamma * (1.0 - batch.terminals);
+  const at::Tensor y = clip(batch.rewards + discount * torch::min(q_target[0], q_target[1]));
+  HeadTerms terms[2];
+  auto backward_head = [&](int64_t h) {
+    terms[h] = head_terms(q[h], y, batch.rewards, discount, config_, vmin_, vmax_);
+    critic.backward_taped(h, tapes[h], terms[h].dq, /*weight_grads=*/true, /*input_grad=*/false);
+  };
+  halves([&] { backward_head(0); }, [&] { backward_head(1); });
+  AtacCriticLoss out;
+  const double beta = config_.beta;
+  auto loss_of = [&](const HeadTerms& t) {
+    return beta > 1 ? t.pessimism / beta + t.bellman : t.pessimism + beta * t.bellman;
+  };
+  out.loss = torch::tensor(static_cast<float>(loss_of(terms[0]) + loss_of(terms[1])));
+  out.bellman = torch::tensor({static_cast<float>(terms[0].bellman), static_cast<float>(terms[1].bellman)});
+  out.pessimism = torch::tensor({static_cast<float>(terms[0].pessimism), static_cast<float>(terms[1].pessimism)});
+  out.q_data = torch::stack({q[0].narrow(0, 0, n), q[1].narrow(0, 0, n)});
+  average_or_stop(
+      out.loss,
+      [&] {
+        return std::map<std::string, double>{{"critic_loss", out.loss.item<double>()}};
+      },
+      *critic_optimizer_, ranks_);
+
+  // Per head: Adam, the weight matrices' norm projection, the target's Polyak step.
+  const std::vector<AdamPart> adam = prepare_adam_step(*critic_optimizer_);
+  const std::vector<at::Tensor> params = continuous_q->parameters(), targets = continuous_q_target->parameters();
+  std::vector<const at::Tensor*> target_of(adam.size());
+  std::vector<double> max_norm(adam.size(), 0.0);
+  for (size_t a = 0; a < adam.size(); ++a)
+    for (size_t i = 0; i < params.size(); ++i)
+      if (params[i].is_same(adam[a].param)) {
+        target_of[a] = &targets[i];
+        for (const at::Tensor& weight : critic.weights)
+          if (weight.is_same(params[i])) max_norm[a] = config_.norm_constraint;
+      }
+  auto finish_head = [&](int64_t h) {
+    for (size_t a = 0; a < adam.size(); ++a) apply_adam_step(adam[a], h, 1, max_norm[a], target_of[a], config_.tau);
+  };
+  halves([&] { finish_head(0); }, [&] { finish_head(1); });
+  return out;
+}
+
+at::Tensor AtacLearner::fused_actor_step(const Transitions& batch, const AtacFusedSample& pi, const at::Tensor& entropy,
+                                         double alpha, at::Tensor* lower_bound) {
+  // normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha) through the updated second head, over two
+  // fixed halves of the batch.
+  StackedMlpImpl& critic = *continuous_q->mlp;
+  const int64_t n = batch.rewards.size(0), dim = action_spec_.dim, obs = flat(batch.observations).size(1);
   const double c_q = alpha > 1 ? 1.0 / alpha : 1.0, c_h = alpha > 1 ? 1.0 : alpha;
   const double k = c_h / (n * density_dims_);
   const at::Tensor x_pi = torch::cat({flat(batch.observations), pi.action}, 1);
@@ -233,20 +313,15 @@ std::map<std::string, double> AtacLearner::fused_update(const Transitions& batch
     q_policy[part] = critic.forward_taped(1, x_pi.narrow(0, begin, rows), tape);
     const at::Tensor dq = torch::full({rows, 1}, -c_q / n, x_pi.options());
     const at::Tensor da = critic.backward_taped(1, tape, dq, false, true).narrow(1, obs, dim);
-    const at::Tensor a = pi.action.narrow(0, begin, rows), eps = noise.narrow(0, begin, rows);
-    const at::Tensor g_u = da * (1.0 - a * a) + (2.0 * k) * a;
-    const at::Tensor raw = pi.log_std_raw.narrow(0, begin, rows);
-    const at::Tensor passes = (raw >= kLogStdMin) & (raw <= kLogStdMax);
-    const at::Tensor g_log_std = (g_u * eps * pi.std.narrow(0, begin, rows) - k) * passes;
-    actor_backward(fused_actor_, actor_tape, begin, rows, torch::cat({g_u, g_log_std}, 1), dw[part], db[part]);
+    actor_backward(fused_actor_, pi.tape, begin, rows, policy_output_grad(da, pi, begin, rows, k), dw[part], db[part]);
   };
   halves([&] { actor_half(0); }, [&] { actor_half(1); });
   for (size_t l = 0; l < fused_actor_.weights.size(); ++l) {
     fused_actor_.weights[l].mutable_grad() = dw[0][l] + dw[1][l];
     fused_actor_.biases[l].mutable_grad() = db[0][l] + db[1][l];
   }
-  const at::Tensor lower_bound = torch::cat({q_policy[0], q_policy[1]}).mean();
-  const at::Tensor actor_loss = normalized_sum(-lower_bound, -entropy, alpha);
+  *lower_bound = torch::cat({q_policy[0], q_policy[1]}).mean();
+  const at::Tensor actor_loss = normalized_sum(-*lower_bound, -entropy, alpha);
   average_or_stop(
       actor_loss,
       [&] {
@@ -254,17 +329,16 @@ std::map<std::string, double> AtacLearner::fused_update(const Transitions& batch
       },
       *actor_optimizer_, ranks_);
   // Adam over the actor's layers, in two groups of about equal size.
-  const std::vector<AdamPart> actor_adam = prepare_adam_step(*actor_optimizer_);
+  const std::vector<AdamPart> adam = prepare_adam_step(*actor_optimizer_);
   int64_t total = 0, first_group = 0;
-  for (const AdamPart& part : actor_adam) total += part.param.numel();
-  for (int64_t sum = 0; first_group < static_cast<int64_t>(actor_adam.size()) && 2 * sum < total; ++first_group)
-    sum += actor_adam[first_group].param.numel();
-  auto actor_adam_group = [&](int64_t from, int64_t to) {
-    for (int64_t i = from; i < to; ++i) apply_adam_step(actor_adam[i], 0, actor_adam[i].param.size(0));
+  for (const AdamPart& part : adam) total += part.param.numel();
+  for (int64_t sum = 0; first_group < static_cast<int64_t>(adam.size()) && 2 * sum < total; ++first_group)
+    sum += adam[first_group].param.numel();
+  auto adam_group = [&](int64_t from, int64_t to) {
+    for (int64_t i = from; i < to; ++i) apply_adam_step(adam[i], 0, adam[i].param.size(0));
   };
-  halves([&] { actor_adam_group(0, first_group); },
-         [&] { actor_adam_group(first_group, static_cast<int64_t>(actor_adam.size())); });
-  return step_metrics(critic_terms, actor_loss, entropy, alpha_loss, lower_bound, alpha, false);
+  halves([&] { adam_group(0, first_group); }, [&] { adam_group(first_group, static_cast<int64_t>(adam.size())); });
+  return actor_loss;
 }
 
 }  // namespace shardlab

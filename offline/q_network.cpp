@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 
@@ -70,13 +71,18 @@ at::Tensor StackedMlpImpl::backward_taped(int64_t head, const MlpTape& tape, con
   for (size_t l = weights.size(); l-- > 0;) {
     const at::Tensor& x = tape.inputs[l];
     if (weight_grads) {
-      at::Tensor dw = weights[l].mutable_grad().select(0, head), db = biases[l].mutable_grad().select(0, head);
+      at::Tensor dw = weights[l].mutable_grad().select(0, head);
       at::mm_out(dw, x.t(), g);
-      at::sum_out(db, g, {0}, /*keepdim=*/true);
+      // The hidden layers' bias gradients were summed while masking their output's gradient.
+      if (l + 1 == weights.size()) {
+        at::Tensor db = biases[l].mutable_grad().select(0, head);
+        at::sum_out(db, g, {0}, /*keepdim=*/true);
+      }
     }
     if (l == 0 && !input_grad) return at::Tensor();
     g = g.mm(weights[l].select(0, head).t());
-    if (l > 0) g = at::threshold_backward(g, x, 0);  // the ReLU that made x
+    if (l > 0)  // the ReLU that made x
+      relu_backward_(g, x, weight_grads ? biases[l - 1].mutable_grad().select(0, head).data_ptr<float>() : nullptr);
   }
   return g;
 }
@@ -153,6 +159,30 @@ ValueNetworkImpl::ValueNetworkImpl(const NetworkConfig& config, const Observatio
 at::Tensor ValueNetworkImpl::forward(const at::Tensor& obs) {
   if (mlp_) return mlp_->forward_head(0, obs.reshape({obs.size(0), -1})).squeeze(1);
   return head_->forward(torso_->forward(obs)).squeeze(1);
+}
+
+void relu_backward_(const at::Tensor& g, const at::Tensor& x, float* column_sums) {
+  if (!g.is_contiguous() || !x.is_contiguous() || g.sizes() != x.sizes() || g.dim() != 2 ||
+      g.scalar_type() != at::kFloat || x.scalar_type() != at::kFloat)
+    throw Error("relu_backward_: expects two contiguous float matrices of one shape");
+  const int64_t rows = g.size(0), cols = g.size(1);
+  float* gp = g.data_ptr<float>();
+  const float* xp = x.data_ptr<float>();
+  if (!column_sums) {
+    for (int64_t i = 0; i < rows * cols; ++i) gp[i] = xp[i] > 0 ? gp[i] : 0.0f;
+    return;
+  }
+  std::vector<double> sums(cols, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* gr = gp + r * cols;
+    const float* xr = xp + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = xr[c] > 0 ? gr[c] : 0.0f;
+      gr[c] = v;
+      sums[c] += v;
+    }
+  }
+  for (int64_t c = 0; c < cols; ++c) column_sums[c] = static_cast<float>(sums[c]);
 }
 
 void project_weight_norms(const std::vector<at::Tensor>& grouped_weights, double max_norm) {

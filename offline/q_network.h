@@ -41,7 +41,8 @@ class StackedMlpImpl : public torch::nn::Module {
   // The backward pass of forward_taped by hand, given d loss / d output (batch, outputs): with
   // `weight_grads` it writes head `head`'s weight and bias gradients into its slice of every
   // parameter's .grad() (make_grads first; the heads' slices are disjoint, so heads may run on
-  // separate threads); with `input_grad` it returns d loss / d x, else an undefined tensor.
+  // separate threads; the hidden layers' bias gradients come out of the ReLU masking pass); with
+  // `input_grad` it returns d loss / d x, else an undefined tensor.
   at::Tensor backward_taped(int64_t head, const MlpTape& tape, const at::Tensor& grad_out, bool weight_grads,
                             bool input_grad);
   // Allocates every parameter's .grad() (zeros) where undefined.
@@ -106,6 +107,11 @@ class ValueNetworkImpl : public torch::nn::Module {
   torch::nn::Linear head_{nullptr};
 };
 TORCH_MODULE(ValueNetwork);
+
+// The ReLU's backward in place: g = 0 where x <= 0 (x the ReLU's output; both (rows, cols) float,
+// contiguous). With `column_sums` (cols floats) it also writes the sums over rows of the masked g,
+// accumulated in double: the bias gradient of the layer whose output's gradient g is.
+void relu_backward_(const at::Tensor& g, const at::Tensor& x, float* column_sums);
 
 // Scales each group g of each tensor (groups along dim 0) to Frobenius norm <= max_norm:
 // W_g *= min(1, max_norm / ||W_g||). In place, without gradient.

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "core/error.h"
@@ -12,6 +13,26 @@
 #endif
 
 namespace shardlab {
+
+namespace {
+
+// Waits until `ready()` holds: spinning for up to 100 us, then on `cv` (signalled under `mutex`).
+template <class Ready>
+void wait_for(const Ready& ready, std::mutex& mutex, std::condition_variable& cv) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(100);
+  for (int spin = 1; !ready(); ++spin) {
+    if (spin % 64 == 0 && std::chrono::steady_clock::now() > until) {
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait(lock, ready);
+      return;
+    }
+#if defined(__SSE2__)
+    _mm_pause();
+#endif
+  }
+}
+
+}  // namespace
 
 StepWorker::StepWorker() : thread_([this] { loop(); }) {}
 
@@ -26,22 +47,21 @@ StepWorker::~StepWorker() {
 
 void StepWorker::loop() {
   torch::NoGradGuard no_grad;  // grad mode is per thread
-  std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return stop_ || task_ != nullptr; });
+    wait_for([this] { return stop_.load() || task_.load() != nullptr; }, mutex_, wake_);
     if (stop_) return;
-    const std::function<void()>* task = task_;
-    lock.unlock();
     std::exception_ptr failure;
     try {
-      (*task)();
+      (*task_.load())();
     } catch (...) {
       failure = std::current_exception();
     }
-    lock.lock();
-    task_ = nullptr;
-    failure_ = failure;
-    finished_ = true;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      failure_ = failure;
+      task_ = nullptr;
+      finished_ = true;
+    }
     done_.notify_one();
   }
 }
@@ -49,8 +69,8 @@ void StepWorker::loop() {
 void StepWorker::side_by_side(const std::function<void()>& first, const std::function<void()>& second) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    task_ = &first;
     finished_ = false;
+    task_ = &first;
   }
   wake_.notify_one();
   std::exception_ptr failure;
@@ -59,8 +79,8 @@ void StepWorker::side_by_side(const std::function<void()>& first, const std::fun
   } catch (...) {
     failure = std::current_exception();
   }
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return finished_; });
+  wait_for([this] { return finished_.load(); }, mutex_, done_);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (failure_) failure = failure_;
   failure_ = nullptr;
   if (failure) std::rethrow_exception(failure);
@@ -107,8 +127,9 @@ std::vector<AdamPart> prepare_adam_step(torch::optim::Adam& optimizer) {
   return parts;
 }
 
-void apply_adam_step(const AdamPart& part, int64_t begin, int64_t count) {
-  const int64_t row = part.param.dim() == 0 ? 1 : part.param.numel() / std::max<int64_t>(1, part.param.size(0));
+void apply_adam_step(const AdamPart& part, int64_t begin, int64_t count, double max_norm, const at::Tensor* target,
+                     double tau) {
+  const int64_t row = part.param.numel() / std::max<int64_t>(1, part.param.dim() == 0 ? 1 : part.param.size(0));
   const int64_t offset = begin * row, n = count * row;
   float* p = part.param.data_ptr<float>() + offset;
   const float* g = part.grad.data_ptr<float>() + offset;
@@ -143,6 +164,20 @@ void apply_adam_step(const AdamPart& part, int64_t begin, int64_t count) {
     m[i] = mi;
     v[i] = vi;
     p[i] += step * (mi / (std::sqrt(vi) / bc2 + eps));
+  }
+  // W *= min(1, max_norm / ||W||), as project_weight_norms (offline/q_network.h).
+  float scale = 1.0f;
+  if (max_norm > 0) {
+    double squares = 0;
+    for (int64_t j = 0; j < n; ++j) squares += static_cast<double>(p[j]) * p[j];
+    scale = std::min(1.0f, static_cast<float>(max_norm) / static_cast<float>(std::sqrt(squares)));
+  }
+  if (scale < 1.0f)
+    for (int64_t j = 0; j < n; ++j) p[j] *= scale;
+  if (target) {  // torch's lerp_ for a weight below one half: t + tau (p - t)
+    float* t = target->data_ptr<float>() + offset;
+    const float w = static_cast<float>(tau);
+    for (int64_t j = 0; j < n; ++j) t[j] += w * (p[j] - t[j]);
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <functional>
@@ -20,7 +21,9 @@ namespace shardlab {
 
 // One worker thread. side_by_side(first, second) runs `first` there and `second` on the calling
 // thread, returns when both are done and rethrows the first failure. Grad mode is off on the
-// worker (a learner's hand-written passes need no autograd). Not reentrant.
+// worker (a learner's hand-written passes need no autograd). Between tasks each side spins for up
+// to 100 us before sleeping, since a step's halves follow each other within microseconds and a
+// sleeping thread takes tens of them to wake. Not reentrant.
 class StepWorker {
  public:
   StepWorker();
@@ -33,8 +36,8 @@ class StepWorker {
   void loop();
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  const std::function<void()>* task_ = nullptr;
-  bool finished_ = false, stop_ = false;
+  std::atomic<const std::function<void()>*> task_{nullptr};
+  std::atomic<bool> finished_{false}, stop_{false};
   std::exception_ptr failure_;
   std::thread thread_;
 };
@@ -50,6 +53,10 @@ struct AdamPart {
   double beta1 = 0, beta2 = 0, eps = 0, step_size = 0, bias_correction2_sqrt = 0;
 };
 std::vector<AdamPart> prepare_adam_step(torch::optim::Adam& optimizer);
-void apply_adam_step(const AdamPart& part, int64_t begin, int64_t count);
+// With `max_norm` > 0 the updated slice is then scaled to Frobenius norm <= max_norm (ATAC's
+// projection of a head's weight matrix); with `target` (a tensor of the parameter's shape), the
+// same slice of it then moves by Polyak averaging, target += tau (param - target).
+void apply_adam_step(const AdamPart& part, int64_t begin, int64_t count, double max_norm = 0,
+                     const at::Tensor* target = nullptr, double tau = 0);
 
 }  // namespace shardlab

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """The table of scripts/atac-side-by-side.sh: reads OUT/lightatac_seedS.csv (scripts/lightatac-run.py)
 and OUT/runs/shardlab_seedS/metrics.csv (`shardlab offline`), writes OUT/curves.csv (one row per
-implementation, seed and step) and OUT/table.md (per step: mean [min, max] over seeds of each), and
-prints the table and how many of its cells' seed ranges overlap."""
+implementation, seed and step) and OUT/table.md (per step: mean [min, max] over seeds of each; then
+how many cells' seed ranges overlap, and at the last step each metric's difference of means with
+Welch's t), and prints it."""
 import argparse
 import csv
+import math
 import os
+import statistics
 
 METRICS = [("q_data", "losses/q_data", "Q(s, a)"), ("q_policy", "losses/q_policy", "Q_2(s, a_pi)"),
            ("entropy", "losses/entropy", "entropy"), ("alpha", "charts/alpha", "alpha")]
@@ -65,6 +68,18 @@ def main():
     table = "\n".join(lines) + "\n"
     summary = (f"{overlap} of {cells} (step, metric) cells have overlapping seed ranges "
                f"(seeds {' '.join(args.seeds)}).\n")
+    if len(args.seeds) > 1:
+        last = steps[-1]
+        summary += f"\nAt step {last}, shardlab minus lightATAC (mean over seeds; Welch's t):\n\n"
+        summary += "| metric | lightATAC mean (sd) | shardlab mean (sd) | difference | t |\n|---|---|---|---|---|\n"
+        for m, _, label in METRICS:
+            light = [data[("lightATAC", s)][last][m] for s in args.seeds]
+            ours = [data[("shardlab", s)][last][m] for s in args.seeds]
+            diff = statistics.mean(ours) - statistics.mean(light)
+            se = math.sqrt(statistics.variance(ours) / len(ours) + statistics.variance(light) / len(light))
+            t = diff / se if se > 0 else float("nan")
+            summary += (f"| {label} | {statistics.mean(light):.3f} ({statistics.stdev(light):.3f}) | "
+                        f"{statistics.mean(ours):.3f} ({statistics.stdev(ours):.3f}) | {diff:+.3f} | {t:+.1f} |\n")
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(table + "\n" + summary)
     print(table)

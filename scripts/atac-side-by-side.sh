@@ -7,14 +7,15 @@
 #
 #   scripts/atac-side-by-side.sh [OUT]            (default OUT: side-by-side)
 #
-# Environment: SEEDS (default "0 1 2"), STEPS (2000), ROWS (30000), SHARDLAB (./build/shardlab),
+# A curve already in OUT is not run again (delete OUT, or OUT/runs for shardlab's, to rerun).
+# Environment: SEEDS (default "0 1 2 3 4"), STEPS (2000), ROWS (30000), SHARDLAB (./build/shardlab),
 # PYTHON (/usr/bin/python3: Debian's python3-torch and python3-h5py), LIGHTATAC (lightATAC's source
 # tree, e.g. `git --git-dir=MIRROR archive HEAD | tar -x -C /tmp/lightatac`; default /tmp/lightatac).
 # Each run uses one thread (OPENBLAS_NUM_THREADS=1, torch's pool at 1, as lightATAC's main.py).
 set -euo pipefail
 
 out=${1:-side-by-side}
-seeds=${SEEDS:-0 1 2}
+seeds=${SEEDS:-0 1 2 3 4}
 steps=${STEPS:-2000}
 rows=${ROWS:-30000}
 shardlab=${SHARDLAB:-./build/shardlab}
@@ -31,15 +32,19 @@ if [ ! -f "$data" ]; then
 fi
 
 for seed in $seeds; do
-  "$python" "$here/lightatac-run.py" --repo "$lightatac" --dataset "$data" --seed "$seed" --steps "$steps" \
-    --beta 1 --actor-lr 5e-5 --log-every 100 --csv "$out/lightatac_seed$seed.csv"
-  rm -rf "$out/runs/shardlab_seed$seed"
-  "$shardlab" offline --out "$out/runs" --set run.name="shardlab_seed$seed" --set run.seed="$seed" \
-    --set run.threads=1 --set offline.algo=atac --set offline.dataset="$data" --set offline.steps="$steps" \
-    --set offline.log_every=100 --set offline.eval_episodes=0 --set offline.batch_size=256 \
-    --set agent.torso=mlp --set agent.hidden=256 --set agent.mlp_layers=3 --set agent.mlp_activation=relu \
-    --set agent.policy_head=tanh_gaussian --set atac.hidden=256 --set atac.layers=3 \
-    --set atac.warmup_steps=0 --set atac.beta=1 --set atac.actor_lr=5e-5 >/dev/null
+  if [ ! -f "$out/lightatac_seed$seed.csv" ]; then
+    "$python" "$here/lightatac-run.py" --repo "$lightatac" --dataset "$data" --seed "$seed" --steps "$steps" \
+      --beta 1 --actor-lr 5e-5 --log-every 100 --csv "$out/lightatac_seed$seed.csv"
+  fi
+  if [ ! -f "$out/runs/shardlab_seed$seed/result.json" ]; then  # written when the run finishes
+    rm -rf "$out/runs/shardlab_seed$seed"
+    "$shardlab" offline --out "$out/runs" --set run.name="shardlab_seed$seed" --set run.seed="$seed" \
+      --set run.threads=1 --set offline.algo=atac --set offline.dataset="$data" --set offline.steps="$steps" \
+      --set offline.log_every=100 --set offline.eval_episodes=0 --set offline.batch_size=256 \
+      --set agent.torso=mlp --set agent.hidden=256 --set agent.mlp_layers=3 --set agent.mlp_activation=relu \
+      --set agent.policy_head=tanh_gaussian --set atac.hidden=256 --set atac.layers=3 \
+      --set atac.warmup_steps=0 --set atac.beta=1 --set atac.actor_lr=5e-5 >/dev/null
+  fi
 done
 
 "$python" "$here/atac-side-by-side-table.py" --out "$out" --seeds $seeds
