@@ -58,14 +58,14 @@ void average_or_stop(const at::Tensor& loss, const LossParts& parts, torch::opti
 at::Tensor flat(const at::Tensor& obs) { return obs.reshape({obs.size(0), -1}); }
 
 // The actor's fc_policy output (rows, 2 dim) before the log-std clamp; with `tape`, every layer's
-// input. The products of ActorCritic::forward (Linear = addmm with the transposed weight).
+// input. The products of ActorCritic::forward (Linear: x W^T + b), the bias and ReLU in one pass.
 at::Tensor actor_forward(const AtacFusedActor& actor, const at::Tensor& x, MlpTape* tape) {
   at::Tensor h = flat(x);
   if (tape) tape->inputs.clear();
   for (size_t l = 0; l < actor.weights.size(); ++l) {
-    if (l > 0) h.relu_();
     if (tape) tape->inputs.push_back(h);
-    h = torch::addmm(actor.biases[l], h, actor.weights[l].t());
+    h = h.mm(actor.weights[l].t());
+    add_bias_(h, actor.biases[l], /*relu=*/l + 1 < actor.weights.size());
   }
   return h;
 }
@@ -210,19 +210,18 @@ std::map<std::string, double> AtacLearner::fused_update(const Transitions& batch
   // 1-2. Critic, its projection and the target's Polyak step.
   const AtacCriticLoss critic = fused_critic_step(batch, next_action, pi.action);
 
-  // 3. Temperature (a scalar: autograd is cheap here).
+  // 3. Temperature: d/d log_alpha of log_alpha (entropy - target) is (entropy - target).
   const at::Tensor entropy = -pi.log_prob.mean() / density_dims_;
-  at::Tensor alpha_loss;
-  {
-    torch::AutoGradMode enable(true);
-    alpha_loss = (log_alpha * (entropy - target_entropy_)).sum();
-    gradient_step(
-        alpha_loss,
-        [&] {
-          return std::map<std::string, double>{{"alpha_loss", alpha_loss.item<double>()}};
-        },
-        *alpha_optimizer_, ranks_);
-  }
+  const at::Tensor excess = entropy - target_entropy_;
+  const at::Tensor alpha_loss = (log_alpha.detach() * excess).sum();
+  log_alpha.mutable_grad() = excess.reshape({1});
+  average_or_stop(
+      alpha_loss,
+      [&] {
+        return std::map<std::string, double>{{"alpha_loss", alpha_loss.item<double>()}};
+      },
+      *alpha_optimizer_, ranks_);
+  for (const AdamPart& part : prepare_adam_step(*alpha_optimizer_)) apply_adam_step(part, 0, 1);
   const double alpha = log_alpha.exp().item<double>();
 
   // 4. Actor.

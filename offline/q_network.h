@@ -36,7 +36,7 @@ class StackedMlpImpl : public torch::nn::Module {
   int64_t heads() const { return heads_; }
 
   // Head `head` without autograd (call under NoGradGuard), keeping its layers' inputs in `tape`:
-  // the same products as forward_head.
+  // the same products as forward_head, each layer's bias and ReLU in one pass after its product.
   at::Tensor forward_taped(int64_t head, const at::Tensor& x, MlpTape& tape) const;
   // The backward pass of forward_taped by hand, given d loss / d output (batch, outputs): with
   // `weight_grads` it writes head `head`'s weight and bias gradients into its slice of every
@@ -107,6 +107,10 @@ class ValueNetworkImpl : public torch::nn::Module {
   torch::nn::Linear head_{nullptr};
 };
 TORCH_MODULE(ValueNetwork);
+
+// h += bias (one per column), then with `relu` h = max(0, h), in one pass (h (rows, cols) float,
+// contiguous): a hidden layer's output after its matrix product (NaN stays NaN, as torch's relu).
+void add_bias_(const at::Tensor& h, const at::Tensor& bias, bool relu);
 
 // The ReLU's backward in place: g = 0 where x <= 0 (x the ReLU's output; both (rows, cols) float,
 // contiguous). With `column_sums` (cols floats) it also writes the sums over rows of the masked g,

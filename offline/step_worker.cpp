@@ -169,7 +169,21 @@ void apply_adam_step(const AdamPart& part, int64_t begin, int64_t count, double 
   float scale = 1.0f;
   if (max_norm > 0) {
     double squares = 0;
-    for (int64_t j = 0; j < n; ++j) squares += static_cast<double>(p[j]) * p[j];
+    int64_t j = 0;
+#if defined(__SSE2__)
+    __m128d low = _mm_setzero_pd(), high = _mm_setzero_pd();  // in double, four at a time
+    for (; j + 4 <= n; j += 4) {
+      const __m128 pj = _mm_loadu_ps(p + j);
+      const __m128d a = _mm_cvtps_pd(pj), b = _mm_cvtps_pd(_mm_movehl_ps(pj, pj));
+      low = _mm_add_pd(low, _mm_mul_pd(a, a));
+      high = _mm_add_pd(high, _mm_mul_pd(b, b));
+    }
+    double lanes[4];
+    _mm_storeu_pd(lanes, low);
+    _mm_storeu_pd(lanes + 2, high);
+    squares = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+#endif
+    for (; j < n; ++j) squares += static_cast<double>(p[j]) * p[j];
     scale = std::min(1.0f, static_cast<float>(max_norm) / static_cast<float>(std::sqrt(squares)));
   }
   if (scale < 1.0f)
