@@ -83,6 +83,19 @@ at::Tensor ActorCriticImpl::gaussian_log_std() const {
   return tanh_mean_ ? log_std.clamp(kTanhMeanLogStdMin, kTanhMeanLogStdMax) : log_std;
 }
 
+void ActorCriticImpl::init_linear_defaults(at::Generator& init) {
+  torch::NoGradGuard no_grad;
+  with_generator(init, [&] {
+    for (const auto& m : modules(/*include_self=*/false))
+      if (auto* linear = dynamic_cast<nn::LinearImpl*>(m.get())) linear->reset_parameters();
+  });
+  if (tanh_gaussian_) {
+    const int64_t dim = action_spec_.dim;
+    fc_policy_->weight.narrow(0, dim, dim).zero_();
+    fc_policy_->bias.narrow(0, dim, dim).zero_();
+  }
+}
+
 ActionSample sample_action(const ActorCriticImpl& net, const at::Tensor& logits_or_mean, at::Generator& gen) {
   if (net.tanh_gaussian()) return rsample_action(net, logits_or_mean, gen);
   ActionSample s;

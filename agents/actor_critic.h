@@ -49,6 +49,12 @@ class ActorCriticImpl : public torch::nn::Module {
   // True for the tanh_gaussian head (continuous actions only).
   bool tanh_gaussian() const { return tanh_gaussian_; }
 
+  // Redraws every linear layer with PyTorch's nn.Linear default (weights and biases
+  // U(-1/sqrt(fan_in), 1/sqrt(fan_in))) from `init` alone, replacing the orthogonal initialisation;
+  // the tanh_gaussian head's log-std rows then get zero weights and biases (std 1 in every state).
+  // lightATAC's GaussianPolicy, for the offline learners that follow it (atac.actor_init).
+  void init_linear_defaults(at::Generator& init);
+
   // The gaussian and tanh_mean_gaussian heads' state-independent log standard deviation,
   // initialised to 0 (undefined for the other heads).
   at::Tensor log_std;

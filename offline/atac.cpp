@@ -1,5 +1,6 @@
-// ATAC (Cheng, Xie, Jiang, Agarwal, ICML 2022), step by step as /work/shared/reference/offline.md
-// states it, checked against the lightweight reference implementation (microsoft/lightATAC).
+// ATAC (Cheng, Xie, Jiang, Agarwal, ICML 2022) as microsoft/lightATAC runs it (its atac.py, bp.py,
+// policy.py, value_functions.py, util.py and main.py, read line by line; /work/shared/reference/
+// offline.md). Side by side on one dataset the two learn the same curves: docs/offline-atac.md.
 //
 // One gradient step (update()), in the reference's order:
 //   0. pi(s') without gradient, a' ~ pi(s'); pi(s) with gradient, a_pi = reparameterised sample.
@@ -9,40 +10,57 @@
 //        bellman_i = w MSE(Q_i(s, a), y) + (1 - w) MSE(Q_i(s, a), y_i),      w = 0.5
 //        pess_i    = mean(Q_i(s, a_pi.detach()) - Q_i(s, a))                 (relative pessimism)
 //        loss      = sum_i normalized_sum(pess_i, bellman_i, beta)
-//      Q(s, a), Q(s', a') and Q(s, a_pi) of both heads are one batched forward (q_network.h);
-//      Adam 5e-4; then every weight matrix of each head is projected to Frobenius norm <= 100.
+//      Q(s, a), Q(s', a') and Q(s, a_pi) of a head in one forward over the stacked rows; Adam 5e-4;
+//      then every weight matrix (not the biases) of each head is scaled to Frobenius norm <= 100.
 //   2. Target critic: Polyak, tau 5e-3.
-//   3. Temperature: loss = log_alpha * (entropy - target_entropy), Adam 5e-4, log alpha from 0;
-//      entropy = -mean log pi(a_pi|s) of the same sample (the reference's estimate).
-//   4. Actor: normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha) through the second head only
-//      (the reference's `both(...)[-1]`), the critic's weights detached; Adam 5e-7.
+//   3. Temperature: loss = log_alpha * (entropy - (-|A|)), Adam 5e-4 (the critic's), log alpha from
+//      0; entropy = -mean log pi(a_pi|s) of the same sample, per action dimension (below).
+//   4. Actor: normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha) with alpha after its step,
+//      through the updated second head only (`both(...)[-1]`), its weights frozen; Adam 5e-7.
+// Continuous ATAC proper runs this with hand-written gradients (offline/atac_fused.cpp, atac.fused).
 // Terminals never include time-limit cuts (Transitions::terminals), so timeouts bootstrap.
 //
-// Choices, and where they differ from lightATAC:
-// - beta defaults to 1.0, lightATAC's ATAC class default (its main.py passes 3.0; the paper tunes
-//   beta in 4^k per dataset, so experiment specs set it).
-// - Value clipping follows offline.md: the whole backup y (and y_i) is clipped. lightATAC clips
-//   only Qt(s', a') before the backup and never the residual backup. Off by default (so both
-//   agree); Vmin/Vmax come from the reward range the caller puts in LearnerContext.
-// - Warm start (atac.warmup_steps, 100k as the reference): as lightATAC's BehaviorPretraining,
-//   with its own Adam optimizers (lr 5e-4 for actor, critic and temperature) and its own
-//   temperature (log alpha from 0), so ATAC proper starts with fresh optimizers and alpha = 1
-//   exactly as the reference does. Actor: normalized_sum(-mean log pi(a|s), -entropy, alpha) on
-//   the dataset actions (tanh-Gaussian log-likelihood with actions clamped to |a| <= 1 - 1e-6,
-//   like the reference's clip of the data); critic: the same Bellman loss without pessimism and
-//   without the norm projection (the pretraining has none). lightATAC writes the warm-start
-//   Bellman terms as expectile-0.5 losses, i.e. half the MSE; we use the MSE (Adam is blind to
-//   that factor). lightATAC moves the target before its warm-start critic loss; we keep the
-//   main phase's order (target after the critic step) in both phases.
-// - Critic initialisation: PyTorch's nn.Linear default (uniform +-1/sqrt(fan_in)) as lightATAC's
-//   MLPs; the actor is the shared ActorCritic (agents/actor_critic.h) with whatever agent.* keys
-//   the spec sets (the reference actor is agent.torso = mlp, agent.hidden = 256, agent.mlp_layers
-//   = 3, agent.mlp_activation = relu, agent.policy_head = tanh_gaussian), so `eval` loads it.
+// What follows lightATAC (each a spec key whose default is lightATAC's, where we keep another way):
+// - Entropy (atac.entropy = per_dimension): its policy is a Normal, not an Independent, under a
+//   TanhTransform, so log_prob is per action dimension and -log_prob.mean() averages over the batch
+//   AND the dimensions; that figure enters the actor's and the temperature's losses, against -|A|.
+//   per_action keeps the textbook sum over dimensions (an entropy bonus |A| times heavier).
+// - Actor (atac.actor_init = pytorch): nn.Linear's default initialisation in every layer, and the
+//   head's log-std rows zero weights and biases (std 1 everywhere), as its GaussianPolicy with
+//   std_type = diagonal and init_std = 1; orthogonal keeps PPO's. Mean and log-std are the head's
+//   two halves; log-std clamped to [log 1e-5, log 10] (its min_std/max_std; its LOG_STD_MIN/MAX are
+//   unused); a = tanh(mean + std eps); log-det 2 (log 2 - u - softplus(-2u)), as TanhTransform.
+// - Target around the warm start (atac.warmup_target = initial): main.py builds ATAC, whose
+//   constructor copies the critic into its own target, BEFORE the pretraining, and the pretraining
+//   moves another copy; so ATAC proper's first target is the critic's initial weights. kept
+//   continues the warm start's target.
+// - Warm start (atac.warmup_steps; main.py's 100k): BehaviorPretraining with td_weight = rs_weight
+//   = 0.5, fixed_alpha = None: its own temperature (log alpha from 0, Adam 5e-4) stepped first,
+//   then one Adam (5e-4) over actor and critic: actor normalized_sum(-mean log pi(a|s), -entropy,
+//   alpha), both per dimension; critic the Bellman terms as expectile-0.5 losses (half the squared
+//   error), no pessimism and no norm projection; its target moves BEFORE the critic's loss. Our
+//   separate Adams for actor and critic equal its joint one (Adam is per parameter). ATAC proper
+//   then starts with fresh optimizers and alpha = 1, as the reference's.
+// - Data: main.py clips the dataset's actions to |a| <= 1 - 1e-6 for every use (the critic's
+//   Q(s, a) too); so do we, with a tanh_gaussian actor. No observation or reward normalisation.
+// - Critic: two independent 3 x 256 ReLU MLPs on concat(s, a) with PyTorch's default init (the
+//   twins stacked as one module, q_network.h); Adam defaults (betas 0.9/0.999, eps 1e-8).
+// - Value clipping (atac.clip_values, off by default as main.py's --clip_v): y and y_i both
+//   clipped as its compute_bellman_backup does; Vmin/Vmax by its formula from the reward range.
+//
+// What remains different, and why:
+// - beta defaults to 1.0, the ATAC class default (main.py passes 3.0; the paper tunes beta in 4^k
+//   per dataset, so experiment specs set it); the actor's step 5e-7 is main.py's slow_lr.
+// - The warm start samples offline.batch_size rows (bp.train always takes 256) and counts its
+//   steps inside offline.steps (main.py runs them before its n_steps).
+// - Random streams differ (ours: the run's generator, draws in the order a', a_pi); the curves
+//   agree in distribution over seeds, not draw by draw.
+// - lightATAC's ATAC0 (initial-state pessimism) and its debug logs are not implemented.
 //
 // Discrete actions (the maze) — the categorical analogue, chosen here (the reference is
-// continuous only):
+// continuous only; atac.entropy, atac.actor_init and atac.fused do not apply):
 // - Critic: Q(s, .) heads on the shared torso (agent.* keys, e.g. the IMPALA network), two
-//   independent networks for the twins.
+//   independent networks for the twins; the actor keeps PPO's orthogonal initialisation.
 // - Every sampled action becomes an exact expectation under pi: the target backup uses
 //   sum_a pi(a|s') min(Qt1, Qt2)(s', a) (the expectation of the min, as E_{a'}[min Qt(s', a')] in
 //   the continuous case), the residual backup sum_a pi(a|s') Q_i(s', a), pessimism
@@ -57,12 +75,11 @@
 //   whole), as the reference's "every module with a weight".
 #include "offline/atac.h"
 
+#include <dlfcn.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
-#include <future>
 #include <limits>
 #include <tuple>
 
@@ -101,9 +118,30 @@ void AtacConfig::bind(Keys& keys) {
       .above(0);
   keys("atac.hidden", hidden, "critic MLP width (continuous actions)").at_least(1);
   keys("atac.layers", layers, "critic MLP hidden layers (continuous actions)").at_least(1);
-  keys("atac.parallel_critic", parallel_critic,
-       "continuous actions: each critic head's loss and backward on its own thread (the same update up to float "
-       "rounding; about 1.6x faster on 2 free cores). Sets OpenBLAS to one thread per call; use run.threads = 1");
+  keys("atac.fused", fused,
+       "continuous ATAC proper (tanh_gaussian actor on an mlp relu torso, CPU): gradients written out by hand, "
+       "the autograd path's arithmetic up to float rounding with less work (offline/atac_fused.cpp); false: autograd");
+  keys("atac.threads", threads,
+       "threads of one fused step: 2 runs its independent halves (the actor at s and s', the twin critics with "
+       "their Adam steps, the actor loss's two row halves) side by side, each with one-thread OpenBLAS (set "
+       "process-wide); 1 runs them in order; 0 picks 2 when OpenBLAS was given 2 or more threads (run.threads), "
+       "else 1. The same numbers either way")
+      .at_least(0)
+      .at_most(2);
+  keys("atac.entropy", entropy,
+       "continuous actions: per_dimension averages log pi(a_pi|s) over action dimensions as lightATAC's Normal "
+       "under a TanhTransform does (its entropy estimate, in the actor's and temperature's losses and the warm "
+       "start's log-likelihood); per_action sums them (the textbook entropy). The target is -|A| either way",
+       {"per_dimension", "per_action"});
+  keys("atac.actor_init", actor_init,
+       "continuous actions: pytorch draws every actor layer as nn.Linear's default with zero log-std rows (std "
+       "1), as lightATAC; orthogonal keeps PPO's initialisation (agent.* torso, policy head gain 0.01)",
+       {"pytorch", "orthogonal"});
+  keys("atac.warmup_target", warmup_target,
+       "after a warm start, ATAC proper's target critic: initial = the critic's initial weights, as lightATAC "
+       "(its ATAC copies the critic before the pretraining, whose own target it discards); kept = the warm "
+       "start's target",
+       {"initial", "kept"});
   keys("atac.discrete_entropy_fraction", discrete_entropy_fraction,
        "discrete actions: target entropy = this fraction of log(num_actions)")
       .at_least(0)
@@ -125,7 +163,28 @@ std::pair<double, double> atac_value_bounds(double reward_min, double reward_max
   return {vmin, vmax};
 }
 
+void atac_init_actor(ActorCriticImpl& net, const AtacConfig& config, at::Generator& init) {
+  if (!net.action_spec().discrete && config.actor_init == "pytorch") net.init_linear_defaults(init);
+}
+
+double atac_density_dims(const AtacConfig& config, const ActionSpec& action_spec) {
+  const bool per_dimension = !action_spec.discrete && config.entropy == "per_dimension";
+  return per_dimension ? static_cast<double>(action_spec.dim) : 1.0;
+}
+
+at::Tensor atac_data_actions(const ActorCriticImpl& net, const at::Tensor& actions) {
+  constexpr double kBound = 1.0 - 1e-6;  // lightATAC's clip of the dataset's actions
+  return net.tanh_gaussian() ? actions.clamp(-kBound, kBound) : actions;
+}
+
 namespace {
+
+// OpenBLAS's thread count as set_blas_threads (offline/learner.h) left it; 1 without OpenBLAS.
+int blas_threads() {
+  using GetThreads = int (*)();
+  if (auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) return f();
+  return 1;
+}
 
 // A module holding one scalar parameter, so a temperature is a checkpoint part like any network.
 struct TemperatureImpl : torch::nn::Module {
@@ -148,18 +207,25 @@ AtacLearner::AtacLearner(const LearnerContext& context, const AtacConfig& config
   const NetworkConfig network = NetworkConfig::from_spec(context.spec);
   const ObservationSpec& obs = context.observation_spec;
   net_ = ActorCritic(network, obs, action_spec_, context.init);
-  at::Generator scratch = at::detail::createCPUGenerator(0);  // the target copies' draws are overwritten
+  atac_init_actor(*net_, config_, context.init);
+  at::Generator scratch = at::detail::createCPUGenerator(0);  // the copies' draws are overwritten
+  const bool keep_initial = config_.warmup_steps > 0 && config_.warmup_target == "initial";
   if (action_spec_.discrete) {
-    discrete_q = DiscreteTwinQ(network, obs, action_spec_.num_actions, context.init);
-    discrete_q_target = DiscreteTwinQ(network, obs, action_spec_.num_actions, scratch);
-    copy_weights(*discrete_q_target, *discrete_q);
-    target_entropy_ = config_.discrete_entropy_fraction * std::log(static_cast<double>(action_spec_.num_actions));
+    const int64_t actions = action_spec_.num_actions;
+    discrete_q = DiscreteTwinQ(network, obs, actions, context.init);
+    discrete_q_target = DiscreteTwinQ(network, obs, actions, scratch);
+    if (keep_initial) discrete_q_initial = DiscreteTwinQ(network, obs, actions, scratch);
+    target_entropy_ = config_.discrete_entropy_fraction * std::log(static_cast<double>(actions));
   } else {
-    continuous_q = ContinuousTwinQ(obs.size(), action_spec_.dim, config_.hidden, config_.layers, context.init);
-    continuous_q_target = ContinuousTwinQ(obs.size(), action_spec_.dim, config_.hidden, config_.layers, scratch);
-    copy_weights(*continuous_q_target, *continuous_q);
-    target_entropy_ = -static_cast<double>(action_spec_.dim);
+    const int64_t dim = action_spec_.dim;
+    continuous_q = ContinuousTwinQ(obs.size(), dim, config_.hidden, config_.layers, context.init);
+    continuous_q_target = ContinuousTwinQ(obs.size(), dim, config_.hidden, config_.layers, scratch);
+    if (keep_initial) continuous_q_initial = ContinuousTwinQ(obs.size(), dim, config_.hidden, config_.layers, scratch);
+    target_entropy_ = -static_cast<double>(dim);
   }
+  density_dims_ = atac_density_dims(config_, action_spec_);
+  copy_weights(q_target_module(), q_module());
+  if (torch::nn::Module* initial = q_initial_module()) copy_weights(*initial, q_module());
   vmin_ = -std::numeric_limits<double>::infinity();
   vmax_ = std::numeric_limits<double>::infinity();
   if (config_.clip_values) {
@@ -169,9 +235,15 @@ AtacLearner::AtacLearner(const LearnerContext& context, const AtacConfig& config
       throw InputError("atac.clip_values = true needs the dataset's reward range, which this run does not provide");
     std::tie(vmin_, vmax_) = atac_value_bounds(context.reward_min, context.reward_max, config_.gamma);
   }
-  // Two threads each calling a multi-threaded OpenBLAS contend for its one pool: the parallel
-  // critic runs its matrix products single-threaded (recorded in the spec by the key itself).
-  if (config_.parallel_critic && !action_spec_.discrete) set_blas_threads(1);
+  fused_ = config_.fused && !action_spec_.discrete && net_->tanh_gaussian() && network.torso == "mlp" &&
+           network.mlp_activation == "relu" && context.device.is_cpu();
+  if (fused_) fused_actor_ = fused_actor_of(*net_);
+  // Two threads each calling a multi-threaded OpenBLAS contend for its one pool: the two-thread
+  // step runs its matrix products single-threaded (recorded in the spec by the key itself).
+  if (fused_ && (config_.threads == 2 || (config_.threads == 0 && blas_threads() >= 2))) {
+    set_blas_threads(1);
+    worker_ = std::make_unique<StepWorker>();
+  }
   temperatures_->main = Temperature(config_.init_log_alpha);
   temperatures_->warmup = Temperature(config_.init_log_alpha);
   log_alpha = temperatures_->main->log_alpha;
@@ -179,11 +251,13 @@ AtacLearner::AtacLearner(const LearnerContext& context, const AtacConfig& config
 
   torch::nn::Module& q = q_module();
   torch::nn::Module& q_target = q_target_module();
-  for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(net_.get()), &q, &q_target,
+  for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(net_.get()), &q, &q_target, q_initial_module(),
                                static_cast<torch::nn::Module*>(temperatures_->main.get()),
                                static_cast<torch::nn::Module*>(temperatures_->warmup.get())})
-    m->to(context.device);
-  for (auto& p : q_target.parameters()) p.requires_grad_(false);
+    if (m) m->to(context.device);
+  for (torch::nn::Module* m : {&q_target, q_initial_module()})
+    if (m)
+      for (auto& p : m->parameters()) p.requires_grad_(false);
 
   using torch::optim::Adam;
   using torch::optim::AdamOptions;
@@ -204,6 +278,10 @@ torch::nn::Module& AtacLearner::q_module() {
 torch::nn::Module& AtacLearner::q_target_module() {
   return action_spec_.discrete ? static_cast<torch::nn::Module&>(*discrete_q_target) : *continuous_q_target;
 }
+torch::nn::Module* AtacLearner::q_initial_module() {
+  if (action_spec_.discrete) return discrete_q_initial ? discrete_q_initial.get() : nullptr;
+  return continuous_q_initial ? continuous_q_initial.get() : nullptr;
+}
 
 std::vector<std::string> AtacLearner::metrics() const {
   return {"losses/critic_loss", "losses/bellman_error", "losses/pessimism",  "losses/q_data", "losses/actor_loss",
@@ -214,6 +292,7 @@ void AtacLearner::add_parts(Checkpoint& checkpoint) {
   checkpoint.add("model", *net_);
   checkpoint.add("critic", q_module());
   checkpoint.add("critic_target", q_target_module());
+  if (torch::nn::Module* initial = q_initial_module()) checkpoint.add("critic_initial", *initial, /*optional=*/true);
   checkpoint.add("temperature", *temperatures_->main);
   checkpoint.add("critic_optimizer", *critic_optimizer_);
   checkpoint.add("actor_optimizer", *actor_optimizer_);
@@ -255,7 +334,8 @@ AtacCriticLoss AtacLearner::combine_critic_terms(const Transitions& batch, const
   AtacCriticLoss out;
   out.bellman = w * (q_data - y.unsqueeze(0)).pow(2).mean(1) + (1.0 - w) * (q_data - y_residual).pow(2).mean(1);
   if (q_policy.defined()) out.pessimism = (q_policy - q_data).mean(1);
-  out.loss = warmup ? out.bellman.sum() : normalized_sum(out.pessimism, out.bellman, config_.beta).sum();
+  // The warm start's Bellman terms are lightATAC's expectile-0.5 losses: half the squared error.
+  out.loss = warmup ? 0.5 * out.bellman.sum() : normalized_sum(out.pessimism, out.bellman, config_.beta).sum();
   out.q_data = q_data.detach();
   return out;
 }
@@ -286,18 +366,9 @@ AtacCriticLoss AtacLearner::critic_loss(const Transitions& batch, const at::Tens
   return combine_critic_terms(batch, y, q_data, q_next, q_policy, warmup);
 }
 
-AtacCriticLoss AtacLearner::head_critic_loss(int64_t head, const Transitions& batch, const at::Tensor& y,
-                                             const at::Tensor& next_policy, const at::Tensor& policy, bool warmup) {
-  const int64_t n = batch.rewards.size(0);
-  const at::Tensor q_all =
-      warmup ? continuous_q->forward_head(head, torch::cat({batch.observations, batch.next_observations}, 0),
-                                          torch::cat({batch.actions, next_policy}, 0))
-             : continuous_q->forward_head(
-                   head, torch::cat({batch.observations, batch.next_observations, batch.observations}, 0),
-                   torch::cat({batch.actions, next_policy, policy}, 0));
-  const at::Tensor q = q_all.unsqueeze(0);  // (1, 2 or 3 batch)
-  return combine_critic_terms(batch, y, q.narrow(1, 0, n), q.narrow(1, n, n),
-                              warmup ? at::Tensor() : q.narrow(1, 2 * n, n), warmup);
+at::Tensor AtacLearner::entropy_estimate(const at::Tensor& policy, const at::Tensor& log_prob) const {
+  if (action_spec_.discrete) return -(policy * log_prob).sum(1).mean();
+  return -log_prob.mean() / density_dims_;
 }
 
 AtacActorLoss AtacLearner::actor_loss(const Transitions& batch, const at::Tensor& policy, const at::Tensor& log_prob,
@@ -306,18 +377,52 @@ AtacActorLoss AtacLearner::actor_loss(const Transitions& batch, const at::Tensor
   if (action_spec_.discrete) {
     const at::Tensor q2 = discrete_q->forward_head(1, batch.observations, /*frozen=*/true);
     out.q_policy = (policy * q2).sum(1).mean();
-    out.entropy = -(policy * log_prob).sum(1).mean();
   } else {
     out.q_policy = continuous_q->forward_head(1, batch.observations, policy, /*frozen=*/true).mean();
-    out.entropy = -log_prob.mean();
   }
+  out.entropy = entropy_estimate(policy, log_prob);
   out.loss = normalized_sum(-out.q_policy, -out.entropy, alpha);
   return out;
 }
 
+Transitions AtacLearner::training_batch(const Batch& given) const {
+  Transitions batch = transitions_of(given, "atac");
+  // lightATAC's main.py clips the dataset's actions into tanh's open range for every use (the
+  // critic's Q(s, a) too), since the squashed policy can never produce +-1.
+  batch.actions = atac_data_actions(*net_, batch.actions);
+  return batch;
+}
+
+std::map<std::string, double> AtacLearner::step_metrics(const AtacCriticLoss& critic, const at::Tensor& actor,
+                                                        const at::Tensor& entropy, const at::Tensor& alpha_loss,
+                                                        const at::Tensor& q_policy, double alpha, bool warmup) {
+  // One copy to doubles for every metric (no per-value sync).
+  std::vector<at::Tensor> values = {critic.loss.detach(), critic.bellman.detach().mean(),
+                                    critic.q_data.mean(), actor.detach(),
+                                    entropy.detach(),     alpha_loss.detach()};
+  if (critic.pessimism.defined()) values.push_back(critic.pessimism.detach().mean());
+  if (q_policy.defined()) values.push_back(q_policy.detach());
+  const at::Tensor stats = torch::stack(values).to(torch::kFloat64).cpu();
+  const double* s = stats.data_ptr<double>();
+  std::map<std::string, double> metrics = {{"losses/critic_loss", s[0]}, {"losses/bellman_error", s[1]},
+                                           {"losses/q_data", s[2]},      {"losses/actor_loss", s[3]},
+                                           {"losses/entropy", s[4]},     {"losses/alpha_loss", s[5]},
+                                           {"charts/alpha", alpha},      {"charts/warmup", warmup ? 1.0 : 0.0}};
+  size_t next = 6;
+  if (critic.pessimism.defined()) metrics["losses/pessimism"] = s[next++];
+  if (q_policy.defined()) metrics["losses/q_policy"] = s[next++];
+  return metrics;
+}
+
 std::map<std::string, double> AtacLearner::update(const Batch& given, int64_t step, at::Generator& gen) {
-  const Transitions& batch = transitions_of(given, "atac");
+  const Transitions batch = training_batch(given);
   const bool warmup = step <= config_.warmup_steps;
+  // ATAC proper starts from its own target critic: lightATAC's is the critic's initial weights.
+  if (step == config_.warmup_steps + 1)
+    if (torch::nn::Module* initial = q_initial_module()) copy_weights(q_target_module(), *initial);
+  if (fused_ && !warmup) return fused_update(batch, gen);
+  // lightATAC's pretraining moves its target before the critic's loss; ATAC proper after the step.
+  if (warmup) polyak_update(q_target_module(), q_module(), config_.tau);
   torch::optim::Adam& critic_optimizer = warmup ? *warmup_critic_optimizer_ : *critic_optimizer_;
   torch::optim::Adam& actor_optimizer = warmup ? *warmup_actor_optimizer_ : *actor_optimizer_;
   torch::optim::Adam& alpha_optimizer = warmup ? *warmup_alpha_optimizer_ : *alpha_optimizer_;
@@ -330,11 +435,6 @@ std::map<std::string, double> AtacLearner::update(const Batch& given, int64_t st
     const at::Tensor out_next = net_->forward(batch.next_observations).logits_or_mean;
     next_policy = action_spec_.discrete ? torch::softmax(out_next, 1) : sample_action(*net_, out_next, gen).action;
   }
-  const bool parallel = config_.parallel_critic && !action_spec_.discrete;
-  // In parallel mode the target backup runs on a second thread while this one runs pi(s).
-  at::Tensor y;
-  std::future<void> target_job;
-  if (parallel) target_job = std::async(std::launch::async, [&] { y = target_backup(batch, next_policy); });
   const at::Tensor out_s = net_->forward(batch.observations).logits_or_mean;
   at::Tensor policy, log_prob;  // a_pi and log pi(a_pi|s), or pi(.|s) and log pi(.|s)
   if (action_spec_.discrete) {
@@ -347,36 +447,9 @@ std::map<std::string, double> AtacLearner::update(const Batch& given, int64_t st
   }
 
   // 1. Critic.
-  AtacCriticLoss critic;
   critic_optimizer.zero_grad();
-  if (parallel) {
-    // Each head's loss and backward on its own thread: the heads share no parameter slice, so
-    // their gradients land in disjoint halves of the stacked weights' gradients.
-    target_job.get();
-    const at::Tensor a_pi = policy.detach();
-    AtacCriticLoss second;
-    std::future<void> second_job = std::async(std::launch::async, [&] {
-      second = head_critic_loss(1, batch, y, next_policy, a_pi, warmup);
-      second.loss.backward();
-    });
-    AtacCriticLoss first;
-    std::exception_ptr failure;
-    try {
-      first = head_critic_loss(0, batch, y, next_policy, a_pi, warmup);
-      first.loss.backward();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    second_job.get();
-    if (failure) std::rethrow_exception(failure);
-    critic.loss = first.loss.detach() + second.loss.detach();
-    critic.bellman = torch::cat({first.bellman, second.bellman}).detach();
-    if (!warmup) critic.pessimism = torch::cat({first.pessimism, second.pessimism}).detach();
-    critic.q_data = torch::cat({first.q_data, second.q_data});
-  } else {
-    critic = critic_loss(batch, next_policy, policy.detach(), warmup);
-    if (std::isfinite(critic.loss.item<double>())) critic.loss.backward();
-  }
+  const AtacCriticLoss critic = critic_loss(batch, next_policy, policy.detach(), warmup);
+  if (std::isfinite(critic.loss.item<double>())) critic.loss.backward();
   finish_gradient_step(
       critic.loss,
       [&] {
@@ -386,10 +459,10 @@ std::map<std::string, double> AtacLearner::update(const Batch& given, int64_t st
   if (!warmup) project_critic();  // the warm start (the reference's pretraining) has no constraint
 
   // 2. Target critic.
-  polyak_update(q_target_module(), q_module(), config_.tau);
+  if (!warmup) polyak_update(q_target_module(), q_module(), config_.tau);
 
   // 3. Temperature, toward the target entropy.
-  const at::Tensor entropy = action_spec_.discrete ? -(policy * log_prob).sum(1).mean() : -log_prob.mean();
+  const at::Tensor entropy = entropy_estimate(policy, log_prob);
   const at::Tensor alpha_loss = (temperature * (entropy.detach() - target_entropy_)).sum();
   gradient_step(
       alpha_loss,
@@ -402,7 +475,7 @@ std::map<std::string, double> AtacLearner::update(const Batch& given, int64_t st
   // 4. Actor: behaviour cloning in the warm start, else the relative lower bound of one head.
   at::Tensor actor, q_policy;
   if (warmup) {
-    const at::Tensor log_likelihood = log_prob_of(*net_, out_s, batch.actions).mean();
+    const at::Tensor log_likelihood = log_prob_of(*net_, out_s, batch.actions).mean() / density_dims_;
     actor = normalized_sum(-log_likelihood, -entropy, alpha);
   } else {
     const AtacActorLoss a = actor_loss(batch, policy, log_prob, alpha);
@@ -415,23 +488,7 @@ std::map<std::string, double> AtacLearner::update(const Batch& given, int64_t st
         return std::map<std::string, double>{{"actor_loss", actor.item<double>()}};
       },
       actor_optimizer, ranks_);
-
-  // One copy to doubles for every metric (no per-value sync).
-  std::vector<at::Tensor> values = {critic.loss.detach(), critic.bellman.detach().mean(),
-                                    critic.q_data.mean(), actor.detach(),
-                                    entropy.detach(),     alpha_loss.detach()};
-  if (critic.pessimism.defined()) values.push_back(critic.pessimism.detach().mean());
-  if (q_policy.defined()) values.push_back(q_policy);
-  const at::Tensor stats = torch::stack(values).to(torch::kFloat64).cpu();
-  const double* s = stats.data_ptr<double>();
-  std::map<std::string, double> metrics = {{"losses/critic_loss", s[0]}, {"losses/bellman_error", s[1]},
-                                           {"losses/q_data", s[2]},      {"losses/actor_loss", s[3]},
-                                           {"losses/entropy", s[4]},     {"losses/alpha_loss", s[5]},
-                                           {"charts/alpha", alpha},      {"charts/warmup", warmup ? 1.0 : 0.0}};
-  size_t next = 6;
-  if (critic.pessimism.defined()) metrics["losses/pessimism"] = s[next++];
-  if (q_policy.defined()) metrics["losses/q_policy"] = s[next++];
-  return metrics;
+  return step_metrics(critic, actor, entropy, alpha_loss, q_policy, alpha, warmup);
 }
 
 }  // namespace shardlab

@@ -5,10 +5,12 @@
 
 #include <torch/optim/adam.h>
 
+#include <functional>
 #include <memory>
 
 #include "offline/learner.h"
 #include "offline/q_network.h"
+#include "offline/step_worker.h"
 
 namespace shardlab {
 
@@ -28,7 +30,12 @@ struct AtacConfig {
   int64_t hidden = 256;                    // critic width (continuous actions)
   int64_t layers = 3;                      // critic hidden layers (continuous actions)
   double discrete_entropy_fraction = 0.2;  // discrete target entropy = this * log(num_actions)
-  bool parallel_critic = false;            // continuous: the two heads' critic losses on two threads
+  bool fused = true;                       // continuous ATAC proper: gradients by hand (atac_fused.cpp)
+  int64_t threads = 0;  // the fused step's halves side by side (2) or in order (1); 0: 2 with run.threads >= 2
+  // Continuous actions (the reference's; the discrete analogue keeps its own rules):
+  std::string entropy = "per_dimension";  // per_dimension (lightATAC) | per_action (the textbook sum)
+  std::string actor_init = "pytorch";     // pytorch (lightATAC: nn.Linear defaults, std 1) | orthogonal (PPO's)
+  std::string warmup_target = "initial";  // initial (lightATAC) | kept: ATAC proper's first target critic
 
   // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
   template <class Keys>
@@ -40,8 +47,33 @@ struct AtacConfig {
 // normalized_sum(x, reg, w) = x / w + reg if w > 1, else x + w * reg.
 at::Tensor normalized_sum(const at::Tensor& x, const at::Tensor& reg, double w);
 
+// ATAC's actor as its warm start trains it, shared with BC's warm_start objective (offline/bc.h):
+// - atac_init_actor: atac.actor_init = pytorch redraws a continuous policy's linear layers with
+//   nn.Linear's defaults (ActorCriticImpl::init_linear_defaults); orthogonal keeps them.
+// - atac_density_dims: what divides a log-density summed over action dimensions: |A| with
+//   atac.entropy = per_dimension on continuous actions (lightATAC's per-dimension mean), else 1.
+// - atac_data_actions: a tanh_gaussian policy's dataset actions clipped to |a| <= 1 - 1e-6, as
+//   lightATAC's main.py clips them for every use; other policies' unchanged.
+void atac_init_actor(ActorCriticImpl& net, const AtacConfig& config, at::Generator& init);
+double atac_density_dims(const AtacConfig& config, const ActionSpec& action_spec);
+at::Tensor atac_data_actions(const ActorCriticImpl& net, const at::Tensor& actions);
+
 // Vmin and Vmax of the value clipping, from the dataset's reward range.
 std::pair<double, double> atac_value_bounds(double reward_min, double reward_max, double gamma);
+
+// The actor's linear layers as the fused update reads them: the MLP torso's, then fc_policy's
+// (weights (out, in), biases (out)); the value head is left out.
+struct AtacFusedActor {
+  std::vector<at::Tensor> weights, biases;
+};
+AtacFusedActor fused_actor_of(ActorCriticImpl& net);
+
+// The actor's reparameterised sample at s as the fused step keeps it.
+struct AtacFusedSample {
+  at::Tensor noise, log_std_raw, std, action;  // (batch, dim); log_std_raw before the clamp
+  at::Tensor log_prob;                         // (batch,), summed over dimensions
+  MlpTape tape;                                // the actor's layers' inputs
+};
 
 // The critic's loss terms on one batch: per head, and summed over the heads in `loss`.
 struct AtacCriticLoss {
@@ -55,7 +87,7 @@ struct AtacCriticLoss {
 struct AtacActorLoss {
   at::Tensor loss;
   at::Tensor q_policy;  // mean Q_2(s, a_pi)
-  at::Tensor entropy;   // mean entropy (estimate: -log pi(a_pi|s) for continuous actions)
+  at::Tensor entropy;   // AtacLearner::entropy_estimate
 };
 
 class AtacLearner : public Learner {
@@ -75,10 +107,15 @@ class AtacLearner : public Learner {
   AtacCriticLoss critic_loss(const Transitions& batch, const at::Tensor& next_policy, const at::Tensor& policy,
                              bool warmup);
   // The actor's ATAC loss normalized_sum(-mean Q_2(s, a_pi), -entropy, alpha). Continuous: policy =
-  // a_pi with gradient (batch, dim), log_prob its log pi (batch,). Discrete: policy = pi(. | s)
-  // (batch, num_actions), log_prob = log pi(. | s) (batch, num_actions).
+  // a_pi with gradient (batch, dim), log_prob its log pi (batch,), summed over dimensions.
+  // Discrete: policy = pi(. | s) (batch, num_actions), log_prob = log pi(. | s) (batch, num_actions).
   AtacActorLoss actor_loss(const Transitions& batch, const at::Tensor& policy, const at::Tensor& log_prob,
                            double alpha);
+  // The entropy that enters the actor's and the temperature's losses. Continuous: -mean log pi(a_pi|s)
+  // over the batch, divided by the action dimension with atac.entropy = per_dimension (lightATAC's
+  // Normal under a TanhTransform has per-dimension log-densities, and its .mean() averages them over
+  // dimensions too); the target entropy is -|A| either way. Discrete: the exact categorical entropy.
+  at::Tensor entropy_estimate(const at::Tensor& policy, const at::Tensor& log_prob) const;
   // Projects every critic weight matrix to the norm constraint.
   void project_critic();
   double alpha() const;  // exp(log_alpha) of ATAC proper
@@ -86,6 +123,10 @@ class AtacLearner : public Learner {
 
   ContinuousTwinQ continuous_q{nullptr}, continuous_q_target{nullptr};
   DiscreteTwinQ discrete_q{nullptr}, discrete_q_target{nullptr};
+  // The critic's initial weights, kept through the warm start for ATAC proper's first target
+  // (atac.warmup_target = initial with a warm start; else null).
+  ContinuousTwinQ continuous_q_initial{nullptr};
+  DiscreteTwinQ discrete_q_initial{nullptr};
   at::Tensor log_alpha;         // (1,): ATAC's temperature
   at::Tensor warmup_log_alpha;  // (1,): the warm start's own temperature
 
@@ -97,17 +138,35 @@ class AtacLearner : public Learner {
   // The loss terms from Q values (heads, batch): Q(s, a), Q(s', pi), Q(s, pi) (undefined in warm-up).
   AtacCriticLoss combine_critic_terms(const Transitions& batch, const at::Tensor& y, const at::Tensor& q_data,
                                       const at::Tensor& q_next, const at::Tensor& q_policy, bool warmup);
-  // One continuous head's terms (the parallel critic).
-  AtacCriticLoss head_critic_loss(int64_t head, const Transitions& batch, const at::Tensor& y,
-                                  const at::Tensor& next_policy, const at::Tensor& policy, bool warmup);
+  // ATAC proper's continuous step with gradients by hand (offline/atac_fused.cpp).
+  std::map<std::string, double> fused_update(const Transitions& batch, at::Generator& gen);
+  // Its critic step: loss terms, gradients, Adam, projection and Polyak step, per head.
+  AtacCriticLoss fused_critic_step(const Transitions& batch, const at::Tensor& next_action,
+                                   const at::Tensor& policy_action);
+  // Its actor step (after the temperature's); returns the loss and sets the lower bound.
+  at::Tensor fused_actor_step(const Transitions& batch, const AtacFusedSample& pi, const at::Tensor& entropy,
+                              double alpha, at::Tensor* lower_bound);
+  // Runs the two on the worker and this thread (two threads: atac.threads), else one after the other.
+  void halves(const std::function<void()>& first, const std::function<void()>& second);
+  // The metrics one step returns; q_policy undefined in the warm start.
+  static std::map<std::string, double> step_metrics(const AtacCriticLoss& critic, const at::Tensor& actor,
+                                                    const at::Tensor& entropy, const at::Tensor& alpha_loss,
+                                                    const at::Tensor& q_policy, double alpha, bool warmup);
   torch::nn::Module& q_module();
   torch::nn::Module& q_target_module();
+  torch::nn::Module* q_initial_module();  // null when not kept
+  // The batch as the reference trains on it: continuous data actions clipped into tanh's range.
+  Transitions training_batch(const Batch& given) const;
 
   AtacConfig config_;
   Collective ranks_;
   ActionSpec action_spec_;
   double vmin_, vmax_;
   double target_entropy_;
+  double density_dims_ = 1.0;  // divides a log-density summed over dimensions (atac.entropy)
+  bool fused_ = false;         // atac.fused and a network the hand-written step covers
+  AtacFusedActor fused_actor_;
+  std::unique_ptr<StepWorker> worker_;  // two threads (atac.threads)
   ActorCritic net_{nullptr};
   std::unique_ptr<Temperatures> temperatures_;  // modules holding the log-temperatures, for checkpoints
   std::unique_ptr<torch::optim::Adam> critic_optimizer_, actor_optimizer_, alpha_optimizer_;

@@ -42,6 +42,11 @@ BcConfig BcConfig::from_spec(const Spec& spec) {
 BcLearner::BcLearner(const LearnerContext& context, const BcConfig& config) : config_(config), ranks_(context.ranks) {
   const ActionSpec& act = context.action_spec;
   net_ = ActorCritic(NetworkConfig::from_spec(context.spec), context.observation_spec, act, context.init);
+  if (config_.objective == "warm_start") {  // ATAC's actor as its warm start has it: atac.actor_init, atac.entropy
+    const AtacConfig atac = AtacConfig::from_spec(context.spec);
+    atac_init_actor(*net_, atac, context.init);
+    density_dims_ = atac_density_dims(atac, act);
+  }
   target_entropy_ = act.discrete ? config_.discrete_entropy_fraction * std::log(static_cast<double>(act.num_actions))
                                  : -static_cast<double>(act.dim);
   temperature_ = std::make_shared<torch::nn::Module>();
@@ -72,16 +77,18 @@ at::Tensor BcLearner::entropy(const at::Tensor& logits_or_mean, at::Generator& g
     const at::Tensor logp = torch::log_softmax(logits_or_mean, 1);
     return -(logp.exp() * logp).sum(1).mean();
   }
-  return -rsample_action(*net_, logits_or_mean, gen).log_prob.mean();
+  return -rsample_action(*net_, logits_or_mean, gen).log_prob.mean() / density_dims_;
 }
 
 std::map<std::string, double> BcLearner::update(const Batch& given, int64_t step, at::Generator& gen) {
   const Transitions& batch = transitions_of(given, "bc");
   const PolicyOutput out = net_->forward(batch.observations);
-  const at::Tensor log_likelihood = log_prob_of(*net_, out.logits_or_mean, batch.actions).mean();
+  const bool warm_start = config_.objective == "warm_start";
+  const at::Tensor actions = warm_start ? atac_data_actions(*net_, batch.actions) : batch.actions;
+  const at::Tensor log_likelihood = log_prob_of(*net_, out.logits_or_mean, actions).mean() / density_dims_;
   at::Tensor loss, entropy_now, alpha_loss;
   double alpha = 0;
-  if (config_.objective == "warm_start") {
+  if (warm_start) {
     // The temperature first, then the actor with the updated alpha (the warm start's order).
     entropy_now = entropy(out.logits_or_mean, gen);
     alpha_loss = (log_alpha_ * (entropy_now.detach() - target_entropy_)).sum();

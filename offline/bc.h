@@ -8,6 +8,9 @@
 //      log alpha from 0; its own Adam at bc.learning_rate.
 //   3. Actor: normalized_sum(-mean log pi(a|s), -H, alpha) on the dataset actions; Adam 5e-4
 //      (atac.warmup_lr, the warm start's rate).
+// As ATAC's warm start, it reads atac.actor_init (the policy's initialisation) and atac.entropy (H
+// and log pi(a|s) per action dimension by default, lightATAC's), and clips a tanh-Gaussian's
+// dataset actions as ATAC does: the shared atac_init_actor, atac_density_dims, atac_data_actions.
 // bc.objective = likelihood is plain maximum likelihood minus bc.entropy_coef x entropy (the
 // behaviour before; with bc.learning_rate = 1e-3 it is the old default). The policy is whatever
 // agent.policy_head builds (categorical, Gaussian or tanh-Gaussian).
@@ -57,6 +60,7 @@ class BcLearner : public Learner {
   BcConfig config_;
   Collective ranks_;
   double target_entropy_ = 0;
+  double density_dims_ = 1.0;  // atac_density_dims with the warm_start objective, else 1
   ActorCritic net_{nullptr};
   std::shared_ptr<torch::nn::Module> temperature_;  // holds log_alpha, a checkpoint part
   at::Tensor log_alpha_;

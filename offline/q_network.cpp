@@ -3,8 +3,13 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace shardlab {
 namespace nn = torch::nn;
@@ -51,6 +56,44 @@ at::Tensor StackedMlpImpl::forward_head(int64_t head, const at::Tensor& x, bool 
     h = torch::addmm(b, h, w);
   }
   return h;
+}
+
+at::Tensor StackedMlpImpl::forward_taped(int64_t head, const at::Tensor& x, MlpTape& tape) const {
+  tape.inputs.clear();
+  at::Tensor h = x;
+  for (size_t l = 0; l < weights.size(); ++l) {
+    tape.inputs.push_back(h);
+    h = h.mm(weights[l].select(0, head));
+    add_bias_(h, biases[l].select(0, head), /*relu=*/l + 1 < weights.size());
+  }
+  return h;
+}
+
+at::Tensor StackedMlpImpl::backward_taped(int64_t head, const MlpTape& tape, const at::Tensor& grad_out,
+                                          bool weight_grads, bool input_grad) {
+  at::Tensor g = grad_out;  // d loss / d (layer l's output, before its ReLU)
+  for (size_t l = weights.size(); l-- > 0;) {
+    const at::Tensor& x = tape.inputs[l];
+    if (weight_grads) {
+      at::Tensor dw = weights[l].mutable_grad().select(0, head);
+      at::mm_out(dw, x.t(), g);
+      // The hidden layers' bias gradients were summed while masking their output's gradient.
+      if (l + 1 == weights.size()) {
+        at::Tensor db = biases[l].mutable_grad().select(0, head);
+        at::sum_out(db, g, {0}, /*keepdim=*/true);
+      }
+    }
+    if (l == 0 && !input_grad) return at::Tensor();
+    g = g.mm(weights[l].select(0, head).t());
+    if (l > 0)  // the ReLU that made x
+      relu_backward_(g, x, weight_grads ? biases[l - 1].mutable_grad().select(0, head).data_ptr<float>() : nullptr);
+  }
+  return g;
+}
+
+void StackedMlpImpl::make_grads() {
+  for (auto& p : parameters())
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
 }
 
 ContinuousTwinQImpl::ContinuousTwinQImpl(int64_t obs_size, int64_t action_dim, int64_t hidden, int64_t layers,
@@ -120,6 +163,61 @@ ValueNetworkImpl::ValueNetworkImpl(const NetworkConfig& config, const Observatio
 at::Tensor ValueNetworkImpl::forward(const at::Tensor& obs) {
   if (mlp_) return mlp_->forward_head(0, obs.reshape({obs.size(0), -1})).squeeze(1);
   return head_->forward(torso_->forward(obs)).squeeze(1);
+}
+
+void add_bias_(const at::Tensor& h, const at::Tensor& bias, bool relu) {
+  if (!h.is_contiguous() || h.dim() != 2 || h.scalar_type() != at::kFloat || bias.numel() != h.size(1))
+    throw Error("add_bias_: expects a contiguous float matrix and one bias per column");
+  const at::Tensor b = bias.contiguous();
+  const int64_t rows = h.size(0), cols = h.size(1);
+  const float* bp = b.data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    float* hr = h.data_ptr<float>() + r * cols;
+    int64_t c = 0;
+#if defined(__SSE2__)
+    const __m128 zero = _mm_setzero_ps();
+    for (; c + 4 <= cols; c += 4) {
+      const __m128 v = _mm_add_ps(_mm_loadu_ps(hr + c), _mm_loadu_ps(bp + c));
+      _mm_storeu_ps(hr + c, relu ? _mm_max_ps(zero, v) : v);  // max(0, NaN) is NaN, as torch's relu
+    }
+#endif
+    for (; c < cols; ++c) {
+      const float v = hr[c] + bp[c];
+      hr[c] = relu && !(v > 0) && !std::isnan(v) ? 0.0f : v;
+    }
+  }
+}
+
+void relu_backward_(const at::Tensor& g, const at::Tensor& x, float* column_sums) {
+  if (!g.is_contiguous() || !x.is_contiguous() || g.sizes() != x.sizes() || g.dim() != 2 ||
+      g.scalar_type() != at::kFloat || x.scalar_type() != at::kFloat)
+    throw Error("relu_backward_: expects two contiguous float matrices of one shape");
+  const int64_t rows = g.size(0), cols = g.size(1);
+  std::vector<double> sums(column_sums ? cols : 0, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* gr = g.data_ptr<float>() + r * cols;
+    const float* xr = x.data_ptr<float>() + r * cols;
+    int64_t c = 0;
+#if defined(__SSE2__)
+    // Compilers keep the select scalar; SSE2 masks four at a time (the sums two doubles at a time).
+    const __m128 zero = _mm_setzero_ps();
+    for (; c + 4 <= cols; c += 4) {
+      const __m128 v = _mm_and_ps(_mm_loadu_ps(gr + c), _mm_cmpgt_ps(_mm_loadu_ps(xr + c), zero));
+      _mm_storeu_ps(gr + c, v);
+      if (column_sums) {
+        double* s = sums.data() + c;
+        _mm_storeu_pd(s, _mm_add_pd(_mm_loadu_pd(s), _mm_cvtps_pd(v)));
+        _mm_storeu_pd(s + 2, _mm_add_pd(_mm_loadu_pd(s + 2), _mm_cvtps_pd(_mm_movehl_ps(v, v))));
+      }
+    }
+#endif
+    for (; c < cols; ++c) {
+      const float v = xr[c] > 0 ? gr[c] : 0.0f;
+      gr[c] = v;
+      if (column_sums) sums[c] += v;
+    }
+  }
+  for (int64_t c = 0; c < (column_sums ? cols : 0); ++c) column_sums[c] = static_cast<float>(sums[c]);
 }
 
 void project_weight_norms(const std::vector<at::Tensor>& grouped_weights, double max_norm) {

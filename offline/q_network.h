@@ -17,6 +17,12 @@
 
 namespace shardlab {
 
+// What a forward pass without autograd keeps for its backward: the input of every layer (each
+// hidden layer's input is the previous layer's ReLU output, which also gives the ReLU's mask).
+struct MlpTape {
+  std::vector<at::Tensor> inputs;
+};
+
 // `heads` independent ReLU MLPs (`layers` hidden layers of `hidden` units) evaluated together.
 // Each layer is PyTorch's Linear default: weights and biases U(-1/sqrt(in), 1/sqrt(in)).
 class StackedMlpImpl : public torch::nn::Module {
@@ -28,6 +34,19 @@ class StackedMlpImpl : public torch::nn::Module {
   // detached, so a loss through it moves only x (the actor's loss through a critic).
   at::Tensor forward_head(int64_t head, const at::Tensor& x, bool frozen = false);
   int64_t heads() const { return heads_; }
+
+  // Head `head` without autograd (call under NoGradGuard), keeping its layers' inputs in `tape`:
+  // the same products as forward_head, each layer's bias and ReLU in one pass after its product.
+  at::Tensor forward_taped(int64_t head, const at::Tensor& x, MlpTape& tape) const;
+  // The backward pass of forward_taped by hand, given d loss / d output (batch, outputs): with
+  // `weight_grads` it writes head `head`'s weight and bias gradients into its slice of every
+  // parameter's .grad() (make_grads first; the heads' slices are disjoint, so heads may run on
+  // separate threads; the hidden layers' bias gradients come out of the ReLU masking pass); with
+  // `input_grad` it returns d loss / d x, else an undefined tensor.
+  at::Tensor backward_taped(int64_t head, const MlpTape& tape, const at::Tensor& grad_out, bool weight_grads,
+                            bool input_grad);
+  // Allocates every parameter's .grad() (zeros) where undefined.
+  void make_grads();
 
   std::vector<at::Tensor> weights;  // per layer: (heads, in, out)
   std::vector<at::Tensor> biases;   // per layer: (heads, 1, out)
@@ -88,6 +107,15 @@ class ValueNetworkImpl : public torch::nn::Module {
   torch::nn::Linear head_{nullptr};
 };
 TORCH_MODULE(ValueNetwork);
+
+// h += bias (one per column), then with `relu` h = max(0, h), in one pass (h (rows, cols) float,
+// contiguous): a hidden layer's output after its matrix product (NaN stays NaN, as torch's relu).
+void add_bias_(const at::Tensor& h, const at::Tensor& bias, bool relu);
+
+// The ReLU's backward in place: g = 0 where x <= 0 (x the ReLU's output; both (rows, cols) float,
+// contiguous). With `column_sums` (cols floats) it also writes the sums over rows of the masked g,
+// accumulated in double: the bias gradient of the layer whose output's gradient g is.
+void relu_backward_(const at::Tensor& g, const at::Tensor& x, float* column_sums);
 
 // Scales each group g of each tensor (groups along dim 0) to Frobenius norm <= max_norm:
 // W_g *= min(1, max_norm / ||W_g||). In place, without gradient.

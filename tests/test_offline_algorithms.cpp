@@ -215,11 +215,11 @@ TEST(OfflineAtac, CriticLossMatchesHandComputation) {
     EXPECT_NEAR(g[0].item<double>(), grad_b1[0], 1e-5);
     EXPECT_NEAR(g[1].item<double>(), grad_b1[1], 1e-5);
   }
-  // Warm-up: the Bellman terms alone.
+  // Warm-up: the Bellman terms alone, as lightATAC's expectile-0.5 losses (half the squared error).
   HandAtac h(4.0);
   const AtacCriticLoss warm = h.learner->critic_loss(h.batch, torch::tensor({0.5f, 0.0f}).view({2, 1}),
                                                      torch::tensor({1.0f, -0.5f}).view({2, 1}), true);
-  EXPECT_NEAR(warm.loss.item<double>(), warm.bellman.sum().item<double>(), 1e-6);
+  EXPECT_NEAR(warm.loss.item<double>(), 0.5 * warm.bellman.sum().item<double>(), 1e-6);
 }
 
 TEST(OfflineAtac, ActorLossUsesTheSecondHeadOnly) {
@@ -321,34 +321,8 @@ TEST(OfflineAtac, ClipValuesNeedsTheRewardRange) {
   b.terminals.fill_(1.0);
   const AtacCriticLoss loss = learner.critic_loss(b, b.actions, b.actions, true);
   const at::Tensor q = loss.q_data;
-  const double expected = ((q - 100.0).pow(2).mean(1)).sum().item<double>();
+  const double expected = 0.5 * ((q - 100.0).pow(2).mean(1)).sum().item<double>();  // the warm start's half
   EXPECT_NEAR(loss.loss.item<double>(), expected, 1e-3);
-}
-
-// The two-thread critic computes the same update as the fused one (up to float rounding).
-TEST(OfflineAtac, ParallelCriticMatchesTheFusedUpdate) {
-  auto values = kSmallContinuous;
-  values.push_back({"atac.warmup_steps", "1"});
-  const Spec fused_spec = make_spec(values);
-  values.push_back({"atac.parallel_critic", "true"});
-  const Spec parallel_spec = make_spec(values);
-  at::Generator init_a = at::detail::createCPUGenerator(1), init_b = at::detail::createCPUGenerator(1);
-  AtacLearner fused({fused_spec, vector_obs(3), continuous(2), torch::kCPU, init_a, 10},
-                    AtacConfig::from_spec(fused_spec));
-  AtacLearner parallel({parallel_spec, vector_obs(3), continuous(2), torch::kCPU, init_b, 10},
-                       AtacConfig::from_spec(parallel_spec));
-  at::Generator gen_a = at::detail::createCPUGenerator(2), gen_b = at::detail::createCPUGenerator(2);
-  for (int64_t step = 1; step <= 3; ++step) {
-    const Transitions b = random_batch(vector_obs(3), continuous(2), 16, 10 + step);
-    const auto ma = fused.update(b, step, gen_a);
-    const auto mb = parallel.update(b, step, gen_b);
-    ASSERT_EQ(ma.size(), mb.size());
-    for (const auto& [name, value] : ma) EXPECT_NEAR(value, mb.at(name), 1e-4 * (1 + std::abs(value))) << name;
-  }
-  const auto pa = fused.continuous_q->parameters(), pb = parallel.continuous_q->parameters();
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::allclose(pa[i], pb[i], 1e-4, 1e-5));
-  const auto qa = fused.policy()->parameters(), qb = parallel.policy()->parameters();
-  for (size_t i = 0; i < qa.size(); ++i) EXPECT_TRUE(torch::allclose(qa[i], qb[i], 1e-4, 1e-5));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,19 +352,30 @@ at::Tensor margin_observations(int64_t n, at::Generator& g) {
   return torch::where(at::rand({n, 2}, g) < 0.5, -magnitude, magnitude);
 }
 
-// Scripted continuous policy: a = (0.5 sign(x0), -0.5 sign(x1)).
+// Scripted continuous policy: a = (0.5 sign(x0), -0.5 sign(x1)). BC's default objective is ATAC's
+// warm start with lightATAC's initialisation (nn.Linear's defaults) and per-dimension likelihood;
+// measured: about 0.89 of greedy actions within 0.1 after 1,000 steps, 0.95 after 2,000 (orthogonal
+// initialisation passes 0.95 at 1,000: the smaller default weights fit the step edges more slowly).
 TEST(OfflineBc, RecoversAScriptedContinuousPolicy) {
   const Spec spec = make_spec({{"agent.torso", "mlp"},
                                {"agent.hidden", "64"},
                                {"agent.mlp_activation", "relu"},
                                {"agent.policy_head", "tanh_gaussian"}});
   at::Generator init = at::detail::createCPUGenerator(11);
-  BcLearner learner({spec, vector_obs(2), continuous(2), torch::kCPU, init, 1000}, BcConfig::from_spec(spec));
+  BcLearner learner({spec, vector_obs(2), continuous(2), torch::kCPU, init, 2000}, BcConfig::from_spec(spec));
   at::Generator data = at::detail::createCPUGenerator(12);
   auto script = [](const at::Tensor& x) {
     return torch::stack({0.5 * x.select(1, 0).sign(), -0.5 * x.select(1, 1).sign()}, 1);
   };
-  for (int64_t step = 1; step <= 1000; ++step) {
+  const at::Tensor x = margin_observations(1000, data);
+  auto close_share = [&] {
+    torch::NoGradGuard no_grad;
+    ActorCritic net = learner.policy();
+    const at::Tensor greedy = greedy_action(*net, net->forward(x).logits_or_mean);
+    return ((greedy - script(x)).abs().amax(1) < 0.1).to(torch::kFloat64).mean().item<double>();
+  };
+  EXPECT_LT(close_share(), 0.2) << "the untrained policy already acts as the script";
+  for (int64_t step = 1; step <= 2000; ++step) {
     Transitions b;
     b.observations = margin_observations(128, data);
     b.actions = script(b.observations);
@@ -399,12 +384,7 @@ TEST(OfflineBc, RecoversAScriptedContinuousPolicy) {
     b.terminals = torch::zeros({128});
     learner.update(b, step, data);
   }
-  torch::NoGradGuard no_grad;
-  const at::Tensor x = margin_observations(1000, data);
-  ActorCritic net = learner.policy();
-  const at::Tensor greedy = greedy_action(*net, net->forward(x).logits_or_mean);
-  const double close = ((greedy - script(x)).abs().amax(1) < 0.1).to(torch::kFloat64).mean().item<double>();
-  EXPECT_GT(close, 0.95);
+  EXPECT_GT(close_share(), 0.9);
 }
 
 // Scripted discrete policy: a = 1(x0 > 0) + 2 * 1(x1 > 0).

@@ -329,7 +329,15 @@ TEST(BcAsAtacsWarmStart, DefaultsAreTheWarmStartsOptimiserRateAndObjective) {
   at::Generator init = at::detail::createCPUGenerator(21), copy_init = at::detail::createCPUGenerator(21);
   BcLearner learner({spec, vector_obs(3), unit_actions(2), torch::kCPU, init, 10}, BcConfig::from_spec(spec));
   ActorCritic twin(NetworkConfig::from_spec(spec), vector_obs(3), unit_actions(2), copy_init);
+  atac_init_actor(*twin, atac, copy_init);  // nn.Linear's defaults (atac.actor_init = pytorch)
   EXPECT_EQ(learner.target_entropy(), -2.0);
+  {  // BC's policy starts where ATAC's actor does, from the same generator
+    at::Generator atac_init = at::detail::createCPUGenerator(21);
+    AtacLearner atac_learner({spec, vector_obs(3), unit_actions(2), torch::kCPU, atac_init, 10}, atac);
+    const auto a = atac_learner.policy()->parameters(), b = twin->parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
+  }
   Transitions batch;
   batch.observations = torch::rand({16, 3});
   batch.next_observations = torch::rand({16, 3});
@@ -340,9 +348,10 @@ TEST(BcAsAtacsWarmStart, DefaultsAreTheWarmStartsOptimiserRateAndObjective) {
   const auto m = learner.update(batch, 1, gen);
   torch::NoGradGuard no_grad;
   const at::Tensor out = twin->forward(batch.observations).logits_or_mean;
-  const double entropy = -rsample_action(*twin, out, twin_gen).log_prob.mean().item<double>();
+  // Per action dimension (atac.entropy = per_dimension): the summed log-densities over |A| = 2.
+  const double entropy = -rsample_action(*twin, out, twin_gen).log_prob.mean().item<double>() / 2;
   const double alpha = std::exp(-5e-4 * (entropy > -2.0 ? 1.0 : -1.0));
-  const double log_likelihood = log_prob_of(*twin, out, batch.actions).mean().item<double>();
+  const double log_likelihood = log_prob_of(*twin, out, batch.actions).mean().item<double>() / 2;
   EXPECT_NEAR(m.at("losses/entropy"), entropy, 1e-5);
   EXPECT_NEAR(m.at("charts/alpha"), alpha, 1e-6);
   EXPECT_NEAR(learner.alpha(), alpha, 1e-6);

@@ -28,8 +28,6 @@ const std::map<std::string, std::string>& long_functions_kept() {
   static const std::map<std::string, std::string> kept = {
       {"agents/ppo.cpp: std::map<std::string, double> ppo_update(",
        "reads top to bottom like CleanRL's ppo.py update, the reference it is checked against"},
-      {"offline/atac.cpp: std::map<std::string, double> AtacLearner::update(",
-       "one gradient step in lightATAC's order (warm start, critic, actor, temperature), compared line by line"},
       {"envs/box2d/bipedal_walker.cpp: void BipedalWalkerEnv::build_world(",
        "Gym's terrain and body construction transcribed in its order, so a reader can compare them side by side"},
       {"envs/box2d/lunar_lander.cpp: void LunarLanderEnv::build_world(",
