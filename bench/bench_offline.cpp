@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/spec.h"
+#include "experiments/schema.h"
 #include "offline/learner.h"
 
 namespace shardlab {
@@ -17,16 +18,6 @@ namespace {
 
 constexpr int64_t kObs = 11, kAct = 3, kBatch = 256;
 constexpr int64_t kLanderObs = 8, kLanderAct = 2;  // LunarLanderContinuous
-
-const SpecSchema& schema() {
-  static const SpecSchema s = [] {
-    SpecSchema out;
-    NetworkConfig::declare_keys(out);
-    declare_offline_learner_keys(out);
-    return out;
-  }();
-  return s;
-}
 
 void set_threads(int torch_threads, int blas_threads) {
   keep_freed_memory_for_reuse();  // as an offline run should
@@ -47,7 +38,7 @@ Transitions random_batch(int64_t obs, int64_t act, at::Generator& g) {
 void run_updates(benchmark::State& state, const std::vector<std::pair<std::string, std::string>>& values,
                  int64_t obs_dim = kObs, int64_t act_dim = kAct) {
   set_threads(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
-  Spec spec(schema());
+  Spec spec(shardlab_schema());
   for (const auto& [k, v] : values) spec.set(k, v, "bench");
   ObservationSpec obs;
   obs.shape = {obs_dim};

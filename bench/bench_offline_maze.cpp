@@ -18,6 +18,7 @@
 
 #include "bench/maze_net.h"
 #include "core/spec.h"
+#include "experiments/schema.h"
 #include "offline/learner.h"
 
 namespace shardlab {
@@ -29,16 +30,6 @@ NetworkConfig offline_maze_config() {
   NetworkConfig config = maze_net_config(16);
   config.hidden = 256;
   return config;
-}
-
-const SpecSchema& schema() {
-  static const SpecSchema s = [] {
-    SpecSchema out;
-    NetworkConfig::declare_keys(out);
-    declare_offline_learner_keys(out);
-    return out;
-  }();
-  return s;
 }
 
 // Grids with the maze's three planes about a third full, random actions and rare cheese.
@@ -67,7 +58,7 @@ void BM_OfflineMazeAtacUpdate(benchmark::State& state) {
   set_blas_threads(static_cast<int>(state.range(1)));
   const bool warm_start = state.range(2) == 1;
   const NetworkConfig c = offline_maze_config();
-  Spec spec(schema());
+  Spec spec(shardlab_schema());
   for (const auto& [k, v] :
        std::vector<std::pair<std::string, std::string>>{{"offline.algo", "atac"},
                                                         {"agent.torso", "impala"},

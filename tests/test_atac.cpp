@@ -9,6 +9,7 @@
 
 #include "agents/checkpoint.h"
 #include "core/spec.h"
+#include "experiments/schema.h"
 #include "offline/atac.h"
 #include "tests/test_util.h"
 
@@ -16,16 +17,6 @@ namespace shardlab {
 namespace {
 
 using Values = std::vector<std::pair<std::string, std::string>>;
-
-const SpecSchema& atac_schema() {
-  static const SpecSchema schema = [] {
-    SpecSchema s;
-    NetworkConfig::declare_keys(s);
-    declare_offline_learner_keys(s);
-    return s;
-  }();
-  return schema;
-}
 
 // A continuous ATAC learner on `obs`-dimensional states and `dim`-dimensional actions: the
 // reference's layout (ReLU MLPs, tanh-Gaussian actor) at width `hidden`, plus `extra` keys.
@@ -41,7 +32,7 @@ std::unique_ptr<AtacLearner> make_atac(int64_t obs, int64_t dim, int64_t hidden,
                    {"atac.layers", "2"},
                    {"atac.warmup_steps", "0"}};
   values.insert(values.end(), extra.begin(), extra.end());
-  specs.push_back(std::make_unique<Spec>(atac_schema()));
+  specs.push_back(std::make_unique<Spec>(shardlab_schema()));
   for (const auto& [k, v] : values) specs.back()->set(k, v, "test");
   ObservationSpec o;
   o.shape = {obs};

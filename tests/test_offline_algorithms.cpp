@@ -22,18 +22,8 @@
 namespace shardlab {
 namespace {
 
-const SpecSchema& offline_schema() {
-  static const SpecSchema schema = [] {
-    SpecSchema s;
-    NetworkConfig::declare_keys(s);
-    declare_offline_learner_keys(s);
-    return s;
-  }();
-  return schema;
-}
-
 Spec make_spec(const std::vector<std::pair<std::string, std::string>>& values) {
-  Spec spec(offline_schema());
+  Spec spec(shardlab_schema());
   for (const auto& [k, v] : values) spec.set(k, v, "test");
   return spec;
 }
