@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/experience_file.h"
+#include "core/metrics_csv.h"
 #include "core/spec.h"
 #include "core/statistics.h"
 #include "core/text.h"
@@ -57,17 +58,49 @@ std::map<std::string, double> cell_numbers(const fs::path& file) {
   return n;
 }
 
-// What one dataset file says: the behaviour policy's normalized score, and its episode ends.
+// What one dataset file says: the behaviour policy's normalized score, its outcome rates where
+// they are known, and its episode ends.
 struct DataFacts {
   double behaviour_score = std::nan("");
-  std::string episodes;  // "812 episodes: 61% end in a terminal, 39% by the time limit"
+  std::map<std::string, double> rates;  // by rate name (fell_rate, ...); empty when not known
+  std::string episodes;                 // "812 episodes: 61% end in a terminal, 39% by the time limit"
 };
 
-DataFacts data_facts(const std::string& path) {
+// A replay dataset's outcome rates (medium-replay: the training run's own episodes up to the
+// medium checkpoint, metadata source_run and replay_steps): every rate over the episodes that the
+// run's metrics.csv counts by then, each row's charts/<rate> weighted by its charts/episodes.
+// Empty for data a policy collected (not recorded) or when the run's metrics are gone.
+std::map<std::string, double> replay_rates(const std::map<std::string, std::string>& m,
+                                           const std::vector<std::string>& names) {
+  std::map<std::string, double> rates;
+  if (!m.count("source_run") || !m.count("replay_steps")) return rates;
+  const fs::path csv = fs::path(m.at("source_run")) / "metrics.csv";
+  if (!fs::exists(csv)) return rates;
+  const MetricsTable t = read_metrics_csv(csv.string());
+  const auto count = t.columns.find("charts/episodes");
+  if (count == t.columns.end()) return rates;
+  const double last = std::stod(m.at("replay_steps"));
+  const std::vector<double>& steps = t.columns.at("global_step");
+  for (const std::string& name : names) {
+    const auto column = t.columns.find("charts/" + name);
+    if (column == t.columns.end()) continue;
+    double episodes = 0, sum = 0;
+    for (size_t i = 0; i < t.rows(); ++i)
+      if (steps[i] <= last && count->second[i] > 0 && std::isfinite(column->second[i])) {
+        episodes += count->second[i];
+        sum += count->second[i] * column->second[i];
+      }
+    if (episodes > 0) rates[name] = sum / episodes;
+  }
+  return rates;
+}
+
+DataFacts data_facts(const std::string& path, const std::vector<std::string>& rate_names) {
   DataFacts facts;
   if (!fs::exists(path)) return facts;
   const ExperienceReader data(path);
   const auto& m = data.metadata();
+  facts.rates = replay_rates(m, rate_names);
   auto get = [&](const char* key) { return m.count(key) ? std::stod(m.at(key)) : std::nan(""); };
   facts.behaviour_score =
       normalized_score(get("policy_mean_return"), get("reference_random_return"), get("reference_expert_return"));
@@ -230,7 +263,12 @@ Summary empty_summary(const Spec& spec, const fs::path& root) {
 void add_behaviour(Summary& s) {
   for (const auto& task : s.axes.tasks)
     for (const auto& q : s.axes.datasets) {
-      const DataFacts facts = data_facts(ablation_dataset_path(s.root.string(), task, q, false));
+      const DataFacts facts = data_facts(ablation_dataset_path(s.root.string(), task, q, false), task_rates(task));
+      GridTable& outcomes = s.outcomes[task];
+      for (const auto& [name, rate] : facts.rates) {
+        outcomes.samples[{row_index(outcomes, {q, "behavior"}), rate_title(name)}].push_back(rate);
+        s.all.samples[{row_index(s.all, {task, q, "behavior"}), name}].push_back(rate);
+      }
       if (std::isfinite(facts.behaviour_score)) {
         s.scores.samples[{row_index(s.scores, {task + "-" + q}), "behavior"}].push_back(facts.behaviour_score);
         s.outcomes[task].samples[{row_index(s.outcomes[task], {q, "behavior"}), "score"}].push_back(
@@ -239,7 +277,7 @@ void add_behaviour(Summary& s) {
       }
       std::string line = "- " + task + "-" + q + ": " + (facts.episodes.empty() ? "not made yet" : facts.episodes);
       if (s.axes.any_noterm()) {
-        const DataFacts copy = data_facts(ablation_dataset_path(s.root.string(), task, q, true));
+        const DataFacts copy = data_facts(ablation_dataset_path(s.root.string(), task, q, true), {});
         line += "; its no-termination copy: " + (copy.episodes.empty() ? "not made yet" : copy.episodes);
       }
       s.data_lines.push_back(line);
@@ -314,8 +352,10 @@ std::string markdown(const Summary& s, const Spec& spec) {
   for (const auto& task : s.axes.tasks) {
     md << "## " << task << ": outcomes per learner and label\n\n"
        << "Each seed's rate over its " << (s.episodes.count(task) ? std::to_string(s.episodes.at(task)) : "?")
-       << " evaluation episodes, then mean ± 95% interval (Student t) over seeds; the behaviour policy's rates are "
-          "not measured (—). Actor KL from warm start: the final policy's mean KL from the warm-start policy on "
+       << " evaluation episodes, then mean ± 95% interval (Student t) over seeds; the behaviour policy's rates (one "
+          "number each) are those of the replay data's episodes, from its training run's metrics.csv, and not "
+          "measured (—) for data a policy collected. Actor KL from warm start: the final policy's mean KL from the "
+          "warm-start policy on "
           "dataset states, where the learner records it (ATAC), — elsewhere.\n\n"
        << grid_table_markdown(s.outcomes.at(task)) << "\n";
   }

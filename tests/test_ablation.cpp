@@ -15,6 +15,7 @@
 #include "core/experience_file.h"
 #include "core/spec.h"
 #include "experiments/ablation.h"
+#include "experiments/ablation_plan.h"
 #include "experiments/schema.h"
 #include "offline/dataset.h"
 #include "tests/test_util.h"
@@ -29,7 +30,8 @@ using test::read_file;
 using test::run_cli;
 
 // Ten rows of 3-dim observations, 2-dim actions; terminals at rows 2 and 8, a timeout at row 5.
-std::string write_episodes(const std::string& path) {
+std::string write_episodes(const std::string& path,
+                           const std::map<std::string, std::string>& metadata = {{"policy", "hand-made"}}) {
   Experience e;
   e.observation_spec.shape = {3};
   e.observation_spec.low = -100;
@@ -44,7 +46,7 @@ std::string write_episodes(const std::string& path) {
     e.terminals.push_back(i == 2 || i == 8);
     e.timeouts.push_back(i == 5);
   }
-  ExperienceWriter w(path, e.observation_spec, e.action_spec, false, {}, {{"policy", "hand-made"}}, true);
+  ExperienceWriter w(path, e.observation_spec, e.action_spec, false, {}, metadata, true);
   w.append(e);
   w.close();
   return path;
@@ -316,6 +318,42 @@ TEST(AblationSummary, ScoresRatesAndKlWithIntervalsOverSeeds) {
   const std::string svg = read_file(root + "/ablation.svg");
   EXPECT_NE(svg.find("bipedal_walker: outcome rates"), std::string::npos);
   EXPECT_NE(svg.find("Normalized score by learner"), std::string::npos);
+}
+
+// A replay dataset's behaviour rates: its training run's episodes up to the replay's last step,
+// each metrics.csv row's rate weighted by its episode count (rows after the replay left out).
+TEST(AblationSummary, TheBehaviourPolicysRatesAreTheReplayRunsEpisodes) {
+  const std::string dir = test::make_temp_dir(), root = dir + "/grid";
+  prepare(grid_spec(dir, "bipedal_walker"), {"ablate.algos=atac"});
+  fs::create_directories(dir + "/expert");
+  std::ofstream(dir + "/expert/metrics.csv")
+      << "global_step,charts/episodes,charts/finished_rate,charts/fell_rate,charts/out_of_bounds_rate,"
+         "charts/timeout_rate\n"
+         "100,2,0,0.5,0,0.5\n"
+         "200,8,0,1,0,0\n"
+         "250,0,nan,nan,nan,nan\n"
+         "300,10,1,0,0,0\n";
+  const std::string data = ablation_dataset_path(root, "bipedal_walker", "medium-replay", false);
+  fs::create_directories(fs::path(data).parent_path());
+  write_episodes(data, {{"source_run", dir + "/expert"}, {"replay_steps", "200"}});
+  const auto r = run_cli("ablate summarize " + root);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto csv = test::read_csv(root + "/ablation.csv");
+  const std::vector<std::string>& header = csv[0];
+  auto column = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
+  };
+  bool found = false;
+  for (const auto& row : csv)
+    if (row[2] == "behavior") {
+      found = true;
+      EXPECT_EQ(row[column("fell_rate")], "0.9");  // (2 x 0.5 + 8 x 1) / 10
+      EXPECT_EQ(row[column("timeout_rate")], "0.1");
+      EXPECT_EQ(row[column("finished_rate")], "0");  // the row at 300 is after the replay
+    }
+  EXPECT_TRUE(found);
+  const std::string md = read_file(root + "/ablation.md");
+  EXPECT_NE(md.find("| 0.00 | 0.90 | 0.00 | 0.10 |"), std::string::npos) << md;
 }
 
 TEST(AblationGrid, BadKeysGiveOneLineAndWriteNothing) {
