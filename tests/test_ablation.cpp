@@ -262,6 +262,18 @@ Json walker_evaluation(double score, double finished, double fell) {
           {"timeout_rate", 1.0 - finished - fell}};
 }
 
+// The row of ROOT/ablation.csv whose learner is `learner`, by column name (empty when absent).
+std::map<std::string, std::string> ablation_csv_row(const std::string& root, const std::string& learner) {
+  const auto csv = test::read_csv(root + "/ablation.csv");
+  for (const auto& row : csv)
+    if (row.size() > 2 && row[2] == learner) {
+      std::map<std::string, std::string> named;
+      for (size_t i = 0; i < row.size() && i < csv[0].size(); ++i) named[csv[0][i]] = row[i];
+      return named;
+    }
+  return {};
+}
+
 TEST(AblationSummary, ScoresRatesAndKlWithIntervalsOverSeeds) {
   const std::string dir = test::make_temp_dir(), root = dir + "/grid";
   prepare(grid_spec(dir, "bipedal_walker"), {"ablate.algos=atac"});
@@ -298,20 +310,11 @@ TEST(AblationSummary, ScoresRatesAndKlWithIntervalsOverSeeds) {
         "Missing (not finished): bipedal_walker-medium-replay-atac-zero-s1"})
     EXPECT_NE(md.find(text), std::string::npos) << text << "\n" << md;
   // ablation.csv: per task, dataset and learner, each number's mean and interval.
-  const auto csv = test::read_csv(root + "/ablation.csv");
-  const std::vector<std::string>& header = csv[0];
-  auto column = [&](const std::string& name) {
-    return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
-  };
-  bool found = false;
-  for (const auto& row : csv)
-    if (row[2] == "atac true") {
-      found = true;
-      EXPECT_EQ(row[column("fell_rate")], "0.3");
-      EXPECT_EQ(row[column("fell_rate_ci95")], "1.2706");
-      EXPECT_EQ(row[column("actor_kl_from_warm_start")], "0.2");
-    }
-  EXPECT_TRUE(found);
+  const auto atac = ablation_csv_row(root, "atac true");
+  ASSERT_FALSE(atac.empty());
+  EXPECT_EQ(atac.at("fell_rate"), "0.3");
+  EXPECT_EQ(atac.at("fell_rate_ci95"), "1.2706");
+  EXPECT_EQ(atac.at("actor_kl_from_warm_start"), "0.2");
   const auto cells = test::read_csv(root + "/cells.csv");
   EXPECT_EQ(cells.size(), 8u);  // a header and 7 finished cells
   EXPECT_NE(read_file(root + "/cells.csv").find("noterm"), std::string::npos);
@@ -338,20 +341,11 @@ TEST(AblationSummary, TheBehaviourPolicysRatesAreTheReplayRunsEpisodes) {
   write_episodes(data, {{"source_run", dir + "/expert"}, {"replay_steps", "200"}});
   const auto r = run_cli("ablate summarize " + root);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto csv = test::read_csv(root + "/ablation.csv");
-  const std::vector<std::string>& header = csv[0];
-  auto column = [&](const std::string& name) {
-    return static_cast<size_t>(std::find(header.begin(), header.end(), name) - header.begin());
-  };
-  bool found = false;
-  for (const auto& row : csv)
-    if (row[2] == "behavior") {
-      found = true;
-      EXPECT_EQ(row[column("fell_rate")], "0.9");  // (2 x 0.5 + 8 x 1) / 10
-      EXPECT_EQ(row[column("timeout_rate")], "0.1");
-      EXPECT_EQ(row[column("finished_rate")], "0");  // the row at 300 is after the replay
-    }
-  EXPECT_TRUE(found);
+  const auto behaviour = ablation_csv_row(root, "behavior");
+  ASSERT_FALSE(behaviour.empty());
+  EXPECT_EQ(behaviour.at("fell_rate"), "0.9");  // (2 x 0.5 + 8 x 1) / 10
+  EXPECT_EQ(behaviour.at("timeout_rate"), "0.1");
+  EXPECT_EQ(behaviour.at("finished_rate"), "0");  // the row at 300 is after the replay
   const std::string md = read_file(root + "/ablation.md");
   EXPECT_NE(md.find("| 0.00 | 0.90 | 0.00 | 0.10 |"), std::string::npos) << md;
 }
