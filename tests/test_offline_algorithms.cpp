@@ -563,25 +563,28 @@ TEST(OfflinePolicyHead, TanhGaussianNeedsUnitBounds) {
   EXPECT_THROW(ActorCritic(config, vector_obs(3), act, init), InputError);
 }
 
-// A tanh-Gaussian policy saved like an offline learner's "model" loads and acts through the
-// same path as `shardlab eval`.
-TEST(OfflinePolicyHead, SavedTanhGaussianPolicyLoadsForEvaluation) {
-  const SpecSchema& schema = shardlab_schema();
-  Spec spec(schema);
-  spec.set("env.name", "lunar_lander_continuous", "test");
-  spec.set("agent.torso", "mlp", "test");
-  spec.set("agent.policy_head", "tanh_gaussian", "test");
-  auto env = make_env(spec, 0);
-  at::Generator init = at::detail::createCPUGenerator(8);
-  ActorCritic net(NetworkConfig::from_spec(spec), env->observation_spec(), env->action_spec(), init);
-  const std::string path = test::make_temp_dir() + "/policy.pt";
-  save_policy(path, *net, spec);
-  LoadedPolicy loaded = load_policy(path, schema);
-  ASSERT_TRUE(loaded.net->tanh_gaussian());
-  torch::NoGradGuard no_grad;
-  const at::Tensor x = torch::rand({4, env->observation_spec().size()});
-  EXPECT_TRUE(torch::equal(greedy_action(*net, net->forward(x).logits_or_mean),
-                           greedy_action(*loaded.net, loaded.net->forward(x).logits_or_mean)));
+// A tanh-Gaussian policy (ATAC's, BC's) and a tanh-mean Gaussian (IQL's reference head) saved like
+// an offline learner's "model" load and act through the same path as `shardlab eval`.
+TEST(OfflinePolicyHead, SavedOfflinePoliciesLoadForEvaluation) {
+  for (const std::string head : {"tanh_gaussian", "tanh_mean_gaussian"}) {
+    const SpecSchema& schema = shardlab_schema();
+    Spec spec(schema);
+    spec.set("env.name", "lunar_lander_continuous", "test");
+    spec.set("agent.torso", "mlp", "test");
+    spec.set("agent.policy_head", head, "test");
+    auto env = make_env(spec, 0);
+    at::Generator init = at::detail::createCPUGenerator(8);
+    ActorCritic net(NetworkConfig::from_spec(spec), env->observation_spec(), env->action_spec(), init);
+    const std::string path = test::make_temp_dir() + "/policy.pt";
+    save_policy(path, *net, spec);
+    LoadedPolicy loaded = load_policy(path, schema);
+    ASSERT_EQ(loaded.net->tanh_gaussian(), head == "tanh_gaussian") << head;
+    torch::NoGradGuard no_grad;
+    const at::Tensor x = torch::rand({4, env->observation_spec().size()});
+    EXPECT_TRUE(torch::equal(greedy_action(*net, net->forward(x).logits_or_mean),
+                             greedy_action(*loaded.net, loaded.net->forward(x).logits_or_mean)))
+        << head;
+  }
 }
 
 }  // namespace
