@@ -1,5 +1,6 @@
 #include "agents/gradient_step.h"
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -44,6 +45,7 @@ void finish_gradient_step(const at::Tensor& loss, const LossParts& parts, torch:
     check_finite(loss, parts());
     throw NonFiniteLoss("non-finite loss on another rank");
   }
+  RECORD_USER_SCOPE("shardlab::optimizer_step");  // a scope for profilers (bench/bench_ppo_profile.cpp)
   if (max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(parameters, max_grad_norm);
   optimizer.step();
 }

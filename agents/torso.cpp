@@ -6,6 +6,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "agents/impala_direct.h"
 #include "core/error.h"
 #include "core/spec.h"
 #include "core/text.h"
@@ -47,7 +48,11 @@ void NetworkConfig::bind(Keys& keys) {
        "(state-dependent log-std, tanh-squashed actions in [-1, 1]: ATAC's) or tanh_mean_gaussian (mean "
        "tanh(.), state-independent log-std in [-5, 2], not squashed: IQL's reference); ignored for discrete actions",
        {"gaussian", "tanh_gaussian", "tanh_mean_gaussian"});
-  keys("agent.channels_last", channels_last, "run IMPALA convs in channels-last memory format");
+  keys("agent.channels_last", channels_last, "run IMPALA convs in channels-last memory format (agent.conv = libtorch)");
+  keys("agent.conv", conv,
+       "IMPALA convolutions: libtorch (oneDNN) or direct (shardlab's kernels, vectorised over 16 "
+       "samples: for narrow layers, see docs/benchmarks.md); activation taps always use libtorch's",
+       {"libtorch", "direct"});
 }
 
 void NetworkConfig::declare_keys(SpecSchema& s) { declare_keys_of<NetworkConfig>(s); }
@@ -142,11 +147,23 @@ void TorsoImpl::apply_memory_format() {
     if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
 }
 
+std::vector<at::Tensor> TorsoImpl::conv_parameters() const {
+  std::vector<at::Tensor> out;
+  for (const ConvSequence& b : blocks_)
+    for (const torch::nn::Conv2d& conv : {b->conv, b->res1->conv1, b->res1->conv2, b->res2->conv1, b->res2->conv2}) {
+      out.push_back(conv->weight);
+      out.push_back(conv->bias);
+    }
+  return out;
+}
+
 at::Tensor TorsoImpl::forward(const at::Tensor& obs, ActivationTaps* taps) {
   at::Tensor x;
   if (!blocks_.empty()) {
     const auto& s = observation_spec_.shape;
     x = obs.reshape({-1, s[0], s[1], s[2]});
+    if (!taps && config_.conv == "direct" && x.scalar_type() == at::kFloat && x.device().is_cpu())
+      return torch::relu(fc_->forward(impala_direct_features(x, conv_parameters())));
     if (config_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     for (size_t i = 0; i < blocks_.size(); ++i)
       x = blocks_[i]->forward(x, taps, "embedder.block" + std::to_string(i + 1));

@@ -34,6 +34,9 @@ struct NetworkConfig {
   // [-5, 2], the Gaussian not squashed: IQL's reference policy). Ignored for discrete actions.
   std::string policy_head = "gaussian";
   bool channels_last = true;  // IMPALA convs in channels-last memory format (about 3x faster on CPU)
+  // IMPALA convolutions: libtorch (oneDNN) | direct (agents/impala_direct.h, vectorised over the batch).
+  // Activation taps always run libtorch's path.
+  std::string conv = "libtorch";
 
   // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
   template <class Keys>
@@ -87,6 +90,8 @@ class TorsoImpl : public torch::nn::Module {
   // IMPALA weights in channels-last memory format when configured.
   void apply_memory_format();
   const NetworkConfig& config() const { return config_; }
+  // The IMPALA convolutions' weights and biases in impala_direct_features' order.
+  std::vector<at::Tensor> conv_parameters() const;
 
  private:
   NetworkConfig config_;

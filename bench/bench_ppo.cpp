@@ -4,6 +4,7 @@
 //                  grid observations; items are update samples (rollout rows x epochs)
 //   BM_PpoActing   one acting step: the policy's forward pass on one observation per
 //                  environment and the action sample; items are environment steps
+//   BM_PpoUpdateLibtorch, BM_PpoActingLibtorch   the same with agent.conv = libtorch
 //   BM_PeakFma     fused multiply-adds in registers only (no memory): the cores' peak
 // Run: ./shardlab bench --benchmark_filter='Ppo|PeakFma'
 // Arguments of the PPO benchmarks: the IMPALA widths' last entry (16: 8/16/16, 32: 16/32/32), the
@@ -20,31 +21,14 @@
 namespace shardlab {
 namespace {
 
-// A rollout of one-hot-like grids (the maze's three planes) with random actions and returns.
-Rollout synthetic_rollout(int64_t envs, int64_t steps, int64_t side) {
-  at::Generator gen = at::detail::createCPUGenerator(1);
-  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
-  Rollout r;
-  r.obs = (torch::rand({steps, envs, 3, side, side}, gen, f32) < 0.3).to(torch::kFloat32);
-  r.actions = torch::randint(kMazeNetActions, {steps, envs}, gen, torch::kInt64);
-  r.log_probs = torch::full({steps, envs}, -std::log(static_cast<double>(kMazeNetActions)), f32);
-  r.values = torch::rand({steps, envs}, gen, f32);
-  r.rewards = (torch::rand({steps, envs}, gen, f32) < 0.01).to(torch::kFloat32);
-  r.terminated = r.rewards.clone();
-  r.truncated = torch::zeros({steps, envs}, f32);
-  r.final_values = torch::zeros({steps, envs}, f32);
-  r.next_value = torch::zeros({envs}, f32);
-  return r;
-}
-
-// range: width, side, envs, steps, minibatches.
-void BM_PpoUpdate(benchmark::State& state) {
+// range: width, side, envs, steps, minibatches. `conv`: agent.conv.
+void ppo_update_bench(benchmark::State& state, const std::string& conv) {
   at::set_num_threads(1);
   const NetworkConfig config = maze_net_config(state.range(0));
   const int64_t side = state.range(1);
-  ActorCritic net = maze_net(state.range(0), side);
+  ActorCritic net = maze_net(state.range(0), side, conv);
   torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(5e-4).eps(1e-5));
-  const Rollout rollout = synthetic_rollout(state.range(2), state.range(3), side);
+  const Rollout rollout = maze_rollout(state.range(2), state.range(3), side);
   TrainConfig train;
   PpoConfig ppo;
   ppo.num_minibatches = state.range(4);
@@ -56,18 +40,25 @@ void BM_PpoUpdate(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(samples * 3 * maze_forward_flops(config, side) / 1e9, benchmark::Counter::kIsRate);
 }
+void BM_PpoUpdate(benchmark::State& state) { ppo_update_bench(state, "direct"); }
+void BM_PpoUpdateLibtorch(benchmark::State& state) { ppo_update_bench(state, "libtorch"); }
 BENCHMARK(BM_PpoUpdate)
     ->Args({32, 25, 64, 256, 8})  // the issue-12 settings (experiments/ppo_maze_top_right.ini)
     ->Args({16, 15, 64, 64, 4})   // the demo's rollout and minibatches
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(BM_PpoUpdateLibtorch)
+    ->Args({32, 25, 64, 256, 8})
+    ->Args({16, 15, 64, 64, 4})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // range: width, side, envs.
-void BM_PpoActing(benchmark::State& state) {
+void ppo_acting_bench(benchmark::State& state, const std::string& conv) {
   at::set_num_threads(1);
   const NetworkConfig config = maze_net_config(state.range(0));
   const int64_t side = state.range(1), envs = state.range(2);
-  ActorCritic net = maze_net(state.range(0), side);
+  ActorCritic net = maze_net(state.range(0), side, conv);
   at::Generator gen = at::detail::createCPUGenerator(3);
   const at::Tensor obs = (torch::rand({envs, 3, side, side}, gen) < 0.3).to(torch::kFloat32);
   torch::NoGradGuard no_grad;
@@ -80,7 +71,10 @@ void BM_PpoActing(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(steps * maze_forward_flops(config, side) / 1e9, benchmark::Counter::kIsRate);
 }
+void BM_PpoActing(benchmark::State& state) { ppo_acting_bench(state, "direct"); }
+void BM_PpoActingLibtorch(benchmark::State& state) { ppo_acting_bench(state, "libtorch"); }
 BENCHMARK(BM_PpoActing)->Args({32, 25, 64})->Args({16, 15, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_PpoActingLibtorch)->Args({32, 25, 64})->Args({16, 15, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Twelve independent chains of fused multiply-adds in registers, `Vector` (GCC's vector extension)
 // wide: each FMA is 2 flops per lane. Twelve chains hide the FMA latency. Inlined into the two

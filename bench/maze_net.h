@@ -1,9 +1,17 @@
 // The maze network the training benchmarks time: IMPALA widths width/2, width, width (16: the
 // demo's 8/16/16, 32: CleanRL's 16/32/32, 128: the published 64/128/128), hidden 256, Procgen's 15
-// actions, on 3 x side x side observations, initialised from a fixed seed.
+// actions, on 3 x side x side observations, initialised from a fixed seed; its convolutions are
+// shardlab's direct kernels unless `conv` says libtorch (agent.conv). maze_rollout: a synthetic
+// rollout of such observations for the update benchmarks.
 #pragma once
 
+#include <torch/torch.h>
+
+#include <cmath>
+#include <string>
+
 #include "agents/actor_critic.h"
+#include "agents/rollout.h"
 
 namespace shardlab {
 
@@ -42,13 +50,32 @@ inline double maze_first_conv_flops(const NetworkConfig& c, int64_t side) {
   return 2.0 * 9 * static_cast<double>(3 * c.channels.front() * side * side);
 }
 
-inline ActorCritic maze_net(int64_t width, int64_t side) {
+// A rollout of one-hot-like grids (the maze's three planes) with random actions and returns.
+inline Rollout maze_rollout(int64_t envs, int64_t steps, int64_t side) {
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  Rollout r;
+  r.obs = (torch::rand({steps, envs, 3, side, side}, gen, f32) < 0.3).to(torch::kFloat32);
+  r.actions = torch::randint(kMazeNetActions, {steps, envs}, gen, torch::kInt64);
+  r.log_probs = torch::full({steps, envs}, -std::log(static_cast<double>(kMazeNetActions)), f32);
+  r.values = torch::rand({steps, envs}, gen, f32);
+  r.rewards = (torch::rand({steps, envs}, gen, f32) < 0.01).to(torch::kFloat32);
+  r.terminated = r.rewards.clone();
+  r.truncated = torch::zeros({steps, envs}, f32);
+  r.final_values = torch::zeros({steps, envs}, f32);
+  r.next_value = torch::zeros({envs}, f32);
+  return r;
+}
+
+inline ActorCritic maze_net(int64_t width, int64_t side, const std::string& conv = "direct") {
   ObservationSpec obs;
   obs.shape = {3, side, side};
   ActionSpec act;
   act.num_actions = kMazeNetActions;
   at::Generator init = at::detail::createCPUGenerator(0);
-  return ActorCritic(maze_net_config(width), obs, act, init);
+  NetworkConfig config = maze_net_config(width);
+  config.conv = conv;
+  return ActorCritic(config, obs, act, init);
 }
 
 }  // namespace shardlab

@@ -1,0 +1,309 @@
+#include "agents/impala_kernels.h"
+
+#include <atomic>
+#include <cstring>
+#include <limits>
+
+namespace shardlab::impala_kernels {
+namespace {
+
+// GCC's vector extensions: 16 floats (one AVX-512 register) or 8 (one AVX2 register). Every
+// kernel is a template over the vector; an 8-lane vector covers a block's 16 samples in two
+// passes (lane offsets 0 and 8). `a += b * c` is one fused multiply-add (this file is compiled
+// with -ffp-contract=fast).
+using Float16 = float __attribute__((vector_size(64)));
+using Float8 = float __attribute__((vector_size(32)));
+using Int16 = int32_t __attribute__((vector_size(64)));
+using Int8 = int32_t __attribute__((vector_size(32)));
+
+template <class V>
+__attribute__((always_inline)) inline V load(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+template <class V>
+__attribute__((always_inline)) inline void store(void* p, const V& v) {
+  std::memcpy(p, &v, sizeof(V));
+}
+
+// CB output channels x PX pixels of one row, in registers: each input vector loaded once per
+// (input channel, kernel row) serves the three kernel columns and all CB channels.
+template <class V, int CB, int PX>
+__attribute__((always_inline)) inline void conv_tile(const Plane& in, const float* w, int64_t outs, int64_t co0,
+                                                     const float* bias, const Plane& out, const Epilogue& then,
+                                                     int64_t y, int64_t x0, int64_t lane) {
+  V acc[CB][PX];
+  for (int c = 0; c < CB; ++c) {
+    const float b = bias ? bias[co0 + c] : 0.0f;
+    for (int p = 0; p < PX; ++p) acc[c][p] = V{} + b;
+  }
+  for (int64_t ci = 0; ci < in.channels; ++ci)
+    for (int ky = 0; ky < 3; ++ky) {
+      const float* src = in.at(ci, y + ky - 1, x0 - 1) + lane;
+      V v[PX + 2];
+      for (int p = 0; p < PX + 2; ++p) v[p] = load<V>(src + p * kLanes);
+      const float* wk = w + (ci * 9 + ky * 3) * outs + co0;
+      for (int kx = 0; kx < 3; ++kx)
+        for (int c = 0; c < CB; ++c) {
+          const V wv = V{} + wk[kx * outs + c];
+          for (int p = 0; p < PX; ++p) acc[c][p] += wv * v[p + kx];
+        }
+    }
+  for (int c = 0; c < CB; ++c)
+    for (int p = 0; p < PX; ++p) {
+      float* dst = out.at(co0 + c, y, x0 + p) + lane;
+      const int64_t at = dst - out.data;
+      V v = acc[c][p];
+      if (then.mask) v = load<V>(then.mask->data + at) > V{} ? v : V{};
+      if (then.add) v += load<V>(then.add->data + at);
+      if (then.relu) v = v > V{} ? v : V{};
+      store(dst, v);
+    }
+}
+
+// conv_tile with the pixel count chosen at run time (1..PX).
+template <class V, int CB, int PX>
+__attribute__((always_inline)) inline void conv_tile_n(int64_t px, const Plane& in, const float* w, int64_t outs,
+                                                       int64_t co0, const float* bias, const Plane& out,
+                                                       const Epilogue& then, int64_t y, int64_t x0, int64_t lane) {
+  if constexpr (PX == 1) {
+    conv_tile<V, CB, 1>(in, w, outs, co0, bias, out, then, y, x0, lane);
+  } else {
+    if (px == PX)
+      conv_tile<V, CB, PX>(in, w, outs, co0, bias, out, then, y, x0, lane);
+    else
+      conv_tile_n<V, CB, PX - 1>(px, in, w, outs, co0, bias, out, then, y, x0, lane);
+  }
+}
+
+// Every row of CB output channels; a row splits into equal runs of at most PX pixels.
+template <class V, int CB, int PX>
+__attribute__((always_inline)) inline void conv_channels(const Plane& in, const float* w, const float* bias,
+                                                         const Plane& out, const Epilogue& then, int64_t co0,
+                                                         int64_t lane) {
+  const int64_t width = out.width, runs = (width + PX - 1) / PX;
+  for (int64_t y = 0; y < out.height; ++y)
+    for (int64_t r = 0, x0 = 0; r < runs; ++r) {
+      const int64_t px = (width - x0 + runs - r - 1) / (runs - r);
+      conv_tile_n<V, CB, PX>(px, in, w, out.channels, co0, bias, out, then, y, x0, lane);
+      x0 += px;
+    }
+}
+
+template <class V, int CB, int PX>
+__attribute__((always_inline)) inline void conv3x3_impl(const Plane& in, const float* w, const float* bias,
+                                                        const Plane& out, const Epilogue& then) {
+  constexpr int64_t lanes = sizeof(V) / sizeof(float);
+  for (int64_t lane = 0; lane < kLanes; lane += lanes) {
+    int64_t co0 = 0;
+    for (; co0 + CB <= out.channels; co0 += CB) conv_channels<V, CB, PX>(in, w, bias, out, then, co0, lane);
+    for (; co0 < out.channels; ++co0) conv_channels<V, 1, PX>(in, w, bias, out, then, co0, lane);
+  }
+}
+
+// The weight gradient of CB output channels and one input channel: 9 x CB accumulators, one per
+// lane, over every pixel, PX neighbouring pixels of a row at a time (their 3 x (PX + 2) input
+// vectors are loaded once for all CB x 9 x PX multiply-adds).
+template <class V, int CB, int PX>
+__attribute__((always_inline)) inline void weight_grad_pixels(const Plane& in, const Plane& g, int64_t co0, int64_t ci,
+                                                              int64_t y, int64_t x, V (&acc)[CB][9], int64_t lane) {
+  V gv[CB][PX];
+  for (int c = 0; c < CB; ++c)
+    for (int p = 0; p < PX; ++p) gv[c][p] = load<V>(g.at(co0 + c, y, x + p) + lane);
+  for (int ky = 0; ky < 3; ++ky) {
+    V v[PX + 2];
+    const float* src = in.at(ci, y + ky - 1, x - 1) + lane;
+    for (int p = 0; p < PX + 2; ++p) v[p] = load<V>(src + p * kLanes);
+    for (int kx = 0; kx < 3; ++kx)
+      for (int c = 0; c < CB; ++c)
+        for (int p = 0; p < PX; ++p) acc[c][ky * 3 + kx] += gv[c][p] * v[p + kx];
+  }
+}
+
+template <class V, int CB>
+__attribute__((always_inline)) inline void weight_grad_tile(const Plane& in, const Plane& g, int64_t co0, int64_t ci,
+                                                            float* wgrad, int64_t lane) {
+  V acc[CB][9];
+  const auto slot = [&](int c, int k) { return wgrad + (((co0 + c) * in.channels + ci) * 9 + k) * kLanes + lane; };
+  for (int c = 0; c < CB; ++c)
+    for (int k = 0; k < 9; ++k) acc[c][k] = load<V>(slot(c, k));
+  for (int64_t y = 0; y < g.height; ++y) {
+    int64_t x = 0;
+    for (; x + 2 <= g.width; x += 2) weight_grad_pixels<V, CB, 2>(in, g, co0, ci, y, x, acc, lane);
+    if (x < g.width) weight_grad_pixels<V, CB, 1>(in, g, co0, ci, y, x, acc, lane);
+  }
+  for (int c = 0; c < CB; ++c)
+    for (int k = 0; k < 9; ++k) store(slot(c, k), acc[c][k]);
+}
+
+template <class V, int CB>
+__attribute__((always_inline)) inline void weight_grad_impl(const Plane& in, const Plane& g, float* wgrad,
+                                                            float* bgrad) {
+  constexpr int64_t lanes = sizeof(V) / sizeof(float);
+  for (int64_t lane = 0; lane < kLanes; lane += lanes) {
+    for (int64_t ci = 0; ci < in.channels; ++ci) {
+      int64_t co0 = 0;
+      for (; co0 + CB <= g.channels; co0 += CB) weight_grad_tile<V, CB>(in, g, co0, ci, wgrad, lane);
+      for (; co0 < g.channels; ++co0) weight_grad_tile<V, 1>(in, g, co0, ci, wgrad, lane);
+    }
+    for (int64_t co = 0; co < g.channels; ++co) {
+      V acc = load<V>(bgrad + co * kLanes + lane);
+      for (int64_t y = 0; y < g.height; ++y)
+        for (int64_t x = 0; x < g.width; ++x) acc += load<V>(g.at(co, y, x) + lane);
+      store(bgrad + co * kLanes + lane, acc);
+    }
+  }
+}
+
+template <class V, class I>
+__attribute__((always_inline)) inline void max_pool_impl(const Plane& in, const Plane& out, int32_t* argmax) {
+  constexpr int64_t lanes = sizeof(V) / sizeof(float);
+  const float lowest = -std::numeric_limits<float>::infinity();
+  for (int64_t c = 0; c < out.channels; ++c)
+    for (int64_t oy = 0; oy < out.height; ++oy)
+      for (int64_t ox = 0; ox < out.width; ++ox)
+        for (int64_t lane = 0; lane < kLanes; lane += lanes) {
+          V best = V{} + lowest;
+          I index = I{};
+          for (int k = 0; k < 9; ++k) {
+            const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
+            if (iy < 0 || ix < 0 || iy >= in.height || ix >= in.width) continue;
+            const V v = load<V>(in.at(c, iy, ix) + lane);
+            const I greater = v > best;
+            best = greater ? v : best;
+            index = greater ? (I{} + k) : index;
+          }
+          store(out.at(c, oy, ox) + lane, best);
+          store(argmax + ((c * out.height + oy) * out.width + ox) * kLanes + lane, index);
+        }
+}
+
+template <class V, class I>
+__attribute__((always_inline)) inline void max_pool_grad_impl(const Plane& g, const int32_t* argmax,
+                                                              const Plane& in_grad) {
+  constexpr int64_t lanes = sizeof(V) / sizeof(float);
+  for (int64_t c = 0; c < g.channels; ++c)
+    for (int64_t oy = 0; oy < g.height; ++oy)
+      for (int64_t ox = 0; ox < g.width; ++ox)
+        for (int64_t lane = 0; lane < kLanes; lane += lanes) {
+          const V gv = load<V>(g.at(c, oy, ox) + lane);
+          const I index = load<I>(argmax + ((c * g.height + oy) * g.width + ox) * kLanes + lane);
+          for (int k = 0; k < 9; ++k) {
+            const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
+            if (iy < 0 || ix < 0 || iy >= in_grad.height || ix >= in_grad.width) continue;
+            float* dst = in_grad.at(c, iy, ix) + lane;
+            store(dst, load<V>(dst) + ((index == (I{} + k)) ? gv : V{}));
+          }
+        }
+}
+
+// The three builds of every kernel. Tiles: AVX-512 has 32 registers (4 channels x 5 pixels of
+// accumulators + 7 inputs + 1 weight; 2 x 9 weight-gradient accumulators + 2 x 2 gradients + 4
+// inputs), AVX2 16 (with 8-lane vectors).
+#define SHARDLAB_KERNELS(SUFFIX, TARGET, V, I, CONV_CB, CONV_PX, GRAD_CB)                            \
+  TARGET void conv3x3_##SUFFIX(const Plane& in, const float* w, const float* bias, const Plane& out, \
+                               const Epilogue& then) {                                               \
+    conv3x3_impl<V, CONV_CB, CONV_PX>(in, w, bias, out, then);                                       \
+  }                                                                                                  \
+  TARGET void weight_grad_##SUFFIX(const Plane& in, const Plane& g, float* wgrad, float* bgrad) {    \
+    weight_grad_impl<V, GRAD_CB>(in, g, wgrad, bgrad);                                               \
+  }                                                                                                  \
+  TARGET void max_pool_##SUFFIX(const Plane& in, const Plane& out, int32_t* argmax) {                \
+    max_pool_impl<V, I>(in, out, argmax);                                                            \
+  }                                                                                                  \
+  TARGET void max_pool_grad_##SUFFIX(const Plane& g, const int32_t* argmax, const Plane& in_grad) {  \
+    max_pool_grad_impl<V, I>(g, argmax, in_grad);                                                    \
+  }
+
+SHARDLAB_KERNELS(avx512, __attribute__((target("avx512f,fma"), noinline)), Float16, Int16, 4, 5, 2)
+SHARDLAB_KERNELS(avx2, __attribute__((target("avx2,fma"), noinline)), Float8, Int8, 4, 2, 1)
+SHARDLAB_KERNELS(generic, __attribute__((noinline)), Float8, Int8, 2, 2, 1)
+#undef SHARDLAB_KERNELS
+
+Isa best_isa() {
+  static const Isa found = __builtin_cpu_supports("avx512f")                                 ? Isa::avx512
+                           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? Isa::avx2
+                                                                                             : Isa::generic;
+  return found;
+}
+
+std::atomic<Isa> selected{Isa::best};
+
+Isa isa() {
+  const Isa chosen = selected.load(std::memory_order_relaxed);
+  return chosen == Isa::best ? best_isa() : chosen;
+}
+
+}  // namespace
+
+bool isa_supported(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return best_isa() == Isa::avx512;
+    case Isa::avx2:
+      return best_isa() != Isa::generic;
+    default:
+      return true;
+  }
+}
+
+void select_isa(Isa isa) { selected.store(isa_supported(isa) ? isa : Isa::best); }
+
+void conv3x3(const Plane& in, const float* weights, const float* bias, const Plane& out, const Epilogue& then) {
+  switch (isa()) {
+    case Isa::avx512:
+      return conv3x3_avx512(in, weights, bias, out, then);
+    case Isa::avx2:
+      return conv3x3_avx2(in, weights, bias, out, then);
+    default:
+      return conv3x3_generic(in, weights, bias, out, then);
+  }
+}
+
+void conv3x3_weight_grad(const Plane& in, const Plane& out_grad, float* weight_grad, float* bias_grad) {
+  switch (isa()) {
+    case Isa::avx512:
+      return weight_grad_avx512(in, out_grad, weight_grad, bias_grad);
+    case Isa::avx2:
+      return weight_grad_avx2(in, out_grad, weight_grad, bias_grad);
+    default:
+      return weight_grad_generic(in, out_grad, weight_grad, bias_grad);
+  }
+}
+
+void max_pool3x3(const Plane& in, const Plane& out, int32_t* argmax) {
+  switch (isa()) {
+    case Isa::avx512:
+      return max_pool_avx512(in, out, argmax);
+    case Isa::avx2:
+      return max_pool_avx2(in, out, argmax);
+    default:
+      return max_pool_generic(in, out, argmax);
+  }
+}
+
+void max_pool3x3_grad(const Plane& out_grad, const int32_t* argmax, const Plane& in_grad) {
+  switch (isa()) {
+    case Isa::avx512:
+      return max_pool_grad_avx512(out_grad, argmax, in_grad);
+    case Isa::avx2:
+      return max_pool_grad_avx2(out_grad, argmax, in_grad);
+    default:
+      return max_pool_grad_generic(out_grad, argmax, in_grad);
+  }
+}
+
+void arrange_weights(const float* torch_weight, int64_t out, int64_t in, bool forward, float* arranged) {
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i)
+      for (int64_t k = 0; k < 9; ++k) {
+        const float w = torch_weight[(o * in + i) * 9 + k];
+        if (forward)
+          arranged[(i * 9 + k) * out + o] = w;
+        else
+          arranged[(o * 9 + (8 - k)) * in + i] = w;
+      }
+}
+
+}  // namespace shardlab::impala_kernels

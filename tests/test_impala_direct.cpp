@@ -1,0 +1,116 @@
+// The IMPALA torso's direct convolutions (agents/impala_direct.h) against libtorch's path on the
+// same weights: features, every convolution's weight and bias gradient, ties in the max-pooling,
+// batches that do not fill a block, and the same numbers from run to run at a thread count.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "agents/actor_critic.h"
+#include "agents/impala_direct.h"
+#include "agents/impala_kernels.h"
+
+namespace shardlab {
+namespace {
+
+ActorCritic network(const std::vector<int64_t>& channels, int64_t height, int64_t width, const std::string& conv) {
+  NetworkConfig config;
+  config.channels = channels;
+  config.hidden = 32;
+  config.conv = conv;
+  ObservationSpec obs;
+  obs.shape = {3, height, width};
+  ActionSpec act;
+  act.num_actions = 5;
+  at::Generator init = at::detail::createCPUGenerator(7);
+  return ActorCritic(config, obs, act, init);
+}
+
+// Largest |a - b| over the largest |b| (at least 1e-3).
+double relative_error(const at::Tensor& a, const at::Tensor& b) {
+  return (a - b).abs().max().item<double>() / std::max(b.abs().max().item<double>(), 1e-3);
+}
+
+struct Pass {
+  at::Tensor logits, value;
+  std::vector<at::Tensor> grads;  // every parameter's, in named_parameters order
+};
+
+// A forward pass and the gradient of a random linear function of both heads.
+Pass run(ActorCritic& net, const at::Tensor& obs, int64_t seed) {
+  for (auto& p : net->parameters()) p.mutable_grad() = at::Tensor();
+  const PolicyOutput out = net->forward(obs);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const at::Tensor loss = (out.logits_or_mean * torch::randn(out.logits_or_mean.sizes(), gen)).sum() +
+                          (out.value * torch::randn(out.value.sizes(), gen)).sum();
+  loss.backward();
+  Pass pass{out.logits_or_mean.detach(), out.value.detach(), {}};
+  for (auto& p : net->named_parameters()) pass.grads.push_back(p.value().grad().clone());
+  return pass;
+}
+
+void expect_same_as_libtorch(const std::vector<int64_t>& channels, int64_t height, int64_t width, int64_t batch) {
+  at::set_num_threads(1);
+  ActorCritic direct = network(channels, height, width, "direct");
+  ActorCritic reference = network(channels, height, width, "libtorch");
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  // Grids of 0/1 planes as the maze's, so max-pooling windows hold ties (the first maximum wins).
+  const at::Tensor obs = (torch::rand({batch, 3, height, width}, gen) < 0.3).to(torch::kFloat32);
+  const Pass a = run(direct, obs, 11), b = run(reference, obs, 11);
+  EXPECT_LT(relative_error(a.logits, b.logits), 1e-5);
+  EXPECT_LT(relative_error(a.value, b.value), 1e-5);
+  const auto names = direct->named_parameters();
+  ASSERT_EQ(a.grads.size(), b.grads.size());
+  for (size_t i = 0; i < a.grads.size(); ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-4) << names[i].key();
+}
+
+TEST(ImpalaDirect, DemoNetworkMatchesLibtorchInValuesAndEveryGradient) {
+  // Each build of the kernels this CPU can run (AVX-512, AVX2, plain SSE2).
+  for (const auto isa : {impala_kernels::Isa::avx512, impala_kernels::Isa::avx2, impala_kernels::Isa::generic}) {
+    if (!impala_kernels::isa_supported(isa)) continue;
+    SCOPED_TRACE("kernels " + std::to_string(static_cast<int>(isa)));
+    impala_kernels::select_isa(isa);
+    expect_same_as_libtorch({8, 16, 16}, 15, 15, 37);  // 37: the last block holds 5 samples
+  }
+  impala_kernels::select_isa(impala_kernels::Isa::best);
+}
+
+TEST(ImpalaDirect, WiderNetworkOnRectangularObservationsMatchesLibtorch) {
+  expect_same_as_libtorch({16, 32, 32}, 9, 13, 16);
+  expect_same_as_libtorch({4, 6}, 7, 5, 3);
+}
+
+TEST(ImpalaDirect, ATamperedGradientIsCaught) {
+  // The comparison above can fail: one weight changed by 0.1 on one side moves the outputs past its bound.
+  at::set_num_threads(1);
+  ActorCritic direct = network({8, 16, 16}, 15, 15, "direct");
+  ActorCritic reference = network({8, 16, 16}, 15, 15, "libtorch");
+  {
+    torch::NoGradGuard no_grad;
+    direct->named_parameters()["embedder.block2.res1.conv2.weight"][0][3][1][2] += 0.1;
+  }
+  const at::Tensor obs = torch::ones({16, 3, 15, 15});
+  const Pass a = run(direct, obs, 1), b = run(reference, obs, 1);
+  EXPECT_GT(relative_error(a.logits, b.logits) + relative_error(a.grads[0], b.grads[0]), 1e-5);
+}
+
+TEST(ImpalaDirect, SameNumbersFromRunToRunAtEachThreadCount) {
+  ActorCritic net = network({8, 16, 16}, 15, 15, "direct");
+  const at::Tensor obs = (torch::rand({70, 3, 15, 15}) < 0.3).to(torch::kFloat32);
+  for (int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    const Pass a = run(net, obs, 5), b = run(net, obs, 5);
+    EXPECT_TRUE(torch::equal(a.logits, b.logits));
+    for (size_t i = 0; i < a.grads.size(); ++i) EXPECT_TRUE(torch::equal(a.grads[i], b.grads[i]));
+  }
+  at::set_num_threads(1);
+}
+
+TEST(ImpalaDirect, WithoutGradModeItOnlyComputesFeatures) {
+  ActorCritic net = network({8, 16, 16}, 15, 15, "direct");
+  torch::NoGradGuard no_grad;
+  const PolicyOutput out = net->forward(torch::zeros({3, 3, 15, 15}));
+  EXPECT_FALSE(out.logits_or_mean.requires_grad());
+  EXPECT_EQ(out.logits_or_mean.size(0), 3);
+}
+
+}  // namespace
+}  // namespace shardlab
