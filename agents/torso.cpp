@@ -162,7 +162,9 @@ at::Tensor TorsoImpl::forward(const at::Tensor& obs, ActivationTaps* taps) {
   if (!blocks_.empty()) {
     const auto& s = observation_spec_.shape;
     x = obs.reshape({-1, s[0], s[1], s[2]});
-    if (!taps && config_.conv == "direct" && x.scalar_type() == at::kFloat && x.device().is_cpu())
+    // The direct path gives no gradient to the observations: a caller that asks for one (saliency)
+    // gets libtorch's path, as do activation taps.
+    if (!taps && config_.conv == "direct" && !x.requires_grad() && x.scalar_type() == at::kFloat && x.device().is_cpu())
       return torch::relu(fc_->forward(impala_direct_features(x, conv_parameters())));
     if (config_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     for (size_t i = 0; i < blocks_.size(); ++i)

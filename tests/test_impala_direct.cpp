@@ -104,6 +104,20 @@ TEST(ImpalaDirect, SameNumbersFromRunToRunAtEachThreadCount) {
   at::set_num_threads(1);
 }
 
+TEST(ImpalaDirect, ObservationsThatAskForAGradientGetLibtorchsPath) {
+  ActorCritic direct = network({8, 16, 16}, 15, 15, "direct");
+  ActorCritic reference = network({8, 16, 16}, 15, 15, "libtorch");
+  const at::Tensor obs = torch::rand({4, 3, 15, 15});
+  at::Tensor grads[2];
+  for (int i = 0; i < 2; ++i) {
+    const at::Tensor x = obs.clone().requires_grad_(true);
+    (i == 0 ? direct : reference)->forward(x).value.sum().backward();
+    grads[i] = x.grad();
+  }
+  ASSERT_TRUE(grads[0].defined());
+  EXPECT_TRUE(torch::allclose(grads[0], grads[1]));
+}
+
 TEST(ImpalaDirect, WithoutGradModeItOnlyComputesFeatures) {
   ActorCritic net = network({8, 16, 16}, 15, 15, "direct");
   torch::NoGradGuard no_grad;
