@@ -32,7 +32,8 @@ Kind kind_of(const char* name) {
   if (has("conv")) return kConvForward;
   if (has("max_pool") || has("MaxPool")) return kPool;
   if (has("relu") || has("threshold")) return kRelu;
-  if (has("addmm") || has("::mm") || has("linear") || has("::t") || has("AddmmBackward") || has("MmBackward"))
+  if (has("addmm") || has("::mm") || has("linear") || std::strcmp(name, "aten::t") == 0 || has("AddmmBackward") ||
+      has("MmBackward") || has("TBackward"))
     return kLinear;
   if (has("::add")) return kAdd;
   if (has("copy") || has("contiguous") || has("empty") || has("zeros") || has("clone") || has("::to") || has("fill_") ||
