@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 constexpr size_t kBatch = 128;  // rows per forward pass
-constexpr uint8_t kFree = 0, kWall = 1, kCheese = 2, kMouse = 3;
+constexpr uint8_t kGridFree = 0, kGridWall = 1, kGridCheese = 2, kGridMouse = 3;
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
@@ -105,7 +105,7 @@ void append_maze_rows(const std::vector<MazeInput>& batch, int w, Hdf5File& f) {
     for (int row = 0; row < w; ++row)
       for (int x = 0; x < w; ++x) {
         const maze::Cell c{x, w - 1 - row};
-        grid.push_back(c == in.mouse ? kMouse : c == l.cheese ? kCheese : l.is_wall(c) ? kWall : kFree);
+        grid.push_back(c == in.mouse ? kGridMouse : c == l.cheese ? kGridCheese : l.is_wall(c) ? kGridWall : kGridFree);
       }
     cheese.insert(cheese.end(), {l.cheese.x, l.cheese.y});
     mouse.insert(mouse.end(), {in.mouse.x, in.mouse.y});
@@ -231,7 +231,7 @@ maze::MazeLayout ActivationLog::maze(int64_t r, maze::Cell* mouse) const {
   l.world_size = w;
   l.walls.assign(static_cast<size_t>(w) * w, 0);
   for (int row = 0; row < w; ++row)
-    for (int x = 0; x < w; ++x) l.walls[(w - 1 - row) * w + x] = grid.data[row * w + x] == kWall;
+    for (int x = 0; x < w; ++x) l.walls[(w - 1 - row) * w + x] = grid.data[row * w + x] == kGridWall;
   l.cheese = {cheese.data[0], cheese.data[1]};
   if (file_.has_dataset("mazes/maze_dim")) l.maze_dim = file_.read_rows<int32_t>("mazes/maze_dim", r, 1).data[0];
   if (file_.has_dataset("mazes/level_seed"))

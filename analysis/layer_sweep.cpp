@@ -45,7 +45,7 @@ std::vector<double> p_cheese(const MazePolicy& policy, const DecisionSquareMazes
   return out;
 }
 
-std::vector<double> minus(const std::vector<double>& a, const std::vector<double>& b) {
+std::vector<double> subtract(const std::vector<double>& a, const std::vector<double>& b) {
   std::vector<double> out;
   for (size_t i = 0; i < a.size(); ++i) out.push_back(a[i] - b[i]);
   return out;
@@ -142,7 +142,7 @@ LayerSweepRow sweep_layer(const MazePolicy& policy, const DecisionSquareMazes& s
   for (size_t k = 0; k < shifts.size(); ++k) {
     SweepEdit& e = row.edits[k];
     e.shift_rms = row_rms(shifts[k]).mean().item<double>();
-    e.effect = minus(p_cheese(policy, sm, sm.mazes, layer, shifts[k]), s.p_cheese);
+    e.effect = subtract(p_cheese(policy, sm, sm.mazes, layer, shifts[k]), s.p_cheese);
     summarize(e, s.ceiling.effect, o);
   }
   // The same random directions for every edit of a draw, each at its edit's per-maze norm.
@@ -152,7 +152,7 @@ LayerSweepRow sweep_layer(const MazePolicy& policy, const DecisionSquareMazes& s
     for (size_t k = 0; k < shifts.size(); ++k) {
       const at::Tensor random = unit * per_row(row_norm(shifts[k]), unit);
       row.edits[k].random_effects.push_back(
-          finite_mean(minus(p_cheese(policy, sm, sm.mazes, layer, random), s.p_cheese)));
+          finite_mean(subtract(p_cheese(policy, sm, sm.mazes, layer, random), s.p_cheese)));
     }
   }
   for (auto& e : row.edits) summarize_random(e);
@@ -194,14 +194,14 @@ LayerSweep sweep_steering_layers(const MazePolicy& policy, const std::vector<Maz
   std::vector<MazeLayout> without;
   for (const auto& m : sm.mazes) without.push_back(without_cheese(m));
   s.ceiling.reading = "cheese_removed_from_input";
-  s.ceiling.effect = minus(p_cheese(policy, sm, without, "", at::Tensor()), s.p_cheese);
+  s.ceiling.effect = subtract(p_cheese(policy, sm, without, "", at::Tensor()), s.p_cheese);
   summarize(s.ceiling, s.ceiling.effect, options);
   const std::string& first = options.layers.front();
   const auto first_shape = policy.layer_shape(first);
   std::vector<int64_t> zeros_shape = {s.mazes};
   zeros_shape.insert(zeros_shape.end(), first_shape.begin(), first_shape.end());
   s.no_edit.reading = "no_edit";
-  s.no_edit.effect = minus(p_cheese(policy, sm, sm.mazes, first, at::zeros(zeros_shape)), s.p_cheese);
+  s.no_edit.effect = subtract(p_cheese(policy, sm, sm.mazes, first, at::zeros(zeros_shape)), s.p_cheese);
   summarize(s.no_edit, s.ceiling.effect, options);
 
   Progress progress("layer-sweep");
@@ -233,7 +233,7 @@ bool ceiling_excludes_zero(const LayerSweep& s) { return s.ceiling.effect_ci95.l
 
 namespace {
 
-Json interval_json(const Interval& i) { return Json::array({number(i.lo), number(i.hi)}); }
+Json bounds_json(const Interval& i) { return Json::array({number(i.lo), number(i.hi)}); }
 
 std::string edit_label(const SweepEdit& e) {
   return e.reading == "scaled" ? csv_number(e.coeff) + " x RMS" : "published " + csv_number(e.coeff);
@@ -245,12 +245,12 @@ Json edit_json(const SweepEdit& e, bool with_random) {
   j["coeff"] = number(e.coeff);
   if (with_random) j["shift_rms"] = number(e.shift_rms);
   j["effect"] = number(e.mean_effect);
-  j["effect_ci95"] = interval_json(e.effect_ci95);
+  j["effect_ci95"] = bounds_json(e.effect_ci95);
   j["fraction_of_ceiling"] = number(e.fraction_of_ceiling);
-  j["fraction_of_ceiling_ci95"] = interval_json(e.fraction_of_ceiling_ci95);
+  j["fraction_of_ceiling_ci95"] = bounds_json(e.fraction_of_ceiling_ci95);
   if (with_random) {
     j["random_effect_mean"] = number(e.random_mean);
-    j["random_effect_band95"] = interval_json(e.random_band95);
+    j["random_effect_band95"] = bounds_json(e.random_band95);
     j["p_random"] = number(e.p_random);
   }
   return j;
@@ -311,10 +311,10 @@ std::string layer_sweep_json(const MazePolicy& policy, const std::string& seeds,
   j["input_edit_tolerance"] = number(kInputEditTolerance);
   j["mean_p_cheese_no_edit"] = number(finite_mean(s.p_cheese));
   j["ceiling_effect"] = number(s.ceiling.mean_effect);
-  j["ceiling_effect_ci95"] = interval_json(s.ceiling.effect_ci95);
+  j["ceiling_effect_ci95"] = bounds_json(s.ceiling.effect_ci95);
   j["ceiling_excludes_zero"] = ceiling_excludes_zero(s);
   j["no_edit_effect"] = number(s.no_edit.mean_effect);
-  j["no_edit_effect_ci95"] = interval_json(s.no_edit.effect_ci95);
+  j["no_edit_effect_ci95"] = bounds_json(s.no_edit.effect_ci95);
   Json edits = Json::array();
   for (const auto& r : s.rows)
     if (r.input_edit) edits.push_back(r.layer);

@@ -17,7 +17,7 @@
 namespace shardlab::analysis {
 namespace {
 
-constexpr int64_t kChunk = 256;  // mazes per forward pass
+constexpr int64_t kMazesPerForward = 256;  // mazes per forward pass
 
 std::vector<MazeLayout> without_cheese_all(const std::vector<MazeLayout>& mazes) {
   std::vector<MazeLayout> out;
@@ -29,8 +29,8 @@ std::vector<MazeLayout> without_cheese_all(const std::vector<MazeLayout>& mazes)
 at::Tensor activations_at_start(const MazePolicy& policy, const std::string& layer,
                                 const std::vector<MazeLayout>& mazes) {
   std::vector<at::Tensor> parts;
-  for (size_t begin = 0; begin < mazes.size(); begin += kChunk) {
-    const size_t end = std::min(mazes.size(), begin + kChunk);
+  for (size_t begin = 0; begin < mazes.size(); begin += kMazesPerForward) {
+    const size_t end = std::min(mazes.size(), begin + kMazesPerForward);
     const std::vector<MazeLayout> chunk(mazes.begin() + begin, mazes.begin() + end);
     parts.push_back(policy.activations(at_start(chunk), layer));
   }
@@ -43,8 +43,8 @@ at::Tensor probs_at_squares(const MazePolicy& policy, const DecisionSquareMazes&
                             const at::Tensor& delta) {
   std::vector<at::Tensor> parts;
   const int64_t n = static_cast<int64_t>(sm.mazes.size());
-  for (int64_t begin = 0; begin < n; begin += kChunk) {
-    const int64_t end = std::min(n, begin + kChunk);
+  for (int64_t begin = 0; begin < n; begin += kMazesPerForward) {
+    const int64_t end = std::min(n, begin + kMazesPerForward);
     std::vector<MazeInput> inputs;
     for (int64_t i = begin; i < end; ++i) inputs.push_back({sm.mazes[i], sm.squares[i].cell});
     ActivationTaps taps;

@@ -19,7 +19,7 @@ namespace {
 // The fewest random directions that make a null distribution (issue 30).
 constexpr int64_t kMinRandomDraws = 20;
 
-std::string interval_text(const Interval& i) { return "[" + csv_number(i.lo) + ", " + csv_number(i.hi) + "]"; }
+std::string bounds_text(const Interval& i) { return "[" + csv_number(i.lo) + ", " + csv_number(i.hi) + "]"; }
 
 void print_summary(const SteeringComparison& c) {
   const SteeringDesign& d = c.design;
@@ -35,17 +35,17 @@ void print_summary(const SteeringComparison& c) {
   std::printf("%-34s %7s  %s\n", "direction", "alpha", "mean change of P(cheese | d.s.) on the test split [95%]");
   for (const auto& m : d.methods)
     std::printf("%-34s %7s  %.4g %s, empirical p vs the null %.3f\n", m.method.c_str(), csv_number(m.alpha).c_str(),
-                m.mean_effect, interval_text(m.mean_effect_ci95).c_str(), m.p_empirical_vs_null);
+                m.mean_effect, bounds_text(m.mean_effect_ci95).c_str(), m.p_empirical_vs_null);
   std::printf("%-34s %7s  %.4g, 95%% of draws in %s\n",
               ("random null (" + std::to_string(d.random.size()) + " draws)").c_str(), "own", d.null_mean_effect,
-              interval_text(d.null_range95).c_str());
+              bounds_text(d.null_range95).c_str());
   std::printf("%-34s %7s  %.4g %s\n", "per-maze oracle (not held out)", "-", d.per_maze_oracle.mean_effect,
-              interval_text(d.per_maze_oracle.mean_effect_ci95).c_str());
+              bounds_text(d.per_maze_oracle.mean_effect_ci95).c_str());
   std::printf("paired comparisons on the test split (Wilcoxon signed-rank, Holm over %zu):\n", d.comparisons.size());
   for (const auto& p : d.comparisons)
     std::printf(
         "  %s vs %s: mean difference %.4g %s, p %.3g, Holm p %.3g: %s\n", p.a.c_str(), p.b.c_str(), p.mean_difference,
-        interval_text(p.ci95).c_str(), p.p, p.p_holm,
+        bounds_text(p.ci95).c_str(), p.p, p.p_holm,
         p.significant() ? "significant after Holm correction (0.05)" : "not significant after Holm correction (0.05)");
 }
 

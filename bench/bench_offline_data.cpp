@@ -12,24 +12,24 @@
 namespace shardlab {
 namespace {
 
-constexpr int64_t kRows = 1000000, kObs = 11, kAct = 3, kBatch = 256;
+constexpr int64_t kDatasetRows = 1000000, kDatasetObs = 11, kDatasetAct = 3, kSampleBatch = 256;
 
 // Episodes of 1000 rows: every 1000th row ends one (alternately terminal and timeout).
 const OfflineDataset& dataset(bool with_next) {
   auto make = [](bool next) {
     Experience e;
-    e.observation_spec.shape = {kObs};
+    e.observation_spec.shape = {kDatasetObs};
     e.action_spec.discrete = false;
-    e.action_spec.dim = kAct;
-    e.observations.resize(kRows * kObs);
+    e.action_spec.dim = kDatasetAct;
+    e.observations.resize(kDatasetRows * kDatasetObs);
     for (size_t i = 0; i < e.observations.size(); ++i) e.observations[i] = static_cast<float>(i % 97) * 0.01f;
     if (next) e.next_observations = e.observations;
-    e.continuous_actions.assign(kRows * kAct, 0.5f);
-    e.rewards.assign(kRows, 1.0f);
-    e.terminals.assign(kRows, 0);
-    e.timeouts.assign(kRows, 0);
-    std::vector<int64_t> next_index(kRows);
-    for (int64_t i = 0; i < kRows; ++i) {
+    e.continuous_actions.assign(kDatasetRows * kDatasetAct, 0.5f);
+    e.rewards.assign(kDatasetRows, 1.0f);
+    e.terminals.assign(kDatasetRows, 0);
+    e.timeouts.assign(kDatasetRows, 0);
+    std::vector<int64_t> next_index(kDatasetRows);
+    for (int64_t i = 0; i < kDatasetRows; ++i) {
       const bool end = i % 1000 == 999;
       if (end && (i / 1000) % 2 == 0) e.terminals[i] = 1;
       if (end && (i / 1000) % 2 == 1) e.timeouts[i] = 1;
@@ -46,7 +46,7 @@ void BM_OfflineSampleBatch(benchmark::State& state) {
   const OfflineDataset& d = dataset(state.range(0) != 0);
   at::Generator gen = at::detail::createCPUGenerator(1);
   for (auto _ : state) {
-    Transitions b = d.sample(kBatch, gen, at::kCPU);
+    Transitions b = d.sample(kSampleBatch, gen, at::kCPU);
     benchmark::DoNotOptimize(b.observations.data_ptr<float>());
   }
   state.counters["batches_per_s"] =

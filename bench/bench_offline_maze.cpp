@@ -24,7 +24,7 @@
 namespace shardlab {
 namespace {
 
-constexpr int64_t kSide = 15, kActions = 5, kBatch = 64;
+constexpr int64_t kMazeSide = 15, kActions = 5, kMazeBatch = 64;
 
 NetworkConfig offline_maze_config() {
   NetworkConfig config = maze_net_config(16);
@@ -34,21 +34,23 @@ NetworkConfig offline_maze_config() {
 
 // Grids with the maze's three planes about a third full, random actions and rare cheese.
 Transitions maze_batch(at::Generator& g) {
-  auto grid = [&] { return (at::rand({kBatch, 3, kSide, kSide}, g, torch::kFloat32) < 0.3).to(torch::kFloat32); };
+  auto grid = [&] {
+    return (at::rand({kMazeBatch, 3, kMazeSide, kMazeSide}, g, torch::kFloat32) < 0.3).to(torch::kFloat32);
+  };
   Transitions b;
   b.observations = grid();
   b.next_observations = grid();
-  b.actions = at::randint(kActions, {kBatch}, g, torch::kInt64);
-  b.rewards = (at::rand({kBatch}, g, torch::kFloat32) < 0.05).to(torch::kFloat32) * 10;
+  b.actions = at::randint(kActions, {kMazeBatch}, g, torch::kInt64);
+  b.rewards = (at::rand({kMazeBatch}, g, torch::kFloat32) < 0.05).to(torch::kFloat32) * 10;
   b.terminals = b.rewards / 10;
   return b;
 }
 
 double update_flops(bool warm_start) {
   const NetworkConfig c = offline_maze_config();
-  const double f = maze_forward_flops(c, kSide, kActions);
-  const double backward = 2 * f - maze_first_conv_flops(c, kSide);
-  return kBatch * ((warm_start ? 8 : 9) * f + 5 * backward);
+  const double f = maze_forward_flops(c, kMazeSide, kActions);
+  const double backward = 2 * f - maze_first_conv_flops(c, kMazeSide);
+  return kMazeBatch * ((warm_start ? 8 : 9) * f + 5 * backward);
 }
 
 // range: torch threads, OpenBLAS threads, 1 = the warm start (BC actor, Bellman-only critic).
@@ -67,7 +69,7 @@ void BM_OfflineMazeAtacUpdate(benchmark::State& state) {
                                                         {"atac.warmup_steps", warm_start ? "1000000000" : "0"}})
     spec.set(k, v, "bench");
   ObservationSpec obs;
-  obs.shape = {3, kSide, kSide};
+  obs.shape = {3, kMazeSide, kMazeSide};
   ActionSpec act;
   act.num_actions = kActions;
   at::Generator init = at::detail::createCPUGenerator(0), gen = at::detail::createCPUGenerator(1);
@@ -100,7 +102,7 @@ void BM_OfflineMazeForwardBackward(benchmark::State& state) {
   set_blas_threads(1);
   const NetworkConfig c = offline_maze_config();
   ObservationSpec obs;
-  obs.shape = {3, kSide, kSide};
+  obs.shape = {3, kMazeSide, kMazeSide};
   ActionSpec act;
   act.num_actions = kActions;
   at::Generator init = at::detail::createCPUGenerator(0), gen = at::detail::createCPUGenerator(1);
@@ -111,8 +113,8 @@ void BM_OfflineMazeForwardBackward(benchmark::State& state) {
     const PolicyOutput out = net->forward(b.observations);
     (out.logits_or_mean.logsumexp(1).mean() + out.value.mean()).backward();
   }
-  const double samples = static_cast<double>(kBatch * state.iterations());
-  const double flops = 3 * maze_forward_flops(c, kSide, kActions) - maze_first_conv_flops(c, kSide);
+  const double samples = static_cast<double>(kMazeBatch * state.iterations());
+  const double flops = 3 * maze_forward_flops(c, kMazeSide, kActions) - maze_first_conv_flops(c, kMazeSide);
   state.counters["GFLOP/s"] = benchmark::Counter(samples * flops / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_OfflineMazeForwardBackward)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();

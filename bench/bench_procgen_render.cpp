@@ -61,7 +61,7 @@ BENCHMARK(BM_ObservationProcgenRgb);
 
 // Steps per second of a vector environment of 64 hard mazes (random actions, auto-reset), each
 // step writing the new observations (update_observation: procgen_rgb redraws the whole frame).
-void vector_steps(benchmark::State& state, const std::string& observation) {
+void procgen_vector_steps(benchmark::State& state, const std::string& observation) {
   try {
     std::vector<std::string> keys = observation_keys(observation);
     keys.push_back("env.num_envs=64");
@@ -81,9 +81,9 @@ void vector_steps(benchmark::State& state, const std::string& observation) {
   }
 }
 
-void BM_ObservationVectorStepGrid(benchmark::State& state) { vector_steps(state, "grid"); }
-void BM_ObservationVectorStepRgb(benchmark::State& state) { vector_steps(state, "rgb"); }
-void BM_ObservationVectorStepProcgenRgb(benchmark::State& state) { vector_steps(state, "procgen_rgb"); }
+void BM_ObservationVectorStepGrid(benchmark::State& state) { procgen_vector_steps(state, "grid"); }
+void BM_ObservationVectorStepRgb(benchmark::State& state) { procgen_vector_steps(state, "rgb"); }
+void BM_ObservationVectorStepProcgenRgb(benchmark::State& state) { procgen_vector_steps(state, "procgen_rgb"); }
 BENCHMARK(BM_ObservationVectorStepGrid);
 BENCHMARK(BM_ObservationVectorStepRgb);
 BENCHMARK(BM_ObservationVectorStepProcgenRgb);

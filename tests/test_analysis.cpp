@@ -24,11 +24,7 @@
 namespace shardlab::analysis {
 namespace {
 
-const std::string kLayer = "embedder.block2.res1.resadd_out";
-
-MazePolicy load(const std::string& path) {
-  return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
-}
+using test::kLayer;
 
 MazeLayout hand_built() {
   // A perfect 5x5 maze; the paths to the cheese and to the corner part at world (3, 5).
@@ -72,7 +68,7 @@ TEST(Analysis, TopRightCorridorReachesTheWorldCorner) {
 
 TEST(Analysis, ZeroVectorChangesNothingAndCheeseVectorUndoesTheCheese) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const auto levels = study_levels(p, 0, 40);
   SteeringStudy zero;
   zero.layer = kLayer;
@@ -110,7 +106,7 @@ TEST(Analysis, RandomControlHasTheVectorsNorm) {
 
 TEST(Analysis, ProcgenActionsSumIntoFiveMoves) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const auto levels = study_levels(p, 0, 4);
   const at::Tensor probs = p.forward({{levels[0], levels[0].start}, {levels[1], levels[1].start}}).probs;
   EXPECT_EQ(probs.sizes(), (std::vector<int64_t>{2, 5}));
@@ -119,7 +115,7 @@ TEST(Analysis, ProcgenActionsSumIntoFiveMoves) {
 
 TEST(Analysis, PatchesFromTextAndTheirErrors) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const MazeLayout m = *p.level(3);
   const VectorField plain = vector_field(p, m);
   EXPECT_EQ(plain.probs.size(0), static_cast<int64_t>(plain.cells.size()));
@@ -169,7 +165,7 @@ TEST(Analysis, ActivationPositionsFollowTheReferenceRule) {
 
 TEST(Analysis, RecordedLogReadsBackAndOpensInH5py) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   RecordOptions o;
   o.seed_begin = 0;
   o.seed_end = 12;
@@ -279,7 +275,7 @@ TEST(Analysis, StudiesWriteTheirFiles) {
 
 TEST(Analysis, VectorFieldLeavesOutTheCheeseCellAsTheReferenceDoes) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const MazeLayout m = *p.level(3);
   ASSERT_TRUE(m.has_cheese());
   const auto all = free_cells(m);

@@ -24,14 +24,12 @@
 namespace shardlab::analysis {
 namespace {
 
-std::string assets_dir() { return test::shared_dir() + "/testdata/procgen_assets"; }
-
 // A policy whose moves have fixed probabilities (left, down, up, right, no-op): the policy head's
 // weights are zero and its bias the log probabilities, whatever the observation.
 std::string fixed_policy(const std::string& dir, const std::vector<double>& probs, const std::string& observation) {
   std::vector<std::string> keys = {"agent.channels=4,8,8", "agent.hidden=32", "env.distribution=easy",
                                    "env.actions=compact",  "run.threads=1",   "env.observation=" + observation};
-  if (observation == "procgen_rgb") keys.push_back("env.procgen_assets=" + assets_dir());
+  if (observation == "procgen_rgb") keys.push_back("env.procgen_assets=" + test::procgen_assets_dir());
   const Spec spec = Spec::load(shardlab_schema(), "", keys);
   const int64_t side = observation == "grid" ? 15 : maze::kProcgenFrameSize;
   ObservationSpec obs;
@@ -53,10 +51,6 @@ std::string fixed_policy(const std::string& dir, const std::vector<double>& prob
   const std::string path = dir + "/" + observation + std::to_string(static_cast<int>(probs[3] * 100)) + ".pt";
   save_policy(path, *net, spec);
   return path;
-}
-
-MazePolicy load(const std::string& path) {
-  return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
 }
 
 // An open 7x7 maze in the 15x15 world: the mouse starts at (4, 4) with free cells right of it;
@@ -91,8 +85,9 @@ std::vector<Step> record(const MazePolicy& p, const maze::MazeLayout& layout, in
 // rollout showed is the frame of the mouse facing that way, and not its mirror.
 TEST(BehaviourRollout, ProcgenSpriteFacesRightAfterAMoveRightAndLeftAfterAMoveLeft) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(fixed_policy(dir, {0.5, 1e-12, 1e-12, 0.5, 1e-12}, "procgen_rgb"));
-  const auto assets = maze::load_procgen_assets(assets_dir());
+  const MazePolicy p =
+      test::load_uniform_cheese_policy(fixed_policy(dir, {0.5, 1e-12, 1e-12, 0.5, 1e-12}, "procgen_rgb"));
+  const auto assets = maze::load_procgen_assets(test::procgen_assets_dir());
   const maze::MazeLayout layout = open_maze();
   const std::vector<Step> steps = record(p, layout, 16, 3);
   ASSERT_EQ(steps.size(), 16u);
@@ -117,8 +112,9 @@ TEST(BehaviourRollout, ProcgenSpriteFacesRightAfterAMoveRightAndLeftAfterAMoveLe
 
 TEST(BehaviourRollout, AlwaysRightShowsTheMirroredSpriteFromTheSecondFrame) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(fixed_policy(dir, {1e-12, 1e-12, 1e-12, 1.0, 1e-12}, "procgen_rgb"));
-  const auto assets = maze::load_procgen_assets(assets_dir());
+  const MazePolicy p =
+      test::load_uniform_cheese_policy(fixed_policy(dir, {1e-12, 1e-12, 1e-12, 1.0, 1e-12}, "procgen_rgb"));
+  const auto assets = maze::load_procgen_assets(test::procgen_assets_dir());
   const maze::MazeLayout layout = open_maze();
   const std::vector<Step> steps = record(p, layout, 4, 0);
   ASSERT_EQ(steps.size(), 4u);
@@ -136,7 +132,7 @@ TEST(BehaviourRollout, AlwaysRightShowsTheMirroredSpriteFromTheSecondFrame) {
 TEST(BehaviourRollout, ObservationsAreTheEnvironmentsOwnSteps) {
   const std::string dir = test::make_temp_dir();
   for (const std::string observation : {"procgen_rgb", "grid"}) {
-    const MazePolicy p = load(fixed_policy(dir, {0.3, 0.1, 0.2, 0.3, 0.1}, observation));
+    const MazePolicy p = test::load_uniform_cheese_policy(fixed_policy(dir, {0.3, 0.1, 0.2, 0.3, 0.1}, observation));
     const maze::MazeLayout layout = open_maze();
     const std::vector<Step> steps = record(p, layout, 20, 7);
     ASSERT_EQ(steps.size(), 20u) << observation;

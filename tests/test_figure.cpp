@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 using test::expect_one_line_error;
 using test::run_cli;
 
-const std::string kLayer = "embedder.block2.res1.resadd_out";  // 8 channels of 4 x 4 in the untrained policy
+using test::kLayer;  // 8 channels of 4 x 4 in the untrained policy
 
 // The SVG as python3 reads it: its size; every text with its class, x and anchor; every image
 // with its place, size, style and what its href decodes to (strict base64, the PNG signature,

@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::read_csv;
 
-const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
+using test::kSmoke;
 
 // SLURM output files of `stage` in DIR/logs, and how many of them found their cell finished.
 std::pair<int, int> slurm_outputs(const std::string& dir, const std::string& stage) {

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 using test::run_cli;
 using test::run_shell;
 
-const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
+using test::kSmoke;
 
 // Long commands may print progress lines before their error.
 void expect_error_after_progress(const test::CommandResult& r, const std::string& needle) {

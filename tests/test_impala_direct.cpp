@@ -25,7 +25,7 @@ ActorCritic network(const std::vector<int64_t>& channels, int64_t height, int64_
 }
 
 // Largest |a - b| over the largest |b| (at least 1e-3).
-double relative_error(const at::Tensor& a, const at::Tensor& b) {
+double max_relative_error(const at::Tensor& a, const at::Tensor& b) {
   return (a - b).abs().max().item<double>() / std::max(b.abs().max().item<double>(), 1e-3);
 }
 
@@ -55,11 +55,12 @@ void expect_same_as_libtorch(const std::vector<int64_t>& channels, int64_t heigh
   // Grids of 0/1 planes as the maze's, so max-pooling windows hold ties (the first maximum wins).
   const at::Tensor obs = (torch::rand({batch, 3, height, width}, gen) < 0.3).to(torch::kFloat32);
   const Pass a = run(direct, obs, 11), b = run(reference, obs, 11);
-  EXPECT_LT(relative_error(a.logits, b.logits), 1e-5);
-  EXPECT_LT(relative_error(a.value, b.value), 1e-5);
+  EXPECT_LT(max_relative_error(a.logits, b.logits), 1e-5);
+  EXPECT_LT(max_relative_error(a.value, b.value), 1e-5);
   const auto names = direct->named_parameters();
   ASSERT_EQ(a.grads.size(), b.grads.size());
-  for (size_t i = 0; i < a.grads.size(); ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-4) << names[i].key();
+  for (size_t i = 0; i < a.grads.size(); ++i)
+    EXPECT_LT(max_relative_error(a.grads[i], b.grads[i]), 1e-4) << names[i].key();
 }
 
 TEST(ImpalaDirect, DemoNetworkMatchesLibtorchInValuesAndEveryGradient) {
@@ -89,7 +90,7 @@ TEST(ImpalaDirect, ATamperedGradientIsCaught) {
   }
   const at::Tensor obs = torch::ones({16, 3, 15, 15});
   const Pass a = run(direct, obs, 1), b = run(reference, obs, 1);
-  EXPECT_GT(relative_error(a.logits, b.logits) + relative_error(a.grads[0], b.grads[0]), 1e-5);
+  EXPECT_GT(max_relative_error(a.logits, b.logits) + max_relative_error(a.grads[0], b.grads[0]), 1e-5);
 }
 
 TEST(ImpalaDirect, SameNumbersFromRunToRunAtEachThreadCount) {

@@ -19,13 +19,9 @@ namespace shardlab::analysis {
 namespace {
 
 const std::string kFirstConv = "embedder.block1.conv_out";
-const std::string kLayer = "embedder.block2.res1.resadd_out";
+using test::kLayer;
 
-MazePolicy load(const std::string& path) {
-  return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
-}
-
-LayerSweepOptions options(std::vector<std::string> layers) {
+LayerSweepOptions sweep_options(std::vector<std::string> layers) {
   LayerSweepOptions o;
   o.layers = std::move(layers);
   o.bootstrap_draws = 200;
@@ -34,7 +30,7 @@ LayerSweepOptions options(std::vector<std::string> layers) {
 
 TEST(LayerSweep, LayersComeInNetworkOrderWithoutTheValueHead) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir));
+  const MazePolicy policy = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const auto layers = sweep_layers(policy, false);
   ASSERT_GE(layers.size(), 8u);
   EXPECT_EQ(layers.front(), kFirstConv);
@@ -48,8 +44,8 @@ TEST(LayerSweep, LayersComeInNetworkOrderWithoutTheValueHead) {
 
 TEST(LayerSweep, FirstConvIsAnInputEditWhosePublishedRowIsTheCeilingAndADeeperLayerIsNot) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir));
-  const LayerSweep s = sweep_steering_layers(policy, study_levels(policy, 0, 40), options({kFirstConv, kLayer}));
+  const MazePolicy policy = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
+  const LayerSweep s = sweep_steering_layers(policy, study_levels(policy, 0, 40), sweep_options({kFirstConv, kLayer}));
   ASSERT_GE(s.mazes, 5);
   ASSERT_EQ(s.rows.size(), 2u);
   // The ceiling is a real effect here (the untrained network does read the cheese), so matching
@@ -101,8 +97,8 @@ TEST(LayerSweep, ScaledShiftHasTheCoefficientTimesTheLayersRmsAlongTheVector) {
 
 TEST(LayerSweep, ScaledRowsShiftByTheLayersOwnRms) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir));
-  const LayerSweep s = sweep_steering_layers(policy, study_levels(policy, 0, 20), options({kFirstConv, kLayer}));
+  const MazePolicy policy = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
+  const LayerSweep s = sweep_steering_layers(policy, study_levels(policy, 0, 20), sweep_options({kFirstConv, kLayer}));
   for (const auto& r : s.rows) {
     EXPECT_GT(r.activation_rms, 0);
     ASSERT_EQ(r.edits.size(), s.options.coeffs.size() + 1);
@@ -118,9 +114,9 @@ TEST(LayerSweep, ScaledRowsShiftByTheLayersOwnRms) {
 
 TEST(LayerSweep, RandomControlHasTheRequestedDrawsAndIsReproducibleBySeed) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir));
+  const MazePolicy policy = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const auto levels = study_levels(policy, 0, 20);
-  LayerSweepOptions o = options({kLayer});
+  LayerSweepOptions o = sweep_options({kLayer});
   o.random_draws = 23;
   o.seed = 5;
   const LayerSweep a = sweep_steering_layers(policy, levels, o);

@@ -38,7 +38,7 @@ QuantitySeries stepped(int64_t rise, double noise, uint64_t seed) {
   return s;
 }
 
-CrossingOptions options(int64_t draws = 200) {
+CrossingOptions crossing_options(int64_t draws = 200) {
   CrossingOptions o;
   o.draws = draws;
   o.seed = 7;
@@ -91,7 +91,7 @@ TEST(MilestoneCrossings, APlantedOrderIsRecoveredWithIntervals) {
   const std::vector<int64_t> planted = {2, 5, 5, 9, 12};
   std::vector<std::vector<int64_t>> crossings(2);
   for (size_t q = 0; q < planted.size(); ++q) {
-    const auto r = analyze_quantity(stepped(planted[q], 0.1, q), options(), q);
+    const auto r = analyze_quantity(stepped(planted[q], 0.1, q), crossing_options(), q);
     for (size_t k = 0; k < 2; ++k) {
       EXPECT_EQ(r.crossings[k].index, planted[q]) << "quantity " << q << " rule " << k;
       EXPECT_LE(r.crossings[k].lo_index, planted[q]);
@@ -111,13 +111,13 @@ TEST(MilestoneCrossings, APlantedOrderIsRecoveredWithIntervals) {
 }
 
 TEST(MilestoneCrossings, BootstrapIntervalsWidenWithNoiseAndCountNeverCrossedResamples) {
-  const auto quiet = analyze_quantity(stepped(6, 0.1, 1), options(), 1);
-  const auto noisy = analyze_quantity(stepped(6, 2.0, 1), options(), 1);  // rise 0.6, SE of step 0 ~0.2
+  const auto quiet = analyze_quantity(stepped(6, 0.1, 1), crossing_options(), 1);
+  const auto noisy = analyze_quantity(stepped(6, 2.0, 1), crossing_options(), 1);  // rise 0.6, SE of step 0 ~0.2
   EXPECT_EQ(quiet.crossings[0].lo_index, quiet.crossings[0].hi_index);
   EXPECT_GT(noisy.crossings[1].never_draws, 0);
   EXPECT_GT(noisy.crossings[1].hi_index - noisy.crossings[1].lo_index, 0);
   // Seeded: the same again.
-  const auto again = analyze_quantity(stepped(6, 2.0, 1), options(), 1);
+  const auto again = analyze_quantity(stepped(6, 2.0, 1), crossing_options(), 1);
   EXPECT_EQ(again.crossings[1].never_draws, noisy.crossings[1].never_draws);
   EXPECT_EQ(again.intervals[3].lo, noisy.intervals[3].lo);
 }
@@ -128,7 +128,8 @@ std::vector<std::vector<int64_t>> run_crossings(const std::vector<std::vector<in
   for (size_t r = 0; r < order.size(); ++r) {
     out.emplace_back();
     for (size_t q = 0; q < order[r].size(); ++q)
-      out.back().push_back(analyze_quantity(stepped(order[r][q], 0.1, 100 * r + q), options(50), q).crossings[0].index);
+      out.back().push_back(
+          analyze_quantity(stepped(order[r][q], 0.1, 100 * r + q), crossing_options(50), q).crossings[0].index);
   }
   return out;
 }

@@ -15,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_cli;
 
-const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
+using test::kSmoke;
 
 TEST(Milestones, TrainingKeepsTheUntrainedNetworkAndOneCheckpointPerSpacing) {
   const std::string out = test::make_temp_dir();

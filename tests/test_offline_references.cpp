@@ -31,7 +31,7 @@ namespace {
 using test::run_cli;
 namespace fs = std::filesystem;
 
-ObservationSpec vector_obs(int64_t n) {
+ObservationSpec wide_vector_obs(int64_t n) {
   ObservationSpec o;
   o.shape = {n};
   o.low = -100;
@@ -50,7 +50,7 @@ ActionSpec unit_actions(int64_t dim) {
 // row 5, row 9 unfinished. Without next observations a run samples rows 0-4 and 6-8.
 std::string write_flagged(const std::string& path) {
   Experience e;
-  e.observation_spec = vector_obs(1);
+  e.observation_spec = wide_vector_obs(1);
   e.action_spec = unit_actions(1);
   for (int i = 0; i < 10; ++i) {
     e.observations.push_back(static_cast<float>(i));
@@ -70,7 +70,7 @@ std::string write_flagged(const std::string& path) {
 // row 7's observation (7). Row 7 is unfinished.
 std::string write_with_next(const std::string& path) {
   Experience e;
-  e.observation_spec = vector_obs(1);
+  e.observation_spec = wide_vector_obs(1);
   e.action_spec = unit_actions(1);
   for (int i = 0; i < 8; ++i) {
     e.observations.push_back(static_cast<float>(i));
@@ -134,7 +134,7 @@ TEST(IqlRewardScale, TheLearnerScalesTheRewardsOfItsRunsDataset) {
   auto scale_of = [&](const std::string& reward, const std::string& rule) {
     const Spec spec = iql_spec(file, reward, rule);
     at::Generator init = at::detail::createCPUGenerator(1);
-    return IqlLearner({spec, vector_obs(1), unit_actions(1), torch::kCPU, init, 10}, IqlConfig::from_spec(spec))
+    return IqlLearner({spec, wide_vector_obs(1), unit_actions(1), torch::kCPU, init, 10}, IqlConfig::from_spec(spec))
         .reward_scale();
   };
   EXPECT_DOUBLE_EQ(scale_of("true", "trajectory"), 1000.0 / 18.0);
@@ -145,9 +145,9 @@ TEST(IqlRewardScale, TheLearnerScalesTheRewardsOfItsRunsDataset) {
   // The scaled learner on rewards r updates exactly as the unscaled one on rewards scale * r.
   const Spec scaled_spec = iql_spec(file, "true", "trajectory"), plain_spec = iql_spec(file, "true", "none");
   at::Generator init_a = at::detail::createCPUGenerator(5), init_b = at::detail::createCPUGenerator(5);
-  IqlLearner scaled({scaled_spec, vector_obs(1), unit_actions(1), torch::kCPU, init_a, 10},
+  IqlLearner scaled({scaled_spec, wide_vector_obs(1), unit_actions(1), torch::kCPU, init_a, 10},
                     IqlConfig::from_spec(scaled_spec));
-  IqlLearner plain({plain_spec, vector_obs(1), unit_actions(1), torch::kCPU, init_b, 10},
+  IqlLearner plain({plain_spec, wide_vector_obs(1), unit_actions(1), torch::kCPU, init_b, 10},
                    IqlConfig::from_spec(plain_spec));
   Transitions batch;
   batch.observations = torch::rand({8, 1});
@@ -201,7 +201,7 @@ TEST(IqlPolicyHead, TanhMeanGaussianIsTheReferencePolicy) {
   config.hidden = 8;
   config.policy_head = "tanh_mean_gaussian";
   at::Generator init = at::detail::createCPUGenerator(3);
-  ActorCritic net(config, vector_obs(3), unit_actions(2), init);
+  ActorCritic net(config, wide_vector_obs(3), unit_actions(2), init);
   ASSERT_TRUE(net->log_std.defined());  // state-independent, a parameter
   EXPECT_FALSE(net->tanh_gaussian());
   ActivationTaps taps;
@@ -224,7 +224,7 @@ TEST(IqlPolicyHead, TanhMeanGaussianIsTheReferencePolicy) {
   ActionSpec wide = unit_actions(2);
   wide.low = -2;
   wide.high = 2;
-  EXPECT_THROW(ActorCritic(config, vector_obs(3), wide, init), InputError);
+  EXPECT_THROW(ActorCritic(config, wide_vector_obs(3), wide, init), InputError);
 }
 
 // Loading IQL's head for evaluation: OfflinePolicyHead.SavedOfflinePoliciesLoadForEvaluation.
@@ -251,7 +251,7 @@ TEST(IqlFixedPoint, ZeroRewardsReachAdvantageWeightsOfOneAndBcsGradient) {
   Spec spec = iql_spec("", "zero", "trajectory");
   spec.set("iql.tau", "0.05", "test");
   at::Generator init = at::detail::createCPUGenerator(11);
-  IqlLearner iql({spec, vector_obs(3), unit_actions(2), torch::kCPU, init, 3000}, IqlConfig::from_spec(spec));
+  IqlLearner iql({spec, wide_vector_obs(3), unit_actions(2), torch::kCPU, init, 3000}, IqlConfig::from_spec(spec));
   // A small dataset of 64 transitions, every reward 0.
   at::Generator data = at::detail::createCPUGenerator(12);
   Transitions all;
@@ -313,13 +313,13 @@ TEST(BcAsAtacsWarmStart, DefaultsAreTheWarmStartsOptimiserRateAndObjective) {
   spec.set("agent.hidden", "16", "test");
   spec.set("agent.policy_head", "tanh_gaussian", "test");
   at::Generator init = at::detail::createCPUGenerator(21), copy_init = at::detail::createCPUGenerator(21);
-  BcLearner learner({spec, vector_obs(3), unit_actions(2), torch::kCPU, init, 10}, BcConfig::from_spec(spec));
-  ActorCritic twin(NetworkConfig::from_spec(spec), vector_obs(3), unit_actions(2), copy_init);
+  BcLearner learner({spec, wide_vector_obs(3), unit_actions(2), torch::kCPU, init, 10}, BcConfig::from_spec(spec));
+  ActorCritic twin(NetworkConfig::from_spec(spec), wide_vector_obs(3), unit_actions(2), copy_init);
   atac_init_actor(*twin, atac, copy_init);  // nn.Linear's defaults (atac.actor_init = pytorch)
   EXPECT_EQ(learner.target_entropy(), -2.0);
   {  // BC's policy starts where ATAC's actor does, from the same generator
     at::Generator atac_init = at::detail::createCPUGenerator(21);
-    AtacLearner atac_learner({spec, vector_obs(3), unit_actions(2), torch::kCPU, atac_init, 10}, atac);
+    AtacLearner atac_learner({spec, wide_vector_obs(3), unit_actions(2), torch::kCPU, atac_init, 10}, atac);
     const auto a = atac_learner.policy()->parameters(), b = twin->parameters();
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "parameter " << i;
@@ -353,8 +353,8 @@ TEST(BcAsAtacsWarmStart, TheLikelihoodObjectiveKeepsTheOldBehaviourAndBadKeysGiv
   spec.set("bc.objective", "likelihood", "test");
   spec.set("bc.learning_rate", "1e-3", "test");
   at::Generator init = at::detail::createCPUGenerator(2), copy_init = at::detail::createCPUGenerator(2);
-  BcLearner learner({spec, vector_obs(3), unit_actions(2), torch::kCPU, init, 10}, BcConfig::from_spec(spec));
-  ActorCritic twin(NetworkConfig::from_spec(spec), vector_obs(3), unit_actions(2), copy_init);
+  BcLearner learner({spec, wide_vector_obs(3), unit_actions(2), torch::kCPU, init, 10}, BcConfig::from_spec(spec));
+  ActorCritic twin(NetworkConfig::from_spec(spec), wide_vector_obs(3), unit_actions(2), copy_init);
   Transitions batch;
   batch.observations = torch::rand({16, 3});
   batch.next_observations = batch.observations;

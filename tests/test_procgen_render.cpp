@@ -30,7 +30,6 @@ using test::run_cli;
 constexpr int kSide = maze::kProcgenFrameSize;
 const int kActions[16] = {7, 7, 5, 5, 1, 7, 3, 5, 7, 5, 1, 1, 5, 7, 7, 5};  // the reference frames' actions
 
-std::string assets_dir() { return test::shared_dir() + "/testdata/procgen_assets"; }
 std::string frames_dir() { return test::shared_dir() + "/testdata/procgen_frames"; }
 
 MazeConfig procgen_config(int world_size, int64_t level) {
@@ -39,7 +38,7 @@ MazeConfig procgen_config(int world_size, int64_t level) {
   c.num_levels = 1;
   c.start_level = level;
   c.observation = ObservationKind::kProcgenRgb;
-  c.procgen_assets = assets_dir();
+  c.procgen_assets = test::procgen_assets_dir();
   return c;
 }
 
@@ -68,8 +67,8 @@ std::vector<uint8_t> to_bytes(const std::vector<float>& chw) {
 }
 
 struct Difference {
-  int pixels = 0;    // pixels with any channel different
-  int largest = 0;   // the largest absolute channel difference
+  int pixels = 0;   // pixels with any channel different
+  int largest = 0;  // the largest absolute channel difference
 };
 
 Difference compare(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
@@ -130,9 +129,10 @@ TEST(ProcgenRender, MatchesProcgensOwnFrames) {
         std::printf("procgen frame %s: %d pixel(s) differ, largest difference %d\n", name + 1, d.pixels, d.largest);
     }
   }
-  std::printf("procgen frames: %d of %d identical (hard %d of %d); at most %d pixel(s) of 4096 differ in a frame, "
-              "largest channel difference %d\n",
-              exact, frames, exact_hard, hard, most_pixels, largest);
+  std::printf(
+      "procgen frames: %d of %d identical (hard %d of %d); at most %d pixel(s) of 4096 differ in a frame, "
+      "largest channel difference %d\n",
+      exact, frames, exact_hard, hard, most_pixels, largest);
   EXPECT_EQ(frames, 248);
   // Measured with Debian 12's Qt 5.15.8 (Procgen 0.10.7 ships its own Qt 5.13.2): every hard frame
   // and all but 6 easy ones identical; the 6 differ in one pixel of the mirrored mouse, a
@@ -176,9 +176,9 @@ TEST(ProcgenRender, MissingAssetsAreOneLineErrors) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("kenney/Ground/Sand/sandCenter.png"), std::string::npos) << e.what();
   }
-  expect_one_line_error(run_cli("maze frames --seed 1 --actions 7 --at 1 --out " + empty +
-                                "/f --set env.observation=procgen_rgb"),
-                        "env.procgen_assets");
+  expect_one_line_error(
+      run_cli("maze frames --seed 1 --actions 7 --at 1 --out " + empty + "/f --set env.observation=procgen_rgb"),
+      "env.procgen_assets");
   expect_one_line_error(run_cli("maze frames --seed 1 --actions 7 --at 1 --out " + empty +
                                 "/f --set env.observation=procgen_rgb --set env.procgen_assets=" + empty),
                         "has no kenney/Ground/Sand/sandCenter.png");
@@ -238,8 +238,8 @@ TEST(ProcgenRender, MouseIsMirroredAfterARightwardMove) {
 }
 
 TEST(ProcgenRender, SameFramesFromManyThreads) {
-  const auto assets = maze::load_procgen_assets(assets_dir());
-  EXPECT_EQ(assets, maze::load_procgen_assets(assets_dir() + "/"));  // loaded once per folder
+  const auto assets = maze::load_procgen_assets(test::procgen_assets_dir());
+  EXPECT_EQ(assets, maze::load_procgen_assets(test::procgen_assets_dir() + "/"));  // loaded once per folder
   std::vector<maze::MazeLayout> layouts;
   for (uint32_t seed = 0; seed < 16; ++seed) layouts.push_back(maze::generate_maze(seed, 25, maze::Placement{}));
   auto render_all = [&](std::vector<std::vector<uint8_t>>& out) {
@@ -259,8 +259,10 @@ TEST(ProcgenRender, SameFramesFromManyThreads) {
 
 TEST(MazeFrames, WritesTheObservationsAtTheListedSteps) {
   const std::string dir = test::make_temp_dir();
-  auto r = run_cli("maze frames --seed 0 --distribution easy --actions 7,7,5,5,1,7,3,5,7,5,1,1,5,7,7,5 --at 16,0,4 "
-                   "--out " + dir + "/f --set env.observation=procgen_rgb --set env.procgen_assets=" + assets_dir());
+  auto r = run_cli(
+      "maze frames --seed 0 --distribution easy --actions 7,7,5,5,1,7,3,5,7,5,1,1,5,7,7,5 --at 16,0,4 "
+      "--out " +
+      dir + "/f --set env.observation=procgen_rgb --set env.procgen_assets=" + test::procgen_assets_dir());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("wrote 3 frames of 64 x 64"), std::string::npos) << r.out;
   for (const char* step : {"00", "04", "16"}) {
@@ -306,7 +308,8 @@ TEST(MazeFrames, RefusesBadInput) {
 TEST(ProcgenRender, SmokeRunTrainsAndIsAnalysable) {
   const std::string out = test::make_temp_dir();
   const std::string spec = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
-  auto r = run_cli("train " + spec + " --set env.observation=procgen_rgb --set env.procgen_assets=" + assets_dir() +
+  auto r = run_cli("train " + spec +
+                   " --set env.observation=procgen_rgb --set env.procgen_assets=" + test::procgen_assets_dir() +
                    " --set env.num_envs=8 --set train.num_steps=32 --set train.total_steps=768 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string run = out + "/ppo_maze_smoke";

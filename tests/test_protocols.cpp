@@ -30,10 +30,6 @@
 namespace shardlab::analysis {
 namespace {
 
-MazePolicy load(const std::string& path) {
-  return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
-}
-
 double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
 // The L1 objective of fit_l1_logistic, to check optimality from outside.
@@ -258,7 +254,7 @@ TEST(ProtocolResample, ReferencePercentOfTwoHandMadeVectorFields) {
 
 TEST(ProtocolResample, ProtocolsGiveBothQuantities) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const auto levels = study_levels(p, 0, 12);
   int64_t used = 0;
   for (const Protocol protocol : {Protocol::kReference, Protocol::kOurs}) {
@@ -295,7 +291,7 @@ Cell cheese_in_observation(const MazePolicy& p, const MazeInput& input) {
 // other level where that cell is open, the mouse on one of its empty cells.
 TEST(ProtocolResample, ReferenceSourcesMoveTheCheeseInBothConditions) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   Rng rng(1);
   int sources = 0, third_differs = 0;
   for (const MazeLayout& target : study_levels(p, 0, 6)) {
@@ -334,7 +330,7 @@ TEST(ProtocolResample, ReferenceSourcesMoveTheCheeseInBothConditions) {
 // nothing, not even the random draws.
 TEST(ProtocolResample, ReferenceLeavesOutMazesWithoutADecisionSquare) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   // The hand maze (cheese off the path to the corner: a decision square), and the same maze with
   // the cheese on that path (up the left column): none.
   const MazeLayout with_square = in_easy_world({
@@ -421,7 +417,7 @@ double known_path_probability(const MazeLayout& l, Cell target, const double (&p
 
 TEST(ProtocolRetarget, PathProbabilityOfAPolicyWithKnownProbabilities) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(known_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(known_policy(dir));
   const std::string layer = "embedder.block2.res1.resadd_out";
   const auto levels = study_levels(p, 0, 3);
   ASSERT_FALSE(levels.empty());
@@ -481,7 +477,7 @@ TEST(ProtocolRetarget, PatchGivesEveryInputTheFirstInputsMapPlusThePixel) {
   // In a network, chunked: every chunk starts with the first input, so the numbers do not depend
   // on the chunk size (they would if a later chunk's element 0 were another input).
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const std::string layer = "embedder.block2.res1.resadd_out";
   const MazeLayout l = without_cheese(study_levels(p, 0, 1).front());
   std::vector<MazeInput> inputs = {{l, l.start}};  // the start first, as in vector_field's batch
@@ -506,7 +502,7 @@ TEST(ProtocolRetarget, PatchGivesEveryInputTheFirstInputsMapPlusThePixel) {
 // the network runs once for them. Counted with a network that counts its calls.
 TEST(ProtocolRetarget, CacheMeasuresEachActivationPositionOnce) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const std::string layer = "embedder.block2.res1.resadd_out";
   const MazeLayout maze = in_easy_world({
       ".......",
@@ -584,7 +580,7 @@ TEST(ProtocolRetarget, DistanceFromThePathToTheTopRightOnAHandMaze) {
 // cut decides the reference's "got the cheese" (the mouse next to the cheese in the last state).
 TEST(ProtocolBehaviour, ReferenceCheeseRuleAndStepCutOnAHandBuiltCorridor) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(known_policy(dir, {1e-12, 1e-12, 1e-12, 1.0, 1e-12}));
+  const MazePolicy p = test::load_uniform_cheese_policy(known_policy(dir, {1e-12, 1e-12, 1e-12, 1.0, 1e-12}));
   // The 7x7 maze centred in the 15x15 world (margin 4): the mouse starts at (4, 4) and walks right
   // along the bottom row to (9, 4), where a wall stops it.
   const auto world = [](std::vector<std::string> maze) {
@@ -637,7 +633,7 @@ TEST(ProtocolRetarget, ConditionsChangeAnUntrainedNetworksPathProbability) {
   // With a real (random) network, setting channels at the target moves the policy, and the
   // conditions differ from each other.
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   RetargetConditions k;
   k.channel = 1;
   k.channel_value = 50;
@@ -659,7 +655,7 @@ TEST(ProtocolRetarget, ConditionsChangeAnUntrainedNetworksPathProbability) {
 // even the unpatched policy differs in the last float bit (1e-7 relative); the bound is 1e-5.
 TEST(ProtocolChunks, ChunkedStudiesEqualOnePass) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy p = load(test::untrained_maze_policy(dir));
+  const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const std::string layer = "embedder.block2.res1.resadd_out";
   constexpr int64_t kOnePass = int64_t{1} << 40, kSmall = 7;  // 7 divides no maze's input count evenly
   const auto same = [](double a, double b) {

@@ -24,10 +24,6 @@
 namespace shardlab::analysis {
 namespace {
 
-MazePolicy load(const std::string& path) {
-  return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
-}
-
 double normal(Rng& rng) {  // Box-Muller
   const double u = 1.0 - rng.uniform01(), v = rng.uniform01();
   return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * std::acos(-1.0) * v);
@@ -104,7 +100,7 @@ TEST(PushTests, OneFamilyAcrossAblationsAndTheShuffledChannelNull) {
 
 TEST(PushAblations, EachChangesExactlyTheOneChannelsMap) {
   const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir));
+  const MazePolicy policy = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const at::Tensor acts = policy.activations(at_start(study_levels(policy, 0, 6)), "embedder.block2.res1.resadd_out");
   const int64_t mazes = acts.size(0), channels = acts.size(1);
   const AblationMaps maps = ablation_maps(acts, 4);
@@ -137,7 +133,7 @@ TEST(Pushes, AddUpExactlyWhereTheRestOfTheNetworkIsLinear) {
   // Compact actions: one action per move, so the gap is a logit difference, linear in
   // embedder.relufc_out (only fc_policy follows it).
   const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir, "compact"));
+  const MazePolicy policy = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir, "compact"));
   const PushStudy s =
       measure_pushes(policy, "embedder.relufc_out", study_levels(policy, 0, 60), parse_ablations("all"), 0);
   ASSERT_GT(s.mazes, 1);
@@ -160,7 +156,7 @@ TEST(Pushes, DoNotAddUpExactlyThroughNonlinearLayers) {
   // The same check at a conv layer, where ReLUs follow: the sum differs from the joint push
   // somewhere (so the test above is not passing for a reason that holds everywhere).
   const std::string dir = test::make_temp_dir();
-  const MazePolicy policy = load(test::untrained_maze_policy(dir, "compact"));
+  const MazePolicy policy = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir, "compact"));
   const PushStudy s =
       measure_pushes(policy, "embedder.block2.res1.resadd_out", study_levels(policy, 0, 60), {Ablation::kMean}, 0);
   double largest_gap = 0;

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 using test::expect_one_line_error;
 using test::run_cli;
 
-const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
+using test::kSmoke;
 
 void write(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());

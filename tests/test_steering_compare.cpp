@@ -17,7 +17,7 @@
 namespace shardlab::analysis {
 namespace {
 
-const std::string kLayer = "embedder.block2.res1.resadd_out";
+using test::kLayer;
 
 MazePolicy load(const std::string& path) {
   return MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});

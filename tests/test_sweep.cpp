@@ -29,7 +29,7 @@ using test::expect_one_line_error;
 using test::read_csv;
 using test::run_cli;
 
-const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
+using test::kSmoke;
 // The smoke spec cut to two updates of a small network: a cell trains and evaluates in seconds.
 const std::string kTiny =
     " --set train.total_steps=2048 --set agent.channels=4,8,8 --set agent.hidden=32 --set run.checkpoint_every=1"

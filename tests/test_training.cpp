@@ -16,20 +16,9 @@ namespace {
 using test::read_csv;
 using test::run_cli;
 using test::run_shell;
+using test::without_clock;
 
-const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
-
-// The metrics without the wall-clock columns.
-std::vector<std::vector<std::string>> without_clock(std::vector<std::vector<std::string>> rows) {
-  const auto& header = rows.at(0);
-  std::vector<size_t> drop;
-  for (size_t i = 0; i < header.size(); ++i)
-    if (header[i].rfind("time", 0) == 0 || header[i] == "charts/SPS") drop.push_back(i);
-  for (auto& row : rows)
-    for (auto it = drop.rbegin(); it != drop.rend(); ++it)
-      if (*it < row.size()) row.erase(row.begin() + static_cast<long>(*it));
-  return rows;
-}
+using test::kSmoke;
 
 TEST(Training, SmokeRunWritesRunFolderAndEvaluates) {
   const std::string out = test::make_temp_dir();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agents/checkpoint.h"
+#include "analysis/maze_policy.h"
 #include "core/spec.h"
 #include "experiments/schema.h"
 
@@ -32,9 +33,7 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 std::vector<std::vector<std::string>> read_csv(const std::string& path) {
   std::ifstream in(path);
@@ -76,6 +75,21 @@ std::string untrained_maze_policy(const std::string& dir, const std::string& act
   const std::string path = dir + "/policy.pt";
   save_policy(path, *net, spec);
   return path;
+}
+
+std::vector<std::vector<std::string>> without_clock(std::vector<std::vector<std::string>> rows) {
+  const auto& header = rows.at(0);
+  std::vector<size_t> drop;
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i].rfind("time", 0) == 0 || header[i] == "charts/SPS") drop.push_back(i);
+  for (auto& row : rows)
+    for (auto it = drop.rbegin(); it != drop.rend(); ++it)
+      if (*it < row.size()) row.erase(row.begin() + static_cast<long>(*it));
+  return rows;
+}
+
+analysis::MazePolicy load_uniform_cheese_policy(const std::string& path) {
+  return analysis::MazePolicy::load(path, shardlab_schema(), {"env.placement=uniform"});
 }
 
 CommandResult run_cli(const std::string& args) { return run_shell(std::string(SHARDLAB_CLI) + " " + args); }

@@ -22,6 +22,7 @@ extern "C" {
 
 #include "core/error.h"
 #include "media/video.h"
+#include "tests/decoded_gif.h"
 #include "tests/test_util.h"
 
 namespace shardlab {
@@ -31,8 +32,9 @@ namespace fs = std::filesystem;
 using test::expect_one_line_error;
 using test::run_cli;
 using test::run_shell;
+using test::without_clock;
 
-const std::string kSmoke = std::string(SHARDLAB_SOURCE_DIR) + "/experiments/ppo_maze_smoke.ini";
+using test::kSmoke;
 
 int64_t files_in(const std::string& dir) {
   return std::distance(fs::directory_iterator(dir), fs::directory_iterator());
@@ -47,31 +49,7 @@ std::array<int64_t, 3> reported(const std::string& out) {
   return v;
 }
 
-// The metrics without the wall-clock columns (a video takes time, and so does everything else).
-std::vector<std::vector<std::string>> without_clock(std::vector<std::vector<std::string>> rows) {
-  const auto header = rows.at(0);
-  for (auto& row : rows) {
-    std::vector<std::string> kept;
-    for (size_t i = 0; i < header.size() && i < row.size(); ++i)
-      if (header[i].rfind("time", 0) != 0 && header[i] != "charts/SPS") kept.push_back(row[i]);
-    row = kept;
-  }
-  return rows;
-}
-
-struct DecodedGif {
-  explicit DecodedGif(const std::string& path) {
-    int error = 0;
-    gif = DGifOpenFileName(path.c_str(), &error);
-    if (!gif) ADD_FAILURE() << path << ": " << GifErrorString(error);
-    if (gif && DGifSlurp(gif) != GIF_OK) ADD_FAILURE() << path << ": " << GifErrorString(gif->Error);
-  }
-  ~DecodedGif() {
-    if (gif) DGifCloseFile(gif, nullptr);
-  }
-  int frames() const { return gif ? gif->ImageCount : -1; }
-  GifFileType* gif = nullptr;
-};
+using test::DecodedGif;
 
 #ifdef SHARDLAB_HAVE_FFMPEG
 

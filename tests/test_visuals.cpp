@@ -13,6 +13,7 @@
 #include "core/metrics_csv.h"
 #include "core/statistics.h"
 #include "media/gif.h"
+#include "tests/decoded_gif.h"
 #include "tests/test_util.h"
 
 namespace shardlab {
@@ -222,24 +223,7 @@ TEST(TrainingCurves, BadCellsAndFlagsAreOneLineAndAnExistingSvgIsKeptWithoutForc
   EXPECT_EQ(test::read_file(out).substr(0, 4), "<svg");
 }
 
-// The decoded GIF, closed on scope exit.
-struct DecodedGif {
-  explicit DecodedGif(const std::string& path) {
-    int error = 0;
-    gif = DGifOpenFileName(path.c_str(), &error);
-    if (!gif) throw std::runtime_error(path + ": " + GifErrorString(error));
-    if (DGifSlurp(gif) == GIF_ERROR) throw std::runtime_error(path + ": " + GifErrorString(gif->Error));
-  }
-  ~DecodedGif() { DGifCloseFile(gif, nullptr); }
-  // The RGB colour of pixel (x, y) of frame `i`.
-  std::array<int, 3> pixel(int i, int x, int y) const {
-    const SavedImage& image = gif->SavedImages[i];
-    const ColorMapObject* map = image.ImageDesc.ColorMap ? image.ImageDesc.ColorMap : gif->SColorMap;
-    const GifColorType c = map->Colors[image.RasterBits[y * image.ImageDesc.Width + x]];
-    return {c.Red, c.Green, c.Blue};
-  }
-  GifFileType* gif = nullptr;
-};
+using test::DecodedGif;
 
 TEST(Videos, GifWriterFramesDecodeWithGiflibWithTheirDelayAndLooping) {
   const std::string dir = test::make_temp_dir();
