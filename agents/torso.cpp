@@ -50,9 +50,10 @@ void NetworkConfig::bind(Keys& keys) {
        {"gaussian", "tanh_gaussian", "tanh_mean_gaussian"});
   keys("agent.channels_last", channels_last, "run IMPALA convs in channels-last memory format (agent.conv = libtorch)");
   keys("agent.conv", conv,
-       "IMPALA convolutions: libtorch (oneDNN) or direct (shardlab's kernels, vectorised over 16 "
-       "samples: for narrow layers, see docs/benchmarks.md); activation taps always use libtorch's",
-       {"libtorch", "direct"});
+       "IMPALA convolutions: direct (shardlab's kernels, vectorised over 16 samples: 1.5-2x libtorch's "
+       "for the maze's narrow layers, see docs/benchmarks.md) or libtorch (oneDNN); activation taps and "
+       "input gradients always use libtorch's",
+       {"direct", "libtorch"});
 }
 
 void NetworkConfig::declare_keys(SpecSchema& s) { declare_keys_of<NetworkConfig>(s); }

@@ -34,9 +34,9 @@ struct NetworkConfig {
   // [-5, 2], the Gaussian not squashed: IQL's reference policy). Ignored for discrete actions.
   std::string policy_head = "gaussian";
   bool channels_last = true;  // IMPALA convs in channels-last memory format (about 3x faster on CPU)
-  // IMPALA convolutions: libtorch (oneDNN) | direct (agents/impala_direct.h, vectorised over the batch).
+  // IMPALA convolutions: direct (agents/impala_direct.h, vectorised over the batch) | libtorch (oneDNN).
   // Activation taps always run libtorch's path.
-  std::string conv = "libtorch";
+  std::string conv = "direct";
 
   // Binds each key to its field (core/spec.h: declare_keys_of, read_keys).
   template <class Keys>
