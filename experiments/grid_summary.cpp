@@ -55,6 +55,28 @@ std::string grid_table_csv(const GridTable& table) {
   return csv.str();
 }
 
+nlohmann::json grid_table_json(const GridTable& table) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    const GridTable::Row& row = table.rows[r];
+    nlohmann::json j;
+    j["keys"] = nlohmann::json::object();
+    for (size_t k = 0; k < table.key_names.size() && k < row.keys.size(); ++k) j["keys"][table.key_names[k]] = row.keys[k];
+    j["seeds"] = row.seeds;
+    j["missing_seeds"] = row.missing_seeds;
+    for (const std::string& c : table.columns) {
+      const auto it = table.samples.find({r, c});
+      const std::vector<double> v = it == table.samples.end() ? std::vector<double>{} : it->second;
+      const double mean = finite_mean(v);
+      j[c] = std::isfinite(mean) ? nlohmann::json(mean) : nlohmann::json();
+      const double half = std::isfinite(mean) ? t_interval95(v) : std::nan("");
+      if (std::isfinite(half)) j[c + "_ci95"] = {mean - half, mean + half};
+    }
+    rows.push_back(std::move(j));
+  }
+  return {{"rows", rows}};
+}
+
 std::string grid_table_markdown(const GridTable& table) {
   std::ostringstream md;
   md << "|";
@@ -142,13 +164,15 @@ std::string write_grid_summary(const std::string& dir, const std::string& name, 
                                const BarChart& chart, const std::vector<GridCellNumbers>& cells) {
   const std::string md = summary_markdown(table);
   write_text_file(dir + "/" + name + ".csv", grid_table_csv(table));
+  write_text_file(dir + "/" + name + ".json", grid_table_json(table).dump(1) + "\n");
   write_text_file(dir + "/" + name + ".md", md);
   write_text_file(dir + "/" + name + ".svg", bar_chart_svg(chart));
   write_text_file(dir + "/cells.csv", grid_cells_csv(cells));
   if (!table.missing.empty())
     std::cerr << name << ": " << table.missing.size() << " cells not finished (listed as missing in " << dir << "/"
               << name << ".md)\n";
-  std::cerr << name << ": wrote " << dir << "/" << name << ".csv, " << name << ".md, " << name << ".svg, cells.csv\n";
+  std::cerr << name << ": wrote " << dir << "/" << name << ".csv, " << name << ".json, " << name << ".md, " << name
+            << ".svg, cells.csv\n";
   return md;
 }
 

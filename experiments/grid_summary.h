@@ -2,6 +2,8 @@
 // by columns (metrics; learners and reward labels), each entry the samples over seeds, written as
 //   DIR/NAME.csv   per row: its key values, the seeds present and missing, each column's mean and
 //                  95% interval half-width (ci95)
+//   DIR/NAME.json  the same as JSON: {"rows": [{"keys": {key: value}, "seeds", "missing_seeds",
+//                  COLUMN: mean, COLUMN_ci95: [low, high] (Student t; absent under two samples)}]}
 //   DIR/NAME.md    the table, mean ± 95% interval (Student t), and the cells not finished
 //   DIR/NAME.svg   a bar chart the caller lays out
 //   DIR/cells.csv  one row per finished cell: its name, key values, seed and every number it has
@@ -56,6 +58,8 @@ std::string grid_entry_text(const std::vector<double>& samples, int decimals, co
 std::string grid_table_markdown(const GridTable& table);
 // The table as CSV: per row its keys, the seeds present and missing, each column's mean and ci95.
 std::string grid_table_csv(const GridTable& table);
+// The table as JSON (see NAME.json above).
+nlohmann::json grid_table_json(const GridTable& table);
 // cells.csv: one row per cell, its keys, seed and every number any cell has.
 std::string grid_cells_csv(const std::vector<GridCellNumbers>& cells);
 

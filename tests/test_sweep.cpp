@@ -184,6 +184,16 @@ TEST(Sweep, SummaryGivesMeanAndStudentTIntervalPerGridPointAndListsMissingCells)
   EXPECT_DOUBLE_EQ(std::stod(rows[2][3]), 6.0);
   EXPECT_NEAR(std::stod(rows[2][4]), 25.412, 1e-3);
 
+  // The same numbers as JSON, for recipes' tables ({sweep/summary.json:rows.0.mean_return}).
+  const nlohmann::json summary = nlohmann::json::parse(test::read_file(dir + "/summary.json"));
+  ASSERT_EQ(summary["rows"].size(), 2u);
+  EXPECT_EQ(summary["rows"][0]["keys"]["ppo.clip_coef"], "0.1");
+  EXPECT_EQ(summary["rows"][1]["missing_seeds"], nlohmann::json({"2", "3"}));
+  EXPECT_DOUBLE_EQ(summary["rows"][0]["mean_return"].get<double>(), 3.0);
+  EXPECT_NEAR(summary["rows"][0]["mean_return_ci95"][0].get<double>(), 3.0 - 3.4369, 1e-3);
+  EXPECT_NEAR(summary["rows"][0]["mean_return_ci95"][1].get<double>(), 3.0 + 3.4369, 1e-3);
+  EXPECT_NEAR(summary["rows"][1]["mean_return_ci95"][1].get<double>(), 6.0 + 25.412, 1e-3);
+
   EXPECT_NE(md.find("| 0.1 | 4 | 3.00 ± 3.44 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 0.2 | 2 (2 missing) | 6.00 ± 25.41 |"), std::string::npos) << md;
   EXPECT_NE(md.find("Missing (not finished): clip_coef_0.2-s2, clip_coef_0.2-s3"), std::string::npos) << md;
