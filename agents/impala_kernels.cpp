@@ -57,7 +57,7 @@ __attribute__((always_inline)) inline void conv_tile(const Plane& in, const floa
       V v = acc[c][p];
       if (then.mask) v = load<V>(then.mask->data + at) > V{} ? v : V{};
       if (then.add) v += load<V>(then.add->data + at);
-      if (then.relu) v = v > V{} ? v : V{};
+      if (then.relu) v = (v > V{}) | (v != v) ? v : V{};  // a NaN stays NaN, as in libtorch's ReLU
       store(dst, v);
     }
 }
@@ -170,7 +170,7 @@ __attribute__((always_inline)) inline void max_pool_impl(const Plane& in, const 
             const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
             if (iy < 0 || ix < 0 || iy >= in.height || ix >= in.width) continue;
             const V v = load<V>(in.at(c, iy, ix) + lane);
-            const I greater = v > best;
+            const I greater = (v > best) | (v != v);  // a NaN wins, as in libtorch's max-pooling
             best = greater ? v : best;
             index = greater ? (I{} + k) : index;
           }

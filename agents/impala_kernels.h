@@ -33,7 +33,8 @@ void select_isa(Isa isa);
 bool isa_supported(Isa isa);
 
 // What conv3x3 does to each sum before storing it (planes of out's shape): zero it where `mask` is
-// not positive (a ReLU's backward), then add `add` (a residual), then apply a ReLU.
+// not positive (a ReLU's backward), then add `add` (a residual), then apply a ReLU (NaN in, NaN
+// out, as libtorch's).
 struct Epilogue {
   const Plane* mask = nullptr;
   const Plane* add = nullptr;
@@ -55,7 +56,8 @@ void arrange_weights(const float* torch_weight, int64_t out, int64_t in, bool fo
 void conv3x3_weight_grad(const Plane& in, const Plane& out_grad, float* weight_grad, float* bias_grad);
 
 // 3x3 max-pooling, stride 2, padding 1 (out has height (in.height + 1) / 2): the first maximum of
-// each window in row-major order wins, as in libtorch, and its position (0-8) goes to `argmax`
+// each window in row-major order wins, as in libtorch (a NaN wins over any number, the last NaN over
+// an earlier one), and its position (0-8) goes to `argmax`
 // (kLanes int32 per output pixel, [channel][y][x]).
 void max_pool3x3(const Plane& in, const Plane& out, int32_t* argmax);
 // Adds out_grad to the winning positions of in_grad (whose interior the caller zeroes first).

@@ -119,6 +119,26 @@ TEST(ImpalaDirect, ObservationsThatAskForAGradientGetLibtorchsPath) {
   EXPECT_TRUE(torch::allclose(grads[0], grads[1]));
 }
 
+TEST(ImpalaDirect, ANaNInAnObservationReachesItsOutputsAsInLibtorch) {
+  // libtorch's ReLU and max-pooling pass a NaN on; kernels that dropped it would hide a broken
+  // input from the non-finite-loss check (OfflineLearners.NonFiniteInputsThrowNonFiniteLoss).
+  for (const auto isa : {impala_kernels::Isa::avx512, impala_kernels::Isa::avx2, impala_kernels::Isa::generic}) {
+    if (!impala_kernels::isa_supported(isa)) continue;
+    SCOPED_TRACE("kernels " + std::to_string(static_cast<int>(isa)));
+    impala_kernels::select_isa(isa);
+    ActorCritic direct = network({8, 16, 16}, 15, 15, "direct");
+    ActorCritic reference = network({8, 16, 16}, 15, 15, "libtorch");
+    at::Tensor obs = (torch::rand({20, 3, 15, 15}) < 0.3).to(torch::kFloat32);
+    obs[3][1][7][7] = std::nan("");
+    const Pass a = run(direct, obs, 2), b = run(reference, obs, 2);
+    EXPECT_TRUE(torch::equal(a.logits.isnan(), b.logits.isnan()));
+    EXPECT_TRUE(a.logits[3].isnan().all().item<bool>());
+    EXPECT_FALSE(a.logits[4].isnan().any().item<bool>());
+    EXPECT_TRUE(a.grads[0].isnan().any().item<bool>());  // the first conv's weight gradient sees it
+  }
+  impala_kernels::select_isa(impala_kernels::Isa::best);
+}
+
 TEST(ImpalaDirect, WithoutGradModeItOnlyComputesFeatures) {
   ActorCritic net = network({8, 16, 16}, 15, 15, "direct");
   torch::NoGradGuard no_grad;
