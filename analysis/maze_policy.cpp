@@ -95,7 +95,11 @@ MoveProbabilities MazePolicy::forward(const at::Tensor& observations, Activation
 }
 
 MoveProbabilities MazePolicy::forward_with_grad(const at::Tensor& observations, ActivationTaps* taps) const {
-  const PolicyOutput out = policy_.net.ptr()->forward(observations, taps);
+  // Always through the taps (libtorch's convolutions, even with agent.conv = direct): a study
+  // compares an edited pass with an unedited one, and both must do the same arithmetic, or an edit
+  // that changes nothing would show the two kernels' last-bit differences as an effect.
+  ActivationTaps none;
+  const PolicyOutput out = policy_.net.ptr()->forward(observations, taps ? taps : &none);
   return {torch::softmax(out.logits_or_mean, 1).matmul(to_moves_), out.value};
 }
 

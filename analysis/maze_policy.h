@@ -77,7 +77,8 @@ class MazePolicy {
   at::Tensor observations(const std::vector<MazeInput>& inputs) const;
   // The same from observations an environment wrote (rows of the network's observation size).
   at::Tensor prepare(const float* raw, int64_t rows) const { return policy_.prepare(raw, rows); }
-  // One forward pass; taps (may be null) record and patch activations.
+  // One forward pass; taps (may be null) record and patch activations. Always libtorch's
+  // convolutions, the taps' path, so an edited and an unedited pass do the same arithmetic.
   MoveProbabilities forward(const at::Tensor& observations, ActivationTaps* taps = nullptr) const;
   // The same with autograd recording, for attributions that need gradients (analysis/pushes.h);
   // the network's own parameters are not changed.
