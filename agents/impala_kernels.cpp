@@ -57,7 +57,7 @@ __attribute__((always_inline)) inline void conv_tile(const Plane& in, const floa
       V v = acc[c][p];
       if (then.mask) v = load<V>(then.mask->data + at) > V{} ? v : V{};
       if (then.add) v += load<V>(then.add->data + at);
-      if (then.relu) v = (v > V{}) | (v != v) ? v : V{};  // a NaN stays NaN, as in libtorch's ReLU
+      if (then.relu) v = ((v > V{}) | (v != v)) ? v : V{};  // a NaN stays NaN, as in libtorch's ReLU
       store(dst, v);
     }
 }
