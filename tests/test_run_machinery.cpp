@@ -79,12 +79,16 @@ TEST(RunMachinery, ShippedSpecsKeepTheirFirstFormatMetrics) {
     const char* spec;
     const char* steps;
     const char* expected;
-  } runs[] = {{"ppo_maze_smoke", "8192", "ppo_maze_smoke_metrics_v1.csv"},
-              {"ppo_lander_continuous", "8192", "ppo_lander_continuous_metrics_v1.csv"},
-              {"reinforce_maze_small", "12800", "reinforce_maze_small_metrics_v1.csv"}};
+    const char* overrides;
+  } runs[] = {// The first format's maze numbers came from libtorch's convolutions; the direct kernels
+              // (the default since) add in another order, which moves PPO's clip fraction in the
+              // first update (docs/results/conv_kernels.md compares the two in training).
+              {"ppo_maze_smoke", "8192", "ppo_maze_smoke_metrics_v1.csv", " --set agent.conv=libtorch"},
+              {"ppo_lander_continuous", "8192", "ppo_lander_continuous_metrics_v1.csv", ""},
+              {"reinforce_maze_small", "12800", "reinforce_maze_small_metrics_v1.csv", " --set agent.conv=libtorch"}};
   for (const auto& r : runs) {
     const auto result = run_cli("train " + kSource + "/experiments/" + r.spec +
-                                ".ini --set train.total_steps=" + r.steps + " --out " + out);
+                                ".ini --set train.total_steps=" + r.steps + r.overrides + " --out " + out);
     ASSERT_EQ(result.exit_code, 0) << result.err;
     expect_same_metrics(out + "/" + r.spec + "/metrics.csv", kSource + "/tests/data/" + r.expected);
   }
