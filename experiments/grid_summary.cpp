@@ -21,6 +21,12 @@ std::string csv_field(const std::string& text) {
   return out + "\"";
 }
 
+// An entry's samples over seeds (none when the table has no samples there).
+std::vector<double> samples_of(const GridTable& table, size_t row, const std::string& column) {
+  const auto it = table.samples.find({row, column});
+  return it == table.samples.end() ? std::vector<double>{} : it->second;
+}
+
 }  // namespace
 
 std::string grid_entry_text(const std::vector<double>& samples, int decimals, const std::string& absent) {
@@ -45,8 +51,7 @@ std::string grid_table_csv(const GridTable& table) {
     for (const std::string& key : row.keys) csv << csv_field(key) << ",";
     csv << csv_field(join(row.seeds, " ")) << "," << csv_field(join(row.missing_seeds, " "));
     for (const std::string& c : table.columns) {
-      const auto it = table.samples.find({r, c});
-      const std::vector<double> v = it == table.samples.end() ? std::vector<double>{} : it->second;
+      const std::vector<double> v = samples_of(table, r, c);
       csv << "," << csv_number(finite_mean(v)) << ","
           << (std::isfinite(finite_mean(v)) ? csv_number(t_interval95(v)) : "");
     }
@@ -61,12 +66,12 @@ nlohmann::json grid_table_json(const GridTable& table) {
     const GridTable::Row& row = table.rows[r];
     nlohmann::json j;
     j["keys"] = nlohmann::json::object();
-    for (size_t k = 0; k < table.key_names.size() && k < row.keys.size(); ++k) j["keys"][table.key_names[k]] = row.keys[k];
+    for (size_t k = 0; k < table.key_names.size() && k < row.keys.size(); ++k)
+      j["keys"][table.key_names[k]] = row.keys[k];
     j["seeds"] = row.seeds;
     j["missing_seeds"] = row.missing_seeds;
     for (const std::string& c : table.columns) {
-      const auto it = table.samples.find({r, c});
-      const std::vector<double> v = it == table.samples.end() ? std::vector<double>{} : it->second;
+      const std::vector<double> v = samples_of(table, r, c);
       const double mean = finite_mean(v);
       j[c] = std::isfinite(mean) ? nlohmann::json(mean) : nlohmann::json();
       const double half = std::isfinite(mean) ? t_interval95(v) : std::nan("");
@@ -94,11 +99,9 @@ std::string grid_table_markdown(const GridTable& table) {
       md << " " << row.seeds.size()
          << (row.missing_seeds.empty() ? "" : " (" + std::to_string(row.missing_seeds.size()) + " missing)") << " |";
     for (const std::string& c : table.columns) {
-      const auto it = table.samples.find({r, c});
       const auto digits = table.decimals.find(c);
       md << " "
-         << grid_entry_text(it == table.samples.end() ? std::vector<double>{} : it->second,
-                            digits == table.decimals.end() ? 3 : digits->second, table.absent)
+         << grid_entry_text(samples_of(table, r, c), digits == table.decimals.end() ? 3 : digits->second, table.absent)
          << " |";
     }
     md << "\n";
