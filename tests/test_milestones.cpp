@@ -93,18 +93,18 @@ TEST(Milestones, AResumedRunKeepsEveryMilestoneOnce) {
   // 12 gone; the resume redoes updates 13..16 and writes their milestone again, nothing twice.
   const std::string out = test::make_temp_dir();
   const std::string args = "train " + kSmoke +
-                           " --set run.milestone_every=3000 --set run.checkpoint_every=4 --set train.total_steps=16384 "
-                           "--out " +
+                           " --set env.num_envs=8 --set train.num_steps=32 --set run.milestone_every=750"
+                           " --set run.checkpoint_every=4 --set train.total_steps=4096 --out " +
                            out;
   ASSERT_EQ(run_cli(args).exit_code, 0);
   const std::string run = out + "/ppo_maze_smoke";
   fs::remove(run + "/checkpoints/update_0000016.pt");
-  fs::remove(run + "/milestones/step_00000015360.pt");
+  fs::remove(run + "/milestones/step_00000003840.pt");
   const auto r = run_cli(args + " --resume");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<int64_t> steps;
   for (const auto& m : run_milestones(run)) steps.push_back(m.global_step);
-  EXPECT_EQ(steps, (std::vector<int64_t>{0, 3072, 6144, 9216, 12288, 15360}));
+  EXPECT_EQ(steps, (std::vector<int64_t>{0, 768, 1536, 2304, 3072, 3840}));
   for (const auto& e : fs::directory_iterator(run + "/milestones"))
     EXPECT_EQ(e.path().extension(), ".pt") << "left behind: " << e.path();
 }
