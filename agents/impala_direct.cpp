@@ -58,20 +58,17 @@ struct Layout {
   }
 };
 
-// Zeroes the border of a plane whose interior a kernel writes.
+// Zeroes the border of a plane whose interior a kernel writes: per channel, the top row and the
+// left border pixel of the first interior row are one run, then each row's right border pixel and
+// the next row's left one, then the right border pixel of the last interior row and the bottom row.
 void zero_border(const Plane& p) {
-  for (int64_t c = 0; c < p.channels; ++c)
-    for (int64_t y = -1; y <= p.height; ++y) {
-      const bool edge = y == -1 || y == p.height;
-      for (int64_t x = -1; x <= p.width; ++x)
-        if (edge || x == -1 || x == p.width) std::fill(p.at(c, y, x), p.at(c, y, x) + kLanes, 0.0f);
-    }
+  for (int64_t c = 0; c < p.channels; ++c) {
+    std::fill(p.at(c, -1, -1), p.at(c, 0, 0), 0.0f);
+    for (int64_t y = 0; y + 1 < p.height; ++y) std::fill(p.at(c, y, p.width), p.at(c, y + 1, 0), 0.0f);
+    std::fill(p.at(c, p.height - 1, p.width), p.at(c, p.height, p.width) + kLanes, 0.0f);
+  }
 }
 
-// Elementwise over whole planes (border included: zero in, zero out).
-void relu_into(const Plane& from, const Plane& to) {
-  for (int64_t i = 0; i < from.size(); ++i) to.data[i] = std::max(from.data[i], 0.0f);
-}
 // g *= (mask > 0)
 void mask_by(const Plane& g, const Plane& mask) {
   for (int64_t i = 0; i < g.size(); ++i) g.data[i] = mask.data[i] > 0.0f ? g.data[i] : 0.0f;
@@ -118,17 +115,15 @@ void forward_block(const Layout& layout, const Weights& weights, float* block, i
     const Plane r1 = scratch.pooled(layout, s, 1);
     const Plane a1 = layout.saved(block, s, 0), b1 = layout.saved(block, s, 1);
     const Plane a2 = layout.saved(block, s, 2), b2 = layout.saved(block, s, 3), r2 = layout.saved(block, s, 4);
-    for (const Plane& written : {b1, b2, r2}) zero_border(written);  // the others are written whole
+    for (const Plane& written : {a1, b1, a2, b2, r2}) zero_border(written);  // the scratch's stay zero
     const size_t w = s * kConvs;
     const auto conv = [&](const Plane& in, size_t k, const Plane& out, const kernels::Epilogue& then) {
       kernels::conv3x3(in, weights.forward[w + k].data(), weights.bias[w + k].data(), out, then);
     };
     conv(x, 0, c, {});
-    kernels::max_pool3x3(c, p, argmax + layout.argmax_at[s]);
-    relu_into(p, a1);
+    kernels::max_pool3x3(c, p, argmax + layout.argmax_at[s], &a1);  // A1 = relu(P)
     conv(a1, 1, b1, {nullptr, nullptr, true});
-    conv(b1, 2, r1, {nullptr, &p, false});
-    relu_into(r1, a2);
+    conv(b1, 2, r1, {nullptr, &p, false, &a2});  // A2 = relu(R1)
     conv(a2, 3, b2, {nullptr, nullptr, true});
     conv(b2, 4, r2, {nullptr, &r1, false});
     x = r2;
@@ -138,14 +133,16 @@ void forward_block(const Layout& layout, const Weights& weights, float* block, i
 // The observations of samples [first, first + kLanes) into a block's input (missing samples zero).
 void fill_input(const Layout& layout, const float* obs, int64_t batch, int64_t first, float* block) {
   const Plane x = layout.input(block);
-  std::fill(x.data, x.data + x.size(), 0.0f);
-  const int64_t per_sample = x.channels * x.height * x.width;
-  for (int64_t lane = 0; lane < kLanes && first + lane < batch; ++lane) {
-    const float* o = obs + (first + lane) * per_sample;
-    for (int64_t c = 0; c < x.channels; ++c)
-      for (int64_t y = 0; y < x.height; ++y)
-        for (int64_t xx = 0; xx < x.width; ++xx) x.at(c, y, xx)[lane] = *o++;
-  }
+  zero_border(x);
+  const int64_t per_sample = x.channels * x.height * x.width, lanes = std::min(kLanes, batch - first);
+  const float* o = obs + first * per_sample;
+  for (int64_t c = 0; c < x.channels; ++c)
+    for (int64_t y = 0; y < x.height; ++y)
+      for (int64_t xx = 0; xx < x.width; ++xx, ++o) {
+        float* pixel = x.at(c, y, xx);
+        for (int64_t lane = 0; lane < lanes; ++lane) pixel[lane] = o[lane * per_sample];
+        std::fill(pixel + lanes, pixel + kLanes, 0.0f);
+      }
 }
 
 // Runs `body(first_block, end_block, chunk)` over `chunks` fixed ranges of blocks on torch's threads.

@@ -1,5 +1,7 @@
 #include "agents/impala_kernels.h"
 
+#include <immintrin.h>
+
 #include <atomic>
 #include <cstring>
 #include <limits>
@@ -25,6 +27,12 @@ __attribute__((always_inline)) inline V load(const void* p) {
 template <class V>
 __attribute__((always_inline)) inline void store(void* p, const V& v) {
   std::memcpy(p, &v, sizeof(V));
+}
+// libtorch's ReLU: a NaN stays NaN (`v <= 0` is false for it). Written as one comparison and one
+// select: GCC 12 turns `(v > 0) | (v != v)` on 16-float vectors into 16 scalar comparisons.
+template <class V>
+__attribute__((always_inline)) inline V relu(const V& v) {
+  return (v <= V{}) ? V{} : v;
 }
 
 // CB output channels x PX pixels of one row, in registers: each input vector loaded once per
@@ -57,8 +65,9 @@ __attribute__((always_inline)) inline void conv_tile(const Plane& in, const floa
       V v = acc[c][p];
       if (then.mask) v = load<V>(then.mask->data + at) > V{} ? v : V{};
       if (then.add) v += load<V>(then.add->data + at);
-      if (then.relu) v = ((v > V{}) | (v != v)) ? v : V{};  // a NaN stays NaN, as in libtorch's ReLU
+      if (then.relu) v = relu(v);
       store(dst, v);
+      if (then.relu_copy) store(then.relu_copy->data + at, relu(v));
     }
 }
 
@@ -156,25 +165,53 @@ __attribute__((always_inline)) inline void weight_grad_impl(const Plane& in, con
   }
 }
 
+// One window of a max-pooling (output pixel oy, ox; lanes from `lane`): a greater number wins, and
+// so does a NaN, as in libtorch's max-pooling. On 16-float vectors GCC 12 turns `(v > best) |
+// (v != v)` into 16 scalar comparisons, so the AVX-512 build has its own, in intrinsics (a call
+// per window: a target-specific function cannot be inlined into the templates).
 template <class V, class I>
-__attribute__((always_inline)) inline void max_pool_impl(const Plane& in, const Plane& out, int32_t* argmax) {
+__attribute__((always_inline)) inline void pool_window(const Plane& in, int64_t c, int64_t oy, int64_t ox, int64_t lane,
+                                                       V& best, I& index) {
+  best = V{} - std::numeric_limits<float>::infinity();
+  index = I{};
+  for (int k = 0; k < 9; ++k) {
+    const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
+    if (iy < 0 || ix < 0 || iy >= in.height || ix >= in.width) continue;
+    const V v = load<V>(in.at(c, iy, ix) + lane);
+    const I greater = (v > best) | (v != v);
+    best = greater ? v : best;
+    index = greater ? (I{} + k) : index;
+  }
+}
+__attribute__((target("avx512f,fma"), noinline)) void pool_window(const Plane& in, int64_t c, int64_t oy, int64_t ox,
+                                                                  int64_t lane, Float16& best, Int16& index) {
+  __m512 b = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512i i = _mm512_setzero_si512();
+  for (int k = 0; k < 9; ++k) {
+    const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
+    if (iy < 0 || ix < 0 || iy >= in.height || ix >= in.width) continue;
+    const __m512 v = _mm512_loadu_ps(in.at(c, iy, ix) + lane);
+    const __mmask16 greater = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    b = _mm512_mask_mov_ps(b, greater, v);
+    i = _mm512_mask_mov_epi32(i, greater, _mm512_set1_epi32(k));
+  }
+  store(&best, b);
+  store(&index, i);
+}
+
+template <class V, class I>
+__attribute__((always_inline)) inline void max_pool_impl(const Plane& in, const Plane& out, int32_t* argmax,
+                                                         const Plane* relu_copy) {
   constexpr int64_t lanes = sizeof(V) / sizeof(float);
-  const float lowest = -std::numeric_limits<float>::infinity();
   for (int64_t c = 0; c < out.channels; ++c)
     for (int64_t oy = 0; oy < out.height; ++oy)
       for (int64_t ox = 0; ox < out.width; ++ox)
         for (int64_t lane = 0; lane < kLanes; lane += lanes) {
-          V best = V{} + lowest;
-          I index = I{};
-          for (int k = 0; k < 9; ++k) {
-            const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
-            if (iy < 0 || ix < 0 || iy >= in.height || ix >= in.width) continue;
-            const V v = load<V>(in.at(c, iy, ix) + lane);
-            const I greater = (v > best) | (v != v);  // a NaN wins, as in libtorch's max-pooling
-            best = greater ? v : best;
-            index = greater ? (I{} + k) : index;
-          }
+          V best;
+          I index;
+          pool_window(in, c, oy, ox, lane, best, index);
           store(out.at(c, oy, ox) + lane, best);
+          if (relu_copy) store(relu_copy->at(c, oy, ox) + lane, relu(best));
           store(argmax + ((c * out.height + oy) * out.width + ox) * kLanes + lane, index);
         }
 }
@@ -201,19 +238,19 @@ __attribute__((always_inline)) inline void max_pool_grad_impl(const Plane& g, co
 // The three builds of every kernel. Tiles: AVX-512 has 32 registers (4 channels x 5 pixels of
 // accumulators + 7 inputs + 1 weight; 2 x 9 weight-gradient accumulators + 2 x 2 gradients + 4
 // inputs), AVX2 16 (with 8-lane vectors).
-#define SHARDLAB_KERNELS(SUFFIX, TARGET, V, I, CONV_CB, CONV_PX, GRAD_CB)                            \
-  TARGET void conv3x3_##SUFFIX(const Plane& in, const float* w, const float* bias, const Plane& out, \
-                               const Epilogue& then) {                                               \
-    conv3x3_impl<V, CONV_CB, CONV_PX>(in, w, bias, out, then);                                       \
-  }                                                                                                  \
-  TARGET void weight_grad_##SUFFIX(const Plane& in, const Plane& g, float* wgrad, float* bgrad) {    \
-    weight_grad_impl<V, GRAD_CB>(in, g, wgrad, bgrad);                                               \
-  }                                                                                                  \
-  TARGET void max_pool_##SUFFIX(const Plane& in, const Plane& out, int32_t* argmax) {                \
-    max_pool_impl<V, I>(in, out, argmax);                                                            \
-  }                                                                                                  \
-  TARGET void max_pool_grad_##SUFFIX(const Plane& g, const int32_t* argmax, const Plane& in_grad) {  \
-    max_pool_grad_impl<V, I>(g, argmax, in_grad);                                                    \
+#define SHARDLAB_KERNELS(SUFFIX, TARGET, V, I, CONV_CB, CONV_PX, GRAD_CB)                                \
+  TARGET void conv3x3_##SUFFIX(const Plane& in, const float* w, const float* bias, const Plane& out,     \
+                               const Epilogue& then) {                                                   \
+    conv3x3_impl<V, CONV_CB, CONV_PX>(in, w, bias, out, then);                                           \
+  }                                                                                                      \
+  TARGET void weight_grad_##SUFFIX(const Plane& in, const Plane& g, float* wgrad, float* bgrad) {        \
+    weight_grad_impl<V, GRAD_CB>(in, g, wgrad, bgrad);                                                   \
+  }                                                                                                      \
+  TARGET void max_pool_##SUFFIX(const Plane& in, const Plane& out, int32_t* argmax, const Plane* copy) { \
+    max_pool_impl<V, I>(in, out, argmax, copy);                                                          \
+  }                                                                                                      \
+  TARGET void max_pool_grad_##SUFFIX(const Plane& g, const int32_t* argmax, const Plane& in_grad) {      \
+    max_pool_grad_impl<V, I>(g, argmax, in_grad);                                                        \
   }
 
 SHARDLAB_KERNELS(avx512, __attribute__((target("avx512f,fma"), noinline)), Float16, Int16, 4, 5, 2)
@@ -272,14 +309,14 @@ void conv3x3_weight_grad(const Plane& in, const Plane& out_grad, float* weight_g
   }
 }
 
-void max_pool3x3(const Plane& in, const Plane& out, int32_t* argmax) {
+void max_pool3x3(const Plane& in, const Plane& out, int32_t* argmax, const Plane* relu_copy) {
   switch (isa()) {
     case Isa::avx512:
-      return max_pool_avx512(in, out, argmax);
+      return max_pool_avx512(in, out, argmax, relu_copy);
     case Isa::avx2:
-      return max_pool_avx2(in, out, argmax);
+      return max_pool_avx2(in, out, argmax, relu_copy);
     default:
-      return max_pool_generic(in, out, argmax);
+      return max_pool_generic(in, out, argmax, relu_copy);
   }
 }
 

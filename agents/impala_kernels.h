@@ -34,11 +34,13 @@ bool isa_supported(Isa isa);
 
 // What conv3x3 does to each sum before storing it (planes of out's shape): zero it where `mask` is
 // not positive (a ReLU's backward), then add `add` (a residual), then apply a ReLU (NaN in, NaN
-// out, as libtorch's).
+// out, as libtorch's); and, with `relu_copy`, also store the ReLU of what it stored there (the
+// next layer's input, without a pass of its own).
 struct Epilogue {
   const Plane* mask = nullptr;
   const Plane* add = nullptr;
   bool relu = false;
+  const Plane* relu_copy = nullptr;
 };
 
 // out = epilogue(bias + conv3x3(in, weights)), padding 1, stride 1, over the interior of `out` (same
@@ -58,8 +60,9 @@ void conv3x3_weight_grad(const Plane& in, const Plane& out_grad, float* weight_g
 // 3x3 max-pooling, stride 2, padding 1 (out has height (in.height + 1) / 2): the first maximum of
 // each window in row-major order wins, as in libtorch (a NaN wins over any number, the last NaN over
 // an earlier one), and its position (0-8) goes to `argmax`
-// (kLanes int32 per output pixel, [channel][y][x]).
-void max_pool3x3(const Plane& in, const Plane& out, int32_t* argmax);
+// (kLanes int32 per output pixel, [channel][y][x]). With `relu_copy`, the ReLU of each maximum
+// also goes there (a plane of out's shape).
+void max_pool3x3(const Plane& in, const Plane& out, int32_t* argmax, const Plane* relu_copy = nullptr);
 // Adds out_grad to the winning positions of in_grad (whose interior the caller zeroes first).
 void max_pool3x3_grad(const Plane& out_grad, const int32_t* argmax, const Plane& in_grad);
 

@@ -20,10 +20,13 @@ commands_md() {
   echo
   echo "## shardlab"
   echo
-  "$bin" --help | fence
+  # Each run of the binary loads libtorch (about a second): the top-level help is asked for once.
+  local top
+  top=$("$bin" --help)
+  printf '%s\n' "$top" | fence
   # Each command of the list once, in its order: the first word of every command line.
   local commands
-  commands=$("$bin" --help | sed -n 's/^  \([a-z][a-z-]*\)[ ].*/\1/p' | awk '!seen[$0]++' | grep -vx version)
+  commands=$(printf '%s\n' "$top" | sed -n 's/^  \([a-z][a-z-]*\)[ ].*/\1/p' | awk '!seen[$0]++' | grep -vx version)
   for c in $commands; do
     echo
     echo "## $c"
@@ -33,7 +36,7 @@ commands_md() {
     printf '%s\n' "$main" | fence
     # Its subcommands with help of their own: `shardlab CMD SUB` in the list or in its usage.
     local subs
-    subs=$({ "$bin" --help | sed -n "s/^  $c \([a-z][a-z-]*\)[ ].*/\1/p"
+    subs=$({ printf '%s\n' "$top" | sed -n "s/^  $c \([a-z][a-z-]*\)[ ].*/\1/p"
              printf '%s\n' "$main" | sed -n "s/^shardlab $c \([a-z][a-z-]*\)[ ].*/\1/p"; } | awk '!seen[$0]++')
     for sub in $subs; do
       local help
@@ -46,7 +49,7 @@ commands_md() {
     done
     if [ "$c" = analyze ]; then
       local studies
-      studies=$("$bin" analyze --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p')
+      studies=$(printf '%s\n' "$main" | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p')
       for s in $studies; do
         echo
         echo "### analyze $s"
