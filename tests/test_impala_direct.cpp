@@ -34,18 +34,24 @@ struct Pass {
   std::vector<at::Tensor> grads;  // every parameter's, in named_parameters order
 };
 
-// A forward pass and the gradient of a random linear function of both heads.
-Pass run(ActorCritic& net, const at::Tensor& obs, int64_t seed) {
-  for (auto& p : net->parameters()) p.mutable_grad() = at::Tensor();
-  const PolicyOutput out = net->forward(obs);
+// A random linear function of both heads.
+at::Tensor random_loss(const PolicyOutput& out, int64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
-  const at::Tensor loss = (out.logits_or_mean * torch::randn(out.logits_or_mean.sizes(), gen)).sum() +
-                          (out.value * torch::randn(out.value.sizes(), gen)).sum();
-  loss.backward();
+  return (out.logits_or_mean * torch::randn(out.logits_or_mean.sizes(), gen)).sum() +
+         (out.value * torch::randn(out.value.sizes(), gen)).sum();
+}
+
+// The gradient of random_loss, after `out`'s forward (its backward not run yet).
+Pass backward(ActorCritic& net, const PolicyOutput& out, int64_t seed) {
+  for (auto& p : net->parameters()) p.mutable_grad() = at::Tensor();
+  random_loss(out, seed).backward();
   Pass pass{out.logits_or_mean.detach(), out.value.detach(), {}};
   for (auto& p : net->named_parameters()) pass.grads.push_back(p.value().grad().clone());
   return pass;
 }
+
+// A forward pass and the gradient of a random linear function of both heads.
+Pass run(ActorCritic& net, const at::Tensor& obs, int64_t seed) { return backward(net, net->forward(obs), seed); }
 
 void expect_same_as_libtorch(const std::vector<int64_t>& channels, int64_t height, int64_t width, int64_t batch) {
   at::set_num_threads(1);
@@ -103,6 +109,34 @@ TEST(ImpalaDirect, SameNumbersFromRunToRunAtEachThreadCount) {
     for (size_t i = 0; i < a.grads.size(); ++i) EXPECT_TRUE(torch::equal(a.grads[i], b.grads[i]));
   }
   at::set_num_threads(1);
+}
+
+TEST(ImpalaDirect, EachForwardKeepsItsOwnActivationsUntilItsBackward) {
+  // A forward keeps its saved activations until its backward: here a second forward with gradients
+  // and one without come between the first forward and its backward, then a smaller batch, and
+  // every gradient stays what it is alone (a buffer shared between forwards would break this).
+  at::set_num_threads(1);
+  ActorCritic net = network({8, 16, 16}, 15, 15, "direct");
+  at::Generator gen = at::detail::createCPUGenerator(9);
+  const at::Tensor first = (torch::rand({40, 3, 15, 15}, gen) < 0.3).to(torch::kFloat32);
+  const at::Tensor second = (torch::rand({40, 3, 15, 15}, gen) < 0.3).to(torch::kFloat32);
+  const Pass alone = run(net, first, 4), second_alone = run(net, second, 6);
+  const PolicyOutput out_first = net->forward(first), out_second = net->forward(second);
+  {
+    torch::NoGradGuard no_grad;
+    net->forward(second);
+  }
+  const Pass interleaved = backward(net, out_first, 4), interleaved_second = backward(net, out_second, 6);
+  ActorCritic reference = network({8, 16, 16}, 15, 15, "libtorch");  // the same weights
+  const Pass smaller = run(net, first.narrow(0, 0, 20), 4),
+             smaller_reference = run(reference, first.narrow(0, 0, 20), 4);
+  ASSERT_EQ(alone.grads.size(), interleaved.grads.size());
+  EXPECT_TRUE(torch::equal(alone.logits, interleaved.logits));
+  for (size_t i = 0; i < alone.grads.size(); ++i) {
+    EXPECT_TRUE(torch::equal(alone.grads[i], interleaved.grads[i])) << i;
+    EXPECT_TRUE(torch::equal(second_alone.grads[i], interleaved_second.grads[i])) << i;
+    EXPECT_LT(max_relative_error(smaller.grads[i], smaller_reference.grads[i]), 1e-4) << i;
+  }
 }
 
 TEST(ImpalaDirect, ObservationsThatAskForAGradientGetLibtorchsPath) {
