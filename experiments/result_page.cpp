@@ -1,5 +1,7 @@
 #include "experiments/result_page.h"
 
+#include <dlfcn.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -157,11 +159,39 @@ std::string flat_name(const std::string& file) {
   return name;
 }
 
-std::string cpu_model() {
+// The first value of a /proc/cpuinfo field ("model name", "cpu family", "model"), or "".
+std::string cpuinfo(const std::string& field) {
   std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
+  for (std::string line; std::getline(in, line);) {
+    const auto colon = line.find(':');
+    if (colon != std::string::npos && trim(line.substr(0, colon)) == field) return trim(line.substr(colon + 1));
+  }
+  return "";
+}
+
+// The machine a result was measured on. Beside the CPU's name, its family and model and the kernels
+// OpenBLAS chose for it: libtorch's linear layers sum in the order of those kernels, so two CPUs of
+// one name can train other numbers (docs/architecture.md, "Randomness").
+Json machine_facts() {
+  Json m;
+  const std::string name = cpuinfo("model name");
+  m["cpu"] = name.empty() ? "unknown CPU" : name;
+  m["cores"] = std::thread::hardware_concurrency();
+  if (const std::string family = cpuinfo("cpu family"); !family.empty())
+    m["cpu_family"] = family + ", model " + cpuinfo("model");
+  using CoreName = char* (*)();
+  if (auto f = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
+    if (const char* core = f()) m["blas_kernels"] = std::string("OpenBLAS ") + core;
+  return m;
+}
+
+// "AMD EPYC (CPU family 26, model 2; OpenBLAS Haswell kernels; 2 cores)": pages published before
+// 2026-12-07's evening record the name and cores only.
+std::string machine_line(const Json& m) {
+  std::string details;
+  if (m.contains("cpu_family")) details += "CPU family " + m["cpu_family"].get<std::string>() + "; ";
+  if (m.contains("blas_kernels")) details += m["blas_kernels"].get<std::string>() + " kernels; ";
+  return m["cpu"].get<std::string>() + " (" + details + std::to_string(m["cores"].get<int64_t>()) + " cores)";
 }
 
 // `text` with every `from` replaced by `to`.
@@ -215,7 +245,7 @@ Json result_json(const Recipe& recipe, const RecipeOutcome& o) {
   j["command"] = "shardlab reproduce " + recipe.name + (o.smoke ? " --smoke" : "");
   j["commit"] = o.commit;
   j["date"] = utc_timestamp();
-  j["machine"] = {{"cpu", cpu_model()}, {"cores", std::thread::hardware_concurrency()}};
+  j["machine"] = machine_facts();
   j["wall_minutes"] = std::round(o.wall_seconds / 6.0) / 10.0;
   j["training_code"] = o.code_version;
   j["runs"] = Json::array();
@@ -309,8 +339,7 @@ std::string result_page(const Json& r, const std::string& figure_prefix) {
   }
   md << "## How this page was made\n\n`" << r["command"].get<std::string>() << "` on commit "
      << r["commit"].get<std::string>() << ", finished " << r["date"].get<std::string>() << " on "
-     << r["machine"]["cpu"].get<std::string>() << " (" << r["machine"]["cores"].get<int64_t>() << " cores) after "
-     << format_number(r["wall_minutes"], 1) << " minutes.\n\n";
+     << machine_line(r["machine"]) << " after " << format_number(r["wall_minutes"], 1) << " minutes.\n\n";
   for (const auto& run : r["runs"]) {
     md << "- Trained run `" << run["name"].get<std::string>() << "`: `" << run["spec"].get<std::string>() << "`";
     for (const auto& o : run["set"]) md << " `--set " << o.get<std::string>() << "`";

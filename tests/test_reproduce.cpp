@@ -107,6 +107,18 @@ TEST(Reproduce, CheckFindsAPageEditedByHand) {
   EXPECT_NE(text.find("Cheese 0.906 [0.877, 0.929]."), std::string::npos) << text;
   EXPECT_NE(text.find("| x | 0.91 [0.88, 0.93] |"), std::string::npos) << text;
   EXPECT_NE(text.find("![f](toy/pics_f.svg)"), std::string::npos) << text;
+  // The machine: its name and cores (all pages before 2026-12-07's evening record only these), and
+  // since then the CPU's family and model and OpenBLAS's kernels, which decide the linear layers' sums.
+  EXPECT_NE(text.find(" on a CPU (2 cores) after 1.5 minutes."), std::string::npos) << text;
+  Json detailed = r;
+  detailed["machine"] = {
+      {"cpu", "a CPU"}, {"cores", 2}, {"cpu_family", "26, model 2"}, {"blas_kernels", "OpenBLAS Haswell"}};
+  test::write_file(dir + "/result.json", detailed.dump(2));
+  EXPECT_NE(test::read_file(publish_result(dir, docs))
+                .find(" on a CPU (CPU family 26, model 2; OpenBLAS Haswell kernels; 2 cores) after"),
+            std::string::npos);
+  test::write_file(dir + "/result.json", r.dump(2));
+  publish_result(dir, docs);
   std::string edited = text;
   edited.replace(edited.find("0.906"), 5, "0.950");
   test::write_file(page, edited);
