@@ -159,26 +159,27 @@ std::string flat_name(const std::string& file) {
   return name;
 }
 
-// The first value of a /proc/cpuinfo field ("model name", "cpu family", "model"), or "".
-std::string cpuinfo(const std::string& field) {
+// Each /proc/cpuinfo field's first value ("model name", "cpu family", "model", ...).
+std::map<std::string, std::string> cpuinfo() {
+  std::map<std::string, std::string> fields;
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);) {
     const auto colon = line.find(':');
-    if (colon != std::string::npos && trim(line.substr(0, colon)) == field) return trim(line.substr(colon + 1));
+    if (colon != std::string::npos) fields.emplace(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
   }
-  return "";
+  return fields;
 }
 
 // The machine a result was measured on. Beside the CPU's name, its family and model and the kernels
 // OpenBLAS chose for it: libtorch's linear layers sum in the order of those kernels, so two CPUs of
 // one name can train other numbers (docs/architecture.md, "Randomness").
 Json machine_facts() {
+  const std::map<std::string, std::string> cpu = cpuinfo();
+  const auto field = [&](const std::string& name) { return cpu.count(name) ? cpu.at(name) : std::string(); };
   Json m;
-  const std::string name = cpuinfo("model name");
-  m["cpu"] = name.empty() ? "unknown CPU" : name;
+  m["cpu"] = field("model name").empty() ? "unknown CPU" : field("model name");
   m["cores"] = std::thread::hardware_concurrency();
-  if (const std::string family = cpuinfo("cpu family"); !family.empty())
-    m["cpu_family"] = family + ", model " + cpuinfo("model");
+  if (!field("cpu family").empty()) m["cpu_family"] = field("cpu family") + ", model " + field("model");
   using CoreName = char* (*)();
   if (auto f = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename")))
     if (const char* core = f()) m["blas_kernels"] = std::string("OpenBLAS ") + core;
