@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "agents/impala_kernels.h"
@@ -58,14 +59,23 @@ struct Layout {
   }
 };
 
-// Zeroes the border of a plane whose interior a kernel writes: per channel, the top row and the
-// left border pixel of the first interior row are one run, then each row's right border pixel and
-// the next row's left one, then the right border pixel of the last interior row and the bottom row.
+// Zeroes the border of a plane whose interior a kernel writes, a pixel (kLanes floats, one cache
+// line) at a time: per channel, the top and bottom rows and each interior row's two end pixels.
+// Pixel-sized stores, not a memset per run: a block's planes have about 1,200 such runs, and a
+// library call for each cost 5% of the demo's update (docs/benchmarks.md, issue 33).
+void zero_pixel(float* p) {
+  for (int64_t lane = 0; lane < kLanes; ++lane) p[lane] = 0.0f;
+}
 void zero_border(const Plane& p) {
   for (int64_t c = 0; c < p.channels; ++c) {
-    std::fill(p.at(c, -1, -1), p.at(c, 0, 0), 0.0f);
-    for (int64_t y = 0; y + 1 < p.height; ++y) std::fill(p.at(c, y, p.width), p.at(c, y + 1, 0), 0.0f);
-    std::fill(p.at(c, p.height - 1, p.width), p.at(c, p.height, p.width) + kLanes, 0.0f);
+    for (int64_t x = -1; x <= p.width; ++x) {
+      zero_pixel(p.at(c, -1, x));
+      zero_pixel(p.at(c, p.height, x));
+    }
+    for (int64_t y = 0; y < p.height; ++y) {
+      zero_pixel(p.at(c, y, -1));
+      zero_pixel(p.at(c, y, p.width));
+    }
   }
 }
 
@@ -169,15 +179,21 @@ at::Tensor run_forward(const at::Tensor& obs, const std::vector<at::Tensor>& par
   at::Tensor argmax = at::empty({blocks, std::max<int64_t>(layout.ints_per_block, 1)}, at::kInt);
   at::Tensor features = at::empty({batch, layout.features});
   const Stage& last = layout.stages.back();
+  // Raw pointers, not tensors indexed per block: a tensor view costs a microsecond or two, and a
+  // minibatch of 1,024 samples took 2,300 of them (3% of the demo's update).
+  const float* obs_data = x.data_ptr<float>();
+  float* activations_data = activations.data_ptr<float>();
+  int32_t* argmax_data = argmax.data_ptr<int32_t>();
+  float* features_data = features.data_ptr<float>();
   over_chunks(blocks, chunks, [&](int64_t first, int64_t end, int64_t) {
     Scratch scratch(layout);
     for (int64_t b = first; b < end; ++b) {
-      float* block = activations[b].data_ptr<float>();
-      fill_input(layout, x.data_ptr<float>(), batch, b * kLanes, block);
-      forward_block(layout, weights, block, argmax[b].data_ptr<int32_t>(), scratch);
+      float* block = activations_data + b * activations.size(1);
+      fill_input(layout, obs_data, batch, b * kLanes, block);
+      forward_block(layout, weights, block, argmax_data + b * argmax.size(1), scratch);
       const Plane r2 = layout.saved(block, layout.stages.size() - 1, 4);
       for (int64_t lane = 0; lane < kLanes && b * kLanes + lane < batch; ++lane) {
-        float* f = features[b * kLanes + lane].data_ptr<float>();
+        float* f = features_data + (b * kLanes + lane) * layout.features;
         for (int64_t c = 0; c < last.out; ++c)
           for (int64_t y = 0; y < last.pooled_h; ++y)
             for (int64_t xx = 0; xx < last.pooled_w; ++xx) *f++ = std::max(r2.at(c, y, xx)[lane], 0.0f);
@@ -188,41 +204,60 @@ at::Tensor run_forward(const at::Tensor& obs, const std::vector<at::Tensor>& par
   return features;
 }
 
-// Backward of one block, given the gradient of its last stage's output R2 in that stage's plane 0
-// of `scratch`: adds each convolution's weight and bias gradients (per lane) at `acc`.
-void backward_block(const Layout& layout, const Weights& weights, float* block, const int32_t* argmax, Scratch& scratch,
-                    const std::vector<float*>& acc) {
-  for (size_t s = layout.stages.size(); s-- > 0;) {
-    const Stage& st = layout.stages[s];
-    const Plane g_r = scratch.pooled(layout, s, 0), g_t = scratch.pooled(layout, s, 1);
-    const Plane g_r1 = scratch.pooled(layout, s, 2);
-    const Plane g_c = scratch.conv(layout, s);
-    const Plane a1 = layout.saved(block, s, 0), b1 = layout.saved(block, s, 1);
-    const Plane a2 = layout.saved(block, s, 2), b2 = layout.saved(block, s, 3);
-    const size_t w = s * kConvs;
-    const auto weight_grad = [&](const Plane& in, const Plane& g, size_t conv) {
-      kernels::conv3x3_weight_grad(in, g, acc[conv], acc[conv] + st.out * in.channels * 9 * kLanes);
-    };
-    const auto input_grad = [&](const Plane& g, size_t k, const Plane& out, const kernels::Epilogue& then) {
-      kernels::conv3x3(g, weights.backward[w + k].data(), nullptr, out, then);
-    };
-    // res2: R2 = conv(relu(conv(relu(R1)))) + R1
-    weight_grad(b2, g_r, w + 4);
-    input_grad(g_r, 4, g_t, {&b2, nullptr, false});
-    weight_grad(a2, g_t, w + 3);
-    input_grad(g_t, 3, g_r1, {&a2, &g_r, false});
-    // res1: R1 = conv(relu(conv(relu(P)))) + P; P's gradient goes to g_r
-    weight_grad(b1, g_r1, w + 2);
-    input_grad(g_r1, 2, g_t, {&b1, nullptr, false});
-    weight_grad(a1, g_t, w + 1);
-    input_grad(g_t, 1, g_r, {&a1, &g_r1, false});
-    // P = max_pool(conv(X))
-    std::fill(g_c.data, g_c.data + g_c.size(), 0.0f);
-    kernels::max_pool3x3_grad(g_r, argmax + layout.argmax_at[s], g_c);
-    const Plane x = s == 0 ? layout.input(block) : layout.saved(block, s - 1, 4);
-    weight_grad(x, g_c, w);
-    if (s > 0) input_grad(g_c, 0, scratch.pooled(layout, s - 1, 0), {});
+// Blocks whose backward goes through a stage together, layer by layer, when the stage's planes are
+// small: each weight gradient then takes all of them in one call, its per-lane sums kept in
+// registers (a 2x2 plane gives each sum only 4 multiply-adds a block). The sums take the blocks in
+// the same order as block by block, so the gradients keep every bit.
+constexpr int64_t kGroup = 4;
+bool grouped(const Stage& st) { return st.pooled_h * st.pooled_w <= 16; }
+
+// Backward of stage s for n blocks (block[i], its argmax, its scratch), given the gradient of the
+// stage's output R2 in each scratch's plane 0 of the stage: adds each convolution's weight and bias
+// gradients (per lane) at `acc`, and leaves the gradient of the stage's input in plane 0 of the
+// stage before (none for the first).
+void backward_stage(const Layout& layout, const Weights& weights, size_t s, float* const* block,
+                    const int32_t* const* argmax, Scratch* scratch, int64_t n, const std::vector<float*>& acc) {
+  const Stage& st = layout.stages[s];
+  const size_t w = s * kConvs;
+  const auto planes = [&](const auto& plane_of) {
+    std::array<Plane, kGroup> p;
+    for (int64_t i = 0; i < n; ++i) p[i] = plane_of(i);
+    return p;
+  };
+  const auto saved = [&](int k) { return planes([&](int64_t i) { return layout.saved(block[i], s, k); }); };
+  const auto pooled = [&](int k) { return planes([&](int64_t i) { return scratch[i].pooled(layout, s, k); }); };
+  const auto a1 = saved(0), b1 = saved(1), a2 = saved(2), b2 = saved(3);
+  const auto g_r = pooled(0), g_t = pooled(1), g_r1 = pooled(2);
+  const auto g_c = planes([&](int64_t i) { return scratch[i].conv(layout, s); });
+  const auto x = planes([&](int64_t i) { return s == 0 ? layout.input(block[i]) : layout.saved(block[i], s - 1, 4); });
+  const auto weight_grad = [&](const std::array<Plane, kGroup>& in, const std::array<Plane, kGroup>& g, size_t conv) {
+    kernels::conv3x3_weight_grad(in.data(), g.data(), n, acc[conv], acc[conv] + st.out * in[0].channels * 9 * kLanes);
+  };
+  const auto input_grad = [&](const std::array<Plane, kGroup>& g, size_t k, const std::array<Plane, kGroup>& out,
+                              const std::array<Plane, kGroup>& mask, const std::array<Plane, kGroup>* add) {
+    for (int64_t i = 0; i < n; ++i)
+      kernels::conv3x3(g[i], weights.backward[w + k].data(), nullptr, out[i],
+                       {&mask[i], add ? &(*add)[i] : nullptr, false});
+  };
+  // res2: R2 = conv(relu(conv(relu(R1)))) + R1
+  weight_grad(b2, g_r, w + 4);
+  input_grad(g_r, 4, g_t, b2, nullptr);
+  weight_grad(a2, g_t, w + 3);
+  input_grad(g_t, 3, g_r1, a2, &g_r);
+  // res1: R1 = conv(relu(conv(relu(P)))) + P; P's gradient goes to g_r
+  weight_grad(b1, g_r1, w + 2);
+  input_grad(g_r1, 2, g_t, b1, nullptr);
+  weight_grad(a1, g_t, w + 1);
+  input_grad(g_t, 1, g_r, a1, &g_r1);
+  // P = max_pool(conv(X))
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill(g_c[i].data, g_c[i].data + g_c[i].size(), 0.0f);
+    kernels::max_pool3x3_grad(g_r[i], argmax[i] + layout.argmax_at[s], g_c[i]);
   }
+  weight_grad(x, g_c, w);
+  if (s > 0)
+    for (int64_t i = 0; i < n; ++i)
+      kernels::conv3x3(g_c[i], weights.backward[w].data(), nullptr, scratch[i].pooled(layout, s - 1, 0), {});
 }
 
 std::vector<at::Tensor> run_backward(const at::Tensor& obs, const std::vector<at::Tensor>& params,
@@ -241,22 +276,40 @@ std::vector<at::Tensor> run_backward(const at::Tensor& obs, const std::vector<at
   const at::Tensor g = features_grad.contiguous();
   const size_t last = layout.stages.size() - 1;
   const Stage& top = layout.stages[last];
+  float* activations_data = activations.data_ptr<float>();
+  const int32_t* argmax_data = argmax.data_ptr<int32_t>();
+  const float* g_data = g.data_ptr<float>();
+  float* acc_data = acc.data_ptr<float>();
   over_chunks(blocks, chunks, [&](int64_t first, int64_t end, int64_t chunk) {
-    Scratch scratch(layout);
+    std::vector<Scratch> scratch(kGroup, Scratch(layout));
     std::vector<float*> at_conv;
-    for (size_t j = 0; j + 1 < offset.size(); ++j) at_conv.push_back(acc[chunk].data_ptr<float>() + offset[j]);
-    for (int64_t b = first; b < end; ++b) {
-      float* block = activations[b].data_ptr<float>();
-      const Plane g_r = scratch.pooled(layout, last, 0);
-      std::fill(g_r.data, g_r.data + g_r.size(), 0.0f);
-      for (int64_t lane = 0; lane < kLanes && b * kLanes + lane < batch; ++lane) {
-        const float* f = g[b * kLanes + lane].data_ptr<float>();
-        for (int64_t c = 0; c < top.out; ++c)
-          for (int64_t y = 0; y < top.pooled_h; ++y)
-            for (int64_t x = 0; x < top.pooled_w; ++x) g_r.at(c, y, x)[lane] = *f++;
+    for (size_t j = 0; j + 1 < offset.size(); ++j) at_conv.push_back(acc_data + chunk * offset.back() + offset[j]);
+    for (int64_t b0 = first; b0 < end; b0 += kGroup) {
+      const int64_t n = std::min(kGroup, end - b0);
+      std::array<float*, kGroup> block{};
+      std::array<const int32_t*, kGroup> block_argmax{};
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t b = b0 + i;
+        block[i] = activations_data + b * activations.size(1);
+        block_argmax[i] = argmax_data + b * argmax.size(1);
+        const Plane g_r = scratch[i].pooled(layout, last, 0);
+        std::fill(g_r.data, g_r.data + g_r.size(), 0.0f);
+        for (int64_t lane = 0; lane < kLanes && b * kLanes + lane < batch; ++lane) {
+          const float* f = g_data + (b * kLanes + lane) * layout.features;
+          for (int64_t c = 0; c < top.out; ++c)
+            for (int64_t y = 0; y < top.pooled_h; ++y)
+              for (int64_t x = 0; x < top.pooled_w; ++x) g_r.at(c, y, x)[lane] = *f++;
+        }
+        mask_by(g_r, layout.saved(block[i], last, 4));  // the final ReLU
       }
-      mask_by(g_r, layout.saved(block, last, 4));  // the final ReLU
-      backward_block(layout, weights, block, argmax[b].data_ptr<int32_t>(), scratch, at_conv);
+      for (size_t s = layout.stages.size(); s-- > 0;) {
+        if (grouped(layout.stages[s])) {
+          backward_stage(layout, weights, s, block.data(), block_argmax.data(), scratch.data(), n, at_conv);
+        } else {
+          for (int64_t i = 0; i < n; ++i)
+            backward_stage(layout, weights, s, &block[i], &block_argmax[i], &scratch[i], 1, at_conv);
+        }
+      }
     }
   });
   // Summed over chunks, then over lanes, in a fixed order.

@@ -130,36 +130,44 @@ __attribute__((always_inline)) inline void weight_grad_pixels(const Plane& in, c
   }
 }
 
+// The accumulators stay in registers over all `n` blocks (in[i], g[i] in order): for the small
+// planes (2x2, 4x4) a block alone gives each of them only 4-16 multiply-adds per load and store.
+// Each sum takes its terms in the same order as n calls of one block would: block by block, each
+// in row-major pixel order.
 template <class V, int CB>
-__attribute__((always_inline)) inline void weight_grad_tile(const Plane& in, const Plane& g, int64_t co0, int64_t ci,
-                                                            float* wgrad, int64_t lane) {
+__attribute__((always_inline)) inline void weight_grad_tile(const Plane* in, const Plane* g, int64_t n, int64_t co0,
+                                                            int64_t ci, float* wgrad, int64_t lane) {
   V acc[CB][9];
-  const auto slot = [&](int c, int k) { return wgrad + (((co0 + c) * in.channels + ci) * 9 + k) * kLanes + lane; };
+  const int64_t ins = in[0].channels;
+  const auto slot = [&](int c, int k) { return wgrad + (((co0 + c) * ins + ci) * 9 + k) * kLanes + lane; };
   for (int c = 0; c < CB; ++c)
     for (int k = 0; k < 9; ++k) acc[c][k] = load<V>(slot(c, k));
-  for (int64_t y = 0; y < g.height; ++y) {
-    int64_t x = 0;
-    for (; x + 2 <= g.width; x += 2) weight_grad_pixels<V, CB, 2>(in, g, co0, ci, y, x, acc, lane);
-    if (x < g.width) weight_grad_pixels<V, CB, 1>(in, g, co0, ci, y, x, acc, lane);
-  }
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t y = 0; y < g[i].height; ++y) {
+      int64_t x = 0;
+      for (; x + 2 <= g[i].width; x += 2) weight_grad_pixels<V, CB, 2>(in[i], g[i], co0, ci, y, x, acc, lane);
+      if (x < g[i].width) weight_grad_pixels<V, CB, 1>(in[i], g[i], co0, ci, y, x, acc, lane);
+    }
   for (int c = 0; c < CB; ++c)
     for (int k = 0; k < 9; ++k) store(slot(c, k), acc[c][k]);
 }
 
 template <class V, int CB>
-__attribute__((always_inline)) inline void weight_grad_impl(const Plane& in, const Plane& g, float* wgrad,
+__attribute__((always_inline)) inline void weight_grad_impl(const Plane* in, const Plane* g, int64_t n, float* wgrad,
                                                             float* bgrad) {
   constexpr int64_t lanes = sizeof(V) / sizeof(float);
+  const int64_t ins = in[0].channels, outs = g[0].channels;
   for (int64_t lane = 0; lane < kLanes; lane += lanes) {
-    for (int64_t ci = 0; ci < in.channels; ++ci) {
+    for (int64_t ci = 0; ci < ins; ++ci) {
       int64_t co0 = 0;
-      for (; co0 + CB <= g.channels; co0 += CB) weight_grad_tile<V, CB>(in, g, co0, ci, wgrad, lane);
-      for (; co0 < g.channels; ++co0) weight_grad_tile<V, 1>(in, g, co0, ci, wgrad, lane);
+      for (; co0 + CB <= outs; co0 += CB) weight_grad_tile<V, CB>(in, g, n, co0, ci, wgrad, lane);
+      for (; co0 < outs; ++co0) weight_grad_tile<V, 1>(in, g, n, co0, ci, wgrad, lane);
     }
-    for (int64_t co = 0; co < g.channels; ++co) {
+    for (int64_t co = 0; co < outs; ++co) {
       V acc = load<V>(bgrad + co * kLanes + lane);
-      for (int64_t y = 0; y < g.height; ++y)
-        for (int64_t x = 0; x < g.width; ++x) acc += load<V>(g.at(co, y, x) + lane);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t y = 0; y < g[i].height; ++y)
+          for (int64_t x = 0; x < g[i].width; ++x) acc += load<V>(g[i].at(co, y, x) + lane);
       store(bgrad + co * kLanes + lane, acc);
     }
   }
@@ -167,8 +175,8 @@ __attribute__((always_inline)) inline void weight_grad_impl(const Plane& in, con
 
 // One window of a max-pooling (output pixel oy, ox; lanes from `lane`): a greater number wins, and
 // so does a NaN, as in libtorch's max-pooling. On 16-float vectors GCC 12 turns `(v > best) |
-// (v != v)` into 16 scalar comparisons, so the AVX-512 build has its own, in intrinsics (a call
-// per window: a target-specific function cannot be inlined into the templates).
+// (v != v)` into 16 scalar comparisons, so the AVX-512 build has a max-pooling of its own, in
+// intrinsics (max_pool_avx512 below).
 template <class V, class I>
 __attribute__((always_inline)) inline void pool_window(const Plane& in, int64_t c, int64_t oy, int64_t ox, int64_t lane,
                                                        V& best, I& index) {
@@ -182,21 +190,6 @@ __attribute__((always_inline)) inline void pool_window(const Plane& in, int64_t 
     best = greater ? v : best;
     index = greater ? (I{} + k) : index;
   }
-}
-__attribute__((target("avx512f,fma"), noinline)) void pool_window(const Plane& in, int64_t c, int64_t oy, int64_t ox,
-                                                                  int64_t lane, Float16& best, Int16& index) {
-  __m512 b = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-  __m512i i = _mm512_setzero_si512();
-  for (int k = 0; k < 9; ++k) {
-    const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
-    if (iy < 0 || ix < 0 || iy >= in.height || ix >= in.width) continue;
-    const __m512 v = _mm512_loadu_ps(in.at(c, iy, ix) + lane);
-    const __mmask16 greater = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-    b = _mm512_mask_mov_ps(b, greater, v);
-    i = _mm512_mask_mov_epi32(i, greater, _mm512_set1_epi32(k));
-  }
-  store(&best, b);
-  store(&index, i);
 }
 
 template <class V, class I>
@@ -235,6 +228,32 @@ __attribute__((always_inline)) inline void max_pool_grad_impl(const Plane& g, co
         }
 }
 
+// max_pool_impl for AVX-512, the window in intrinsics (see pool_window).
+__attribute__((target("avx512f,fma"), noinline)) void max_pool_avx512(const Plane& in, const Plane& out,
+                                                                      int32_t* argmax, const Plane* relu_copy) {
+  for (int64_t c = 0; c < out.channels; ++c)
+    for (int64_t oy = 0; oy < out.height; ++oy)
+      for (int64_t ox = 0; ox < out.width; ++ox) {
+        __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+        __m512i index = _mm512_setzero_si512();
+        for (int k = 0; k < 9; ++k) {
+          const int64_t iy = 2 * oy - 1 + k / 3, ix = 2 * ox - 1 + k % 3;
+          if (iy < 0 || ix < 0 || iy >= in.height || ix >= in.width) continue;
+          const __m512 v = _mm512_loadu_ps(in.at(c, iy, ix));
+          const __mmask16 greater = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+          best = _mm512_mask_mov_ps(best, greater, v);
+          index = _mm512_mask_mov_epi32(index, greater, _mm512_set1_epi32(k));
+        }
+        _mm512_storeu_ps(out.at(c, oy, ox), best);
+        // relu: a NaN stays NaN (`v <= 0` is false for it)
+        if (relu_copy)
+          _mm512_storeu_ps(relu_copy->at(c, oy, ox),
+                           _mm512_mask_mov_ps(best, _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_LE_OQ),
+                                              _mm512_setzero_ps()));
+        _mm512_storeu_si512(argmax + ((c * out.height + oy) * out.width + ox) * kLanes, index);
+      }
+}
+
 // The three builds of every kernel. Tiles: AVX-512 has 32 registers (4 channels x 5 pixels of
 // accumulators + 7 inputs + 1 weight; 2 x 9 weight-gradient accumulators + 2 x 2 gradients + 4
 // inputs), AVX2 16 (with 8-lane vectors).
@@ -243,11 +262,8 @@ __attribute__((always_inline)) inline void max_pool_grad_impl(const Plane& g, co
                                const Epilogue& then) {                                                   \
     conv3x3_impl<V, CONV_CB, CONV_PX>(in, w, bias, out, then);                                           \
   }                                                                                                      \
-  TARGET void weight_grad_##SUFFIX(const Plane& in, const Plane& g, float* wgrad, float* bgrad) {        \
-    weight_grad_impl<V, GRAD_CB>(in, g, wgrad, bgrad);                                                   \
-  }                                                                                                      \
-  TARGET void max_pool_##SUFFIX(const Plane& in, const Plane& out, int32_t* argmax, const Plane* copy) { \
-    max_pool_impl<V, I>(in, out, argmax, copy);                                                          \
+  TARGET void weight_grad_##SUFFIX(const Plane* in, const Plane* g, int64_t n, float* wgrad, float* bgrad) { \
+    weight_grad_impl<V, GRAD_CB>(in, g, n, wgrad, bgrad);                                                       \
   }                                                                                                      \
   TARGET void max_pool_grad_##SUFFIX(const Plane& g, const int32_t* argmax, const Plane& in_grad) {      \
     max_pool_grad_impl<V, I>(g, argmax, in_grad);                                                        \
@@ -256,6 +272,14 @@ __attribute__((always_inline)) inline void max_pool_grad_impl(const Plane& g, co
 SHARDLAB_KERNELS(avx512, __attribute__((target("avx512f,fma"), noinline)), Float16, Int16, 4, 5, 2)
 SHARDLAB_KERNELS(avx2, __attribute__((target("avx2,fma"), noinline)), Float8, Int8, 4, 2, 1)
 SHARDLAB_KERNELS(generic, __attribute__((noinline)), Float8, Int8, 2, 2, 1)
+__attribute__((target("avx2,fma"), noinline)) void max_pool_avx2(const Plane& in, const Plane& out, int32_t* argmax,
+                                                                 const Plane* relu_copy) {
+  max_pool_impl<Float8, Int8>(in, out, argmax, relu_copy);
+}
+__attribute__((noinline)) void max_pool_generic(const Plane& in, const Plane& out, int32_t* argmax,
+                                                const Plane* relu_copy) {
+  max_pool_impl<Float8, Int8>(in, out, argmax, relu_copy);
+}
 #undef SHARDLAB_KERNELS
 
 Isa best_isa() {
@@ -298,14 +322,14 @@ void conv3x3(const Plane& in, const float* weights, const float* bias, const Pla
   }
 }
 
-void conv3x3_weight_grad(const Plane& in, const Plane& out_grad, float* weight_grad, float* bias_grad) {
+void conv3x3_weight_grad(const Plane* in, const Plane* out_grad, int64_t n, float* weight_grad, float* bias_grad) {
   switch (isa()) {
     case Isa::avx512:
-      return weight_grad_avx512(in, out_grad, weight_grad, bias_grad);
+      return weight_grad_avx512(in, out_grad, n, weight_grad, bias_grad);
     case Isa::avx2:
-      return weight_grad_avx2(in, out_grad, weight_grad, bias_grad);
+      return weight_grad_avx2(in, out_grad, n, weight_grad, bias_grad);
     default:
-      return weight_grad_generic(in, out_grad, weight_grad, bias_grad);
+      return weight_grad_generic(in, out_grad, n, weight_grad, bias_grad);
   }
 }
 

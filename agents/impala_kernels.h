@@ -53,9 +53,11 @@ void conv3x3(const Plane& in, const float* weights, const float* bias, const Pla
 // gradient with the kernel flipped and in and out swapped: [out][ky][kx][in].
 void arrange_weights(const float* torch_weight, int64_t out, int64_t in, bool forward, float* arranged);
 
-// Adds the weight and bias gradients of conv3x3 given its input and its output's gradient, per
-// lane: weight_grad [out][in][9][kLanes], bias_grad [out][kLanes] (summed over lanes by the caller).
-void conv3x3_weight_grad(const Plane& in, const Plane& out_grad, float* weight_grad, float* bias_grad);
+// Adds the weight and bias gradients of conv3x3 given its inputs and its outputs' gradients in `n`
+// blocks (in[i], out_grad[i], all of one shape), per lane: weight_grad [out][in][9][kLanes],
+// bias_grad [out][kLanes] (summed over lanes by the caller). Each sum takes the blocks in order,
+// so one call on n blocks gives the same bits as n calls on one.
+void conv3x3_weight_grad(const Plane* in, const Plane* out_grad, int64_t n, float* weight_grad, float* bias_grad);
 
 // 3x3 max-pooling, stride 2, padding 1 (out has height (in.height + 1) / 2): the first maximum of
 // each window in row-major order wins, as in libtorch (a NaN wins over any number, the last NaN over

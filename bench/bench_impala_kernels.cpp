@@ -66,7 +66,7 @@ void BM_Conv3x3WeightGrad(benchmark::State& state) {
   const OwnedPlane x(in, side, rng), g(out, side, rng);
   std::vector<float> weight_grad(out * in * 9 * kLanes), bias_grad(out * kLanes);
   for (auto _ : state) {
-    kernels::conv3x3_weight_grad(x.plane, g.plane, weight_grad.data(), bias_grad.data());
+    kernels::conv3x3_weight_grad(&x.plane, &g.plane, 1, weight_grad.data(), bias_grad.data());
     benchmark::ClobberMemory();
   }
   set_conv_flops(state, in, out, side);
