@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <thread>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -104,6 +105,19 @@ struct Collective::Group {
   }
 };
 
+namespace {
+
+// Waits for a collective operation by yielding the core instead of sleeping in wait(): a sleeping
+// thread lets its virtual CPU halt, and each of the several wake-ups of one all-reduce (Gloo's I/O
+// thread, its worker, this thread) then costs the hypervisor's wake-up latency
+// (docs/benchmarks.md, "Data parallelism"). wait() still reports a failure or a timeout.
+void finish(const c10::intrusive_ptr<c10d::Work>& work) {
+  while (!work->isCompleted()) std::this_thread::yield();
+  work->wait();
+}
+
+}  // namespace
+
 Collective::Collective() = default;
 
 Collective Collective::join(const WorldConfig& world) {
@@ -151,7 +165,7 @@ bool Collective::average_gradients(const std::vector<at::Tensor>& parameters, bo
   }
   pieces.push_back(torch::full({1}, loss_finite ? 0.0f : 1.0f, pieces.front().options()));
   std::vector<at::Tensor> bucket = {torch::cat(pieces)};
-  group_->run(rank_, world_size_, "the gradient all-reduce", [&] { group_->gloo->allreduce(bucket)->wait(); });
+  group_->run(rank_, world_size_, "the gradient all-reduce", [&] { finish(group_->gloo->allreduce(bucket)); });
   const at::Tensor flat = bucket.front();
   if (flat[-1].item<float>() > 0) return false;
   flat.div_(static_cast<double>(world_size_));
@@ -167,7 +181,7 @@ bool Collective::average_gradients(const std::vector<at::Tensor>& parameters, bo
 void Collective::sum(at::Tensor& values) const {
   if (!distributed()) return;
   std::vector<at::Tensor> tensors = {values.contiguous()};
-  group_->run(rank_, world_size_, "an all-reduce", [&] { group_->gloo->allreduce(tensors)->wait(); });
+  group_->run(rank_, world_size_, "an all-reduce", [&] { finish(group_->gloo->allreduce(tensors)); });
   if (!tensors.front().is_same(values)) values.copy_(tensors.front());
 }
 
@@ -181,17 +195,17 @@ void Collective::sum(std::vector<double>& values) const {
 void Collective::broadcast(std::string& bytes) const {
   if (!distributed()) return;
   std::vector<at::Tensor> size = {torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64)};
-  group_->run(rank_, world_size_, "a broadcast", [&] { group_->gloo->broadcast(size)->wait(); });
+  group_->run(rank_, world_size_, "a broadcast", [&] { finish(group_->gloo->broadcast(size)); });
   const int64_t n = size.front().item<int64_t>();
   std::vector<at::Tensor> data = {leader() ? torch::from_blob(bytes.data(), {n}, torch::kUInt8).clone()
                                            : torch::empty({n}, torch::kUInt8)};
-  group_->run(rank_, world_size_, "a broadcast", [&] { group_->gloo->broadcast(data)->wait(); });
+  group_->run(rank_, world_size_, "a broadcast", [&] { finish(group_->gloo->broadcast(data)); });
   bytes.assign(reinterpret_cast<const char*>(data.front().data_ptr<uint8_t>()), static_cast<size_t>(n));
 }
 
 void Collective::barrier() const {
   if (!distributed()) return;
-  group_->run(rank_, world_size_, "a barrier", [&] { group_->gloo->barrier()->wait(); });
+  group_->run(rank_, world_size_, "a barrier", [&] { finish(group_->gloo->barrier()); });
 }
 
 }  // namespace shardlab
