@@ -113,17 +113,18 @@ __attribute__((always_inline)) inline void conv3x3_impl(const Plane& in, const f
 
 // The weight gradient of CB output channels and one input channel: 9 x CB accumulators, one per
 // lane, over every pixel, PX neighbouring pixels of a row at a time (their 3 x (PX + 2) input
-// vectors are loaded once for all CB x 9 x PX multiply-adds).
+// vectors are loaded once for all CB x 9 x PX multiply-adds). `g` points at the first output
+// channel's first pixel (channels `g_channel` floats apart), `in` at the input's pixel up and to
+// the left of it (rows `in_row` floats apart).
 template <class V, int CB, int PX>
-__attribute__((always_inline)) inline void weight_grad_pixels(const Plane& in, const Plane& g, int64_t co0, int64_t ci,
-                                                              int64_t y, int64_t x, V (&acc)[CB][9], int64_t lane) {
+__attribute__((always_inline)) inline void weight_grad_pixels(const float* g, int64_t g_channel, const float* in,
+                                                              int64_t in_row, V (&acc)[CB][9]) {
   V gv[CB][PX];
   for (int c = 0; c < CB; ++c)
-    for (int p = 0; p < PX; ++p) gv[c][p] = load<V>(g.at(co0 + c, y, x + p) + lane);
+    for (int p = 0; p < PX; ++p) gv[c][p] = load<V>(g + c * g_channel + p * kLanes);
   for (int ky = 0; ky < 3; ++ky) {
     V v[PX + 2];
-    const float* src = in.at(ci, y + ky - 1, x - 1) + lane;
-    for (int p = 0; p < PX + 2; ++p) v[p] = load<V>(src + p * kLanes);
+    for (int p = 0; p < PX + 2; ++p) v[p] = load<V>(in + ky * in_row + p * kLanes);
     for (int kx = 0; kx < 3; ++kx)
       for (int c = 0; c < CB; ++c)
         for (int p = 0; p < PX; ++p) acc[c][ky * 3 + kx] += gv[c][p] * v[p + kx];
@@ -142,12 +143,18 @@ __attribute__((always_inline)) inline void weight_grad_tile(const Plane* in, con
   const auto slot = [&](int c, int k) { return wgrad + (((co0 + c) * ins + ci) * 9 + k) * kLanes + lane; };
   for (int c = 0; c < CB; ++c)
     for (int k = 0; k < 9; ++k) acc[c][k] = load<V>(slot(c, k));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t y = 0; y < g[i].height; ++y) {
+  for (int64_t i = 0; i < n; ++i) {
+    const Plane x_plane = in[i], g_plane = g[i];
+    const int64_t g_channel = g_plane.plane(), in_row = x_plane.row(), width = g_plane.width;
+    for (int64_t y = 0; y < g_plane.height; ++y) {
+      const float* gp = g_plane.at(co0, y, 0) + lane;
+      const float* ip = x_plane.at(ci, y - 1, -1) + lane;
       int64_t x = 0;
-      for (; x + 2 <= g[i].width; x += 2) weight_grad_pixels<V, CB, 2>(in[i], g[i], co0, ci, y, x, acc, lane);
-      if (x < g[i].width) weight_grad_pixels<V, CB, 1>(in[i], g[i], co0, ci, y, x, acc, lane);
+      for (; x + 2 <= width; x += 2, gp += 2 * kLanes, ip += 2 * kLanes)
+        weight_grad_pixels<V, CB, 2>(gp, g_channel, ip, in_row, acc);
+      if (x < width) weight_grad_pixels<V, CB, 1>(gp, g_channel, ip, in_row, acc);
     }
+  }
   for (int c = 0; c < CB; ++c)
     for (int k = 0; k < 9; ++k) store(slot(c, k), acc[c][k]);
 }
