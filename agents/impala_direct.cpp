@@ -22,8 +22,8 @@ constexpr int kConvs = 5;  // per stage: conv, res1.conv1, res1.conv2, res2.conv
 // Shapes of the network's stages for one observation shape.
 struct Stage {
   int64_t in = 0, out = 0, side_h = 0, side_w = 0, pooled_h = 0, pooled_w = 0;
-  int64_t conv_floats() const { return out * (side_h + 2) * (side_w + 2) * kLanes; }
-  int64_t pooled_floats() const { return out * (pooled_h + 2) * (pooled_w + 2) * kLanes; }
+  int64_t conv_floats() const { return conv(nullptr).size(); }
+  int64_t pooled_floats() const { return pooled(nullptr).size(); }
   int64_t argmax_ints() const { return out * pooled_h * pooled_w * kLanes; }
   Plane input(float* p) const { return {p, in, side_h, side_w}; }
   Plane conv(float* p) const { return {p, out, side_h, side_w}; }
@@ -40,7 +40,7 @@ struct Layout {
 
   Layout(int64_t channels, int64_t height, int64_t width, const std::vector<at::Tensor>& params) {
     int64_t in = channels, h = height, w = width;
-    floats_per_block = in * (h + 2) * (w + 2) * kLanes;
+    floats_per_block = Plane{nullptr, in, h, w}.size();
     for (size_t i = 0; i < params.size(); i += 2 * kConvs) {
       Stage s{in, params[i].size(0), h, w, (h + 1) / 2, (w + 1) / 2};
       saved_at.push_back(floats_per_block);
@@ -60,23 +60,20 @@ struct Layout {
 };
 
 // Zeroes the border of a plane whose interior a kernel writes, a pixel (kLanes floats, one cache
-// line) at a time: per channel, the top and bottom rows and each interior row's two end pixels.
-// Pixel-sized stores, not a memset per run: a block's planes have about 1,200 such runs, and a
-// library call for each cost 5% of the demo's update (docs/benchmarks.md, issue 33).
+// line) at a time: per channel, its top row and each interior row's left pixel (the right border
+// pixels are the next row's left ones, the bottom row the next channel's top one), then the last
+// channel's bottom row. Pixel-sized stores, not a memset per run: a block's planes have about
+// 1,200 such runs, and a library call for each cost 5% of the demo's update (docs/benchmarks.md,
+// issue 33).
 void zero_pixel(float* p) {
   for (int64_t lane = 0; lane < kLanes; ++lane) p[lane] = 0.0f;
 }
 void zero_border(const Plane& p) {
   for (int64_t c = 0; c < p.channels; ++c) {
-    for (int64_t x = -1; x <= p.width; ++x) {
-      zero_pixel(p.at(c, -1, x));
-      zero_pixel(p.at(c, p.height, x));
-    }
-    for (int64_t y = 0; y < p.height; ++y) {
-      zero_pixel(p.at(c, y, -1));
-      zero_pixel(p.at(c, y, p.width));
-    }
+    for (int64_t x = -1; x <= p.width; ++x) zero_pixel(p.at(c, -1, x));
+    for (int64_t y = 0; y < p.height; ++y) zero_pixel(p.at(c, y, -1));
   }
+  for (int64_t x = -1; x <= p.width; ++x) zero_pixel(p.at(p.channels - 1, p.height, x));
 }
 
 // g *= (mask > 0)

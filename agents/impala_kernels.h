@@ -12,16 +12,21 @@ namespace shardlab::impala_kernels {
 
 constexpr int64_t kLanes = 16;  // samples per batch block
 
-// One batch block's activation: channels x height x width pixels of kLanes samples, stored with a
-// border of one pixel on every side (zero for the convolutions' padding; kernels write interiors
-// only, so a zeroed plane keeps its border).
+// One batch block's activation: channels x height x width pixels of kLanes samples, with a border
+// of zero pixels around each channel (the convolutions' padding; kernels write interiors only, so
+// a zeroed plane keeps its border). Neighbours share their border: a row's right border pixel is
+// the next row's left one, and a channel's bottom border row the next channel's top one, so rows
+// are width + 1 pixels apart and channels height + 1 rows. For the 2x2 and 4x4 planes of the
+// maze networks this stores 9 and 25 pixels a channel instead of 16 and 36 (docs/benchmarks.md,
+// issue 33): less memory for a minibatch's saved activations to stream through.
 struct Plane {
   float* data = nullptr;
   int64_t channels = 0, height = 0, width = 0;
 
-  int64_t row() const { return (width + 2) * kLanes; }
-  int64_t plane() const { return (height + 2) * row(); }
-  int64_t size() const { return channels * plane(); }  // floats
+  int64_t row() const { return (width + 1) * kLanes; }
+  int64_t plane() const { return (height + 1) * row(); }
+  // floats: every channel, the last channel's bottom border row and its last pixel
+  int64_t size() const { return channels * plane() + row() + kLanes; }
   // The pixel (y, x) of channel c; y and x may be -1 or height / width (the border).
   float* at(int64_t c, int64_t y, int64_t x) const { return data + c * plane() + (y + 1) * row() + (x + 1) * kLanes; }
 };
