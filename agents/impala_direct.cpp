@@ -59,23 +59,6 @@ struct Layout {
   }
 };
 
-// Zeroes the border of a plane whose interior a kernel writes, a pixel (kLanes floats, one cache
-// line) at a time: per channel, its top row and each interior row's left pixel (the right border
-// pixels are the next row's left ones, the bottom row the next channel's top one), then the last
-// channel's bottom row. Pixel-sized stores, not a memset per run: a block's planes have about
-// 1,200 such runs, and a library call for each cost 5% of the demo's update (docs/benchmarks.md,
-// issue 33).
-void zero_pixel(float* p) {
-  for (int64_t lane = 0; lane < kLanes; ++lane) p[lane] = 0.0f;
-}
-void zero_border(const Plane& p) {
-  for (int64_t c = 0; c < p.channels; ++c) {
-    for (int64_t x = -1; x <= p.width; ++x) zero_pixel(p.at(c, -1, x));
-    for (int64_t y = 0; y < p.height; ++y) zero_pixel(p.at(c, y, -1));
-  }
-  for (int64_t x = -1; x <= p.width; ++x) zero_pixel(p.at(p.channels - 1, p.height, x));
-}
-
 // g *= (mask > 0)
 void mask_by(const Plane& g, const Plane& mask) {
   for (int64_t i = 0; i < g.size(); ++i) g.data[i] = mask.data[i] > 0.0f ? g.data[i] : 0.0f;
@@ -122,7 +105,7 @@ void forward_block(const Layout& layout, const Weights& weights, float* block, i
     const Plane r1 = scratch.pooled(layout, s, 1);
     const Plane a1 = layout.saved(block, s, 0), b1 = layout.saved(block, s, 1);
     const Plane a2 = layout.saved(block, s, 2), b2 = layout.saved(block, s, 3), r2 = layout.saved(block, s, 4);
-    for (const Plane& written : {a1, b1, a2, b2, r2}) zero_border(written);  // the scratch's stay zero
+    for (const Plane& written : {a1, b1, a2, b2, r2}) kernels::zero_border(written);  // the scratch's stay zero
     const size_t w = s * kConvs;
     const auto conv = [&](const Plane& in, size_t k, const Plane& out, const kernels::Epilogue& then) {
       kernels::conv3x3(in, weights.forward[w + k].data(), weights.bias[w + k].data(), out, then);
@@ -140,7 +123,7 @@ void forward_block(const Layout& layout, const Weights& weights, float* block, i
 // The observations of samples [first, first + kLanes) into a block's input (missing samples zero).
 void fill_input(const Layout& layout, const float* obs, int64_t batch, int64_t first, float* block) {
   const Plane x = layout.input(block);
-  zero_border(x);
+  kernels::zero_border(x);
   const int64_t per_sample = x.channels * x.height * x.width, lanes = std::min(kLanes, batch - first);
   const float* o = obs + first * per_sample;
   for (int64_t c = 0; c < x.channels; ++c)

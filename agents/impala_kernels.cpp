@@ -235,6 +235,20 @@ __attribute__((always_inline)) inline void max_pool_grad_impl(const Plane& g, co
         }
 }
 
+template <class V>
+__attribute__((always_inline)) inline void zero_pixel(float* pixel) {
+  constexpr int64_t lanes = sizeof(V) / sizeof(float);
+  for (int64_t lane = 0; lane < kLanes; lane += lanes) store(pixel + lane, V{});
+}
+template <class V>
+__attribute__((always_inline)) inline void zero_border_impl(const Plane& p) {
+  for (int64_t c = 0; c < p.channels; ++c) {
+    for (int64_t x = -1; x <= p.width; ++x) zero_pixel<V>(p.at(c, -1, x));
+    for (int64_t y = 0; y < p.height; ++y) zero_pixel<V>(p.at(c, y, -1));
+  }
+  for (int64_t x = -1; x <= p.width; ++x) zero_pixel<V>(p.at(p.channels - 1, p.height, x));
+}
+
 // max_pool_impl for AVX-512, the window in intrinsics (see pool_window).
 __attribute__((target("avx512f,fma"), noinline)) void max_pool_avx512(const Plane& in, const Plane& out,
                                                                       int32_t* argmax, const Plane* relu_copy) {
@@ -254,9 +268,9 @@ __attribute__((target("avx512f,fma"), noinline)) void max_pool_avx512(const Plan
         _mm512_storeu_ps(out.at(c, oy, ox), best);
         // relu: a NaN stays NaN (`v <= 0` is false for it)
         if (relu_copy)
-          _mm512_storeu_ps(relu_copy->at(c, oy, ox),
-                           _mm512_mask_mov_ps(best, _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_LE_OQ),
-                                              _mm512_setzero_ps()));
+          _mm512_storeu_ps(
+              relu_copy->at(c, oy, ox),
+              _mm512_mask_mov_ps(best, _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_LE_OQ), _mm512_setzero_ps()));
         _mm512_storeu_si512(argmax + ((c * out.height + oy) * out.width + ox) * kLanes, index);
       }
 }
@@ -264,17 +278,18 @@ __attribute__((target("avx512f,fma"), noinline)) void max_pool_avx512(const Plan
 // The three builds of every kernel. Tiles: AVX-512 has 32 registers (4 channels x 5 pixels of
 // accumulators + 7 inputs + 1 weight; 2 x 9 weight-gradient accumulators + 2 x 2 gradients + 4
 // inputs), AVX2 16 (with 8-lane vectors).
-#define SHARDLAB_KERNELS(SUFFIX, TARGET, V, I, CONV_CB, CONV_PX, GRAD_CB)                                \
-  TARGET void conv3x3_##SUFFIX(const Plane& in, const float* w, const float* bias, const Plane& out,     \
-                               const Epilogue& then) {                                                   \
-    conv3x3_impl<V, CONV_CB, CONV_PX>(in, w, bias, out, then);                                           \
-  }                                                                                                      \
+#define SHARDLAB_KERNELS(SUFFIX, TARGET, V, I, CONV_CB, CONV_PX, GRAD_CB)                                    \
+  TARGET void conv3x3_##SUFFIX(const Plane& in, const float* w, const float* bias, const Plane& out,         \
+                               const Epilogue& then) {                                                       \
+    conv3x3_impl<V, CONV_CB, CONV_PX>(in, w, bias, out, then);                                               \
+  }                                                                                                          \
   TARGET void weight_grad_##SUFFIX(const Plane* in, const Plane* g, int64_t n, float* wgrad, float* bgrad) { \
-    weight_grad_impl<V, GRAD_CB>(in, g, n, wgrad, bgrad);                                                       \
-  }                                                                                                      \
-  TARGET void max_pool_grad_##SUFFIX(const Plane& g, const int32_t* argmax, const Plane& in_grad) {      \
-    max_pool_grad_impl<V, I>(g, argmax, in_grad);                                                        \
-  }
+    weight_grad_impl<V, GRAD_CB>(in, g, n, wgrad, bgrad);                                                    \
+  }                                                                                                          \
+  TARGET void max_pool_grad_##SUFFIX(const Plane& g, const int32_t* argmax, const Plane& in_grad) {          \
+    max_pool_grad_impl<V, I>(g, argmax, in_grad);                                                            \
+  }                                                                                                          \
+  TARGET void zero_border_##SUFFIX(const Plane& p) { zero_border_impl<V>(p); }
 
 SHARDLAB_KERNELS(avx512, __attribute__((target("avx512f,fma"), noinline)), Float16, Int16, 4, 5, 2)
 SHARDLAB_KERNELS(avx2, __attribute__((target("avx2,fma"), noinline)), Float8, Int8, 4, 2, 1)
@@ -337,6 +352,17 @@ void conv3x3_weight_grad(const Plane* in, const Plane* out_grad, int64_t n, floa
       return weight_grad_avx2(in, out_grad, n, weight_grad, bias_grad);
     default:
       return weight_grad_generic(in, out_grad, n, weight_grad, bias_grad);
+  }
+}
+
+void zero_border(const Plane& p) {
+  switch (isa()) {
+    case Isa::avx512:
+      return zero_border_avx512(p);
+    case Isa::avx2:
+      return zero_border_avx2(p);
+    default:
+      return zero_border_generic(p);
   }
 }
 

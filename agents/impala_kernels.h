@@ -31,6 +31,14 @@ struct Plane {
   float* at(int64_t c, int64_t y, int64_t x) const { return data + c * plane() + (y + 1) * row() + (x + 1) * kLanes; }
 };
 
+// Zeroes the border of a plane whose interior a kernel writes, a pixel (kLanes floats, one cache
+// line) at a time: per channel, its top row and each interior row's left pixel (the right border
+// pixels are the next row's left ones, the bottom row the next channel's top one), then the last
+// channel's bottom row. A vector store a pixel: a block's planes have about 1,200 border runs, and
+// a memset for each (which is also what GCC makes of a plain loop of float stores) cost 5% of the
+// demo's update (docs/benchmarks.md, issue 33).
+void zero_border(const Plane& p);
+
 // Which build of the kernels runs: the best this CPU has (the default), or a named one (tests run
 // each build the CPU can run; asking for one it cannot run keeps the best).
 enum class Isa { best, avx512, avx2, generic };

@@ -144,19 +144,22 @@ TEST(ImpalaDirect, AWeightGradientOverSeveralBlocksHasTheBitsOfOneBlockAtATime) 
   // take the blocks in order, as calls of one block each do (every build the CPU runs, each plane
   // side of the demo's network, a number of output channels the tile does not divide).
   at::Generator gen = at::detail::createCPUGenerator(11);
-  for (impala_kernels::Isa isa : {impala_kernels::Isa::avx512, impala_kernels::Isa::avx2, impala_kernels::Isa::generic}) {
+  for (impala_kernels::Isa isa :
+       {impala_kernels::Isa::avx512, impala_kernels::Isa::avx2, impala_kernels::Isa::generic}) {
     if (!impala_kernels::isa_supported(isa)) continue;
     impala_kernels::select_isa(isa);
     for (int64_t side : {2, 4, 8, 15}) {
       const int64_t ins = 3, outs = 5, blocks = 3;
       const impala_kernels::Plane in_shape{nullptr, ins, side, side}, g_shape{nullptr, outs, side, side};
-      const at::Tensor in = torch::randn({blocks, in_shape.size()}, gen), g = torch::randn({blocks, g_shape.size()}, gen);
+      const at::Tensor in = torch::randn({blocks, in_shape.size()}, gen),
+                       g = torch::randn({blocks, g_shape.size()}, gen);
       std::vector<impala_kernels::Plane> in_planes, g_planes;
       for (int64_t b = 0; b < blocks; ++b) {
         in_planes.push_back({in[b].data_ptr<float>(), ins, side, side});
         g_planes.push_back({g[b].data_ptr<float>(), outs, side, side});
       }
-      const int64_t weight_floats = outs * ins * 9 * impala_kernels::kLanes, bias_floats = outs * impala_kernels::kLanes;
+      const int64_t weight_floats = outs * ins * 9 * impala_kernels::kLanes,
+                    bias_floats = outs * impala_kernels::kLanes;
       const at::Tensor start = torch::randn({weight_floats + bias_floats}, gen);
       at::Tensor together = start.clone(), one_by_one = start.clone();
       impala_kernels::conv3x3_weight_grad(in_planes.data(), g_planes.data(), blocks, together.data_ptr<float>(),
