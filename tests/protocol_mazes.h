@@ -19,17 +19,12 @@ namespace shardlab::test {
 //   y=0  M . . . . . #
 // To the corner: up the left column, right along the top (12 moves); to the cheese: up 2, right 1.
 // They part after (0, 2): the decision square.
-inline maze::MazeLayout hand_maze() {
-  return maze::layout_from_rows({
-      ".......",
-      ".#####.",
-      ".#...#.",
-      ".#.#.#.",
-      ".C.#.#.",
-      ".#####.",
-      "M.....#",
-  });
+inline std::vector<std::string> hand_maze_rows() {
+  return {
+      ".......", ".#####.", ".#...#.", ".#.#.#.", ".C.#.#.", ".#####.", "M.....#",
+  };
 }
+inline maze::MazeLayout hand_maze() { return maze::layout_from_rows(hand_maze_rows()); }
 
 // A hand-drawn 7x7 maze (rows top first) centred in the 15x15 easy world (margin 4).
 inline maze::MazeLayout in_easy_world(const std::vector<std::string>& maze) {

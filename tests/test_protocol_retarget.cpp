@@ -29,7 +29,21 @@ namespace shardlab::analysis {
 namespace {
 
 using test::hand_maze;
+using test::hand_maze_rows;
 using test::in_easy_world;
+
+// Retargeting conditions with a value for each: channel 1 alone at 50, the effective channels 1 and
+// 2 at 20, the four cheese channels at 10.
+RetargetConditions valued_conditions() {
+  RetargetConditions k;
+  k.channel = 1;
+  k.channel_value = 50;
+  k.effective = {1, 2};
+  k.effective_value = 20;
+  k.cheese_channels = {0, 1, 2, 3};
+  k.all_value = 10;
+  return k;
+}
 
 // A compact-action policy whose move probabilities are the same everywhere: every weight of the
 // policy head zero, its bias log(weights), so by default P(left, down, up, right, no-op) =
@@ -160,15 +174,7 @@ TEST(ProtocolRetarget, CacheMeasuresEachActivationPositionOnce) {
   const std::string dir = test::make_temp_dir();
   const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   const std::string layer = "embedder.block2.res1.resadd_out";
-  const MazeLayout maze = in_easy_world({
-      ".......",
-      ".#####.",
-      ".#...#.",
-      ".#.#.#.",
-      ".C.#.#.",
-      ".#####.",
-      "M.....#",
-  });
+  const MazeLayout maze = in_easy_world(hand_maze_rows());
   // On the bottom row (y = 4), right of the start (4, 4): cells (5, 4) and (6, 4) both lie in
   // block2's position (2, 1) of 4x4 (columns floor((x + 0.5) * 4 / 15) = 1, row floor(10.5 * 4 / 15) = 2);
   // (4, 8), up the left column, in (1, 1).
@@ -176,13 +182,7 @@ TEST(ProtocolRetarget, CacheMeasuresEachActivationPositionOnce) {
   ASSERT_EQ(p.activation_position(layer, a), std::make_pair(int64_t{2}, int64_t{1}));
   ASSERT_EQ(p.activation_position(layer, b), p.activation_position(layer, a));
   ASSERT_EQ(p.activation_position(layer, c), std::make_pair(int64_t{1}, int64_t{1}));
-  RetargetConditions k;
-  k.channel = 1;
-  k.channel_value = 50;
-  k.effective = {1, 2};
-  k.effective_value = 20;
-  k.cheese_channels = {0, 1, 2, 3};
-  k.all_value = 10;
+  const RetargetConditions k = valued_conditions();
   const RetargetNetwork real = retarget_network(p, layer);
   int calls = 0, edited_calls = 0, edited_inputs = 0;
   const RetargetNetwork counting = [&](const std::vector<MazeInput>& inputs, const ActivationPatch* patch) {
@@ -290,13 +290,7 @@ TEST(ProtocolRetarget, ConditionsChangeAnUntrainedNetworksPathProbability) {
   // conditions differ from each other.
   const std::string dir = test::make_temp_dir();
   const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
-  RetargetConditions k;
-  k.channel = 1;
-  k.channel_value = 50;
-  k.effective = {1, 2};
-  k.effective_value = 20;
-  k.cheese_channels = {0, 1, 2, 3};
-  k.all_value = 10;
+  const RetargetConditions k = valued_conditions();
   const auto rows = run_reference_retargeting(p, "embedder.block2.res1.resadd_out", k, study_levels(p, 0, 2), 6);
   ASSERT_FALSE(rows.empty());
   double moved = 0;
@@ -318,13 +312,7 @@ TEST(ProtocolChunks, ChunkedStudiesEqualOnePass) {
     return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) <= 1e-5 * std::abs(a) + 1e-9;  // NaN: no value in both
   };
 
-  RetargetConditions k;
-  k.channel = 1;
-  k.channel_value = 50;
-  k.effective = {1, 2};
-  k.effective_value = 20;
-  k.cheese_channels = {0, 1, 2, 3};
-  k.all_value = 10;
+  const RetargetConditions k = valued_conditions();
   const auto levels = study_levels(p, 0, 3);
   const auto one = run_reference_retargeting(p, layer, k, levels, 0, kOnePass);
   const auto chunked = run_reference_retargeting(p, layer, k, levels, 0, kSmall);

@@ -28,6 +28,7 @@ namespace shardlab::analysis {
 namespace {
 
 using test::hand_maze;
+using test::hand_maze_rows;
 using test::in_easy_world;
 
 double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
@@ -303,15 +304,7 @@ TEST(ProtocolResample, ReferenceLeavesOutMazesWithoutADecisionSquare) {
   const MazePolicy p = test::load_uniform_cheese_policy(test::untrained_maze_policy(dir));
   // The hand maze (cheese off the path to the corner: a decision square), and the same maze with
   // the cheese on that path (up the left column): none.
-  const MazeLayout with_square = in_easy_world({
-      ".......",
-      ".#####.",
-      ".#...#.",
-      ".#.#.#.",
-      ".C.#.#.",
-      ".#####.",
-      "M.....#",
-  });
+  const MazeLayout with_square = in_easy_world(hand_maze_rows());
   const MazeLayout without_square = in_easy_world({
       ".......",
       ".#####.",
