@@ -10,6 +10,8 @@
 #   env steps/s      rows of the update / (acting + update seconds)
 #   update samples/s rows x ppo.update_epochs / update seconds (forward, backward, Adam)
 #   acting steps/s   rows / acting seconds (policy forward, sampling, environment steps)
+# With FROM_UPDATE=K in the environment it reports updates K to UPDATES together instead (their
+# rows over their seconds): one update varies by 10-20% on a shared machine, their mean less.
 # Example (the issue-12 settings, one rank then two):
 #   scripts/train-throughput.sh /tmp/tp experiments/ppo_maze_top_right.ini 2 \
 #     "1 rank|--set run.threads=1" "2 ranks|--set run.threads=1 --nproc 2"
@@ -23,6 +25,9 @@ OUT="$1" SPEC="$2" UPDATES="$3"
 shift 3
 [ -f "$SPEC" ] || { echo "train-throughput: error: no spec file $SPEC" >&2; exit 2; }
 case "$UPDATES" in '' | *[!0-9]* | 0) echo "train-throughput: error: UPDATES must be a positive integer, got '$UPDATES'" >&2; exit 2 ;; esac
+FROM="${FROM_UPDATE:-$UPDATES}"
+case "$FROM" in '' | *[!0-9]* | 0) echo "train-throughput: error: FROM_UPDATE must be a positive integer, got '$FROM'" >&2; exit 2 ;; esac
+[ "$FROM" -le "$UPDATES" ] || { echo "train-throughput: error: FROM_UPDATE ($FROM) is after the last update ($UPDATES)" >&2; exit 2; }
 for ((i = 1; i <= $#; ++i)); do
   [ ! -e "$OUT/$i" ] || { echo "train-throughput: error: $OUT/$i exists already: give a fresh OUT_DIR" >&2; exit 2; }
 done
@@ -59,8 +64,8 @@ for row in "$@"; do
   "$ROOT/shardlab" train "$SPEC" "${args[@]}" --set "train.total_steps=$((rows * UPDATES))" \
     --out "$OUT/$n" >"$OUT/$n.log" 2>&1 || { echo "train-throughput: error: row '$label' failed, see $OUT/$n.log" >&2; exit 1; }
   metrics="$(ls "$OUT/$n"/*/metrics.csv)"
-  awk -F, -v label="$label" -v rows="$rows" -v epochs="$epochs" '
+  awk -F, -v label="$label" -v rows="$rows" -v epochs="$epochs" -v from="$FROM" '
       NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
-      { acting = $col["time/rollout_s"]; update = $col["time/update_s"] }
-      END { printf "| %s | %d | %.0f | %.0f | %.0f |\n", label, rows, rows / (acting + update), rows * epochs / update, rows / acting }' "$metrics"
+      $col["update"] >= from { acting += $col["time/rollout_s"]; update += $col["time/update_s"]; ++n }
+      END { r = rows * n; printf "| %s | %d | %.0f | %.0f | %.0f |\n", label, rows, r / (acting + update), r * epochs / update, r / acting }' "$metrics"
 done

@@ -191,8 +191,8 @@ TEST(Cli, DemoRefusesBadCountsBeforeWriting) {
   EXPECT_FALSE(std::filesystem::exists(dir));
 }
 
-// scripts/train-throughput.sh (docs/benchmarks.md): bad arguments are one error line and exit 2,
-// before anything trains, and a row folder already there is kept, not overwritten.
+// scripts/train-throughput.sh (docs/benchmarks.md): bad arguments (and a bad FROM_UPDATE) are one
+// error line and exit 2, before anything trains, and a row folder already there is kept.
 TEST(Cli, TrainThroughputScriptRefusesBadInputInOneLine) {
   const std::string script = SHARDLAB_SOURCE_DIR "/scripts/train-throughput.sh";
   const std::string spec = SHARDLAB_SOURCE_DIR "/experiments/ppo_maze_smoke.ini";
@@ -204,9 +204,14 @@ TEST(Cli, TrainThroughputScriptRefusesBadInputInOneLine) {
   } cases[] = {{dir + "/a " + dir + "/missing.ini 2 'one|'", "no spec file"},
                {dir + "/a " + spec + " 0 'one|'", "UPDATES must be a positive integer, got '0'"},
                {dir + "/a " + spec + " two 'one|'", "UPDATES must be a positive integer, got 'two'"},
-               {dir + "/kept " + spec + " 1 'one|'", "kept/1 exists already"}};
+               {dir + "/kept " + spec + " 1 'one|'", "kept/1 exists already"},
+               {"FROM_UPDATE=0 " + dir + "/a " + spec + " 2 'one|'", "FROM_UPDATE must be a positive integer, got '0'"},
+               {"FROM_UPDATE=3 " + dir + "/a " + spec + " 2 'one|'", "FROM_UPDATE (3) is after the last update (2)"}};
   for (const auto& c : cases) {
-    const auto r = run_shell("bash " + script + " " + c.args);
+    // A case may start with an environment setting (NAME=value) for the script.
+    const bool with_env = c.args.rfind("FROM_UPDATE=", 0) == 0;
+    const std::string env = with_env ? c.args.substr(0, c.args.find(' ') + 1) : "";
+    const auto r = run_shell(env + "bash " + script + " " + c.args.substr(env.size()));
     EXPECT_EQ(r.exit_code, 2) << c.args;
     EXPECT_NE(r.err.find("train-throughput: error: "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(c.needle), std::string::npos) << r.err;
